@@ -1,0 +1,61 @@
+/**
+ * The folder tree is the architecture; these rules keep it honest (run by `npm run depcheck` in CI).
+ * The pure libraries (domain, pit) hold the semantics and must stay free of frameworks and drivers,
+ * so that they can be tested as plain functions and reused by any adapter.
+ */
+const drivers = '^(kafkajs|@kafkajs|ioredis|classic-level|avsc|apache-arrow|parquet|parquetjs|hyparquet|@nestjs|fastify|@fastify|prom-client|@duckdb)';
+module.exports = {
+  forbidden: [
+    {
+      name: 'pure-libs-import-no-framework-or-driver',
+      comment: 'libs/domain and libs/pit are plain TypeScript: no framework, no driver, no I/O library.',
+      severity: 'error',
+      from: { path: '^libs/(domain|pit)/' },
+      to: { path: `node_modules/${drivers.slice(1)}`, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'domain-imports-only-domain',
+      comment: 'The domain depends on nothing else in the repo.',
+      severity: 'error',
+      from: { path: '^libs/domain/' },
+      to: { path: '^(libs/(?!domain/)|apps/|tools/)' },
+    },
+    {
+      name: 'pit-imports-only-domain',
+      severity: 'error',
+      from: { path: '^libs/pit/' },
+      to: { path: '^(libs/(?!(pit|domain)/)|apps/|tools/)' },
+    },
+    {
+      name: 'libs-never-import-apps',
+      severity: 'error',
+      from: { path: '^libs/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'no-deep-imports-into-libs',
+      comment: 'A lib is entered only through libs/<name>/src/index.ts (the @featurelog/<name> alias).',
+      severity: 'error',
+      from: { path: '^(apps|tools|bench)/' },
+      to: { path: '^libs/[^/]+/src/(?!index\\.ts$)' },
+    },
+    {
+      name: 'no-deep-imports-between-libs',
+      severity: 'error',
+      from: { path: '^libs/([^/]+)/' },
+      to: { path: '^libs/[^/]+/src/(?!index\\.ts$)', pathNot: '^libs/$1/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    exclude: { path: '(^|/)(node_modules|dist|\\.stack|\\.venv)/' },
+  },
+};

@@ -1,0 +1,28 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.stack/', '.venv/', 'coverage/', 'bin/*.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/libs/*/src/**', '../../libs/**', '../../../libs/**'], message: 'Import a lib only through its @featurelog/<lib> alias.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Decorated constructor parameters need value imports for emitDecoratorMetadata.
+    files: ['apps/**/*.ts', 'libs/**/*.module.ts', 'libs/**/*.controller.ts', 'libs/**/*.service.ts'],
+    rules: { '@typescript-eslint/consistent-type-imports': 'off' },
+  },
+);

@@ -1,0 +1,108 @@
+import type { ScalarType, ValueType } from './value-types';
+
+/** Free-form labels, as in Feast. */
+export type Tags = Record<string, string>;
+
+interface Described {
+  description?: string;
+  tags?: Tags;
+  owner?: string;
+}
+
+export interface JoinKey {
+  name: string;
+  type: ScalarType;
+}
+
+/** A thing features are about (a driver, a customer), identified by its join keys. */
+export interface EntityDefinition extends Described {
+  name: string;
+  joinKeys: JoinKey[];
+}
+
+/** Maps a column or field of the source to a join key or feature of the view. */
+export type FieldMapping = Record<string, string>;
+
+/**
+ * Where a view's rows come from.
+ * - `managed`: the view's own topic `<project>.features.<view>`, written by featurelog's producers.
+ * - `kafka`: an existing topic that backend apps already produce in Avro (their own schema).
+ * - `file`: a Parquet or CSV file, read by `featurelog ingest`.
+ */
+export type DataSourceDefinition = Described & { name: string } & (
+    | { kind: 'managed' }
+    | {
+        kind: 'kafka';
+        topic: string;
+        subject?: string;
+        timestampField: string;
+        createdTimestampField?: string;
+        fieldMapping?: FieldMapping;
+      }
+    | {
+        kind: 'file';
+        path: string;
+        format: 'parquet' | 'csv';
+        timestampField: string;
+        createdTimestampField?: string;
+        fieldMapping?: FieldMapping;
+      }
+  );
+
+export interface FeatureDefinition {
+  name: string;
+  type: ValueType;
+  description?: string;
+  tags?: Tags;
+}
+
+export interface FeatureViewDefinition extends Described {
+  name: string;
+  /** A breaking schema change is a new version, with its own topic and subject. */
+  version: number;
+  entities: string[];
+  features: FeatureDefinition[];
+  /** Values older than this are `OUTSIDE_MAX_AGE` online and outside the point-in-time window; 0 = forever. */
+  ttlSeconds: number;
+  /** Name of a data source; absent means the view's own managed topic. */
+  source?: string;
+  online: boolean;
+  offline: boolean;
+  /** Partitions of the managed topic; absent means the default from topics/. */
+  partitions?: number;
+}
+
+export interface FeatureServiceDefinition extends Described {
+  name: string;
+  /** `view:feature` or `view:*`. */
+  features: string[];
+}
+
+export type DefinitionKind = 'entity' | 'data_source' | 'feature_view' | 'feature_service';
+export const DEFINITION_KINDS: readonly DefinitionKind[] = ['entity', 'data_source', 'feature_view', 'feature_service'];
+
+export interface DefinitionByKind {
+  entity: EntityDefinition;
+  data_source: DataSourceDefinition;
+  feature_view: FeatureViewDefinition;
+  feature_service: FeatureServiceDefinition;
+}
+
+export type AnyDefinition = DefinitionByKind[DefinitionKind];
+
+/** A definition tagged with its kind, as it travels in events and plans. */
+export type TaggedDefinition = { [K in DefinitionKind]: { kind: K; definition: DefinitionByKind[K] } }[DefinitionKind];
+
+/** Topic names derived from the project and view (see ARCHITECTURE.md, Topics). */
+export const topicNames = {
+  registry: (project: string) => `${project}.registry`,
+  segments: (project: string) => `${project}.segments`,
+  jobs: (project: string) => `${project}.jobs`,
+  dlq: (project: string) => `${project}.dlq`,
+  /** Version 1 keeps the plain name; later versions get a suffix so old and new rows never mix. */
+  features: (project: string, view: Pick<FeatureViewDefinition, 'name' | 'version'>) =>
+    view.version > 1 ? `${project}.features.${view.name}.v${view.version}` : `${project}.features.${view.name}`,
+};
+
+/** TopicNameStrategy: the row schema of a topic is registered under `<topic>-value`. */
+export const valueSubject = (topic: string) => `${topic}-value`;

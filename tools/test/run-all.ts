@@ -1,0 +1,62 @@
+/**
+ * `npm test`: every tier, against the real stack. Brings the stack up when it is not
+ * running and takes it down again only if this run started it, so the machine is left
+ * as it was found. Ends with one summary line over all tiers.
+ */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const repo = resolve(__dirname, '..', '..');
+const tiers = (process.env.FEATURELOG_TEST_TIERS ?? 'unit,int,e2e').split(',').filter(Boolean);
+
+function run(command: string, args: string[], capture = false): Promise<{ code: number; output: string }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { cwd: repo, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      output += chunk.toString();
+    });
+    child.on('close', (code) => done({ code: code ?? 1, output }));
+  });
+}
+
+const stack = (verb: string) => run(process.execPath, ['-r', '@swc-node/register', 'tools/stack/stack.ts', verb]);
+
+function count(output: string, label: string): number {
+  const matches = [...output.matchAll(new RegExp(`^ℹ ${label} (\\d+)$`, 'gm'))];
+  return matches.length ? Number(matches[matches.length - 1]![1]) : 0;
+}
+
+async function main(): Promise<number> {
+  const needsStack = tiers.some((tier) => tier !== 'unit');
+  let startedStack = false;
+  if (needsStack && (await stack('status')).code !== 0) {
+    console.log('test: the stack is not running; starting it for this run');
+    if ((await stack('up')).code !== 0) {
+      console.error('test: the stack did not come up; not running the int/e2e tiers');
+      return 1;
+    }
+    startedStack = true;
+  }
+  let passed = 0;
+  let failed = 0;
+  let code = 0;
+  try {
+    for (const tier of tiers) {
+      const started = Date.now();
+      console.log(`\n=== ${tier} tests ===`);
+      const result = await run('npm', ['run', '--silent', `test:${tier}`], true);
+      passed += count(result.output, 'pass');
+      failed += count(result.output, 'fail');
+      if (result.code !== 0) code = result.code;
+      console.log(`=== ${tier} tests: exit ${result.code} in ${((Date.now() - started) / 1000).toFixed(1)} s ===`);
+    }
+  } finally {
+    if (startedStack) await stack('down');
+  }
+  console.log(`\ntests: ${passed} passed, ${failed} failed`);
+  return code !== 0 || failed > 0 ? code || 1 : 0;
+}
+
+main().then((code) => process.exit(code));
