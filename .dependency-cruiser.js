@@ -3,7 +3,8 @@
  * The pure libraries (domain, pit) hold the semantics and must stay free of frameworks and drivers,
  * so that they can be tested as plain functions and reused by any adapter.
  */
-const drivers = '^(kafkajs|@kafkajs|ioredis|classic-level|avsc|apache-arrow|parquet|parquetjs|hyparquet|@nestjs|fastify|@fastify|prom-client|@duckdb)';
+const drivers =
+  '^(kafkajs|@kafkajs|ioredis|classic-level|avsc|apache-arrow|parquet|parquetjs|hyparquet|@nestjs|fastify|@fastify|prom-client|@duckdb)';
 module.exports = {
   forbidden: [
     {
@@ -56,6 +57,6 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
-    exclude: { path: '(^|/)(node_modules|dist|\\.stack|\\.venv)/' },
+    exclude: { path: '(^|/)(dist|\\.stack|\\.venv)/' },
   },
 };

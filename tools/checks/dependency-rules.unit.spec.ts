@@ -1,0 +1,70 @@
+/**
+ * The dependency rules are only worth having if they fail: this builds a small tree that breaks
+ * them (a domain file importing a driver, a pit file importing a framework, a deep import into a
+ * lib) and one that keeps them, and runs dependency-cruiser with the project's own config on both.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+
+const repo = resolve(__dirname, '..', '..');
+
+async function tree(files: Record<string, string>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'depcheck-'));
+  await symlink(join(repo, 'node_modules'), join(root, 'node_modules'));
+  await copyFile(join(repo, '.dependency-cruiser.js'), join(root, '.dependency-cruiser.js'));
+  const paths = { '@featurelog/domain': ['libs/domain/src/index.ts'], '@featurelog/log': ['libs/log/src/index.ts'] };
+  await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { baseUrl: '.', paths } }));
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), text);
+  }
+  return root;
+}
+
+function depcruise(root: string) {
+  const bin = join(repo, 'node_modules', '.bin', 'depcruise');
+  return spawnSync(
+    bin,
+    ['libs', ...(existsSync(join(root, 'apps')) ? ['apps'] : []), '--config', '.dependency-cruiser.js'],
+    { cwd: root, encoding: 'utf8' },
+  );
+}
+
+describe('dependency rules', () => {
+  const roots: string[] = [];
+  after(() => Promise.all(roots.map((root) => rm(root, { recursive: true, force: true }))));
+
+  it('refuse a driver in libs/domain, a framework in libs/pit and a deep import into a lib', async () => {
+    const root = await tree({
+      'libs/domain/src/index.ts': "export * from './bad';\n",
+      'libs/domain/src/bad.ts': "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n",
+      'libs/pit/src/index.ts': "import { Injectable } from '@nestjs/common';\nexport const i = Injectable;\n",
+      'libs/log/src/index.ts': "export * from './inner';\n",
+      'libs/log/src/inner.ts': 'export const inner = 1;\n',
+      'apps/x/src/main.ts': "import { inner } from '../../../libs/log/src/inner';\nexport const x = inner;\n",
+    });
+    roots.push(root);
+    const result = depcruise(root);
+    assert.notEqual(result.status, 0, result.stdout);
+    assert.match(result.stdout, /pure-libs-import-no-framework-or-driver: libs\/domain\/src\/bad\.ts/);
+    assert.match(result.stdout, /pure-libs-import-no-framework-or-driver: libs\/pit\/src\/index\.ts/);
+    assert.match(result.stdout, /no-deep-imports-into-libs: apps\/x\/src\/main\.ts/);
+  });
+
+  it('accept a tree that keeps them', async () => {
+    const root = await tree({
+      'libs/domain/src/index.ts': "export * from './good';\n",
+      'libs/domain/src/good.ts': 'export const good = 1;\n',
+      'libs/log/src/index.ts':
+        "import { Kafka } from 'kafkajs';\nimport { good } from '@featurelog/domain';\nexport const k = [Kafka, good];\n",
+    });
+    roots.push(root);
+    const result = depcruise(root);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+  });
+});
