@@ -1,1 +1,2 @@
-export {};
+export { BatchCursor } from './batch-cursor';
+export { mergeSorted, type MergeSortedOptions } from './merge-sorted';
