@@ -1,1 +1,5 @@
-export {};
+export * from './event-log.port';
+export * from './event-log.contract';
+export { partitionForKey, murmur2 } from './key-partitioner';
+export { FileEventLog, type FileEventLogOptions, type FsyncMode } from './file-event-log.adapter';
+export { type RecoveryReport } from './file-segment';
