@@ -1,2 +1,14 @@
 export { BatchCursor } from './batch-cursor';
 export { mergeSorted, type MergeSortedOptions } from './merge-sorted';
+export {
+  type EntityRow,
+  type HistoryRow,
+  type PitView,
+  compareEntityKeys,
+  compareHistoryRows,
+  entityRowOrder,
+  sortEntityRows,
+  restoreRowOrder,
+} from './pit-rows';
+export { pointInTimeJoin, PitJoinStats, type PointInTimeJoinOptions } from './point-in-time-join';
+export { pointInTimeJoinInMemory, streamBatches, type KeyedPitView, type InMemoryJoinOptions } from './in-memory-join';
