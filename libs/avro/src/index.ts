@@ -1,1 +1,4 @@
-export {};
+export * from './avro-type';
+export * from './row-schema';
+export * from './wire-format';
+export * from './row-serde';
