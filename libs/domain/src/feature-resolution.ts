@@ -1,0 +1,51 @@
+import type { FeatureDefinition, FeatureViewDefinition, JoinKey } from './definitions';
+import { FeaturelogError } from './errors';
+import { requireDefinition, type DefinitionSource } from './registry-state';
+import { parseFeatureReference } from './validation';
+
+/** The join keys of a view: those of its entities, in the order the view lists them. */
+export function viewJoinKeys(source: DefinitionSource, view: FeatureViewDefinition): JoinKey[] {
+  return view.entities.flatMap((entity) => requireDefinition(source, 'entity', entity).joinKeys);
+}
+
+/** One feature a reference resolved to. */
+export interface ResolvedFeature {
+  view: FeatureViewDefinition;
+  feature: FeatureDefinition;
+  /** `view:feature`, the feature's full name. */
+  reference: string;
+}
+
+/**
+ * Resolves `view:feature` and `view:*` references against current definitions, in the order given
+ * (`*` expands in the view's declared order); a feature named twice is returned once.
+ * Throws INVALID_FEATURE_REFERENCE, UNKNOWN_FEATURE_VIEW or UNKNOWN_FEATURE naming the reference.
+ */
+export function resolveFeatureReferences(source: DefinitionSource, references: readonly string[]): ResolvedFeature[] {
+  const out: ResolvedFeature[] = [];
+  const seen = new Set<string>();
+  for (const text of references) {
+    const reference = parseFeatureReference(text);
+    if (!reference) {
+      throw new FeaturelogError('INVALID_FEATURE_REFERENCE', `"${text}" must be written view:feature or view:*`);
+    }
+    const view = requireDefinition(source, 'feature_view', reference.view);
+    const features =
+      reference.feature === '*' ? view.features : view.features.filter((f) => f.name === reference.feature);
+    if (features.length === 0) {
+      throw new FeaturelogError('UNKNOWN_FEATURE', `feature view "${view.name}" has no feature "${reference.feature}"`);
+    }
+    for (const feature of features) {
+      const full = `${view.name}:${feature.name}`;
+      if (seen.has(full)) continue;
+      seen.add(full);
+      out.push({ view, feature, reference: full });
+    }
+  }
+  return out;
+}
+
+/** The features a feature service serves; throws UNKNOWN_FEATURE_SERVICE when it does not exist. */
+export function resolveServiceFeatures(source: DefinitionSource, serviceName: string): ResolvedFeature[] {
+  return resolveFeatureReferences(source, requireDefinition(source, 'feature_service', serviceName).features);
+}
