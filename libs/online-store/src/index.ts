@@ -1,1 +1,2 @@
-export {};
+export * from './online-store.port';
+export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';

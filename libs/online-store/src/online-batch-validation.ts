@@ -1,0 +1,73 @@
+import { FeaturelogError, type RowVersion } from '@featurelog/domain';
+import type { OnlineRow, OnlineWriteBatch } from './online-store.port';
+
+/**
+ * Refuses a batch before any of it is stored, so that no adapter ever applies half a batch because
+ * row 300 was malformed. The rules are those the stored layouts rely on (see OnlineRow).
+ */
+export function validateWriteBatch(batch: OnlineWriteBatch): void {
+  batch.rows.forEach(validateRow);
+  if (batch.checkpoint === undefined) return;
+  const { consumer, offsets } = batch.checkpoint;
+  if (typeof consumer !== 'string' || consumer === '' || consumer.includes('\0')) {
+    throw invalid(`checkpoint consumer must be a non-empty string without NUL, got ${JSON.stringify(consumer)}`);
+  }
+  for (const { topic, partition, nextOffset } of offsets) {
+    if (typeof topic !== 'string' || topic === '' || topic.includes('\0')) {
+      throw invalid(`checkpoint of ${consumer}: topic must be a non-empty string, got ${JSON.stringify(topic)}`);
+    }
+    if (!isNaturalNumber(partition) || !isNaturalNumber(nextOffset)) {
+      throw invalid(`checkpoint of ${consumer} for ${topic}: partition and nextOffset must be integers >= 0`);
+    }
+  }
+}
+
+export function validateProjectName(project: string): void {
+  if (typeof project !== 'string' || !/^[^:{}\0_][^:{}\0]*$/.test(project)) {
+    throw invalid(
+      `project must be non-empty, not start with _ and not contain : { } or NUL, got ${JSON.stringify(project)}`,
+    );
+  }
+}
+
+export function validateViewName(view: string): void {
+  if (typeof view !== 'string' || !/^[^:\0]+$/.test(view)) {
+    throw invalid(`view must be non-empty and not contain : or NUL, got ${JSON.stringify(view)}`);
+  }
+}
+
+function validateRow(row: OnlineRow, index: number): void {
+  validateProjectName(row.project);
+  validateViewName(row.view);
+  const where = `row ${index} (${row.project}/${row.view}/${row.entityKey})`;
+  if (typeof row.entityKey !== 'string') throw invalid(`${where}: entityKey must be a string`);
+  validateVersion(row.version, where);
+  if (row.ttlSeconds !== undefined && !isNaturalNumber(row.ttlSeconds)) {
+    throw invalid(`${where}: ttlSeconds must be an integer >= 0, got ${row.ttlSeconds}`);
+  }
+  if (typeof row.features !== 'object' || row.features === null) throw invalid(`${where}: features must be an object`);
+  for (const name of Object.keys(row.features)) {
+    if (name === '' || name === '__v' || name === '__proto__' || /[,|\0]/.test(name)) {
+      throw invalid(`${where}: feature name ${JSON.stringify(name)} is empty, reserved or contains , | or NUL`);
+    }
+  }
+}
+
+function validateVersion(version: RowVersion, where: string): void {
+  const { eventTimestamp, createdTimestamp, position } = version ?? {};
+  if (!Number.isSafeInteger(eventTimestamp)) throw invalid(`${where}: eventTimestamp must be integer microseconds`);
+  if (createdTimestamp !== null && !Number.isSafeInteger(createdTimestamp)) {
+    throw invalid(`${where}: createdTimestamp must be integer microseconds or null`);
+  }
+  if (!isNaturalNumber(position?.partition) || !isNaturalNumber(position?.offset)) {
+    throw invalid(`${where}: position.partition and position.offset must be integers >= 0`);
+  }
+}
+
+function isNaturalNumber(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function invalid(message: string): FeaturelogError {
+  return new FeaturelogError('INVALID_ONLINE_ROW', message);
+}

@@ -1,0 +1,80 @@
+import type { FeatureValue, RowVersion } from '@featurelog/domain';
+
+/** Injection token an app binds to one adapter (Redis in production, classic-level embedded). */
+export const ONLINE_STORE = Symbol.for('featurelog.OnlineStore');
+
+/** One feature row as the materializer hands it to the online store. */
+export interface OnlineRow {
+  project: string;
+  /** The entity key, already encoded (as on the feature topic's message key). */
+  entityKey: string;
+  /** The view's name; must not contain `:` (it separates view and feature in stored field names). */
+  view: string;
+  version: RowVersion;
+  /**
+   * Every feature of the view, in the domain representation; null means absent. A feature missing
+   * from a winning row is gone afterwards (the winner replaces the whole view, so a dropped column
+   * never lingers). Names must not contain `,` or `|` and must not be `__v`.
+   */
+  features: Record<string, FeatureValue>;
+  /**
+   * The store may forget this row this long after its event timestamp; absent or 0 keeps it forever.
+   * This is retention, not serving: serving still judges freshness with the view's TTL, so callers that
+   * want stale values to show as OUTSIDE_MAX_AGE rather than NOT_FOUND pass more than the view's TTL.
+   */
+  ttlSeconds?: number;
+}
+
+/** The next offset to consume from one topic partition. */
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  nextOffset: number;
+}
+
+/** Offsets stored together with a batch's rows, so a consumer resumes exactly where its writes stopped. */
+export interface OnlineCheckpoint {
+  consumer: string;
+  /** Merged into the consumer's stored offsets: partitions not named here keep their stored offset. */
+  offsets: TopicPartitionOffset[];
+}
+
+export interface OnlineWriteBatch {
+  rows: readonly OnlineRow[];
+  checkpoint?: OnlineCheckpoint;
+}
+
+export interface OnlineReadRequest {
+  entityKey: string;
+  views: readonly string[];
+}
+
+/** The latest row of one view for one entity. */
+export interface OnlineViewValue {
+  version: RowVersion;
+  features: Record<string, FeatureValue>;
+}
+
+/**
+ * The latest value per (project, entity key, view), by last-write-wins on `compareRowVersions`.
+ *
+ * Contract (checked by `onlineStoreContract` for every adapter):
+ * - A row is applied only if it is greater than the stored version of its (project, entityKey, view);
+ *   a row that loses, or ties (the same row again), changes nothing. Rows of one batch apply in order.
+ * - A batch is atomic with its checkpoint: after a crash, either both rows and offsets are stored or
+ *   neither (Redis: see the adapter for the cluster caveat). An invalid batch stores nothing.
+ * - `read` answers a whole request in one round trip to the store.
+ */
+export interface OnlineStore {
+  /** Applies the rows and the checkpoint; returns how many rows won (each judged at its turn in the batch). */
+  writeBatch(batch: OnlineWriteBatch): Promise<number>;
+  /** The offsets stored by `writeBatch` for this consumer, ordered by topic then partition; [] if none. */
+  readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]>;
+  /** `result[i][j]` is the value of `requests[i].views[j]` for `requests[i].entityKey`, or null if absent. */
+  read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>>;
+  /** Forgets every entity's value of one view (after the view is deleted); returns how many were removed. */
+  deleteView(project: string, view: string): Promise<number>;
+  /** Resolves when the store answers; rejects with ONLINE_STORE_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
