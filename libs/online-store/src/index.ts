@@ -1,2 +1,4 @@
 export * from './online-store.port';
+export { onlineStoreContract } from './online-store.contract';
+export { LevelOnlineStore, type LevelOnlineStoreConfig } from './level-online-store.adapter';
 export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';
