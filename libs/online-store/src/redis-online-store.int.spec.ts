@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { FeaturelogError } from '@featurelog/domain';
+import { onlineStoreContract, RedisOnlineStore } from '@featurelog/online-store';
+import Redis from 'ioredis';
+
+const url = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+onlineStoreContract('redis', () => RedisOnlineStore.connect({ url }));
+
+describe('RedisOnlineStore', () => {
+  let store: RedisOnlineStore;
+  let redis: Redis;
+  before(async () => {
+    store = await RedisOnlineStore.connect({ url });
+    redis = new Redis(url);
+  });
+  after(async () => {
+    await store.close();
+    await redis.quit();
+  });
+
+  const project = () => `p${randomBytes(5).toString('hex')}`;
+  const at = (eventTimestamp: number, offset = 0) => ({
+    eventTimestamp,
+    createdTimestamp: null,
+    position: { partition: 0, offset },
+  });
+
+  it('keeps one entity in one hash, fields view:feature plus view:__v', async () => {
+    const p = project();
+    await store.writeBatch({
+      rows: [
+        {
+          project: p,
+          entityKey: 'driver:7',
+          view: 'stats',
+          version: at(10, 3),
+          features: { trips: 4, name: 'x', gone: null },
+        },
+        { project: p, entityKey: 'driver:7', view: 'geo', version: at(11, 4), features: { lat: 1.5 } },
+      ],
+    });
+    assert.deepEqual(await redis.keys(`fl:${p}:*`), [`fl:${p}:{driver:7}`]);
+    assert.deepEqual(await redis.hgetall(`fl:${p}:{driver:7}`), {
+      'stats:__v': '10||0|3|trips,name,gone',
+      'stats:trips': '4',
+      'stats:name': 'sx',
+      'stats:gone': '',
+      'geo:__v': '11||0|4|lat',
+      'geo:lat': '1.5',
+    });
+  });
+
+  it('expires a key only when every view on it may be forgotten', async () => {
+    const p = project();
+    const key = (entity: string) => `fl:${p}:{${entity}}`;
+    const nowMs = Date.now();
+    const micros = nowMs * 1_000;
+    const row = (entityKey: string, view: string, eventTimestamp: number, offset: number, ttlSeconds?: number) => ({
+      project: p,
+      entityKey,
+      view,
+      version: at(eventTimestamp, offset),
+      features: { f: 1 },
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    });
+    await store.writeBatch({ rows: [row('a', 'short', micros, 0, 60), row('a', 'long', micros, 1, 600)] });
+    assert.equal(await redis.pexpiretime(key('a')), nowMs + 600_000, 'the longest-lived view decides');
+    await store.writeBatch({ rows: [row('a', 'short', micros + 1_000_000, 2, 60)] });
+    assert.equal(await redis.pexpiretime(key('a')), nowMs + 600_000, 'a shorter expiry never shortens the key');
+    await store.writeBatch({ rows: [row('a', 'long', micros - 1_000_000, 3, 6_000)] });
+    assert.equal(await redis.pexpiretime(key('a')), nowMs + 600_000, 'a losing row changes no expiry');
+    await store.writeBatch({ rows: [row('a', 'forever', micros, 4)] });
+    assert.equal(await redis.pexpiretime(key('a')), -1, 'a view without TTL keeps the key');
+    await store.writeBatch({ rows: [row('a', 'short', micros + 2_000_000, 5, 60)] });
+    assert.equal(await redis.pexpiretime(key('a')), -1);
+    await store.writeBatch({ rows: [row('b', 'forever', micros, 6), row('b', 'short', micros, 7, 60)] });
+    assert.equal(
+      await redis.pexpiretime(key('b')),
+      -1,
+      'a TTL row does not expire a key that holds a view without TTL',
+    );
+  });
+
+  it('reloads the write script after the script cache is flushed', async () => {
+    const p = project();
+    await redis.script('FLUSH');
+    assert.equal(
+      await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(1), features: { f: 1 } }] }),
+      1,
+    );
+    assert.equal((await store.read(p, [{ entityKey: 'e', views: ['v'] }]))[0]?.[0]?.features.f, 1);
+  });
+
+  it('fails with a retriable ONLINE_STORE_UNAVAILABLE when redis is unreachable', async () => {
+    await assert.rejects(
+      RedisOnlineStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 }),
+      (error: unknown) =>
+        error instanceof FeaturelogError && error.code === 'ONLINE_STORE_UNAVAILABLE' && error.retriable,
+    );
+  });
+
+  it('fails with a retriable ONLINE_STORE_UNAVAILABLE when redis does not answer in time', async () => {
+    const impatient = await RedisOnlineStore.connect({ url, commandTimeoutMs: 50 });
+    try {
+      await redis.client('PAUSE', 400, 'ALL');
+      await assert.rejects(
+        impatient.read(project(), [{ entityKey: 'e', views: ['v'] }]),
+        (error: unknown) =>
+          error instanceof FeaturelogError && error.code === 'ONLINE_STORE_UNAVAILABLE' && error.retriable,
+      );
+    } finally {
+      await redis.client('UNPAUSE');
+      await impatient.close();
+    }
+  });
+
+  it('refuses a malformed url, and work after close', async () => {
+    await assert.rejects(RedisOnlineStore.connect({ url: 'localhost:6379' }), { code: 'INVALID_CONFIG' });
+    const closing = await RedisOnlineStore.connect({ url });
+    await closing.close();
+    await assert.rejects(closing.ping(), { code: 'ONLINE_STORE_CLOSED' });
+  });
+});
