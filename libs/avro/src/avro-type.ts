@@ -33,21 +33,35 @@ class SafeLongType extends (types.LongType as unknown as new () => Type) {
 
   _read(tap: Tap): number {
     const buf = tap.buf;
-    let byte = buf[tap.pos++]!;
-    const negative = (byte & 1) === 1;
-    let magnitude = (byte >> 1) & 0x3f;
-    let scale = TWO_POW_6;
-    // Ten bytes is the longest valid long; a longer run is garbage and fails the range check below.
-    for (let length = 1; byte & 0x80 && length < 10; length++) {
-      byte = buf[tap.pos++]!;
+    let pos = tap.pos;
+    let byte = buf[pos++]!;
+    // Up to four bytes (28 bits) fit int32 arithmetic: the common case for counts and ids.
+    let code = byte & 0x7f;
+    for (let shift = 7; byte & 0x80 && shift < 28; shift += 7) {
+      byte = buf[pos++]!;
+      code |= (byte & 0x7f) << shift;
+    }
+    if (!(byte & 0x80)) {
+      tap.pos = pos;
+      return (code >>> 1) ^ -(code & 1);
+    }
+    // Longer codes (timestamps in microseconds need eight bytes) go on in floating point, on the
+    // magnitude without its sign bit so that every partial sum stays an exact integer below 2^53.
+    const negative = (code & 1) === 1;
+    let magnitude = code >>> 1;
+    let scale = 2 ** 27;
+    // Ten bytes is the longest valid long; a longer run is garbage.
+    for (let length = 4; byte & 0x80 && length < 10; length++) {
+      byte = buf[pos++]!;
       magnitude += (byte & 0x7f) * scale;
       scale *= TWO_POW_7;
     }
+    tap.pos = pos;
     if (byte & 0x80) throw new Error('long encoded on more than ten bytes');
     if (magnitude > (negative ? Number.MAX_SAFE_INTEGER - 1 : Number.MAX_SAFE_INTEGER)) {
       throw new Error(`long ${negative ? '-' : ''}${magnitude} is outside the safe integer range`);
     }
-    // Zig-zag: odd codes are negative, -(m + 1); `m + 1` cannot overflow because m < 2^53 - 1 here.
+    // Zig-zag: odd codes are negative, -(m + 1); m + 1 stays safe by the check above.
     return negative ? -magnitude - 1 : magnitude;
   }
 
@@ -56,6 +70,16 @@ class SafeLongType extends (types.LongType as unknown as new () => Type) {
       throw new Error(`invalid "long": ${String(value)} (longs must be safe integers)`);
     }
     const buf = tap.buf;
+    if (value >= -0x40000000 && value < 0x40000000) {
+      // The zig-zag code fits 31 bits: integer arithmetic, the common case.
+      let code = value >= 0 ? value << 1 : (~value << 1) | 1;
+      while (code > 0x7f) {
+        buf[tap.pos++] = (code & 0x7f) | 0x80;
+        code >>>= 7;
+      }
+      buf[tap.pos++] = code;
+      return;
+    }
     // Zig-zag code is 2m (value m >= 0) or 2m + 1 (value -(m + 1)); emit its low 7 bits from m's low 6.
     const negative = value < 0;
     const magnitude = negative ? -value - 1 : value;

@@ -123,8 +123,11 @@ function asBuffers(value: FeatureValue | undefined): FeatureValue | undefined {
 export class RowDecoder {
   private readonly writerTypes = new Map<number, { schema: AvroSchema; type: Type; fingerprint: string }>();
   private readonly pending = new Map<number, Promise<void>>();
-  /** null: writer and reader are the same schema, read directly; an Error: they cannot be resolved. */
-  private readonly resolvers = new Map<string, Resolver | null | FeaturelogError>();
+  /**
+   * Per reader fingerprint, per writer id: null when writer and reader are the same schema (read
+   * directly), the error when they cannot be resolved (so it is not rebuilt for every message).
+   */
+  private readonly resolvers = new Map<string, Map<number, Resolver | null | FeaturelogError>>();
 
   constructor(private readonly writerSchemas: WriterSchemaSource) {}
 
@@ -167,7 +170,31 @@ export class RowDecoder {
    * AVRO_WRITER_SCHEMA_NOT_LOADED (call load first), AVRO_SCHEMA_UNRESOLVABLE or AVRO_DECODE_FAILED.
    */
   decodeLoaded(message: Uint8Array, reader: ReaderSchema): FeatureRow {
-    const { schemaId, body } = decodeEnvelope(message);
+    if (message.length < WIRE_HEADER_LENGTH || message[0] !== WIRE_MAGIC_BYTE) decodeEnvelope(message); // throws the precise error
+    const schemaId = ((message[1]! << 24) >>> 0) + (message[2]! << 16) + (message[3]! << 8) + message[4]!;
+    const resolver = this.resolverFor(schemaId, reader);
+    const buffer = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.length);
+    let decoded: { value: unknown; offset: number };
+    try {
+      decoded = reader.type.decode(buffer, WIRE_HEADER_LENGTH, resolver ?? undefined);
+    } catch (error) {
+      throw this.decodeFailed(schemaId, (error as Error).message, error);
+    }
+    if (decoded.offset !== buffer.length) {
+      throw this.decodeFailed(
+        schemaId,
+        decoded.offset < 0 ? 'truncated body' : `${buffer.length - decoded.offset} byte(s) of trailing data`,
+      );
+    }
+    return decoded.value as FeatureRow;
+  }
+
+  /** A consumer reads one view with one reader, mostly one writer: remember the last pair. */
+  private last: { reader: ReaderSchema; schemaId: number; resolver: Resolver | null } | undefined;
+
+  private resolverFor(schemaId: number, reader: ReaderSchema): Resolver | null {
+    const last = this.last;
+    if (last !== undefined && last.reader === reader && last.schemaId === schemaId) return last.resolver;
     const writer = this.writerTypes.get(schemaId);
     if (writer === undefined) {
       throw new FeaturelogError(
@@ -178,24 +205,27 @@ export class RowDecoder {
         },
       );
     }
-    const key = `${schemaId}/${reader.fingerprint}`;
-    let resolver = this.resolvers.get(key);
+    let byWriter = this.resolvers.get(reader.fingerprint);
+    if (byWriter === undefined) {
+      byWriter = new Map();
+      this.resolvers.set(reader.fingerprint, byWriter);
+    }
+    let resolver = byWriter.get(schemaId);
     if (resolver === undefined) {
       resolver = this.resolve(schemaId, writer, reader);
-      this.resolvers.set(key, resolver);
+      byWriter.set(schemaId, resolver);
     }
     if (resolver instanceof FeaturelogError) throw resolver;
-    try {
-      return (resolver === null ? reader.type.fromBuffer(body) : reader.type.fromBuffer(body, resolver)) as FeatureRow;
-    } catch (error) {
-      throw new FeaturelogError(
-        'AVRO_DECODE_FAILED',
-        `cannot decode Avro body written with schema id ${schemaId}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
+    this.last = { reader, schemaId, resolver };
+    return resolver;
+  }
+
+  private decodeFailed(schemaId: number, reason: string, cause?: unknown): FeaturelogError {
+    return new FeaturelogError(
+      'AVRO_DECODE_FAILED',
+      `cannot decode Avro body written with schema id ${schemaId}: ${reason}`,
+      { cause },
+    );
   }
 
   private resolve(
