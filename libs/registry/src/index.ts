@@ -1,1 +1,4 @@
-export {};
+export * from './registry-codec.port';
+export * from './provisioner.port';
+export * from './registry-follower';
+export * from './registry-applier';

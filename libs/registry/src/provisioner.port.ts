@@ -1,0 +1,28 @@
+import type { EntityDefinition, FeatureViewDefinition } from '@featurelog/domain';
+
+/** What applying a view did to the data plane. */
+export interface ViewProvisioning {
+  view: string;
+  topic: string;
+  subject: string;
+  schemaId: number;
+  topicCreated: boolean;
+}
+
+/**
+ * The data-plane side of an apply: row schemas and topics. Kept behind a port so the applier's
+ * decisions (what to provision, in which order, when to refuse) are tested without a broker.
+ */
+export interface Provisioner {
+  /** The project's own topics (registry, segments, jobs, dead letters). Idempotent. */
+  ensureProjectTopics(): Promise<void>;
+  /**
+   * Problems that would make provisioning the view fail (an incompatible schema change), each
+   * naming the field; empty when it can be applied. Changes nothing.
+   */
+  check(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<string[]>;
+  /** Registers the row schema under `<topic>-value` and creates the topic. Idempotent. */
+  provision(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<ViewProvisioning>;
+}
+
+export const PROVISIONER = Symbol('featurelog:Provisioner');

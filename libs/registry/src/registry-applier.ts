@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import {
+  applyOutcome,
+  FeaturelogError,
+  getDataSource,
+  hasChanges,
+  planChanges,
+  planToChangeset,
+  validateDefinitions,
+  type EntityDefinition,
+  type FeatureViewDefinition,
+  type Plan,
+  type PlanOptions,
+  type RegistryState,
+  type TaggedDefinition,
+} from '@featurelog/domain';
+import type { EventLog } from '@featurelog/log';
+import type { Provisioner, ViewProvisioning } from './provisioner.port';
+import type { RegistryCodec } from './registry-codec.port';
+import type { RegistryFollower } from './registry-follower';
+
+export interface ApplyResult {
+  plan: Plan;
+  /** False when the plan had nothing to apply: no event was written. */
+  applied: boolean;
+  /** Offset of the changeset, and the registry version it produced. */
+  offset?: number;
+  version: number;
+  provisioned: ViewProvisioning[];
+}
+
+export interface ApplyOptions extends PlanOptions {
+  author?: string;
+}
+
+/**
+ * Plans and applies definition changes. An apply is one changeset event carrying the version it
+ * was planned against; the fold accepts it only if the registry has not moved since, so of two
+ * concurrent applies exactly one wins and the other is told to re-plan (REGISTRY_VERSION_CONFLICT).
+ *
+ * Data-plane work (schemas, topics) happens before the event is written and only for views whose
+ * change touches data: a metadata-only change never touches a topic, a schema or a stored row.
+ */
+export class RegistryApplier {
+  constructor(
+    private readonly log: EventLog,
+    private readonly codec: RegistryCodec,
+    private readonly follower: RegistryFollower,
+    private readonly provisioner: Provisioner,
+  ) {}
+
+  /** Validates the definitions and compares them with the registry as it is now. */
+  async plan(desired: readonly TaggedDefinition[], options: PlanOptions = {}): Promise<Plan> {
+    const problems = validateDefinitions(desired);
+    if (problems.length > 0) {
+      const list = problems.map((problem) => `${problem.code}: ${problem.message}`).join('\n  ');
+      throw new FeaturelogError('DEFINITIONS_INVALID', `the definitions are invalid:\n  ${list}`);
+    }
+    await this.follower.catchUp();
+    this.follower.assertComplete();
+    return planChanges(desired, this.follower.state, options);
+  }
+
+  async apply(desired: readonly TaggedDefinition[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    const plan = await this.plan(desired, options);
+    if (!hasChanges(plan)) return { plan, applied: false, version: plan.basedOnVersion, provisioned: [] };
+
+    const dataViews = plan.items
+      .filter((item) => item.willApply && item.kind === 'feature_view' && item.action !== 'delete' && item.touchesData)
+      .map((item) => item.after as FeatureViewDefinition)
+      .filter((view) => this.usesManagedTopic(view, desired));
+    const entities = desired.filter((t) => t.kind === 'entity').map((t) => t.definition as EntityDefinition);
+
+    const refusals = (await Promise.all(dataViews.map((view) => this.provisioner.check(view, entities)))).flat();
+    if (refusals.length > 0) {
+      throw new FeaturelogError(
+        'SCHEMA_INCOMPATIBLE',
+        `the change is not backward compatible, so nothing was applied; give the view a new version instead:\n  ${refusals.join('\n  ')}`,
+      );
+    }
+    await this.provisioner.ensureProjectTopics();
+    const provisioned: ViewProvisioning[] = [];
+    for (const view of dataViews) provisioned.push(await this.provisioner.provision(view, entities));
+
+    const applyId = randomUUID();
+    const changeset = planToChangeset(plan, {
+      applyId,
+      appliedAt: Date.now() * 1000,
+      ...(options.author === undefined ? {} : { author: options.author }),
+    });
+    const [position] = await this.log.append(this.follower.topic, [
+      { key: Buffer.from(applyId), value: await this.codec.encode(changeset), partition: 0 },
+    ]);
+    const state = await this.follower.waitForOffset(position!.offset);
+    return this.outcome(state, applyId, plan, provisioned);
+  }
+
+  private usesManagedTopic(view: FeatureViewDefinition, desired: readonly TaggedDefinition[]): boolean {
+    if (view.source === undefined) return true;
+    return getDataSource(desired, view.source)?.kind === 'managed';
+  }
+
+  private outcome(state: RegistryState, applyId: string, plan: Plan, provisioned: ViewProvisioning[]): ApplyResult {
+    const outcome = applyOutcome(state, applyId);
+    if (outcome?.status === 'accepted') {
+      return { plan, applied: true, offset: outcome.offset, version: outcome.version, provisioned };
+    }
+    if (outcome?.status === 'rejected') {
+      throw new FeaturelogError(
+        'REGISTRY_VERSION_CONFLICT',
+        `the registry changed while this apply was planned (planned against version ${plan.basedOnVersion}, ` +
+          `now ${outcome.currentVersion}): nothing was applied; run plan again and re-apply`,
+        { retriable: true },
+      );
+    }
+    throw new FeaturelogError('REGISTRY_APPLY_LOST', `apply ${applyId} was written but not found in the fold`);
+  }
+}

@@ -1,0 +1,166 @@
+import {
+  evolveRegistry,
+  FeaturelogError,
+  initialRegistryState,
+  topicNames,
+  type RegistryChangeset,
+  type RegistryState,
+} from '@featurelog/domain';
+import type { EventLog, LogRecord, Subscription } from '@featurelog/log';
+import type { RegistryCodec } from './registry-codec.port';
+
+/** A registry event the fold could not read. The fold goes on; the state is then incomplete. */
+export interface UnreadableRegistryEvent {
+  offset: number;
+  code: string;
+  reason: string;
+}
+
+export type RegistryListener = (state: RegistryState, changeset: RegistryChangeset, offset: number) => void;
+
+export interface RegistryFollowerOptions {
+  log: EventLog;
+  codec: RegistryCodec;
+  project: string;
+  /** Records read per batch while catching up. */
+  maxBatch?: number;
+}
+
+/**
+ * Holds the registry in memory by folding `<project>.registry` (always one partition, so the
+ * registry version is an offset). Serving, the materializer and the CLI each run one; the registry
+ * app runs one and persists what it folds.
+ *
+ * An event that cannot be decoded is recorded with its offset and skipped, so the others are still
+ * folded, but `assertComplete` then refuses: a registry with a hole in it is not served.
+ */
+export class RegistryFollower {
+  private current: RegistryState;
+  private readonly unreadable: UnreadableRegistryEvent[] = [];
+  private readonly listeners = new Set<RegistryListener>();
+  private readonly waiters: Array<{ offset: number; resolve: () => void }> = [];
+  private subscription: Subscription | undefined;
+  /** Every fold step runs on this chain, so catch-ups and live batches never interleave. */
+  private folding: Promise<void> = Promise.resolve();
+  readonly topic: string;
+
+  constructor(
+    private readonly options: RegistryFollowerOptions,
+    initial: RegistryState = initialRegistryState(),
+  ) {
+    this.topic = topicNames.registry(options.project);
+    this.current = initial;
+  }
+
+  get state(): RegistryState {
+    return this.current;
+  }
+
+  /** Offset the next registry event will be read from. */
+  get nextOffset(): number {
+    return this.current.lastOffset + 1;
+  }
+
+  get problems(): readonly UnreadableRegistryEvent[] {
+    return this.unreadable;
+  }
+
+  /** Throws REGISTRY_INCOMPLETE, naming every unreadable offset, when the fold has holes. */
+  assertComplete(): void {
+    if (this.unreadable.length === 0) return;
+    const list = this.unreadable.map((event) => `offset ${event.offset}: ${event.code}: ${event.reason}`).join('; ');
+    throw new FeaturelogError(
+      'REGISTRY_INCOMPLETE',
+      `the registry log ${this.topic} could not be folded completely, so it is not served (${list})`,
+    );
+  }
+
+  onChange(listener: RegistryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Reads the registry topic up to its current end and folds it. Concurrent calls share one read,
+   * so a caller that needs "everything appended before now" can always call this.
+   */
+  catchUp(): Promise<void> {
+    return this.enqueue(() => this.readToEnd());
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.folding.then(step);
+    // A failed step (log unavailable) fails its caller, not every later step.
+    this.folding = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves once the event at `offset` has been folded (reading it now if it is not yet). */
+  async waitForOffset(offset: number): Promise<RegistryState> {
+    if (this.current.lastOffset < offset) await this.catchUp();
+    if (this.current.lastOffset < offset) {
+      await new Promise<void>((resolve) => this.waiters.push({ offset, resolve }));
+    }
+    return this.current;
+  }
+
+  /** Catches up, then follows the topic live until `stop`. */
+  async start(groupId: string): Promise<void> {
+    await this.catchUp();
+    this.subscription = await this.options.log.subscribe({
+      groupId,
+      topics: [this.topic],
+      fromBeginning: true,
+      startOffsets: () => this.nextOffset,
+      eachBatch: (batch) => this.enqueue(() => this.foldDecoded(batch.records)),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+  }
+
+  private async readToEnd(): Promise<void> {
+    const { log, maxBatch = 5_000 } = this.options;
+    if ((await log.describeTopic(this.topic)) === undefined) return;
+    const end = (await log.endOffsets(this.topic)).get(0) ?? 0;
+    if (this.nextOffset >= end) return;
+    for await (const records of log.read(this.topic, 0, this.nextOffset, { untilOffset: end, maxBatch })) {
+      await this.foldDecoded(records);
+    }
+  }
+
+  private async foldDecoded(records: LogRecord[]): Promise<void> {
+    for (const record of records) {
+      if (record.offset <= this.current.lastOffset) continue;
+      let changeset: RegistryChangeset;
+      try {
+        if (record.value === null) throw new FeaturelogError('REGISTRY_EVENT_EMPTY', 'the record has no value');
+        changeset = await this.options.codec.decode(record.value);
+      } catch (error) {
+        this.unreadable.push({
+          offset: record.offset,
+          code: error instanceof FeaturelogError ? error.code : 'REGISTRY_EVENT_UNREADABLE',
+          reason: error instanceof Error ? error.message : String(error),
+        });
+        // The offset is consumed (so the fold can go on), but nothing of it is applied.
+        this.current = { ...this.current, lastOffset: record.offset };
+        continue;
+      }
+      this.current = evolveRegistry(this.current, changeset, record.offset);
+      for (const listener of this.listeners) listener(this.current, changeset, record.offset);
+    }
+    this.releaseWaiters();
+  }
+
+  private releaseWaiters(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i]!;
+      if (waiter.offset <= this.current.lastOffset) {
+        this.waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+}
