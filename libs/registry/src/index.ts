@@ -2,3 +2,4 @@ export * from './registry-codec.port';
 export * from './provisioner.port';
 export * from './registry-follower';
 export * from './registry-applier';
+export * from './registry-state-store';

@@ -18,6 +18,12 @@ export interface UnreadableRegistryEvent {
 
 export type RegistryListener = (state: RegistryState, changeset: RegistryChangeset, offset: number) => void;
 
+/**
+ * Called after each batch of events is folded, before the next is read, and awaited: a projection
+ * that persists here stores its state and checkpoint together, in log order.
+ */
+export type FoldedListener = (state: RegistryState, unreadable: readonly UnreadableRegistryEvent[]) => Promise<void>;
+
 export interface RegistryFollowerOptions {
   log: EventLog;
   codec: RegistryCodec;
@@ -36,8 +42,9 @@ export interface RegistryFollowerOptions {
  */
 export class RegistryFollower {
   private current: RegistryState;
-  private readonly unreadable: UnreadableRegistryEvent[] = [];
+  private readonly unreadable: UnreadableRegistryEvent[];
   private readonly listeners = new Set<RegistryListener>();
+  private readonly foldedListeners = new Set<FoldedListener>();
   private readonly waiters: Array<{ offset: number; resolve: () => void }> = [];
   private subscription: Subscription | undefined;
   /** Every fold step runs on this chain, so catch-ups and live batches never interleave. */
@@ -47,9 +54,11 @@ export class RegistryFollower {
   constructor(
     private readonly options: RegistryFollowerOptions,
     initial: RegistryState = initialRegistryState(),
+    unreadable: readonly UnreadableRegistryEvent[] = [],
   ) {
     this.topic = topicNames.registry(options.project);
     this.current = initial;
+    this.unreadable = [...unreadable];
   }
 
   get state(): RegistryState {
@@ -78,6 +87,11 @@ export class RegistryFollower {
   onChange(listener: RegistryListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onFolded(listener: FoldedListener): () => void {
+    this.foldedListeners.add(listener);
+    return () => this.foldedListeners.delete(listener);
   }
 
   /**
@@ -151,6 +165,7 @@ export class RegistryFollower {
       this.current = evolveRegistry(this.current, changeset, record.offset);
       for (const listener of this.listeners) listener(this.current, changeset, record.offset);
     }
+    for (const listener of this.foldedListeners) await listener(this.current, this.unreadable);
     this.releaseWaiters();
   }
 
