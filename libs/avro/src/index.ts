@@ -6,3 +6,4 @@ export * from './backward-compatibility';
 export * from './schema-registry.port';
 export * from './schema-registry.contract';
 export * from './local-schema-registry.adapter';
+export * from './confluent-schema-registry.adapter';

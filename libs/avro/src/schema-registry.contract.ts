@@ -121,6 +121,17 @@ export function schemaRegistryContract(name: string, makeFixture: () => Promise<
       assert.deepEqual([latest?.id, latest?.version], [id, 1]);
     });
 
+    it('applies BACKWARD to a subject never configured', async () => {
+      const { registry } = await fixture();
+      const topicSubject = subject();
+      await registry.register(topicSubject, rowSchema());
+      const removed = rowSchema(features.filter((feature) => feature.name !== 'acc_rate'));
+      await assert.rejects(registry.register(topicSubject, removed), {
+        code: 'SCHEMA_INCOMPATIBLE',
+        message: /feature 'acc_rate' was removed/,
+      });
+    });
+
     it('accepts anything once the subject is set to NONE', async () => {
       const { registry } = await fixture();
       const topicSubject = subject();
