@@ -1,1 +1,7 @@
-export {};
+export * from './yaml-source';
+export * from './schema-validation';
+export * from './duration';
+export * from './env-interpolation';
+export * from './definition-files';
+export * from './project-config';
+export * from './feature-repo';

@@ -52,6 +52,8 @@ export interface DefinitionProblem {
   name?: string;
   field?: string;
   path?: Array<string | number>;
+  /** Position of the offending definition in the list given to validateDefinitions, so loaders can tell duplicates apart. */
+  index?: number;
   /** For UNKNOWN_REFERENCE: what was referred to, so a loader can drop echoes of a definition it already rejected. */
   reference?: { kind: DefinitionKind; name: string };
   /** Filled in by loaders. */
@@ -112,8 +114,9 @@ export function validateDefinitions(definitions: readonly TaggedDefinition[]): D
     feature_view: new Map<string, FeatureViewDefinition>(),
     feature_service: new Map<string, FeatureServiceDefinition>(),
   };
+  const indexOf = new Map<unknown, number>();
 
-  for (const tagged of definitions) {
+  definitions.forEach((tagged, index) => {
     const definition = tagged.definition as { name?: unknown } | undefined;
     const name = typeof definition?.name === 'string' ? definition.name : String(definition?.name);
     if (!(DEFINITION_KINDS as readonly string[]).includes(tagged.kind)) {
@@ -121,28 +124,30 @@ export function validateDefinitions(definitions: readonly TaggedDefinition[]): D
         code: 'INVALID_KIND',
         message: `kind "${String(tagged.kind)}" is not one of ${DEFINITION_KINDS.join(', ')}`,
         name,
+        index,
       });
-      continue;
+      return;
     }
-    const report = reporter(problems, tagged.kind, name);
+    const report = reporter(problems, tagged.kind, name, index);
     if (typeof definition?.name !== 'string' || !NAME_PATTERN.test(definition.name)) {
       report('INVALID_NAME', ['name'], `name "${name}" must match ${NAME_PATTERN}`);
     }
     const seen = byKind[tagged.kind] as Map<string, unknown>;
     if (seen.has(name)) {
       report('DUPLICATE_NAME', ['name'], `${tagged.kind} "${name}" is defined more than once`);
-      continue;
+      return;
     }
     seen.set(name, tagged.definition);
-  }
+    indexOf.set(tagged.definition, index);
+  });
 
-  for (const [name, entity] of byKind.entity) checkEntity(entity, reporter(problems, 'entity', name));
-  for (const [name, source] of byKind.data_source) {
-    checkDataSource(source, byKind, reporter(problems, 'data_source', name));
-  }
-  for (const [name, view] of byKind.feature_view) checkView(view, byKind, reporter(problems, 'feature_view', name));
+  const at = (kind: DefinitionKind, name: string, definition: unknown) =>
+    reporter(problems, kind, name, indexOf.get(definition));
+  for (const [name, entity] of byKind.entity) checkEntity(entity, at('entity', name, entity));
+  for (const [name, source] of byKind.data_source) checkDataSource(source, byKind, at('data_source', name, source));
+  for (const [name, view] of byKind.feature_view) checkView(view, byKind, at('feature_view', name, view));
   for (const [name, service] of byKind.feature_service) {
-    checkService(service, byKind, reporter(problems, 'feature_service', name));
+    checkService(service, byKind, at('feature_service', name, service));
   }
   return problems;
 }
@@ -167,9 +172,15 @@ interface Catalog {
   feature_service: Map<string, FeatureServiceDefinition>;
 }
 
-function reporter(problems: DefinitionProblem[], kind: DefinitionKind, name: string): Report {
+function reporter(
+  problems: DefinitionProblem[],
+  kind: DefinitionKind,
+  name: string,
+  index: number | undefined,
+): Report {
   return (code, path, message, reference) => {
     const problem: DefinitionProblem = { code, message, kind, name, field: fieldPathText(path), path };
+    if (index !== undefined) problem.index = index;
     if (reference) problem.reference = reference;
     problems.push(problem);
   };

@@ -34,6 +34,7 @@ describe('validateDefinitions', () => {
       d.push({ kind: 'feature_service', definition: { name: 'driver', features: ['driver_live:*'] } });
     });
     assert.deepEqual(summary(problems), ['DUPLICATE_NAME entity/driver name']);
+    assert.equal(problems[0]!.index, 5, 'the second definition is the one reported');
   });
 
   it('reports invalid names with the pattern', () => {

@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { FeaturelogError } from '@featurelog/domain';
+import { PROJECT_FILE_NAME } from './definition-files';
+import { interpolateEnv, type InterpolationProblem } from './env-interpolation';
+import { checkProjectDocument } from './schema-validation';
+import { locate, parseYamlDocuments } from './yaml-source';
+
+export type LogSettings = { type: 'embedded'; path: string } | { type: 'kafka'; brokers: string[]; clientId: string };
+export type SchemaRegistrySettings = { type: 'embedded'; path: string } | { type: 'confluent'; url: string };
+export type OnlineStoreSettings = { type: 'embedded'; path: string } | { type: 'redis'; url: string };
+export type OfflineStoreSettings = { type: 'local'; path: string };
+
+/** featurelog.yaml with defaults applied, variables interpolated and paths made absolute. */
+export interface ProjectConfig {
+  project: string;
+  /** Absolute path of the folder holding featurelog.yaml. */
+  repoDir: string;
+  log: LogSettings;
+  schemaRegistry: SchemaRegistrySettings;
+  onlineStore: OnlineStoreSettings;
+  offlineStore: OfflineStoreSettings;
+}
+
+/** Everything embedded, under `.featurelog/` in the repo: the single-machine default. */
+export const DEFAULT_DATA_DIR = '.featurelog';
+export const DEFAULT_KAFKA_CLIENT_ID = 'featurelog';
+const DEFAULT_PATHS = {
+  log: `${DEFAULT_DATA_DIR}/log`,
+  schemaRegistry: `${DEFAULT_DATA_DIR}/schemas`,
+  onlineStore: `${DEFAULT_DATA_DIR}/online`,
+  offlineStore: `${DEFAULT_DATA_DIR}/offline`,
+} as const;
+
+export interface ConfigProblem {
+  /** The setting, e.g. `log.brokers`. */
+  setting: string;
+  message: string;
+  file: string;
+  line?: number;
+}
+
+/** Thrown when featurelog.yaml is invalid; lists every problem. */
+export class ConfigInvalidError extends FeaturelogError {
+  readonly problems: ConfigProblem[];
+
+  constructor(file: string, problems: ConfigProblem[]) {
+    const lines = problems.map(
+      (p) => `  ${p.file}${p.line ? `:${p.line}` : ''}: ${p.setting ? `${p.setting}: ` : ''}${p.message}`,
+    );
+    super('CONFIG_INVALID', `${file} is invalid (${problems.length} problem(s)):\n${lines.join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Variables for `${VAR:-default}`; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Reads and validates `<repoDir>/featurelog.yaml`. Throws CONFIG_NOT_FOUND or ConfigInvalidError (CONFIG_INVALID). */
+export async function loadProjectConfig(
+  repoDir: string,
+  { env = process.env }: LoadConfigOptions = {},
+): Promise<ProjectConfig> {
+  const file = join(repoDir, PROJECT_FILE_NAME);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new FeaturelogError(
+      'CONFIG_NOT_FOUND',
+      `no ${PROJECT_FILE_NAME} in ${resolve(repoDir)} (run featurelog init)`,
+      { cause },
+    );
+  }
+  return parseProjectConfig(text, { file, repoDir, env });
+}
+
+/** Validates the text of featurelog.yaml; `file` is used in messages, `repoDir` to resolve relative paths. */
+export function parseProjectConfig(
+  text: string,
+  { file, repoDir, env = process.env }: { file: string; repoDir: string } & LoadConfigOptions,
+): ProjectConfig {
+  const { documents, syntax } = parseYamlDocuments(text, file);
+  const problems: ConfigProblem[] = syntax.map((s) => ({
+    setting: '',
+    message: `YAML syntax: ${s.message}`,
+    file,
+    line: s.line,
+  }));
+  if (syntax.length === 0 && documents.length !== 1) {
+    problems.push({ setting: '', message: `must hold exactly one YAML document, found ${documents.length}`, file });
+  }
+  const source = documents[0];
+  if (problems.length > 0 || !source) throw new ConfigInvalidError(file, problems);
+
+  const interpolation: InterpolationProblem[] = [];
+  const value = interpolateEnv(source.document.toJS(), env, interpolation);
+  const at = (path: Array<string | number>) => ({ setting: path.join('.'), file, line: locate(source, path).line });
+  for (const problem of interpolation) problems.push({ ...at(problem.path), message: problem.message });
+  for (const violation of checkProjectDocument(value))
+    problems.push({ ...at(violation.path), message: violation.message });
+  if (problems.length > 0) throw new ConfigInvalidError(file, problems);
+
+  return withDefaults(value as RawProjectConfig, resolve(repoDir));
+}
+
+interface RawProjectConfig {
+  project: string;
+  log?: { type: 'embedded'; path?: string } | { type: 'kafka'; brokers: string | string[]; clientId?: string };
+  schemaRegistry?: { type: 'embedded'; path?: string } | { type: 'confluent'; url: string };
+  onlineStore?: { type: 'embedded'; path?: string } | { type: 'redis'; url: string };
+  offlineStore?: { type: 'local'; path?: string };
+}
+
+function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
+  const path = (given: string | undefined, fallback: string) => {
+    const chosen = given ?? fallback;
+    return isAbsolute(chosen) ? chosen : resolve(repoDir, chosen);
+  };
+  const log: LogSettings =
+    raw.log?.type === 'kafka'
+      ? {
+          type: 'kafka',
+          brokers: (Array.isArray(raw.log.brokers) ? raw.log.brokers : raw.log.brokers.split(',')).map((b) => b.trim()),
+          clientId: raw.log.clientId ?? DEFAULT_KAFKA_CLIENT_ID,
+        }
+      : { type: 'embedded', path: path(raw.log?.path, DEFAULT_PATHS.log) };
+  const schemaRegistry: SchemaRegistrySettings =
+    raw.schemaRegistry?.type === 'confluent'
+      ? { type: 'confluent', url: raw.schemaRegistry.url }
+      : { type: 'embedded', path: path(raw.schemaRegistry?.path, DEFAULT_PATHS.schemaRegistry) };
+  const onlineStore: OnlineStoreSettings =
+    raw.onlineStore?.type === 'redis'
+      ? { type: 'redis', url: raw.onlineStore.url }
+      : { type: 'embedded', path: path(raw.onlineStore?.path, DEFAULT_PATHS.onlineStore) };
+  const offlineStore: OfflineStoreSettings = {
+    type: 'local',
+    path: path(raw.offlineStore?.path, DEFAULT_PATHS.offlineStore),
+  };
+  return { project: raw.project, repoDir, log, schemaRegistry, onlineStore, offlineStore };
+}
