@@ -101,7 +101,11 @@ export function parseProjectConfig(
   for (const problem of interpolation) problems.push({ ...at(problem.path), message: problem.message });
   for (const violation of checkProjectDocument(value))
     problems.push({ ...at(violation.path), message: violation.message });
-  if (problems.length > 0) throw new ConfigInvalidError(file, problems);
+  if (problems.length > 0)
+    throw new ConfigInvalidError(
+      file,
+      problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+    );
 
   return withDefaults(value as RawProjectConfig, resolve(repoDir));
 }

@@ -92,6 +92,14 @@ function toViolation(error: ErrorObject): SchemaViolation {
       const branches = ((error.parentSchema?.anyOf as Array<Record<string, unknown>> | undefined) ?? []).map(summarize);
       return { code: 'INVALID_VALUE', path, message: `${at}must be ${branches.join(', or ')}${got(error.data)}` };
     }
+    case 'minItems':
+      return { code: 'INVALID_VALUE', path, message: `${at}must have at least ${String(params.limit)} item(s)` };
+    case 'minLength':
+      return {
+        code: 'INVALID_VALUE',
+        path,
+        message: `${at}must be at least ${String(params.limit)} character(s) long`,
+      };
     default:
       return { code: 'INVALID_VALUE', path, message: `${at}${error.message ?? 'is invalid'}${got(error.data)}` };
   }

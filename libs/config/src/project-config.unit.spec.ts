@@ -1,0 +1,140 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import {
+  ConfigInvalidError,
+  interpolateEnv,
+  loadProjectConfig,
+  parseProjectConfig,
+  type InterpolationProblem,
+} from '@featurelog/config';
+
+const EXAMPLE = join(__dirname, '../../../examples/drivers');
+const parse = (text: string, env: Record<string, string> = {}) =>
+  parseProjectConfig(text, { file: 'featurelog.yaml', repoDir: '/repo', env });
+
+function problemsOf(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    parse(text, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigInvalidError, String(error));
+    assert.equal(error.code, 'CONFIG_INVALID');
+    return error.problems.map((p) => `${p.line ?? '-'} ${p.setting}: ${p.message}`);
+  }
+  assert.fail('expected the settings to be refused');
+}
+
+describe('loadProjectConfig', () => {
+  it('reads the example repo, interpolating defaults and resolving paths against the repo', async () => {
+    const config = await loadProjectConfig(EXAMPLE, { env: {} });
+    assert.deepEqual(config, {
+      project: 'drivers',
+      repoDir: resolve(EXAMPLE),
+      log: { type: 'embedded', path: resolve(EXAMPLE, '.featurelog/log') },
+      schemaRegistry: { type: 'embedded', path: resolve(EXAMPLE, '.featurelog/schemas') },
+      onlineStore: { type: 'embedded', path: resolve(EXAMPLE, '.featurelog/online') },
+      offlineStore: { type: 'local', path: resolve(EXAMPLE, '.featurelog/offline') },
+    });
+    const moved = await loadProjectConfig(EXAMPLE, { env: { FEATURELOG_DATA_DIR: '/data' } });
+    assert.equal(moved.log.type === 'embedded' && moved.log.path, '/data/log');
+  });
+
+  it('says when there is no featurelog.yaml', async () => {
+    await assert.rejects(loadProjectConfig(join(EXAMPLE, 'nowhere')), {
+      code: 'CONFIG_NOT_FOUND',
+      message: /featurelog init/,
+    });
+  });
+});
+
+describe('parseProjectConfig', () => {
+  it('defaults everything to embedded under .featurelog/', () => {
+    assert.deepEqual(parse('project: p\n'), {
+      project: 'p',
+      repoDir: '/repo',
+      log: { type: 'embedded', path: '/repo/.featurelog/log' },
+      schemaRegistry: { type: 'embedded', path: '/repo/.featurelog/schemas' },
+      onlineStore: { type: 'embedded', path: '/repo/.featurelog/online' },
+      offlineStore: { type: 'local', path: '/repo/.featurelog/offline' },
+    });
+  });
+
+  it('reads the distributed settings, brokers as a list or comma-separated', () => {
+    const text = [
+      'project: p',
+      'log: { type: kafka, brokers: "${BROKERS:-127.0.0.1:9092}" }',
+      'schemaRegistry: { type: confluent, url: "${REGISTRY}" }',
+      'onlineStore: { type: redis, url: redis://127.0.0.1:6379 }',
+      'offlineStore: { type: local, path: /segments }',
+    ].join('\n');
+    const config = parse(text, { REGISTRY: 'http://registry:8081' });
+    assert.deepEqual(config.log, { type: 'kafka', brokers: ['127.0.0.1:9092'], clientId: 'featurelog' });
+    assert.deepEqual(config.schemaRegistry, { type: 'confluent', url: 'http://registry:8081' });
+    assert.deepEqual(config.onlineStore, { type: 'redis', url: 'redis://127.0.0.1:6379' });
+    assert.deepEqual(config.offlineStore, { type: 'local', path: '/segments' });
+    const many = parse(text, { REGISTRY: 'http://r', BROKERS: 'a:1, b:2' });
+    assert.deepEqual(many.log.type === 'kafka' && many.log.brokers, ['a:1', 'b:2']);
+    const listed = parse('project: p\nlog:\n  type: kafka\n  brokers: [a:1, b:2]\n  clientId: me\n');
+    assert.deepEqual(listed.log, { type: 'kafka', brokers: ['a:1', 'b:2'], clientId: 'me' });
+  });
+
+  it('names every wrong setting, its line and the expected form', () => {
+    const text = [
+      'project: My Project', // 1
+      'log:', // 2
+      '  type: kafka', // 3
+      '  path: /x', // 4
+      'onlineStore:', // 5
+      '  type: memcached', // 6
+      'schemaRegistry:', // 7
+      '  type: confluent', // 8
+      'offlineStore: { type: local, path: "${SEGMENTS}" }', // 9
+      'serving: {}', // 10
+    ].join('\n');
+    assert.deepEqual(problemsOf(text), [
+      '1 project: must be lower-case letters, digits, _ and -, starting with a letter (^[a-z][a-z0-9_-]*$); prefixes every topic: <project>.registry, <project>.features.<view>, got "My Project"',
+      '2 log.brokers: is required in log',
+      '4 log.path: unknown field "path"; allowed here: type, brokers, clientId',
+      '6 onlineStore.type: must be one of embedded, redis, got "memcached"',
+      '7 schemaRegistry.url: is required in schemaRegistry',
+      '9 offlineStore.path: environment variable SEGMENTS is not set and ${SEGMENTS} has no default (${SEGMENTS:-default})',
+      '10 serving: unknown field "serving"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    assert.deepEqual(problemsOf('project: p\nlog: [unclosed\n'), [
+      '3 : YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ]);
+  });
+});
+
+describe('interpolateEnv', () => {
+  const run = (value: unknown, env: Record<string, string>) => {
+    const problems: InterpolationProblem[] = [];
+    return { value: interpolateEnv(value, env, problems), problems };
+  };
+
+  it('substitutes ${VAR} and ${VAR:-default} in every string, like a shell', () => {
+    assert.deepEqual(
+      run({ a: ['${A}-${B:-b}', 5, true], c: 'x${EMPTY:-d}y', d: 'cost: $$5 ${A:-}' }, { A: 'a', EMPTY: '' }),
+      {
+        value: { a: ['a-b', 5, true], c: 'xdy', d: 'cost: $5 a' },
+        problems: [],
+      },
+    );
+    assert.deepEqual(run('${A:-}', {}).value, '');
+    assert.deepEqual(run('${URL:-http://h:1/p}', {}).value, 'http://h:1/p');
+  });
+
+  it('names the setting when a variable is missing or a placeholder is malformed', () => {
+    assert.deepEqual(run({ log: { url: '${NOPE}' }, list: ['${bad name}', '${unclosed'] }, {}).problems, [
+      {
+        path: ['log', 'url'],
+        message: 'environment variable NOPE is not set and ${NOPE} has no default (${NOPE:-default})',
+      },
+      { path: ['list', 0], message: '"${bad name}" is not ${VAR} or ${VAR:-default} (write $$ for a literal $)' },
+      { path: ['list', 1], message: '"${" is not ${VAR} or ${VAR:-default} (write $$ for a literal $)' },
+    ]);
+  });
+});
