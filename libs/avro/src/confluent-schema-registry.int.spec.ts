@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniqueName } from '@featurelog/testing';
 import { ConfluentSchemaRegistry } from './confluent-schema-registry.adapter';
+import { RegistryChangesetSerde } from './registry-changeset';
 import { schemaRegistryContract } from './schema-registry.contract';
 
 const url = process.env.FEATURELOG_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
@@ -37,6 +38,31 @@ describe('ConfluentSchemaRegistry', () => {
     });
     assert.deepEqual(check.messages[0], "field 'a' changed type from double to string");
     assert.match(check.messages[1] ?? '', /^registry: /);
+  });
+
+  it('registers the registry changeset schema and round-trips a changeset through it', async () => {
+    const registry = new ConfluentSchemaRegistry({ url });
+    const project = uniqueName('changesets');
+    const changeset = {
+      applyId: 'a1',
+      basedOnVersion: 0,
+      appliedAt: 1_700_000_000_000_000,
+      changes: [
+        {
+          op: 'upsert' as const,
+          kind: 'entity' as const,
+          name: 'driver',
+          definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' as const }] },
+        },
+      ],
+    };
+    const framed = await new RegistryChangesetSerde(registry, project).encode(changeset);
+    // A fresh serde knows nothing: it must fetch the writer schema by id from the registry.
+    assert.deepEqual(
+      await new RegistryChangesetSerde(new ConfluentSchemaRegistry({ url }), project).decode(framed),
+      changeset,
+    );
+    assert.ok((await registry.listSubjects()).includes(`${project}.registry-value`));
   });
 
   it('reports a wrong base URL loudly rather than as an unknown subject', async () => {

@@ -7,3 +7,4 @@ export * from './schema-registry.port';
 export * from './schema-registry.contract';
 export * from './local-schema-registry.adapter';
 export * from './confluent-schema-registry.adapter';
+export * from './registry-changeset';
