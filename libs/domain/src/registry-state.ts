@@ -118,23 +118,49 @@ export const registryObjectKey = (kind: DefinitionKind, name: string): string =>
  */
 export function evolveRegistry(state: RegistryState, changeset: RegistryChangeset, offset: number): RegistryState {
   if (offset <= state.lastOffset) return state;
-  const reject = (reason: RegistryRejectionReason, message: string): RegistryState => ({
+  const next: RegistryState = {
     ...state,
-    lastOffset: offset,
-    rejections: [
-      ...state.rejections,
-      {
-        applyId: changeset.applyId,
-        offset,
-        basedOnVersion: changeset.basedOnVersion,
-        currentVersion: state.version,
-        reason,
-        message,
-      },
-    ],
-  });
+    objects: { ...state.objects },
+    applies: [...state.applies],
+    rejections: [...state.rejections],
+  };
+  evolveRegistryInPlace(next, changeset, offset);
+  return next;
+}
 
-  if (state.applies.some((apply) => apply.applyId === changeset.applyId)) {
+/** applyIds of a state's accepted applies, so duplicate detection is O(1) per changeset. */
+const acceptedIds = new WeakMap<RegistryState, Set<string>>();
+
+function acceptedIdsOf(state: RegistryState): Set<string> {
+  let ids = acceptedIds.get(state);
+  if (ids === undefined) {
+    ids = new Set(state.applies.map((apply) => apply.applyId));
+    acceptedIds.set(state, ids);
+  }
+  return ids;
+}
+
+/**
+ * The same fold as evolveRegistry, but it updates `state` itself, in time proportional to the
+ * changeset rather than to the registry: long-running followers fold 100k-event logs with it.
+ * Objects are replaced, never changed, so a reference to an object taken earlier stays as it was.
+ */
+export function evolveRegistryInPlace(state: RegistryState, changeset: RegistryChangeset, offset: number): void {
+  if (offset <= state.lastOffset) return;
+  const reject = (reason: RegistryRejectionReason, message: string): void => {
+    state.lastOffset = offset;
+    state.rejections.push({
+      applyId: changeset.applyId,
+      offset,
+      basedOnVersion: changeset.basedOnVersion,
+      currentVersion: state.version,
+      reason,
+      message,
+    });
+  };
+
+  const ids = acceptedIdsOf(state);
+  if (ids.has(changeset.applyId)) {
     return reject('DUPLICATE_APPLY', `apply ${changeset.applyId} was already accepted`);
   }
   if (changeset.basedOnVersion !== state.version) {
@@ -146,7 +172,6 @@ export function evolveRegistry(state: RegistryState, changeset: RegistryChangese
   const malformed = findMalformation(state, changeset);
   if (malformed) return reject('MALFORMED', malformed);
 
-  const objects = { ...state.objects };
   for (const change of changeset.changes) {
     const key = registryObjectKey(change.kind, change.name);
     const entry: RegistryObjectVersion = {
@@ -157,7 +182,7 @@ export function evolveRegistry(state: RegistryState, changeset: RegistryChangese
     };
     if (changeset.author !== undefined) entry.author = changeset.author;
     if (change.op === 'upsert') entry.definition = change.definition;
-    objects[key] = objectFromHistory(change.kind, change.name, [...(objects[key]?.history ?? []), entry]);
+    state.objects[key] = objectFromHistory(change.kind, change.name, [...(state.objects[key]?.history ?? []), entry]);
   }
   const apply: AcceptedApply = {
     applyId: changeset.applyId,
@@ -166,7 +191,10 @@ export function evolveRegistry(state: RegistryState, changeset: RegistryChangese
     changes: changeset.changes.map(({ op, kind, name }) => ({ op, kind, name })),
   };
   if (changeset.author !== undefined) apply.author = changeset.author;
-  return { ...state, version: offset + 1, lastOffset: offset, objects, applies: [...state.applies, apply] };
+  state.applies.push(apply);
+  ids.add(changeset.applyId);
+  state.version = offset + 1;
+  state.lastOffset = offset;
 }
 
 function findMalformation(state: RegistryState, changeset: RegistryChangeset): string | undefined {

@@ -5,6 +5,7 @@ import {
   canonicalRegistryState,
   deserializeRegistryState,
   evolveRegistry,
+  evolveRegistryInPlace,
   foldRegistry,
   getEntity,
   getView,
@@ -266,5 +267,37 @@ describe('registry fold (randomized)', () => {
       const prefix = foldRegistry(log.filter((entry) => entry.offset < version));
       assert.equal(serializeRegistryState(registryAsOf(full, { version })), serializeRegistryState(prefix));
     }
+  });
+});
+
+describe('evolveRegistryInPlace', () => {
+  it('reaches the same state as the pure fold, including rejections and duplicates', () => {
+    const changesets: Array<{ offset: number; changeset: RegistryChangeset }> = [];
+    let version = 0;
+    for (let offset = 0; offset < 200; offset++) {
+      const stale = offset % 7 === 3;
+      const duplicate = offset % 11 === 5 && offset > 0;
+      const applyId = duplicate ? 'apply-0' : `apply-${offset}`;
+      const name = `entity_${offset % 13}`;
+      changesets.push({
+        offset,
+        changeset: {
+          applyId,
+          basedOnVersion: stale ? Math.max(0, version - 1) : version,
+          appliedAt: 1_000 + offset,
+          changes: [
+            { op: 'upsert', kind: 'entity', name, definition: { name, joinKeys: [{ name: 'id', type: 'int64' }] } },
+          ],
+        },
+      });
+      const accepted = !(stale && version > 0) && !(duplicate && offset > 0);
+      if (accepted) version = offset + 1;
+    }
+    const pure = foldRegistry(changesets);
+    const inPlace = initialRegistryState();
+    for (const { offset, changeset } of changesets) evolveRegistryInPlace(inPlace, changeset, offset);
+    assert.deepEqual(canonicalRegistryState(inPlace), canonicalRegistryState(pure));
+    assert.ok(inPlace.rejections.some((r) => r.reason === 'DUPLICATE_APPLY'));
+    assert.ok(inPlace.rejections.some((r) => r.reason === 'VERSION_CONFLICT'));
   });
 });

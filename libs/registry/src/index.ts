@@ -3,3 +3,4 @@ export * from './provisioner.port';
 export * from './registry-follower';
 export * from './registry-applier';
 export * from './registry-state-store';
+export * from './log-provisioner.adapter';

@@ -1,5 +1,5 @@
 import {
-  evolveRegistry,
+  evolveRegistryInPlace,
   FeaturelogError,
   initialRegistryState,
   topicNames,
@@ -41,7 +41,8 @@ export interface RegistryFollowerOptions {
  * folded, but `assertComplete` then refuses: a registry with a hole in it is not served.
  */
 export class RegistryFollower {
-  private current: RegistryState;
+  /** Folded in place (see evolveRegistryInPlace): one follower owns its state. */
+  private readonly current: RegistryState;
   private readonly unreadable: UnreadableRegistryEvent[];
   private readonly listeners = new Set<RegistryListener>();
   private readonly foldedListeners = new Set<FoldedListener>();
@@ -159,10 +160,10 @@ export class RegistryFollower {
           reason: error instanceof Error ? error.message : String(error),
         });
         // The offset is consumed (so the fold can go on), but nothing of it is applied.
-        this.current = { ...this.current, lastOffset: record.offset };
+        this.current.lastOffset = record.offset;
         continue;
       }
-      this.current = evolveRegistry(this.current, changeset, record.offset);
+      evolveRegistryInPlace(this.current, changeset, record.offset);
       for (const listener of this.listeners) listener(this.current, changeset, record.offset);
     }
     for (const listener of this.foldedListeners) await listener(this.current, this.unreadable);

@@ -1,0 +1,47 @@
+import { topicNames, valueSubject, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
+import { rowSchemaFor, type SchemaRegistryPort } from '@featurelog/avro';
+import type { EventLog, TopicSpec } from '@featurelog/log';
+import type { Provisioner, ViewProvisioning } from './provisioner.port';
+
+/** The topic specs the provisioner creates; they come from the declarations in topics/. */
+export interface ProjectTopicSpecs {
+  /** registry, segments, jobs and dead letters of the project. */
+  project: TopicSpec[];
+  /** A view's managed feature topic, with its partitions. */
+  features(name: string, partitions: number | undefined): TopicSpec;
+}
+
+/**
+ * Provisions the data plane of an apply on the real ports: the row schema registered under
+ * `<topic>-value` with BACKWARD compatibility, and the topic created with its declared configs.
+ */
+export class LogProvisioner implements Provisioner {
+  constructor(
+    private readonly project: string,
+    private readonly log: EventLog,
+    private readonly schemas: SchemaRegistryPort,
+    private readonly topics: ProjectTopicSpecs,
+  ) {}
+
+  async ensureProjectTopics(): Promise<void> {
+    for (const spec of this.topics.project) await this.log.ensureTopic(spec);
+  }
+
+  async check(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<string[]> {
+    const subject = valueSubject(topicNames.features(this.project, view));
+    const result = await this.schemas.checkCompatibility(subject, rowSchemaFor(view, entities, this.project));
+    return result.compatible
+      ? []
+      : result.messages.map((message) => `view '${view.name}' (v${view.version}): ${message}`);
+  }
+
+  async provision(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<ViewProvisioning> {
+    const topic = topicNames.features(this.project, view);
+    const subject = valueSubject(topic);
+    if ((await this.schemas.latestVersion(subject)) === undefined)
+      await this.schemas.setCompatibility(subject, 'BACKWARD');
+    const schemaId = await this.schemas.register(subject, rowSchemaFor(view, entities, this.project));
+    const created = await this.log.ensureTopic(this.topics.features(topic, view.partitions));
+    return { view: view.name, topic, subject, schemaId, topicCreated: created.created };
+  }
+}
