@@ -84,6 +84,13 @@ describe('RedisOnlineStore', () => {
     );
   });
 
+  it('writes a view wider than one Lua unpack can carry', async () => {
+    const p = project();
+    const features = Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`f${i}`, i]));
+    await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'wide', version: at(1), features }] });
+    assert.deepEqual((await store.read(p, [{ entityKey: 'e', views: ['wide'] }]))[0]?.[0]?.features, features);
+  });
+
   it('reloads the write script after the script cache is flushed', async () => {
     const p = project();
     await redis.script('FLUSH');

@@ -62,7 +62,7 @@ for r = 1, rowCount do
   end
 
   if wins then
-    local features = string.match(versionValue, '[^|]*$')
+    local features = storedFeatures and string.match(versionValue, '^[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
     if storedFeatures and storedFeatures ~= features then
       -- The view's schema changed: drop fields the winner does not carry, so none lingers.
       local keep = {}
@@ -73,9 +73,13 @@ for r = 1, rowCount do
     end
     local expiryBefore = -1
     if expireAt ~= '' then expiryBefore = redis.call('PEXPIRETIME', key) end
-    local command = {'HSET', key, versionField, versionValue}
-    for i = firstField, a - 1 do command[#command + 1] = ARGV[i] end
-    redis.call(unpack(command))
+    if a - firstField <= 7000 then
+      redis.call('HSET', key, versionField, versionValue, unpack(ARGV, firstField, a - 1))
+    else
+      -- unpack is bounded by Lua's C stack (8000 values); a view this wide goes field by field.
+      redis.call('HSET', key, versionField, versionValue)
+      for i = firstField, a - 1, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+    end
     if expireAt == '' then
       redis.call('PERSIST', key)
     elseif expiryBefore == -2 or (expiryBefore >= 0 and tonumber(expireAt) > expiryBefore) then
