@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FileHandle } from 'node:fs/promises';
 import { FeaturelogError } from '@featurelog/domain';
