@@ -66,7 +66,7 @@ describe('local stack', () => {
     const encoded = await registry.encode(id, { driver_id: 1001, conv_rate: 0.5 });
     assert.equal(encoded[0], 0, 'magic byte');
     assert.equal(encoded.readInt32BE(1), id, 'schema id after the magic byte');
-    assert.deepEqual(await registry.decode(encoded), { driver_id: 1001, conv_rate: 0.5 });
+    assert.deepEqual({ ...(await registry.decode(encoded)) }, { driver_id: 1001, conv_rate: 0.5 });
     assert.equal(await registry.getLatestSchemaId(subject), id);
   });
 
@@ -101,6 +101,13 @@ describe('local stack', () => {
       await writeFile(file, 'first line\nsecond line\n');
       const topic = uniqueName('proof-connect');
       const name = uniqueName('proof-source');
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      } finally {
+        await admin.disconnect();
+      }
       const created = await fetch(`${env.connectUrl}/connectors`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
