@@ -224,6 +224,14 @@ async function down(purge: boolean): Promise<number> {
   return 0;
 }
 
+/** Downloads (or checks the cache of) every jar and tarball, and starts nothing: CI times this step on its own. */
+async function fetchOnly(): Promise<number> {
+  const { ctx } = createContext();
+  fs.mkdirSync(ctx.logDir, { recursive: true });
+  await ensureArtifacts(ctx.logDir, progress);
+  return 0;
+}
+
 async function status(json: boolean): Promise<number> {
   const { ctx } = createContext();
   const rows = [];
@@ -258,6 +266,7 @@ async function status(json: boolean): Promise<number> {
 
 const USAGE = `usage: npm run stack -- <command>
   up        start Kafka, schema registry, Redis and Connect (fetches jars with Maven once)
+  fetch     only fetch the jars and tarballs with Maven (or find them cached)
   down      stop what up started; --purge also deletes Kafka/Connect/Redis data
   status    running / dead / not-started per service (exit 1 if one died); --json for machines
   env       print the FEATURELOG_* client variables
@@ -272,6 +281,8 @@ async function main(argv: string[]): Promise<number> {
       return down(argv.includes('--purge'));
     case 'status':
       return status(argv.includes('--json'));
+    case 'fetch':
+      return fetchOnly();
     case 'env':
       printEnv();
       return 0;

@@ -9,12 +9,17 @@ import { resolve } from 'node:path';
 const repo = resolve(__dirname, '..', '..');
 const tiers = (process.env.FEATURELOG_TEST_TIERS ?? 'unit,int,e2e').split(',').filter(Boolean);
 
-function run(command: string, args: string[], capture = false): Promise<{ code: number; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  capture = false,
+  quiet = false,
+): Promise<{ code: number; output: string }> {
   return new Promise((done) => {
     const child = spawn(command, args, { cwd: repo, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => {
-      process.stdout.write(chunk);
+      if (!quiet) process.stdout.write(chunk);
       output += chunk.toString();
     });
     child.on('close', (code) => done({ code: code ?? 1, output }));
@@ -22,6 +27,22 @@ function run(command: string, args: string[], capture = false): Promise<{ code: 
 }
 
 const stack = (verb: string) => run(process.execPath, ['-r', '@swc-node/register', 'tools/stack/stack.ts', verb]);
+
+type StackState = 'all-answering' | 'none' | 'partial';
+
+/** Whether every service of the stack is up and answering, none is, or some are. */
+async function stackState(): Promise<StackState> {
+  const { output } = await run(
+    process.execPath,
+    ['-r', '@swc-node/register', 'tools/stack/stack.ts', 'status', '--json'],
+    true,
+    true,
+  );
+  const rows = JSON.parse(output) as Array<{ state: string; answering?: boolean }>;
+  if (rows.every((row) => row.state === 'running' && row.answering)) return 'all-answering';
+  if (rows.every((row) => row.state === 'not-started')) return 'none';
+  return 'partial';
+}
 
 function count(output: string, label: string): number {
   const matches = [...output.matchAll(new RegExp(`^ℹ ${label} (\\d+)$`, 'gm'))];
@@ -31,13 +52,15 @@ function count(output: string, label: string): number {
 async function main(): Promise<number> {
   const needsStack = tiers.some((tier) => tier !== 'unit');
   let startedStack = false;
-  if (needsStack && (await stack('status')).code !== 0) {
-    console.log('test: the stack is not running; starting it for this run');
+  const before = needsStack ? await stackState() : 'all-answering';
+  if (before !== 'all-answering') {
+    console.log(`test: the stack is ${before === 'none' ? 'not running' : 'partly running'}; starting it for this run`);
     if ((await stack('up')).code !== 0) {
       console.error('test: the stack did not come up; not running the int/e2e tiers');
       return 1;
     }
-    startedStack = true;
+    // Only a stack this run started from nothing is stopped again; a partly running one was somebody's.
+    startedStack = before === 'none';
   }
   let passed = 0;
   let failed = 0;
