@@ -1,0 +1,183 @@
+import { encodeEntityKey, FeaturelogError, onlineStatus, type JoinKey, type OnlineStatus } from '@featurelog/domain';
+import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelog/online-store';
+import { EPOCH_TEXT, timestampJson } from './json-values';
+import { DEFAULT_MAX_ENTITY_ROWS, parseOnlineFeaturesRequest, type OnlineFeaturesRequest } from './online-request';
+import type { CatalogSource, EntityGroup, RetrievalPlan } from './serving-catalog';
+
+export type StatusCounts = Record<OnlineStatus, number>;
+
+export interface OnlineFeaturesResult {
+  /** The response body, Feast's shape, already serialized. */
+  json: string;
+  registryVersion: number;
+  /** How many feature values had each status. */
+  statuses: StatusCounts;
+}
+
+export interface OnlineFeatureRetrieverOptions {
+  project: string;
+  store: OnlineStore;
+  catalogs: CatalogSource;
+  maxEntityRows?: number;
+  /** Epoch microseconds; statuses are judged at this time, read once per request. */
+  nowMicros?: () => number;
+}
+
+const wallClockMicros = () => Date.now() * 1_000;
+
+/**
+ * POST /get-online-features without the HTTP: parse, plan (cached per registry version), ONE
+ * online-store read for every entity row × view, then a response written straight to JSON text.
+ */
+export class OnlineFeatureRetriever {
+  readonly maxEntityRows: number;
+  private readonly nowMicros: () => number;
+
+  constructor(private readonly options: OnlineFeatureRetrieverOptions) {
+    this.maxEntityRows = options.maxEntityRows ?? DEFAULT_MAX_ENTITY_ROWS;
+    this.nowMicros = options.nowMicros ?? wallClockMicros;
+  }
+
+  async retrieve(body: unknown): Promise<OnlineFeaturesResult> {
+    const now = this.nowMicros();
+    const request = parseOnlineFeaturesRequest(body, this.maxEntityRows);
+    const plan = this.options.catalogs.current().plan(request.selection, request.fullFeatureNames);
+    const reads = storeRequests(plan, request);
+    const replies = reads.length === 0 ? [] : await this.options.store.read(this.options.project, reads);
+    return shapeOnlineResponse(plan, request, replies, now);
+  }
+}
+
+/** Request `i * groups + g` reads group g's views for entity row i. Throws on a missing, unexpected or mistyped join key. */
+export function storeRequests(plan: RetrievalPlan, request: OnlineFeaturesRequest): OnlineReadRequest[] {
+  for (const name of request.joinKeyOrder) {
+    if (!plan.joinKeys.has(name)) {
+      throw new FeaturelogError(
+        'UNEXPECTED_JOIN_KEY',
+        `"entities"."${name}" is not a join key of the requested views (they need: ${[...plan.joinKeys.keys()].join(', ')})`,
+      );
+    }
+  }
+  for (const group of plan.groups) {
+    for (const key of group.joinKeys) {
+      if (!(key.name in request.entities)) {
+        throw new FeaturelogError(
+          'MISSING_JOIN_KEY',
+          `"entities" has no "${key.name}", a join key of view "${group.views.find((v) => v.joinKeys.includes(key))?.name}"`,
+        );
+      }
+    }
+  }
+  const groups = plan.groups;
+  const out: OnlineReadRequest[] = new Array<OnlineReadRequest>(request.rowCount * groups.length);
+  for (let g = 0; g < groups.length; g++) {
+    const group = groups[g]!;
+    const encode = entityKeyEncoder(group, request);
+    for (let i = 0; i < request.rowCount; i++)
+      out[i * groups.length + g] = { entityKey: encode(i), views: group.viewNames };
+  }
+  return out;
+}
+
+function entityKeyEncoder(group: EntityGroup, request: OnlineFeaturesRequest): (row: number) => string {
+  const keys = group.joinKeys;
+  const columns = keys.map((key) => request.entities[key.name]!);
+  const values: Record<string, unknown> = {};
+  return (row) => {
+    for (let k = 0; k < keys.length; k++) values[keys[k]!.name] = joinKeyValue(keys[k]!, columns[k]![row], row);
+    try {
+      return encodeEntityKey(keys, values);
+    } catch (error) {
+      if (error instanceof FeaturelogError) {
+        throw new FeaturelogError(error.code, `"entities" row ${row}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+  };
+}
+
+/** JSON has no bytes: bytes join keys travel as base64 strings. */
+function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
+  if (key.type !== 'bytes' || typeof value !== 'string') return value;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
+    throw new FeaturelogError(
+      'INVALID_JOIN_KEY_VALUE',
+      `"entities"."${key.name}"[${row}] must be base64 (join key "${key.name}" is bytes), got ${JSON.stringify(value)}`,
+    );
+  }
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+/**
+ * Feast's response: `metadata.feature_names` (join keys in request order, then features), and one
+ * `results` entry per column with `values`, `statuses` and `event_timestamps` indexed by entity row.
+ * Join key columns echo the request, PRESENT at the epoch. A view's status and timestamp are worked
+ * out once per entity row, for all of its features.
+ */
+export function shapeOnlineResponse(
+  plan: RetrievalPlan,
+  request: OnlineFeaturesRequest,
+  replies: ReadonlyArray<ReadonlyArray<OnlineViewValue | null>>,
+  nowMicros: number,
+): OnlineFeaturesResult {
+  const rowCount = request.rowCount;
+  const slots = plan.slots;
+  const groupCount = plan.groups.length;
+  const cells = rowCount * slots.length;
+  const found = new Array<OnlineViewValue | null>(cells);
+  const statusText = new Array<string>(cells);
+  const timeText = new Array<string>(cells);
+  const slotCounts: StatusCounts = { PRESENT: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
+  for (let i = 0; i < rowCount; i++) {
+    for (let s = 0; s < slots.length; s++) {
+      const slot = slots[s]!;
+      const value = replies[i * groupCount + slot.group]?.[slot.index] ?? null;
+      const status = onlineStatus(value?.version, slot.view.ttlSeconds, nowMicros);
+      const cell = i * slots.length + s;
+      found[cell] = value;
+      statusText[cell] = `"${status}"`;
+      timeText[cell] = value === null ? EPOCH_TEXT : timestampJson(value.version.eventTimestamp);
+      slotCounts[status] += plan.columnsPerSlot[s]!;
+    }
+  }
+
+  const orderKey = request.joinKeyOrder.join('\u0000');
+  let header = plan.headerCache.get(orderKey);
+  if (header === undefined) {
+    header = `{"metadata":{"feature_names":${JSON.stringify([...request.joinKeyOrder, ...plan.columns.map((c) => c.name)])}},"results":[`;
+    plan.headerCache.set(orderKey, header);
+  }
+  const parts: string[] = [header];
+  const presentRow = repeatJson('"PRESENT"', rowCount);
+  const epochRow = repeatJson(EPOCH_TEXT, rowCount);
+  let first = true;
+  for (const key of request.joinKeyOrder) {
+    const values = request.entities[key]!;
+    let text = '';
+    for (let i = 0; i < rowCount; i++) text += (i === 0 ? '' : ',') + (JSON.stringify(values[i]) ?? 'null');
+    parts.push(`${first ? '' : ','}{"values":[${text}],"statuses":${presentRow},"event_timestamps":${epochRow}}`);
+    first = false;
+  }
+  for (const column of plan.columns) {
+    let values = '';
+    let statuses = '';
+    let times = '';
+    const name = column.feature.name;
+    for (let i = 0; i < rowCount; i++) {
+      const cell = i * slots.length + column.slot;
+      const comma = i === 0 ? '' : ',';
+      const value = found[cell];
+      values += comma + (value === null || value === undefined ? 'null' : column.encode(value.features[name]));
+      statuses += comma + statusText[cell]!;
+      times += comma + timeText[cell]!;
+    }
+    parts.push(`${first ? '' : ','}{"values":[${values}],"statuses":[${statuses}],"event_timestamps":[${times}]}`);
+    first = false;
+  }
+  parts.push(']}');
+  return { json: parts.join(''), registryVersion: plan.registryVersion, statuses: slotCounts };
+}
+
+function repeatJson(item: string, count: number): string {
+  return count === 0 ? '[]' : `[${`${item},`.repeat(count - 1)}${item}]`;
+}

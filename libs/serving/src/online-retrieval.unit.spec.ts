@@ -1,0 +1,222 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FeaturelogError, type RowVersion } from '@featurelog/domain';
+import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelog/online-store';
+import {
+  CatalogSource,
+  OnlineFeatureRetriever,
+  parseOnlineFeaturesRequest,
+  registryOf,
+  servingTestDefinitions,
+  timestampJson,
+  valueEncoderFor,
+} from '@featurelog/serving';
+
+const NOW = Date.UTC(2025, 0, 1) * 1_000;
+const version = (eventTimestamp: number, offset = 0): RowVersion => ({
+  eventTimestamp,
+  createdTimestamp: null,
+  position: { partition: 0, offset },
+});
+
+/** An online store in a map, recording every read so the single round trip can be checked. */
+class MapStore implements Pick<OnlineStore, 'read'> {
+  readonly reads: OnlineReadRequest[][] = [];
+  readonly values = new Map<string, OnlineViewValue>();
+  put(entityKey: string, view: string, value: OnlineViewValue): void {
+    this.values.set(`${entityKey}/${view}`, value);
+  }
+  async read(_project: string, requests: readonly OnlineReadRequest[]) {
+    this.reads.push([...requests]);
+    return requests.map((r) => r.views.map((view) => this.values.get(`${r.entityKey}/${view}`) ?? null));
+  }
+}
+
+function retrieverOver(store: MapStore, maxEntityRows?: number) {
+  const state = registryOf(servingTestDefinitions());
+  const catalogs = new CatalogSource('p', { state, assertComplete: () => undefined });
+  return new OnlineFeatureRetriever({
+    project: 'p',
+    store: store as unknown as OnlineStore,
+    catalogs,
+    maxEntityRows,
+    nowMicros: () => NOW,
+  });
+}
+
+interface Body {
+  metadata: { feature_names: string[] };
+  results: Array<{ values: unknown[]; statuses: string[]; event_timestamps: string[] }>;
+}
+
+async function rejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof FeaturelogError, String(error));
+    assert.equal(error.code, code);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+describe('get-online-features without HTTP', () => {
+  it('answers every status in Feast shape, join keys first, with ONE store read', async () => {
+    const store = new MapStore();
+    store.put('driver_id=1', 'driver_stats', {
+      version: version(NOW - 1_000_000),
+      features: { conv_rate: 0.5, acc_rate: 0.25, trips: 7 },
+    });
+    // Older than the view's TTL of 1 h: served, flagged.
+    store.put('driver_id=2', 'driver_stats', {
+      version: version(NOW - 3_601_000_000),
+      features: { conv_rate: 0.1, acc_rate: null, trips: 1 },
+    });
+    const result = await retrieverOver(store).retrieve({
+      features: ['driver_stats:conv_rate', 'driver_stats:trips'],
+      entities: { driver_id: [1, 2, 3] },
+    });
+    const body = JSON.parse(result.json) as Body;
+    assert.deepEqual(body.metadata.feature_names, ['driver_id', 'conv_rate', 'trips']);
+    assert.deepEqual(body.results[0], {
+      values: [1, 2, 3],
+      statuses: ['PRESENT', 'PRESENT', 'PRESENT'],
+      event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
+    });
+    assert.deepEqual(body.results[1]?.values, [0.5, 0.1, null]);
+    assert.deepEqual(body.results[1]?.statuses, ['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
+    assert.equal(body.results[1]?.event_timestamps[0], '2024-12-31T23:59:59.000Z');
+    assert.equal(body.results[1]?.event_timestamps[2], '1970-01-01T00:00:00Z');
+    assert.deepEqual(body.results[2]?.values, [7, 1, null]);
+    assert.deepEqual(result.statuses, { PRESENT: 2, OUTSIDE_MAX_AGE: 2, NOT_FOUND: 2 });
+    assert.equal(store.reads.length, 1);
+  });
+
+  it('serves a service over views of different entities in one read, one request per entity group per row', async () => {
+    const store = new MapStore();
+    store.put('driver_id=1', 'driver_stats', {
+      version: version(NOW),
+      features: { conv_rate: 1, acc_rate: 2, trips: 3 },
+    });
+    store.put('customer_id=c%7C1', 'customer_profile', { version: version(NOW), features: { name: 'Ann', vip: true } });
+    store.put('customer_id=c%7C1|driver_id=1', 'driver_customer', {
+      version: version(NOW - 1),
+      features: { rides_together: 4, trips: 9 },
+    });
+    const result = await retrieverOver(store).retrieve({
+      feature_service: 'ranking',
+      entities: { customer_id: ['c|1', 'c2'], driver_id: [1, 1] },
+      full_feature_names: true,
+    });
+    const body = JSON.parse(result.json) as Body;
+    assert.deepEqual(body.metadata.feature_names, [
+      'customer_id',
+      'driver_id',
+      'driver_stats__conv_rate',
+      'driver_stats__acc_rate',
+      'driver_stats__trips',
+      'customer_profile__name',
+      'customer_profile__vip',
+      'driver_customer__rides_together',
+    ]);
+    assert.deepEqual(body.results[0]?.values, ['c|1', 'c2']);
+    assert.deepEqual(body.results[5]?.values, ['Ann', null]);
+    assert.deepEqual(body.results[6]?.values, [true, null]);
+    assert.deepEqual(body.results[7]?.values, [4, null]);
+    assert.deepEqual(body.results[7]?.statuses, ['PRESENT', 'NOT_FOUND']);
+    assert.equal(body.results[7]?.event_timestamps[0], '2024-12-31T23:59:59.999999Z');
+    assert.equal(store.reads.length, 1);
+    assert.equal(store.reads[0]?.length, 6, '2 rows x 3 entity groups');
+  });
+
+  it('writes bytes as base64, NaN as a string, lists as arrays, and timestamps as microseconds', async () => {
+    const store = new MapStore();
+    store.put('customer_id=x', 'customer_profile', {
+      version: version(NOW),
+      features: {
+        name: 'a"b',
+        tags: ['t1', 't2'],
+        avatar: new Uint8Array([1, 2, 255]),
+        vip: false,
+        signed_up: 1_700_000_000_000_001,
+      },
+    });
+    const body = JSON.parse(
+      (await retrieverOver(store).retrieve({ features: ['customer_profile:*'], entities: { customer_id: ['x'] } }))
+        .json,
+    ) as Body;
+    assert.deepEqual(
+      body.results.slice(1).map((r) => r.values[0]),
+      ['a"b', ['t1', 't2'], 'AQL/', false, 1_700_000_000_000_001],
+    );
+    assert.equal(valueEncoderFor('float64')(Number.NaN), '"NaN"');
+    assert.equal(valueEncoderFor('float32')(Number.NEGATIVE_INFINITY), '"-Infinity"');
+    assert.equal(valueEncoderFor('list<float64>')([1.5, Number.POSITIVE_INFINITY]), '[1.5,"Infinity"]');
+    assert.equal(timestampJson(1_000_001), '"1970-01-01T00:00:01.000001Z"');
+  });
+
+  it('refuses each bad input with a message that names it', async () => {
+    const retriever = retrieverOver(new MapStore(), 3);
+    const cases: Array<[unknown, string, RegExp]> = [
+      [{ features: ['driver_stats:nope'], entities: { driver_id: [1] } }, 'UNKNOWN_FEATURE', /"nope"/],
+      [{ features: ['nope:x'], entities: { driver_id: [1] } }, 'UNKNOWN_FEATURE_VIEW', /"nope"/],
+      [{ features: ['conv_rate'], entities: { driver_id: [1] } }, 'INVALID_FEATURE_REFERENCE', /"conv_rate"/],
+      [{ feature_service: 'nope', entities: { driver_id: [1] } }, 'UNKNOWN_FEATURE_SERVICE', /"nope"/],
+      [{ features: ['driver_customer:trips'], entities: { driver_id: [1] } }, 'MISSING_JOIN_KEY', /"customer_id"/],
+      [{ features: ['driver_stats:trips'], entities: { driver_idd: [1] } }, 'UNEXPECTED_JOIN_KEY', /"driver_idd"/],
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: ['1'] } },
+        'INVALID_JOIN_KEY_VALUE',
+        /row 0.*"driver_id" \(int64\)/,
+      ],
+      [{ features: ['driver_stats:trips'], entities: { driver_id: [1.5] } }, 'INVALID_JOIN_KEY_VALUE', /driver_id/],
+      [
+        { features: ['driver_customer:trips'], entities: { driver_id: [1, 2], customer_id: ['a'] } },
+        'INVALID_REQUEST',
+        /"driver_id" has 2 values, "customer_id" has 1/,
+      ],
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: [1, 2, 3, 4] } },
+        'PAYLOAD_TOO_LARGE',
+        /4 rows.*maxEntityRows = 3/,
+      ],
+      [{ features: [], entities: { driver_id: [1] } }, 'INVALID_REQUEST', /"features"/],
+      [{ features: ['driver_stats:trips'], feature_service: 'ranking', entities: {} }, 'INVALID_REQUEST', /not both/],
+      [{ features: ['driver_stats:trips'] }, 'INVALID_REQUEST', /"entities"/],
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: 1 } },
+        'INVALID_REQUEST',
+        /"entities"."driver_id" must be a list/,
+      ],
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: [1] }, full_feature_names: 'yes' },
+        'INVALID_REQUEST',
+        /full_feature_names/,
+      ],
+      [{ features: ['driver_stats:trips'], entities: { driver_id: [1] }, extra: 1 }, 'INVALID_REQUEST', /"extra"/],
+      [
+        { features: ['driver_stats:trips', 'driver_customer:trips'], entities: { driver_id: [1], customer_id: ['a'] } },
+        'FEATURE_NAME_COLLISION',
+        /full_feature_names/,
+      ],
+      [[1, 2], 'INVALID_REQUEST', /JSON object/],
+    ];
+    for (const [body, code, message] of cases) await rejects(retriever.retrieve(body), code, message);
+  });
+
+  it('reuses the compiled plan until the registry changes', () => {
+    let state = registryOf(servingTestDefinitions());
+    const catalogs = new CatalogSource('p', {
+      get state() {
+        return state;
+      },
+      assertComplete: () => undefined,
+    });
+    const request = parseOnlineFeaturesRequest({
+      feature_service: 'ranking',
+      entities: { driver_id: [1], customer_id: ['a'] },
+    });
+    const first = catalogs.current().plan(request.selection, false);
+    assert.equal(catalogs.current().plan(request.selection, false), first);
+    state = registryOf(servingTestDefinitions());
+    assert.notEqual(catalogs.current().plan(request.selection, false), first);
+  });
+});
