@@ -1,0 +1,646 @@
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer,
+  ConfigResourceTypes,
+  Kafka,
+  logLevel as KafkaLogLevel,
+  Partitioners,
+} from 'kafkajs';
+import { FeaturelogError } from '@featurelog/domain';
+import {
+  type AppendRecord,
+  type EnsureTopicResult,
+  type EventLog,
+  type LogRecord,
+  type ReadOptions,
+  type RecordPosition,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicDescription,
+  type TopicSpec,
+} from './event-log.port';
+import { partitionForKey } from './key-partitioner';
+import { assertTopicName } from './topic-name';
+
+export interface KafkaEventLogOptions {
+  brokers: string[];
+  clientId?: string;
+  /** kafkajs' own log lines at this level and above go to `logger`. */
+  logLevel?: 'ERROR' | 'WARN' | 'INFO' | 'DEBUG';
+  logger?: (level: string, line: string) => void;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** An append not acknowledged by then fails as LOG_UNAVAILABLE (retriable; a retry may duplicate). */
+  appendTimeoutMs?: number;
+  /** How long partition counts are cached for key partitioning. */
+  metadataMaxAgeMs?: number;
+  /** How long subscribe() and addTopics() wait for the consumer to join its group. */
+  groupJoinTimeoutMs?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Longest a fetch waits on an idle partition; also bounds how long a consumer restart waits. */
+  maxWaitTimeMs?: number;
+  /** Most records yielded at once by read(). */
+  maxBatch?: number;
+}
+
+const levelNames: Record<number, string> = {
+  [KafkaLogLevel.ERROR]: 'ERROR',
+  [KafkaLogLevel.WARN]: 'WARN',
+  [KafkaLogLevel.INFO]: 'INFO',
+  [KafkaLogLevel.DEBUG]: 'DEBUG',
+};
+
+/** ConfigSource DYNAMIC_TOPIC_CONFIG: a value set on the topic itself. */
+const TOPIC_CONFIG_SOURCE = 1;
+const READ_COMMITTED = 1;
+
+/**
+ * The event log on Kafka, through kafkajs. Appends use an idempotent producer (acks=all, one
+ * request in flight), so broker-side retries never duplicate or reorder a partition's records.
+ */
+export class KafkaEventLog implements EventLog {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly partitionCounts = new Map<string, { count: number; at: number }>();
+  private readonly roundRobin = new Map<string, number>();
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private readCluster?: Promise<KafkaCluster>;
+  private closed = false;
+  readonly settings: Required<Omit<KafkaEventLogOptions, 'logger'>>;
+
+  private constructor(options: KafkaEventLogOptions) {
+    const {
+      brokers,
+      clientId = 'featurelog',
+      logLevel = 'WARN',
+      logger = (level: string, line: string) => console.error(`[kafkajs ${level}] ${line}`),
+      connectionTimeoutMs = 3_000,
+      requestTimeoutMs = 30_000,
+      appendTimeoutMs = 30_000,
+      metadataMaxAgeMs = 30_000,
+      groupJoinTimeoutMs = 60_000,
+      sessionTimeoutMs = 30_000,
+      heartbeatIntervalMs = 3_000,
+      maxWaitTimeMs = 500,
+      maxBatch = 500,
+    } = options;
+    if (brokers.length === 0 || brokers.some((broker) => !/^[^:\s]+:\d+$/.test(broker))) {
+      throw new FeaturelogError(
+        'LOG_CONFIG_INVALID',
+        `Kafka brokers must be host:port entries (got ${JSON.stringify(brokers)})`,
+      );
+    }
+    this.settings = {
+      brokers,
+      clientId,
+      logLevel,
+      connectionTimeoutMs,
+      requestTimeoutMs,
+      appendTimeoutMs,
+      metadataMaxAgeMs,
+      groupJoinTimeoutMs,
+      sessionTimeoutMs,
+      heartbeatIntervalMs,
+      maxWaitTimeMs,
+      maxBatch,
+    };
+    this.kafka = new Kafka({
+      clientId,
+      brokers,
+      connectionTimeout: connectionTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      logLevel: KafkaLogLevel[logLevel],
+      // Quiet by default, never silent: warnings and errors still reach the operator.
+      logCreator:
+        () =>
+        ({ namespace, level, log }: LogEntry) => {
+          const { message, ...extra } = log;
+          // Every error answer of the protocol is logged by the connection, then handled above it
+          // (retried, or thrown to our caller as a FeaturelogError): logging it here is only noise.
+          if (namespace === 'Connection' && message.startsWith('Response ')) return;
+          logger(levelNames[level] ?? String(level), `${namespace}: ${message} ${JSON.stringify(extra)}`);
+        },
+    });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects the producer and the admin client; fails with LOG_UNAVAILABLE if no broker answers. */
+  static async connect(options: KafkaEventLogOptions): Promise<KafkaEventLog> {
+    const log = new KafkaEventLog(options);
+    try {
+      await Promise.all([log.producer.connect(), log.admin.connect()]);
+    } catch (error) {
+      await log.close().catch(() => undefined);
+      throw kafkaError(error, `cannot connect to Kafka at ${options.brokers.join(',')}`);
+    }
+    return log;
+  }
+
+  async ensureTopic(spec: TopicSpec): Promise<EnsureTopicResult> {
+    this.assertOpen();
+    assertTopicName(spec.name);
+    const existing = await this.call('list topics', () => this.admin.listTopics());
+    if (existing.includes(spec.name)) {
+      const partitions = await this.partitionCount(spec.name, { fresh: true });
+      return { created: false, partitions, fewerPartitionsThanRequested: partitions < spec.partitions };
+    }
+    const created = await this.call(`create topic ${spec.name}`, () =>
+      this.admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: spec.name,
+            numPartitions: spec.partitions,
+            configEntries: Object.entries(spec.config).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      }),
+    );
+    const partitions = created ? spec.partitions : await this.partitionCount(spec.name, { fresh: true });
+    return { created, partitions, fewerPartitionsThanRequested: partitions < spec.partitions };
+  }
+
+  async describeTopic(topic: string): Promise<TopicDescription | undefined> {
+    this.assertOpen();
+    const topics = await this.call('list topics', () => this.admin.listTopics());
+    if (!topics.includes(topic)) return undefined;
+    const partitions = await this.partitionCount(topic, { fresh: true });
+    const described = await this.call(`describe configs of ${topic}`, () =>
+      this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+      }),
+    );
+    const config: Record<string, string> = {};
+    for (const entry of described.resources[0]?.configEntries ?? []) {
+      if ((entry as { configSource?: number }).configSource === TOPIC_CONFIG_SOURCE) {
+        config[entry.configName] = entry.configValue;
+      }
+    }
+    return { name: topic, partitions, config };
+  }
+
+  async partitionCount(topic: string, { fresh = false }: { fresh?: boolean } = {}): Promise<number> {
+    this.assertOpen();
+    const cached = this.partitionCounts.get(topic);
+    if (!fresh && cached && Date.now() - cached.at < this.settings.metadataMaxAgeMs) return cached.count;
+    const topics = await this.call('list topics', () => this.admin.listTopics());
+    if (!topics.includes(topic)) {
+      throw new FeaturelogError('LOG_TOPIC_NOT_FOUND', `topic ${topic} does not exist on Kafka`);
+    }
+    const metadata = await this.call(`fetch metadata of ${topic}`, () =>
+      this.admin.fetchTopicMetadata({ topics: [topic] }),
+    );
+    const count = metadata.topics[0]?.partitions.length ?? 0;
+    this.partitionCounts.set(topic, { count, at: Date.now() });
+    return count;
+  }
+
+  async append(topic: string, records: AppendRecord[]): Promise<RecordPosition[]> {
+    this.assertOpen();
+    if (records.length === 0) return [];
+    const count = await this.partitionCount(topic);
+    // Partitions are chosen here, not by kafkajs, because each record's offset is derived from its
+    // partition's base offset and its rank among that partition's records in this request.
+    const partitions = records.map((record) => {
+      if (record.partition !== undefined) {
+        if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= count) {
+          throw new FeaturelogError(
+            'LOG_PARTITION_INVALID',
+            `topic ${topic} has ${count} partitions; cannot append to partition ${record.partition}`,
+          );
+        }
+        return record.partition;
+      }
+      if (record.key !== null) return partitionForKey(record.key, count);
+      const next = this.roundRobin.get(topic) ?? 0;
+      this.roundRobin.set(topic, next + 1);
+      return next % count;
+    });
+    const send = this.producer.send({
+      topic,
+      acks: -1,
+      messages: records.map((record, i) => ({
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        partition: partitions[i],
+      })),
+    });
+    const metadata = await this.call(`append to ${topic}`, () =>
+      withTimeout(send, this.settings.appendTimeoutMs, `append to ${topic}`),
+    );
+    const baseOffsets = new Map(metadata.map((entry) => [entry.partition, Number(entry.baseOffset)]));
+    const rank = new Map<number, number>();
+    return partitions.map((partition) => {
+      const base = baseOffsets.get(partition);
+      if (base === undefined) {
+        throw new FeaturelogError('LOG_APPEND_FAILED', `Kafka acknowledged no offset for ${topic}/${partition}`, {
+          retriable: true,
+        });
+      }
+      const seen = rank.get(partition) ?? 0;
+      rank.set(partition, seen + 1);
+      return { partition, offset: base + seen };
+    });
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    this.assertOpen();
+    await this.partitionCount(topic);
+    const offsets = await this.call(`fetch end offsets of ${topic}`, () => this.admin.fetchTopicOffsets(topic));
+    return new Map(offsets.map((entry) => [entry.partition, Number(entry.high)]));
+  }
+
+  async *read(topic: string, partition: number, fromOffset: number, options: ReadOptions = {}) {
+    const end = (await this.endOffsets(topic)).get(partition);
+    if (end === undefined) {
+      throw new FeaturelogError('LOG_PARTITION_INVALID', `topic ${topic} has no partition ${partition}`);
+    }
+    if (!Number.isInteger(fromOffset) || fromOffset < 0) {
+      throw new FeaturelogError('LOG_OFFSET_INVALID', `offset ${fromOffset} for ${topic}/${partition} is not valid`);
+    }
+    const until = Math.min(options.untilOffset ?? Infinity, end);
+    const maxBatch = options.maxBatch ?? this.settings.maxBatch;
+    let offset = fromOffset;
+    let emptyFetches = 0;
+    while (offset < until) {
+      const { messages, nextOffset } = await this.fetchPartition(topic, partition, offset);
+      if (nextOffset <= offset) {
+        // Below the high watermark a fetch returns data; an empty answer means a moved leader.
+        if (++emptyFetches > 20) {
+          throw new FeaturelogError('LOG_UNAVAILABLE', `no records from ${topic}/${partition} at ${offset}`, {
+            retriable: true,
+          });
+        }
+        continue;
+      }
+      emptyFetches = 0;
+      const records = messages
+        .filter((message) => Number(message.offset) >= offset && Number(message.offset) < until)
+        .map((message) => toLogRecord(topic, partition, message));
+      offset = nextOffset;
+      for (let i = 0; i < records.length; i += maxBatch) yield records.slice(i, i + maxBatch);
+    }
+  }
+
+  /**
+   * One fetch from the partition leader, without a consumer group. kafkajs has no public API for
+   * this (its consumer always joins a group), so this uses its cluster client directly; kafkajs
+   * 2.2.4 is the final release, so that internal surface does not move.
+   */
+  private async fetchPartition(
+    topic: string,
+    partition: number,
+    offset: number,
+  ): Promise<{ messages: FetchedMessage[]; nextOffset: number }> {
+    const cluster = await this.clusterForReads();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cluster.addTargetTopic(topic);
+        const leaders = cluster.findLeaderForPartitions(topic, [partition]);
+        const nodeId = Object.keys(leaders)[0];
+        if (nodeId === undefined) throw new FeaturelogError('LOG_UNAVAILABLE', `no leader for ${topic}/${partition}`);
+        const broker = await cluster.findBroker({ nodeId });
+        const { responses } = await broker.fetch({
+          maxWaitTime: this.settings.maxWaitTimeMs,
+          minBytes: 1,
+          maxBytes: 16 * 1024 * 1024,
+          isolationLevel: READ_COMMITTED,
+          topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes: 4 * 1024 * 1024 }] }],
+        });
+        const raw = responses[0]?.partitions[0]?.messages ?? [];
+        const last = raw[raw.length - 1];
+        return {
+          // Control records (transaction markers) take offsets but are not data.
+          messages: raw.filter((message) => !message.isControlRecord),
+          nextOffset: last ? Number(last.offset) + 1 : offset,
+        };
+      } catch (error) {
+        const mapped = kafkaError(error, `read ${topic}/${partition} at ${offset}`);
+        if (!mapped.retriable || attempt >= 5) throw mapped;
+        await cluster.refreshMetadata().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  private clusterForReads(): Promise<KafkaCluster> {
+    this.readCluster ??= (async () => {
+      const create = Object.getOwnPropertySymbols(this.kafka).find(
+        (symbol) => symbol.description === 'private:Kafka:createCluster',
+      );
+      const factory = create && (this.kafka as unknown as Record<symbol, unknown>)[create];
+      if (typeof factory !== 'function') {
+        throw new FeaturelogError('LOG_UNSUPPORTED', 'this kafkajs version has no cluster client for plain reads');
+      }
+      const cluster = (factory as (options: object) => KafkaCluster)({
+        allowAutoTopicCreation: false,
+        isolationLevel: READ_COMMITTED,
+        metadataMaxAge: this.settings.metadataMaxAgeMs,
+      });
+      await cluster.connect();
+      return cluster;
+    })();
+    return this.readCluster;
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    for (const topic of options.topics) await this.partitionCount(topic, { fresh: true });
+    const subscription = new KafkaSubscription(
+      this.kafka,
+      this.settings,
+      options,
+      (topics) => this.assertTopicsExist(topics),
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.stop();
+      throw error;
+    }
+    return subscription;
+  }
+
+  private async assertTopicsExist(topics: string[]): Promise<void> {
+    for (const topic of topics) await this.partitionCount(topic, { fresh: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.stop()));
+    const cluster = this.readCluster;
+    await Promise.allSettled([
+      this.producer.disconnect(),
+      this.admin.disconnect(),
+      cluster?.then((c) => c.disconnect()),
+    ]);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FeaturelogError('LOG_CLOSED', 'the Kafka event log is closed');
+  }
+
+  private async call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw kafkaError(error, what);
+    }
+  }
+}
+
+class KafkaSubscription implements Subscription {
+  readonly groupId: string;
+  readonly done: Promise<void>;
+  private readonly subscribed: Set<string>;
+  private consumer?: Consumer;
+  /** Restarts run one after another. */
+  private restarts: Promise<void> = Promise.resolve();
+  /** Partitions whose start offset was already taken from `startOffsets`. */
+  private readonly seeded = new Set<string>();
+  private stopping = false;
+  private failure?: unknown;
+  private settle!: { resolve: () => void; reject: (error: unknown) => void };
+  private ended = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly settings: KafkaEventLog['settings'],
+    private readonly options: SubscribeOptions,
+    private readonly assertTopicsExist: (topics: string[]) => Promise<void>,
+    private readonly onEnd: () => void,
+  ) {
+    this.groupId = options.groupId;
+    this.subscribed = new Set(options.topics);
+    this.done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.done.catch(() => undefined);
+  }
+
+  topics(): string[] {
+    return [...this.subscribed];
+  }
+
+  start(): Promise<void> {
+    return this.restart();
+  }
+
+  async addTopics(topics: string[]): Promise<void> {
+    const added = topics.filter((topic) => !this.subscribed.has(topic));
+    if (added.length === 0) return;
+    await this.assertTopicsExist(added);
+    added.forEach((topic) => this.subscribed.add(topic));
+    // kafkajs cannot change a running consumer's topics: the consumer is replaced. Offsets were
+    // committed batch by batch, so the new one resumes exactly where the old one stopped.
+    await this.restart();
+  }
+
+  async removeTopics(topics: string[]): Promise<void> {
+    const before = this.subscribed.size;
+    topics.forEach((topic) => this.subscribed.delete(topic));
+    if (this.subscribed.size !== before) await this.restart();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.restarts.catch(() => undefined);
+    await this.disconnect();
+    this.end();
+  }
+
+  private restart(): Promise<void> {
+    const run = this.restarts.then(async () => {
+      await this.disconnect();
+      if (this.stopping || this.failure !== undefined || this.subscribed.size === 0) return;
+      await this.run([...this.subscribed]);
+    });
+    this.restarts = run.catch(() => undefined);
+    return run;
+  }
+
+  private async disconnect(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => undefined);
+  }
+
+  private async run(topics: string[]): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: this.settings.sessionTimeoutMs,
+      heartbeatInterval: this.settings.heartbeatIntervalMs,
+      maxWaitTimeInMs: this.settings.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    let joined!: () => void;
+    let crashed!: (error: unknown) => void;
+    const ready = new Promise<void>((resolve, reject) => ((joined = resolve), (crashed = reject)));
+    ready.catch(() => undefined);
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Seeks must happen here, synchronously, before the first fetch of the new assignment.
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) {
+          const key = `${topic}/${partition}`;
+          if (this.seeded.has(key)) continue;
+          this.seeded.add(key);
+          const start = this.options.startOffsets?.(topic, partition);
+          if (start !== undefined) consumer.seek({ topic, partition, offset: String(start) });
+        }
+      }
+      joined();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      const error = kafkaError(payload.error, `consumer group ${this.groupId}`);
+      crashed(error);
+      if (!payload.restart) this.fail(error);
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.deliver(consumer, payload),
+      });
+      await withTimeout(ready, this.settings.groupJoinTimeoutMs, `join consumer group ${this.groupId}`);
+    } catch (error) {
+      throw kafkaError(error, `start consumer group ${this.groupId} on ${topics.join(',')}`);
+    }
+  }
+
+  private async deliver(consumer: Consumer, { batch, resolveOffset, heartbeat, isStale }: EachBatchPayload) {
+    if (this.failure !== undefined || !this.subscribed.has(batch.topic) || batch.messages.length === 0) return;
+    const records = batch.messages.map((message) => toLogRecord(batch.topic, batch.partition, message));
+    try {
+      await this.options.eachBatch({ topic: batch.topic, partition: batch.partition, records });
+    } catch (error) {
+      // Nothing resolved or committed: the batch stays where it was for whoever consumes next.
+      consumer.pause([{ topic: batch.topic }]);
+      this.fail(error);
+      return;
+    }
+    if (isStale()) return;
+    const last = batch.messages[batch.messages.length - 1]!;
+    resolveOffset(last.offset);
+    await consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) },
+    ]);
+    await heartbeat();
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    // Not awaited: disconnecting waits for the batch in flight, which may be the caller.
+    void this.disconnect().then(() => this.end());
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd();
+    if (this.failure !== undefined) this.settle.reject(this.failure);
+    else this.settle.resolve();
+  }
+}
+
+type FetchedMessage = KafkaMessage & { isControlRecord?: boolean };
+
+/** The part of kafkajs' internal cluster client used for plain reads. */
+interface KafkaCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(options: { nodeId: string }): Promise<{
+    fetch(request: object): Promise<{ responses: { partitions: { messages: FetchedMessage[] }[] }[] }>;
+  }>;
+}
+
+function toLogRecord(topic: string, partition: number, message: KafkaMessage): LogRecord {
+  return {
+    topic,
+    partition,
+    offset: Number(message.offset),
+    key: message.key ?? null,
+    value: message.value ?? null,
+    headers: headerBytes(message.headers),
+    timestamp: Number(message.timestamp),
+  };
+}
+
+function headerBytes(headers: IHeaders | undefined): Record<string, Buffer> {
+  const bytes: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    // A repeated header arrives as an array; the last one written wins, as in a map.
+    const single = Array.isArray(value) ? value[value.length - 1] : value;
+    if (single !== undefined) bytes[name] = typeof single === 'string' ? Buffer.from(single, 'utf8') : single;
+  }
+  return bytes;
+}
+
+const UNAVAILABLE_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+]);
+
+/** Maps a kafkajs error to a FeaturelogError that says whether retrying can help. */
+function kafkaError(error: unknown, what: string): FeaturelogError {
+  if (error instanceof FeaturelogError) return error;
+  const details = error as { name?: string; message?: string; retriable?: boolean; type?: string };
+  const reason = details?.message ?? String(error);
+  if (details?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+    return new FeaturelogError('LOG_TOPIC_NOT_FOUND', `${what}: ${reason}`, { cause: error });
+  }
+  if (UNAVAILABLE_ERRORS.has(details?.name ?? '') || details?.retriable === true) {
+    return new FeaturelogError('LOG_UNAVAILABLE', `${what}: Kafka unavailable (${reason})`, {
+      retriable: true,
+      cause: error,
+    });
+  }
+  return new FeaturelogError('LOG_REQUEST_FAILED', `${what}: ${reason}`, { cause: error });
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new FeaturelogError('LOG_UNAVAILABLE', `${what}: no answer from Kafka within ${timeoutMs} ms`, {
+            retriable: true,
+          }),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,5 @@
+import { eventLogContract, KafkaEventLog } from '@featurelog/log';
+
+const brokers = (process.env.FEATURELOG_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+
+eventLogContract('Kafka', () => KafkaEventLog.connect({ brokers }));
