@@ -153,7 +153,8 @@ describe('file log: directory lock', () => {
         // The adapter by file: path aliases are not resolved for code given with -e.
         `require(${JSON.stringify(join(__dirname, 'file-event-log.adapter.ts'))})` +
           `.FileEventLog.open({ directory: ${JSON.stringify(directory)} })` +
-          `.then(() => console.log('ready'))`,
+          // Open files do not keep a process alive; the interval does, until the test kills it.
+          `.then(() => { console.log('ready'); setInterval(() => undefined, 1000); })`,
       ],
       { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
     );
