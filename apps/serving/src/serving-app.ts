@@ -1,0 +1,142 @@
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { Registry } from 'prom-client';
+import { FeaturelogError } from '@featurelog/domain';
+import type { EventLog } from '@featurelog/log';
+import type { OnlineStore } from '@featurelog/online-store';
+import type { RegistryFollower } from '@featurelog/registry';
+import type { WriterSchemaSource } from '@featurelog/avro';
+import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
+import {
+  ApiKeyVerifier,
+  CatalogSource,
+  DOCUMENTED_INPUTS,
+  FeatureSubscriptions,
+  LogFeatureRowFeed,
+  OnlineFeatureRetriever,
+  OPENAPI_DOCUMENT,
+  ServingMetrics,
+  ServingModule,
+  type FeatureRowFeed,
+  type ServingAuthConfig,
+  type SubscriptionLimits,
+} from '@featurelog/serving';
+
+export const DEFAULT_SERVING_PORT = 6566;
+
+export interface ServingAppOptions {
+  project: string;
+  onlineStore: OnlineStore;
+  log: EventLog;
+  /** Already started (following the registry log live). */
+  follower: RegistryFollower;
+  /** Needed for subscriptions (writer schemas of feature rows) unless `feed` is given. */
+  schemaRegistry?: WriterSchemaSource;
+  /** Overrides the log + schema registry feed (tests, embedded mode). */
+  feed?: FeatureRowFeed;
+  auth: ServingAuthConfig;
+  /** From createMetricsRegistry('serving'). */
+  metrics: Registry;
+  /** Most entity rows per request or subscription (default 1_000). */
+  maxEntityRows?: number;
+  subscriptions?: SubscriptionLimits;
+  /** Largest request body, bytes (Fastify's default, 1 MiB). */
+  bodyLimit?: number;
+  logger?: boolean;
+}
+
+/**
+ * The serving app over ports that are already built; initialized, not listening
+ * (`await app.listen(DEFAULT_SERVING_PORT, host)`). Closing the app stops the subscriptions and the
+ * feed it created; the ports belong to the caller.
+ */
+export async function createServingApp(options: ServingAppOptions): Promise<NestFastifyApplication> {
+  const { project, onlineStore, log, follower } = options;
+  const catalogs = new CatalogSource(project, follower);
+  const metrics = new ServingMetrics(options.metrics);
+  const feed =
+    options.feed ??
+    (options.schemaRegistry
+      ? new LogFeatureRowFeed({ log, schemas: options.schemaRegistry, project })
+      : unavailableFeed('subscriptions need a schema registry (none was configured)'));
+  const subscriptions = new FeatureSubscriptions({
+    project,
+    store: onlineStore,
+    feed,
+    catalogs,
+    limits: { maxEntityRows: options.maxEntityRows, ...options.subscriptions },
+  });
+  const runtime = {
+    retriever: new OnlineFeatureRetriever({
+      project,
+      store: onlineStore,
+      catalogs,
+      maxEntityRows: options.maxEntityRows,
+    }),
+    subscriptions,
+    auth: new ApiKeyVerifier(options.auth),
+    metrics,
+  };
+
+  @Module({
+    imports: [
+      ServingModule.forRoot(runtime),
+      ObservabilityModule.forRoot({
+        metrics: options.metrics,
+        checks: {
+          useFactory: () => [
+            { name: 'online-store', check: () => onlineStore.ping() },
+            {
+              name: 'log',
+              check: async () => {
+                await log.endOffsets(follower.topic);
+              },
+            },
+            { name: 'registry', check: async () => follower.assertComplete() },
+          ],
+        },
+      }),
+    ],
+  })
+  class ServingAppModule {}
+
+  const app = await NestFactory.create<NestFastifyApplication>(
+    ServingAppModule,
+    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 1_048_576 }),
+    { logger: options.logger === false ? false : ['error', 'warn', 'log'] },
+  );
+  app.useGlobalFilters(new FeaturelogExceptionFilter());
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.observe(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
+    done();
+  });
+  await app.register(fastifySwagger as never, {
+    openapi: OPENAPI_DOCUMENT,
+    transform: ({ schema, url }: { schema: Record<string, unknown> | undefined; url: string }) => ({
+      schema: { ...schema, ...DOCUMENTED_INPUTS[url] },
+      url,
+    }),
+  });
+  await app.register(fastifySwaggerUi as never, { routePrefix: '/docs' });
+  app.enableShutdownHooks();
+  const close = app.close.bind(app);
+  app.close = async () => {
+    subscriptions.closeAll();
+    if (options.feed === undefined) await feed.close();
+    await close();
+  };
+  await app.init();
+  return app;
+}
+
+function unavailableFeed(reason: string): FeatureRowFeed {
+  return {
+    follow: () => Promise.reject(new FeaturelogError('SUBSCRIPTIONS_UNAVAILABLE', reason, { retriable: true })),
+    close: async () => undefined,
+  };
+}

@@ -1,0 +1,121 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { topicNames, type RegistryChangeset, type TaggedDefinition } from '@featurelog/domain';
+import { FileEventLog, type EventLog } from '@featurelog/log';
+import { createMetricsRegistry } from '@featurelog/observability';
+import { RedisOnlineStore } from '@featurelog/online-store';
+import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
+import { servingTestDefinitions, upsertChangeset } from '@featurelog/serving';
+import { uniqueName } from '@featurelog/testing';
+import { createServingApp, type ServingAppOptions } from './serving-app';
+
+export const redisUrl = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** JSON on the registry topic: the follower does not depend on the codec. */
+export const jsonRegistryCodec: RegistryCodec = {
+  encode: async (changeset) => Buffer.from(JSON.stringify(changeset)),
+  decode: async (value) => JSON.parse(value.toString()) as RegistryChangeset,
+};
+
+export interface ServingUnderTest {
+  app: NestFastifyApplication;
+  url: string;
+  project: string;
+  store: RedisOnlineStore;
+  /** Holds the registry topic (and feature topics unless a Kafka log is given). */
+  log: EventLog;
+  follower: RegistryFollower;
+  apply(definitions: TaggedDefinition[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A serving app on an ephemeral port over real Redis (unique key prefix), with the registry folded
+ * from a log the test appends changesets to. `log` defaults to a file log in a temp directory.
+ */
+export async function startServing(
+  overrides: Partial<Omit<ServingAppOptions, 'project' | 'onlineStore' | 'follower' | 'metrics'>> = {},
+): Promise<ServingUnderTest> {
+  const project = uniqueName('srv').replace(/-/g, '_');
+  const store = await RedisOnlineStore.connect({ url: redisUrl, keyPrefix: uniqueName('serving') });
+  let directory: string | undefined;
+  let log = overrides.log;
+  if (log === undefined) {
+    directory = await mkdtemp(join(tmpdir(), 'serving-'));
+    log = await FileEventLog.open({ directory, fsync: 'never' });
+  }
+  const registryTopic = topicNames.registry(project);
+  await log.ensureTopic({ name: registryTopic, partitions: 1, config: {} });
+  const follower = new RegistryFollower({ log, codec: jsonRegistryCodec, project });
+  const apply = async (definitions: TaggedDefinition[]) => {
+    await follower.catchUp();
+    const changeset = upsertChangeset(definitions, follower.state.version);
+    const [position] = await log.append(registryTopic, [
+      { key: Buffer.from('apply'), value: await jsonRegistryCodec.encode(changeset) },
+    ]);
+    await follower.waitForOffset(position!.offset);
+  };
+  await apply(servingTestDefinitions());
+  await follower.start(uniqueName('serving-registry'));
+  const app = await createServingApp({
+    auth: {},
+    ...overrides,
+    project,
+    onlineStore: store,
+    log,
+    follower,
+    metrics: createMetricsRegistry('serving'),
+    logger: false,
+  });
+  await app.listen(0, '127.0.0.1');
+  const url = await app.getUrl();
+  return {
+    app,
+    url,
+    project,
+    store,
+    log,
+    follower,
+    apply,
+    close: async () => {
+      await app.close();
+      await follower.stop();
+      await store.close();
+      if (directory !== undefined) {
+        await log.close();
+        await rm(directory, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** A serving answer: the Feast shape on 200, the error shape otherwise. */
+export interface ResponseBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  metadata: { feature_names: string[] };
+  results: Array<{ values: unknown[]; statuses: string[]; event_timestamps: string[] }>;
+}
+
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: ResponseBody; headers: Headers }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: the test sees the text
+  }
+  return { status: response.status, body: parsed as ResponseBody, headers: response.headers };
+}

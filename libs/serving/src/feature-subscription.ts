@@ -1,0 +1,369 @@
+import {
+  compareRowVersions,
+  FeaturelogError,
+  onlineStatus,
+  type FeatureValue,
+  type RowVersion,
+} from '@featurelog/domain';
+import type { OnlineStore, OnlineViewValue } from '@featurelog/online-store';
+import type { FeatureRowFeed, FeedListener, FeedRow } from './feature-row-feed.port';
+import { timestampJson } from './json-values';
+import { DEFAULT_MAX_ENTITY_ROWS, parseEntities, parseSelection, type OnlineFeaturesRequest } from './online-request';
+import { storeRequests } from './online-retrieval';
+import type { CatalogSource, PlanColumn, RetrievalPlan, ServingView } from './serving-catalog';
+
+/** Where a subscription's Server-Sent Events go (the raw HTTP response, or a test double). */
+export interface EventSink {
+  /** False when the transport's buffer is full: wait for `drain` before writing more. */
+  write(text: string): boolean;
+  once(event: 'drain', listener: () => void): void;
+  end(): void;
+}
+
+export interface SubscriptionLimits {
+  /** Events waiting for a slow subscriber; one more and it gets `resync` and a fresh snapshot. */
+  maxQueuedEvents?: number;
+  /** A comment line this often keeps idle connections (and proxies) open. */
+  heartbeatMs?: number;
+  maxEntityRows?: number;
+}
+
+export const DEFAULT_MAX_QUEUED_EVENTS = 10_000;
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+
+interface Interest {
+  slot: number;
+  view: ServingView;
+  columns: PlanColumn[];
+  /** Entity key → the first entity row that asked for it (its join key values are echoed). */
+  rows: Map<string, number>;
+}
+
+/**
+ * One subscriber: the current values first (`snapshot`), then every newer row of its entities as
+ * the feed delivers it (`update`), never a version older than or equal to one it was already sent.
+ *
+ * No gap: the feed is followed BEFORE the snapshot is read; rows arriving meanwhile are held and
+ * then applied by last-write-wins against the snapshot's versions.
+ * No silent loss: at most `maxQueuedEvents` events wait for a slow reader; past that the queue is
+ * dropped and the subscriber gets `resync` (with the reason) followed by a fresh snapshot, sent
+ * once it reads again.
+ */
+export class FeatureSubscription {
+  private readonly interests = new Map<string, Interest>();
+  private readonly delivered = new Map<string, RowVersion>();
+  private readonly queue: string[] = [];
+  private readonly maxQueued: number;
+  private pending: FeedRow[] = [];
+  private buffering = true;
+  private writable = true;
+  private resyncReason: string | undefined;
+  private snapshotting = false;
+  private closed = false;
+  private unfollows: Array<() => void> = [];
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** How many times this subscriber was resynchronized (for tests and metrics). */
+  resyncs = 0;
+
+  constructor(
+    private readonly deps: {
+      project: string;
+      store: OnlineStore;
+      feed: FeatureRowFeed;
+      nowMicros: () => number;
+      onClose?: () => void;
+    },
+    private readonly plan: RetrievalPlan,
+    private readonly request: OnlineFeaturesRequest,
+    private readonly sink: EventSink,
+    limits: SubscriptionLimits = {},
+  ) {
+    this.maxQueued = limits.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+    const reads = storeRequests(plan, request);
+    plan.slots.forEach((slot, s) => {
+      const rows = new Map<string, number>();
+      for (let i = 0; i < request.rowCount; i++) {
+        const key = reads[i * plan.groups.length + slot.group]!.entityKey;
+        if (!rows.has(key)) rows.set(key, i);
+      }
+      this.interests.set(slot.view.name, {
+        slot: s,
+        view: slot.view,
+        columns: plan.columns.filter((column) => column.slot === s),
+        rows,
+      });
+    });
+    const heartbeatMs = limits.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.heartbeat = setInterval(() => {
+      if (this.queue.length === 0 && this.writable) this.send(': keep-alive\n\n');
+    }, heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Follows every view, then sends the snapshot and whatever arrived meanwhile. */
+  async start(): Promise<void> {
+    const listener: FeedListener = {
+      rows: (rows) => this.onRows(rows),
+      failed: (error) => this.fail(error),
+    };
+    for (const interest of this.interests.values()) {
+      const unfollow = await this.deps.feed.follow(interest.view, listener);
+      if (this.closed) {
+        unfollow();
+        return;
+      }
+      this.unfollows.push(unfollow);
+    }
+    await this.snapshot();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    for (const unfollow of this.unfollows) unfollow();
+    this.unfollows = [];
+    this.queue.length = 0;
+    this.pending = [];
+    this.deps.onClose?.();
+  }
+
+  private onRows(rows: readonly FeedRow[]): void {
+    if (this.closed) return;
+    for (const row of rows) {
+      const interest = this.interests.get(row.view);
+      if (interest === undefined || !interest.rows.has(row.entityKey)) continue;
+      if (this.buffering) {
+        this.pending.push(row);
+        // Held rows only need the latest per entity and view; keep the buffer as small as the interest.
+        if (this.pending.length > this.maxQueued) this.pending = latestPerKey(this.pending);
+      } else {
+        this.consider(interest, row);
+      }
+    }
+  }
+
+  private consider(interest: Interest, row: FeedRow): void {
+    const key = `${row.view}\u0000${row.entityKey}`;
+    const sent = this.delivered.get(key);
+    if (sent !== undefined && compareRowVersions(row.version, sent) <= 0) return;
+    this.delivered.set(key, row.version);
+    if (this.queue.length >= this.maxQueued) {
+      this.overflow(
+        `${this.queue.length} events were waiting for this subscriber (maxQueuedEvents = ${this.maxQueued}); updates were dropped`,
+      );
+      return;
+    }
+    this.queue.push(
+      `event: update\ndata: ${rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())}\n\n`,
+    );
+    this.pump();
+  }
+
+  private overflow(reason: string): void {
+    this.queue.length = 0;
+    this.resyncReason = reason;
+    this.resyncs++;
+    // From here on rows are held again, and resolved against the fresh snapshot.
+    this.buffering = true;
+    this.pending = [];
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.writable && this.queue.length > 0 && !this.closed) this.send(this.queue.shift()!);
+    if (this.writable && this.resyncReason !== undefined && !this.snapshotting && !this.closed) {
+      const reason = this.resyncReason;
+      this.resyncReason = undefined;
+      this.send(`event: resync\ndata: ${JSON.stringify({ reason })}\n\n`);
+      void this.snapshot().catch((error: unknown) => this.fail(error as Error));
+    }
+  }
+
+  private send(text: string): void {
+    if (this.sink.write(text)) return;
+    this.writable = false;
+    this.sink.once('drain', () => {
+      this.writable = true;
+      this.pump();
+    });
+  }
+
+  private async snapshot(): Promise<void> {
+    this.snapshotting = true;
+    try {
+      const now = this.deps.nowMicros();
+      const interests = [...this.interests.values()];
+      const keys = interests.flatMap((interest) =>
+        [...interest.rows.keys()].map((entityKey) => ({ interest, entityKey })),
+      );
+      const values = await this.deps.store.read(
+        this.deps.project,
+        keys.map(({ interest, entityKey }) => ({ entityKey, views: [interest.view.name] })),
+      );
+      if (this.closed) return;
+      this.delivered.clear();
+      const rows = keys.map(({ interest, entityKey }, i) => {
+        const value: OnlineViewValue | null = values[i]?.[0] ?? null;
+        if (value !== null) this.delivered.set(`${interest.view.name}\u0000${entityKey}`, value.version);
+        return value === null
+          ? rowJson(interest, entityKey, this.request, null, null, now)
+          : rowJson(interest, entityKey, this.request, value.version, value.features, now);
+      });
+      const featureNames = JSON.stringify(this.plan.columns.map((column) => column.name));
+      // The snapshot replaces everything queued before it, and is never dropped for being late.
+      this.queue.length = 0;
+      this.queue.push(
+        `event: snapshot\ndata: {"registry_version":${this.plan.registryVersion},"feature_names":${featureNames},"rows":[${rows.join(',')}]}\n\n`,
+      );
+      this.pump();
+      const held = this.pending;
+      this.pending = [];
+      this.buffering = false;
+      for (const row of held) this.consider(this.interests.get(row.view)!, row);
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.closed) return;
+    const code = error instanceof FeaturelogError ? error.code : 'SUBSCRIPTION_FAILED';
+    this.queue.length = 0;
+    this.send(
+      `event: error\ndata: ${JSON.stringify({ code, message: `updates stopped: ${error.message}; reconnect to resume`, retriable: true })}\n\n`,
+    );
+    this.close();
+    this.sink.end();
+  }
+}
+
+function latestPerKey(rows: FeedRow[]): FeedRow[] {
+  const latest = new Map<string, FeedRow>();
+  for (const row of rows) {
+    const key = `${row.view}\u0000${row.entityKey}`;
+    const held = latest.get(key);
+    if (held === undefined || compareRowVersions(row.version, held.version) > 0) latest.set(key, row);
+  }
+  return [...latest.values()];
+}
+
+/**
+ * One (entity, view) of a subscription:
+ * `{"view","entity_key","entity":{join keys},"status","event_timestamp","version":{event_timestamp,
+ * created_timestamp,partition,offset},"values":{feature: value}}`; NOT_FOUND has null version and values.
+ */
+function rowJson(
+  interest: Interest,
+  entityKey: string,
+  request: OnlineFeaturesRequest,
+  version: RowVersion | null,
+  features: Record<string, FeatureValue> | null,
+  nowMicros: number,
+): string {
+  const row = interest.rows.get(entityKey)!;
+  const entity: Record<string, unknown> = {};
+  for (const key of interest.view.joinKeys) entity[key.name] = request.entities[key.name]?.[row];
+  const head = `{"view":${JSON.stringify(interest.view.name)},"entity_key":${JSON.stringify(entityKey)},"entity":${JSON.stringify(entity)}`;
+  if (version === null || features === null) {
+    return `${head},"status":"NOT_FOUND","event_timestamp":null,"version":null,"values":null}`;
+  }
+  const status = onlineStatus(version, interest.view.ttlSeconds, nowMicros);
+  let values = '';
+  for (const column of interest.columns) {
+    values += `${values === '' ? '' : ','}${JSON.stringify(column.name)}:${column.encode(features[column.feature.name])}`;
+  }
+  const versionJson = `{"event_timestamp":${version.eventTimestamp},"created_timestamp":${version.createdTimestamp ?? 'null'},"partition":${version.position.partition},"offset":${version.position.offset}}`;
+  return `${head},"status":"${status}","event_timestamp":${timestampJson(version.eventTimestamp)},"version":${versionJson},"values":{${values}}}`;
+}
+
+/** GET /subscribe query: `feature_service` or `features` (repeated or comma-separated), `entities` (JSON), `full_feature_names`. */
+export function parseSubscribeQuery(
+  query: Record<string, string | string[] | undefined>,
+  maxEntityRows = DEFAULT_MAX_ENTITY_ROWS,
+): OnlineFeaturesRequest {
+  const single = (name: string): string | undefined => {
+    const value = query[name];
+    if (Array.isArray(value))
+      throw new FeaturelogError('INVALID_REQUEST', `query parameter "${name}" is given more than once`);
+    return value;
+  };
+  const featuresParam = query.features;
+  const features =
+    featuresParam === undefined
+      ? undefined
+      : (Array.isArray(featuresParam) ? featuresParam : [featuresParam])
+          .flatMap((text) => text.split(','))
+          .filter((t) => t !== '');
+  const selection = parseSelection(features, single('feature_service'));
+  const entitiesText = single('entities');
+  if (entitiesText === undefined) {
+    throw new FeaturelogError(
+      'INVALID_REQUEST',
+      'query parameter "entities" is required: JSON like {"driver_id":[1001,1002]}',
+    );
+  }
+  let entities: unknown;
+  try {
+    entities = JSON.parse(entitiesText);
+  } catch (error) {
+    throw new FeaturelogError(
+      'INVALID_REQUEST',
+      `query parameter "entities" is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  const full = single('full_feature_names');
+  if (full !== undefined && full !== 'true' && full !== 'false') {
+    throw new FeaturelogError(
+      'INVALID_REQUEST',
+      `query parameter "full_feature_names" must be true or false, got "${full}"`,
+    );
+  }
+  const { rows, order, rowCount } = parseEntities(entities, maxEntityRows);
+  return { selection, entities: rows, joinKeyOrder: order, rowCount, fullFeatureNames: full === 'true' };
+}
+
+/** Opens subscriptions against the current registry version; counts the open ones. */
+export class FeatureSubscriptions {
+  private readonly open = new Set<FeatureSubscription>();
+
+  constructor(
+    private readonly options: {
+      project: string;
+      store: OnlineStore;
+      feed: FeatureRowFeed;
+      catalogs: CatalogSource;
+      limits?: SubscriptionLimits;
+      nowMicros?: () => number;
+    },
+  ) {}
+
+  get active(): number {
+    return this.open.size;
+  }
+
+  /** Parses and plans before anything is written, so a bad request still gets a 4xx. */
+  prepare(query: Record<string, string | string[] | undefined>, sink: EventSink): FeatureSubscription {
+    const request = parseSubscribeQuery(query, this.options.limits?.maxEntityRows);
+    const plan = this.options.catalogs.current().plan(request.selection, request.fullFeatureNames);
+    const subscription: FeatureSubscription = new FeatureSubscription(
+      {
+        project: this.options.project,
+        store: this.options.store,
+        feed: this.options.feed,
+        nowMicros: this.options.nowMicros ?? (() => Date.now() * 1_000),
+        onClose: () => this.open.delete(subscription),
+      },
+      plan,
+      request,
+      sink,
+      this.options.limits,
+    );
+    this.open.add(subscription);
+    return subscription;
+  }
+
+  closeAll(): void {
+    for (const subscription of [...this.open]) subscription.close();
+  }
+}

@@ -1,0 +1,214 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
+import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelog/online-store';
+import {
+  CatalogSource,
+  FeatureSubscriptions,
+  registryOf,
+  servingTestDefinitions,
+  type EventSink,
+  type FeatureRowFeed,
+  type FeedListener,
+  type FeedRow,
+} from '@featurelog/serving';
+
+const NOW = Date.UTC(2025, 0, 1) * 1_000;
+const version = (offset: number, eventTimestamp = NOW): RowVersion => ({
+  eventTimestamp,
+  createdTimestamp: null,
+  position: { partition: 0, offset },
+});
+const row = (driverId: number, offset: number, trips: number, eventTimestamp = NOW): FeedRow => ({
+  view: 'driver_stats',
+  entityKey: `driver_id=${driverId}`,
+  version: version(offset, eventTimestamp),
+  row: { driver_id: driverId, event_timestamp: eventTimestamp, conv_rate: 0.5, acc_rate: 0.5, trips } as Record<
+    string,
+    FeatureValue
+  >,
+});
+
+interface SubscriptionRow {
+  entity_key: string;
+  entity: Record<string, unknown>;
+  status: string;
+  values: Record<string, unknown>;
+  version: { offset: number };
+}
+/** Every event's data in one loose shape (snapshot, update, resync, error). */
+interface EventData extends SubscriptionRow {
+  feature_names: string[];
+  rows: SubscriptionRow[];
+  reason: string;
+  code: string;
+}
+
+class FakeFeed implements FeatureRowFeed {
+  readonly listeners = new Set<FeedListener>();
+  follows = 0;
+  async follow(_view: unknown, listener: FeedListener) {
+    this.follows++;
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(...rows: FeedRow[]) {
+    for (const listener of this.listeners) listener.rows(rows);
+  }
+  fail(error: Error) {
+    for (const listener of this.listeners) listener.failed(error);
+  }
+  async close() {}
+}
+
+/** A store whose reads can be held open, to let rows arrive while the snapshot is read. */
+class HeldStore {
+  values = new Map<string, OnlineViewValue>();
+  reads = 0;
+  hold: Promise<void> | undefined;
+  async read(_project: string, requests: readonly OnlineReadRequest[]) {
+    this.reads++;
+    const answer = requests.map((r) => r.views.map((view) => this.values.get(`${r.entityKey}/${view}`) ?? null));
+    await this.hold;
+    return answer;
+  }
+}
+
+class FakeSink implements EventSink {
+  text = '';
+  blocked = false;
+  ended = false;
+  private drainListeners: Array<() => void> = [];
+  write(text: string) {
+    this.text += text;
+    return !this.blocked;
+  }
+  once(_event: 'drain', listener: () => void) {
+    this.drainListeners.push(listener);
+  }
+  end() {
+    this.ended = true;
+  }
+  drain() {
+    this.blocked = false;
+    const listeners = this.drainListeners;
+    this.drainListeners = [];
+    listeners.forEach((listener) => listener());
+  }
+  events(): Array<{ event: string; data: EventData }> {
+    return this.text
+      .split('\n\n')
+      .filter((block) => block.startsWith('event:'))
+      .map((block) => {
+        const [eventLine, dataLine] = block.split('\n');
+        return { event: eventLine!.slice(7), data: JSON.parse(dataLine!.slice(6)) as EventData };
+      });
+  }
+}
+
+function setup(maxQueuedEvents = 100) {
+  const feed = new FakeFeed();
+  const store = new HeldStore();
+  const state = registryOf(servingTestDefinitions());
+  const subscriptions = new FeatureSubscriptions({
+    project: 'p',
+    store: store as unknown as OnlineStore,
+    feed,
+    catalogs: new CatalogSource('p', { state, assertComplete: () => undefined }),
+    limits: { maxQueuedEvents },
+    nowMicros: () => NOW,
+  });
+  const sink = new FakeSink();
+  const open = (query: Record<string, string>) => subscriptions.prepare(query, sink);
+  return { feed, store, sink, open, subscriptions };
+}
+
+describe('FeatureSubscription', () => {
+  it('sends the snapshot, then only newer rows of its entities, resolving rows that raced the snapshot', async () => {
+    const { feed, store, sink, open } = setup();
+    store.values.set('driver_id=1/driver_stats', {
+      version: version(5),
+      features: { conv_rate: 1, acc_rate: 1, trips: 5 },
+    });
+    let release!: () => void;
+    store.hold = new Promise((resolve) => (release = resolve));
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1,2]}' });
+    const started = subscription.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(feed.follows, 1, 'the feed is followed before the snapshot is read');
+    // While the snapshot read is in flight: one row older than it, one newer.
+    feed.emit(row(1, 4, 4), row(2, 6, 60));
+    release();
+    await started;
+    feed.emit(row(1, 5, 5), row(1, 7, 7), row(3, 8, 80), row(1, 6, 6));
+    const events = sink.events();
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['snapshot', 'update', 'update'],
+    );
+    const snapshot = events[0]!.data;
+    assert.deepEqual(snapshot.feature_names, ['trips']);
+    assert.deepEqual(
+      snapshot.rows.map((r) => [r.entity_key, r.status, r.values?.trips ?? null]),
+      [
+        ['driver_id=1', 'PRESENT', 5],
+        ['driver_id=2', 'NOT_FOUND', null],
+      ],
+    );
+    assert.deepEqual(
+      events.slice(1).map((e) => [e.data.entity, e.data.values.trips, e.data.version.offset]),
+      [
+        [{ driver_id: 2 }, 60, 6],
+        [{ driver_id: 1 }, 7, 7],
+      ],
+    );
+    subscription.close();
+    assert.equal(feed.listeners.size, 0, 'closing stops following');
+  });
+
+  it('tells a subscriber that falls behind (resync with the reason) and sends a fresh snapshot when it reads again', async () => {
+    const { feed, store, sink, open } = setup(3);
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    await subscription.start();
+    sink.blocked = true;
+    feed.emit(row(1, 1, 1)); // handed to the transport, which reports it full
+    for (let offset = 2; offset <= 10; offset++) feed.emit(row(1, offset, offset));
+    store.values.set('driver_id=1/driver_stats', { version: version(10), features: { trips: 10 } });
+    assert.equal(subscription.resyncs, 1);
+    const readsBefore = store.reads;
+    sink.drain();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(store.reads, readsBefore + 1, 'the fresh snapshot is read once the subscriber reads again');
+    feed.emit(row(1, 9, 9), row(1, 11, 11));
+    const events = sink.events();
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['snapshot', 'update', 'resync', 'snapshot', 'update'],
+    );
+    assert.match(events[2]!.data.reason, /maxQueuedEvents = 3/);
+    assert.equal(events[3]!.data.rows[0]!.values.trips, 10);
+    assert.equal(events[4]!.data.values.trips, 11);
+    subscription.close();
+  });
+
+  it('ends the stream with an error event when the feed fails, so the client reconnects', async () => {
+    const { feed, sink, open, subscriptions } = setup();
+    const subscription = open({ feature_service: 'ranking', entities: '{"driver_id":[1],"customer_id":["a"]}' });
+    await subscription.start();
+    assert.equal(subscriptions.active, 1);
+    feed.fail(new FeaturelogError('LOG_UNAVAILABLE', 'broker gone', { retriable: true }));
+    const last = sink.events().at(-1)!;
+    assert.equal(last.event, 'error');
+    assert.equal(last.data.code, 'LOG_UNAVAILABLE');
+    assert.equal(sink.ended, true);
+    assert.equal(subscriptions.active, 0);
+  });
+
+  it('refuses a bad query before anything is streamed', () => {
+    const { open } = setup();
+    assert.throws(() => open({ features: 'driver_stats:trips' }), /"entities" is required/);
+    assert.throws(() => open({ features: 'driver_stats:trips', entities: '{' }), /"entities" is not valid JSON/);
+    assert.throws(() => open({ features: 'driver_stats:trips', entities: '{"driver_id":["x"]}' }), /int64/);
+    assert.throws(() => open({ feature_service: 'ghost', entities: '{"driver_id":[1]}' }), /"ghost"/);
+  });
+});

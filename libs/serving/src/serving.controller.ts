@@ -1,0 +1,98 @@
+import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { RouteSchema } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { EventSink, FeatureSubscriptions } from './feature-subscription';
+import type { OnlineFeatureRetriever } from './online-retrieval';
+import type { ApiKeyVerifier } from './serving-auth';
+import type { ServingMetrics } from './serving-metrics';
+import { GET_ONLINE_FEATURES_SCHEMA, SUBSCRIBE_SCHEMA } from './serving-openapi';
+
+/** Everything the serving routes use, built once by the app. */
+export interface ServingRuntime {
+  retriever: OnlineFeatureRetriever;
+  subscriptions: FeatureSubscriptions;
+  auth: ApiKeyVerifier;
+  metrics: ServingMetrics;
+}
+
+export const SERVING_RUNTIME = Symbol('featurelog:ServingRuntime');
+
+@Controller()
+export class ServingController {
+  constructor(@Inject(SERVING_RUNTIME) private readonly runtime: ServingRuntime) {}
+
+  @Post('get-online-features')
+  @HttpCode(200)
+  @RouteSchema(GET_ONLINE_FEATURES_SCHEMA)
+  async getOnlineFeatures(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    this.runtime.auth.authorize(request.headers, 'read');
+    const result = await this.runtime.retriever.retrieve(request.body);
+    this.runtime.metrics.countStatuses(result.statuses);
+    // A string body is sent as is: the JSON was written by the precompiled shaper.
+    void reply
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('x-featurelog-registry-version', String(result.registryVersion));
+    return result.json;
+  }
+
+  @Get('subscribe')
+  @RouteSchema(SUBSCRIBE_SCHEMA)
+  async subscribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.runtime.auth.authorize(request.headers, 'read');
+    const sink = new ReplyEventSink(reply);
+    const subscription = this.runtime.subscriptions.prepare(
+      request.query as Record<string, string | string[] | undefined>,
+      sink,
+    );
+    this.runtime.metrics.subscribers.inc();
+    let resyncs = 0;
+    request.raw.on('close', () => {
+      this.runtime.metrics.subscribers.dec();
+      this.runtime.metrics.resyncs.inc(subscription.resyncs - resyncs);
+      resyncs = subscription.resyncs;
+      subscription.close();
+    });
+    try {
+      await subscription.start();
+    } catch (error) {
+      subscription.close();
+      // Nothing was written yet, so the error still gets its proper HTTP status.
+      if (!sink.started) throw error;
+      sink.end();
+    }
+  }
+}
+
+/** The raw response as an SSE stream; headers go out with the first event. */
+class ReplyEventSink implements EventSink {
+  started = false;
+
+  constructor(private readonly reply: FastifyReply) {}
+
+  write(text: string): boolean {
+    const raw = this.reply.raw;
+    if (!this.started) {
+      this.started = true;
+      this.reply.hijack();
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+    }
+    if (raw.destroyed || raw.writableEnded) return true;
+    return raw.write(text);
+  }
+
+  once(event: 'drain', listener: () => void): void {
+    this.reply.raw.once(event, listener);
+  }
+
+  end(): void {
+    if (this.started && !this.reply.raw.writableEnded) this.reply.raw.end();
+  }
+}
