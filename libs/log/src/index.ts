@@ -5,3 +5,4 @@ export { FileEventLog, type FileEventLogOptions, type FsyncMode } from './file-e
 export { type RecoveryReport } from './file-segment';
 export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-event-log.adapter';
 export * from './consumer-runner';
+export * from './topic-declarations';
