@@ -2,3 +2,4 @@ export * from './health';
 export * from './metrics';
 export * from './observability.controller';
 export * from './observability.module';
+export * from './featurelog-exception.filter';

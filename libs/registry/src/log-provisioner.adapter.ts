@@ -7,8 +7,8 @@ import type { Provisioner, ViewProvisioning } from './provisioner.port';
 export interface ProjectTopicSpecs {
   /** registry, segments, jobs and dead letters of the project. */
   project: TopicSpec[];
-  /** A view's managed feature topic, with its partitions. */
-  features(name: string, partitions: number | undefined): TopicSpec;
+  /** A view's managed feature topic, with the view's partitions or the declared default. */
+  features(view: FeatureViewDefinition): TopicSpec;
 }
 
 /**
@@ -41,7 +41,7 @@ export class LogProvisioner implements Provisioner {
     if ((await this.schemas.latestVersion(subject)) === undefined)
       await this.schemas.setCompatibility(subject, 'BACKWARD');
     const schemaId = await this.schemas.register(subject, rowSchemaFor(view, entities, this.project));
-    const created = await this.log.ensureTopic(this.topics.features(topic, view.partitions));
+    const created = await this.log.ensureTopic(this.topics.features(view));
     return { view: view.name, topic, subject, schemaId, topicCreated: created.created };
   }
 }
