@@ -1,1 +1,3 @@
-export {};
+export * from './row-input';
+export * from './invalid-rows.error';
+export * from './feature-producer';

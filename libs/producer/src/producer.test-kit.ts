@@ -1,0 +1,104 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ProjectConfig } from '@featurelog/config';
+import type { TaggedDefinition } from '@featurelog/domain';
+import { ProjectRuntime } from '@featurelog/runtime';
+import { uniqueName } from '@featurelog/testing';
+import { stackEnv } from '../../../tools/stack/stack-env';
+import { FeatureProducer } from './feature-producer';
+
+/** Test-only: a project with its definitions applied, on the embedded ports or on the stack's Kafka + registry. */
+export interface AppliedProject {
+  project: string;
+  runtime: ProjectRuntime;
+  producer: FeatureProducer;
+  close(): Promise<void>;
+}
+
+/** A driver view of every value type, so encoding and validation see each one. */
+export function producerDefinitions(): TaggedDefinition[] {
+  return [
+    { kind: 'entity', definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] } },
+    {
+      kind: 'feature_view',
+      definition: {
+        name: 'driver_stats',
+        version: 1,
+        entities: ['driver'],
+        features: [
+          { name: 'conv_rate', type: 'float64' },
+          { name: 'acc_rate', type: 'float32' },
+          { name: 'avg_daily_trips', type: 'int64' },
+          { name: 'rating', type: 'int32' },
+          { name: 'active', type: 'bool' },
+          { name: 'city', type: 'string' },
+          { name: 'avatar', type: 'bytes' },
+          { name: 'last_trip_at', type: 'timestamp' },
+          { name: 'recent_fares', type: 'list<float64>' },
+        ],
+        ttlSeconds: 7200,
+        online: true,
+        offline: true,
+      },
+    },
+    {
+      kind: 'data_source',
+      definition: { name: 'rides_topic', kind: 'kafka', topic: 'rides.events', timestampField: 'ts' },
+    },
+    {
+      kind: 'feature_view',
+      definition: {
+        name: 'driver_live',
+        version: 1,
+        entities: ['driver'],
+        features: [{ name: 'speed', type: 'float64' }],
+        ttlSeconds: 0,
+        source: 'rides_topic',
+        online: true,
+        offline: false,
+      },
+    },
+  ];
+}
+
+/**
+ * Applies `definitions` in a fresh project and opens a producer following its registry.
+ * `kafka`: the stack's Kafka and schema registry (stackEnv), else embedded ports in a temp folder.
+ */
+export async function appliedProject(
+  kind: 'embedded' | 'kafka',
+  definitions: TaggedDefinition[] = producerDefinitions(),
+): Promise<AppliedProject> {
+  const project = uniqueName('prod').replace(/[^a-z0-9_]/gi, '_');
+  const directory = await mkdtemp(join(tmpdir(), 'producer-'));
+  const env = stackEnv();
+  const config: ProjectConfig = {
+    project,
+    repoDir: directory,
+    log:
+      kind === 'kafka'
+        ? { type: 'kafka', brokers: env.kafkaBrokers, clientId: 'producer-test' }
+        : { type: 'embedded', path: join(directory, 'log') },
+    schemaRegistry:
+      kind === 'kafka'
+        ? { type: 'confluent', url: env.schemaRegistryUrl }
+        : { type: 'embedded', path: join(directory, 'schemas') },
+    onlineStore: { type: 'embedded', path: join(directory, 'online') },
+    offlineStore: { type: 'local', path: join(directory, 'offline') },
+  };
+  const runtime = await ProjectRuntime.open(config);
+  const { follower, applier } = runtime.registry();
+  await applier.apply(definitions);
+  const producer = new FeatureProducer({ log: runtime.log, schemas: runtime.schemas, project, definitions: follower });
+  return {
+    project,
+    runtime,
+    producer,
+    close: async () => {
+      await follower.stop();
+      await runtime.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

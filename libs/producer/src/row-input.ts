@@ -1,0 +1,115 @@
+import { listElementType, type FeatureViewDefinition, type JoinKey } from '@featurelog/domain';
+
+/**
+ * A row as callers hand it to the producer: the view's join keys, `event_timestamp`, optional
+ * `created_timestamp` and features, in the domain representation (see FeatureValue), with two
+ * conveniences: a timestamp may be a JS Date or an ISO 8601 string, and an integer may be a bigint
+ * within the safe range (Parquet readers return int64 that way). Anything else is validated as is.
+ */
+export type InputRow = Readonly<Record<string, unknown>>;
+
+/** Field name → how its input is converted; fields not listed are passed through unchanged. */
+type Converter = (value: unknown) => unknown;
+
+/**
+ * Builds the converter of one view's rows into the domain representation, once per view: it only
+ * touches timestamp and integer fields, and leaves values it cannot convert for validation to report.
+ */
+export function rowNormalizer(
+  view: Pick<FeatureViewDefinition, 'features'>,
+  joinKeys: readonly JoinKey[],
+): (row: InputRow) => Record<string, unknown> {
+  const converters = new Map<string, Converter>([
+    ['event_timestamp', timestampInput],
+    ['created_timestamp', timestampInput],
+  ]);
+  for (const key of joinKeys) if (key.type === 'int32' || key.type === 'int64') converters.set(key.name, integerInput);
+  for (const feature of view.features) {
+    const element = listElementType(feature.type);
+    const scalar = element ?? feature.type;
+    const convert =
+      scalar === 'timestamp' ? timestampInput : scalar === 'int32' || scalar === 'int64' ? integerInput : undefined;
+    if (convert === undefined) continue;
+    converters.set(feature.name, element === undefined ? convert : (value) => listInput(value, convert));
+  }
+  const entries = [...converters];
+  return (row) => {
+    let out: Record<string, unknown> | undefined;
+    for (const [field, convert] of entries) {
+      const value = row[field];
+      if (value === undefined || value === null) continue;
+      const converted = convert(value);
+      if (converted !== value) {
+        out ??= { ...row };
+        out[field] = converted;
+      }
+    }
+    return out ?? (row as Record<string, unknown>);
+  };
+}
+
+function integerInput(value: unknown): unknown {
+  if (typeof value === 'bigint' && value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER))
+    return Number(value);
+  return value;
+}
+
+function timestampInput(value: unknown): unknown {
+  if (value instanceof Date) {
+    const millis = value.getTime();
+    return Number.isNaN(millis) ? value : millis * 1000;
+  }
+  if (typeof value === 'string') return parseTimestampMicros(value) ?? value;
+  return integerInput(value);
+}
+
+function listInput(value: unknown, convert: Converter): unknown {
+  if (!Array.isArray(value)) return value;
+  let out: unknown[] | undefined;
+  value.forEach((item: unknown, i) => {
+    const converted = item === null || item === undefined ? item : convert(item);
+    if (converted !== item) {
+      out ??= [...(value as unknown[])];
+      out[i] = converted;
+    }
+  });
+  return out ?? value;
+}
+
+/** Date part, optional time (`T` or space) with up to 9 fraction digits, optional zone; naive means UTC. */
+const ISO_TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * Epoch microseconds of an ISO 8601 timestamp, exact to the microsecond (Date.parse stops at the
+ * millisecond; digits past the sixth are truncated). Naive timestamps are UTC, as everywhere in
+ * featurelog. Undefined when the text is not such a timestamp or names an impossible date.
+ */
+export function parseTimestampMicros(text: string): number | undefined {
+  const match = ISO_TIMESTAMP.exec(text.trim());
+  if (match === null) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction = '', zone] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  const dayMillis = Date.UTC(year, month - 1, day);
+  const check = new Date(dayMillis);
+  // Date.UTC rolls 2024-02-30 over into March; a timestamp naming a day that does not exist is refused.
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
+    return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offsetMinutes = 0;
+  if (zone !== undefined && /^[+-]/.test(zone)) {
+    const digits = zone.slice(1).replace(':', '');
+    const zoneHours = Number(digits.slice(0, 2));
+    const zoneMinutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
+    if (zoneHours > 23 || zoneMinutes > 59) return undefined;
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
+  }
+  const seconds = dayMillis / 1000 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  const micros = fraction === '' ? 0 : Number(fraction.padEnd(6, '0').slice(0, 6));
+  return seconds * 1_000_000 + micros;
+}
