@@ -4,7 +4,9 @@ import type { FieldDifference, Plan, PlanItem } from '@featurelog/domain';
 /** Everything a command prints goes through here, so `--json` and the readable form never disagree on content. */
 export interface Output {
   json: boolean;
+  /** Readable text; dropped under `--json`. */
   print(text: string): void;
+  /** The command's result; printed (as JSON) only under `--json`. */
   data(value: unknown): void;
 }
 
@@ -16,37 +18,53 @@ export function consoleOutput(json: boolean): Output {
   };
 }
 
+/** An error as the CLI reports it: `featurelog: CODE: message`, or one JSON object under `--json`. */
+export function renderError(error: { code: string; message: string; problems?: unknown }, json: boolean): string {
+  if (json) {
+    const body: Record<string, unknown> = { error: { code: error.code, message: error.message } };
+    if (error.problems !== undefined) (body.error as Record<string, unknown>).problems = error.problems;
+    return JSON.stringify(body, null, 2);
+  }
+  return `featurelog: ${error.code}: ${error.message}`;
+}
+
 const SYMBOL: Record<PlanItem['action'], string> = { create: '+', update: '~', delete: '-', unchanged: '=' };
 
 function show(value: unknown): string {
-  return value === undefined ? '(absent)' : JSON.stringify(value);
+  return JSON.stringify(value);
 }
 
 function differenceLine(difference: FieldDifference): string {
-  const scope = difference.touchesData ? 'data' : 'metadata';
-  return `      ${difference.path}: ${show(difference.before)} → ${show(difference.after)}  (${scope})`;
+  const scope = difference.touchesData ? '' : '  (metadata)';
+  if (difference.before === undefined) return `      + ${difference.path}: ${show(difference.after)}${scope}`;
+  if (difference.after === undefined) return `      - ${difference.path}: ${show(difference.before)}${scope}`;
+  return `      ~ ${difference.path}: ${show(difference.before)} → ${show(difference.after)}${scope}`;
 }
 
-/** A plan as people read it: one line per object, then its field-level differences. */
+function itemNote(item: PlanItem): string {
+  if (item.action === 'unchanged') return 'unchanged';
+  if (item.action === 'delete' && !item.willApply) return 'removed from the files; kept (delete with --prune)';
+  if (!item.touchesData) return `${item.action}, metadata only`;
+  // Only a feature view owns data-plane resources (its topic and row schema).
+  return item.kind === 'feature_view' ? `${item.action}, touches data (topic, schema)` : item.action;
+}
+
+/** A plan as people read it: one line per object, then its field-level differences, then a summary. */
 export function renderPlan(plan: Plan, project: string): string {
-  const lines = [`Plan for project ${project}, against registry version ${plan.basedOnVersion}:`, ''];
+  const lines = [`Plan for project ${project} against registry version ${plan.basedOnVersion}:`, ''];
   for (const item of plan.items) {
-    const label = `${SYMBOL[item.action]} ${item.kind} ${item.name}`.padEnd(48);
-    let note: string = item.action;
-    if (item.action === 'delete' && !item.willApply) note = 'delete (only with --prune)';
-    else if (item.action !== 'unchanged')
-      note += item.touchesData ? ' (touches data: topic/schema)' : ' (metadata only)';
-    lines.push(`  ${label} ${note}`);
+    lines.push(`  ${SYMBOL[item.action]} ${`${item.kind} ${item.name}`.padEnd(44)} ${itemNote(item)}`);
     if (item.action === 'update') lines.push(...item.differences.map(differenceLine));
   }
-  const count = (action: PlanItem['action'], applied = true) =>
-    plan.items.filter((item) => item.action === action && (!applied || item.willApply)).length;
-  const skippedDeletes = count('delete', false) - count('delete');
+  const count = (action: PlanItem['action']) => plan.items.filter((item) => item.action === action).length;
+  const deletes = plan.items.filter((item) => item.action === 'delete' && item.willApply).length;
+  const kept = count('delete') - deletes;
   lines.push(
     '',
-    `${count('create')} to create, ${count('update')} to update, ${count('delete')} to delete, ${count('unchanged')} unchanged` +
-      (skippedDeletes > 0 ? `; ${skippedDeletes} removed from the files but kept (apply --prune deletes them).` : '.'),
+    `${count('create')} to create, ${count('update')} to update, ${deletes} to delete, ${count('unchanged')} unchanged` +
+      (kept > 0 ? `; ${kept} removed from the files but kept (apply --prune deletes them).` : '.'),
   );
+  if (!plan.items.some((item) => item.willApply)) lines.push('Nothing to apply.');
   return lines.join('\n');
 }
 

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { RegistryAppModule } from './registry.module';
-import type { RegistryRuntime } from './registry.runtime';
+import { RegistryFoldProgress, type RegistryRuntime } from './registry.runtime';
 
 export const DEFAULT_REGISTRY_PORT = 6570;
 
@@ -16,30 +17,39 @@ export interface RegistryAppOptions {
   statePath?: string;
   port?: number;
   host?: string;
+  /** Events folded (and checkpointed in one LevelDB batch) at a time. */
+  foldBatch?: number;
+  /** Wait between attempts when the log cannot be read at start. */
+  retryDelayMs?: number;
 }
 
 /**
  * The registry app: folds `<project>.registry` into classic-level (resuming from its checkpoint, or
  * rebuilding from offset 0 when the state is gone), follows the log live, and serves the REST API.
+ * It listens at once; the registry itself is served once the fold has caught up (503 before).
  */
 export async function startRegistryApp(options: RegistryAppOptions): Promise<NestFastifyApplication> {
-  const { config } = options;
+  const { config, foldBatch = 5_000, retryDelayMs = 1_000 } = options;
   const project = await ProjectRuntime.open(config);
   const store = await RegistryStateStore.open(options.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
   const loaded = await store.load();
   const follower = new RegistryFollower(
-    { log: project.log, codec: project.registryCodec, project: config.project },
+    { log: project.log, codec: project.registryCodec, project: config.project, maxBatch: foldBatch },
     loaded.state,
     loaded.unreadable,
   );
   store.attach(follower);
   const registry = project.registry(follower);
-  await follower.start(`${config.project}.registry-app`);
+  const fold = new RegistryFoldProgress(follower);
+  let closing = false;
 
   const runtime: RegistryRuntime = {
     follower,
     applier: registry.applier,
+    fold,
+    checkLog: async () => void (await project.log.describeTopic(follower.topic)),
     close: async () => {
+      closing = true;
       await follower.stop();
       await store.close();
       await project.close();
@@ -48,27 +58,46 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
   const app = await NestFactory.create<NestFastifyApplication>(
     RegistryAppModule.forRuntime(runtime),
     new FastifyAdapter(),
-    {
-      logger: ['error', 'warn', 'log'],
-    },
+    { logger: ['error', 'warn', 'log'] },
   );
   app.enableShutdownHooks();
   const close = app.close.bind(app);
   app.close = async () => {
+    closing = true;
+    await following;
     await close();
     await runtime.close();
   };
   await app.listen(options.port ?? DEFAULT_REGISTRY_PORT, options.host ?? '127.0.0.1');
+
+  const following = (async () => {
+    for (let attempt = 0; !closing; attempt++) {
+      try {
+        if ((await project.log.describeTopic(follower.topic)) !== undefined) {
+          fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
+        }
+        await follower.catchUp();
+        fold.done();
+        await follower.start(`${config.project}.registry-app`);
+        return;
+      } catch (error) {
+        fold.failed(error);
+        await delay(Math.min(retryDelayMs * 2 ** attempt, 30_000));
+      }
+    }
+  })();
   return app;
 }
 
 if (require.main === module) {
   const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
+  const foldBatch = process.env.FEATURELOG_REGISTRY_FOLD_BATCH;
   loadProjectConfig(repo)
     .then((config) =>
       startRegistryApp({
         config,
         ...(process.env.FEATURELOG_REGISTRY_STATE ? { statePath: process.env.FEATURELOG_REGISTRY_STATE } : {}),
+        ...(foldBatch ? { foldBatch: Number(foldBatch) } : {}),
         port: Number(process.env.FEATURELOG_REGISTRY_PORT ?? DEFAULT_REGISTRY_PORT),
       }),
     )

@@ -32,11 +32,20 @@ interface ChangeRequest {
 export class RegistryController {
   constructor(@Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime) {}
 
-  /** The whole registry, now or as of a version (`?version=`) or a time (`?time=` ISO-8601 or epoch µs). */
+  /**
+   * The whole registry, now or as of a version (`?version=`) or a time (`?time=` ISO-8601 or epoch
+   * µs): the folded state itself (every object with its history, accepted applies, rejections), the
+   * same value any process gets by folding the log up to that version.
+   */
   @Get('registry')
-  async registry(@Query() query: Record<string, string | undefined>) {
-    const state = await this.readable(query.minVersion);
-    const asOf = this.asOf(state, query);
+  async registry(@Query() query: Record<string, string | undefined>): Promise<RegistryState> {
+    return this.asOf(await this.readable(query.minVersion), query);
+  }
+
+  /** The current definitions of every kind (now, or as of `?version=` / `?time=`). */
+  @Get('definitions')
+  async definitions(@Query() query: Record<string, string | undefined>) {
+    const asOf = this.asOf(await this.readable(query.minVersion), query);
     return {
       version: asOf.version,
       objects: Object.fromEntries(
@@ -93,7 +102,8 @@ export class RegistryController {
   }
 
   private async readable(minVersion: string | undefined): Promise<RegistryState> {
-    const { follower } = this.runtime;
+    const { follower, fold } = this.runtime;
+    fold.assertServable();
     if (minVersion !== undefined) {
       const wanted = this.integer('minVersion', minVersion);
       if (follower.state.version < wanted) {
@@ -112,7 +122,7 @@ export class RegistryController {
         }
       }
     }
-    follower.assertComplete();
+    fold.assertServable();
     return follower.state;
   }
 

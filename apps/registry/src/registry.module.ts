@@ -32,8 +32,8 @@ export class RegistryAppModule {
           metrics,
           checks: {
             useFactory: () => [
-              { name: 'log', check: () => runtime.follower.catchUp() },
-              { name: 'registry', check: async () => runtime.follower.assertComplete() },
+              { name: 'log', check: () => runtime.checkLog() },
+              { name: 'registry', check: async () => runtime.fold.assertServable() },
             ],
           },
         }),

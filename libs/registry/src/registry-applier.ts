@@ -3,6 +3,7 @@ import {
   applyOutcome,
   FeaturelogError,
   getDataSource,
+  DefinitionsInvalidError,
   hasChanges,
   planChanges,
   planToChangeset,
@@ -52,18 +53,33 @@ export class RegistryApplier {
   /** Validates the definitions and compares them with the registry as it is now. */
   async plan(desired: readonly TaggedDefinition[], options: PlanOptions = {}): Promise<Plan> {
     const problems = validateDefinitions(desired);
-    if (problems.length > 0) {
-      const list = problems.map((problem) => `${problem.code}: ${problem.message}`).join('\n  ');
-      throw new FeaturelogError('DEFINITIONS_INVALID', `the definitions are invalid:\n  ${list}`);
-    }
+    if (problems.length > 0) throw new DefinitionsInvalidError(problems);
     await this.follower.catchUp();
     this.follower.assertComplete();
     return planChanges(desired, this.follower.state, options);
   }
 
+  /** Plans against the registry as it is now and applies that plan. */
   async apply(desired: readonly TaggedDefinition[], options: ApplyOptions = {}): Promise<ApplyResult> {
-    const plan = await this.plan(desired, options);
+    return this.applyPlan(await this.plan(desired, options), options);
+  }
+
+  /**
+   * Applies a plan made earlier (a saved, reviewed `plan --out` file): exactly its changes, against
+   * exactly the version it was made on. If the registry has moved since, nothing is provisioned or
+   * written and REGISTRY_VERSION_CONFLICT says to plan again; if it moves between this check and
+   * the append, the fold refuses the changeset with the same error.
+   */
+  async applyPlan(plan: Plan, options: Pick<ApplyOptions, 'author'> = {}): Promise<ApplyResult> {
+    const desired = desiredDefinitionsOf(plan);
+    const problems = validateDefinitions(desired);
+    if (problems.length > 0) throw new DefinitionsInvalidError(problems, 'the plan holds invalid definitions');
     if (!hasChanges(plan)) return { plan, applied: false, version: plan.basedOnVersion, provisioned: [] };
+    await this.follower.catchUp();
+    this.follower.assertComplete();
+    if (this.follower.state.version !== plan.basedOnVersion) {
+      throw versionConflict(plan.basedOnVersion, this.follower.state.version);
+    }
 
     const dataViews = plan.items
       .filter((item) => item.willApply && item.kind === 'feature_view' && item.action !== 'delete' && item.touchesData)
@@ -106,13 +122,34 @@ export class RegistryApplier {
       return { plan, applied: true, offset: outcome.offset, version: outcome.version, provisioned };
     }
     if (outcome?.status === 'rejected') {
-      throw new FeaturelogError(
-        'REGISTRY_VERSION_CONFLICT',
-        `the registry changed while this apply was planned (planned against version ${plan.basedOnVersion}, ` +
-          `now ${outcome.currentVersion}): nothing was applied; run plan again and re-apply`,
-        { retriable: true },
-      );
+      if (outcome.reason !== 'VERSION_CONFLICT') {
+        throw new FeaturelogError(
+          'REGISTRY_APPLY_REFUSED',
+          `the registry refused apply ${applyId} at offset ${outcome.offset} (${outcome.reason}): ${outcome.message}`,
+        );
+      }
+      throw versionConflict(plan.basedOnVersion, outcome.currentVersion);
     }
     throw new FeaturelogError('REGISTRY_APPLY_LOST', `apply ${applyId} was written but not found in the fold`);
   }
+}
+
+function versionConflict(planned: number, current: number): FeaturelogError {
+  return new FeaturelogError(
+    'REGISTRY_VERSION_CONFLICT',
+    `the registry changed since this apply was planned (planned against version ${planned}, now ${current}): ` +
+      'nothing was applied; run plan again and re-apply',
+    { retriable: true },
+  );
+}
+
+/**
+ * What the registry holds once the plan is applied: every created, updated and unchanged object,
+ * and the deletes the plan leaves in place (removed from the files, but not pruned).
+ */
+export function desiredDefinitionsOf(plan: Plan): TaggedDefinition[] {
+  return plan.items.flatMap((item) => {
+    const definition = item.action === 'delete' ? (item.willApply ? undefined : item.before) : item.after;
+    return definition === undefined ? [] : [{ kind: item.kind, definition } as TaggedDefinition];
+  });
 }

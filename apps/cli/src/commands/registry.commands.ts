@@ -1,7 +1,8 @@
-import { cp, mkdir, readdir } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
+import { stringify as stringifyYaml } from 'yaml';
 import {
   DEFINITION_KINDS,
   FeaturelogError,
@@ -9,6 +10,7 @@ import {
   listDefinitions,
   registryObjectKey,
   type DefinitionKind,
+  type Plan,
   type RegistryObjectVersion,
   type TaggedDefinition,
 } from '@featurelog/domain';
@@ -60,7 +62,8 @@ export function registerRegistryCommands(program: Command): void {
     .command('init')
     .description('scaffold an example feature repo (drivers with hourly stats, a feature service, sample data)')
     .argument('[dir]', 'folder to create', 'feature_repo')
-    .action(async (dir: string) => {
+    .action(async (dir: string, options: CommonOptions) => {
+      const out = consoleOutput(options.json);
       const target = resolve(dir);
       await mkdir(target, { recursive: true });
       if ((await readdir(target)).length > 0) {
@@ -70,22 +73,28 @@ export function registerRegistryCommands(program: Command): void {
         recursive: true,
         filter: (source) => !source.includes(`${join('drivers', '.featurelog')}`),
       });
-      process.stdout.write(
-        `Created a feature repo in ${target}\nNext: cd ${dir} && featurelog plan && featurelog apply\n`,
-      );
+      out.print(`Created a feature repo in ${target}\nNext: cd ${dir} && featurelog plan && featurelog apply`);
+      out.data({ created: target });
     });
 
   program
     .command('plan')
     .description(`show what apply would change; exit code ${PLAN_HAS_CHANGES_EXIT_CODE} when something would change`)
     .option('--prune', 'also delete objects removed from the files', false)
-    .action(async (options: CommonOptions & { prune: boolean }) => {
+    .option('--out <file>', 'save the plan, to apply exactly it later with `apply <file>`')
+    .action(async (options: CommonOptions & { prune: boolean; out?: string }) => {
       const out = consoleOutput(options.json);
       const repo = await loadRepo(options);
       const plan = await withRuntime(repo.config, async (runtime) =>
         runtime.registry().applier.plan(repo.definitions.map(stripLocation), { prune: options.prune }),
       );
+      if (options.out !== undefined) {
+        const saved: SavedPlan = { format: SAVED_PLAN_FORMAT, project: repo.config.project, plan };
+        await writeFile(resolve(options.out), `${JSON.stringify(saved, null, 2)}\n`);
+      }
       out.print(renderPlan(plan, repo.config.project));
+      if (options.out !== undefined)
+        out.print(`Saved to ${options.out}; apply exactly this plan with: featurelog apply ${options.out}`);
       out.data(plan);
       if (hasChanges(plan)) process.exitCode = PLAN_HAS_CHANGES_EXIT_CODE;
     });
@@ -93,18 +102,22 @@ export function registerRegistryCommands(program: Command): void {
   program
     .command('apply')
     .description('apply the definitions: provision schemas and topics, then append one changeset to the registry log')
+    .argument('[plan-file]', 'a plan saved by `plan --out`: apply exactly it, or fail if the registry has moved since')
     .option('--prune', 'delete objects removed from the files', false)
     .option('--author <name>', 'recorded in the registry history', process.env.USER ?? userInfo().username)
-    .action(async (options: CommonOptions & { prune: boolean; author?: string }) => {
+    .action(async (planFile: string | undefined, options: CommonOptions & { prune: boolean; author?: string }) => {
       const out = consoleOutput(options.json);
-      const repo = await loadRepo(options);
-      const result = await withRuntime(repo.config, async (runtime) =>
-        runtime.registry().applier.apply(repo.definitions.map(stripLocation), {
-          prune: options.prune,
-          ...(options.author ? { author: options.author } : {}),
-        }),
-      );
-      out.print(renderPlan(result.plan, repo.config.project));
+      const author = options.author ? { author: options.author } : {};
+      const repo = planFile === undefined ? await loadRepo(options) : undefined;
+      const config = repo?.config ?? (await loadConfig(options));
+      const saved = planFile === undefined ? undefined : await readSavedPlan(planFile, config.project);
+      const result = await withRuntime(config, async (runtime) => {
+        const { applier } = runtime.registry();
+        return saved
+          ? applier.applyPlan(saved.plan, author)
+          : applier.apply(repo!.definitions.map(stripLocation), { prune: options.prune, ...author });
+      });
+      out.print(renderPlan(result.plan, config.project));
       for (const p of result.provisioned) {
         out.print(
           `  provisioned ${p.topic} (${p.topicCreated ? 'created' : 'exists'}), schema ${p.subject} id ${p.schemaId}`,
@@ -157,7 +170,7 @@ export function registerRegistryCommands(program: Command): void {
       const { history: _history, ...current } = object;
       out.data(current);
       out.print(`${kind} ${name} (version at offset ${object.offset}, updated ${isoMicros(object.updatedAt)})`);
-      out.print(JSON.stringify(object.definition, null, 2));
+      out.print(stringifyYaml({ kind, ...object.definition }).trimEnd());
     });
 
   program
@@ -184,6 +197,34 @@ export function registerRegistryCommands(program: Command): void {
         ),
       );
     });
+}
+
+/** Marks a `plan --out` file, so `apply` can tell it from any other JSON. */
+const SAVED_PLAN_FORMAT = 'featurelog-plan/1';
+
+interface SavedPlan {
+  format: typeof SAVED_PLAN_FORMAT;
+  project: string;
+  plan: Plan;
+}
+
+async function readSavedPlan(file: string, project: string): Promise<SavedPlan> {
+  let saved: Partial<SavedPlan>;
+  try {
+    saved = JSON.parse(await readFile(resolve(file), 'utf8')) as Partial<SavedPlan>;
+  } catch (error) {
+    throw new FeaturelogError('PLAN_FILE_UNREADABLE', `cannot read the plan file ${file}`, { cause: error });
+  }
+  if (saved?.format !== SAVED_PLAN_FORMAT || !Array.isArray(saved.plan?.items)) {
+    throw new FeaturelogError('PLAN_FILE_INVALID', `${file} is not a plan saved by \`featurelog plan --out\``);
+  }
+  if (saved.project !== project) {
+    throw new FeaturelogError(
+      'PLAN_FILE_INVALID',
+      `${file} is a plan for project '${saved.project}', but this repo is project '${project}'`,
+    );
+  }
+  return saved as SavedPlan;
 }
 
 function stripLocation({ kind, definition }: TaggedDefinition): TaggedDefinition {
