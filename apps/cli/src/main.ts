@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { FeaturelogError } from '@featurelog/domain';
 import { registerRegistryCommands } from './commands/registry.commands';
+import { renderError } from './output';
 
 /** The `featurelog` command. Errors print their code and message, never a stack, and exit 1. */
 export function buildProgram(): Command {
@@ -28,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (error instanceof FeaturelogError) {
-      process.stderr.write(`featurelog: ${error.code}: ${error.message}\n`);
+      process.stderr.write(`${renderError(error, argv.includes('--json'))}\n`);
       return 1;
     }
     process.stderr.write(
