@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
@@ -599,7 +599,9 @@ async function duckdbCheck(path: string): Promise<string> {
 }
 
 function findPython(): string | undefined {
-  const candidates = [process.env.BENCH_PYTHON, '/work/main/.venv/bin/python', 'python3'].filter(Boolean) as string[];
+  const candidates = [process.env.BENCH_PYTHON, resolve(__dirname, '../../.venv/bin/python'), 'python3'].filter(
+    Boolean,
+  ) as string[];
   return candidates.find((python) => spawnSync(python, ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0);
 }
 
