@@ -8,3 +8,4 @@ export * from './schema-registry.contract';
 export * from './local-schema-registry.adapter';
 export * from './confluent-schema-registry.adapter';
 export * from './registry-changeset';
+export * from './source-row-mapping';
