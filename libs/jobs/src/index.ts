@@ -1,1 +1,10 @@
-export {};
+export * from './sortable-entity-key';
+export * from './timestamp-text';
+export * from './external-sorter';
+export * from './entity-file';
+export * from './entity-rows';
+export * from './export-plan';
+export * from './segment-catalog-reader';
+export * from './view-history';
+export * from './training-set-writer';
+export * from './export-training-set';

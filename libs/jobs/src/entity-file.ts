@@ -1,0 +1,241 @@
+import { createReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
+import { parse } from 'csv-parse';
+import { FeaturelogError, parseValueType, type ScalarType, type ValueType } from '@featurelog/domain';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+
+export type EntityFileFormat = 'parquet' | 'csv';
+
+/** A column of the entity file; `type` is known up front for Parquet, inferred while reading for CSV. */
+export interface EntityFileColumn {
+  name: string;
+  /** Parquet: the column's type. CSV: undefined (text; see EntityRowDecoder for inference). */
+  type: ValueType | undefined;
+}
+
+/**
+ * An entity file opened for reading: its columns are known before any row is read, so the export can
+ * refuse a file without `event_timestamp` or a join key before doing any work.
+ */
+export interface EntityFile {
+  path: string;
+  format: EntityFileFormat;
+  columns: EntityFileColumn[];
+  /** Rows as arrays in column order: CSV gives text (empty cells as null), Parquet typed values. */
+  rows(): AsyncIterable<unknown[][]>;
+}
+
+export async function openEntityFile(path: string, format?: EntityFileFormat): Promise<EntityFile> {
+  const chosen = format ?? formatOf(path);
+  try {
+    await stat(path);
+  } catch (error) {
+    throw new FeaturelogError(
+      'ENTITY_FILE_NOT_FOUND',
+      `entity file ${path} cannot be read: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return chosen === 'csv' ? openCsv(path) : openParquet(path);
+}
+
+function formatOf(path: string): EntityFileFormat {
+  const extension = extname(path).toLowerCase();
+  if (extension === '.csv') return 'csv';
+  if (extension === '.parquet' || extension === '.pq') return 'parquet';
+  throw new FeaturelogError(
+    'ENTITY_FILE_FORMAT_UNKNOWN',
+    `entity file ${path}: cannot tell the format from "${extension}"; expected .parquet or .csv`,
+  );
+}
+
+async function openCsv(path: string): Promise<EntityFile> {
+  const header = await readCsvHeader(path);
+  const seen = new Set<string>();
+  for (const name of header) {
+    if (seen.has(name))
+      throw new FeaturelogError('ENTITY_FILE_INVALID', `entity file ${path} has two columns named "${name}"`);
+    seen.add(name);
+  }
+  return {
+    path,
+    format: 'csv',
+    columns: header.map((name) => ({ name, type: undefined })),
+    async *rows() {
+      const parser = createReadStream(path).pipe(
+        parse({ from_line: 2, relax_column_count: false, skip_empty_lines: true, bom: true }),
+      );
+      let batch: unknown[][] = [];
+      try {
+        for await (const record of parser as AsyncIterable<string[]>) {
+          batch.push(record.map((cell) => (cell === '' ? null : cell)));
+          if (batch.length === 8192) {
+            yield batch;
+            batch = [];
+          }
+        }
+      } catch (error) {
+        if (error instanceof FeaturelogError) throw error;
+        throw new FeaturelogError('ENTITY_FILE_INVALID', `entity file ${path}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      if (batch.length > 0) yield batch;
+    },
+  };
+}
+
+async function readCsvHeader(path: string): Promise<string[]> {
+  const parser = createReadStream(path).pipe(parse({ to_line: 1, bom: true }));
+  for await (const record of parser as AsyncIterable<string[]>) return record.map((name) => name.trim());
+  throw new FeaturelogError('ENTITY_FILE_INVALID', `entity file ${path} is empty: expected a header line`);
+}
+
+async function openParquet(path: string): Promise<EntityFile> {
+  const handle = await open(path, 'r');
+  let metadata: FileMetaData;
+  let file: AsyncBuffer;
+  try {
+    file = await fileBuffer(handle);
+    metadata = await parquetMetadataAsync(file);
+  } catch (error) {
+    await handle.close();
+    throw new FeaturelogError(
+      'ENTITY_FILE_INVALID',
+      `entity file ${path} is not readable Parquet: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  await handle.close();
+  const columns = parquetSchema(metadata).children.map((node): EntityFileColumn => ({
+    name: node.element.name,
+    type: parquetColumnType(node),
+  }));
+  return {
+    path,
+    format: 'parquet',
+    columns,
+    async *rows() {
+      const reading = await open(path, 'r');
+      try {
+        const buffer = await fileBuffer(reading);
+        let rowStart = 0;
+        for (const group of metadata.row_groups) {
+          const rowEnd = rowStart + Number(group.num_rows);
+          let rows: unknown[][] = [];
+          await parquetRead({
+            file: buffer,
+            metadata,
+            rowStart,
+            rowEnd,
+            columns: columns.map((column) => column.name),
+            compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
+            parsers: MICROS_PARSERS,
+            onComplete: (decoded: unknown[][]) => {
+              rows = decoded;
+            },
+          });
+          rowStart = rowEnd;
+          if (rows.length > 0) yield rows;
+        }
+      } catch (error) {
+        if (error instanceof FeaturelogError) throw error;
+        throw new FeaturelogError(
+          'ENTITY_FILE_INVALID',
+          `entity file ${path} cannot be decoded: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      } finally {
+        await reading.close();
+      }
+    },
+  };
+}
+
+/** Every Parquet time type becomes epoch microseconds, the domain's unit. */
+const MICROS_PARSERS = {
+  timestampFromMilliseconds: (millis: bigint) => Number(millis) * 1000,
+  timestampFromMicroseconds: (micros: bigint) => Number(micros),
+  // Floor, not round: a nanosecond timestamp never moves into its own future.
+  timestampFromNanoseconds: (nanos: bigint) => Number(nanos >= 0n ? nanos / 1000n : (nanos - 999n) / 1000n),
+  dateFromDays: (days: number) => days * 86_400_000_000,
+};
+
+interface SchemaNode {
+  element: {
+    name: string;
+    type?: string;
+    converted_type?: string;
+    logical_type?: { type: string };
+  };
+  children: SchemaNode[];
+}
+
+/** The domain type a Parquet column's values have once read; undefined for what only text can carry. */
+function parquetColumnType(node: SchemaNode): ValueType | undefined {
+  const { element } = node;
+  const logical = element.logical_type?.type;
+  if (logical === 'LIST' || element.converted_type === 'LIST') {
+    const leaf = node.children[0]?.children[0] ?? node.children[0];
+    const inner = leaf && leaf.children.length === 0 ? scalarType(leaf) : undefined;
+    return inner ? parseValueType(`list<${inner}>`) : undefined;
+  }
+  if (node.children.length > 0) return undefined;
+  return scalarType(node);
+}
+
+function scalarType({ element }: SchemaNode): ScalarType | undefined {
+  const logical = element.logical_type?.type;
+  const converted = element.converted_type;
+  if (logical === 'TIMESTAMP' || converted?.startsWith('TIMESTAMP') || logical === 'DATE' || converted === 'DATE') {
+    return 'timestamp';
+  }
+  if (logical === 'DECIMAL' || converted === 'DECIMAL') return 'float64';
+  switch (element.type) {
+    case 'BOOLEAN':
+      return 'bool';
+    case 'INT32':
+      return 'int32';
+    case 'INT64':
+      return 'int64';
+    case 'INT96':
+      return 'timestamp';
+    case 'FLOAT':
+      return 'float32';
+    case 'DOUBLE':
+      return 'float64';
+    case 'BYTE_ARRAY':
+    case 'FIXED_LEN_BYTE_ARRAY':
+      return logical === 'STRING' ||
+        logical === 'JSON' ||
+        logical === 'ENUM' ||
+        converted === 'UTF8' ||
+        converted === 'JSON' ||
+        converted === 'ENUM'
+        ? 'string'
+        : 'bytes';
+    default:
+      return undefined;
+  }
+}
+
+async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start: number, end = size): Promise<ArrayBuffer> {
+      const bytes = new Uint8Array(end - start);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+      if (bytesRead !== bytes.length) throw new Error(`short read: ${bytesRead} of ${bytes.length} bytes at ${start}`);
+      return bytes.buffer;
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import {
+  FeaturelogError,
+  requireDefinition,
+  resolveFeatureReferences,
+  resolveServiceFeatures,
+  topicNames,
+  type DefinitionSource,
+  type EntityDefinition,
+  type FeatureViewDefinition,
+  type ResolvedFeature,
+  type ValueType,
+} from '@featurelog/domain';
+import { segmentSchemaFor, type SegmentColumn } from '@featurelog/offline-store';
+import { openEntityFile, type EntityFile, type EntityFileFormat } from './entity-file';
+
+/** The column of the entity file that holds each row's point in time. */
+export const ENTITY_TIMESTAMP_COLUMN = 'event_timestamp';
+
+/** What a training-set export is asked to do; paths are absolute once a job carries them. */
+export interface ExportRequest {
+  /** Parquet or CSV with the join keys, `event_timestamp` and any extra columns. */
+  entities: string;
+  entitiesFormat?: EntityFileFormat;
+  /** `view:feature` or `view:*`; exactly one of `features` and `service`. */
+  features?: string[];
+  service?: string;
+  /** The Parquet file to write. */
+  output: string;
+  /** Name feature columns `view__feature` instead of `feature`. */
+  fullFeatureNames?: boolean;
+  /** Only rows the log had appended (and that were created) by each entity row's time. */
+  asServed?: boolean;
+}
+
+export interface PlannedFeature {
+  name: string;
+  type: ValueType;
+  /** Its column in the training set. */
+  column: string;
+}
+
+export interface PlannedView {
+  definition: FeatureViewDefinition;
+  entities: EntityDefinition[];
+  /** The view's join keys in segment order, which is the order its history is merged in. */
+  joinKeys: SegmentColumn[];
+  /** Views with the same join keys in the same order share one pass over the entity rows. */
+  keyName: string;
+  features: PlannedFeature[];
+  topic: string;
+}
+
+export type OutputColumn =
+  | { name: string; source: 'entity'; index: number }
+  | { name: string; source: 'feature'; view: string; feature: string; type: ValueType };
+
+export interface ExportPlan {
+  project: string;
+  request: ExportRequest;
+  entityFile: EntityFile;
+  views: PlannedView[];
+  timestampIndex: number;
+  /** Join key column → its position in the entity file and its type (from the entity definitions). */
+  joinKeyColumns: Map<string, { index: number; type: SegmentColumn['type'] }>;
+  columns: OutputColumn[];
+}
+
+/**
+ * Checks everything that can be checked before any work: the features or service exist, every view keeps
+ * offline history, the entity file has `event_timestamp` and every join key, and the output columns do
+ * not collide. Throws a FeaturelogError naming the problem.
+ */
+export async function planExport(
+  project: string,
+  request: ExportRequest,
+  definitions: DefinitionSource,
+): Promise<ExportPlan> {
+  const resolved = resolveRequestedFeatures(request, definitions);
+  const views = planViews(resolved, definitions);
+  const entityFile = await openEntityFile(request.entities, request.entitiesFormat);
+  const names = entityFile.columns.map((column) => column.name);
+
+  const timestampIndex = names.indexOf(ENTITY_TIMESTAMP_COLUMN);
+  if (timestampIndex < 0) {
+    throw new FeaturelogError(
+      'ENTITY_TIMESTAMP_MISSING',
+      `entity file ${entityFile.path} has no "${ENTITY_TIMESTAMP_COLUMN}" column (columns: ${names.join(', ')})`,
+    );
+  }
+  const joinKeyColumns = new Map<string, { index: number; type: SegmentColumn['type'] }>();
+  for (const view of views) {
+    for (const key of view.joinKeys) {
+      const index = names.indexOf(key.name);
+      if (index < 0) {
+        throw new FeaturelogError(
+          'ENTITY_JOIN_KEY_MISSING',
+          `entity file ${entityFile.path} has no column "${key.name}", the join key of view "${view.definition.name}" ` +
+            `(columns: ${names.join(', ')})`,
+        );
+      }
+      const known = joinKeyColumns.get(key.name);
+      if (known !== undefined && known.type !== key.type) {
+        throw new FeaturelogError(
+          'JOIN_KEY_TYPE_CONFLICT',
+          `join key "${key.name}" is ${known.type} in one requested view and ${key.type} in view "${view.definition.name}"`,
+        );
+      }
+      joinKeyColumns.set(key.name, { index, type: key.type });
+    }
+  }
+
+  const columns: OutputColumn[] = names.map((name, index) => ({ name, source: 'entity', index }));
+  const owners = new Map<string, string>(names.map((name) => [name, `entity file column "${name}"`]));
+  for (const view of views) {
+    for (const feature of view.features) {
+      const owner = `feature ${view.definition.name}:${feature.name}`;
+      const previous = owners.get(feature.column);
+      if (previous !== undefined) {
+        throw new FeaturelogError(
+          'FEATURE_NAME_COLLISION',
+          `${owner} and ${previous} would both be column "${feature.column}"` +
+            (request.fullFeatureNames ? '' : '; use full feature names (view__feature)'),
+        );
+      }
+      owners.set(feature.column, owner);
+      columns.push({
+        name: feature.column,
+        source: 'feature',
+        view: view.definition.name,
+        feature: feature.name,
+        type: feature.type,
+      });
+    }
+  }
+  for (const view of views) view.topic = topicNames.features(project, view.definition);
+  return { project, request, entityFile, views, timestampIndex, joinKeyColumns, columns };
+
+  function planViews(features: ResolvedFeature[], source: DefinitionSource): PlannedView[] {
+    const byView = new Map<string, PlannedView>();
+    for (const { view, feature } of features) {
+      let planned = byView.get(view.name);
+      if (planned === undefined) {
+        if (!view.offline) {
+          throw new FeaturelogError(
+            'VIEW_NOT_OFFLINE',
+            `feature view "${view.name}" keeps no offline history (offline: false), so it cannot be exported`,
+          );
+        }
+        const entities = view.entities.map((name) => requireDefinition(source, 'entity', name));
+        const joinKeys = segmentSchemaFor(view, entities).joinKeys;
+        planned = {
+          definition: view,
+          entities,
+          joinKeys,
+          keyName: joinKeys.map((key) => key.name).join(','),
+          features: [],
+          topic: '',
+        };
+        byView.set(view.name, planned);
+      }
+      planned.features.push({
+        name: feature.name,
+        type: feature.type,
+        column: request.fullFeatureNames ? `${view.name}__${feature.name}` : feature.name,
+      });
+    }
+    return [...byView.values()];
+  }
+}
+
+function resolveRequestedFeatures(request: ExportRequest, definitions: DefinitionSource): ResolvedFeature[] {
+  const hasFeatures = request.features !== undefined && request.features.length > 0;
+  if (hasFeatures === (request.service !== undefined)) {
+    throw new FeaturelogError(
+      'EXPORT_FEATURES_INVALID',
+      'an export needs exactly one of: feature references (view:feature, view:*) or a feature service',
+    );
+  }
+  return hasFeatures
+    ? resolveFeatureReferences(definitions, request.features!)
+    : resolveServiceFeatures(definitions, request.service!);
+}

@@ -1,0 +1,47 @@
+import { FeaturelogError, topicNames } from '@featurelog/domain';
+import type { EventLog } from '@featurelog/log';
+import {
+  foldSegmentEvents,
+  initialSegmentCatalog,
+  type SegmentCatalog,
+  type SegmentEvent,
+} from '@featurelog/offline-store';
+
+/** How the bytes of a `<project>.segments` record become an event; the compactor owns the encoding. */
+export type SegmentEventDecoder = (value: Buffer) => SegmentEvent;
+
+/** JSON, the encoding of segment events on `<project>.segments` (see libs/compactor). */
+export const jsonSegmentEventDecoder: SegmentEventDecoder = (value) =>
+  JSON.parse(value.toString('utf8')) as SegmentEvent;
+
+/**
+ * Folds `<project>.segments` up to its current end into the catalog of live segments. A project that
+ * never compacted has no such topic (or an empty one): every view's history is then all log tail.
+ */
+export async function readSegmentCatalog(
+  log: EventLog,
+  project: string,
+  decode: SegmentEventDecoder = jsonSegmentEventDecoder,
+): Promise<SegmentCatalog> {
+  const topic = topicNames.segments(project);
+  if ((await log.describeTopic(topic)) === undefined) return initialSegmentCatalog();
+  const events: SegmentEvent[] = [];
+  for (const [partition, end] of await log.endOffsets(topic)) {
+    if (end === 0) continue;
+    for await (const records of log.read(topic, partition, 0, { untilOffset: end })) {
+      for (const record of records) {
+        if (record.value === null) continue;
+        try {
+          events.push(decode(record.value));
+        } catch (error) {
+          throw new FeaturelogError(
+            'SEGMENT_EVENT_UNREADABLE',
+            `${topic}[${partition}]@${record.offset} is not a segment event: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+      }
+    }
+  }
+  return foldSegmentEvents(events);
+}

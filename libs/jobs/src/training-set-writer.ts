@@ -1,0 +1,163 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { FeaturelogError, listElementType, type ScalarType, type ValueType } from '@featurelog/domain';
+import type { SchemaElement } from 'hyparquet';
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+
+export interface TrainingSetColumn {
+  name: string;
+  type: ValueType;
+}
+
+export interface TrainingSetWriterOptions {
+  /** Rows buffered per row group; memory holds one row group. */
+  rowGroupSize?: number;
+}
+
+const MICROS_UTC = { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } as const;
+
+/**
+ * Writes a training set as Parquet, one row group at a time, to a hidden temporary file next to the
+ * target that is renamed into place by {@link finish}: a failed export leaves no partial file behind.
+ * Timestamps are TIMESTAMP(MICROS, UTC), which pandas/pyarrow read as timestamp[us, tz=UTC]; every
+ * column is nullable; lists are standard three-level LISTs.
+ */
+export class TrainingSetWriter {
+  private readonly writer: ParquetWriter;
+  private readonly fd: number;
+  private readonly temporary: string;
+  private readonly columns: TrainingSetColumn[];
+  private readonly rowGroupSize: number;
+  private buffers: unknown[][];
+  private buffered = 0;
+  private closed = false;
+  rowsWritten = 0;
+
+  constructor(
+    readonly path: string,
+    columns: readonly TrainingSetColumn[],
+    { rowGroupSize = 100_000 }: TrainingSetWriterOptions = {},
+  ) {
+    this.columns = [...columns];
+    this.rowGroupSize = rowGroupSize;
+    this.buffers = this.columns.map(() => []);
+    this.temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      this.fd = openSync(this.temporary, 'wx');
+    } catch (error) {
+      throw new FeaturelogError(
+        'EXPORT_OUTPUT_UNWRITABLE',
+        `cannot create ${this.temporary}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const fd = this.fd;
+    const sink = new ByteWriter();
+    const grow = sink.ensure.bind(sink);
+    const flush = () => {
+      let written = 0;
+      const bytes = new Uint8Array(sink.buffer, 0, sink.index);
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      sink.index = 0;
+    };
+    sink.ensure = (size: number) => {
+      if (sink.index > 1 << 20) flush();
+      grow(size);
+    };
+    sink.finish = flush;
+    this.writer = new ParquetWriter({
+      writer: sink,
+      schema: [
+        { name: 'root', num_children: this.columns.length },
+        ...this.columns.flatMap((column) => schemaElements(column.name, column.type)),
+      ],
+      codec: 'SNAPPY',
+      createdBy: 'featurelog jobs (hyparquet-writer)',
+    });
+  }
+
+  /** One row: a value per column, in column order, in the domain representation (µs timestamps). */
+  write(values: readonly unknown[]): void {
+    for (let i = 0; i < this.buffers.length; i++) this.buffers[i]!.push(values[i] ?? null);
+    this.buffered += 1;
+    if (this.buffered >= this.rowGroupSize) this.flushGroup();
+  }
+
+  /** Writes the footer, fsyncs and renames the file into place. */
+  finish(): void {
+    this.flushGroup();
+    this.writer.finish();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.closed = true;
+    renameSync(this.temporary, this.path);
+  }
+
+  /** Removes the temporary file after a failure. */
+  abort(): void {
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
+    rmSync(this.temporary, { force: true });
+  }
+
+  private flushGroup(): void {
+    if (this.buffered === 0) return;
+    const columnData = this.columns.map((column, i) => ({
+      name: column.name,
+      data: this.buffers[i]!.map((value) => toParquet(column.type, value)),
+    }));
+    void this.writer.write({ columnData, rowGroupSize: this.buffered });
+    this.rowsWritten += this.buffered;
+    this.buffers = this.columns.map(() => []);
+    this.buffered = 0;
+  }
+}
+
+function schemaElements(name: string, type: ValueType): SchemaElement[] {
+  const element = listElementType(type);
+  if (element === undefined) return [{ name, repetition_type: 'OPTIONAL', ...scalarElement(type as ScalarType) }];
+  return [
+    { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    { name: 'element', repetition_type: 'OPTIONAL', ...scalarElement(element) },
+  ];
+}
+
+function scalarElement(type: ScalarType): Pick<SchemaElement, 'type' | 'converted_type' | 'logical_type'> {
+  switch (type) {
+    case 'bool':
+      return { type: 'BOOLEAN' };
+    case 'int32':
+      return { type: 'INT32' };
+    case 'int64':
+      return { type: 'INT64' };
+    case 'float32':
+      return { type: 'FLOAT' };
+    case 'float64':
+      return { type: 'DOUBLE' };
+    case 'string':
+      return { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
+    case 'bytes':
+      return { type: 'BYTE_ARRAY' };
+    case 'timestamp':
+      return { type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: MICROS_UTC };
+  }
+}
+
+/** 64-bit integers go to hyparquet-writer as bigint. */
+function toParquet(type: ValueType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  const element = listElementType(type);
+  if (element !== undefined) return Array.isArray(value) ? value.map((item) => toParquet(element, item)) : null;
+  if (type === 'int64' || type === 'timestamp') {
+    if (typeof value === 'bigint') return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+    throw new FeaturelogError('EXPORT_VALUE_INVALID', `expected an integer for a ${type} column, got ${String(value)}`);
+  }
+  if (type === 'string' && typeof value !== 'string')
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return value;
+}

@@ -1,0 +1,262 @@
+import { join } from 'node:path';
+import {
+  FeaturelogError,
+  type EntityDefinition,
+  type FeatureValue,
+  type FeatureViewDefinition,
+} from '@featurelog/domain';
+import { readerSchema, rowSchemaFor, RowDecoder, type WriterSchemaSource } from '@featurelog/avro';
+import type { EventLog } from '@featurelog/log';
+import {
+  assertSegmentCoverage,
+  liveSegments,
+  segmentCoverage,
+  verifySegment,
+  type SegmentCatalog,
+  type SegmentCodec,
+  type SegmentColumn,
+  type SegmentRow,
+  type SegmentWritten,
+} from '@featurelog/offline-store';
+import { compareHistoryRows, mergeSorted, type HistoryRow } from '@featurelog/pit';
+import { ExternalSorter } from './external-sorter';
+import { sortableEntityKey } from './sortable-entity-key';
+
+/** Where history comes from: the log (tail and, for backfills, all of it) and the offline segments. */
+export interface HistorySources {
+  log: EventLog;
+  /** Writer schemas of the rows on feature topics (the schema registry port). */
+  schemas: WriterSchemaSource;
+  codec: SegmentCodec;
+  /** The offline root that segment paths are relative to. */
+  offlineRoot: string;
+  project: string;
+}
+
+/** Partition → offset: the log's high watermark, everything before it and nothing after. */
+export type Watermark = ReadonlyMap<number, number>;
+
+export interface ViewHistoryOptions {
+  view: FeatureViewDefinition;
+  entities: readonly EntityDefinition[];
+  joinKeys: readonly SegmentColumn[];
+  topic: string;
+  /** Live segments of the catalog read just before `watermark` was captured. */
+  catalog: SegmentCatalog;
+  watermark: Watermark;
+  /** `segments`: live segments plus the uncompacted tail; `log`: the whole log, no segment read. */
+  source?: 'segments' | 'log';
+  /** Event-time bounds (inclusive, µs) outside which no row is wanted: whole segments are skipped. */
+  eventTimeFrom?: number;
+  eventTimeTo?: number;
+  /** Log-tail rows sorted in memory before sorted runs spill to disk. */
+  tailRowsInMemory?: number;
+  spillDirectory?: string;
+  onProgress?: (progress: { phase: string; done: number; total: number }) => void;
+}
+
+/** A view's history as of one watermark, sorted for the point-in-time join. */
+export interface ViewHistory {
+  /** Segments that will be read (verified by checksum before anything else). */
+  segments: SegmentWritten[];
+  segmentRows: number;
+  tailRows: number;
+  /** Tail records that could not be decoded (poison rows, which the materializer sends to the DLQ). */
+  undecodableTailRecords: number;
+  /** Rows in {@link compareHistoryRows} order (entity key is the sortable key). Iterate once. */
+  rows: AsyncIterable<HistoryRow[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Prepares the history of one view exactly as the log held it at `watermark`: every live segment of the
+ * view (each checksum-verified up front, so a missing or corrupt file fails the job with its path before
+ * any row is read), plus the log from where the segments' coverage ends up to the watermark, decoded and
+ * sorted (spilling sorted runs beyond `tailRowsInMemory`). Each segment is sorted already; `rows` k-way
+ * merges them with the sorted tail, holding one batch per input.
+ */
+export async function openViewHistory(sources: HistorySources, options: ViewHistoryOptions): Promise<ViewHistory> {
+  const { view, watermark, source = 'segments', eventTimeFrom = -Infinity, eventTimeTo = Infinity } = options;
+  const progress = options.onProgress ?? (() => undefined);
+  const segments: SegmentWritten[] = [];
+  const tailFrom = new Map<number, number>();
+  if (source === 'segments') {
+    const live = liveSegments(options.catalog, view.name);
+    const kept: SegmentWritten[] = [];
+    for (const [i, segment] of live.entries()) {
+      progress({ phase: `verifying segments of ${view.name}`, done: i, total: live.length });
+      await verifySegment(sources.offlineRoot, segment);
+      const schema = await sources.codec.readSchema(join(sources.offlineRoot, segment.path));
+      if (schema.viewVersion !== view.version) continue;
+      if (!sameJoinKeys(schema.joinKeys, options.joinKeys)) {
+        throw new FeaturelogError(
+          'SEGMENT_SCHEMA_MISMATCH',
+          `segment ${join(sources.offlineRoot, segment.path)} has join keys ${describeKeys(schema.joinKeys)}, ` +
+            `view "${view.name}" has ${describeKeys(options.joinKeys)}`,
+        );
+      }
+      kept.push(segment);
+    }
+    progress({ phase: `verifying segments of ${view.name}`, done: live.length, total: live.length });
+    const coverage = segmentCoverage(
+      { ...options.catalog, live: new Map([[view.name, new Map(kept.map((s) => [s.segmentId, s]))]]) },
+      view.name,
+    );
+    assertSegmentCoverage(coverage);
+    for (const { partition, coveredUntil } of coverage.partitions) tailFrom.set(partition, coveredUntil);
+    for (const segment of kept) {
+      const outside =
+        segment.minEventTime === null ||
+        segment.maxEventTime === null ||
+        segment.minEventTime > eventTimeTo ||
+        segment.maxEventTime < eventTimeFrom;
+      if (!outside) segments.push(segment);
+    }
+  }
+
+  const tail = new ExternalSorter<HistoryRow>({
+    compare: compareHistoryRows,
+    maxInMemory: options.tailRowsInMemory ?? 500_000,
+    directory: options.spillDirectory,
+  });
+  try {
+    const undecodable = await readTail(sources, options, tailFrom, eventTimeFrom, eventTimeTo, tail, progress);
+    const inputs: AsyncIterable<readonly HistoryRow[]>[] = segments.map((segment) =>
+      segmentHistory(sources, segment, options.joinKeys, watermark),
+    );
+    if (tail.size > 0) inputs.push(tail.sorted());
+    const rows: AsyncIterable<HistoryRow[]> =
+      inputs.length === 1
+        ? (inputs[0] as AsyncIterable<HistoryRow[]>)
+        : mergeSorted(inputs, compareHistoryRows, { batchSize: 8192 });
+    return {
+      segments,
+      segmentRows: segments.reduce((sum, segment) => sum + segment.rowCount, 0),
+      tailRows: tail.size,
+      undecodableTailRecords: undecodable,
+      rows,
+      close: () => tail.close(),
+    };
+  } catch (error) {
+    await tail.close();
+    throw error;
+  }
+}
+
+async function readTail(
+  sources: HistorySources,
+  options: ViewHistoryOptions,
+  tailFrom: ReadonlyMap<number, number>,
+  eventTimeFrom: number,
+  eventTimeTo: number,
+  sorter: ExternalSorter<HistoryRow>,
+  progress: NonNullable<ViewHistoryOptions['onProgress']>,
+): Promise<number> {
+  const { view, topic, watermark, joinKeys } = options;
+  const ranges = [...watermark]
+    .map(([partition, until]) => ({ partition, from: tailFrom.get(partition) ?? 0, until }))
+    .filter((range) => range.from < range.until);
+  const total = ranges.reduce((sum, range) => sum + range.until - range.from, 0);
+  if (total === 0) return 0;
+  const decoder = new RowDecoder(sources.schemas);
+  const reader = readerSchema(rowSchemaFor(view, options.entities, sources.project));
+  const features = view.features.map((feature) => feature.name);
+  let done = 0;
+  let undecodable = 0;
+  const phase = `reading the log tail of ${view.name}`;
+  progress({ phase, done, total });
+  for (const { partition, from, until } of ranges) {
+    for await (const records of sources.log.read(topic, partition, from, { untilOffset: until, maxBatch: 10_000 })) {
+      await decoder.loadAll(records.flatMap((record) => (record.value === null ? [] : [record.value])));
+      const rows: HistoryRow[] = [];
+      for (const record of records) {
+        if (record.value === null) continue;
+        let decoded: Record<string, FeatureValue>;
+        try {
+          decoded = decoder.decodeLoaded(record.value, reader) as Record<string, FeatureValue>;
+        } catch {
+          undecodable += 1;
+          continue;
+        }
+        const eventTimestamp = decoded.event_timestamp as number;
+        if (eventTimestamp < eventTimeFrom || eventTimestamp > eventTimeTo) continue;
+        const values: Record<string, FeatureValue> = {};
+        for (const name of features) values[name] = decoded[name] ?? null;
+        rows.push({
+          entityKey: sortableEntityKey(joinKeys, decoded),
+          eventTimestamp,
+          createdTimestamp: (decoded.created_timestamp as number | null | undefined) ?? null,
+          position: { partition: record.partition, offset: record.offset },
+          appendedAt: record.timestamp * 1000,
+          features: values,
+          joinKeys: pick(decoded, joinKeys),
+        } as HistoryRow);
+      }
+      await sorter.add(rows);
+      done += records.length;
+      progress({ phase, done, total });
+    }
+  }
+  return undecodable;
+}
+
+/** One segment's rows as history rows, cut at the watermark in case the segment reaches past it. */
+async function* segmentHistory(
+  sources: HistorySources,
+  segment: SegmentWritten,
+  joinKeys: readonly SegmentColumn[],
+  watermark: Watermark,
+): AsyncGenerator<HistoryRow[]> {
+  const path = join(sources.offlineRoot, segment.path);
+  const pastWatermark = segment.ranges.some((range) => range.untilOffset > (watermark.get(range.partition) ?? 0));
+  try {
+    for await (const batch of sources.codec.read(path)) {
+      const rows: HistoryRow[] = [];
+      for (const row of batch) {
+        if (pastWatermark && row.offset >= (watermark.get(row.partition) ?? 0)) continue;
+        rows.push(historyRow(row, joinKeys));
+      }
+      yield rows;
+    }
+  } catch (error) {
+    if (error instanceof FeaturelogError) throw error;
+    throw new FeaturelogError(
+      'SEGMENT_CORRUPT',
+      `segment file ${path} cannot be decoded: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** History rows keep the typed join key values so a backfill can re-encode the log's entity key. */
+export interface KeyedHistoryRow extends HistoryRow {
+  joinKeys: Record<string, FeatureValue>;
+}
+
+function historyRow(row: SegmentRow, joinKeys: readonly SegmentColumn[]): KeyedHistoryRow {
+  return {
+    entityKey: sortableEntityKey(joinKeys, row.joinKeys),
+    eventTimestamp: row.eventTimestamp,
+    createdTimestamp: row.createdTimestamp,
+    position: { partition: row.partition, offset: row.offset },
+    appendedAt: row.appendTime,
+    features: row.features,
+    joinKeys: row.joinKeys,
+  };
+}
+
+function pick(values: Record<string, FeatureValue>, keys: readonly SegmentColumn[]): Record<string, FeatureValue> {
+  const out: Record<string, FeatureValue> = {};
+  for (const key of keys) out[key.name] = values[key.name] ?? null;
+  return out;
+}
+
+function sameJoinKeys(a: readonly SegmentColumn[], b: readonly SegmentColumn[]): boolean {
+  return a.length === b.length && a.every((key, i) => key.name === b[i]!.name && key.type === b[i]!.type);
+}
+
+function describeKeys(keys: readonly SegmentColumn[]): string {
+  return `(${keys.map((key) => `${key.name} ${key.type}`).join(', ')})`;
+}
