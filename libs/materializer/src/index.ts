@@ -1,1 +1,3 @@
-export {};
+export * from './view-projection';
+export * from './materializer';
+export * from './materializer-metrics';

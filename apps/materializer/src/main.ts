@@ -1,0 +1,90 @@
+import 'reflect-metadata';
+import { resolve } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
+import { createMetricsRegistry } from '@featurelog/observability';
+import { ProjectRuntime } from '@featurelog/runtime';
+import { MaterializerAppModule } from './materializer.module';
+
+export { MATERIALIZER } from './materializer.module';
+
+export const DEFAULT_MATERIALIZER_PORT = 6571;
+
+export interface MaterializerAppOptions {
+  config: ProjectConfig;
+  port?: number;
+  host?: string;
+  /** Tuning passed to the Materializer (batch sizes, intervals, backoff). */
+  tuning?: Omit<MaterializerOptions, 'project' | 'log' | 'schemas' | 'store' | 'follower' | 'metrics'>;
+  /** Nest's own log lines; `featurelog dev` passes false. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
+}
+
+/**
+ * The materializer app: follows the registry, projects every online view's feature topic into the
+ * online store (see Materializer), and serves /health and /metrics. Runs standalone (main) or
+ * in-process (`featurelog dev`); closing the app stops consuming and closes the ports.
+ */
+export async function startMaterializer(options: MaterializerAppOptions): Promise<NestFastifyApplication> {
+  const { config } = options;
+  const runtime = await ProjectRuntime.open(config);
+  try {
+    const store = await runtime.onlineStore();
+    const { follower } = runtime.registry();
+    const metrics = createMetricsRegistry('materializer');
+    const materializer = new Materializer({
+      ...options.tuning,
+      project: config.project,
+      log: runtime.log,
+      schemas: runtime.schemas,
+      store,
+      follower,
+      metrics: new MaterializerMetrics(metrics),
+    });
+    await follower.start(`${config.project}.materializer.registry`);
+    await materializer.start();
+    const app = await NestFactory.create<NestFastifyApplication>(
+      MaterializerAppModule.forParts({
+        project: config.project,
+        materializer,
+        follower,
+        store,
+        log: runtime.log,
+        metrics,
+      }),
+      new FastifyAdapter(),
+      { logger: options.logger ?? ['error', 'warn', 'log'] },
+    );
+    app.enableShutdownHooks();
+    const close = app.close.bind(app);
+    app.close = async () => {
+      await close();
+      await materializer.stop();
+      await follower.stop();
+      await runtime.close();
+    };
+    await app.listen(options.port ?? DEFAULT_MATERIALIZER_PORT, options.host ?? '127.0.0.1');
+    return app;
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
+  loadProjectConfig(repo)
+    .then((config) =>
+      startMaterializer({
+        config,
+        port: Number(process.env.FEATURELOG_MATERIALIZER_PORT ?? DEFAULT_MATERIALIZER_PORT),
+      }),
+    )
+    .then(async (app) => process.stdout.write(`featurelog materializer listening on ${await app.getUrl()}\n`))
+    .catch((error: unknown) => {
+      process.stderr.write(`featurelog materializer: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
+}

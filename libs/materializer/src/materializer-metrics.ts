@@ -1,0 +1,89 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Where the lag gauge gets its figures when scraped. */
+export interface LagSource {
+  lag(): Promise<Array<{ topic: string; partition: number; lag: number }>>;
+}
+
+/**
+ * The materializer's Prometheus metrics. Freshness is write time minus event time, observed per row
+ * once its batch is stored; lag is the topic's end offset minus the stored checkpoint, per partition.
+ */
+export class MaterializerMetrics {
+  readonly rows: Counter<'view' | 'outcome'>;
+  readonly deadLetters: Counter<'topic' | 'code'>;
+  readonly retries: Counter<'topic'>;
+  readonly rebuilds: Counter<'reason'>;
+  readonly freshness: Histogram<'view'>;
+  readonly batchSeconds: Histogram;
+  private readonly freshnessByView = new Map<string, { observe(value: number): void }>();
+  private lagSource: LagSource | undefined;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.rows = new Counter({
+      name: 'featurelog_materializer_rows_total',
+      help: 'Feature rows written to the online store, by view and whether they won last-write-wins',
+      labelNames: ['view', 'outcome'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'featurelog_materializer_dead_letters_total',
+      help: 'Records sent to the dead-letter topic, by source topic and error code',
+      labelNames: ['topic', 'code'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'featurelog_materializer_retries_total',
+      help: 'Batches retried after an infrastructure failure (broker, Redis or schema registry down)',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.rebuilds = new Counter({
+      name: 'featurelog_materializer_rebuilds_total',
+      help: 'Times the online store was found without its checkpoint (wiped) and rebuilt from offset 0',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.freshness = new Histogram({
+      name: 'featurelog_materializer_freshness_seconds',
+      help: 'Time from a row event timestamp to its write into the online store',
+      labelNames: ['view'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'featurelog_materializer_write_batch_seconds',
+      help: 'Duration of one online store write (one Lua round trip)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    const lagSource = () => this.lagSource;
+    new Gauge({
+      name: 'featurelog_materializer_lag_records',
+      help: 'Records of a partition not yet in the online store: end offset minus the stored checkpoint',
+      labelNames: ['topic', 'partition'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const { topic, partition, lag } of (await lagSource()?.lag()) ?? []) {
+          this.set({ topic, partition: String(partition) }, lag);
+        }
+      },
+    });
+  }
+
+  attach(source: LagSource): void {
+    this.lagSource = source;
+  }
+
+  /** Observes the freshness of every row of a stored batch, at one write time. */
+  observeFreshness(view: string, eventTimestampsMicros: readonly number[], writtenAtMicros: number): void {
+    let child = this.freshnessByView.get(view);
+    if (child === undefined) {
+      child = this.freshness.labels(view);
+      this.freshnessByView.set(view, child);
+    }
+    for (const eventTimestamp of eventTimestampsMicros) child.observe((writtenAtMicros - eventTimestamp) / 1e6);
+  }
+}

@@ -1,0 +1,205 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadProjectConfig } from '@featurelog/config';
+import {
+  compareRowVersions,
+  encodeEntityKey,
+  topicNames,
+  valueSubject,
+  type EntityDefinition,
+  type FeatureValue,
+  type FeatureViewDefinition,
+  type RowVersion,
+  type TaggedDefinition,
+} from '@featurelog/domain';
+import { avroType, encodeRow, readerSchema, rowSchemaFor, RowDecoder, type FeatureRow } from '@featurelog/avro';
+import type { RecordPosition } from '@featurelog/log';
+import type { OnlineStore } from '@featurelog/online-store';
+import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
+import { ProjectRuntime } from '@featurelog/runtime';
+import { uniqueName } from '@featurelog/testing';
+import { stackEnv } from '../../../tools/stack/stack-env';
+
+/** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
+
+export const driver: EntityDefinition = { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] };
+
+export function statsView(overrides: Partial<FeatureViewDefinition> = {}): FeatureViewDefinition {
+  return {
+    name: 'driver_stats',
+    version: 1,
+    entities: ['driver'],
+    features: [
+      { name: 'conv_rate', type: 'float64' },
+      { name: 'trips', type: 'int64' },
+      { name: 'city', type: 'string' },
+    ],
+    ttlSeconds: 0,
+    online: true,
+    offline: true,
+    partitions: 3,
+    ...overrides,
+  };
+}
+
+export function baseDefinitions(...views: FeatureViewDefinition[]): TaggedDefinition[] {
+  return [
+    { kind: 'entity', definition: driver },
+    ...(views.length > 0 ? views : [statsView()]).map(
+      (definition) => ({ kind: 'feature_view', definition }) as TaggedDefinition,
+    ),
+  ];
+}
+
+export interface TestProject {
+  project: string;
+  repoDir: string;
+  runtime: ProjectRuntime;
+  /** The test's own view of the registry (the materializer under test follows with its own). */
+  follower: RegistryFollower;
+  applier: RegistryApplier;
+  store(): Promise<OnlineStore>;
+  apply(definitions: TaggedDefinition[]): Promise<void>;
+  topic(view: string): string;
+  /** Encodes rows with the latest schema registered for the view's topic and appends them keyed by entity. */
+  produce(view: string, rows: FeatureRow[]): Promise<RecordPosition[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh project with a featurelog.yaml in a temp folder: `embedded` (file log, local schemas,
+ * classic-level) or `stack` (the stack's Kafka, schema registry and Redis, see stackEnv).
+ */
+export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestProject> {
+  const project = uniqueName('mat').replace(/[^a-z0-9_]/gi, '_');
+  const repoDir = await mkdtemp(join(tmpdir(), 'materializer-'));
+  const env = stackEnv();
+  const yaml =
+    kind === 'embedded'
+      ? `project: ${project}\n`
+      : [
+          `project: ${project}`,
+          `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}' }`,
+          `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
+          `onlineStore: { type: redis, url: '${env.redisUrl}' }`,
+          '',
+        ].join('\n');
+  await writeFile(join(repoDir, 'featurelog.yaml'), yaml);
+  const runtime = await ProjectRuntime.open(await loadProjectConfig(repoDir, { env: {} }));
+  const { follower, applier } = runtime.registry();
+  const types = new Map<number, ReturnType<typeof avroType>>();
+  const topicOf = (view: string) => {
+    const object = follower.state.objects[`feature_view/${view}`];
+    return topicNames.features(project, object!.definition as FeatureViewDefinition);
+  };
+  return {
+    project,
+    repoDir,
+    runtime,
+    follower,
+    applier,
+    store: () => runtime.onlineStore(),
+    apply: async (definitions) => {
+      await applier.apply(definitions, { prune: true });
+    },
+    topic: topicOf,
+    produce: async (view, rows) => {
+      const topic = topicOf(view);
+      const latest = await runtime.schemas.latestVersion(valueSubject(topic));
+      let type = types.get(latest!.id);
+      if (type === undefined) {
+        type = avroType(latest!.schema);
+        types.set(latest!.id, type);
+      }
+      const definition = follower.state.objects[`feature_view/${view}`]!.definition as FeatureViewDefinition;
+      const joinKeys = definition.entities.flatMap(
+        (name) => (follower.state.objects[`entity/${name}`]!.definition as EntityDefinition).joinKeys,
+      );
+      return runtime.log.append(
+        topic,
+        rows.map((row) => ({
+          key: Buffer.from(encodeEntityKey(joinKeys, row)),
+          value: encodeRow(latest!.id, type, row),
+        })),
+      );
+    },
+    close: async () => {
+      await runtime.close();
+      await rm(repoDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface FoldedValue {
+  version: RowVersion;
+  features: Record<string, FeatureValue>;
+}
+
+/**
+ * The oracle: reads a view's topic from the start, independently of the materializer, and keeps per
+ * entity the row with the greatest (event_timestamp, created_timestamp, log position). Records that do
+ * not decode are skipped, as the materializer dead-letters them.
+ */
+export async function foldTopic(test: TestProject, viewName: string): Promise<Map<string, FoldedValue>> {
+  const { runtime, follower, project } = test;
+  await follower.catchUp();
+  const view = follower.state.objects[`feature_view/${viewName}`]!.definition as FeatureViewDefinition;
+  const entities = view.entities.map(
+    (name) => follower.state.objects[`entity/${name}`]!.definition as EntityDefinition,
+  );
+  const joinKeys = entities.flatMap((entity) => entity.joinKeys);
+  const reader = readerSchema(rowSchemaFor(view, entities, project));
+  const decoder = new RowDecoder(runtime.schemas);
+  const topic = topicNames.features(project, view);
+  const folded = new Map<string, FoldedValue>();
+  for (const [partition, end] of await runtime.log.endOffsets(topic)) {
+    if (end === 0) continue;
+    for await (const records of runtime.log.read(topic, partition, 0, { untilOffset: end })) {
+      for (const record of records) {
+        let row: FeatureRow;
+        try {
+          row = await decoder.decode(record.value!, reader);
+        } catch {
+          continue;
+        }
+        const version: RowVersion = {
+          eventTimestamp: row.event_timestamp as number,
+          createdTimestamp: (row.created_timestamp as number | null) ?? null,
+          position: { partition, offset: record.offset },
+        };
+        const key = encodeEntityKey(joinKeys, row);
+        const current = folded.get(key);
+        if (current !== undefined && compareRowVersions(version, current.version) <= 0) continue;
+        folded.set(key, {
+          version,
+          features: Object.fromEntries(view.features.map((feature) => [feature.name, row[feature.name] ?? null])),
+        });
+      }
+    }
+  }
+  return folded;
+}
+
+/** What the store holds for these entities of one view, in the oracle's shape (absent ones left out). */
+export async function storedValues(
+  store: OnlineStore,
+  project: string,
+  view: string,
+  entityKeys: Iterable<string>,
+): Promise<Map<string, FoldedValue>> {
+  const keys = [...entityKeys];
+  const values = new Map<string, FoldedValue>();
+  for (let start = 0; start < keys.length; start += 500) {
+    const slice = keys.slice(start, start + 500);
+    const read = await store.read(
+      project,
+      slice.map((entityKey) => ({ entityKey, views: [view] })),
+    );
+    slice.forEach((key, i) => {
+      const value = read[i]?.[0];
+      if (value) values.set(key, value);
+    });
+  }
+  return values;
+}

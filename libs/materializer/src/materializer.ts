@@ -1,0 +1,590 @@
+import {
+  FeaturelogError,
+  topicNames,
+  type FeatureViewDefinition,
+  type EntityDefinition,
+  type RegistryState,
+} from '@featurelog/domain';
+import { RowDecoder, type KafkaDataSource, type WriterSchemaSource } from '@featurelog/avro';
+import {
+  ConsumerRunner,
+  type BatchOutcome,
+  type EventLog,
+  type PoisonedRecord,
+  type RecordBatch,
+} from '@featurelog/log';
+import type { OnlineRow, OnlineStore, TopicPartitionOffset } from '@featurelog/online-store';
+import type { RegistryFollower } from '@featurelog/registry';
+import type { MaterializerMetrics } from './materializer-metrics';
+import { DEFAULT_RETENTION_TTL_MULTIPLE, retriable, ViewProjection } from './view-projection';
+
+/**
+ * The checkpoint entry that says "this checkpoint is whole". It is written alone, before any row,
+ * each time the materializer starts consuming from offset 0; offsets merge into the same hash later
+ * but never re-create it. A checkpoint without it was wiped (FLUSHALL, eviction, a new Redis) even if
+ * batches written since the wipe have put some offsets back, so its offsets cannot be trusted.
+ */
+export const CHECKPOINT_MARKER_TOPIC = '__featurelog.materializer.complete';
+
+export type MaterializerLogLevel = 'info' | 'warn' | 'error';
+
+export interface MaterializerOptions {
+  project: string;
+  log: EventLog;
+  /** Writer schemas by id (the schema registry port). */
+  schemas: WriterSchemaSource;
+  store: OnlineStore;
+  /** Follows `<project>.registry`; the caller starts it (it may be shared with other components). */
+  follower: RegistryFollower;
+  /** Kafka consumer group over the feature topics. */
+  groupId?: string;
+  /** Name of the checkpoint in the online store; one per materialized projection. */
+  checkpointName?: string;
+  dlqTopic?: string;
+  /** Most rows per online store write (one Lua call): bounds how long one script holds Redis. */
+  maxRowsPerWrite?: number;
+  /** How often the checkpoint marker is looked for, to notice a wiped store while running. */
+  wipeCheckIntervalMs?: number;
+  /** How often the registry is read to its end besides the live subscription, and missing topics looked for. */
+  registryPollMs?: number;
+  /** The store forgets a row this many view TTLs after its event time (views without TTL: never); 0 = never. */
+  retentionTtlMultiple?: number;
+  /** Backoff of batches failing on infrastructure (see ConsumerRunner). */
+  initialRetryMs?: number;
+  maxRetryMs?: number;
+  /** Backoff of restarts after the consumer itself failed. */
+  restartDelayMs?: number;
+  maxRestartDelayMs?: number;
+  metrics?: MaterializerMetrics;
+  logger?: (level: MaterializerLogLevel, message: string) => void;
+}
+
+interface Settings {
+  groupId: string;
+  checkpointName: string;
+  dlqTopic: string;
+  maxRowsPerWrite: number;
+  wipeCheckIntervalMs: number;
+  registryPollMs: number;
+  retentionTtlMultiple: number;
+  initialRetryMs: number;
+  maxRetryMs: number;
+  restartDelayMs: number;
+  maxRestartDelayMs: number;
+}
+
+type OffsetsByTopic = Map<string, Map<number, number>>;
+
+/**
+ * Projects the feature topics of every online view into the online store: the latest row per
+ * (entity, view) by last-write-wins, decided by the store.
+ *
+ * Exactly-once in effect: each batch is written with its partition's next offset in the same atomic
+ * store write, and consumption starts from those stored offsets (never from the group's commits), so
+ * after a crash it resumes exactly where its writes stopped; anything replayed loses last-write-wins.
+ *
+ * The registry is followed live: a view applied starts being consumed, a view deleted (or turned
+ * offline, or moved to a new version's topic) stops being consumed and its values are removed, without
+ * a restart. Poison records go to the project's dead-letter topic (ConsumerRunner); infrastructure
+ * failures are retried with backoff.
+ *
+ * A wiped store (the checkpoint marker gone, see CHECKPOINT_MARKER_TOPIC) is noticed within
+ * `wipeCheckIntervalMs`, or at start, and rebuilt by consuming every topic again from offset 0.
+ */
+export class Materializer {
+  private readonly settings: Settings;
+  private readonly decoder: RowDecoder;
+  private readonly logger: (level: MaterializerLogLevel, message: string) => void;
+  /** Topic → projection of the view it feeds, for the topics consumed now. */
+  private views = new Map<string, ViewProjection>();
+  private runner: ConsumerRunner | undefined;
+  /** Topics subscribed at some point by the current runner (a re-added one needs a fresh runner). */
+  private consumed = new Set<string>();
+  /** Next offsets as stored in the checkpoint when each topic started being consumed. */
+  private startOffsets: OffsetsByTopic = new Map();
+  /** Next offsets written with the latest batches. */
+  private readonly written: OffsetsByTopic = new Map();
+  private readonly existingTopics = new Set<string>();
+  /** Start, reconcile, rebuild and restart run one after another on this chain. */
+  private control: Promise<void> = Promise.resolve();
+  private reconcileQueued = false;
+  /** Checkpoint moves past dead-lettered records, once they are in the DLQ; batches wait for it. */
+  private afterDeadLetters: Promise<void> = Promise.resolve();
+  private readonly pastDeadLetters = new Map<string, { topic: string; partition: number; nextOffset: number }>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unfollow: (() => void) | undefined;
+  private stopping = false;
+  private restartAttempts = 0;
+  private lastFailure: unknown;
+
+  constructor(private readonly options: MaterializerOptions) {
+    const { project } = options;
+    this.settings = {
+      groupId: options.groupId ?? `${project}.materializer`,
+      checkpointName: options.checkpointName ?? options.groupId ?? `${project}.materializer`,
+      dlqTopic: options.dlqTopic ?? topicNames.dlq(project),
+      maxRowsPerWrite: options.maxRowsPerWrite ?? 5_000,
+      wipeCheckIntervalMs: options.wipeCheckIntervalMs ?? 1_000,
+      registryPollMs: options.registryPollMs ?? 5_000,
+      retentionTtlMultiple: options.retentionTtlMultiple ?? DEFAULT_RETENTION_TTL_MULTIPLE,
+      initialRetryMs: options.initialRetryMs ?? 100,
+      maxRetryMs: options.maxRetryMs ?? 5_000,
+      restartDelayMs: options.restartDelayMs ?? 500,
+      maxRestartDelayMs: options.maxRestartDelayMs ?? 30_000,
+    };
+    this.decoder = new RowDecoder(options.schemas);
+    this.logger =
+      options.logger ??
+      ((level, message) => {
+        if (level !== 'info') process.stderr.write(`[materializer ${level}] ${message}\n`);
+      });
+    options.metrics?.attach(this);
+  }
+
+  /** Topics consumed now, sorted. */
+  topics(): string[] {
+    return [...this.views.keys()].sort();
+  }
+
+  /** Why the consumer is not running, if it is not. */
+  assertRunning(): void {
+    if (this.runner !== undefined) return;
+    const reason = this.lastFailure instanceof Error ? this.lastFailure.message : String(this.lastFailure ?? 'stopped');
+    throw new FeaturelogError('MATERIALIZER_NOT_RUNNING', `the materializer is not consuming: ${reason}`, {
+      retriable: true,
+    });
+  }
+
+  /** Reads the registry to its end, starts consuming its online views, and watches for changes. */
+  async start(): Promise<void> {
+    await this.options.follower.catchUp();
+    await this.enqueue(() => this.startRunner());
+    this.unfollow = this.options.follower.onFolded(async () => this.scheduleReconcile());
+    this.every(this.settings.wipeCheckIntervalMs, () => this.checkForWipe());
+    this.every(this.settings.registryPollMs, async () => {
+      await this.options.follower.catchUp();
+      this.scheduleReconcile();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.timers.splice(0).forEach(clearInterval);
+    this.unfollow?.();
+    await this.control.catch(() => undefined);
+    await this.stopRunner();
+  }
+
+  /** Per consumed partition: the end offset of its topic minus the stored checkpoint. */
+  async lag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+    const out: Array<{ topic: string; partition: number; lag: number }> = [];
+    for (const topic of this.topics()) {
+      for (const [partition, end] of await this.options.log.endOffsets(topic)) {
+        const stored = this.written.get(topic)?.get(partition) ?? this.startOffsets.get(topic)?.get(partition) ?? 0;
+        out.push({ topic, partition, lag: Math.max(0, end - stored) });
+      }
+    }
+    return out;
+  }
+
+  private every(intervalMs: number, task: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.stopping) return;
+      running = true;
+      task()
+        .catch((error: unknown) => this.logger('warn', describe(error)))
+        .finally(() => (running = false));
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.control.then(() => (this.stopping ? undefined : step()));
+    this.control = run.catch(() => undefined);
+    return run;
+  }
+
+  private scheduleReconcile(): void {
+    if (this.reconcileQueued) return;
+    this.reconcileQueued = true;
+    void this.enqueue(async () => {
+      this.reconcileQueued = false;
+      await this.reconcile();
+    }).catch((error: unknown) => this.logger('warn', `applying registry changes: ${describe(error)}`));
+  }
+
+  // ---- consumer lifecycle -------------------------------------------------------------------
+
+  private async startRunner(): Promise<void> {
+    const { store } = this.options;
+    const { checkpointName } = this.settings;
+    const stored = await store.readCheckpoint(checkpointName);
+    const complete = stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC);
+    let offsets = byTopic(stored.filter((entry) => entry.topic !== CHECKPOINT_MARKER_TOPIC));
+    if (!complete) {
+      if (stored.length > 0) {
+        this.logger('warn', `checkpoint ${checkpointName} was wiped: rebuilding the online store from offset 0`);
+        this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-incomplete' });
+      }
+      offsets = new Map();
+      await store.writeBatch({
+        rows: [],
+        checkpoint: {
+          consumer: checkpointName,
+          offsets: [{ topic: CHECKPOINT_MARKER_TOPIC, partition: 0, nextOffset: Date.now() }],
+        },
+      });
+    }
+    const views = await this.desiredViews();
+    await this.retireStaleTopics(offsets, views);
+    this.views = views;
+    this.startOffsets = offsets;
+    this.written.clear();
+    const topics = [...views.keys()];
+    this.runner = await ConsumerRunner.start({
+      log: this.options.log,
+      groupId: this.settings.groupId,
+      topics,
+      dlqTopic: this.settings.dlqTopic,
+      fromBeginning: true,
+      // Always a number: the stored checkpoint, or 0. The group's own commits are never used.
+      startOffsets: (topic, partition) => this.startOffsets.get(topic)?.get(partition) ?? 0,
+      handle: (batch) => this.handle(batch),
+      initialRetryMs: this.settings.initialRetryMs,
+      maxRetryMs: this.settings.maxRetryMs,
+      onRetry: ({ error, attempt, delayMs, topic, partition }) => {
+        this.options.metrics?.retries.inc({ topic });
+        this.logger('warn', `${topic}/${partition}: retry ${attempt} in ${delayMs} ms: ${describe(error)}`);
+      },
+      onPoison: (poisoned) => this.deadLettered(poisoned),
+    });
+    this.consumed = new Set(topics);
+    this.lastFailure = undefined;
+    this.restartAttempts = 0;
+    const runner = this.runner;
+    this.logger('info', `consuming ${topics.length} topic(s): ${topics.join(', ')}`);
+    runner.done.then(
+      () => undefined,
+      (error: unknown) => {
+        if (this.runner !== runner || this.stopping) return;
+        this.logger('error', `the consumer failed, restarting: ${describe(error)}`);
+        this.runner = undefined;
+        this.lastFailure = error;
+        this.scheduleRestart();
+      },
+    );
+  }
+
+  private async stopRunner(): Promise<void> {
+    const runner = this.runner;
+    this.runner = undefined;
+    await runner?.stop();
+  }
+
+  /** Stops and starts the consumer from the stored checkpoint, with growing pauses while that fails. */
+  private scheduleRestart(): void {
+    const delay = Math.min(this.settings.maxRestartDelayMs, this.settings.restartDelayMs * 2 ** this.restartAttempts);
+    this.restartAttempts++;
+    const timer = setTimeout(() => {
+      void this.enqueue(async () => {
+        await this.stopRunner();
+        await this.startRunner();
+      }).catch((error: unknown) => {
+        this.lastFailure = error;
+        this.logger('warn', `restart failed, retrying in ${delay} ms: ${describe(error)}`);
+        if (!this.stopping) this.scheduleRestart();
+      });
+    }, delay);
+    timer.unref();
+  }
+
+  private async checkForWipe(): Promise<void> {
+    if (this.runner === undefined) return;
+    const stored = await this.options.store.readCheckpoint(this.settings.checkpointName);
+    if (stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC)) return;
+    await this.enqueue(async () => {
+      if (this.runner === undefined) return;
+      this.logger(
+        'warn',
+        `checkpoint ${this.settings.checkpointName} vanished: the online store was wiped; rebuilding`,
+      );
+      this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-vanished' });
+      await this.stopRunner();
+      await this.startRunner();
+    }).catch((error: unknown) => {
+      this.lastFailure = error;
+      this.scheduleRestart();
+      throw error;
+    });
+  }
+
+  // ---- registry changes -------------------------------------------------------------------
+
+  /** The projections of the registry's online views whose topics exist, reusing unchanged ones. */
+  private async desiredViews(): Promise<Map<string, ViewProjection>> {
+    const state = this.options.follower.state;
+    const all = ViewProjection.forRegistry(
+      state,
+      this.options.project,
+      (view, entities, source) => this.projectionFor(view, entities, source),
+      (view, error) => this.logger('warn', `view "${view}" is not materialized: ${describe(error)}`),
+    );
+    const desired = new Map<string, ViewProjection>();
+    for (const [topic, projection] of all) {
+      if (await this.topicExists(topic)) desired.set(topic, projection);
+      else this.logger('warn', `view "${projection.view.name}" waits for its topic ${topic} to exist`);
+    }
+    return desired;
+  }
+
+  private projectionFor(
+    view: FeatureViewDefinition,
+    entities: EntityDefinition[],
+    source: KafkaDataSource | undefined,
+  ): ViewProjection {
+    const made = new ViewProjection(
+      view,
+      entities,
+      source,
+      this.options.project,
+      this.decoder,
+      this.options.schemas,
+      this.settings.retentionTtlMultiple,
+    );
+    // An unchanged definition keeps its projection, and with it the writer schemas already fetched.
+    const current = this.views.get(made.topic);
+    return current !== undefined && current.sameAs(made) ? current : made;
+  }
+
+  private async topicExists(topic: string): Promise<boolean> {
+    if (this.existingTopics.has(topic)) return true;
+    try {
+      await this.options.log.partitionCount(topic);
+    } catch (error) {
+      if (error instanceof FeaturelogError && error.code === 'LOG_TOPIC_NOT_FOUND') return false;
+      throw error;
+    }
+    this.existingTopics.add(topic);
+    return true;
+  }
+
+  private async reconcile(): Promise<void> {
+    const runner = this.runner;
+    if (runner === undefined) return;
+    const desired = await this.desiredViews();
+    const removed = [...this.views.keys()].filter((topic) => !desired.has(topic));
+    const added = [...desired.keys()].filter((topic) => !this.views.has(topic));
+    for (const [topic, projection] of desired) if (this.views.has(topic)) this.views.set(topic, projection);
+    if (removed.length > 0) {
+      await runner.removeTopics(removed);
+      const retired = removed.map((topic) => ({ topic, view: this.views.get(topic)!.view.name }));
+      removed.forEach((topic) => this.views.delete(topic));
+      for (const { topic, view } of retired) {
+        this.logger('info', `view "${view}" is no longer materialized from ${topic}: removing its values`);
+        await this.options.store.deleteView(this.options.project, view);
+        await this.resetOffsets([topic]);
+      }
+    }
+    if (added.length === 0) return;
+    if (added.some((topic) => this.consumed.has(topic))) {
+      // A subscription seeds a partition's start offset once: a topic consumed again needs a new one.
+      await this.stopRunner();
+      await this.startRunner();
+      return;
+    }
+    const stored = byTopic(await this.options.store.readCheckpoint(this.settings.checkpointName));
+    for (const topic of added) {
+      this.startOffsets.set(topic, stored.get(topic) ?? new Map());
+      this.views.set(topic, desired.get(topic)!);
+      this.consumed.add(topic);
+    }
+    this.logger('info', `now also consuming ${added.join(', ')}`);
+    await runner.addTopics(added);
+  }
+
+  /**
+   * A topic with stored offsets that no online view reads any more (its view was deleted, or moved to
+   * a new version, while the materializer was down or before its values were removed): the view's
+   * values are removed and its offsets reset, and a view of that name that reads another topic now is
+   * rebuilt from that topic's start.
+   */
+  private async retireStaleTopics(offsets: OffsetsByTopic, views: Map<string, ViewProjection>): Promise<void> {
+    const stale = [...offsets].filter(
+      ([topic, partitions]) => !views.has(topic) && [...partitions.values()].some((offset) => offset > 0),
+    );
+    for (const [topic] of stale) {
+      const name = viewThatRead(this.options.follower.state, this.options.project, topic);
+      const reset = [topic];
+      if (name !== undefined) {
+        this.logger('info', `view "${name}" no longer reads ${topic}: removing its values`);
+        await this.options.store.deleteView(this.options.project, name);
+        const current = [...views.values()].find((projection) => projection.view.name === name);
+        if (current !== undefined) reset.push(current.topic);
+      }
+      await this.resetOffsets(reset, offsets);
+      reset.forEach((resetTopic) => offsets.delete(resetTopic));
+    }
+  }
+
+  private async resetOffsets(topics: string[], known: OffsetsByTopic = this.startOffsets): Promise<void> {
+    const offsets: TopicPartitionOffset[] = [];
+    for (const topic of topics) {
+      const partitions = new Set([...(known.get(topic)?.keys() ?? []), ...(this.written.get(topic)?.keys() ?? [])]);
+      for (const partition of partitions) offsets.push({ topic, partition, nextOffset: 0 });
+      this.written.delete(topic);
+      this.startOffsets.delete(topic);
+    }
+    if (offsets.length === 0) return;
+    await this.options.store.writeBatch({ rows: [], checkpoint: { consumer: this.settings.checkpointName, offsets } });
+  }
+
+  // ---- the hot path -------------------------------------------------------------------------
+
+  private async handle(batch: RecordBatch): Promise<BatchOutcome | void> {
+    await this.afterDeadLetters;
+    const projection = this.views.get(batch.topic);
+    if (projection === undefined) return;
+    const { project } = this.options;
+    await projection.prepare(batch.records);
+    const rows: OnlineRow[] = [];
+    const poisoned: PoisonedRecord[] = [];
+    for (const record of batch.records) {
+      try {
+        rows.push(projection.toRow(record, project));
+      } catch (error) {
+        if (error instanceof FeaturelogError) {
+          if (error.retriable) throw error;
+          poisoned.push({ record, error });
+        } else {
+          const reason = error instanceof Error ? error.message : String(error);
+          poisoned.push({ record, error: new FeaturelogError('RECORD_UNREADABLE', reason, { cause: error }) });
+        }
+      }
+    }
+    const end = batch.records[batch.records.length - 1]!.offset + 1;
+    // Offsets never move past a record not yet in the DLQ: after a crash it is dead-lettered again.
+    const stopAt = poisoned[0]?.record.offset ?? end;
+    const max = this.settings.maxRowsPerWrite;
+    for (let start = 0; start < rows.length; start += max) {
+      const chunk = rows.slice(start, start + max);
+      const next = rows[start + max];
+      await this.write(
+        projection,
+        chunk,
+        batch,
+        next === undefined ? stopAt : Math.min(next.version.position.offset, stopAt),
+      );
+    }
+    if (rows.length === 0 && stopAt > batch.records[0]!.offset) {
+      await this.write(projection, [], batch, stopAt);
+    }
+    if (poisoned.length === 0) return;
+    this.pastDeadLetters.set(`${batch.topic}:${batch.partition}`, {
+      topic: batch.topic,
+      partition: batch.partition,
+      nextOffset: end,
+    });
+    return { poisoned };
+  }
+
+  private async write(
+    projection: ViewProjection,
+    rows: OnlineRow[],
+    { topic, partition }: { topic: string; partition: number },
+    nextOffset: number,
+  ): Promise<void> {
+    const started = performance.now();
+    let won: number;
+    try {
+      won = await this.options.store.writeBatch({
+        rows,
+        checkpoint: { consumer: this.settings.checkpointName, offsets: [{ topic, partition, nextOffset }] },
+      });
+    } catch (error) {
+      // Rows are built by the projection; a store refusal is about the store, never the record.
+      throw retriable(error, `writing ${rows.length} row(s) of ${topic}/${partition} to the online store`);
+    }
+    this.recordWritten(topic, partition, nextOffset);
+    const metrics = this.options.metrics;
+    if (metrics === undefined || rows.length === 0) return;
+    const view = projection.view.name;
+    metrics.batchSeconds.observe((performance.now() - started) / 1_000);
+    metrics.rows.inc({ view, outcome: 'won' }, won);
+    if (rows.length > won) metrics.rows.inc({ view, outcome: 'lost' }, rows.length - won);
+    metrics.observeFreshness(
+      view,
+      rows.map((row) => row.version.eventTimestamp),
+      Date.now() * 1_000,
+    );
+  }
+
+  private recordWritten(topic: string, partition: number, nextOffset: number): void {
+    let partitions = this.written.get(topic);
+    if (partitions === undefined) {
+      partitions = new Map();
+      this.written.set(topic, partitions);
+    }
+    partitions.set(partition, nextOffset);
+  }
+
+  /** Called once the poison records of a batch are in the DLQ: the checkpoint may now pass them. */
+  private deadLettered({ record, error }: PoisonedRecord): void {
+    this.options.metrics?.deadLetters.inc({ topic: record.topic, code: error.code });
+    this.logger(
+      'warn',
+      `${record.topic}/${record.partition}@${record.offset} sent to ${this.settings.dlqTopic}: ${error.code}: ${error.message}`,
+    );
+    const key = `${record.topic}:${record.partition}`;
+    this.afterDeadLetters = this.afterDeadLetters.then(async () => {
+      const past = this.pastDeadLetters.get(key);
+      if (past === undefined) return;
+      this.pastDeadLetters.delete(key);
+      const projection = this.views.get(past.topic);
+      if (projection === undefined) return;
+      try {
+        await this.write(projection, [], past, past.nextOffset);
+      } catch (failure) {
+        // Only the checkpoint lags: the dead letters are sent again after a restart.
+        this.logger('warn', `moving the checkpoint past dead letters of ${key}: ${describe(failure)}`);
+      }
+    });
+  }
+}
+
+function byTopic(entries: readonly TopicPartitionOffset[]): OffsetsByTopic {
+  const offsets: OffsetsByTopic = new Map();
+  for (const { topic, partition, nextOffset } of entries) {
+    let partitions = offsets.get(topic);
+    if (partitions === undefined) {
+      partitions = new Map();
+      offsets.set(topic, partitions);
+    }
+    partitions.set(partition, nextOffset);
+  }
+  return offsets;
+}
+
+/** The view (current or deleted) whose managed topic, or Kafka source, is `topic`. */
+function viewThatRead(state: RegistryState, project: string, topic: string): string | undefined {
+  for (const object of Object.values(state.objects)) {
+    if (object.kind !== 'feature_view') continue;
+    for (const version of object.history) {
+      const view = version.definition as FeatureViewDefinition | undefined;
+      if (view === undefined) continue;
+      if (topicNames.features(project, view) === topic) return view.name;
+      const source = view.source === undefined ? undefined : state.objects[`data_source/${view.source}`];
+      const sourceTopics = (source?.history ?? []).map(
+        (entry) => (entry.definition as { topic?: string } | undefined)?.topic,
+      );
+      if (sourceTopics.includes(topic)) return view.name;
+    }
+  }
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof FeaturelogError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

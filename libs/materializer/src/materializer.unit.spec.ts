@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { topicNames, valueSubject, type TaggedDefinition } from '@featurelog/domain';
+import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
+import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
+import { waitFor } from '@featurelog/testing';
+import { CHECKPOINT_MARKER_TOPIC, Materializer } from './materializer';
+import { MaterializerMetrics } from './materializer-metrics';
+import {
+  baseDefinitions,
+  driver,
+  foldTopic,
+  openTestProject,
+  statsView,
+  storedValues,
+  type TestProject,
+} from './materializer.test-kit';
+
+const now = Date.now() * 1_000;
+
+function row(driverId: number, offsetMicros: number, trips: number, extra: Partial<FeatureRow> = {}): FeatureRow {
+  return {
+    driver_id: driverId,
+    event_timestamp: now + offsetMicros,
+    created_timestamp: null,
+    conv_rate: trips / 100,
+    trips,
+    city: `city-${trips}`,
+    ...extra,
+  };
+}
+
+async function startMaterializer(test: TestProject, registry = new Registry()) {
+  const { follower } = test.runtime.registry();
+  await follower.start(`${test.project}.mat-registry.${Math.random()}`);
+  const metrics = new MaterializerMetrics(registry);
+  const materializer = new Materializer({
+    project: test.project,
+    log: test.runtime.log,
+    schemas: test.runtime.schemas,
+    store: await test.store(),
+    follower,
+    metrics,
+    wipeCheckIntervalMs: 50,
+    registryPollMs: 200,
+    logger: () => undefined,
+  });
+  await materializer.start();
+  return {
+    materializer,
+    registry,
+    stop: async () => {
+      await materializer.stop();
+      await follower.stop();
+    },
+  };
+}
+
+async function assertStoreEqualsFold(
+  test: TestProject,
+  view = 'driver_stats',
+  description = 'the store to equal the fold',
+) {
+  const store = await test.store();
+  await waitFor(
+    async () => {
+      const folded = await foldTopic(test, view);
+      const stored = await storedValues(store, test.project, view, folded.keys());
+      assert.deepEqual(stored, folded);
+      return folded.size > 0;
+    },
+    { description, timeoutMs: 10_000 },
+  );
+}
+
+async function deadLetters(test: TestProject): Promise<LogRecord[]> {
+  const topic = topicNames.dlq(test.project);
+  const end = (await test.runtime.log.endOffsets(topic)).get(0) ?? 0;
+  const out: LogRecord[] = [];
+  if (end === 0) return out;
+  for await (const records of test.runtime.log.read(topic, 0, 0, { untilOffset: end })) out.push(...records);
+  return out;
+}
+
+describe('Materializer on the embedded ports', () => {
+  let test: TestProject;
+
+  before(async () => {
+    test = await openTestProject('embedded');
+    await test.apply(baseDefinitions());
+  });
+
+  after(async () => test.close());
+
+  it('keeps the latest row per entity, exactly the fold of the log, and counts rows won and lost', async () => {
+    await test.produce('driver_stats', [row(1, 10, 1), row(2, 10, 2), row(1, 30, 3), row(1, 20, 4)]);
+    const running = await startMaterializer(test);
+    try {
+      await assertStoreEqualsFold(test);
+      const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=1']);
+      assert.equal(stored.get('driver_id=1')?.features.trips, 3, 'the row with the greatest event time wins');
+      const text = await running.registry.metrics();
+      assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="won"\} 3/);
+      assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="lost"\} 1/);
+      assert.match(text, /featurelog_materializer_freshness_seconds_count\{view="driver_stats"\} 4/);
+      assert.match(text, /featurelog_materializer_lag_records\{topic="[^"]+",partition="\d"\} 0/);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('breaks event-time ties by created timestamp (absent lowest), then by log position', async () => {
+    const running = await startMaterializer(test);
+    try {
+      await test.produce('driver_stats', [
+        row(10, 100, 1, { created_timestamp: now + 5 }),
+        row(10, 100, 2, { created_timestamp: null }),
+        row(10, 100, 3, { created_timestamp: now + 4 }),
+        row(11, 100, 1),
+        row(11, 100, 2),
+      ]);
+      await waitFor(
+        async () => {
+          const stored = await storedValues(await test.store(), test.project, 'driver_stats', [
+            'driver_id=10',
+            'driver_id=11',
+          ]);
+          return stored.get('driver_id=10')?.features.trips === 1 && stored.get('driver_id=11')?.features.trips === 2;
+        },
+        { description: 'created timestamp, then offset, to decide ties' },
+      );
+      await assertStoreEqualsFold(test);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('leaves the store unchanged when the same offsets are delivered again', async () => {
+    const store = await test.store();
+    const checkpointName = `${test.project}.materializer`;
+    const folded = await foldTopic(test, 'driver_stats');
+    const before = await storedValues(store, test.project, 'driver_stats', folded.keys());
+    // Rewind every partition to 0 but keep the store whole: everything is delivered again.
+    const stored = await store.readCheckpoint(checkpointName);
+    await store.writeBatch({
+      rows: [],
+      checkpoint: {
+        consumer: checkpointName,
+        offsets: stored.filter((e) => e.topic !== CHECKPOINT_MARKER_TOPIC).map((e) => ({ ...e, nextOffset: 0 })),
+      },
+    });
+    const running = await startMaterializer(test);
+    try {
+      await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
+        description: 'the rewound partitions to be consumed again',
+      });
+      const text = await running.registry.metrics();
+      assert.doesNotMatch(text, /outcome="won"\} [1-9]/, 'no redelivered row wins');
+      assert.match(text, /outcome="lost"\} [1-9]/);
+      assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), before);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('sends each kind of poison record to the DLQ with its reason and goes on with the good ones', async () => {
+    const running = await startMaterializer(test);
+    try {
+      const topic = test.topic('driver_stats');
+      const latest = await test.runtime.schemas.latestVersion(valueSubject(topic));
+      const good = encodeRow(latest!.id, avroType(latest!.schema), row(20, 1, 1));
+      // A schema whose `trips` is a string cannot be read as the view's long.
+      const otherSubject = `${test.project}.unrelated-value`;
+      const otherSchema = {
+        type: 'record',
+        name: 'driver_stats',
+        fields: [
+          { name: 'driver_id', type: 'long' },
+          { name: 'event_timestamp', type: 'long' },
+          { name: 'trips', type: 'string' },
+        ],
+      };
+      const otherId = await test.runtime.schemas.register(otherSubject, otherSchema);
+      const unresolvable = encodeRow(otherId, avroType(otherSchema), {
+        driver_id: 21,
+        event_timestamp: now,
+        trips: 'x',
+      });
+      const wrongMagic = Buffer.from(good);
+      wrongMagic[0] = 7;
+      const unknownId = Buffer.from(good);
+      unknownId.writeUInt32BE(987_654_321, 1);
+      const truncated = good.subarray(0, good.length - 3);
+      const impossible = encodeRow(latest!.id, avroType(latest!.schema), row(22, 1, 1, { event_timestamp: -5 }));
+      const key = Buffer.from('driver_id=20');
+      const [{ offset: first }] = (await test.runtime.log.append(topic, [
+        { key, value: good, partition: 0 },
+        { key, value: wrongMagic, partition: 0 },
+        { key, value: unknownId, partition: 0 },
+        { key, value: truncated, partition: 0 },
+        { key, value: impossible, partition: 0 },
+        { key, value: unresolvable, partition: 0 },
+        { key, value: null, partition: 0 },
+        { key, value: encodeRow(latest!.id, avroType(latest!.schema), row(23, 1, 7)), partition: 0 },
+      ])) as unknown as [{ offset: number }];
+      const letters = await waitFor(
+        async () => {
+          const found = await deadLetters(test);
+          return found.length >= 6 ? found : undefined;
+        },
+        { description: 'six dead letters' },
+      );
+      assert.deepEqual(
+        letters.map((letter) => letter.headers[DLQ_HEADERS.errorCode]!.toString()),
+        [
+          'WIRE_BAD_MAGIC',
+          'SCHEMA_NOT_FOUND',
+          'AVRO_DECODE_FAILED',
+          'INVALID_TIMESTAMP',
+          'AVRO_SCHEMA_UNRESOLVABLE',
+          'RECORD_VALUE_MISSING',
+        ],
+      );
+      assert.deepEqual(
+        letters.map((letter) => letter.headers[DLQ_HEADERS.sourceOffset]!.toString()),
+        [1, 2, 3, 4, 5, 6].map((i) => String(first + i)),
+      );
+      for (const letter of letters) {
+        assert.equal(letter.headers[DLQ_HEADERS.sourceTopic]?.toString(), topic);
+        assert.equal(letter.headers[DLQ_HEADERS.sourcePartition]?.toString(), '0');
+        assert.ok(letter.headers[DLQ_HEADERS.errorReason]!.length > 0);
+      }
+      const stored = await waitFor(
+        async () => {
+          const values = await storedValues(await test.store(), test.project, 'driver_stats', [
+            'driver_id=20',
+            'driver_id=23',
+          ]);
+          return values.size === 2 ? values : undefined;
+        },
+        { description: 'the good records around the poison' },
+      );
+      assert.equal(stored.get('driver_id=23')?.features.trips, 7);
+      await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
+        description: 'the checkpoint to move past the dead letters',
+      });
+      assert.match(
+        await running.registry.metrics(),
+        /featurelog_materializer_dead_letters_total\{topic="[^"]+",code="WIRE_BAD_MAGIC"\} 1/,
+      );
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('starts materializing a view applied while running, and removes a deleted one, without restart', async () => {
+    const running = await startMaterializer(test);
+    try {
+      const added = statsView({ name: 'driver_live', features: [{ name: 'speed', type: 'float64' }] });
+      await test.apply(baseDefinitions(statsView(), added));
+      await test.produce('driver_live', [{ driver_id: 5, event_timestamp: now, created_timestamp: null, speed: 42.5 }]);
+      await waitFor(
+        async () => {
+          const stored = await storedValues(await test.store(), test.project, 'driver_live', ['driver_id=5']);
+          return stored.get('driver_id=5')?.features.speed === 42.5;
+        },
+        { description: 'the row of the view applied while running' },
+      );
+      assert.ok(running.materializer.topics().includes(test.topic('driver_live')));
+
+      await test.apply(baseDefinitions(statsView()));
+      await waitFor(
+        async () => {
+          const stored = await storedValues(await test.store(), test.project, 'driver_live', ['driver_id=5']);
+          return stored.size === 0 && running.materializer.topics().length === 1;
+        },
+        { description: 'the deleted view to be removed from the store' },
+      );
+      const stats = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=1']);
+      assert.equal(stats.size, 1, 'other views keep their values');
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('reads rows written with an older compatible schema through the current one', async () => {
+    const old = await test.runtime.schemas.latestVersion(valueSubject(test.topic('driver_stats')));
+    const widened = statsView({ features: [...statsView().features, { name: 'rating', type: 'float32' }] });
+    await test.apply([
+      { kind: 'entity', definition: driver },
+      { kind: 'feature_view', definition: widened },
+    ] as TaggedDefinition[]);
+    const running = await startMaterializer(test);
+    try {
+      await test.runtime.log.append(test.topic('driver_stats'), [
+        { key: Buffer.from('driver_id=30'), value: encodeRow(old!.id, avroType(old!.schema), row(30, 1, 9)) },
+      ]);
+      const stored = await waitFor(
+        async () => {
+          const values = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=30']);
+          return values.get('driver_id=30');
+        },
+        { description: 'the row written with the older schema' },
+      );
+      assert.deepEqual(stored.features, { conv_rate: 0.09, trips: 9, city: 'city-9', rating: null });
+    } finally {
+      await running.stop();
+    }
+  });
+});
