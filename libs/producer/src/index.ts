@@ -1,3 +1,6 @@
 export * from './row-input';
 export * from './invalid-rows.error';
 export * from './feature-producer';
+export * from './csv-values';
+export * from './feature-files';
+export * from './file-ingest';

@@ -2,7 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProjectConfig } from '@featurelog/config';
-import type { TaggedDefinition } from '@featurelog/domain';
+import { requireDefinition, topicNames, type FeatureViewDefinition, type TaggedDefinition } from '@featurelog/domain';
+import { readerSchema, RowDecoder, rowSchemaFor, type FeatureRow } from '@featurelog/avro';
+import type { EventLog, LogRecord } from '@featurelog/log';
+import { LogProvisioner } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { uniqueName } from '@featurelog/testing';
 import { stackEnv } from '../../../tools/stack/stack-env';
@@ -101,4 +104,49 @@ export async function appliedProject(
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** Every record of a topic, partition by partition. */
+export async function readTopic(log: EventLog, topic: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for (const [partition, end] of await log.endOffsets(topic)) {
+    if (end === 0) continue;
+    for await (const records of log.read(topic, partition, 0, { untilOffset: end })) out.push(...records);
+  }
+  return out;
+}
+
+/** The rows on a view's topic, decoded with the view's row schema, in the order `sortBy` gives. */
+export async function topicRows(
+  project: AppliedProject,
+  viewName: string,
+  sortBy = 'driver_id',
+): Promise<FeatureRow[]> {
+  const target = await project.producer.target(viewName);
+  const entities = target.view.entities.map((name) => requireDefinition(project.producer.definitions, 'entity', name));
+  const reader = readerSchema(rowSchemaFor(target.view, entities, project.project));
+  const decoder = new RowDecoder(project.runtime.schemas);
+  const rows: FeatureRow[] = [];
+  for (const record of await readTopic(project.runtime.log, target.topic))
+    rows.push(await decoder.decode(record.value!, reader));
+  return rows.sort((a, b) => (a[sortBy] as number) - (b[sortBy] as number));
+}
+
+/** Provisions a view's topic and schema by hand: the applier provisions only views on managed topics. */
+export async function provisionView(project: AppliedProject, viewName: string): Promise<void> {
+  const state = project.producer.definitions;
+  const view = requireDefinition(state, 'feature_view', viewName);
+  const entities = view.entities.map((name) => requireDefinition(state, 'entity', name));
+  const topics = {
+    project: [],
+    features: (v: FeatureViewDefinition) => ({
+      name: topicNames.features(project.project, v),
+      partitions: 2,
+      config: {},
+    }),
+  };
+  await new LogProvisioner(project.project, project.runtime.log, project.runtime.schemas, topics).provision(
+    view,
+    entities,
+  );
 }
