@@ -50,8 +50,11 @@ export class FeaturelogExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const response = exception.getResponse();
-      const message = typeof response === 'string' ? response : ((response as { message?: unknown }).message ?? exception.message);
-      void reply.status(statusCode).send({ statusCode, code: `HTTP_${statusCode}`, message, retriable: statusCode >= 500 });
+      const message =
+        typeof response === 'string' ? response : ((response as { message?: unknown }).message ?? exception.message);
+      void reply
+        .status(statusCode)
+        .send({ statusCode, code: `HTTP_${statusCode}`, message, retriable: statusCode >= 500 });
       return;
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
