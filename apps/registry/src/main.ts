@@ -73,9 +73,11 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
   const following = (async () => {
     for (let attempt = 0; !closing; attempt++) {
       try {
-        if ((await project.log.describeTopic(follower.topic)) !== undefined) {
-          fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
-        }
+        // The registry topic is the app's own: created (as declared in topics/) so it can be followed
+        // before the first apply.
+        const declared = project.topics.project.find((spec) => spec.name === follower.topic);
+        if (declared) await project.log.ensureTopic(declared);
+        fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
         await follower.catchUp();
         fold.done();
         await follower.start(`${config.project}.registry-app`);
