@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { FeaturelogError } from '@featurelog/domain';
 import { registerRegistryCommands } from './commands/registry.commands';
+import { registerIngestCommands } from './commands/ingest.commands';
 import { renderError } from './output';
 
 /** The `featurelog` command. Errors print their code and message, never a stack, and exit 1. */
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerRegistryCommands(program);
+  registerIngestCommands(program);
   // Global options reach every command's action as part of its options object.
   for (const command of program.commands) {
     command.hook('preAction', (_this, action) => {

@@ -74,7 +74,14 @@ export class ViewTarget {
     this.topic = topicNames.features(project, view);
     this.subject = valueSubject(this.topic);
     this.normalize = rowNormalizer(view, joinKeys);
+    this.timestampFields = new Set([
+      'event_timestamp',
+      'created_timestamp',
+      ...view.features.filter((f) => f.type === 'timestamp').map((f) => f.name),
+    ]);
   }
+
+  private readonly timestampFields: ReadonlySet<string>;
 
   /**
    * The row in the domain representation and its problems (empty when it can be produced). Fields
@@ -83,7 +90,15 @@ export class ViewTarget {
    */
   check(input: InputRow): { row: Record<string, unknown>; problems: RowProblem[] } {
     const row = this.normalize(input);
-    return { row, problems: validateRow(this.view, this.joinKeys, row, { rejectUnknownFields: true }) };
+    const problems = validateRow(this.view, this.joinKeys, row, { rejectUnknownFields: true });
+    for (const problem of problems) {
+      const value = row[problem.field];
+      // Text reaches validation only when it did not parse: say which forms are read, not only micros.
+      if (typeof value === 'string' && this.timestampFields.has(problem.field)) {
+        problem.message = `${problem.field} ${JSON.stringify(value)} is neither an ISO 8601 timestamp (e.g. 2025-01-31T12:00:00.123456Z; naive means UTC) nor epoch microseconds`;
+      }
+    }
+    return { row, problems };
   }
 
   /** The record of a checked row: keyed by its encoded entity key, valued in the Confluent wire format. */

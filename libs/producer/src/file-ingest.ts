@@ -110,6 +110,8 @@ export interface IngestProgress {
   fraction: number;
   rejected: number;
   produced: number;
+  /** Since this phase began. */
+  elapsedMs: number;
 }
 
 export interface IngestOptions {
@@ -207,6 +209,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestSummary>
         fraction: batch.fraction,
         rejected: summary.rejected,
         produced: 0,
+        elapsedMs: performance.now() - started,
       });
     }
     summary.rows = rows;
@@ -255,6 +258,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestSummary>
       fraction: batch.fraction,
       rejected: summary.rejected,
       produced: stream.produced,
+      elapsedMs: performance.now() - started,
     });
   }
   summary.produced = (await stream.close()).produced;
