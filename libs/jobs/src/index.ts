@@ -8,3 +8,4 @@ export * from './segment-catalog-reader';
 export * from './view-history';
 export * from './training-set-writer';
 export * from './export-training-set';
+export * from './backfill-view';

@@ -8,9 +8,9 @@ import {
 } from '@featurelog/offline-store';
 
 /** How the bytes of a `<project>.segments` record become an event; the compactor owns the encoding. */
-export type SegmentEventDecoder = (value: Buffer) => SegmentEvent;
+export type SegmentEventDecoder = (value: Buffer) => SegmentEvent | Promise<SegmentEvent>;
 
-/** JSON, the encoding of segment events on `<project>.segments` (see libs/compactor). */
+/** Segment events as plain JSON, for tests that announce segments by hand; the compactor writes Avro. */
 export const jsonSegmentEventDecoder: SegmentEventDecoder = (value) =>
   JSON.parse(value.toString('utf8')) as SegmentEvent;
 
@@ -32,7 +32,7 @@ export async function readSegmentCatalog(
       for (const record of records) {
         if (record.value === null) continue;
         try {
-          events.push(decode(record.value));
+          events.push(await decode(record.value));
         } catch (error) {
           throw new FeaturelogError(
             'SEGMENT_EVENT_UNREADABLE',

@@ -1,0 +1,153 @@
+import {
+  encodeEntityKey,
+  FeaturelogError,
+  requireDefinition,
+  topicNames,
+  viewJoinKeys,
+  type DefinitionSource,
+  type FeatureValue,
+  type JoinKey,
+} from '@featurelog/domain';
+import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
+import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-store';
+import type { JobProgress } from './export-training-set';
+import { readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
+import { openViewHistory, type HistorySources, type KeyedHistoryRow } from './view-history';
+
+export interface BackfillRequest {
+  view: string;
+  /** Inclusive event-time bounds, epoch µs; absent means unbounded. */
+  from?: number;
+  to?: number;
+  /** `segments`: live segments plus the uncompacted log tail (default); `log`: the whole log. */
+  source?: 'segments' | 'log';
+}
+
+export interface BackfillOptions {
+  /** Rows per online-store write. */
+  batchSize?: number;
+  /** Retention of written rows as a multiple of the view's TTL, as the materializer does (0 = keep forever). */
+  retentionTtlMultiple?: number;
+  tailRowsInMemory?: number;
+  spillDirectory?: string;
+  onProgress?: (progress: JobProgress) => void;
+  decodeSegmentEvent?: SegmentEventDecoder;
+}
+
+export interface BackfillResult {
+  view: string;
+  source: 'segments' | 'log';
+  watermark: Record<number, number>;
+  rowsRead: number;
+  /** Rows that won last-write-wins; the rest were older than what the store held. */
+  rowsWon: number;
+  millis: number;
+}
+
+/**
+ * Replays a view's history, as of the log's high watermark when it starts, into the online store. Every
+ * write goes through last-write-wins (OnlineStore.writeBatch), so running it while live ingestion writes
+ * newer rows is safe: a replayed row never replaces a greater (event, created, position) version.
+ */
+export async function backfillView(
+  sources: HistorySources,
+  definitions: DefinitionSource,
+  store: OnlineStore,
+  request: BackfillRequest,
+  { batchSize = 2_000, retentionTtlMultiple = 2, ...options }: BackfillOptions = {},
+): Promise<BackfillResult> {
+  const started = Date.now();
+  const progress = options.onProgress ?? (() => undefined);
+  const source = request.source ?? 'segments';
+  if (source !== 'segments' && source !== 'log') {
+    throw new FeaturelogError('BACKFILL_SOURCE_INVALID', `source "${String(source)}" must be segments or log`);
+  }
+  const from = request.from ?? Number.NEGATIVE_INFINITY;
+  const to = request.to ?? Number.POSITIVE_INFINITY;
+  if (from > to) {
+    throw new FeaturelogError('BACKFILL_RANGE_INVALID', `--from (${from}) is after --to (${to})`);
+  }
+  const view = requireDefinition(definitions, 'feature_view', request.view);
+  if (!view.online) {
+    throw new FeaturelogError('VIEW_NOT_ONLINE', `feature view "${view.name}" is not served online (online: false)`);
+  }
+  const entities = view.entities.map((name) => requireDefinition(definitions, 'entity', name));
+  const joinKeys = distinctJoinKeys(viewJoinKeys(definitions, view));
+  const topic = topicNames.features(sources.project, view);
+  const catalog =
+    source === 'segments'
+      ? await readSegmentCatalog(sources.log, sources.project, options.decodeSegmentEvent)
+      : initialSegmentCatalog();
+  const watermark =
+    (await sources.log.describeTopic(topic)) === undefined ? new Map() : await sources.log.endOffsets(topic);
+  const history = await openViewHistory(sources, {
+    view,
+    entities,
+    joinKeys: segmentSchemaFor(view, entities).joinKeys,
+    topic,
+    catalog,
+    watermark,
+    source,
+    eventTimeFrom: from,
+    eventTimeTo: to,
+    tailRowsInMemory: options.tailRowsInMemory,
+    spillDirectory: options.spillDirectory,
+    onProgress: progress,
+  });
+  const features = view.features.map((feature) => feature.name);
+  const ttlSeconds =
+    view.ttlSeconds > 0 && retentionTtlMultiple > 0 ? Math.ceil(view.ttlSeconds * retentionTtlMultiple) : undefined;
+  const total = history.segmentRows + history.tailRows;
+  let rowsRead = 0;
+  let rowsWon = 0;
+  try {
+    let batch: OnlineRow[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      rowsWon += await store.writeBatch({ rows: batch });
+      batch = [];
+    };
+    progress({ phase: `writing ${view.name} to the online store`, done: 0, total });
+    for await (const rows of history.rows) {
+      for (const row of rows as KeyedHistoryRow[]) {
+        if (row.eventTimestamp < from || row.eventTimestamp > to) continue;
+        rowsRead += 1;
+        const values: Record<string, FeatureValue> = {};
+        for (const name of features) values[name] = row.features[name] ?? null;
+        const online: OnlineRow = {
+          project: sources.project,
+          entityKey: encodeEntityKey(joinKeys, row.joinKeys),
+          view: view.name,
+          version: {
+            eventTimestamp: row.eventTimestamp,
+            createdTimestamp: row.createdTimestamp,
+            position: row.position,
+          },
+          features: values,
+        };
+        if (ttlSeconds !== undefined) online.ttlSeconds = ttlSeconds;
+        batch.push(online);
+        if (batch.length >= batchSize) await flush();
+      }
+      progress({ phase: `writing ${view.name} to the online store`, done: rowsRead, total });
+    }
+    await flush();
+  } finally {
+    await history.close();
+  }
+  return {
+    view: view.name,
+    source,
+    watermark: Object.fromEntries(watermark),
+    rowsRead,
+    rowsWon,
+    millis: Date.now() - started,
+  };
+}
+
+/** Entities that share a join key give the view one key column, as in its row schema and the materializer. */
+function distinctJoinKeys(keys: readonly JoinKey[]): JoinKey[] {
+  const out: JoinKey[] = [];
+  for (const key of keys) if (!out.some((known) => known.name === key.name)) out.push(key);
+  return out;
+}
