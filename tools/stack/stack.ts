@@ -2,7 +2,7 @@
  * The local stack without Docker: Kafka (KRaft), Apicurio Registry (Confluent
  * API), Redis and a Kafka Connect worker as processes on loopback.
  *
- *   npm run stack -- up | down [--purge] | status [--json] | env
+ *   npm run stack -- up | down [--keep-data] | status [--json] | env | fetch
  *
  * Jars come from Maven Central through Maven (tools/stack/pom.xml), cached
  * outside the repo; state, logs and pid files live in FEATURELOG_STACK_DIR
@@ -217,7 +217,9 @@ async function down(purge: boolean): Promise<number> {
     progress(`${service.name} ${state === 'dead' ? 'was already dead' : how} (pid ${record.pid})`);
   }
   if (purge) {
-    // Kafka's log outlives `down`, Apicurio's in-memory schemas do not: purge when ids must line up again.
+    // Apicurio runs on in-memory storage, so its schemas die with it while Kafka's log would survive:
+    // records would then carry schema ids that a restarted registry hands out again for other schemas.
+    // The stack's data is therefore disposable by default, and kept only on request.
     for (const service of SERVICES) fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
     progress(`purged service data under ${dir} (logs kept)`);
   }
@@ -267,7 +269,8 @@ async function status(json: boolean): Promise<number> {
 const USAGE = `usage: npm run stack -- <command>
   up        start Kafka, schema registry, Redis and Connect (fetches jars with Maven once)
   fetch     only fetch the jars and tarballs with Maven (or find them cached)
-  down      stop what up started; --purge also deletes Kafka/Connect/Redis data
+  down      stop what up started and delete its data (the in-memory schema registry cannot keep
+            its schemas, so Kafka must not keep records that name them); --keep-data keeps it
   status    running / dead / not-started per service (exit 1 if one died); --json for machines
   env       print the FEATURELOG_* client variables
 `;
@@ -278,7 +281,7 @@ async function main(argv: string[]): Promise<number> {
     case 'up':
       return up();
     case 'down':
-      return down(argv.includes('--purge'));
+      return down(!argv.includes('--keep-data'));
     case 'status':
       return status(argv.includes('--json'));
     case 'fetch':
