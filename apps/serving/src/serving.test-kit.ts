@@ -71,7 +71,7 @@ export async function startServing(
   });
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();
-  return {
+  const underTest: ServingUnderTest = {
     app,
     url,
     project,
@@ -80,7 +80,8 @@ export async function startServing(
     follower,
     apply,
     close: async () => {
-      await app.close();
+      // The test may have replaced the app (a restart on the same port).
+      await underTest.app.close();
       await follower.stop();
       await store.close();
       if (directory !== undefined) {
@@ -89,6 +90,7 @@ export async function startServing(
       }
     },
   };
+  return underTest;
 }
 
 /** A serving answer: the Feast shape on 200, the error shape otherwise. */
