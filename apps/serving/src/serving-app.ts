@@ -106,7 +106,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
 
   const app = await NestFactory.create<NestFastifyApplication>(
     ServingAppModule,
-    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 1_048_576 }),
+    // Subscriptions are endless responses: on close they are ended, and their sockets destroyed.
+    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
     { logger: options.logger === false ? false : ['error', 'warn', 'log'] },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());

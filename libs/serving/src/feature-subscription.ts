@@ -117,6 +117,12 @@ export class FeatureSubscription {
     await this.snapshot();
   }
 
+  /** Ends the stream too (server shutdown): the client reconnects elsewhere and resnapshots. */
+  end(): void {
+    this.close();
+    this.sink.end();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -364,6 +370,6 @@ export class FeatureSubscriptions {
   }
 
   closeAll(): void {
-    for (const subscription of [...this.open]) subscription.close();
+    for (const subscription of [...this.open]) subscription.end();
   }
 }
