@@ -9,3 +9,7 @@ export * from './view-history';
 export * from './training-set-writer';
 export * from './export-training-set';
 export * from './backfill-view';
+export * from './job-events';
+export * from './job-worker';
+export * from './job-client';
+export * from './job-executor';

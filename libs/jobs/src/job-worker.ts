@@ -1,0 +1,193 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { FeaturelogError, topicNames } from '@featurelog/domain';
+import type { EventLog, LogRecord, Subscription } from '@featurelog/log';
+import { decodeJobEvent, encodeJobEvent, evolveJobs, type JobEvent, type JobSpec, type JobState } from './job-events';
+import type { JobProgress } from './export-training-set';
+
+/** Runs one job; reports progress as it goes; resolves with a JSON-serialisable result. */
+export type JobExecutor = (spec: JobSpec, onProgress: (progress: JobProgress) => void) => Promise<unknown>;
+
+export interface JobWorkerOptions {
+  log: EventLog;
+  project: string;
+  execute: JobExecutor;
+  /** Names this worker in progress and outcome events. */
+  workerId?: string;
+  /** Consumer group following `<project>.jobs`. */
+  groupId?: string;
+  /** Least time between two progress events of one job (a phase change is always published). */
+  progressIntervalMs?: number;
+}
+
+const MICROS_PER_MILLI = 1000;
+
+/**
+ * Follows `<project>.jobs` and runs the jobs requested there, one at a time, publishing progress and
+ * the outcome. On start it folds the topic from the beginning: a job requested but never finished (the
+ * previous worker died mid-job, or never got to it) runs again — exports and backfills are idempotent
+ * (an export renames its file into place; a backfill writes by last-write-wins). Jobs run outside the
+ * consumer's batch handler, so a long export never stalls the consumer group's heartbeats.
+ *
+ * One worker per project: two would both pick up unfinished jobs when they start.
+ */
+export class JobWorker {
+  readonly workerId: string;
+  private readonly topic: string;
+  private readonly jobs = new Map<string, JobState>();
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private subscription: Subscription | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private nextOffset = 0;
+  /** Jobs completed by this worker since it started. */
+  completed = 0;
+  failed = 0;
+  current: string | undefined;
+
+  constructor(private readonly options: JobWorkerOptions) {
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.topic = topicNames.jobs(options.project);
+  }
+
+  /** Every job the topic has seen, newest request last. */
+  list(): JobState[] {
+    return [...this.jobs.values()].sort((a, b) => a.offset - b.offset);
+  }
+
+  get(jobId: string): JobState | undefined {
+    return this.jobs.get(jobId);
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.options;
+    await log.ensureTopic({ name: this.topic, partitions: 1, config: {} });
+    const end = (await log.endOffsets(this.topic)).get(0) ?? 0;
+    if (end > 0) {
+      for await (const records of log.read(this.topic, 0, 0, { untilOffset: end })) this.fold(records);
+    }
+    this.nextOffset = end;
+    for (const job of this.list()) if (job.status === 'requested' || job.status === 'running') this.enqueue(job.jobId);
+    this.subscription = await log.subscribe({
+      groupId: this.options.groupId ?? `${this.options.project}.jobs-worker`,
+      topics: [this.topic],
+      fromBeginning: true,
+      startOffsets: () => this.nextOffset,
+      eachBatch: async (batch) => {
+        this.fold(batch.records);
+        for (const record of batch.records) {
+          const job = record.key ? this.jobs.get(record.key.toString('utf8')) : undefined;
+          if (job !== undefined && job.status === 'requested' && job.offset === record.offset) this.enqueue(job.jobId);
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.subscription?.stop();
+    this.subscription = undefined;
+    await this.running;
+  }
+
+  private fold(records: LogRecord[]): void {
+    for (const record of records) {
+      if (record.offset < this.nextOffset || record.value === null) continue;
+      this.nextOffset = record.offset + 1;
+      let event: JobEvent;
+      try {
+        event = decodeJobEvent(record.value);
+      } catch {
+        continue; // A malformed request cannot be run or answered (it names no usable job).
+      }
+      evolveJobs(this.jobs, event, record.offset);
+    }
+  }
+
+  private enqueue(jobId: string): void {
+    if (this.queued.has(jobId)) return;
+    this.queued.add(jobId);
+    this.queue.push(jobId);
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let jobId = this.queue.shift(); jobId !== undefined && !this.stopped; jobId = this.queue.shift()) {
+      const job = this.jobs.get(jobId);
+      if (job === undefined || job.status === 'finished' || job.status === 'failed') continue;
+      await this.run(job);
+    }
+  }
+
+  private async run(job: JobState): Promise<void> {
+    const interval = this.options.progressIntervalMs ?? 500;
+    let lastPhase = '';
+    let lastAt = 0;
+    let publishing: Promise<unknown> = Promise.resolve();
+    const publish = (event: JobEvent) => {
+      publishing = publishing
+        .then(() =>
+          this.options.log.append(this.topic, [{ key: Buffer.from(job.jobId), value: encodeJobEvent(event) }]),
+        )
+        .catch(() => undefined);
+      return publishing;
+    };
+    const progress = ({ phase, done, total }: JobProgress) => {
+      const now = Date.now();
+      if (phase === lastPhase && now - lastAt < interval) return;
+      lastPhase = phase;
+      lastAt = now;
+      void publish({
+        type: 'JobProgress',
+        jobId: job.jobId,
+        worker: this.workerId,
+        phase,
+        done,
+        total,
+        at: now * MICROS_PER_MILLI,
+      });
+    };
+    this.current = job.jobId;
+    progress({ phase: 'started', done: 0, total: 1 });
+    try {
+      const result = await this.options.execute(job.spec, progress);
+      await publishing;
+      await this.options.log.append(this.topic, [
+        {
+          key: Buffer.from(job.jobId),
+          value: encodeJobEvent({
+            type: 'JobFinished',
+            jobId: job.jobId,
+            worker: this.workerId,
+            result,
+            at: Date.now() * 1000,
+          }),
+        },
+      ]);
+      this.completed += 1;
+    } catch (error) {
+      await publishing;
+      const known = error instanceof FeaturelogError;
+      await this.options.log.append(this.topic, [
+        {
+          key: Buffer.from(job.jobId),
+          value: encodeJobEvent({
+            type: 'JobFailed',
+            jobId: job.jobId,
+            worker: this.workerId,
+            code: known ? error.code : 'JOB_CRASHED',
+            message: error instanceof Error ? error.message : String(error),
+            retriable: known ? error.retriable : false,
+            at: Date.now() * 1000,
+          }),
+        },
+      ]);
+      this.failed += 1;
+    } finally {
+      this.current = undefined;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FeaturelogError, topicNames } from '@featurelog/domain';
+import { FileEventLog } from '@featurelog/log';
+import { uniqueName, waitFor } from '@featurelog/testing';
+import {
+  encodeJobEvent,
+  followJob,
+  JobWorker,
+  submitJob,
+  type JobEvent,
+  type JobExecutor,
+  type JobSpec,
+} from '@featurelog/jobs';
+
+const SPEC: JobSpec = { kind: 'backfill', request: { view: 'driver_stats' } };
+
+describe('JobWorker and the job client over <project>.jobs (embedded log)', () => {
+  let dir: string;
+  let log: FileEventLog;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'featurelog-jobs-'));
+    log = await FileEventLog.open({ directory: join(dir, 'log'), fsync: 'never' });
+  });
+  after(async () => {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a submitted job and the client follows its progress to the result', async () => {
+    const project = uniqueName('p');
+    const execute: JobExecutor = async (spec, onProgress) => {
+      for (let done = 0; done <= 3; done++) onProgress({ phase: `step ${done}`, done, total: 3 });
+      return { echoed: spec.kind };
+    };
+    const worker = new JobWorker({ log, project, execute, progressIntervalMs: 0 });
+    await worker.start();
+    try {
+      const events: JobEvent[] = [];
+      const job = await submitJob(log, project, SPEC);
+      const result = await followJob(log, project, job, { onEvent: (event) => events.push(event) });
+      assert.deepEqual(result, { echoed: 'backfill' });
+      assert.deepEqual(
+        events.map((event) => (event.type === 'JobProgress' ? `${event.type}:${event.phase}` : event.type)),
+        [
+          'JobRequested',
+          'JobProgress:started',
+          'JobProgress:step 0',
+          'JobProgress:step 1',
+          'JobProgress:step 2',
+          'JobProgress:step 3',
+          'JobFinished',
+        ],
+      );
+      await waitFor(() => worker.get(job.jobId)?.status === 'finished', {
+        timeoutMs: 5_000,
+        description: 'the worker folds its outcome',
+      });
+      assert.equal(worker.completed, 1);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("reports a failed job with the job's own error code and message", async () => {
+    const project = uniqueName('p');
+    const execute: JobExecutor = async () => {
+      throw new FeaturelogError('ENTITY_TIMESTAMP_MISSING', 'entity file x.csv has no "event_timestamp" column');
+    };
+    const worker = new JobWorker({ log, project, execute });
+    await worker.start();
+    try {
+      const job = await submitJob(log, project, SPEC);
+      await assert.rejects(followJob(log, project, job), (error: unknown) => {
+        assert.ok(error instanceof FeaturelogError);
+        assert.equal(error.code, 'ENTITY_TIMESTAMP_MISSING');
+        assert.match(error.message, /x\.csv/);
+        return true;
+      });
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('on start, runs jobs requested but never finished, and not those already finished', async () => {
+    const project = uniqueName('p');
+    const topic = topicNames.jobs(project);
+    const pending = await submitJob(log, project, SPEC, { jobId: 'pending' });
+    await submitJob(log, project, SPEC, { jobId: 'done' });
+    const finished: JobEvent = { type: 'JobFinished', jobId: 'done', worker: 'old', result: null, at: 1 };
+    await log.append(topic, [{ key: Buffer.from('done'), value: encodeJobEvent(finished) }]);
+    const ran: string[] = [];
+    const worker = new JobWorker({
+      log,
+      project,
+      execute: async (spec) => {
+        ran.push(spec.kind);
+        return 'ok';
+      },
+    });
+    await worker.start();
+    try {
+      assert.equal(await followJob(log, project, pending), 'ok');
+      assert.deepEqual(ran, ['backfill']);
+      assert.deepEqual(
+        worker.list().map((job) => [job.jobId, job.status]),
+        [
+          ['pending', 'finished'],
+          ['done', 'finished'],
+        ],
+      );
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('tells the submitter when no worker picks the job up', async () => {
+    const project = uniqueName('p');
+    const job = await submitJob(log, project, SPEC);
+    await assert.rejects(
+      followJob(log, project, job, { pickupTimeoutMs: 300 }),
+      (error: unknown) => error instanceof FeaturelogError && error.code === 'JOB_NOT_PICKED_UP',
+    );
+  });
+});
