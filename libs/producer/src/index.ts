@@ -4,3 +4,6 @@ export * from './feature-producer';
 export * from './csv-values';
 export * from './feature-files';
 export * from './file-ingest';
+export * from './push-request';
+export * from './push.controller';
+export * from './push.module';

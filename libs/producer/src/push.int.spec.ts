@@ -1,0 +1,3 @@
+import { pushEndpointSuite } from './push-endpoint.test-kit';
+
+pushEndpointSuite('kafka');
