@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FeaturelogError } from '@featurelog/domain';
 import { registerRegistryCommands } from './commands/registry.commands';
 import { registerIngestCommands } from './commands/ingest.commands';
+import { registerJobsCommands } from './commands/jobs.commands';
 import { renderError } from './output';
 
 /** The `featurelog` command. Errors print their code and message, never a stack, and exit 1. */
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRegistryCommands(program);
   registerIngestCommands(program);
+  registerJobsCommands(program);
   // Global options reach every command's action as part of its options object.
   for (const command of program.commands) {
     command.hook('preAction', (_this, action) => {

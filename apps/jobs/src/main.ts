@@ -1,0 +1,88 @@
+import 'reflect-metadata';
+import { resolve } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import { topicNames } from '@featurelog/domain';
+import { createJobExecutor, JobWorker, type ExportOptions, type SegmentEventDecoder } from '@featurelog/jobs';
+import { HyparquetSegmentCodec } from '@featurelog/offline-store';
+import { ProjectRuntime } from '@featurelog/runtime';
+import { JobsAppModule } from './jobs.module';
+
+export const DEFAULT_JOBS_PORT = 6573;
+
+export interface JobsAppOptions {
+  config: ProjectConfig;
+  port?: number;
+  host?: string;
+  /** Names this process in job events; default host:pid:random. */
+  workerId?: string;
+  /** Memory bounds and spill directory of exports. */
+  exportOptions?: Pick<ExportOptions, 'entityRowsInMemory' | 'tailRowsInMemory' | 'spillDirectory'>;
+  /** How `<project>.segments` records decode (the compactor's encoding). */
+  decodeSegmentEvent?: SegmentEventDecoder;
+  /** Nest's own log lines; `featurelog dev` passes false. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
+}
+
+/**
+ * The jobs app: runs the export and backfill jobs requested on `<project>.jobs` (see JobWorker), with
+ * progress and outcomes published there, and serves GET /jobs, /health and /metrics. Runs standalone
+ * (main) or in-process (`featurelog dev`); closing the app lets the running job finish, then closes the ports.
+ */
+export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApplication> {
+  const { config } = options;
+  const runtime = await ProjectRuntime.open(config);
+  try {
+    const { follower } = runtime.registry();
+    await follower.start(`${config.project}.jobs.registry`);
+    const execute = createJobExecutor({
+      sources: {
+        log: runtime.log,
+        schemas: runtime.schemas,
+        codec: new HyparquetSegmentCodec(),
+        offlineRoot: config.offlineStore.path,
+        project: config.project,
+      },
+      definitions: async () => {
+        await follower.catchUp();
+        follower.assertComplete();
+        return follower.state;
+      },
+      onlineStore: () => runtime.onlineStore(),
+      exportOptions: { ...options.exportOptions, decodeSegmentEvent: options.decodeSegmentEvent },
+      backfillOptions: { decodeSegmentEvent: options.decodeSegmentEvent },
+    });
+    const worker = new JobWorker({ log: runtime.log, project: config.project, execute, workerId: options.workerId });
+    await worker.start();
+    const app = await NestFactory.create<NestFastifyApplication>(
+      JobsAppModule.forParts({ worker, follower, log: runtime.log, jobsTopic: topicNames.jobs(config.project) }),
+      new FastifyAdapter(),
+      { logger: options.logger ?? ['error', 'warn', 'log'] },
+    );
+    app.enableShutdownHooks();
+    const close = app.close.bind(app);
+    app.close = async () => {
+      await close();
+      await worker.stop();
+      await follower.stop();
+      await runtime.close();
+    };
+    await app.listen(options.port ?? DEFAULT_JOBS_PORT, options.host ?? '127.0.0.1');
+    return app;
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
+  loadProjectConfig(repo)
+    .then((config) => startJobs({ config, port: Number(process.env.FEATURELOG_JOBS_PORT ?? DEFAULT_JOBS_PORT) }))
+    .then(async (app) => process.stdout.write(`featurelog jobs listening on ${await app.getUrl()}\n`))
+    .catch((error: unknown) => {
+      process.stderr.write(`featurelog jobs: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
+}
