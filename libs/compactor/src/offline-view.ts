@@ -1,0 +1,198 @@
+import {
+  canonicalJson,
+  FeaturelogError,
+  getDataSource,
+  getEntity,
+  listDefinitions,
+  topicNames,
+  validateRow,
+  viewJoinKeys,
+  type EntityDefinition,
+  type FeatureValue,
+  type FeatureViewDefinition,
+  type JoinKey,
+  type RegistryState,
+} from '@featurelog/domain';
+import {
+  decodeEnvelope,
+  readerSchema,
+  rowSchemaFor,
+  sourceRowMapper,
+  type FeatureRow,
+  type KafkaDataSource,
+  type ReaderSchema,
+  type AvroSchema,
+  type RowDecoder,
+  type SchemaRegistryPort,
+  WIRE_HEADER_LENGTH,
+  WIRE_MAGIC_BYTE,
+} from '@featurelog/avro';
+import type { LogRecord } from '@featurelog/log';
+import { segmentSchemaFor, type SegmentRow, type SegmentSchema } from '@featurelog/offline-store';
+
+/**
+ * The name a view's segments are filed under (directory, `view` of segment events): the view's name, with
+ * `.v<n>` from version 2 like its topic. A new version reads a new topic whose offsets start again at 0,
+ * so its segments must not share a catalog entry with the old version's.
+ */
+export function offlineViewKey(view: Pick<FeatureViewDefinition, 'name' | 'version'>): string {
+  return view.version > 1 ? `${view.name}.v${view.version}` : view.name;
+}
+
+/** An offline view as the compactor consumes it, resolved against one registry state. */
+export interface OfflineView {
+  key: string;
+  topic: string;
+  definition: FeatureViewDefinition;
+  entities: EntityDefinition[];
+  joinKeys: JoinKey[];
+  /** Set when the view reads an existing topic with its own schema. */
+  source?: KafkaDataSource;
+  /** Equal fingerprints: nothing the compactor depends on changed. */
+  fingerprint: string;
+}
+
+/** Every view with `offline: true`, keyed by offlineViewKey. */
+export function offlineViews(state: RegistryState, project: string): Map<string, OfflineView> {
+  const views = new Map<string, OfflineView>();
+  for (const tagged of listDefinitions(state, 'feature_view')) {
+    const definition = tagged.definition as FeatureViewDefinition;
+    if (!definition.offline) continue;
+    const entities = definition.entities.flatMap((name) => getEntity(state, name) ?? []);
+    if (entities.length !== definition.entities.length) continue;
+    const dataSource = definition.source === undefined ? undefined : getDataSource(state, definition.source);
+    const source = dataSource?.kind === 'kafka' ? dataSource : undefined;
+    const key = offlineViewKey(definition);
+    views.set(key, {
+      key,
+      topic: source?.topic ?? topicNames.features(project, definition),
+      definition,
+      entities,
+      joinKeys: viewJoinKeys(state, definition),
+      ...(source === undefined ? {} : { source }),
+      fingerprint: canonicalJson({ definition, entities, source: source ?? null }),
+    });
+  }
+  return views;
+}
+
+/** A log record that cannot become a row, and why (reported, never written). */
+export interface UnreadableRecord {
+  partition: number;
+  offset: number;
+  code: string;
+  reason: string;
+}
+
+/**
+ * Turns feature-topic records into segment rows. A managed topic's records are decoded with their writer
+ * schema (from the registry, cached) resolved to the view's current row schema. An existing topic's
+ * records are decoded with their writer schema as is and mapped by sourceRowMapper, exactly as the
+ * materializer does, then checked against the view's types (no schema resolution did it).
+ */
+export class SegmentRowReader {
+  /** Kafka sources only: per writer schema id, that schema as reader and the mapping built for it. */
+  private readonly sourceReaders = new Map<number, { reader: ReaderSchema; map: (record: FeatureRow) => FeatureRow }>();
+
+  private constructor(
+    readonly view: OfflineView,
+    readonly schema: SegmentSchema,
+    private readonly reader: ReaderSchema | undefined,
+    private readonly schemas: SchemaRegistryPort,
+  ) {}
+
+  static open(view: OfflineView, schemas: SchemaRegistryPort, project: string): SegmentRowReader {
+    const schema = { ...segmentSchemaFor(view.definition, view.entities), view: view.key };
+    const reader =
+      view.source === undefined ? readerSchema(rowSchemaFor(view.definition, view.entities, project)) : undefined;
+    return new SegmentRowReader(view, schema, reader, schemas);
+  }
+
+  /**
+   * The rows of `records`, in order; null for a tombstone or an unreadable record (then listed in
+   * `unreadable`). Loads the writer schemas first, so a registry outage fails the whole batch (retriable).
+   */
+  async read(
+    decoder: RowDecoder,
+    records: readonly LogRecord[],
+    unreadable: UnreadableRecord[],
+  ): Promise<(SegmentRow | null)[]> {
+    const values = records.flatMap((record) => (record.value === null ? [] : [record.value]));
+    if (this.view.source === undefined) await decoder.loadAll(values);
+    else await this.loadSourceReaders(values);
+    return records.map((record) => {
+      if (record.value === null) return null;
+      try {
+        return this.toSegmentRow(this.decode(decoder, record.value), record);
+      } catch (error) {
+        if (error instanceof FeaturelogError && error.retriable) throw error;
+        unreadable.push({
+          partition: record.partition,
+          offset: record.offset,
+          code: error instanceof FeaturelogError ? error.code : 'ROW_UNREADABLE',
+          reason: error instanceof Error ? error.message : String(error),
+        });
+        return null;
+      }
+    });
+  }
+
+  private decode(decoder: RowDecoder, value: Buffer): FeatureRow {
+    if (this.reader !== undefined) return decoder.decodeLoaded(value, this.reader);
+    const id = value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE ? value.readUInt32BE(1) : -1;
+    const source = this.sourceReaders.get(id);
+    if (source === undefined) decodeEnvelope(value); // throws the precise wire error
+    if (source === undefined) {
+      throw new FeaturelogError('SOURCE_SCHEMA_UNKNOWN', `writer schema ${id} of ${this.view.topic} is not registered`);
+    }
+    const validate = (row: FeatureRow) => {
+      const problems = validateRow(this.view.definition, this.view.joinKeys, row);
+      if (problems.length > 0) {
+        throw new FeaturelogError('ROW_INVALID', problems.map((problem) => problem.message).join('; '));
+      }
+      return row;
+    };
+    return validate(source.map(decoder.decodeLoaded(value, source.reader)));
+  }
+
+  private async loadSourceReaders(values: Buffer[]): Promise<void> {
+    const ids = new Set<number>();
+    for (const value of values) {
+      if (value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) ids.add(value.readUInt32BE(1));
+    }
+    await Promise.all(
+      [...ids]
+        .filter((id) => !this.sourceReaders.has(id))
+        .map(async (id) => {
+          let schema: AvroSchema;
+          try {
+            schema = await this.schemas.getSchema(id);
+          } catch (error) {
+            // An unknown id is poison for its records (left out of sourceReaders); anything else is an outage.
+            if (error instanceof FeaturelogError && !error.retriable) return;
+            throw error;
+          }
+          this.sourceReaders.set(id, {
+            reader: readerSchema(schema),
+            map: sourceRowMapper(this.view.source!, schema, this.view.definition, this.view.entities),
+          });
+        }),
+    );
+  }
+
+  toSegmentRow(row: FeatureRow, record: Pick<LogRecord, 'partition' | 'offset' | 'timestamp'>): SegmentRow {
+    const joinKeys: Record<string, FeatureValue> = {};
+    for (const key of this.schema.joinKeys) joinKeys[key.name] = row[key.name] ?? null;
+    const features: Record<string, FeatureValue> = {};
+    for (const feature of this.schema.features) features[feature.name] = row[feature.name] ?? null;
+    return {
+      joinKeys,
+      eventTimestamp: row.event_timestamp as number,
+      createdTimestamp: (row.created_timestamp as number | null | undefined) ?? null,
+      partition: record.partition,
+      offset: record.offset,
+      appendTime: record.timestamp * 1000,
+      features,
+    };
+  }
+}
