@@ -1,0 +1,382 @@
+/**
+ * Serving bench: POST /get-online-features over loopback HTTP against a real Redis
+ * (FEATURELOG_REDIS_URL, default redis://127.0.0.1:6379), beside the floor measured in the same run.
+ *
+ *   FEATURELOG_REDIS_URL=redis://127.0.0.1:36379 node_modules/.bin/node -r @swc-node/register bench/online/online.bench.ts
+ *   BENCH_SCALE=0.2 …   (shorter runs; the data set stays 100,000 entities)
+ *
+ * Data: 100,000 drivers, 5 views of 10 features each (one Redis hash per driver, 55 fields), loaded
+ * once and kept (marker key) so later runs start at once.
+ * Cases: 1 view × 10 features, batch 1; a service of 5 views × 10 features, batch 1 and batch 100;
+ * random drivers per request.
+ * - serving: the app in a child process (the composition the lead will run), loaded by autocannon
+ *   from this process: first at a fixed rate (latency), then with 16 connections flat out (req/s).
+ * - floor: ioredis, the same pipeline of HGETALL per entity row, no HTTP and no decoding, one
+ *   request in flight (latency) and 16 in flight (req/s).
+ * Latencies are recorded in microseconds (autocannon's own histograms count whole milliseconds).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Table3 from 'cli-table3';
+// autocannon's own histogram library, so its results keep their shape with microsecond values.
+import * as hdr from 'hdr-histogram-js';
+import Redis from 'ioredis';
+import { topicNames, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
+import { FileEventLog } from '@featurelog/log';
+import { createMetricsRegistry } from '@featurelog/observability';
+import { RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
+import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
+import { upsertChangeset } from '@featurelog/serving';
+import { createServingApp } from '../../apps/serving/src/serving-app';
+
+/** autocannon ships no types: the slice of it used here. */
+interface CannonResult {
+  latency: { p50: number; p99: number };
+  requests: { average: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<CannonResult>;
+
+const url = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const ENTITIES = 100_000;
+const PROJECT = 'bench';
+const KEY_PREFIX = 'bench_online';
+const VIEWS = ['v0', 'v1', 'v2', 'v3', 'v4'];
+const DURATION_S = Math.max(2, Math.round(10 * SCALE));
+const CONNECTIONS = 16;
+const START = Date.now() * 1_000 - 60_000_000;
+
+const FEATURES: Array<[string, 'int64' | 'float64' | 'float32' | 'timestamp' | 'bool' | 'string']> = [
+  ['trips_1h', 'int64'],
+  ['trips_24h', 'int64'],
+  ['revenue_24h', 'float64'],
+  ['avg_rating', 'float32'],
+  ['acceptance_rate', 'float64'],
+  ['distance_km', 'float64'],
+  ['last_trip_at', 'timestamp'],
+  ['is_active', 'bool'],
+  ['city', 'string'],
+  ['vehicle_id', 'int64'],
+];
+
+function definitions(): TaggedDefinition[] {
+  return [
+    { kind: 'entity', definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] } },
+    ...VIEWS.map((name): TaggedDefinition => ({
+      kind: 'feature_view',
+      definition: {
+        name,
+        version: 1,
+        entities: ['driver'],
+        features: FEATURES.map(([feature, type]) => ({ name: feature, type })),
+        ttlSeconds: 86_400,
+        online: true,
+        offline: true,
+      },
+    })),
+    { kind: 'feature_service', definition: { name: 'svc50', features: VIEWS.map((view) => `${view}:*`) } },
+  ];
+}
+
+function features(entity: number, view: number): Record<string, FeatureValue> {
+  const x = entity * 7 + view;
+  return {
+    trips_1h: x % 50,
+    trips_24h: x % 1_000,
+    revenue_24h: (x % 10_000) / 7,
+    avg_rating: Math.fround(3 + (x % 200) / 100),
+    acceptance_rate: (x % 997) / 997,
+    distance_km: (x % 123_457) / 13,
+    last_trip_at: START + x,
+    is_active: x % 3 !== 0,
+    city: ['paris', 'são paulo', 'tokyo', 'new york'][x % 4]!,
+    vehicle_id: 10_000_000_000 + x,
+  };
+}
+
+const jsonCodec: RegistryCodec = {
+  encode: async (changeset) => Buffer.from(JSON.stringify(changeset)),
+  decode: async (value) => JSON.parse(value.toString()) as never,
+};
+
+/** Child process: the serving app over the bench's Redis and a registry folded from a file log. */
+async function serve(): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'bench-online-'));
+  const log = await FileEventLog.open({ directory, fsync: 'never' });
+  const topic = topicNames.registry(PROJECT);
+  await log.ensureTopic({ name: topic, partitions: 1, config: {} });
+  await log.append(topic, [{ key: null, value: await jsonCodec.encode(upsertChangeset(definitions())) }]);
+  const follower = new RegistryFollower({ log, codec: jsonCodec, project: PROJECT });
+  await follower.start('bench-registry');
+  const onlineStore = await RedisOnlineStore.connect({ url, keyPrefix: KEY_PREFIX });
+  const app = await createServingApp({
+    project: PROJECT,
+    onlineStore,
+    log,
+    follower,
+    auth: {},
+    metrics: createMetricsRegistry('serving'),
+    logger: false,
+  });
+  await app.listen(0, '127.0.0.1');
+  process.send!({ url: await app.getUrl() });
+  process.on('disconnect', () => {
+    void (async () => {
+      await app.close();
+      await follower.stop();
+      await onlineStore.close();
+      await log.close();
+      await rm(directory, { recursive: true, force: true });
+      process.exit(0);
+    })();
+  });
+}
+
+async function load(): Promise<void> {
+  const redis = new Redis(url);
+  const marker = `${KEY_PREFIX}:__bench_loaded`;
+  if (Number(await redis.get(marker)) === ENTITIES) {
+    console.log(`data: ${ENTITIES} entities already loaded (marker ${marker})`);
+    redis.disconnect();
+    return;
+  }
+  const store = await RedisOnlineStore.connect({ url, keyPrefix: KEY_PREFIX });
+  const started = performance.now();
+  for (let first = 0; first < ENTITIES; first += 200) {
+    const rows: OnlineRow[] = [];
+    for (let entity = first; entity < Math.min(first + 200, ENTITIES); entity++) {
+      VIEWS.forEach((view, v) =>
+        rows.push({
+          project: PROJECT,
+          entityKey: `driver_id=${entity}`,
+          view,
+          version: {
+            eventTimestamp: START + entity,
+            createdTimestamp: null,
+            position: { partition: 0, offset: entity },
+          },
+          features: features(entity, v),
+        }),
+      );
+    }
+    await store.writeBatch({ rows });
+  }
+  await redis.set(marker, String(ENTITIES));
+  console.log(
+    `data: loaded ${ENTITIES} entities x ${VIEWS.length} views in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  await store.close();
+  redis.disconnect();
+}
+
+interface Case {
+  name: string;
+  batch: number;
+  body: (ids: number[]) => string;
+  /** Fixed request rate of the latency run. */
+  rate: number;
+}
+
+const randomIds = (count: number) => Array.from({ length: count }, () => Math.floor(Math.random() * ENTITIES));
+
+const ALL_CASES: Case[] = [
+  {
+    name: '1 view x 10 features, batch 1',
+    batch: 1,
+    rate: 1_000,
+    body: (ids) => JSON.stringify({ features: ['v0:*'], entities: { driver_id: ids } }),
+  },
+  {
+    name: 'service 5 x 10 features, batch 1',
+    batch: 1,
+    rate: 1_000,
+    body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
+  },
+  {
+    name: 'service 5 x 10 features, batch 100',
+    batch: 100,
+    rate: 200,
+    body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
+  },
+];
+
+/** BENCH_CASES=0,2 runs a subset. */
+const CASES = process.env.BENCH_CASES
+  ? process.env.BENCH_CASES.split(',').map((i) => ALL_CASES[Number(i)]!)
+  : ALL_CASES;
+
+interface Measured {
+  p50: number;
+  p99: number;
+  rps: number;
+  errors?: number;
+}
+
+function microsecondHistograms() {
+  const latencies = hdr.build({
+    useWebAssembly: true,
+    bitBucketSize: 64,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 10_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const record = latencies.recordValue.bind(latencies);
+  const recordExpected = latencies.recordValueWithExpectedInterval.bind(latencies);
+  latencies.recordValue = (ms: number) => record(Math.max(1, Math.round(ms * 1_000)));
+  latencies.recordValueWithExpectedInterval = (ms: number, interval: number) =>
+    recordExpected(Math.max(1, Math.round(ms * 1_000)), interval * 1_000);
+  return { latencies };
+}
+
+async function cannon(
+  base: string,
+  testCase: Case,
+  options: { rate?: number; connections: number },
+): Promise<Measured> {
+  const result = await autocannon({
+    url: `${base}/get-online-features`,
+    connections: options.connections,
+    duration: DURATION_S,
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    histograms: microsecondHistograms(),
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request: Record<string, unknown>) => ({
+          ...request,
+          body: testCase.body(randomIds(testCase.batch)),
+        }),
+      },
+    ],
+  });
+  const errors = result.errors + result.timeouts + result.non2xx;
+  return { p50: result.latency.p50 / 1_000, p99: result.latency.p99 / 1_000, rps: result.requests.average, errors };
+}
+
+async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured; throughput: number }> {
+  const once = async () => {
+    const pipeline = redis.pipeline();
+    for (const id of randomIds(testCase.batch)) pipeline.hgetall(`${KEY_PREFIX}:${PROJECT}:{driver_id=${id}}`);
+    await pipeline.exec();
+  };
+  const samples: number[] = [];
+  const deadline = performance.now() + (DURATION_S * 1_000) / 2;
+  while (performance.now() < deadline) {
+    const started = performance.now();
+    await once();
+    samples.push(performance.now() - started);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
+  let done = 0;
+  const stopAt = performance.now() + (DURATION_S * 1_000) / 2;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < stopAt) {
+        await once();
+        done++;
+      }
+    }),
+  );
+  return {
+    latency: { p50: at(0.5), p99: at(0.99), rps: samples.length / (DURATION_S / 2) },
+    throughput: done / (DURATION_S / 2),
+  };
+}
+
+async function main(): Promise<void> {
+  await load();
+  const child: ChildProcess = fork(__filename, ['serve'], {
+    execArgv: [
+      '-r',
+      '@swc-node/register',
+      ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    ],
+  });
+  const base = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message) => resolve((message as { url: string }).url));
+    child.once('exit', (code) => reject(new Error(`serving child exited with ${code}`)));
+  });
+  const redis = new Redis(url);
+  const table = new Table3({
+    head: ['case', 'what', 'rate', 'p50 ms', 'p99 ms', 'req/s', 'errors'],
+  });
+  try {
+    for (const testCase of CASES) {
+      // Warm-up: JIT, plan cache, connections.
+      await autocannon({
+        url: `${base}/get-online-features`,
+        connections: 4,
+        amount: 2_000,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: testCase.body(randomIds(testCase.batch)),
+          },
+        ],
+      });
+      const fixed = await cannon(base, testCase, { rate: testCase.rate, connections: 8 });
+      const flat = await cannon(base, testCase, { connections: CONNECTIONS });
+      const bare = await floor(redis, testCase);
+      table.push(
+        [
+          testCase.name,
+          'serving HTTP',
+          `${testCase.rate}/s`,
+          fixed.p50.toFixed(2),
+          fixed.p99.toFixed(2),
+          fixed.rps.toFixed(0),
+          String(fixed.errors),
+        ],
+        [
+          '',
+          'serving HTTP',
+          `${CONNECTIONS} conns`,
+          flat.p50.toFixed(2),
+          flat.p99.toFixed(2),
+          flat.rps.toFixed(0),
+          String(flat.errors),
+        ],
+        [
+          '',
+          'floor ioredis',
+          '1 in flight',
+          bare.latency.p50.toFixed(2),
+          bare.latency.p99.toFixed(2),
+          bare.latency.rps.toFixed(0),
+          '-',
+        ],
+        ['', 'floor ioredis', `${CONNECTIONS} in flight`, '', '', bare.throughput.toFixed(0), '-'],
+        ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), ''],
+      );
+    }
+  } finally {
+    redis.disconnect();
+    child.disconnect();
+  }
+  console.log(
+    `Redis ${url}, ${ENTITIES} entities, ${DURATION_S} s per run, loopback, one serving process, same machine`,
+  );
+  console.log(table.toString());
+}
+
+if (process.argv[2] === 'serve') {
+  serve().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
