@@ -1,5 +1,5 @@
 import { topicNames, valueSubject, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
-import { rowSchemaFor, type SchemaRegistryPort } from '@featurelog/avro';
+import { checkBackwardCompatible, rowSchemaFor, type SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog, TopicSpec } from '@featurelog/log';
 import type { Provisioner, ViewProvisioning } from './provisioner.port';
 
@@ -27,12 +27,21 @@ export class LogProvisioner implements Provisioner {
     for (const spec of this.topics.project) await this.log.ensureTopic(spec);
   }
 
-  async check(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<string[]> {
-    const subject = valueSubject(topicNames.features(this.project, view));
-    const result = await this.schemas.checkCompatibility(subject, rowSchemaFor(view, entities, this.project));
-    return result.compatible
-      ? []
-      : result.messages.map((message) => `view '${view.name}' (v${view.version}): ${message}`);
+  async check(
+    view: FeatureViewDefinition,
+    entities: readonly EntityDefinition[],
+    current?: { view: FeatureViewDefinition; entities: readonly EntityDefinition[] },
+  ): Promise<string[]> {
+    const schema = rowSchemaFor(view, entities, this.project);
+    const sameTopic =
+      current !== undefined &&
+      topicNames.features(this.project, current.view) === topicNames.features(this.project, view);
+    // A view new to the registry may still find rows of an earlier life in its topic: then the
+    // subject's latest schema is what those rows were written with.
+    const messages = sameTopic
+      ? checkBackwardCompatible(rowSchemaFor(current.view, current.entities, this.project), schema)
+      : (await this.schemas.checkCompatibility(valueSubject(topicNames.features(this.project, view)), schema)).messages;
+    return messages.map((message) => `view '${view.name}' (v${view.version}): ${message}`);
   }
 
   async provision(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<ViewProvisioning> {

@@ -18,9 +18,15 @@ export interface Provisioner {
   ensureProjectTopics(): Promise<void>;
   /**
    * Problems that would make provisioning the view fail (an incompatible schema change), each
-   * naming the field; empty when it can be applied. Changes nothing.
+   * naming the field; empty when it can be applied. Changes nothing. `current` is the view as the
+   * registry holds it: the change is judged against that, not against whatever the subject's latest
+   * schema is (a lost apply race registers a schema that no accepted definition ever had).
    */
-  check(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<string[]>;
+  check(
+    view: FeatureViewDefinition,
+    entities: readonly EntityDefinition[],
+    current?: { view: FeatureViewDefinition; entities: readonly EntityDefinition[] },
+  ): Promise<string[]>;
   /** Registers the row schema under `<topic>-value` and creates the topic. Idempotent. */
   provision(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<ViewProvisioning>;
 }

@@ -3,6 +3,8 @@ import {
   applyOutcome,
   FeaturelogError,
   getDataSource,
+  getEntity,
+  getView,
   DefinitionsInvalidError,
   hasChanges,
   planChanges,
@@ -87,7 +89,16 @@ export class RegistryApplier {
       .filter((view) => this.usesManagedTopic(view, desired));
     const entities = desired.filter((t) => t.kind === 'entity').map((t) => t.definition as EntityDefinition);
 
-    const refusals = (await Promise.all(dataViews.map((view) => this.provisioner.check(view, entities)))).flat();
+    const held = this.follower.state;
+    const currentOf = (view: FeatureViewDefinition) => {
+      const before = getView(held, view.name);
+      if (before === undefined) return undefined;
+      const heldEntities = before.entities.flatMap((name) => getEntity(held, name) ?? []);
+      return { view: before, entities: heldEntities };
+    };
+    const refusals = (
+      await Promise.all(dataViews.map((view) => this.provisioner.check(view, entities, currentOf(view))))
+    ).flat();
     if (refusals.length > 0) {
       throw new FeaturelogError(
         'SCHEMA_INCOMPATIBLE',
