@@ -50,7 +50,7 @@ export interface ProduceResult {
 export interface ProduceStreamOptions extends ProduceOptions {
   /** Rows per append. */
   batchSize?: number;
-  /** Appends awaiting acknowledgement before write() waits: encoding overlaps the round trips. */
+  /** Encoded batches awaiting their append before write() waits: encoding overlaps the round trips. */
   maxInFlight?: number;
 }
 
@@ -212,8 +212,10 @@ export class FeatureProducer {
     for (let start = 0; start < records.length; start += this.appendBatchSize) {
       chunks.push(records.slice(start, start + this.appendBatchSize));
     }
-    // Both log adapters keep concurrent appends in call order, so the chunks go out pipelined.
-    const positions = (await Promise.all(chunks.map((chunk) => this.options.log.append(target.topic, chunk)))).flat();
+    // One append at a time: concurrent appends may be reordered (kafkajs does), and one entity's rows must
+    // reach its partition in the order given.
+    const positions: RecordPosition[] = [];
+    for (const chunk of chunks) positions.push(...(await this.options.log.append(target.topic, chunk)));
     return { view: viewName, topic: target.topic, produced: records.length, positions };
   }
 
@@ -228,13 +230,19 @@ export class FeatureProducer {
 }
 
 /**
- * Rows into one view, appended in batches with a bounded number in flight. Invalid rows are not
+ * Rows into one view, appended in batches, one append at a time (so each entity's rows keep their
+ * order) while up to `maxInFlight` encoded batches wait their turn. Invalid rows are not
  * produced: write() returns their problems and the caller decides (report, reject file, abort).
  * An append failure is remembered and thrown by the next write(), flush() or close().
  */
 export class ProduceStream {
   private pending: AppendRecord[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Batches handed over and not yet acknowledged. */
+  private queued = 0;
+  /** Appends run one after another on this chain, so batches reach the log in the order written. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Resolved (and replaced) whenever a batch is acknowledged or fails: wakes a waiting write. */
+  private settled = signal();
   private failure: unknown;
   private acknowledged = 0;
   private written = 0;
@@ -278,7 +286,7 @@ export class ProduceStream {
   /** Sends what is queued and waits until everything written is acknowledged. */
   async flush(): Promise<void> {
     if (this.pending.length > 0) await this.send();
-    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    await this.chain;
     this.throwIfFailed();
   }
 
@@ -291,22 +299,34 @@ export class ProduceStream {
   private async send(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    while (this.inFlight.size >= this.options.maxInFlight) await Promise.race(this.inFlight);
+    while (this.queued >= this.options.maxInFlight) await this.settled.promise;
     this.throwIfFailed();
-    const append: Promise<void> = this.log.append(this.target.topic, batch).then(
-      () => {
+    this.queued++;
+    const settle = () => {
+      this.queued--;
+      this.settled.resolve();
+      this.settled = signal();
+    };
+    this.chain = this.chain.then(async () => {
+      // After a failure nothing more is appended: later rows would land after a gap.
+      if (this.failure !== undefined) return settle();
+      try {
+        await this.log.append(this.target.topic, batch);
         this.acknowledged += batch.length;
-        this.inFlight.delete(append);
-      },
-      (error: unknown) => {
+      } catch (error) {
         this.failure ??= error;
-        this.inFlight.delete(append);
-      },
-    );
-    this.inFlight.add(append);
+      }
+      settle();
+    });
   }
 
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
 }
