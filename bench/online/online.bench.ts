@@ -363,8 +363,12 @@ async function main(): Promise<void> {
     redis.disconnect();
     child.disconnect();
   }
+  // Serving, Redis and the load generator share the machine: its load says how far to trust the figures.
   console.log(
-    `Redis ${url}, ${ENTITIES} entities, ${DURATION_S} s per run, loopback, one serving process, same machine`,
+    `Redis ${url}, ${ENTITIES} entities, ${DURATION_S} s per run, loopback, one serving process; ` +
+      `${cpus().length} CPUs, load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at the end`,
   );
   console.log(table.toString());
 }
