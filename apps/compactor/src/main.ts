@@ -1,0 +1,122 @@
+import 'reflect-metadata';
+import { resolve } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import { Compactor, type CompactorOptions } from '@featurelog/compactor';
+import { ProjectRuntime } from '@featurelog/runtime';
+import { CompactorAppModule } from './compactor.module';
+
+export const DEFAULT_COMPACTOR_PORT = 6572;
+
+/** Compactor tunables that are not wiring (see COMPACTOR_DEFAULTS for each default). */
+export type CompactorTuning = Omit<
+  CompactorOptions,
+  'project' | 'log' | 'schemas' | 'follower' | 'offlineRoot' | 'segmentsTopicSpec'
+>;
+
+export interface CompactorAppOptions extends CompactorTuning {
+  config: ProjectConfig;
+  port?: number;
+  host?: string;
+  /** Reuse ports already opened in this process (`featurelog dev`); otherwise opened here and closed on shutdown. */
+  runtime?: ProjectRuntime;
+}
+
+export interface RunningCompactor {
+  app: NestFastifyApplication;
+  compactor: Compactor;
+  /** Stops compacting (flushing what is buffered), then the HTTP server, then the ports it opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * The compactor app: follows the registry, compacts every offline view's topic into Parquet segments
+ * under the configured offline root, and serves /health and /metrics.
+ */
+export async function startCompactor(options: CompactorAppOptions): Promise<RunningCompactor> {
+  const { config, port = DEFAULT_COMPACTOR_PORT, host = '127.0.0.1', runtime: shared, ...tuning } = options;
+  const runtime = shared ?? (await ProjectRuntime.open(config));
+  const { follower } = runtime.registry();
+  let compactor: Compactor | undefined;
+  try {
+    await follower.start(`featurelog-compactor.${config.project}.registry.${process.pid}.${Date.now()}`);
+    compactor = await Compactor.start({
+      ...tuning,
+      project: config.project,
+      log: runtime.log,
+      schemas: runtime.schemas,
+      follower,
+      offlineRoot: config.offlineStore.path,
+      segmentsTopicSpec: runtime.topics.project.find((spec) => spec.name === `${config.project}.segments`),
+    });
+    const app = await NestFactory.create<NestFastifyApplication>(
+      CompactorAppModule.forCompactor(compactor),
+      new FastifyAdapter(),
+      { logger: ['error', 'warn', 'log'] },
+    );
+    await app.listen(port, host);
+    const running = compactor;
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      compactor: running,
+      close: () =>
+        (closing ??= (async () => {
+          await running.stop({ flush: true });
+          await app.close();
+          await follower.stop();
+          if (!shared) await runtime.close();
+        })()),
+    };
+  } catch (error) {
+    await compactor?.stop({ flush: false });
+    await follower.stop();
+    if (!shared) await runtime.close();
+    throw error;
+  }
+}
+
+/** Tuning from FEATURELOG_COMPACTOR_* variables; unset ones keep their defaults. */
+export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): CompactorTuning {
+  const number = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) {
+      throw new Error(`${name}=${JSON.stringify(raw)} is not a non-negative number`);
+    }
+    return value;
+  };
+  const entries = {
+    maxRows: number('FEATURELOG_COMPACTOR_MAX_ROWS'),
+    maxAgeMs: number('FEATURELOG_COMPACTOR_MAX_AGE_MS'),
+    mergeIntervalMs: number('FEATURELOG_COMPACTOR_MERGE_INTERVAL_MS'),
+    gcIntervalMs: number('FEATURELOG_COMPACTOR_GC_INTERVAL_MS'),
+    orphanGraceMs: number('FEATURELOG_COMPACTOR_ORPHAN_GRACE_MS'),
+    replacedGraceMs: number('FEATURELOG_COMPACTOR_REPLACED_GRACE_MS'),
+  };
+  return Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined));
+}
+
+if (require.main === module) {
+  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
+  loadProjectConfig(repo)
+    .then((config) =>
+      startCompactor({
+        config,
+        ...tuningFromEnv(),
+        port: Number(process.env.FEATURELOG_COMPACTOR_PORT ?? DEFAULT_COMPACTOR_PORT),
+      }),
+    )
+    .then(async (running) => {
+      const shutdown = () => void running.close().then(() => process.exit(0));
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+      process.stdout.write(`featurelog compactor listening on ${await running.app.getUrl()}\n`);
+    })
+    .catch((error: unknown) => {
+      process.stderr.write(`featurelog compactor: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
+}
