@@ -248,22 +248,23 @@ describe('exportTrainingSet against a brute-force oracle (embedded log, segments
         {
           name: 'driver_id',
           data: entities.map((row) => (row.driver_id === null ? null : BigInt(row.driver_id))),
-          type: 'INT64',
         },
-        { name: 'customer_id', data: entities.map((row) => row.customer_id), type: 'STRING' },
+        { name: 'customer_id', data: entities.map((row) => row.customer_id) },
+        { name: 'event_timestamp', data: entities.map((row) => BigInt(row.t)) },
+        { name: 'label', data: entities.map((row) => row.label) },
+      ],
+      schema: [
+        { name: 'root', num_children: 4 },
+        { name: 'driver_id', type: 'INT64', repetition_type: 'OPTIONAL' },
+        { name: 'customer_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
         {
           name: 'event_timestamp',
-          data: entities.map((row) => BigInt(row.t)),
-          columnSchema: [
-            {
-              name: 'event_timestamp',
-              type: 'INT64',
-              repetition_type: 'OPTIONAL',
-              logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
-            },
-          ],
-        } as never,
-        { name: 'label', data: entities.map((row) => row.label), type: 'INT32' },
+          type: 'INT64',
+          repetition_type: 'REQUIRED',
+          converted_type: 'TIMESTAMP_MICROS',
+          logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' },
+        },
+        { name: 'label', type: 'INT32', repetition_type: 'REQUIRED' },
       ],
     });
     writeFileSync(path, new Uint8Array(buffer));

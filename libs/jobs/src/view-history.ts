@@ -15,11 +15,12 @@ import {
   type SegmentCatalog,
   type SegmentCodec,
   type SegmentColumn,
-  type SegmentRow,
+  type SegmentSchema,
   type SegmentWritten,
 } from '@featurelog/offline-store';
 import { compareHistoryRows, mergeSorted, type HistoryRow } from '@featurelog/pit';
 import { ExternalSorter } from './external-sorter';
+import { readSegmentHistory } from './segment-history-reader';
 import { sortableEntityKey } from './sortable-entity-key';
 
 /** Where history comes from: the log (tail and, for backfills, all of it) and the offline segments. */
@@ -79,10 +80,12 @@ export async function openViewHistory(sources: HistorySources, options: ViewHist
   const { view, watermark, source = 'segments', eventTimeFrom = -Infinity, eventTimeTo = Infinity } = options;
   const progress = options.onProgress ?? (() => undefined);
   const segments: SegmentWritten[] = [];
+  const segmentSchemas = new Map<string, SegmentSchema>();
   const tailFrom = new Map<number, number>();
   if (source === 'segments') {
     const live = liveSegments(options.catalog, view.name);
     const kept: SegmentWritten[] = [];
+    const schemas = new Map<string, SegmentSchema>();
     for (const [i, segment] of live.entries()) {
       progress({ phase: `verifying segments of ${view.name}`, done: i, total: live.length });
       await verifySegment(sources.offlineRoot, segment);
@@ -96,6 +99,7 @@ export async function openViewHistory(sources: HistorySources, options: ViewHist
         );
       }
       kept.push(segment);
+      schemas.set(segment.segmentId, schema);
     }
     progress({ phase: `verifying segments of ${view.name}`, done: live.length, total: live.length });
     const coverage = segmentCoverage(
@@ -110,7 +114,10 @@ export async function openViewHistory(sources: HistorySources, options: ViewHist
         segment.maxEventTime === null ||
         segment.minEventTime > eventTimeTo ||
         segment.maxEventTime < eventTimeFrom;
-      if (!outside) segments.push(segment);
+      if (!outside) {
+        segments.push(segment);
+        segmentSchemas.set(segment.segmentId, schemas.get(segment.segmentId)!);
+      }
     }
   }
 
@@ -122,7 +129,7 @@ export async function openViewHistory(sources: HistorySources, options: ViewHist
   try {
     const undecodable = await readTail(sources, options, tailFrom, eventTimeFrom, eventTimeTo, tail, progress);
     const inputs: AsyncIterable<readonly HistoryRow[]>[] = segments.map((segment) =>
-      segmentHistory(sources, segment, options.joinKeys, watermark),
+      segmentHistory(sources, segment, segmentSchemas.get(segment.segmentId)!, watermark),
     );
     if (tail.size > 0) inputs.push(tail.sorted());
     const rows: AsyncIterable<HistoryRow[]> =
@@ -201,50 +208,22 @@ async function readTail(
 }
 
 /** One segment's rows as history rows, cut at the watermark in case the segment reaches past it. */
-async function* segmentHistory(
+function segmentHistory(
   sources: HistorySources,
   segment: SegmentWritten,
-  joinKeys: readonly SegmentColumn[],
+  schema: SegmentSchema,
   watermark: Watermark,
-): AsyncGenerator<HistoryRow[]> {
+): AsyncIterable<HistoryRow[]> {
   const path = join(sources.offlineRoot, segment.path);
   const pastWatermark = segment.ranges.some((range) => range.untilOffset > (watermark.get(range.partition) ?? 0));
-  try {
-    for await (const batch of sources.codec.read(path)) {
-      const rows: HistoryRow[] = [];
-      for (const row of batch) {
-        if (pastWatermark && row.offset >= (watermark.get(row.partition) ?? 0)) continue;
-        rows.push(historyRow(row, joinKeys));
-      }
-      yield rows;
-    }
-  } catch (error) {
-    if (error instanceof FeaturelogError) throw error;
-    throw new FeaturelogError(
-      'SEGMENT_CORRUPT',
-      `segment file ${path} cannot be decoded: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  return readSegmentHistory(path, schema, {
+    keep: pastWatermark ? (partition, offset) => offset < (watermark.get(partition) ?? 0) : undefined,
+  });
 }
 
 /** History rows keep the typed join key values so a backfill can re-encode the log's entity key. */
 export interface KeyedHistoryRow extends HistoryRow {
   joinKeys: Record<string, FeatureValue>;
-}
-
-function historyRow(row: SegmentRow, joinKeys: readonly SegmentColumn[]): KeyedHistoryRow {
-  return {
-    entityKey: sortableEntityKey(joinKeys, row.joinKeys),
-    eventTimestamp: row.eventTimestamp,
-    createdTimestamp: row.createdTimestamp,
-    position: { partition: row.partition, offset: row.offset },
-    appendedAt: row.appendTime,
-    features: row.features,
-    joinKeys: row.joinKeys,
-  };
 }
 
 function pick(values: Record<string, FeatureValue>, keys: readonly SegmentColumn[]): Record<string, FeatureValue> {
