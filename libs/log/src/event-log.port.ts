@@ -76,6 +76,13 @@ export interface ReadOptions {
   maxBatch?: number;
 }
 
+export interface FollowOptions {
+  /** Ends the iteration: a wait for new records returns at once, and the iteration with it. */
+  signal?: AbortSignal;
+  /** Most records per yielded batch. */
+  maxBatch?: number;
+}
+
 export interface SubscribeOptions {
   groupId: string;
   topics: string[];
@@ -120,6 +127,14 @@ export interface EventLog {
   endOffsets(topic: string): Promise<Map<number, number>>;
   /** Records of one partition from `fromOffset`, without a consumer group (replays, exports). */
   read(topic: string, partition: number, fromOffset: number, options?: ReadOptions): AsyncIterable<LogRecord[]>;
+  /**
+   * A live tail of one partition, without a consumer group: yields the records from `fromOffset`
+   * (at most the partition's end offset) in offset order, then every record as soon as it is
+   * appended, until `options.signal` aborts (the iteration then returns). Nothing is committed and
+   * nothing is left behind in the log, so it suits short-lived readers (subscriptions, watchers).
+   * Throws LOG_TOPIC_NOT_FOUND, LOG_PARTITION_INVALID, LOG_OFFSET_INVALID; LOG_CLOSED if the log closes.
+   */
+  follow(topic: string, partition: number, fromOffset: number, options?: FollowOptions): AsyncIterable<LogRecord[]>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Stops every subscription and releases the log. */
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import {
   type AppendRecord,
   type EnsureTopicResult,
   type EventLog,
+  type FollowOptions,
   type LogRecord,
   type ReadOptions,
   type RecordPosition,
@@ -305,6 +306,32 @@ export class FileEventLog implements EventLog {
     }
   }
 
+  async *follow(topic: string, partition: number, fromOffset: number, options: FollowOptions = {}) {
+    const { signal, maxBatch = this.maxBatch } = options;
+    const target = this.partitionState(topic, partition);
+    assertOffset(topic, partition, fromOffset);
+    if (fromOffset > target.index.count) {
+      throw new FeaturelogError(
+        'LOG_OFFSET_INVALID',
+        `cannot follow ${topic}/${partition} from ${fromOffset}: its end offset is ${target.index.count}`,
+      );
+    }
+    const aborted = new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    let offset = fromOffset;
+    while (signal?.aborted !== true) {
+      // Taken before looking, so an append between the look and the wait still wakes us.
+      const changed = this.changed.wait();
+      this.assertOpen();
+      if (offset < target.index.count) {
+        const batch = await this.readBatch(topic, partition, offset, Infinity, maxBatch);
+        offset += batch.length;
+        yield batch;
+      } else {
+        await Promise.race([changed, aborted]);
+      }
+    }
+  }
+
   /** Records [from, min(until, from + maxBatch)), fewer when they exceed maxBatchBytes. */
   async readBatch(topic: string, partition: number, from: number, until: number, maxBatch: number) {
     this.assertOpen();
@@ -419,6 +446,8 @@ export class FileEventLog implements EventLog {
     // Subscribers finish their batch first; what they append meanwhile (a DLQ record) still lands.
     await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.stop()));
     this.closed = true;
+    // Wakes the followers, which then end with LOG_CLOSED.
+    this.changed.fire();
     await Promise.allSettled([...this.groupWrites.values()]);
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {

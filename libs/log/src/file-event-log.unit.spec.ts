@@ -5,7 +5,7 @@ import { appendFile, mkdtemp, open, rm, stat, truncate, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@featurelog/testing';
-import { type EventLog, eventLogContract, FileEventLog, type LogRecord } from '@featurelog/log';
+import { type EventLog, eventLogContract, eventLogFollowContract, FileEventLog, type LogRecord } from '@featurelog/log';
 
 const directories: string[] = [];
 const freshDirectory = async () => {
@@ -22,6 +22,9 @@ for (const fsync of ['batch', 'always', 'never'] as const) {
     FileEventLog.open({ directory: await freshDirectory(), fsync }),
   );
 }
+eventLogFollowContract('file log', async () =>
+  FileEventLog.open({ directory: await freshDirectory(), fsync: 'batch' }),
+);
 
 const text = (value: string) => Buffer.from(value, 'utf8');
 

@@ -16,6 +16,7 @@ import {
   type AppendRecord,
   type EnsureTopicResult,
   type EventLog,
+  type FollowOptions,
   type LogRecord,
   type ReadOptions,
   type RecordPosition,
@@ -45,6 +46,11 @@ export interface KafkaEventLogOptions {
   heartbeatIntervalMs?: number;
   /** Longest a fetch waits on an idle partition; also bounds how long a consumer restart waits. */
   maxWaitTimeMs?: number;
+  /**
+   * Longest one fetch of follow() waits on an idle partition before asking again. Records are
+   * returned as soon as they are appended whatever this is; it only sets the idle request rate.
+   */
+  followMaxWaitMs?: number;
   /** Most records yielded at once by read(). */
   maxBatch?: number;
 }
@@ -72,6 +78,8 @@ export class KafkaEventLog implements EventLog {
   private readonly roundRobin = new Map<string, number>();
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readCluster?: Promise<KafkaCluster>;
+  /** Cluster clients of running follow() iterations, disconnected on close. */
+  private readonly followClusters = new Set<KafkaCluster>();
   private closed = false;
   readonly settings: Required<Omit<KafkaEventLogOptions, 'logger'>>;
 
@@ -89,6 +97,7 @@ export class KafkaEventLog implements EventLog {
       sessionTimeoutMs = 30_000,
       heartbeatIntervalMs = 3_000,
       maxWaitTimeMs = 500,
+      followMaxWaitMs = 250,
       maxBatch = 500,
     } = options;
     if (brokers.length === 0 || brokers.some((broker) => !/^[^:\s]+:\d+$/.test(broker))) {
@@ -109,6 +118,7 @@ export class KafkaEventLog implements EventLog {
       sessionTimeoutMs,
       heartbeatIntervalMs,
       maxWaitTimeMs,
+      followMaxWaitMs,
       maxBatch,
     };
     this.kafka = new Kafka({
@@ -278,7 +288,13 @@ export class KafkaEventLog implements EventLog {
     let offset = fromOffset;
     let emptyFetches = 0;
     while (offset < until) {
-      const { messages, nextOffset } = await this.fetchPartition(topic, partition, offset);
+      const { messages, nextOffset } = await this.fetchPartition(
+        await this.clusterForReads(),
+        topic,
+        partition,
+        offset,
+        this.settings.maxWaitTimeMs,
+      );
       if (nextOffset <= offset) {
         // Below the high watermark a fetch returns data; an empty answer means a moved leader.
         if (++emptyFetches > 20) {
@@ -303,11 +319,13 @@ export class KafkaEventLog implements EventLog {
    * 2.2.4 is the final release, so that internal surface does not move.
    */
   private async fetchPartition(
+    cluster: KafkaCluster,
     topic: string,
     partition: number,
     offset: number,
+    maxWaitTimeMs: number,
+    signal?: AbortSignal,
   ): Promise<{ messages: FetchedMessage[]; nextOffset: number }> {
-    const cluster = await this.clusterForReads();
     for (let attempt = 0; ; attempt++) {
       try {
         await cluster.addTargetTopic(topic);
@@ -316,7 +334,7 @@ export class KafkaEventLog implements EventLog {
         if (nodeId === undefined) throw new FeaturelogError('LOG_UNAVAILABLE', `no leader for ${topic}/${partition}`);
         const broker = await cluster.findBroker({ nodeId });
         const { responses } = await broker.fetch({
-          maxWaitTime: this.settings.maxWaitTimeMs,
+          maxWaitTime: maxWaitTimeMs,
           minBytes: 1,
           maxBytes: 16 * 1024 * 1024,
           isolationLevel: READ_COMMITTED,
@@ -331,7 +349,7 @@ export class KafkaEventLog implements EventLog {
         };
       } catch (error) {
         const mapped = kafkaError(error, `read ${topic}/${partition} at ${offset}`);
-        if (!mapped.retriable || attempt >= 5) throw mapped;
+        if (this.closed || signal?.aborted === true || !mapped.retriable || attempt >= 5) throw mapped;
         await cluster.refreshMetadata().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
@@ -339,23 +357,77 @@ export class KafkaEventLog implements EventLog {
   }
 
   private clusterForReads(): Promise<KafkaCluster> {
-    this.readCluster ??= (async () => {
-      const create = Object.getOwnPropertySymbols(this.kafka).find(
-        (symbol) => symbol.description === 'private:Kafka:createCluster',
-      );
-      const factory = create && (this.kafka as unknown as Record<symbol, unknown>)[create];
-      if (typeof factory !== 'function') {
-        throw new FeaturelogError('LOG_UNSUPPORTED', 'this kafkajs version has no cluster client for plain reads');
-      }
-      const cluster = (factory as (options: object) => KafkaCluster)({
-        allowAutoTopicCreation: false,
-        isolationLevel: READ_COMMITTED,
-        metadataMaxAge: this.settings.metadataMaxAgeMs,
-      });
-      await cluster.connect();
-      return cluster;
-    })();
+    this.readCluster ??= this.connectCluster();
     return this.readCluster;
+  }
+
+  private async connectCluster(): Promise<KafkaCluster> {
+    const create = Object.getOwnPropertySymbols(this.kafka).find(
+      (symbol) => symbol.description === 'private:Kafka:createCluster',
+    );
+    const factory = create && (this.kafka as unknown as Record<symbol, unknown>)[create];
+    if (typeof factory !== 'function') {
+      throw new FeaturelogError('LOG_UNSUPPORTED', 'this kafkajs version has no cluster client for plain reads');
+    }
+    const cluster = (factory as (options: object) => KafkaCluster)({
+      allowAutoTopicCreation: false,
+      isolationLevel: READ_COMMITTED,
+      metadataMaxAge: this.settings.metadataMaxAgeMs,
+    });
+    try {
+      await cluster.connect();
+    } catch (error) {
+      throw kafkaError(error, `connect to Kafka at ${this.settings.brokers.join(',')}`);
+    }
+    return cluster;
+  }
+
+  /**
+   * Long-polling fetches (minBytes 1, so records come back as soon as they are appended) on a
+   * cluster client of its own: a broker answers one connection's requests in order, so a fetch
+   * waiting on an idle partition would otherwise hold up read() and every other follow(). Aborting
+   * disconnects that client, which ends a pending fetch at once.
+   */
+  async *follow(topic: string, partition: number, fromOffset: number, options: FollowOptions = {}) {
+    const { signal, maxBatch = this.settings.maxBatch } = options;
+    const aborted = () => signal?.aborted === true;
+    const end = (await this.endOffsets(topic)).get(partition);
+    if (end === undefined) {
+      throw new FeaturelogError('LOG_PARTITION_INVALID', `topic ${topic} has no partition ${partition}`);
+    }
+    if (!Number.isInteger(fromOffset) || fromOffset < 0 || fromOffset > end) {
+      throw new FeaturelogError(
+        'LOG_OFFSET_INVALID',
+        `cannot follow ${topic}/${partition} from ${fromOffset}: its end offset is ${end}`,
+      );
+    }
+    if (aborted()) return;
+    const cluster = await this.connectCluster();
+    this.followClusters.add(cluster);
+    const disconnect = () => void cluster.disconnect().catch(() => undefined);
+    signal?.addEventListener('abort', disconnect, { once: true });
+    try {
+      let offset = fromOffset;
+      while (!aborted()) {
+        let fetched: { messages: FetchedMessage[]; nextOffset: number };
+        try {
+          fetched = await this.fetchPartition(cluster, topic, partition, offset, this.settings.followMaxWaitMs, signal);
+        } catch (error) {
+          if (aborted()) return;
+          this.assertOpen();
+          throw error;
+        }
+        const records = fetched.messages
+          .filter((message) => Number(message.offset) >= offset)
+          .map((message) => toLogRecord(topic, partition, message));
+        offset = Math.max(offset, fetched.nextOffset);
+        for (let i = 0; i < records.length; i += maxBatch) yield records.slice(i, i + maxBatch);
+      }
+    } finally {
+      signal?.removeEventListener('abort', disconnect);
+      this.followClusters.delete(cluster);
+      await cluster.disconnect().catch(() => undefined);
+    }
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -391,6 +463,7 @@ export class KafkaEventLog implements EventLog {
       this.producer.disconnect(),
       this.admin.disconnect(),
       cluster?.then((c) => c.disconnect()),
+      ...[...this.followClusters].map((c) => c.disconnect()),
     ]);
   }
 

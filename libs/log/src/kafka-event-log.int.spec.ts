@@ -1,5 +1,6 @@
-import { eventLogContract, KafkaEventLog } from '@featurelog/log';
+import { eventLogContract, eventLogFollowContract, KafkaEventLog } from '@featurelog/log';
 
 const brokers = (process.env.FEATURELOG_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
 eventLogContract('Kafka', () => KafkaEventLog.connect({ brokers }));
+eventLogFollowContract('Kafka', () => KafkaEventLog.connect({ brokers }));
