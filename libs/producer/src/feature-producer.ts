@@ -74,6 +74,12 @@ export class ViewTarget {
     this.topic = topicNames.features(project, view);
     this.subject = valueSubject(this.topic);
     this.normalize = rowNormalizer(view, joinKeys);
+    this.knownFields = new Set([
+      ...joinKeys.map((key) => key.name),
+      'event_timestamp',
+      'created_timestamp',
+      ...view.features.map((feature) => feature.name),
+    ]);
     this.timestampFields = new Set([
       'event_timestamp',
       'created_timestamp',
@@ -82,6 +88,7 @@ export class ViewTarget {
   }
 
   private readonly timestampFields: ReadonlySet<string>;
+  private readonly knownFields: ReadonlySet<string>;
 
   /**
    * The row in the domain representation and its problems (empty when it can be produced). Fields
@@ -90,7 +97,17 @@ export class ViewTarget {
    */
   check(input: InputRow): { row: Record<string, unknown>; problems: RowProblem[] } {
     const row = this.normalize(input);
-    const problems = validateRow(this.view, this.joinKeys, row, { rejectUnknownFields: true });
+    const problems = validateRow(this.view, this.joinKeys, row);
+    // validateRow's own rejectUnknownFields builds the set of known fields for every row.
+    for (const field in row) {
+      if (!this.knownFields.has(field)) {
+        problems.push({
+          field,
+          code: 'UNKNOWN_FIELD',
+          message: `${field} is no join key, timestamp or feature of ${this.view.name}`,
+        });
+      }
+    }
     for (const problem of problems) {
       const value = row[problem.field];
       // Text reaches validation only when it did not parse: say which forms are read, not only micros.
