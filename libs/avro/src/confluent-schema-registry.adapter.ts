@@ -6,6 +6,7 @@ import type {
   CompatibilityResult,
   RegisteredSchema,
   SchemaRegistryPort,
+  RegisterOptions,
 } from './schema-registry.port';
 
 export interface ConfluentSchemaRegistryOptions {
@@ -53,7 +54,7 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
     this.defaultCompatibility = defaultCompatibility;
   }
 
-  async register(subject: string, schema: AvroSchema): Promise<number> {
+  async register(subject: string, schema: AvroSchema, options: RegisterOptions = {}): Promise<number> {
     const parsed = parseSchema(schema);
     avroType(parsed);
     const text = JSON.stringify(parsed);
@@ -63,8 +64,9 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
     if (existing !== undefined) return existing;
     const level = await this.compatibilityLevel(subject);
     if (level === undefined) await this.setCompatibility(subject, this.defaultCompatibility);
-    if (latest !== undefined && (level ?? this.defaultCompatibility) !== 'NONE') {
-      const problems = checkBackwardCompatible(latest.schema, parsed);
+    const baseline = options.compatibleWith ?? latest?.schema;
+    if (baseline !== undefined && (level ?? this.defaultCompatibility) !== 'NONE') {
+      const problems = checkBackwardCompatible(baseline, parsed);
       if (problems.length > 0) {
         throw new FeaturelogError(
           'SCHEMA_INCOMPATIBLE',

@@ -8,6 +8,7 @@ import type {
   CompatibilityResult,
   RegisteredSchema,
   SchemaRegistryPort,
+  RegisterOptions,
 } from './schema-registry.port';
 
 export interface LocalSchemaRegistryOptions {
@@ -70,7 +71,7 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
     return registry;
   }
 
-  async register(subject: string, schema: AvroSchema): Promise<number> {
+  async register(subject: string, schema: AvroSchema, options: RegisterOptions = {}): Promise<number> {
     const parsed = parseSchema(schema);
     avroType(parsed); // refuse what does not parse before taking the lock
     const normalized = normalizedSchemaText(parsed);
@@ -79,7 +80,7 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
       const versions = this.versions.get(subject) ?? [];
       const existing = versions.find((version) => version.normalized === normalized);
       if (existing !== undefined) return existing.id;
-      const problems = this.problems(subject, parsed);
+      const problems = this.problems(subject, parsed, options.compatibleWith);
       if (problems.length > 0) {
         throw new FeaturelogError(
           'SCHEMA_INCOMPATIBLE',
@@ -133,10 +134,10 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
     return this.compatibility.get(subject) ?? this.defaultCompatibility;
   }
 
-  private problems(subject: string, schema: AvroSchema): string[] {
-    const latest = this.versions.get(subject)?.at(-1);
-    if (latest === undefined || this.levelOf(subject) === 'NONE') return [];
-    return checkBackwardCompatible(latest.schema, schema);
+  private problems(subject: string, schema: AvroSchema, compatibleWith?: AvroSchema): string[] {
+    const baseline = compatibleWith ?? this.versions.get(subject)?.at(-1)?.schema;
+    if (baseline === undefined || this.levelOf(subject) === 'NONE') return [];
+    return checkBackwardCompatible(baseline, schema);
   }
 
   /** Folds lines other processes (or this one) appended since the last read. */

@@ -14,6 +14,16 @@ export interface RegisteredSchema {
   schema: AvroSchema;
 }
 
+export interface RegisterOptions {
+  /**
+   * The schema the new one must stay BACKWARD compatible with, when the caller knows better than the
+   * subject's latest version: featurelog's registry log says which version of a view is applied, and
+   * an apply that lost the optimistic-concurrency race may already have registered a newer schema that
+   * no row was ever written with. Without it, the subject's latest version is the baseline.
+   */
+  compatibleWith?: AvroSchema;
+}
+
 export interface CompatibilityResult {
   compatible: boolean;
   /** Why not, one message per problem, naming the field (empty when compatible). */
@@ -32,7 +42,7 @@ export interface SchemaRegistryPort {
    * the problems) when the subject's compatibility level refuses it, AVRO_SCHEMA_INVALID when it
    * does not parse.
    */
-  register(subject: string, schema: AvroSchema): Promise<number>;
+  register(subject: string, schema: AvroSchema, options?: RegisterOptions): Promise<number>;
   /** The schema with this id, as parsed JSON. Throws SCHEMA_NOT_FOUND. Ids never change meaning. */
   getSchema(id: number): Promise<AvroSchema>;
   /** The latest version of a subject, or undefined if the subject has none. */

@@ -1,7 +1,7 @@
 import { topicNames, valueSubject, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
 import { checkBackwardCompatible, rowSchemaFor, type SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog, TopicSpec } from '@featurelog/log';
-import type { Provisioner, ViewProvisioning } from './provisioner.port';
+import type { AppliedView, Provisioner, ViewProvisioning } from './provisioner.port';
 
 /** The topic specs the provisioner creates; they come from the declarations in topics/. */
 export interface ProjectTopicSpecs {
@@ -30,27 +30,41 @@ export class LogProvisioner implements Provisioner {
   async check(
     view: FeatureViewDefinition,
     entities: readonly EntityDefinition[],
-    current?: { view: FeatureViewDefinition; entities: readonly EntityDefinition[] },
+    current?: AppliedView,
   ): Promise<string[]> {
     const schema = rowSchemaFor(view, entities, this.project);
-    const sameTopic =
-      current !== undefined &&
-      topicNames.features(this.project, current.view) === topicNames.features(this.project, view);
+    const baseline = this.baseline(view, current);
     // A view new to the registry may still find rows of an earlier life in its topic: then the
     // subject's latest schema is what those rows were written with.
-    const messages = sameTopic
-      ? checkBackwardCompatible(rowSchemaFor(current.view, current.entities, this.project), schema)
+    const messages = baseline
+      ? checkBackwardCompatible(baseline, schema)
       : (await this.schemas.checkCompatibility(valueSubject(topicNames.features(this.project, view)), schema)).messages;
     return messages.map((message) => `view '${view.name}' (v${view.version}): ${message}`);
   }
 
-  async provision(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<ViewProvisioning> {
+  async provision(
+    view: FeatureViewDefinition,
+    entities: readonly EntityDefinition[],
+    current?: AppliedView,
+  ): Promise<ViewProvisioning> {
     const topic = topicNames.features(this.project, view);
     const subject = valueSubject(topic);
     if ((await this.schemas.latestVersion(subject)) === undefined)
       await this.schemas.setCompatibility(subject, 'BACKWARD');
-    const schemaId = await this.schemas.register(subject, rowSchemaFor(view, entities, this.project));
+    const baseline = this.baseline(view, current);
+    const schemaId = await this.schemas.register(
+      subject,
+      rowSchemaFor(view, entities, this.project),
+      baseline ? { compatibleWith: baseline } : {},
+    );
     const created = await this.log.ensureTopic(this.topics.features(view));
     return { view: view.name, topic, subject, schemaId, topicCreated: created.created };
+  }
+
+  /** The row schema of the applied version of the view, when it writes to the same topic. */
+  private baseline(view: FeatureViewDefinition, current: AppliedView | undefined) {
+    if (current === undefined) return undefined;
+    if (topicNames.features(this.project, current.view) !== topicNames.features(this.project, view)) return undefined;
+    return rowSchemaFor(current.view, current.entities, this.project);
   }
 }

@@ -9,6 +9,12 @@ export interface ViewProvisioning {
   topicCreated: boolean;
 }
 
+/** A view as the registry log holds it, with the entities it was applied with. */
+export interface AppliedView {
+  view: FeatureViewDefinition;
+  entities: readonly EntityDefinition[];
+}
+
 /**
  * The data-plane side of an apply: row schemas and topics. Kept behind a port so the applier's
  * decisions (what to provision, in which order, when to refuse) are tested without a broker.
@@ -22,13 +28,16 @@ export interface Provisioner {
    * registry holds it: the change is judged against that, not against whatever the subject's latest
    * schema is (a lost apply race registers a schema that no accepted definition ever had).
    */
-  check(
+  check(view: FeatureViewDefinition, entities: readonly EntityDefinition[], current?: AppliedView): Promise<string[]>;
+  /**
+   * Registers the row schema under `<topic>-value` (compatible with `current`'s, when given) and
+   * creates the topic. Idempotent.
+   */
+  provision(
     view: FeatureViewDefinition,
     entities: readonly EntityDefinition[],
-    current?: { view: FeatureViewDefinition; entities: readonly EntityDefinition[] },
-  ): Promise<string[]>;
-  /** Registers the row schema under `<topic>-value` and creates the topic. Idempotent. */
-  provision(view: FeatureViewDefinition, entities: readonly EntityDefinition[]): Promise<ViewProvisioning>;
+    current?: AppliedView,
+  ): Promise<ViewProvisioning>;
 }
 
 export const PROVISIONER = Symbol('featurelog:Provisioner');

@@ -107,7 +107,7 @@ export class RegistryApplier {
     }
     await this.provisioner.ensureProjectTopics();
     const provisioned: ViewProvisioning[] = [];
-    for (const view of dataViews) provisioned.push(await this.provisioner.provision(view, entities));
+    for (const view of dataViews) provisioned.push(await this.provisioner.provision(view, entities, currentOf(view)));
 
     const applyId = randomUUID();
     const changeset = planToChangeset(plan, {

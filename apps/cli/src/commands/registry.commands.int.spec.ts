@@ -139,29 +139,21 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
     }
   });
 
-  it(
-    'is not blocked by a schema that a lost apply race registered but no accepted definition has',
-    {
-      todo:
-        'known gap: the losing apply registered its row schema before losing, and ConfluentSchemaRegistry.register ' +
-        'checks new schemas against that leaked latest version; needs provisioning after acceptance, or the leaked version deleted',
-    },
-    async () => {
-      const repo = await newRepo();
-      assert.equal((await repo.cli('apply')).code, 0);
-      const subject = valueSubject(viewTopic(repo));
-      const latest = (await schemas.latestVersion(subject))!;
-      const leaked = latest.schema as { fields: object[] };
-      await schemas.register(subject, {
-        ...leaked,
-        fields: [...leaked.fields, { name: 'leaked', type: ['null', 'double'], default: null }],
-      } as typeof latest.schema);
-      await repo.writeView({ ...BASE_VIEW, features: [...BASE_VIEW.features, { name: 'trips_today', type: 'int64' }] });
-      const applied = await repo.cli('apply');
-      assert.equal(applied.code, 0, explain(applied));
-      assert.equal((await schemas.latestVersion(subject))?.version, 3);
-    },
-  );
+  it('is not blocked by a schema that a lost apply race registered but no accepted definition has', async () => {
+    const repo = await newRepo();
+    assert.equal((await repo.cli('apply')).code, 0);
+    const subject = valueSubject(viewTopic(repo));
+    const latest = (await schemas.latestVersion(subject))!;
+    const leaked = latest.schema as { fields: object[] };
+    await schemas.register(subject, {
+      ...leaked,
+      fields: [...leaked.fields, { name: 'leaked', type: ['null', 'double'], default: null }],
+    } as typeof latest.schema);
+    await repo.writeView({ ...BASE_VIEW, features: [...BASE_VIEW.features, { name: 'trips_today', type: 'int64' }] });
+    const applied = await repo.cli('apply');
+    assert.equal(applied.code, 0, explain(applied));
+    assert.equal((await schemas.latestVersion(subject))?.version, 3);
+  });
 
   it('applies a metadata-only change without touching a schema version or a topic', async () => {
     const repo = await newRepo();
