@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { FeaturelogError } from '@featurelog/domain';
 import type { EventLog } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
+import { PushModule, type FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
@@ -38,6 +39,10 @@ export interface ServingAppOptions {
   schemaRegistry?: WriterSchemaSource;
   /** Overrides the log + schema registry feed (tests, embedded mode). */
   feed?: FeatureRowFeed;
+  /** The materializer's checkpoint name in the online store, where subscriptions start (default `<project>.materializer`). */
+  materializerCheckpoint?: string;
+  /** When given, POST /push produces rows through it, for keys with the `push` scope. */
+  producer?: FeatureProducer;
   auth: ServingAuthConfig;
   /** From createMetricsRegistry('serving'). */
   metrics: Registry;
@@ -61,7 +66,13 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
   const feed =
     options.feed ??
     (options.schemaRegistry
-      ? new LogFeatureRowFeed({ log, schemas: options.schemaRegistry, project })
+      ? new LogFeatureRowFeed({
+          log,
+          schemas: options.schemaRegistry,
+          project,
+          store: onlineStore,
+          materializerCheckpoint: options.materializerCheckpoint,
+        })
       : unavailableFeed('subscriptions need a schema registry (none was configured)'));
   const subscriptions = new FeatureSubscriptions({
     project,
@@ -69,7 +80,9 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     feed,
     catalogs,
     limits: { maxEntityRows: options.maxEntityRows, ...options.subscriptions },
+    registryChanges: (listener) => follower.onChange(() => listener()),
   });
+  const auth = new ApiKeyVerifier(options.auth);
   const runtime = {
     retriever: new OnlineFeatureRetriever({
       project,
@@ -78,13 +91,17 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
       maxEntityRows: options.maxEntityRows,
     }),
     subscriptions,
-    auth: new ApiKeyVerifier(options.auth),
+    auth,
     metrics,
   };
+  const push = options.producer
+    ? [PushModule.forRoot({ producer: options.producer, authorize: (headers) => void auth.authorize(headers, 'push') })]
+    : [];
 
   @Module({
     imports: [
       ServingModule.forRoot(runtime),
+      ...push,
       ObservabilityModule.forRoot({
         metrics: options.metrics,
         checks: {

@@ -8,7 +8,7 @@ export interface FeedRow {
   entityKey: string;
   /** The same triple the materializer stores, so it compares with snapshot versions. */
   version: RowVersion;
-  /** Join keys, event_timestamp, created_timestamp and every feature, in the domain representation. */
+  /** Every feature of the view, in the domain representation (null when absent). */
   row: Record<string, FeatureValue>;
 }
 
@@ -24,9 +24,11 @@ export interface FeedListener {
  */
 export interface FeatureRowFeed {
   /**
-   * Delivers to `listener` every row of the view's topic appended after this call began (earlier
-   * ones may come too; listeners compare versions), until the returned function is called.
-   * Resolves once that starting point is fixed, so a snapshot read afterwards leaves no gap.
+   * Delivers to `listener` every row of the view's topic that the online store may not hold yet when
+   * this call resolves (from the materializer's checkpoint on, or from the topic's end when it has
+   * none), then every row appended later, until the returned function is called. Rows may come more
+   * than once and out of order: listeners compare versions. A snapshot read after this resolves
+   * therefore leaves no gap.
    */
   follow(view: ServingView, listener: FeedListener): Promise<() => void>;
   close(): Promise<void>;

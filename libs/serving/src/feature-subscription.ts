@@ -10,7 +10,7 @@ import type { FeatureRowFeed, FeedListener, FeedRow } from './feature-row-feed.p
 import { timestampJson } from './json-values';
 import { DEFAULT_MAX_ENTITY_ROWS, parseEntities, parseSelection, type OnlineFeaturesRequest } from './online-request';
 import { storeRequests } from './online-retrieval';
-import type { CatalogSource, PlanColumn, RetrievalPlan, ServingView } from './serving-catalog';
+import type { CatalogSource, PlanColumn, RetrievalPlan, ServingCatalog, ServingView } from './serving-catalog';
 
 /** Where a subscription's Server-Sent Events go (the raw HTTP response, or a test double). */
 export interface EventSink {
@@ -39,28 +39,40 @@ interface Interest {
   rows: Map<string, number>;
 }
 
+/** The `resync` reason sent when the registry changed what a subscription reads. */
+export const REGISTRY_CHANGED = 'registry changed';
+
 /**
  * One subscriber: the current values first (`snapshot`), then every newer row of its entities as
  * the feed delivers it (`update`), never a version older than or equal to one it was already sent.
  *
- * No gap: the feed is followed BEFORE the snapshot is read; rows arriving meanwhile are held and
- * then applied by last-write-wins against the snapshot's versions.
+ * No gap: the feed is followed BEFORE the snapshot is read (and starts from what the online store
+ * holds, see FeatureRowFeed). The newest row the feed gave for each (view, entity) is kept, and after
+ * every snapshot those newer than the snapshot's versions are sent: the feed can run ahead of the
+ * materializer, so a snapshot alone may be older than rows already seen.
  * No silent loss: at most `maxQueuedEvents` events wait for a slow reader; past that the queue is
  * dropped and the subscriber gets `resync` (with the reason) followed by a fresh snapshot, sent
  * once it reads again.
+ * Follows the registry: when a definition it reads changes, it is planned again and sent `resync`
+ * (reason `registry changed`) and a fresh snapshot; when its service, a view or a feature it reads
+ * is gone, the stream ends with a non-retriable `error`.
  */
 export class FeatureSubscription {
-  private readonly interests = new Map<string, Interest>();
+  private interests = new Map<string, Interest>();
   private readonly delivered = new Map<string, RowVersion>();
   private readonly queue: string[] = [];
   private readonly maxQueued: number;
-  private pending: FeedRow[] = [];
+  /** The newest row the feed gave per (view, entity) of interest: bounded by the interest. */
+  private readonly latest = new Map<string, FeedRow>();
+  /** Until the first snapshot (and during a resync), rows are only kept in `latest`. */
   private buffering = true;
   private writable = true;
   private resyncReason: string | undefined;
   private snapshotting = false;
   private closed = false;
   private unfollows: Array<() => void> = [];
+  /** Re-plans run one after another. */
+  private replanning: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   /** How many times this subscriber was resynchronized (for tests and metrics). */
   resyncs = 0;
@@ -73,26 +85,13 @@ export class FeatureSubscription {
       nowMicros: () => number;
       onClose?: () => void;
     },
-    private readonly plan: RetrievalPlan,
-    private readonly request: OnlineFeaturesRequest,
+    private plan: RetrievalPlan,
+    readonly request: OnlineFeaturesRequest,
     private readonly sink: EventSink,
     limits: SubscriptionLimits = {},
   ) {
     this.maxQueued = limits.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
-    const reads = storeRequests(plan, request);
-    plan.slots.forEach((slot, s) => {
-      const rows = new Map<string, number>();
-      for (let i = 0; i < request.rowCount; i++) {
-        const key = reads[i * plan.groups.length + slot.group]!.entityKey;
-        if (!rows.has(key)) rows.set(key, i);
-      }
-      this.interests.set(slot.view.name, {
-        slot: s,
-        view: slot.view,
-        columns: plan.columns.filter((column) => column.slot === s),
-        rows,
-      });
-    });
+    this.interests = interestsOf(plan, request);
     const heartbeatMs = limits.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.heartbeat = setInterval(() => {
       if (this.queue.length === 0 && this.writable) this.send(': keep-alive\n\n');
@@ -100,21 +99,91 @@ export class FeatureSubscription {
     this.heartbeat.unref();
   }
 
+  get registryVersion(): number {
+    return this.plan.registryVersion;
+  }
+
   /** Follows every view, then sends the snapshot and whatever arrived meanwhile. */
   async start(): Promise<void> {
+    this.unfollows = await this.followAll();
+    if (!this.closed) await this.snapshot();
+  }
+
+  /**
+   * The registry moved: `next` is this subscription's selection planned again (or why it cannot be).
+   * Nothing visible happens unless what it reads changed.
+   */
+  registryChanged(next: RetrievalPlan | FeaturelogError): Promise<void> {
+    const run = this.replanning.then(() => this.replan(next));
+    this.replanning = run.catch(() => undefined);
+    return run;
+  }
+
+  private async replan(next: RetrievalPlan | FeaturelogError): Promise<void> {
+    if (this.closed) return;
+    let interests: Map<string, Interest>;
+    try {
+      if (next instanceof FeaturelogError) throw next;
+      if (samePlan(this.plan, next)) {
+        this.plan = next;
+        return;
+      }
+      interests = interestsOf(next, this.request);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.fail(
+        new FeaturelogError(
+          error instanceof FeaturelogError ? error.code : 'SUBSCRIPTION_FAILED',
+          `the registry changed and this subscription can no longer be served: ${reason}`,
+        ),
+        false,
+      );
+      return;
+    }
+    // Queued rows belong to the old plan: the fresh snapshot replaces them.
+    this.buffering = true;
+    this.queue.length = 0;
+    this.plan = next;
+    this.interests = interests;
+    for (const [key, row] of this.latest) {
+      if (this.interests.get(row.view)?.rows.has(row.entityKey) !== true) this.latest.delete(key);
+    }
+    // The new views are followed before the old ones are left, so tails they share keep running.
+    const previous = this.unfollows;
+    this.unfollows = [];
+    try {
+      this.unfollows = await this.followAll();
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      for (const unfollow of previous) unfollow();
+    }
+    if (this.closed) return;
+    this.resyncReason = REGISTRY_CHANGED;
+    this.pump();
+  }
+
+  private async followAll(): Promise<Array<() => void>> {
+    // A listener of its own per plan: leaving the old plan's views must not remove the new one's.
     const listener: FeedListener = {
       rows: (rows) => this.onRows(rows),
       failed: (error) => this.fail(error),
     };
-    for (const interest of this.interests.values()) {
-      const unfollow = await this.deps.feed.follow(interest.view, listener);
-      if (this.closed) {
-        unfollow();
-        return;
+    const unfollows: Array<() => void> = [];
+    try {
+      for (const interest of this.interests.values()) {
+        unfollows.push(await this.deps.feed.follow(interest.view, listener));
+        if (this.closed) break;
       }
-      this.unfollows.push(unfollow);
+    } catch (error) {
+      for (const unfollow of unfollows) unfollow();
+      throw error;
     }
-    await this.snapshot();
+    if (this.closed) {
+      for (const unfollow of unfollows) unfollow();
+      return [];
+    }
+    return unfollows;
   }
 
   /** Ends the stream too (server shutdown): the client reconnects elsewhere and resnapshots. */
@@ -130,7 +199,7 @@ export class FeatureSubscription {
     for (const unfollow of this.unfollows) unfollow();
     this.unfollows = [];
     this.queue.length = 0;
-    this.pending = [];
+    this.latest.clear();
     this.deps.onClose?.();
   }
 
@@ -139,13 +208,11 @@ export class FeatureSubscription {
     for (const row of rows) {
       const interest = this.interests.get(row.view);
       if (interest === undefined || !interest.rows.has(row.entityKey)) continue;
-      if (this.buffering) {
-        this.pending.push(row);
-        // Held rows only need the latest per entity and view; keep the buffer as small as the interest.
-        if (this.pending.length > this.maxQueued) this.pending = latestPerKey(this.pending);
-      } else {
-        this.consider(interest, row);
-      }
+      const key = `${row.view}\u0000${row.entityKey}`;
+      const known = this.latest.get(key);
+      if (known !== undefined && compareRowVersions(row.version, known.version) <= 0) continue;
+      this.latest.set(key, row);
+      if (!this.buffering) this.consider(interest, row);
     }
   }
 
@@ -170,9 +237,8 @@ export class FeatureSubscription {
     this.queue.length = 0;
     this.resyncReason = reason;
     this.resyncs++;
-    // From here on rows are held again, and resolved against the fresh snapshot.
+    // From here on rows are only kept, and resolved against the fresh snapshot.
     this.buffering = true;
-    this.pending = [];
     this.pump();
   }
 
@@ -223,35 +289,60 @@ export class FeatureSubscription {
         `event: snapshot\ndata: {"registry_version":${this.plan.registryVersion},"feature_names":${featureNames},"rows":[${rows.join(',')}]}\n\n`,
       );
       this.pump();
-      const held = this.pending;
-      this.pending = [];
       this.buffering = false;
-      for (const row of held) this.consider(this.interests.get(row.view)!, row);
+      for (const row of this.latest.values()) {
+        const interest = this.interests.get(row.view);
+        if (interest !== undefined) this.consider(interest, row);
+      }
     } finally {
       this.snapshotting = false;
     }
+    // A re-plan may have asked for another snapshot while this one was read.
+    if (this.resyncReason !== undefined) this.pump();
   }
 
-  private fail(error: Error): void {
+  private fail(error: Error, retriable = true): void {
     if (this.closed) return;
     const code = error instanceof FeaturelogError ? error.code : 'SUBSCRIPTION_FAILED';
+    const message = retriable ? `updates stopped: ${error.message}; reconnect to resume` : error.message;
     this.queue.length = 0;
-    this.send(
-      `event: error\ndata: ${JSON.stringify({ code, message: `updates stopped: ${error.message}; reconnect to resume`, retriable: true })}\n\n`,
-    );
+    this.send(`event: error\ndata: ${JSON.stringify({ code, message, retriable })}\n\n`);
     this.close();
     this.sink.end();
   }
 }
 
-function latestPerKey(rows: FeedRow[]): FeedRow[] {
-  const latest = new Map<string, FeedRow>();
-  for (const row of rows) {
-    const key = `${row.view}\u0000${row.entityKey}`;
-    const held = latest.get(key);
-    if (held === undefined || compareRowVersions(row.version, held.version) > 0) latest.set(key, row);
-  }
-  return [...latest.values()];
+function interestsOf(plan: RetrievalPlan, request: OnlineFeaturesRequest): Map<string, Interest> {
+  const interests = new Map<string, Interest>();
+  const reads = storeRequests(plan, request);
+  plan.slots.forEach((slot, s) => {
+    const rows = new Map<string, number>();
+    for (let i = 0; i < request.rowCount; i++) {
+      const key = reads[i * plan.groups.length + slot.group]!.entityKey;
+      if (!rows.has(key)) rows.set(key, i);
+    }
+    interests.set(slot.view.name, {
+      slot: s,
+      view: slot.view,
+      columns: plan.columns.filter((column) => column.slot === s),
+      rows,
+    });
+  });
+  return interests;
+}
+
+/** Whether two plans read the same columns from the same definitions (definitions are replaced, never mutated). */
+function samePlan(a: RetrievalPlan, b: RetrievalPlan): boolean {
+  if (a.columns.length !== b.columns.length || a.slots.length !== b.slots.length) return false;
+  const sameView = (x: ServingView, y: ServingView) =>
+    x.definition === y.definition &&
+    x.source === y.source &&
+    x.entities.length === y.entities.length &&
+    x.entities.every((entity, i) => entity === y.entities[i]);
+  return (
+    a.slots.every((slot, i) => sameView(slot.view, b.slots[i]!.view)) &&
+    a.columns.every((column, i) => column.name === b.columns[i]!.name && column.feature === b.columns[i]!.feature)
+  );
 }
 
 /**
@@ -341,8 +432,15 @@ export class FeatureSubscriptions {
       catalogs: CatalogSource;
       limits?: SubscriptionLimits;
       nowMicros?: () => number;
+      /** Registers a listener called when the registry changes (RegistryFollower.onChange); returns its remover. */
+      registryChanges?: (listener: () => void) => () => void;
     },
-  ) {}
+  ) {
+    this.stopListening = options.registryChanges?.(() => this.scheduleReplan());
+  }
+
+  private readonly stopListening: (() => void) | undefined;
+  private replanScheduled = false;
 
   get active(): number {
     return this.open.size;
@@ -370,6 +468,36 @@ export class FeatureSubscriptions {
   }
 
   closeAll(): void {
+    this.stopListening?.();
     for (const subscription of [...this.open]) subscription.end();
+  }
+
+  /** One re-plan per burst of registry events (an apply folds as one changeset, a catch-up as many). */
+  private scheduleReplan(): void {
+    if (this.replanScheduled) return;
+    this.replanScheduled = true;
+    setImmediate(() => {
+      this.replanScheduled = false;
+      let catalog: ServingCatalog;
+      try {
+        catalog = this.options.catalogs.current();
+      } catch {
+        // A registry with holes is not served: subscriptions keep their plans until it is whole again.
+        return;
+      }
+      for (const subscription of this.open) {
+        if (subscription.registryVersion === catalog.version) continue;
+        let next: RetrievalPlan | FeaturelogError;
+        try {
+          next = catalog.plan(subscription.request.selection, subscription.request.fullFeatureNames);
+        } catch (error) {
+          next =
+            error instanceof FeaturelogError
+              ? error
+              : new FeaturelogError('SUBSCRIPTION_FAILED', String(error), { cause: error });
+        }
+        void subscription.registryChanged(next);
+      }
+    });
   }
 }

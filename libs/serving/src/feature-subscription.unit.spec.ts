@@ -1,6 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
+import {
+  evolveRegistry,
+  FeaturelogError,
+  type FeatureValue,
+  type RegistryChange,
+  type RegistryState,
+  type RowVersion,
+} from '@featurelog/domain';
 import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelog/online-store';
 import {
   CatalogSource,
@@ -11,6 +18,7 @@ import {
   type FeatureRowFeed,
   type FeedListener,
   type FeedRow,
+  type ServingView,
 } from '@featurelog/serving';
 
 const NOW = Date.UTC(2025, 0, 1) * 1_000;
@@ -42,15 +50,25 @@ interface EventData extends SubscriptionRow {
   rows: SubscriptionRow[];
   reason: string;
   code: string;
+  message: string;
+  retriable: boolean;
 }
 
 class FakeFeed implements FeatureRowFeed {
   readonly listeners = new Set<FeedListener>();
   follows = 0;
-  async follow(_view: unknown, listener: FeedListener) {
+  /** Views followed now, by name, with how many listeners each. */
+  readonly followed = new Map<string, number>();
+  async follow(view: ServingView, listener: FeedListener) {
     this.follows++;
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.followed.set(view.name, (this.followed.get(view.name) ?? 0) + 1);
+    return () => {
+      this.listeners.delete(listener);
+      const left = this.followed.get(view.name)! - 1;
+      if (left === 0) this.followed.delete(view.name);
+      else this.followed.set(view.name, left);
+    };
   }
   emit(...rows: FeedRow[]) {
     for (const listener of this.listeners) listener.rows(rows);
@@ -109,19 +127,52 @@ class FakeSink implements EventSink {
 function setup(maxQueuedEvents = 100) {
   const feed = new FakeFeed();
   const store = new HeldStore();
-  const state = registryOf(servingTestDefinitions());
+  const registry = { state: registryOf(servingTestDefinitions()), assertComplete: () => undefined };
+  const registryListeners = new Set<() => void>();
   const subscriptions = new FeatureSubscriptions({
     project: 'p',
     store: store as unknown as OnlineStore,
     feed,
-    catalogs: new CatalogSource('p', { state, assertComplete: () => undefined }),
+    catalogs: new CatalogSource('p', registry),
     limits: { maxQueuedEvents },
     nowMicros: () => NOW,
+    registryChanges: (listener) => {
+      registryListeners.add(listener);
+      return () => registryListeners.delete(listener);
+    },
   });
   const sink = new FakeSink();
   const open = (query: Record<string, string>) => subscriptions.prepare(query, sink);
-  return { feed, store, sink, open, subscriptions };
+  /** Applies one changeset as the follower would, then lets the subscriptions re-plan. */
+  const change = async (changes: RegistryChange[]) => {
+    const state: RegistryState = registry.state;
+    registry.state = evolveRegistry(
+      state,
+      { applyId: `change-${state.lastOffset + 1}`, basedOnVersion: state.version, appliedAt: NOW, changes },
+      state.lastOffset + 1,
+    );
+    assert.equal(registry.state.rejections.length, 0, JSON.stringify(registry.state.rejections));
+    for (const listener of registryListeners) listener();
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { feed, store, sink, open, subscriptions, change, registry };
 }
+
+const driverStatsWith = (features: Array<{ name: string; type: 'float64' | 'float32' | 'int64' }>) => ({
+  op: 'upsert' as const,
+  kind: 'feature_view' as const,
+  name: 'driver_stats',
+  definition: {
+    name: 'driver_stats',
+    version: 1,
+    online: true,
+    offline: true,
+    entities: ['driver'],
+    ttlSeconds: 3600,
+    features,
+  },
+});
 
 describe('FeatureSubscription', () => {
   it('sends the snapshot, then only newer rows of its entities, resolving rows that raced the snapshot', async () => {
@@ -202,6 +253,94 @@ describe('FeatureSubscription', () => {
     assert.equal(last.data.code, 'LOG_UNAVAILABLE');
     assert.equal(sink.ended, true);
     assert.equal(subscriptions.active, 0);
+  });
+
+  it('after a resync, still sends rows the feed gave that the fresh snapshot does not hold yet', async () => {
+    const { feed, store, sink, open } = setup(2);
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1,2]}' });
+    await subscription.start();
+    sink.blocked = true;
+    // The feed runs ahead of the materializer: these rows are not in the store when it is read again.
+    feed.emit(row(1, 1, 1), row(2, 2, 2), row(1, 3, 3), row(2, 4, 4));
+    assert.equal(subscription.resyncs, 1);
+    store.values.set('driver_id=1/driver_stats', { version: version(1), features: { trips: 1 } });
+    sink.drain();
+    await new Promise((resolve) => setImmediate(resolve));
+    const events = sink.events();
+    const resync = events.findIndex((e) => e.event === 'resync');
+    assert.equal(events[resync + 1]!.event, 'snapshot');
+    assert.deepEqual(
+      events.slice(resync + 2).map((e) => [e.event, e.data.entity_key, e.data.values.trips]),
+      [
+        ['update', 'driver_id=1', 3],
+        ['update', 'driver_id=2', 4],
+      ],
+    );
+    subscription.close();
+  });
+
+  it('re-plans when the registry changes what it reads: resync "registry changed", then a snapshot of the new plan', async () => {
+    const { feed, store, sink, open, change, subscriptions } = setup();
+    store.values.set('driver_id=1/driver_stats', {
+      version: version(5),
+      features: { conv_rate: 0.5, acc_rate: 0.5, trips: 5, rating: 4.5 },
+    });
+    const subscription = open({ features: 'driver_stats:*', entities: '{"driver_id":[1]}' });
+    await subscription.start();
+    await change([
+      {
+        op: 'upsert',
+        kind: 'entity',
+        name: 'rider',
+        definition: { name: 'rider', joinKeys: [{ name: 'rider_id', type: 'int64' }] },
+      },
+    ]);
+    assert.deepEqual(
+      sink.events().map((e) => e.event),
+      ['snapshot'],
+      'a change to a definition it does not read sends nothing',
+    );
+    await change([
+      driverStatsWith([
+        { name: 'conv_rate', type: 'float64' },
+        { name: 'acc_rate', type: 'float32' },
+        { name: 'trips', type: 'int64' },
+        { name: 'rating', type: 'float64' },
+      ]),
+    ]);
+    const events = sink.events();
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['snapshot', 'resync', 'snapshot'],
+    );
+    assert.equal(events[1]!.data.reason, 'registry changed');
+    assert.deepEqual(events[2]!.data.feature_names, ['conv_rate', 'acc_rate', 'trips', 'rating']);
+    assert.equal(events[2]!.data.rows[0]!.values.rating, 4.5);
+    assert.deepEqual([...feed.followed], [['driver_stats', 1]], 'the view is followed once, by its new definition');
+    feed.emit(row(1, 6, 6));
+    assert.equal(sink.events().at(-1)!.data.values.trips, 6);
+    assert.equal(subscriptions.active, 1);
+    subscription.close();
+  });
+
+  it('ends the stream with a non-retriable error when a view it reads is deleted', async () => {
+    const { feed, sink, open, change, subscriptions } = setup();
+    const subscription = open({
+      features: 'driver_customer:rides_together',
+      entities: '{"driver_id":[1],"customer_id":["a"]}',
+    });
+    await subscription.start();
+    await change([
+      { op: 'delete', kind: 'feature_service', name: 'ranking' },
+      { op: 'delete', kind: 'feature_view', name: 'driver_customer' },
+    ]);
+    const last = sink.events().at(-1)!;
+    assert.equal(last.event, 'error');
+    assert.equal(last.data.retriable, false);
+    assert.match(last.data.message, /registry changed.*driver_customer/);
+    assert.equal(sink.ended, true);
+    assert.equal(subscriptions.active, 0);
+    assert.equal(feed.listeners.size, 0);
   });
 
   it('refuses a bad query before anything is streamed', () => {

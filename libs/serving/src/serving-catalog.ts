@@ -1,5 +1,6 @@
 import {
   FeaturelogError,
+  getDataSource,
   requireDefinition,
   resolveFeatureReferences,
   resolveServiceFeatures,
@@ -12,6 +13,7 @@ import {
   type RegistryState,
   type ResolvedFeature,
 } from '@featurelog/domain';
+import type { KafkaDataSource } from '@featurelog/avro';
 import { valueEncoderFor, type ValueEncoder } from './json-values';
 
 /** What serving needs of a view, computed once per registry version. */
@@ -22,7 +24,10 @@ export interface ServingView {
   /** Its entities' join keys, in the view's order, each name once. */
   joinKeys: JoinKey[];
   ttlSeconds: number;
+  /** The view's managed topic, or the existing topic of its Kafka data source. */
   topic: string;
+  /** Set when the view reads an existing topic with the app's own schema (data source kind `kafka`). */
+  source: KafkaDataSource | undefined;
 }
 
 /** Views keyed by the same join keys: one online-store request per entity row answers all of them. */
@@ -128,13 +133,17 @@ export class ServingCatalog {
           );
         }
       }
+      const found = definition.source === undefined ? undefined : getDataSource(this.state, definition.source);
+      // File sources are ingested into the view's managed topic.
+      const source = found?.kind === 'kafka' ? found : undefined;
       view = {
         name,
         definition,
         entities: definition.entities.map((entity) => requireDefinition(this.state, 'entity', entity)),
         joinKeys,
         ttlSeconds: definition.ttlSeconds,
-        topic: topicNames.features(this.project, definition),
+        topic: source?.topic ?? topicNames.features(this.project, definition),
+        source,
       };
       this.views.set(name, view);
     }
@@ -228,7 +237,7 @@ function asServiceError(service: string, version: number, error: unknown): Featu
   );
 }
 
-/** Builds catalogs for one project, rebuilding only when the registry state object changes. */
+/** Builds catalogs for one project, rebuilding only when the registry version moves. */
 export class CatalogSource {
   private catalog: ServingCatalog | undefined;
 
@@ -240,7 +249,8 @@ export class CatalogSource {
   /** Throws REGISTRY_INCOMPLETE (503) when the registry fold has holes. */
   current(): ServingCatalog {
     const state = this.registry.state;
-    if (this.catalog?.state !== state) {
+    // The follower folds in place: the state object stays the same, its version moves.
+    if (this.catalog?.state !== state || this.catalog.version !== state.version) {
       this.registry.assertComplete();
       this.catalog = new ServingCatalog(this.project, state);
     }
