@@ -219,7 +219,23 @@ export class KafkaEventLog implements EventLog {
     return count;
   }
 
-  async append(topic: string, records: AppendRecord[]): Promise<RecordPosition[]> {
+  /**
+   * Appends run one at a time, in call order: the port promises that records appended by one
+   * caller after another land in that order, which concurrent kafkajs sends do not guarantee
+   * (each waits for metadata first, and batches of different sends may overtake each other).
+   */
+  append(topic: string, records: AppendRecord[]): Promise<RecordPosition[]> {
+    const result = this.appending.then(() => this.appendNow(topic, records));
+    this.appending = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private appending: Promise<void> = Promise.resolve();
+
+  private async appendNow(topic: string, records: AppendRecord[]): Promise<RecordPosition[]> {
     this.assertOpen();
     if (records.length === 0) return [];
     const count = await this.partitionCount(topic);

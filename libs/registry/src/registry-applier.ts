@@ -122,9 +122,10 @@ export class RegistryApplier {
     return this.outcome(state, applyId, plan, provisioned);
   }
 
+  /** Only a view that reads an existing Kafka topic has no topic of its own: file sources are ingested into it. */
   private usesManagedTopic(view: FeatureViewDefinition, desired: readonly TaggedDefinition[]): boolean {
     if (view.source === undefined) return true;
-    return getDataSource(desired, view.source)?.kind === 'managed';
+    return getDataSource(desired, view.source)?.kind !== 'kafka';
   }
 
   private outcome(state: RegistryState, applyId: string, plan: Plan, provisioned: ViewProvisioning[]): ApplyResult {
