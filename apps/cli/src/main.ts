@@ -4,6 +4,8 @@ import { FeaturelogError } from '@featurelog/domain';
 import { registerRegistryCommands } from './commands/registry.commands';
 import { registerIngestCommands } from './commands/ingest.commands';
 import { registerJobsCommands } from './commands/jobs.commands';
+import { registerDevCommands } from './commands/dev.commands';
+import { registerOnlineCommands } from './commands/online.commands';
 import { renderError } from './output';
 
 /** The `featurelog` command. Errors print their code and message, never a stack, and exit 1. */
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerIngestCommands(program);
   registerJobsCommands(program);
+  registerDevCommands(program);
+  registerOnlineCommands(program);
   // Global options reach every command's action as part of its options object.
   for (const command of program.commands) {
     command.hook('preAction', (_this, action) => {

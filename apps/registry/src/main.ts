@@ -21,6 +21,8 @@ export interface RegistryAppOptions {
   foldBatch?: number;
   /** Wait between attempts when the log cannot be read at start. */
   retryDelayMs?: number;
+  /** Nest's own log lines; `featurelog dev` passes false. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
 /**
@@ -47,7 +49,10 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
     follower,
     applier: registry.applier,
     fold,
-    checkLog: async () => void (await project.log.describeTopic(follower.topic)),
+    checkLog: async () => {
+      if (follower.followError) throw follower.followError;
+      await project.log.describeTopic(follower.topic);
+    },
     close: async () => {
       closing = true;
       await follower.stop();
@@ -58,7 +63,7 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
   const app = await NestFactory.create<NestFastifyApplication>(
     RegistryAppModule.forRuntime(runtime),
     new FastifyAdapter(),
-    { logger: ['error', 'warn', 'log'] },
+    { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.enableShutdownHooks();
   const close = app.close.bind(app);
