@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeaturelogClient, FeaturelogClientError } from '@featurelog/client';
-import type { RowVersion } from '@featurelog/domain';
-import type { FeatureRowFeed, FeedListener, FeedRow } from '@featurelog/serving';
+import type { FeatureViewDefinition, RowVersion } from '@featurelog/domain';
+import { servingTestDefinitions, type FeatureRowFeed, type FeedListener, type FeedRow } from '@featurelog/serving';
 import { waitFor } from '@featurelog/testing';
 import { startServing, type ServingUnderTest } from './serving.test-kit';
 
@@ -113,6 +113,63 @@ describe('@featurelog/client against the serving app', () => {
       await waitFor(() => subscription.get('driver_stats', 'driver_id=7')?.values?.trips === 6, {
         description: 'update 6 after reconnect',
       });
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  it('follows a registry change (resync, new columns) and stops for good when a view it reads is deleted', async () => {
+    const { project } = serving;
+    await serving.store.writeBatch({
+      rows: [
+        {
+          project,
+          entityKey: 'customer_id=c1|driver_id=9',
+          view: 'driver_customer',
+          version: at(1),
+          features: { rides_together: 4, trips: 40 },
+        },
+      ],
+    });
+    const client = new FeaturelogClient({ url: serving.url, apiKey: 'k1' });
+    const resyncs: string[] = [];
+    const errors: Array<[string, boolean]> = [];
+    const subscription = client.subscribe(
+      { features: ['driver_customer:*'], entities: { driver_id: [9], customer_id: ['c1'] } },
+      {
+        reconnectDelayMs: 20,
+        onResync: (reason) => resyncs.push(reason),
+        onError: (error, willRetry) => errors.push([error.code, willRetry]),
+      },
+    );
+    try {
+      await subscription.ready;
+      const held = () => subscription.get('driver_customer', 'customer_id=c1|driver_id=9');
+      assert.deepEqual(held()?.values, { rides_together: 4, trips: 40 });
+      // A view change the subscription reads: the trips feature is dropped.
+      const view = servingTestDefinitions().find((d) => d.definition.name === 'driver_customer')!;
+      await serving.apply([
+        {
+          kind: 'feature_view',
+          definition: {
+            ...(view.definition as FeatureViewDefinition),
+            features: [{ name: 'rides_together', type: 'int32' }],
+          },
+        },
+      ]);
+      await waitFor(() => resyncs.length === 1, { description: 'the resync of the registry change' });
+      assert.deepEqual(resyncs, ['registry changed']);
+      await waitFor(() => held()?.values?.trips === undefined, { description: 'the snapshot of the new plan' });
+      assert.deepEqual(held()?.values, { rides_together: 4 });
+      await serving.applyChanges([
+        { op: 'delete', kind: 'feature_service', name: 'ranking' },
+        { op: 'delete', kind: 'feature_view', name: 'driver_customer' },
+      ]);
+      await subscription.done;
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]![0], 'UNKNOWN_FEATURE_VIEW');
+      assert.equal(errors[0]![1], false, 'a deleted view is not retried');
+      assert.equal(subscription.connections, 1);
     } finally {
       await subscription.close();
     }

@@ -2,16 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { topicNames, type RegistryChangeset, type TaggedDefinition } from '@featurelog/domain';
+import { topicNames, type RegistryChange, type RegistryChangeset, type TaggedDefinition } from '@featurelog/domain';
 import { FileEventLog, type EventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { servingTestDefinitions, upsertChangeset } from '@featurelog/serving';
 import { uniqueName } from '@featurelog/testing';
+import { stackEnv } from '../../../tools/stack/stack-env';
 import { createServingApp, type ServingAppOptions } from './serving-app';
 
-export const redisUrl = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const redisUrl = stackEnv().redisUrl;
 
 /** JSON on the registry topic: the follower does not depend on the codec. */
 export const jsonRegistryCodec: RegistryCodec = {
@@ -27,7 +28,10 @@ export interface ServingUnderTest {
   /** Holds the registry topic (and feature topics unless a Kafka log is given). */
   log: EventLog;
   follower: RegistryFollower;
+  /** Upserts these definitions, as one apply; resolves once the follower folded it. */
   apply(definitions: TaggedDefinition[]): Promise<void>;
+  /** Any changes (deletes too), as one apply. */
+  applyChanges(changes: RegistryChange[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,13 +53,27 @@ export async function startServing(
   const registryTopic = topicNames.registry(project);
   await log.ensureTopic({ name: registryTopic, partitions: 1, config: {} });
   const follower = new RegistryFollower({ log, codec: jsonRegistryCodec, project });
-  const apply = async (definitions: TaggedDefinition[]) => {
-    await follower.catchUp();
-    const changeset = upsertChangeset(definitions, follower.state.version);
+  const append = async (changeset: RegistryChangeset) => {
     const [position] = await log.append(registryTopic, [
       { key: Buffer.from('apply'), value: await jsonRegistryCodec.encode(changeset) },
     ]);
     await follower.waitForOffset(position!.offset);
+    const rejected = follower.state.rejections.find((rejection) => rejection.applyId === changeset.applyId);
+    if (rejected) throw new Error(`the test's apply was rejected: ${rejected.message}`);
+  };
+  const apply = async (definitions: TaggedDefinition[]) => {
+    await follower.catchUp();
+    await append(upsertChangeset(definitions, follower.state.version));
+  };
+  const applyChanges = async (changes: RegistryChange[]) => {
+    await follower.catchUp();
+    const basedOnVersion = follower.state.version;
+    await append({
+      applyId: `changes-${basedOnVersion}-${Math.random()}`,
+      basedOnVersion,
+      appliedAt: Date.now() * 1_000,
+      changes,
+    });
   };
   await apply(servingTestDefinitions());
   await follower.start(uniqueName('serving-registry'));
@@ -79,6 +97,7 @@ export async function startServing(
     log,
     follower,
     apply,
+    applyChanges,
     close: async () => {
       // The test may have replaced the app (a restart on the same port).
       await underTest.app.close();

@@ -11,11 +11,12 @@ import {
   type FeatureViewDefinition,
 } from '@featurelog/domain';
 import { KafkaEventLog } from '@featurelog/log';
-import { waitFor } from '@featurelog/testing';
+import { materializerCheckpointName } from '@featurelog/serving';
+import { uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnv } from '../../../tools/stack/stack-env';
 import { startServing, type ServingUnderTest } from './serving.test-kit';
 
-const brokers = (process.env.FEATURELOG_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const registryUrl = process.env.FEATURELOG_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const { kafkaBrokers: brokers, schemaRegistryUrl: registryUrl } = stackEnv();
 
 interface SseEvent {
   event: string;
@@ -25,8 +26,11 @@ interface SseEvent {
     values?: Record<string, unknown>;
     version?: { offset: number };
     reason?: string;
+    feature_names?: string[];
+    code?: string;
+    message?: string;
+    retriable?: boolean;
   };
-  receivedAt: number;
 }
 
 /** Reads an SSE response into a list of events as they arrive. */
@@ -42,8 +46,7 @@ function collect(response: IncomingMessage): SseEvent[] {
       buffer = buffer.slice(end + 2);
       const event = /^event: (.*)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data)
-        events.push({ event, data: JSON.parse(data) as SseEvent['data'], receivedAt: performance.now() });
+      if (event && data) events.push({ event, data: JSON.parse(data) as SseEvent['data'] });
     }
   });
   return events;
@@ -87,8 +90,15 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
     await schemas.close();
   });
 
-  /** Appends rows to the view's topic, then materializes them into Redis, as the materializer would. */
-  async function produce(viewName: string, rows: Array<Record<string, FeatureValue>>): Promise<void> {
+  /**
+   * Appends rows to the view's topic, then materializes them into Redis as the materializer would
+   * (with its checkpoint), unless `materialize` is false: the materializer is then behind.
+   */
+  async function produce(
+    viewName: string,
+    rows: Array<Record<string, FeatureValue>>,
+    { materialize = true }: { materialize?: boolean } = {},
+  ): Promise<void> {
     const { topic, view, schemaId, type } = encoders.get(viewName)!;
     const joinKeys =
       viewName === 'driver_stats'
@@ -99,6 +109,9 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
       topic,
       rows.map((row, i) => ({ key: Buffer.from(keys[i]!), value: encodeRow(schemaId, type, row) })),
     );
+    if (!materialize) return;
+    const next = new Map<number, number>();
+    for (const { partition, offset } of positions) next.set(partition, Math.max(next.get(partition) ?? 0, offset + 1));
     await serving.store.writeBatch({
       rows: rows.map((row, i) => ({
         project: serving.project,
@@ -107,6 +120,10 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
         version: { eventTimestamp: row.event_timestamp as number, createdTimestamp: null, position: positions[i]! },
         features: Object.fromEntries(view.features.map((f) => [f.name, row[f.name] ?? null])),
       })),
+      checkpoint: {
+        consumer: materializerCheckpointName(serving.project),
+        offsets: [...next].map(([partition, nextOffset]) => ({ topic, partition, nextOffset })),
+      },
     });
   }
 
@@ -141,77 +158,15 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
     await produce('driver_stats', [driverRow(1, -1, past)]); // older than what the subscriber holds
     await produce('driver_stats', [driverRow(1, 3)]);
     await waitFor(() => events.some((e) => e.data.values?.trips === 3), { description: 'the update trips=3' });
-    assert.deepEqual(
-      events.slice(1).map((e) => [e.event, e.data.entity_key, e.data.values?.trips]),
-      [
-        ['update', 'driver_id=2', 20],
-        ['update', 'driver_id=1', 2],
-        ['update', 'driver_id=1', 3],
-      ],
-    );
+    await waitFor(() => events.some((e) => e.data.values?.trips === 20), { description: 'the update trips=20' });
+    assert.ok(events.slice(1).every((e) => e.event === 'update'));
+    // Order holds per entity (one partition each); across partitions it is not defined.
+    const updatesOf = (key: string) => events.filter((e) => e.data.entity_key === key).map((e) => e.data.values?.trips);
+    assert.deepEqual(updatesOf('driver_id=1'), [2, 3]);
+    assert.deepEqual(updatesOf('driver_id=2'), [20]);
+    assert.equal(events.length, 4, 'nothing of driver 3, nothing older than what was sent');
     response.destroy();
   });
-
-  it('delivers 1,000 rows/s from append to subscriber, and reports p50/p99 (target p99 < 100 ms)', async () => {
-    const ids = Array.from({ length: 50 }, (_, i) => 1_000 + i);
-    const response = await open(
-      `${serving.url}/subscribe?features=driver_stats:trips&entities=${encodeURIComponent(JSON.stringify({ driver_id: ids }))}`,
-    );
-    const events = collect(response);
-    try {
-      await waitFor(() => events.length >= 1, { description: 'snapshot' });
-      const sentAt = new Map<number, number>();
-      const ackedAt = new Map<number, number>();
-      const total = 3_000;
-      const started = performance.now();
-      for (let i = 0; i < total; i += 10) {
-        // 10 rows every 10 ms: 1,000 rows/s, paced by timers so the loop does not spin.
-        const wait = started + i - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        const rows = Array.from({ length: 10 }, (_, j) => driverRow(ids[(i + j) % ids.length]!, i + j));
-        const sent = performance.now();
-        await kafkaAppendOnly(rows);
-        const acked = performance.now();
-        for (const row of rows) {
-          sentAt.set(row.trips, sent);
-          ackedAt.set(row.trips, acked);
-        }
-      }
-      const rate = total / ((performance.now() - started) / 1000);
-      await waitFor(() => events.filter((e) => e.event === 'update').length >= total, {
-        timeoutMs: 30_000,
-        description: `${total} updates`,
-      });
-      const updates = events.filter((e) => e.event === 'update');
-      const percentiles = (from: Map<number, number>) => {
-        const sorted = updates
-          .map((e) => e.receivedAt - from.get(e.data.values!.trips as number)!)
-          .sort((a, b) => a - b);
-        return [0.5, 0.99].map((q) => sorted[Math.floor(sorted.length * q)]!);
-      };
-      const [p50, p99] = percentiles(sentAt);
-      const [ackP50, ackP99] = percentiles(ackedAt);
-      console.log(
-        `append → subscriber at ${rate.toFixed(0)} rows/s: p50 ${p50!.toFixed(1)} ms, p99 ${p99!.toFixed(1)} ms ` +
-          `(from the append's ack: p50 ${ackP50!.toFixed(1)} ms, p99 ${ackP99!.toFixed(1)} ms)`,
-      );
-      // The 100 ms target is reported above; the test fails on stalls, which a loaded CI box does not excuse.
-      assert.ok(p99! < 1_000, `p99 ${p99!.toFixed(1)} ms`);
-    } finally {
-      response.destroy();
-    }
-  });
-
-  async function kafkaAppendOnly(rows: Array<Record<string, FeatureValue>>): Promise<void> {
-    const { topic, schemaId, type } = encoders.get('driver_stats')!;
-    await kafka.append(
-      topic,
-      rows.map((row) => ({
-        key: Buffer.from(`driver_id=${row.driver_id as number}`),
-        value: encodeRow(schemaId, type, row),
-      })),
-    );
-  }
 
   it('tells a subscriber that stops reading (resync with the reason), then sends a fresh snapshot with the latest value', async () => {
     const response = await open(
@@ -252,6 +207,123 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
     assert.equal(kinds[resync + 1], 'snapshot');
     assert.ok(kinds.filter((k) => k === 'update').length < count, 'updates were dropped, and said so');
     response.destroy();
+  });
+
+  it('sends rows appended before it began that the materializer had not written yet (starts from its checkpoint)', async () => {
+    const id = 500;
+    await produce('driver_stats', [driverRow(id, 1)]);
+    // The materializer is behind: these rows are in the log, not in Redis, when the snapshot is read.
+    await produce('driver_stats', [driverRow(id, 2), driverRow(id, 3)], { materialize: false });
+    const response = await open(
+      `${serving.url}/subscribe?features=driver_stats:trips&entities=${encodeURIComponent(`{"driver_id":[${id}]}`)}`,
+    );
+    const events = collect(response);
+    try {
+      await waitFor(() => events.some((e) => e.data.values?.trips === 3), { description: 'the unmaterialized row 3' });
+      assert.equal(events[0]!.event, 'snapshot');
+      assert.equal(events[0]!.data.rows![0]!.values!.trips, 1);
+      // Rows that arrive while the snapshot is read are resolved to the newest one per entity.
+      assert.deepEqual(
+        events.slice(1).map((e) => [e.event, e.data.values?.trips]),
+        [['update', 3]],
+      );
+    } finally {
+      response.destroy();
+    }
+  });
+
+  it('decodes a view over an existing topic that an app produces with its own schema', async () => {
+    const topic = uniqueName('app.trips').replace(/[^a-zA-Z0-9._-]/g, '-');
+    await kafka.ensureTopic({ name: topic, partitions: 1, config: {} });
+    const appSchema = {
+      type: 'record' as const,
+      name: 'Trip',
+      namespace: 'app',
+      fields: [
+        { name: 'driver', type: 'long' },
+        { name: 'amount', type: 'double' },
+        { name: 'ended_at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+      ],
+    };
+    const schemaId = await schemas.register(`${topic}-value`, appSchema);
+    await serving.apply([
+      {
+        kind: 'data_source',
+        definition: {
+          name: 'app_trips',
+          kind: 'kafka',
+          topic,
+          timestampField: 'ended_at',
+          fieldMapping: { driver: 'driver_id', amount: 'fare' },
+        },
+      },
+      {
+        kind: 'feature_view',
+        definition: {
+          name: 'trip_stats',
+          version: 1,
+          entities: ['driver'],
+          source: 'app_trips',
+          ttlSeconds: 0,
+          online: true,
+          offline: true,
+          features: [{ name: 'fare', type: 'float64' }],
+        },
+      },
+    ]);
+    const response = await open(
+      `${serving.url}/subscribe?features=trip_stats:fare&entities=${encodeURIComponent('{"driver_id":[77]}')}`,
+    );
+    const events = collect(response);
+    try {
+      await waitFor(() => events.length >= 1, { description: 'snapshot' });
+      assert.equal(events[0]!.data.rows![0]!.status, 'NOT_FOUND');
+      const endedAt = Date.now();
+      await kafka.append(topic, [
+        { key: null, value: encodeRow(schemaId, avroType(appSchema), { driver: 77, amount: 9.5, ended_at: endedAt }) },
+      ]);
+      await waitFor(() => events.length >= 2, { description: 'the mapped update' });
+      assert.equal(events[1]!.event, 'update');
+      assert.equal(events[1]!.data.entity_key, 'driver_id=77');
+      assert.deepEqual(events[1]!.data.values, { fare: 9.5 });
+    } finally {
+      response.destroy();
+    }
+  });
+
+  it('re-plans on a registry change of a view it reads, and ends with a non-retriable error when the view is deleted', async () => {
+    const state = serving.follower.state;
+    const view = requireDefinition(state, 'feature_view', 'driver_customer');
+    await kafka.ensureTopic({ name: topicNames.features(serving.project, view), partitions: 1, config: {} });
+    const response = await open(
+      `${serving.url}/subscribe?features=driver_customer:*&entities=${encodeURIComponent('{"driver_id":[1],"customer_id":["c"]}')}`,
+    );
+    const events = collect(response);
+    try {
+      await waitFor(() => events.length >= 1, { description: 'snapshot' });
+      assert.deepEqual(events[0]!.data.feature_names, ['rides_together', 'trips']);
+      await serving.apply([
+        { kind: 'feature_view', definition: { ...view, features: [{ name: 'rides_together', type: 'int32' }] } },
+      ]);
+      await waitFor(() => events.length >= 3, { description: 'resync and the new snapshot' });
+      assert.deepEqual(
+        events.map((e) => e.event),
+        ['snapshot', 'resync', 'snapshot'],
+      );
+      assert.equal(events[1]!.data.reason, 'registry changed');
+      assert.deepEqual(events[2]!.data.feature_names, ['rides_together']);
+      await serving.applyChanges([
+        { op: 'delete', kind: 'feature_service', name: 'ranking' },
+        { op: 'delete', kind: 'feature_view', name: 'driver_customer' },
+      ]);
+      await waitFor(() => response.readableEnded || response.destroyed, { description: 'the stream ended' });
+      const last = events.at(-1)!;
+      assert.equal(last.event, 'error');
+      assert.equal(last.data.code, 'UNKNOWN_FEATURE_VIEW');
+      assert.equal(last.data.retriable, false);
+    } finally {
+      response.destroy();
+    }
   });
 
   it('refuses a bad subscription with a 4xx before streaming', async () => {

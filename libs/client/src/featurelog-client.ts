@@ -54,9 +54,15 @@ export class FeaturelogClientError extends Error {
 export interface SubscribeHandlers {
   /** A value newer than the one held (from a snapshot or an update). */
   onChange?: (row: SubscribedRow) => void;
-  /** The server dropped updates for this subscriber; a fresh snapshot follows. */
+  /**
+   * A fresh snapshot follows: the server dropped updates for this subscriber, or the registry
+   * changed what it reads (reason `registry changed`; the snapshot then has the new feature names).
+   */
   onResync?: (reason: string) => void;
-  /** The stream broke; `willRetry` false means the subscription is over (e.g. 401, 404). */
+  /**
+   * The stream broke; `willRetry` false means the subscription is over (e.g. 401, 404, or a view it
+   * reads was deleted from the registry).
+   */
   onError?: (error: FeaturelogClientError, willRetry: boolean) => void;
 }
 
@@ -206,7 +212,7 @@ export class FeatureSubscription {
         if (data === '') continue;
         const payload = JSON.parse(data) as Record<string, unknown>;
         if (event === 'snapshot') {
-          for (const row of payload.rows as SubscribedRow[]) this.hold(row);
+          this.holdSnapshot(payload.rows as SubscribedRow[]);
           gotSnapshot = true;
           this.resolveReady();
         } else if (event === 'update') {
@@ -226,15 +232,28 @@ export class FeatureSubscription {
     return gotSnapshot;
   }
 
-  private hold(row: SubscribedRow): void {
-    const key = `${row.view}\u0000${row.entity_key}`;
+  /**
+   * A snapshot names every (view, entity) the subscription reads now: what it no longer names is
+   * dropped (the registry changed the selection), and a row of the version held replaces the held one
+   * (its columns may have changed), without calling onChange unless its values did.
+   */
+  private holdSnapshot(rows: readonly SubscribedRow[]): void {
+    const named = new Set(rows.map((row) => rowKey(row)));
+    for (const key of [...this.rows.keys()]) if (!named.has(key)) this.rows.delete(key);
+    for (const row of rows) this.hold(row, true);
+  }
+
+  private hold(row: SubscribedRow, fromSnapshot = false): void {
+    const key = rowKey(row);
     const held = this.rows.get(key);
     if (held !== undefined) {
-      // A NOT_FOUND never replaces a value, and an older or equal version never replaces a newer one.
-      if (
-        row.version === null ||
-        (held.version !== null && compareRowVersions(asVersion(row.version), asVersion(held.version)) <= 0)
-      ) {
+      // A NOT_FOUND never replaces a value, and an older version never replaces a newer one.
+      if (row.version === null) return;
+      const order = held.version === null ? 1 : compareRowVersions(asVersion(row.version), asVersion(held.version));
+      if (order < 0 || (order === 0 && !fromSnapshot)) return;
+      if (order === 0) {
+        this.rows.set(key, row);
+        if (JSON.stringify(row.values) !== JSON.stringify(held.values)) this.options.onChange?.(row);
         return;
       }
     }
@@ -242,6 +261,8 @@ export class FeatureSubscription {
     if (row.version !== null) this.options.onChange?.(row);
   }
 }
+
+const rowKey = (row: SubscribedRow): string => `${row.view}\u0000${row.entity_key}`;
 
 function asVersion(version: NonNullable<SubscribedRow['version']>): RowVersion {
   return {
