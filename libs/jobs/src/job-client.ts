@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FeaturelogError, topicNames } from '@featurelog/domain';
-import type { EventLog, Subscription } from '@featurelog/log';
+import type { EventLog } from '@featurelog/log';
 import { decodeJobEvent, encodeJobEvent, type JobEvent, type JobSpec } from './job-events';
 
 export interface SubmittedJob {
@@ -41,47 +41,43 @@ export async function followJob(
   { onEvent, pickupTimeoutMs = 30_000 }: FollowJobOptions = {},
 ): Promise<unknown> {
   const topic = topicNames.jobs(project);
-  let subscribing: Promise<Subscription> | undefined;
+  // A group-less tail: a short-lived watcher leaves no consumer group behind, and it works through
+  // `featurelog dev`'s log bridge, which has no consumer groups.
+  const stop = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  try {
-    return await new Promise<unknown>((resolve, reject) => {
-      let pickedUp = false;
-      if (pickupTimeoutMs > 0) {
-        timer = setTimeout(() => {
-          if (!pickedUp) {
-            reject(
-              new FeaturelogError(
-                'JOB_NOT_PICKED_UP',
-                `no jobs app reported on job ${job.jobId} within ${pickupTimeoutMs} ms; start one (featurelog dev, or apps/jobs) or run with --local`,
-                { retriable: true },
-              ),
-            );
-          }
-        }, pickupTimeoutMs);
+  const timedOut = new Promise<never>((_, reject) => {
+    if (pickupTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        reject(
+          new FeaturelogError(
+            'JOB_NOT_PICKED_UP',
+            `no jobs app reported on job ${job.jobId} within ${pickupTimeoutMs} ms; start one (featurelog dev, or apps/jobs) or run with --local`,
+            { retriable: true },
+          ),
+        );
+      }, pickupTimeoutMs);
+    }
+  });
+  const outcome = (async () => {
+    for await (const records of log.follow(topic, 0, job.offset, { signal: stop.signal })) {
+      for (const record of records) {
+        if (record.key?.toString('utf8') !== job.jobId || record.value === null) continue;
+        const event = decodeJobEvent(record.value);
+        if (event.type !== 'JobRequested') clearTimeout(timer);
+        onEvent?.(event);
+        if (event.type === 'JobFinished') return event.result;
+        if (event.type === 'JobFailed') {
+          throw new FeaturelogError(event.code, event.message, { retriable: event.retriable });
+        }
       }
-      subscribing = log.subscribe({
-        groupId: `featurelog-follow.${job.jobId}.${randomUUID().slice(0, 8)}`,
-        topics: [topic],
-        fromBeginning: true,
-        startOffsets: () => job.offset,
-        eachBatch: async (batch) => {
-          for (const record of batch.records) {
-            if (record.key?.toString('utf8') !== job.jobId || record.value === null) continue;
-            const event = decodeJobEvent(record.value);
-            if (event.type !== 'JobRequested') pickedUp = true;
-            onEvent?.(event);
-            if (event.type === 'JobFinished') resolve(event.result);
-            if (event.type === 'JobFailed') {
-              reject(new FeaturelogError(event.code, event.message, { retriable: event.retriable }));
-            }
-          }
-        },
-      });
-      subscribing.then((started) => started.done.catch(reject), reject);
-    });
+    }
+    throw new FeaturelogError('JOB_FOLLOW_ENDED', `stopped following job ${job.jobId} before its outcome`);
+  })();
+  try {
+    return await Promise.race([outcome, timedOut]);
   } finally {
-    if (timer) clearTimeout(timer);
-    const subscription = await subscribing?.catch(() => undefined);
-    await subscription?.stop();
+    clearTimeout(timer);
+    stop.abort();
+    await outcome.catch(() => undefined);
   }
 }
