@@ -121,8 +121,10 @@ export interface EventLog {
   describeTopic(topic: string): Promise<TopicDescription | undefined>;
   /** Throws LOG_TOPIC_NOT_FOUND for an unknown topic. */
   partitionCount(topic: string): Promise<number>;
-  /** Durable once resolved; positions are in the order of `records`, offsets contiguous per partition. */
-  /** Appends land in the order they were called, even when called concurrently. */
+  /**
+   * Durable once resolved; positions are in the order of `records`, offsets contiguous per partition.
+   * Appends land in the order they were called, even when called concurrently.
+   */
   append(topic: string, records: AppendRecord[]): Promise<RecordPosition[]>;
   /** Partition → offset the next appended record will get (the high watermark). */
   endOffsets(topic: string): Promise<Map<number, number>>;

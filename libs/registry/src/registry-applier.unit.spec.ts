@@ -12,7 +12,7 @@ import {
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
-import { uniqueName } from '@featurelog/testing';
+import { uniqueName, waitFor } from '@featurelog/testing';
 import { RegistryApplier, RegistryFollower, type Provisioner, type RegistryCodec } from '@featurelog/registry';
 
 /** JSON on the wire: the fold and the applier do not depend on the codec (the Avro one has its own tests). */
@@ -203,6 +203,36 @@ describe('RegistryApplier with RegistryFollower', () => {
       const seen = new Promise<number>((resolve) => reader.onChange((state) => resolve(state.version)));
       const result = await writer.applier.apply(definitions());
       assert.equal(await seen, result.version);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('keeps following when the log fails, says why meanwhile, and catches up once it is back', async () => {
+    const lateProject = uniqueName('late').replace(/-/g, '_');
+    const reader = new RegistryFollower({
+      log,
+      codec: jsonCodec,
+      project: lateProject,
+      initialRetryMs: 5,
+      maxRetryMs: 20,
+    });
+    // The registry topic does not exist yet: the tail fails and is retried.
+    await reader.start('test follower');
+    try {
+      await waitFor(() => reader.followError, { description: 'the follow error' });
+      assert.match(reader.followError!.message, /test follower cannot follow/);
+      await log.ensureTopic({ name: topicNames.registry(lateProject), partitions: 1, config: {} });
+      const seen = new Promise<number>((resolve) => reader.onChange((state) => resolve(state.version)));
+      const writer = new RegistryApplier(
+        log,
+        jsonCodec,
+        new RegistryFollower({ log, codec: jsonCodec, project: lateProject }),
+        provisioner,
+      );
+      const result = await writer.apply(definitions());
+      assert.equal(await seen, result.version);
+      await waitFor(() => reader.followError === undefined, { description: 'the follow error to clear' });
     } finally {
       await reader.stop();
     }

@@ -6,7 +6,7 @@ import {
   type RegistryChangeset,
   type RegistryState,
 } from '@featurelog/domain';
-import type { EventLog, LogRecord, Subscription } from '@featurelog/log';
+import type { EventLog, LogRecord } from '@featurelog/log';
 import type { RegistryCodec } from './registry-codec.port';
 
 /** A registry event the fold could not read. The fold goes on; the state is then incomplete. */
@@ -30,6 +30,9 @@ export interface RegistryFollowerOptions {
   project: string;
   /** Records read per batch while catching up. */
   maxBatch?: number;
+  /** Backoff of the live tail after a failure. */
+  initialRetryMs?: number;
+  maxRetryMs?: number;
 }
 
 /**
@@ -47,7 +50,10 @@ export class RegistryFollower {
   private readonly listeners = new Set<RegistryListener>();
   private readonly foldedListeners = new Set<FoldedListener>();
   private readonly waiters: Array<{ offset: number; resolve: () => void }> = [];
-  private subscription: Subscription | undefined;
+  private controller: AbortController | undefined;
+  private following: Promise<void> = Promise.resolve();
+  private lastFollowError: Error | undefined;
+  private name = 'registry follower';
   /** Every fold step runs on this chain, so catch-ups and live batches never interleave. */
   private folding: Promise<void> = Promise.resolve();
   readonly topic: string;
@@ -120,20 +126,55 @@ export class RegistryFollower {
   }
 
   /** Catches up, then follows the topic live until `stop`. */
-  async start(groupId: string): Promise<void> {
+  /**
+   * Catches up, then follows the topic live (a group-less tail: every process folds the whole
+   * registry, so there is nothing to share out and nothing to commit) until `stop`. A failed tail
+   * (broker gone) is retried with backoff; `followError` says why meanwhile, for health checks.
+   * `name` only labels this follower in errors.
+   */
+  async start(name = 'registry follower'): Promise<void> {
     await this.catchUp();
-    this.subscription = await this.options.log.subscribe({
-      groupId,
-      topics: [this.topic],
-      fromBeginning: true,
-      startOffsets: () => this.nextOffset,
-      eachBatch: (batch) => this.enqueue(() => this.foldDecoded(batch.records)),
-    });
+    this.name = name;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.following = this.followLoop(controller.signal);
+  }
+
+  /** Why the live tail is failing right now, or undefined while it runs (or before start). */
+  get followError(): Error | undefined {
+    return this.lastFollowError;
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.stop();
-    this.subscription = undefined;
+    this.controller?.abort();
+    await this.following;
+    this.controller = undefined;
+  }
+
+  private async followLoop(signal: AbortSignal): Promise<void> {
+    const { initialRetryMs = 100, maxRetryMs = 5_000 } = this.options;
+    let delay = initialRetryMs;
+    while (!signal.aborted) {
+      try {
+        for await (const records of this.options.log.follow(this.topic, 0, this.nextOffset, { signal })) {
+          await this.enqueue(() => this.foldDecoded(records));
+          this.lastFollowError = undefined;
+          delay = initialRetryMs;
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        this.lastFollowError = new FeaturelogError(
+          'REGISTRY_FOLLOW_FAILED',
+          `${this.name} cannot follow ${this.topic} (retrying in ${delay} ms): ${error instanceof Error ? error.message : String(error)}`,
+          { retriable: true, cause: error },
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
+        delay = Math.min(delay * 2, maxRetryMs);
+      }
+    }
   }
 
   private async readToEnd(): Promise<void> {
