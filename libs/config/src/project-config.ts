@@ -11,6 +11,23 @@ export type SchemaRegistrySettings = { type: 'embedded'; path: string } | { type
 export type OnlineStoreSettings = { type: 'embedded'; path: string } | { type: 'redis'; url: string };
 export type OfflineStoreSettings = { type: 'local'; path: string };
 
+export type ApiKeyScopeSetting = 'read' | 'push' | 'apply';
+
+/** One API key of featurelog.yaml: exactly one of `key` (the key, usually `${ENV_VAR}`) or `sha256` (its digest, hex). */
+export interface ApiKeySetting {
+  name: string;
+  key?: string;
+  sha256?: string;
+  scopes: ApiKeyScopeSetting[];
+}
+
+export interface ServingSettings {
+  /** Empty: authentication is off (local development only). */
+  apiKeys: ApiKeySetting[];
+  /** Most entity rows per request or subscription; absent: the serving app's default. */
+  maxEntityRows?: number;
+}
+
 /** featurelog.yaml with defaults applied, variables interpolated and paths made absolute. */
 export interface ProjectConfig {
   project: string;
@@ -20,6 +37,8 @@ export interface ProjectConfig {
   schemaRegistry: SchemaRegistrySettings;
   onlineStore: OnlineStoreSettings;
   offlineStore: OfflineStoreSettings;
+  /** Present when featurelog.yaml has a `serving` section. Holds secrets: never log the config whole. */
+  serving?: ServingSettings;
 }
 
 /** Everything embedded, under `.featurelog/` in the repo: the single-machine default. */
@@ -99,8 +118,15 @@ export function parseProjectConfig(
   const value = interpolateEnv(source.document.toJS(), env, interpolation);
   const at = (path: Array<string | number>) => ({ setting: path.join('.'), file, line: locate(source, path).line });
   for (const problem of interpolation) problems.push({ ...at(problem.path), message: problem.message });
-  for (const violation of checkProjectDocument(value))
-    problems.push({ ...at(violation.path), message: violation.message });
+  for (const violation of checkProjectDocument(value)) {
+    // An API key is a secret: a message about it never repeats its value.
+    const message =
+      violation.path[violation.path.length - 1] === 'key'
+        ? violation.message.replace(/, got .*$/s, '')
+        : violation.message;
+    problems.push({ ...at(violation.path), message });
+  }
+  for (const problem of apiKeyProblems(value)) problems.push({ ...at(problem.path), message: problem.message });
   if (problems.length > 0)
     throw new ConfigInvalidError(
       file,
@@ -110,12 +136,34 @@ export function parseProjectConfig(
   return withDefaults(value as RawProjectConfig, resolve(repoDir));
 }
 
+/** What the schema cannot say about API keys: exactly one of key or sha256, and names used once. */
+function apiKeyProblems(value: unknown): Array<{ path: Array<string | number>; message: string }> {
+  const keys = (value as { serving?: { apiKeys?: unknown } } | null)?.serving?.apiKeys;
+  if (!Array.isArray(keys)) return [];
+  const problems: Array<{ path: Array<string | number>; message: string }> = [];
+  const names = new Set<string>();
+  keys.forEach((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object') return;
+    const { name, key, sha256 } = entry as Record<string, unknown>;
+    const path = ['serving', 'apiKeys', i];
+    if ((key === undefined) === (sha256 === undefined)) {
+      problems.push({ path, message: 'needs exactly one of key (e.g. ${MODEL_API_KEY}) or sha256' });
+    }
+    if (typeof name === 'string') {
+      if (names.has(name)) problems.push({ path: [...path, 'name'], message: `"${name}" names two API keys` });
+      names.add(name);
+    }
+  });
+  return problems;
+}
+
 interface RawProjectConfig {
   project: string;
   log?: { type: 'embedded'; path?: string } | { type: 'kafka'; brokers: string | string[]; clientId?: string };
   schemaRegistry?: { type: 'embedded'; path?: string } | { type: 'confluent'; url: string };
   onlineStore?: { type: 'embedded'; path?: string } | { type: 'redis'; url: string };
   offlineStore?: { type: 'local'; path?: string };
+  serving?: { apiKeys?: ApiKeySetting[]; maxEntityRows?: number };
 }
 
 function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
@@ -143,5 +191,10 @@ function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
     type: 'local',
     path: path(raw.offlineStore?.path, DEFAULT_PATHS.offlineStore),
   };
-  return { project: raw.project, repoDir, log, schemaRegistry, onlineStore, offlineStore };
+  const config: ProjectConfig = { project: raw.project, repoDir, log, schemaRegistry, onlineStore, offlineStore };
+  if (raw.serving !== undefined) {
+    config.serving = { apiKeys: raw.serving.apiKeys ?? [] };
+    if (raw.serving.maxEntityRows !== undefined) config.serving.maxEntityRows = raw.serving.maxEntityRows;
+  }
+  return config;
 }

@@ -89,7 +89,7 @@ describe('parseProjectConfig', () => {
       'schemaRegistry:', // 7
       '  type: confluent', // 8
       'offlineStore: { type: local, path: "${SEGMENTS}" }', // 9
-      'serving: {}', // 10
+      'metrics: {}', // 10
     ].join('\n');
     assert.deepEqual(problemsOf(text), [
       '1 project: must be lower-case letters, digits, _ and -, starting with a letter (^[a-z][a-z0-9_-]*$); prefixes every topic: <project>.registry, <project>.features.<view>, got "My Project"',
@@ -98,8 +98,51 @@ describe('parseProjectConfig', () => {
       '6 onlineStore.type: must be one of embedded, redis, got "memcached"',
       '7 schemaRegistry.url: is required in schemaRegistry',
       '9 offlineStore.path: environment variable SEGMENTS is not set and ${SEGMENTS} has no default (${SEGMENTS:-default})',
-      '10 serving: unknown field "serving"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore',
+      '10 metrics: unknown field "metrics"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore, serving',
     ]);
+  });
+
+  it('reads serving API keys from the environment or as digests, and never repeats a key in a problem', () => {
+    const digest = 'a'.repeat(64);
+    const text = [
+      'project: p',
+      'serving:',
+      '  maxEntityRows: 50',
+      '  apiKeys:',
+      '    - { name: model, key: "${MODEL_KEY}", scopes: [read] }',
+      `    - { name: ops, sha256: ${digest}, scopes: [read, push, apply] }`,
+    ].join('\n');
+    const secret = 'model-key-0123456789';
+    assert.deepEqual(parse(text, { MODEL_KEY: secret }).serving, {
+      maxEntityRows: 50,
+      apiKeys: [
+        { name: 'model', key: secret, scopes: ['read'] },
+        { name: 'ops', sha256: digest, scopes: ['read', 'push', 'apply'] },
+      ],
+    });
+    assert.equal(parse('project: p\n').serving, undefined);
+    const bad = [
+      'project: p', // 1
+      'serving:', // 2
+      '  maxEntityRows: 0', // 3
+      '  apiKeys:', // 4
+      '    - { name: a, key: short, scopes: [read] }', // 5
+      '    - { name: a, key: 12345678901234567, sha256: abc, scopes: [] }', // 6
+      '    - { name: c, scopes: [write] }', // 7
+    ].join('\n');
+    const problems = problemsOf(bad);
+    assert.deepEqual(problems, [
+      '3 serving.maxEntityRows: must be >= 1, got 0',
+      '5 serving.apiKeys.0.key: must be at least 16 character(s) long',
+      '6 serving.apiKeys.1.key: must be a string',
+      '6 serving.apiKeys.1.sha256: must be 64 lowercase hex characters: the SHA-256 of the key (echo -n "$KEY" | sha256sum), so the server never holds the key, got "abc"',
+      '6 serving.apiKeys.1.scopes: must have at least 1 item(s)',
+      '6 serving.apiKeys.1: needs exactly one of key (e.g. ${MODEL_API_KEY}) or sha256',
+      '6 serving.apiKeys.1.name: "a" names two API keys',
+      '7 serving.apiKeys.2.scopes.0: must be one of read, push, apply, got "write"',
+      '7 serving.apiKeys.2: needs exactly one of key (e.g. ${MODEL_API_KEY}) or sha256',
+    ]);
+    assert.ok(!problems.join('\n').includes('12345678901234567'), 'a key is never repeated');
   });
 
   it('reports YAML syntax errors with their line', () => {
