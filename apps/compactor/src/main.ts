@@ -21,6 +21,8 @@ export interface CompactorAppOptions extends CompactorTuning {
   host?: string;
   /** Reuse ports already opened in this process (`featurelog dev`); otherwise opened here and closed on shutdown. */
   runtime?: ProjectRuntime;
+  /** Nest's own log levels; `featurelog dev` passes ['error', 'warn']. */
+  nestLogger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
 export interface RunningCompactor {
@@ -35,7 +37,14 @@ export interface RunningCompactor {
  * under the configured offline root, and serves /health and /metrics.
  */
 export async function startCompactor(options: CompactorAppOptions): Promise<RunningCompactor> {
-  const { config, port = DEFAULT_COMPACTOR_PORT, host = '127.0.0.1', runtime: shared, ...tuning } = options;
+  const {
+    config,
+    port = DEFAULT_COMPACTOR_PORT,
+    host = '127.0.0.1',
+    runtime: shared,
+    nestLogger = ['error', 'warn', 'log'],
+    ...tuning
+  } = options;
   const runtime = shared ?? (await ProjectRuntime.open(config));
   const { follower } = runtime.registry();
   let compactor: Compactor | undefined;
@@ -53,7 +62,7 @@ export async function startCompactor(options: CompactorAppOptions): Promise<Runn
     const app = await NestFactory.create<NestFastifyApplication>(
       CompactorAppModule.forCompactor(compactor),
       new FastifyAdapter(),
-      { logger: ['error', 'warn', 'log'] },
+      { logger: nestLogger },
     );
     await app.listen(port, host);
     const running = compactor;

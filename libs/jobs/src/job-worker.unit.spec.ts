@@ -106,6 +106,11 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
     try {
       assert.equal(await followJob(log, project, pending), 'ok');
       assert.deepEqual(ran, ['backfill']);
+      // The submitter may see JobFinished before the worker has folded it into its own list.
+      await waitFor(() => worker.list().find((job) => job.jobId === 'pending')?.status === 'finished', {
+        timeoutMs: 10_000,
+        description: 'the worker lists the pending job as finished',
+      });
       assert.deepEqual(
         worker.list().map((job) => [job.jobId, job.status]),
         [

@@ -7,7 +7,7 @@ import type { ProjectConfig } from '@featurelog/config';
 import { FeaturelogError } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
-import { FeatureProducer, PushModule } from '@featurelog/producer';
+import { FeatureProducer } from '@featurelog/producer';
 import {
   devServerHoldsMessage,
   liveDevServer,
@@ -21,6 +21,8 @@ import {
 import { DEFAULT_REGISTRY_PORT, startRegistryApp } from '../../../registry/src/main';
 import { DEFAULT_MATERIALIZER_PORT, startMaterializer } from '../../../materializer/src/main';
 import { createServingApp, DEFAULT_SERVING_PORT } from '../../../serving/src/serving-app';
+import { DEFAULT_COMPACTOR_PORT, startCompactor } from '../../../compactor/src/main';
+import { DEFAULT_JOBS_PORT, startJobs } from '../../../jobs/src/main';
 import { consoleOutput, table, type Output } from '../output';
 import { loadConfig } from '../repo';
 
@@ -28,6 +30,8 @@ import { loadConfig } from '../repo';
 export const DEFAULT_DEV_PORT = 6569;
 /** How long `featurelog dev` waits for every app to report healthy before printing their state anyway. */
 const HEALTHY_WITHIN_MS = 30_000;
+/** The apps' warnings and errors, without Nest's start-up lines. */
+const QUIET: Array<'error' | 'warn'> = ['error', 'warn'];
 /** A log bridge request can carry an ingest batch. */
 const DEV_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -56,7 +60,7 @@ export function registerDevCommands(program: Command): void {
   program
     .command('dev')
     .description(
-      'run the registry, materializer, serving (with push) and the log bridge in one process, on the ' +
+      'run the registry, materializer, compactor, jobs and serving apps in one process, on the ' +
         'embedded stores or on the services featurelog.yaml names; other featurelog commands on this repo ' +
         'go through it while it runs. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.',
     )
@@ -125,15 +129,25 @@ export async function startDevServer(
     // The project topics exist before any app follows them (a fresh repo has none yet).
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
 
-    const registry = await startRegistryApp({ config, host, port: port(DEFAULT_REGISTRY_PORT), logger: false });
+    const registry = await startRegistryApp({ config, host, port: port(DEFAULT_REGISTRY_PORT), logger: QUIET });
     apps.push(await running('registry', registry));
     const materializer = await startMaterializer({
       config,
       host,
       port: port(DEFAULT_MATERIALIZER_PORT),
-      logger: false,
+      logger: QUIET,
     });
     apps.push(await running('materializer', materializer));
+    const compactor = await startCompactor({
+      config,
+      runtime,
+      host,
+      port: port(DEFAULT_COMPACTOR_PORT),
+      nestLogger: QUIET,
+    });
+    apps.push({ ...(await running('compactor', compactor.app)), close: () => compactor.close() });
+    const jobs = await startJobs({ config, host, port: port(DEFAULT_JOBS_PORT), logger: QUIET });
+    apps.push(await running('jobs', jobs));
     apps.push(await startServing(runtime, host, port(DEFAULT_SERVING_PORT)));
     apps.push(await startDevApi(runtime, apps, host, port(DEFAULT_DEV_PORT)));
   } catch (error) {
@@ -183,6 +197,13 @@ async function startServing(runtime: ProjectRuntime, host: string, port: number)
       log: runtime.log,
       follower,
       schemaRegistry: runtime.schemas,
+      // POST /push produces through the log, like any producer; the materializer and compactor pick it up.
+      producer: new FeatureProducer({
+        log: runtime.log,
+        schemas: runtime.schemas,
+        project: runtime.project,
+        definitions: follower,
+      }),
       auth: {},
       metrics: createMetricsRegistry('serving'),
       logger: false,
@@ -203,30 +224,20 @@ async function startServing(runtime: ProjectRuntime, host: string, port: number)
   }
 }
 
-/**
- * The dev process's own API: `/health` of every app at once, `/push` (rows produced through the log,
- * like any producer), and the log bridge through which other processes reach the embedded log.
- */
+/** The dev process's own API: `/health` of every app at once, and the log bridge other processes use. */
 async function startDevApi(
   runtime: ProjectRuntime,
   apps: readonly RunningApp[],
   host: string,
   port: number,
 ): Promise<RunningApp> {
-  const { follower } = runtime.registry();
-  await follower.start(`${runtime.project}.dev.registry`);
-  const producer = new FeatureProducer({
-    log: runtime.log,
-    schemas: runtime.schemas,
-    project: runtime.project,
-    definitions: follower,
-  });
-  @Module({ imports: [PushModule.forRoot({ producer })] })
+  @Module({})
   class DevApiModule {}
   const app = await NestFactory.create<NestFastifyApplication>(
     DevApiModule,
     new FastifyAdapter({ bodyLimit: DEV_BODY_LIMIT }),
-    { logger: false },
+    // Nest's logger is process-wide and the last app created sets it: this one, created last.
+    { logger: QUIET },
   );
   const fastify = app.getHttpAdapter().getInstance();
   registerEventLogBridge(fastify, runtime.log);
@@ -238,14 +249,7 @@ async function startDevApi(
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', pid: process.pid, apps: reports });
   });
   await app.listen(port, host);
-  return {
-    name: 'dev',
-    url: localUrl(await app.getUrl()),
-    close: async () => {
-      await app.close();
-      await follower.stop();
-    },
-  };
+  return { name: 'dev', url: localUrl(await app.getUrl()), close: () => app.close() };
 }
 
 interface AppHealth {
@@ -286,10 +290,10 @@ async function printHealth(record: DevServerRecord, out: Output): Promise<void> 
       [
         ...reports.map(([name, report]) => [
           name,
-          name === 'serving' ? `${report.url}  (docs: ${report.url}/docs)` : report.url,
+          name === 'serving' ? `${report.url}  (/get-online-features, /push, /docs)` : report.url,
           report.status === 'ok' ? `ok (${Object.keys(report.checks).join(', ')})` : `UNAVAILABLE: ${failing(report)}`,
         ]),
-        ['dev', `${record.urls.dev}  (/health of all, /push, /log bridge)`, 'ok'],
+        ['dev', `${record.urls.dev}  (/health of all apps, /log bridge)`, 'ok'],
       ],
     ),
   );
