@@ -92,6 +92,7 @@ export async function backfillView(
     eventTimeTo: to,
     tailRowsInMemory: options.tailRowsInMemory,
     spillDirectory: options.spillDirectory,
+    withJoinKeys: true,
     onProgress: progress,
   });
   const features = view.features.map((feature) => feature.name);

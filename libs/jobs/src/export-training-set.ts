@@ -144,20 +144,33 @@ export async function exportTrainingSet(
       ),
     );
     const row: unknown[] = new Array(plan.columns.length);
-    for await (const batch of sorter.sorted()) {
-      for (const frame of batch) {
-        for (let c = 0; c < plan.columns.length; c++) {
-          const column = plan.columns[c]!;
-          if (column.source === 'entity') {
-            const value = frame.values[column.index];
-            row[c] = csv ? textAs(entityTypes[column.index]!, value) : value;
-          } else {
-            row[c] = (frame.features?.[column.view]?.[column.feature] ?? null) as FeatureValue;
-          }
+    const write = (frame: FrameRow) => {
+      for (let c = 0; c < plan.columns.length; c++) {
+        const column = plan.columns[c]!;
+        if (column.source === 'entity') {
+          const value = frame.values[column.index];
+          row[c] = csv ? textAs(entityTypes[column.index]!, value) : value;
+        } else {
+          row[c] = (frame.features?.[column.view]?.[column.feature] ?? null) as FeatureValue;
         }
-        writer.write(row);
       }
-      progress({ phase: 'writing', done: writer.rowsWritten, total });
+      writer!.write(row);
+    };
+    const unsorted = sorter.takeUnsorted();
+    if (unsorted !== undefined) {
+      // Everything fits in memory: rows go back to their place by index, no sort needed.
+      const ordered = new Array<FrameRow>(total);
+      for (const frame of unsorted) ordered[frame.rowIndex] = frame;
+      unsorted.length = 0;
+      for (let i = 0; i < total; i++) {
+        write(ordered[i]!);
+        if ((i & 0xffff) === 0xffff) progress({ phase: 'writing', done: i + 1, total });
+      }
+    } else {
+      for await (const batch of sorter.sorted()) {
+        for (const frame of batch) write(frame);
+        progress({ phase: 'writing', done: writer.rowsWritten, total });
+      }
     }
     writer.finish();
     progress({ phase: 'writing', done: total, total });

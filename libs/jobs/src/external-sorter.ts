@@ -66,6 +66,18 @@ export class ExternalSorter<T> {
     this.count += items.length;
   }
 
+  /**
+   * The items as added, unsorted, when none was spilled (for a caller that can place them faster than a
+   * sort, e.g. by index); undefined once runs exist. Like {@link sorted}, it ends adding.
+   */
+  takeUnsorted(): T[] | undefined {
+    if (this.runs.length > 0) return undefined;
+    this.finished = true;
+    const items = this.buffer;
+    this.buffer = [];
+    return items;
+  }
+
   /** Every item added, in order, in batches; call once. Run files are removed by {@link close}. */
   async *sorted(): AsyncGenerator<T[]> {
     this.finished = true;

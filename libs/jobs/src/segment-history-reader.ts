@@ -11,6 +11,8 @@ export interface SegmentHistoryReadOptions {
   batchSize?: number;
   /** Rows whose partition offset is at or past this are skipped (a segment that reaches past the watermark). */
   keep?: (partition: number, offset: number) => boolean;
+  /** Also hand out the typed join key values (backfills re-encode the log's entity key from them). */
+  withJoinKeys?: boolean;
 }
 
 const MICROS_PARSERS = {
@@ -30,7 +32,7 @@ const MICROS_PARSERS = {
 export async function* readSegmentHistory(
   path: string,
   schema: SegmentSchema,
-  { batchSize = 4096, keep }: SegmentHistoryReadOptions = {},
+  { batchSize = 4096, keep, withJoinKeys = false }: SegmentHistoryReadOptions = {},
 ): AsyncGenerator<KeyedHistoryRow[]> {
   let handle: FileHandle;
   try {
@@ -100,7 +102,7 @@ export async function* readSegmentHistory(
             position: { partition, offset },
             appendedAt: appended[i] as number,
             features: values,
-            joinKeys,
+            joinKeys: withJoinKeys ? joinKeys : NO_JOIN_KEYS,
           });
         }
         if (batch.length > 0) yield batch;
@@ -110,6 +112,8 @@ export async function* readSegmentHistory(
     await handle.close();
   }
 }
+
+const NO_JOIN_KEYS: Record<string, FeatureValue> = Object.freeze({}) as Record<string, FeatureValue>;
 
 /** 64-bit integers come back as bigint; the domain holds them as safe-integer numbers. */
 function plain(value: unknown): FeatureValue {

@@ -53,6 +53,8 @@ export interface ViewHistoryOptions {
   /** Log-tail rows sorted in memory before sorted runs spill to disk. */
   tailRowsInMemory?: number;
   spillDirectory?: string;
+  /** Keep each row's typed join key values (KeyedHistoryRow.joinKeys); backfills need them, exports do not. */
+  withJoinKeys?: boolean;
   onProgress?: (progress: { phase: string; done: number; total: number }) => void;
 }
 
@@ -129,7 +131,13 @@ export async function openViewHistory(sources: HistorySources, options: ViewHist
   try {
     const undecodable = await readTail(sources, options, tailFrom, eventTimeFrom, eventTimeTo, tail, progress);
     const inputs: AsyncIterable<readonly HistoryRow[]>[] = segments.map((segment) =>
-      segmentHistory(sources, segment, segmentSchemas.get(segment.segmentId)!, watermark),
+      segmentHistory(
+        sources,
+        segment,
+        segmentSchemas.get(segment.segmentId)!,
+        watermark,
+        options.withJoinKeys ?? false,
+      ),
     );
     if (tail.size > 0) inputs.push(tail.sorted());
     const rows: AsyncIterable<HistoryRow[]> =
@@ -196,7 +204,7 @@ async function readTail(
           position: { partition: record.partition, offset: record.offset },
           appendedAt: record.timestamp * 1000,
           features: values,
-          joinKeys: pick(decoded, joinKeys),
+          ...(options.withJoinKeys ? { joinKeys: pick(decoded, joinKeys) } : {}),
         } as HistoryRow);
       }
       await sorter.add(rows);
@@ -213,10 +221,12 @@ function segmentHistory(
   segment: SegmentWritten,
   schema: SegmentSchema,
   watermark: Watermark,
+  withJoinKeys: boolean,
 ): AsyncIterable<HistoryRow[]> {
   const path = join(sources.offlineRoot, segment.path);
   const pastWatermark = segment.ranges.some((range) => range.untilOffset > (watermark.get(range.partition) ?? 0));
   return readSegmentHistory(path, schema, {
+    withJoinKeys,
     keep: pastWatermark ? (partition, offset) => offset < (watermark.get(partition) ?? 0) : undefined,
   });
 }
