@@ -11,7 +11,7 @@ import {
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
 import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-store';
 import type { JobProgress } from './export-training-set';
-import { readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
+import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { openViewHistory, type HistorySources, type KeyedHistoryRow } from './view-history';
 
 export interface BackfillRequest {
@@ -31,6 +31,7 @@ export interface BackfillOptions {
   tailRowsInMemory?: number;
   spillDirectory?: string;
   onProgress?: (progress: JobProgress) => void;
+  /** How `<project>.segments` records decode; default the compactor's Avro serde. */
   decodeSegmentEvent?: SegmentEventDecoder;
 }
 
@@ -76,7 +77,11 @@ export async function backfillView(
   const topic = topicNames.features(sources.project, view);
   const catalog =
     source === 'segments'
-      ? await readSegmentCatalog(sources.log, sources.project, options.decodeSegmentEvent)
+      ? await readSegmentCatalog(
+          sources.log,
+          sources.project,
+          options.decodeSegmentEvent ?? avroSegmentEventDecoder(sources.schemas, sources.project),
+        )
       : initialSegmentCatalog();
   const watermark =
     (await sources.log.describeTopic(topic)) === undefined ? new Map() : await sources.log.endOffsets(topic);

@@ -6,7 +6,7 @@ import { entityRowOrder, pointInTimeJoin, PitJoinStats, type PitView } from '@fe
 import { EntityRowDecoder, textAs, type FrameRow } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
 import { ExternalSorter } from './external-sorter';
-import { readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
+import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { TrainingSetWriter } from './training-set-writer';
 import { openViewHistory, type HistorySources, type ViewHistory, type Watermark } from './view-history';
 
@@ -24,6 +24,7 @@ export interface ExportOptions {
   /** Parent of the export's temporary directory (sorted runs). */
   spillDirectory?: string;
   onProgress?: (progress: JobProgress) => void;
+  /** How `<project>.segments` records decode; default the compactor's Avro serde. */
   decodeSegmentEvent?: SegmentEventDecoder;
 }
 
@@ -64,7 +65,11 @@ export async function exportTrainingSet(
   progress({ phase: 'planning', done: 0, total: 1 });
   const plan = await planExport(sources.project, request, definitions);
 
-  const catalog = await readSegmentCatalog(sources.log, sources.project, options.decodeSegmentEvent);
+  const catalog = await readSegmentCatalog(
+    sources.log,
+    sources.project,
+    options.decodeSegmentEvent ?? avroSegmentEventDecoder(sources.schemas, sources.project),
+  );
   const watermarks = new Map<string, Watermark>();
   await Promise.all(plan.views.map(async (view) => watermarks.set(view.topic, await watermarkOf(sources, view.topic))));
 

@@ -17,6 +17,7 @@ import {
   type SegmentEvent,
   type SegmentRow,
 } from '@featurelog/offline-store';
+import { SegmentEventSerde } from '@featurelog/compactor';
 import type { Type } from 'avsc';
 
 /** Test fixtures shared by the jobs specs: definitions, feature rows on a log, segments written from it. */
@@ -170,7 +171,7 @@ export async function readLoggedRows(
 /**
  * Does what the compactor does for the first `until[p]` offsets of each partition: writes them as
  * segments (two per call, splitting each partition's range in half, so exports merge several files)
- * and announces them as JSON on `<project>.segments`. Returns the events.
+ * and announces them on `<project>.segments` in the compactor's encoding. Returns the events.
  */
 export async function compactPrefix(
   log: EventLog,
@@ -224,9 +225,10 @@ export async function compactPrefix(
     });
     events.push(event);
   }
+  const serde = new SegmentEventSerde(schemas, project);
   await log.append(
     topicNames.segments(project),
-    events.map((event) => ({ key: Buffer.from(view.name), value: Buffer.from(JSON.stringify(event)) })),
+    await Promise.all(events.map(async (event) => ({ key: Buffer.from(view.name), value: await serde.encode(event) }))),
   );
   return events;
 }

@@ -1,4 +1,6 @@
 import { FeaturelogError, topicNames } from '@featurelog/domain';
+import type { SchemaRegistryPort } from '@featurelog/avro';
+import { SegmentEventSerde } from '@featurelog/compactor';
 import type { EventLog } from '@featurelog/log';
 import {
   foldSegmentEvents,
@@ -10,7 +12,13 @@ import {
 /** How the bytes of a `<project>.segments` record become an event; the compactor owns the encoding. */
 export type SegmentEventDecoder = (value: Buffer) => SegmentEvent | Promise<SegmentEvent>;
 
-/** Segment events as plain JSON, for tests that announce segments by hand; the compactor writes Avro. */
+/** The compactor's encoding of `<project>.segments`: Avro (Confluent wire format) under `<project>.segments-value`. */
+export function avroSegmentEventDecoder(schemas: SchemaRegistryPort, project: string): SegmentEventDecoder {
+  const serde = new SegmentEventSerde(schemas, project);
+  return (value) => serde.decode(value);
+}
+
+/** Segment events as plain JSON, for benches that announce hand-made segments without a schema registry. */
 export const jsonSegmentEventDecoder: SegmentEventDecoder = (value) =>
   JSON.parse(value.toString('utf8')) as SegmentEvent;
 
@@ -21,7 +29,7 @@ export const jsonSegmentEventDecoder: SegmentEventDecoder = (value) =>
 export async function readSegmentCatalog(
   log: EventLog,
   project: string,
-  decode: SegmentEventDecoder = jsonSegmentEventDecoder,
+  decode: SegmentEventDecoder,
 ): Promise<SegmentCatalog> {
   const topic = topicNames.segments(project);
   if ((await log.describeTopic(topic)) === undefined) return initialSegmentCatalog();

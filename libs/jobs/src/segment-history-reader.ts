@@ -3,8 +3,13 @@ import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue } from '@featurelog/domain';
 import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentSchema } from '@featurelog/offline-store';
 import { parquetScan, type AsyncBuffer } from 'hyparquet';
-import type { KeyedHistoryRow } from './view-history';
+import type { HistoryRow } from '@featurelog/pit';
 import { sortableEntityKey } from './sortable-entity-key';
+
+/** History rows keep the typed join key values so a backfill can re-encode the log's entity key. */
+export interface KeyedHistoryRow extends HistoryRow {
+  joinKeys: Record<string, FeatureValue>;
+}
 
 export interface SegmentHistoryReadOptions {
   /** History rows handed out per batch: the unit the k-way merge holds per segment, beyond the decoded columns. */

@@ -5,7 +5,7 @@ import {
   type FeatureValue,
   type FeatureViewDefinition,
 } from '@featurelog/domain';
-import { readerSchema, rowSchemaFor, RowDecoder, type WriterSchemaSource } from '@featurelog/avro';
+import { readerSchema, rowSchemaFor, RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog } from '@featurelog/log';
 import {
   assertSegmentCoverage,
@@ -20,14 +20,16 @@ import {
 } from '@featurelog/offline-store';
 import { compareHistoryRows, mergeSorted, type HistoryRow } from '@featurelog/pit';
 import { ExternalSorter } from './external-sorter';
-import { readSegmentHistory } from './segment-history-reader';
+import { readSegmentHistory, type KeyedHistoryRow } from './segment-history-reader';
+
+export type { KeyedHistoryRow };
 import { sortableEntityKey } from './sortable-entity-key';
 
 /** Where history comes from: the log (tail and, for backfills, all of it) and the offline segments. */
 export interface HistorySources {
   log: EventLog;
-  /** Writer schemas of the rows on feature topics (the schema registry port). */
-  schemas: WriterSchemaSource;
+  /** Writer schemas of the rows on feature topics and of segment events (the schema registry port). */
+  schemas: SchemaRegistryPort;
   codec: SegmentCodec;
   /** The offline root that segment paths are relative to. */
   offlineRoot: string;
@@ -229,11 +231,6 @@ function segmentHistory(
     withJoinKeys,
     keep: pastWatermark ? (partition, offset) => offset < (watermark.get(partition) ?? 0) : undefined,
   });
-}
-
-/** History rows keep the typed join key values so a backfill can re-encode the log's entity key. */
-export interface KeyedHistoryRow extends HistoryRow {
-  joinKeys: Record<string, FeatureValue>;
 }
 
 function pick(values: Record<string, FeatureValue>, keys: readonly SegmentColumn[]): Record<string, FeatureValue> {
