@@ -18,8 +18,14 @@ const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 
 export const DEMO_VIEW = 'driver_hourly_stats';
 export const DEMO_SERVICE = 'driver_activity';
-/** Drivers that get live rows; 1005 has only old history (OUTSIDE_MAX_AGE), 1006 has nothing (NOT_FOUND). */
+/** Drivers that get live rows; 1006 has no row at all (NOT_FOUND). */
 export const LIVE_DRIVERS = [1001, 1002, 1003, 1004];
+/**
+ * Gets one late row, 3 h old: past the view's 2 h TTL, so served as OUTSIDE_MAX_AGE. (Its sample
+ * history is older still: Redis has already expired that, the embedded store keeps it; both may.)
+ */
+export const LATE_DRIVER = 1005;
+const LATE_ROW_AGE_MS = 3 * 3_600_000;
 export const SHOWN_DRIVERS = [1001, 1002, 1003, 1004, 1005, 1006];
 /** Live rows pushed per driver, a second apart, the last one the newest. */
 const LIVE_ROWS_PER_DRIVER = 3;
@@ -244,13 +250,20 @@ async function pushLiveRows(
   print: (line: string) => void,
 ): Promise<number> {
   const now = Date.now();
-  const rows = LIVE_DRIVERS.flatMap((driver) =>
-    Array.from({ length: LIVE_ROWS_PER_DRIVER }, (_, row) => ({
-      driver_id: driver,
-      event_timestamp: new Date(now - (LIVE_ROWS_PER_DRIVER - row) * 1_000).toISOString(),
-      ...liveValues(driver, row),
-    })),
-  );
+  const rows = [
+    ...LIVE_DRIVERS.flatMap((driver) =>
+      Array.from({ length: LIVE_ROWS_PER_DRIVER }, (_, row) => ({
+        driver_id: driver,
+        event_timestamp: new Date(now - (LIVE_ROWS_PER_DRIVER - row) * 1_000).toISOString(),
+        ...liveValues(driver, row),
+      })),
+    ),
+    {
+      driver_id: LATE_DRIVER,
+      event_timestamp: new Date(now - LATE_ROW_AGE_MS).toISOString(),
+      ...liveValues(LATE_DRIVER, 0),
+    },
+  ];
   // Streamed one request per row, as events arrive from a backend.
   let produced = 0;
   const at = performance.now();
@@ -268,7 +281,8 @@ async function pushLiveRows(
   print(
     indent(
       `POST ${dev.urls.serving}/push  {"view":"${DEMO_VIEW}","rows":[{"driver_id":1001,"event_timestamp":"…","conv_rate":…}]}\n` +
-        `${produced} rows for drivers ${LIVE_DRIVERS.join(', ')}, one request each (${perRow.toFixed(1)} ms per push)`,
+        `${produced} rows, one request each (${perRow.toFixed(1)} ms per push): ${LIVE_ROWS_PER_DRIVER} for each of ` +
+        `drivers ${LIVE_DRIVERS.join(', ')} (the last one now), 1 for driver ${LATE_DRIVER} from 3 h ago`,
     ),
   );
   return produced;
@@ -303,15 +317,19 @@ async function waitUntilOnline(
 ): Promise<void> {
   const at = performance.now();
   const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
-  const newest = LIVE_DRIVERS.map((driver) => liveValues(driver, LIVE_ROWS_PER_DRIVER - 1).avg_daily_trips);
+  const drivers = [...LIVE_DRIVERS, LATE_DRIVER];
+  const newest = [
+    ...LIVE_DRIVERS.map((driver) => liveValues(driver, LIVE_ROWS_PER_DRIVER - 1).avg_daily_trips),
+    liveValues(LATE_DRIVER, 0).avg_daily_trips,
+  ];
   for (;;) {
     const response = await http.request<FeastResponse>('POST', `${dev.urls.serving}/get-online-features`, {
       feature_service: DEMO_SERVICE,
-      entities: { driver_id: LIVE_DRIVERS },
+      entities: { driver_id: drivers },
     });
     if (response.status === 200) {
       const trips = response.body.results[response.body.metadata.feature_names.indexOf('avg_daily_trips')]!;
-      if (newest.every((value, i) => trips.values[i] === value && trips.statuses[i] === 'PRESENT')) break;
+      if (newest.every((value, i) => trips.values[i] === value)) break;
     }
     if (Date.now() > deadline) {
       throw new DemoStepError(`the ${pushed} pushed rows were not online within ${VISIBLE_TIMEOUT_MS} ms`);

@@ -242,8 +242,10 @@ async function startDevApi(
   const fastify = app.getHttpAdapter().getInstance();
   registerEventLogBridge(fastify, runtime.log);
   fastify.get('/health', async (_request, reply) => {
+    // `apps` ends with this app itself, which must not ask itself.
+    const others = apps.filter((running) => running.name !== 'dev');
     const reports = await Promise.all(
-      apps.map(async (running) => ({ app: running.name, ...(await health(running.url)) })),
+      others.map(async (running) => ({ app: running.name, ...(await health(running.url)) })),
     );
     const ok = reports.every((report) => report.status === 'ok');
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', pid: process.pid, apps: reports });
