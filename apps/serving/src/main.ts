@@ -1,20 +1,100 @@
-import { DEFAULT_SERVING_PORT } from './serving-app';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import { createMetricsRegistry } from '@featurelog/observability';
+import { FeatureProducer } from '@featurelog/producer';
+import { ProjectRuntime } from '@featurelog/runtime';
+import type { ServingAuthConfig, SubscriptionLimits } from '@featurelog/serving';
+import { createServingApp, DEFAULT_SERVING_PORT } from './serving-app';
 
 export { createServingApp, DEFAULT_SERVING_PORT, type ServingAppOptions } from './serving-app';
 
+export interface StartServingOptions {
+  config: ProjectConfig;
+  /** Default DEFAULT_SERVING_PORT (6566); 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Overrides `serving.apiKeys` of featurelog.yaml (e.g. `{}`: no authentication, for local use). */
+  auth?: ServingAuthConfig;
+  /** POST /push for keys with the `push` scope (default true). */
+  push?: boolean;
+  subscriptions?: SubscriptionLimits;
+  /** Nest's own log lines; `featurelog dev` passes false. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
+}
+
 /**
- * Composition root. To be finished with featurelog.yaml (libs/config): build the online store,
- * the log, the schema registry and a started RegistryFollower, then
- *   const app = await createServingApp({ project, onlineStore, log, follower, schemaRegistry, auth, metrics });
- *   await app.listen(config.serving?.port ?? DEFAULT_SERVING_PORT, host);
+ * The serving app over the ports featurelog.yaml names (ProjectRuntime): POST /get-online-features,
+ * GET /subscribe, POST /push, /docs, /health and /metrics, with the API keys of its `serving`
+ * section. Runs standalone (main) or in-process (`featurelog dev`); closing the app stops its
+ * subscriptions and its registry follower, then releases the ports.
  */
-async function main(): Promise<void> {
-  throw new Error(`serving: configuration loading is not wired yet (default port ${DEFAULT_SERVING_PORT})`);
+export async function startServing(options: StartServingOptions): Promise<NestFastifyApplication> {
+  const { config } = options;
+  const runtime = await ProjectRuntime.open(config);
+  const { follower } = runtime.registry();
+  const release = async () => {
+    await follower.stop();
+    await runtime.close();
+  };
+  let app: NestFastifyApplication | undefined;
+  try {
+    // One registry partition: each serving instance follows it whole, in a group of its own.
+    await follower.start(`${config.project}.serving.registry.${hostname()}.${process.pid}`);
+    const producer =
+      options.push === false
+        ? undefined
+        : new FeatureProducer({
+            log: runtime.log,
+            schemas: runtime.schemas,
+            project: config.project,
+            definitions: follower,
+          });
+    app = await createServingApp({
+      project: config.project,
+      onlineStore: await runtime.onlineStore(),
+      log: runtime.log,
+      follower,
+      schemaRegistry: runtime.schemas,
+      producer,
+      auth: options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] },
+      maxEntityRows: config.serving?.maxEntityRows,
+      subscriptions: options.subscriptions,
+      metrics: createMetricsRegistry('serving'),
+      logger: options.logger !== false,
+      onClose: release,
+    });
+    await app.listen(options.port ?? DEFAULT_SERVING_PORT, options.host ?? '127.0.0.1');
+    return app;
+  } catch (error) {
+    // Closing the app releases the ports too (onClose).
+    if (app !== undefined) await app.close().catch(() => undefined);
+    else await release().catch(() => undefined);
+    throw error;
+  }
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
+  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
+  loadProjectConfig(repo)
+    .then((config) =>
+      startServing({
+        config,
+        port: Number(process.env.FEATURELOG_SERVING_PORT ?? DEFAULT_SERVING_PORT),
+        host: process.env.FEATURELOG_SERVING_HOST ?? '127.0.0.1',
+      }).then(async (app) => {
+        // Key names and scopes only: the keys themselves are never printed.
+        const keys = config.serving?.apiKeys ?? [];
+        const access =
+          keys.length === 0
+            ? 'no API keys configured: every request is accepted'
+            : `API keys: ${keys.map((key) => `${key.name} (${key.scopes.join(',')})`).join(', ')}`;
+        process.stdout.write(`featurelog serving listening on ${await app.getUrl()} (docs at /docs); ${access}\n`);
+      }),
+    )
+    .catch((error: unknown) => {
+      process.stderr.write(`featurelog serving: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    });
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
+import { Injectable, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifySwagger from '@fastify/swagger';
@@ -52,12 +52,14 @@ export interface ServingAppOptions {
   /** Largest request body, bytes (Fastify's default, 1 MiB). */
   bodyLimit?: number;
   logger?: boolean;
+  /** Called once the app is closed (server stopped, subscriptions ended): release what the caller built for it. */
+  onClose?: () => Promise<void>;
 }
 
 /**
  * The serving app over ports that are already built; initialized, not listening
- * (`await app.listen(DEFAULT_SERVING_PORT, host)`). Closing the app stops the subscriptions and the
- * feed it created; the ports belong to the caller.
+ * (`await app.listen(DEFAULT_SERVING_PORT, host)`). Closing the app ends the subscriptions and stops
+ * the feed it created, then calls `onClose`; the ports belong to the caller.
  */
 export async function createServingApp(options: ServingAppOptions): Promise<NestFastifyApplication> {
   const { project, onlineStore, log, follower } = options;
@@ -98,7 +100,22 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     ? [PushModule.forRoot({ producer: options.producer, authorize: (headers) => void auth.authorize(headers, 'push') })]
     : [];
 
+  // Nest's application proxy ignores assignments (app.close = … does nothing): its lifecycle hooks it is.
+  @Injectable()
+  class ServingLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+    async beforeApplicationShutdown(): Promise<void> {
+      // Subscriptions are endless responses: ended first, so the server's close does not wait on them.
+      subscriptions.closeAll();
+      if (options.feed === undefined) await feed.close();
+    }
+
+    async onApplicationShutdown(): Promise<void> {
+      await options.onClose?.();
+    }
+  }
+
   @Module({
+    providers: [ServingLifecycle],
     imports: [
       ServingModule.forRoot(runtime),
       ...push,
@@ -142,12 +159,6 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
   });
   await app.register(fastifySwaggerUi as never, { routePrefix: '/docs' });
   app.enableShutdownHooks();
-  const close = app.close.bind(app);
-  app.close = async () => {
-    subscriptions.closeAll();
-    if (options.feed === undefined) await feed.close();
-    await close();
-  };
   await app.init();
   return app;
 }
