@@ -193,7 +193,7 @@ export function renderOnlineFeatures(response: OnlineFeaturesResponse): string {
       const status = column.statuses[row];
       const value = column.values[row];
       const time = column.event_timestamps[row] ?? '';
-      if (status === 'PRESENT' && !time.startsWith('1970-') && time > latest) latest = time;
+      if (status !== 'NOT_FOUND' && !time.startsWith('1970-') && time > latest) latest = time;
       if (status === 'NOT_FOUND') return '∅ NOT_FOUND';
       const text =
         value === null || value === undefined
