@@ -78,7 +78,10 @@ class OpenPorts {
     return live?.holds[store] === path ? live : undefined;
   }
 
+  closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const close of this.closers.splice(0)) await close();
   }
 }
@@ -170,6 +173,22 @@ export class ProjectRuntime {
     if (this.closed) return;
     this.closed = true;
     if (--this.ports.leases > 0) return;
+    await this.closePorts();
+  }
+
+  /**
+   * Closes the ports now, whatever leases remain (closing the log stops its subscriptions): for the
+   * composition root that owns them (`featurelog dev`), once it has stopped its apps, so the stores
+   * are released even if an app did not end its lease.
+   */
+  async closeForEveryLease(): Promise<void> {
+    this.closed = true;
+    this.ports.leases = 0;
+    await this.closePorts();
+  }
+
+  private async closePorts(): Promise<void> {
+    if (this.ports.closed) return;
     const key = JSON.stringify(this.ports.config);
     if ((await openInThisProcess.get(key)) === this.ports) openInThisProcess.delete(key);
     await this.ports.close();

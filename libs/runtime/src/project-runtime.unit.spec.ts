@@ -71,6 +71,19 @@ describe('ProjectRuntime', () => {
     await again.close();
   });
 
+  it('closes the ports for every lease when their owner says so', async () => {
+    const config = embeddedConfig(join(repoDir, 'owner'));
+    const owner = await ProjectRuntime.open(config);
+    const app = await ProjectRuntime.open(config);
+    await app.onlineStore();
+    await owner.closeForEveryLease();
+    await app.close(); // a lease left behind ends harmlessly
+    const next = await ProjectRuntime.open(config);
+    assert.notEqual(next.log, owner.log);
+    await next.onlineStore();
+    await next.close();
+  });
+
   describe('when another process holds the embedded log', () => {
     let config: ProjectConfig;
     let holder: ChildProcess;

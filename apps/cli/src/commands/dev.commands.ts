@@ -19,7 +19,11 @@ import {
   type DevServerUrls,
 } from '@featurelog/runtime';
 import { DEFAULT_REGISTRY_PORT, startRegistryApp } from '../../../registry/src/main';
-import { DEFAULT_MATERIALIZER_PORT, startMaterializer } from '../../../materializer/src/main';
+import { REGISTRY_RUNTIME, type RegistryRuntime } from '../../../registry/src/registry.runtime';
+import { DEFAULT_MATERIALIZER_PORT, MATERIALIZER, startMaterializer } from '../../../materializer/src/main';
+import type { Materializer } from '@featurelog/materializer';
+import type { JobWorker } from '@featurelog/jobs';
+import { JOB_WORKER } from '../../../jobs/src/jobs.controller';
 import { createServingApp, DEFAULT_SERVING_PORT } from '../../../serving/src/serving-app';
 import { DEFAULT_COMPACTOR_PORT, startCompactor } from '../../../compactor/src/main';
 import { DEFAULT_JOBS_PORT, startJobs } from '../../../jobs/src/main';
@@ -119,7 +123,8 @@ export async function startDevServer(
   const apps: RunningApp[] = [];
   const stopApps = async () => {
     for (const app of apps.splice(0).reverse()) await app.close().catch(() => undefined);
-    await runtime.close();
+    // The stores are released even if an app kept its lease: the next process must find them free.
+    await runtime.closeForEveryLease();
   };
   try {
     if (runtime.log instanceof FileEventLog) {
@@ -130,14 +135,14 @@ export async function startDevServer(
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
 
     const registry = await startRegistryApp({ config, host, port: port(DEFAULT_REGISTRY_PORT), logger: QUIET });
-    apps.push(await running('registry', registry));
+    apps.push(await running('registry', registry, () => registry.get<RegistryRuntime>(REGISTRY_RUNTIME).close()));
     const materializer = await startMaterializer({
       config,
       host,
       port: port(DEFAULT_MATERIALIZER_PORT),
       logger: QUIET,
     });
-    apps.push(await running('materializer', materializer));
+    apps.push(await running('materializer', materializer, () => materializer.get<Materializer>(MATERIALIZER).stop()));
     const compactor = await startCompactor({
       config,
       runtime,
@@ -147,7 +152,7 @@ export async function startDevServer(
     });
     apps.push({ ...(await running('compactor', compactor.app)), close: () => compactor.close() });
     const jobs = await startJobs({ config, host, port: port(DEFAULT_JOBS_PORT), logger: QUIET });
-    apps.push(await running('jobs', jobs));
+    apps.push(await running('jobs', jobs, () => jobs.get<JobWorker>(JOB_WORKER).stop()));
     apps.push(await startServing(runtime, host, port(DEFAULT_SERVING_PORT)));
     apps.push(await startDevApi(runtime, apps, host, port(DEFAULT_DEV_PORT)));
   } catch (error) {
@@ -178,8 +183,23 @@ export async function startDevServer(
   };
 }
 
-async function running(name: RunningApp['name'], app: INestApplication): Promise<RunningApp> {
-  return { name, url: localUrl(await app.getUrl()), close: () => app.close() };
+/**
+ * `stopWork` stops what the app runs (consumers, folds) before its HTTP server closes: the apps' own
+ * close hooks are not relied on, so that nothing still writes when the shared stores close.
+ */
+async function running(
+  name: RunningApp['name'],
+  app: INestApplication,
+  stopWork: () => Promise<void> = async () => undefined,
+): Promise<RunningApp> {
+  return {
+    name,
+    url: localUrl(await app.getUrl()),
+    close: async () => {
+      await stopWork();
+      await app.close();
+    },
+  };
 }
 
 /** Nest reports `http://[::1]:port` or `http://127.0.0.1:port`; clients want one they can call. */
