@@ -1,4 +1,4 @@
-import { FeaturelogError, type ValueType } from '@featurelog/domain';
+import { FeaturelogError, type FeatureValue, type ValueType } from '@featurelog/domain';
 import type { EntityRow } from '@featurelog/pit';
 import type { ExportPlan, PlannedView } from './export-plan';
 import { sortableEntityKey } from './sortable-entity-key';
@@ -195,3 +195,77 @@ export function textAs(type: ValueType, value: unknown): unknown {
       return value;
   }
 }
+
+/** A frame of FrameRows as columns: what the entity sorters spill (see ExternalSorter's frameCodec). */
+interface FrameColumns {
+  rowIndex: Float64Array;
+  timestamp: Float64Array;
+  keyNames: string[];
+  keys: string[][];
+  values: unknown[][];
+  views: { name: string; features: string[]; columns: FeatureValue[][] }[];
+}
+
+/**
+ * Lays a frame of entity rows out as columns for spilling. Every row of one sorter went through the same
+ * passes, so the first row's key names, width and joined views describe them all.
+ */
+export const frameRowCodec = {
+  encode(rows: FrameRow[]): FrameColumns {
+    const n = rows.length;
+    const first = rows[0];
+    const keyNames = first ? Object.keys(first.entityKeys) : [];
+    const width = first ? first.values.length : 0;
+    const views = Object.entries(first?.features ?? {}).map(([name, values]) => ({
+      name,
+      features: Object.keys(values),
+      columns: Object.keys(values).map(() => new Array<FeatureValue>(n)),
+    }));
+    const out: FrameColumns = {
+      rowIndex: new Float64Array(n),
+      timestamp: new Float64Array(n),
+      keyNames,
+      keys: keyNames.map(() => new Array<string>(n)),
+      values: Array.from({ length: width }, () => new Array<unknown>(n)),
+      views,
+    };
+    for (let i = 0; i < n; i++) {
+      const row = rows[i]!;
+      out.rowIndex[i] = row.rowIndex;
+      out.timestamp[i] = row.timestamp;
+      for (let k = 0; k < keyNames.length; k++) out.keys[k]![i] = row.entityKeys[keyNames[k]!]!;
+      for (let c = 0; c < width; c++) out.values[c]![i] = row.values[c];
+      for (const view of views) {
+        const values = row.features![view.name]!;
+        for (let f = 0; f < view.features.length; f++) view.columns[f]![i] = values[view.features[f]!] ?? null;
+      }
+    }
+    return out;
+  },
+  decode(frame: unknown): FrameRow[] {
+    const { rowIndex, timestamp, keyNames, keys, values, views } = frame as FrameColumns;
+    const rows = new Array<FrameRow>(rowIndex.length);
+    for (let i = 0; i < rowIndex.length; i++) {
+      const entityKeys: Record<string, string> = {};
+      for (let k = 0; k < keyNames.length; k++) entityKeys[keyNames[k]!] = keys[k]![i]!;
+      const row: FrameRow = {
+        rowIndex: rowIndex[i]!,
+        timestamp: timestamp[i]!,
+        entityKeys,
+        columns: NO_COLUMNS,
+        values: values.map((column) => column[i]),
+      };
+      if (views.length > 0) {
+        const features: Record<string, Record<string, FeatureValue>> = {};
+        for (const view of views) {
+          const record: Record<string, FeatureValue> = {};
+          for (let f = 0; f < view.features.length; f++) record[view.features[f]!] = view.columns[f]![i]!;
+          features[view.name] = record;
+        }
+        row.features = features;
+      }
+      rows[i] = row;
+    }
+    return rows;
+  },
+};

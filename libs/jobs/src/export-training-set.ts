@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DefinitionSource, FeatureValue } from '@featurelog/domain';
 import { entityRowOrder, pointInTimeJoin, PitJoinStats, type PitView } from '@featurelog/pit';
-import { EntityRowDecoder, textAs, type FrameRow } from './entity-rows';
+import { EntityRowDecoder, frameRowCodec, textAs, type FrameRow } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
 import { ExternalSorter } from './external-sorter';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
@@ -80,6 +80,7 @@ export async function exportTrainingSet(
       compare,
       maxInMemory: options.entityRowsInMemory ?? 250_000,
       directory: scratch,
+      frameCodec: frameRowCodec,
     });
     sorters.push(sorter);
     return sorter;

@@ -14,7 +14,19 @@ export interface ExternalSorterOptions<T> {
   directory?: string;
   /** Items per frame of a run file and per emitted batch. */
   batchSize?: number;
+  /**
+   * How a frame of items is laid out for v8 serialization; identity by default. v8 writes every object's
+   * property names again, so a columnar layout of many small objects serializes several times faster.
+   */
+  frameCodec?: FrameCodec<T>;
 }
+
+export interface FrameCodec<T> {
+  encode(items: T[]): unknown;
+  decode(frame: unknown): T[];
+}
+
+const IDENTITY: FrameCodec<never> = { encode: (items) => items, decode: (frame) => frame as never[] };
 
 /** Bytes of the length prefix of each frame in a run file. */
 const FRAME_HEADER = 4;
@@ -34,16 +46,24 @@ export class ExternalSorter<T> {
   private readonly compare: (a: T, b: T) => number;
   private readonly maxInMemory: number;
   private readonly batchSize: number;
+  private readonly frameCodec: FrameCodec<T>;
   private count = 0;
   private finished = false;
 
-  constructor({ compare, maxInMemory = 250_000, directory, batchSize = 4096 }: ExternalSorterOptions<T>) {
+  constructor({
+    compare,
+    maxInMemory = 250_000,
+    directory,
+    batchSize = 4096,
+    frameCodec = IDENTITY as FrameCodec<T>,
+  }: ExternalSorterOptions<T>) {
     if (!Number.isInteger(maxInMemory) || maxInMemory < 1) {
       throw new FeaturelogError('SORTER_INVALID_OPTION', `maxInMemory ${maxInMemory} must be a positive integer`);
     }
     this.compare = compare;
     this.maxInMemory = maxInMemory;
     this.batchSize = batchSize;
+    this.frameCodec = frameCodec;
     this.directory = directory;
   }
 
@@ -89,7 +109,7 @@ export class ExternalSorter<T> {
       }
       return;
     }
-    const inputs: AsyncIterable<readonly T[]>[] = this.runs.map((path) => readRun<T>(path));
+    const inputs: AsyncIterable<readonly T[]>[] = this.runs.map((path) => readRun<T>(path, this.frameCodec));
     if (rest.length > 0) inputs.push(inMemory(rest, this.batchSize));
     yield* mergeSorted(inputs, this.compare, { batchSize: this.batchSize });
   }
@@ -123,7 +143,7 @@ export class ExternalSorter<T> {
       const frames: Buffer[] = [];
       let pending = 0;
       for (let start = 0; start < items.length; start += this.batchSize) {
-        const body = serialize(items.slice(start, start + this.batchSize));
+        const body = serialize(this.frameCodec.encode(items.slice(start, start + this.batchSize)));
         const header = Buffer.allocUnsafe(FRAME_HEADER);
         header.writeUInt32LE(body.length, 0);
         frames.push(header, body);
@@ -154,7 +174,7 @@ async function* inMemory<T>(items: T[], batchSize: number): AsyncGenerator<T[]> 
 }
 
 /** Reads a run file frame by frame, with a read-ahead buffer so most frames cost no system call. */
-async function* readRun<T>(path: string): AsyncGenerator<T[]> {
+async function* readRun<T>(path: string, frameCodec: FrameCodec<T>): AsyncGenerator<T[]> {
   const handle: FileHandle = await open(path, 'r');
   try {
     const readAhead = 4 << 20;
@@ -177,7 +197,7 @@ async function* readRun<T>(path: string): AsyncGenerator<T[]> {
       }
       const length = chunk.readUInt32LE(0);
       if (!(await fill(FRAME_HEADER + length))) throw truncated(path);
-      const items = deserialize(chunk.subarray(FRAME_HEADER, FRAME_HEADER + length)) as T[];
+      const items = frameCodec.decode(deserialize(chunk.subarray(FRAME_HEADER, FRAME_HEADER + length)));
       chunk = chunk.subarray(FRAME_HEADER + length);
       yield items;
     }
