@@ -78,7 +78,7 @@ export async function exportTrainingSet(
   const newSorter = (compare: (a: FrameRow, b: FrameRow) => number) => {
     const sorter = new ExternalSorter<FrameRow>({
       compare,
-      maxInMemory: options.entityRowsInMemory ?? 250_000,
+      maxInMemory: options.entityRowsInMemory ?? 150_000,
       directory: scratch,
       frameCodec: frameRowCodec,
     });
