@@ -71,7 +71,7 @@ export class FeatureSubscription {
   private snapshotting = false;
   private closed = false;
   private unfollows: Array<() => void> = [];
-  /** Re-plans run one after another. */
+  /** The start and re-plans run one after another. */
   private replanning: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   /** How many times this subscriber was resynchronized (for tests and metrics). */
@@ -104,9 +104,14 @@ export class FeatureSubscription {
   }
 
   /** Follows every view, then sends the snapshot and whatever arrived meanwhile. */
-  async start(): Promise<void> {
-    this.unfollows = await this.followAll();
-    if (!this.closed) await this.snapshot();
+  start(): Promise<void> {
+    // Re-plans wait for the start, so they never follow views alongside it.
+    const run = this.replanning.then(async () => {
+      this.unfollows = await this.followAll();
+      if (!this.closed) await this.snapshot();
+    });
+    this.replanning = run.catch(() => undefined);
+    return run;
   }
 
   /**

@@ -48,10 +48,42 @@ function scalarEncoder(type: ValueType): ValueEncoder {
 /** Feast's timestamp for values without one (join keys, NOT_FOUND). */
 export const EPOCH_TEXT = '"1970-01-01T00:00:00Z"';
 
-/** RFC 3339 text of epoch microseconds, with the microseconds when they are not zero; JSON-quoted. */
+const MS_PER_DAY = 86_400_000;
+/** `"YYYY-MM-DDT` per day since the epoch: a response repeats few days, and Date formatting is slow. */
+const dayPrefixes = new Map<number, string>();
+const MAX_CACHED_DAYS = 4_096;
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : String(n));
+
+/**
+ * RFC 3339 text of epoch microseconds, JSON-quoted, as Date#toISOString writes it (`.mmm` always),
+ * extended to `.mmmuuu` when there are microseconds.
+ */
 export function timestampJson(micros: number): string {
   const millis = Math.floor(micros / 1_000);
   const rest = micros - millis * 1_000;
+  const day = Math.floor(millis / MS_PER_DAY);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    const date = new Date(day * MS_PER_DAY).toISOString();
+    // Years outside 0000-9999 are written with a sign by toISOString; keep them exact, uncached.
+    if (date.length !== 24) return legacyTimestampJson(millis, rest);
+    prefix = `"${date.slice(0, 11)}`;
+    if (dayPrefixes.size >= MAX_CACHED_DAYS) dayPrefixes.clear();
+    dayPrefixes.set(day, prefix);
+  }
+  let ofDay = millis - day * MS_PER_DAY;
+  const ms = ofDay % 1_000;
+  ofDay = (ofDay - ms) / 1_000;
+  const seconds = ofDay % 60;
+  ofDay = (ofDay - seconds) / 60;
+  const minutes = ofDay % 60;
+  const hours = (ofDay - minutes) / 60;
+  const time = `${prefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}`;
+  return rest === 0 ? `${time}.${pad3(ms)}Z"` : `${time}.${pad3(ms)}${pad3(rest)}Z"`;
+}
+
+function legacyTimestampJson(millis: number, rest: number): string {
   const iso = new Date(millis).toISOString();
-  return rest === 0 ? `"${iso}"` : `"${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z"`;
+  return rest === 0 ? `"${iso}"` : `"${iso.slice(0, -1)}${pad3(rest)}Z"`;
 }

@@ -125,20 +125,24 @@ export function shapeOnlineResponse(
   const groupCount = plan.groups.length;
   const cells = rowCount * slots.length;
   const found = new Array<OnlineViewValue | null>(cells);
-  const statusText = new Array<string>(cells);
-  const timeText = new Array<string>(cells);
+  // Statuses and timestamps are the same for every column of a view: written once per view.
+  const slotStatuses = new Array<string>(slots.length);
+  const slotTimes = new Array<string>(slots.length);
   const slotCounts: StatusCounts = { PRESENT: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
-  for (let i = 0; i < rowCount; i++) {
-    for (let s = 0; s < slots.length; s++) {
-      const slot = slots[s]!;
+  const statuses = new Array<string>(rowCount);
+  const times = new Array<string>(rowCount);
+  for (let s = 0; s < slots.length; s++) {
+    const slot = slots[s]!;
+    for (let i = 0; i < rowCount; i++) {
       const value = replies[i * groupCount + slot.group]?.[slot.index] ?? null;
       const status = onlineStatus(value?.version, slot.view.ttlSeconds, nowMicros);
-      const cell = i * slots.length + s;
-      found[cell] = value;
-      statusText[cell] = `"${status}"`;
-      timeText[cell] = value === null ? EPOCH_TEXT : timestampJson(value.version.eventTimestamp);
+      found[i * slots.length + s] = value;
+      statuses[i] = STATUS_JSON[status];
+      times[i] = value === null ? EPOCH_TEXT : timestampJson(value.version.eventTimestamp);
       slotCounts[status] += plan.columnsPerSlot[s]!;
     }
+    slotStatuses[s] = `[${statuses.join(',')}]`;
+    slotTimes[s] = `[${times.join(',')}]`;
   }
 
   const orderKey = request.joinKeyOrder.join('\u0000');
@@ -158,25 +162,29 @@ export function shapeOnlineResponse(
     parts.push(`${first ? '' : ','}{"values":[${text}],"statuses":${presentRow},"event_timestamps":${epochRow}}`);
     first = false;
   }
+  // Joined from arrays, not concatenated: a rope of thousands of tiny strings is slow to flatten.
+  const values = new Array<string>(rowCount);
   for (const column of plan.columns) {
-    let values = '';
-    let statuses = '';
-    let times = '';
     const name = column.feature.name;
-    for (let i = 0; i < rowCount; i++) {
-      const cell = i * slots.length + column.slot;
-      const comma = i === 0 ? '' : ',';
+    const encode = column.encode;
+    for (let i = 0, cell = column.slot; i < rowCount; i++, cell += slots.length) {
       const value = found[cell];
-      values += comma + (value === null || value === undefined ? 'null' : column.encode(value.features[name]));
-      statuses += comma + statusText[cell]!;
-      times += comma + timeText[cell]!;
+      values[i] = value === null || value === undefined ? 'null' : encode(value.features[name]);
     }
-    parts.push(`${first ? '' : ','}{"values":[${values}],"statuses":[${statuses}],"event_timestamps":[${times}]}`);
+    parts.push(
+      `${first ? '' : ','}{"values":[${values.join(',')}],"statuses":${slotStatuses[column.slot]!},"event_timestamps":${slotTimes[column.slot]!}}`,
+    );
     first = false;
   }
   parts.push(']}');
   return { json: parts.join(''), registryVersion: plan.registryVersion, statuses: slotCounts };
 }
+
+const STATUS_JSON: Record<OnlineStatus, string> = {
+  PRESENT: '"PRESENT"',
+  OUTSIDE_MAX_AGE: '"OUTSIDE_MAX_AGE"',
+  NOT_FOUND: '"NOT_FOUND"',
+};
 
 function repeatJson(item: string, count: number): string {
   return count === 0 ? '[]' : `[${`${item},`.repeat(count - 1)}${item}]`;

@@ -151,6 +151,16 @@ describe('get-online-features without HTTP', () => {
     assert.equal(valueEncoderFor('float32')(Number.NEGATIVE_INFINITY), '"-Infinity"');
     assert.equal(valueEncoderFor('list<float64>')([1.5, Number.POSITIVE_INFINITY]), '[1.5,"Infinity"]');
     assert.equal(timestampJson(1_000_001), '"1970-01-01T00:00:01.000001Z"');
+    // Oracle: Date#toISOString, microseconds appended; before the epoch and far from it too.
+    const oracle = (micros: number) => {
+      const millis = Math.floor(micros / 1_000);
+      const rest = micros - millis * 1_000;
+      const iso = new Date(millis).toISOString();
+      return rest === 0 ? `"${iso}"` : `"${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z"`;
+    };
+    const samples = [0, 1, 999, 1_000, -1, -1_000, -86_400_000_000, Number.MAX_SAFE_INTEGER, -62_135_596_800_000_000];
+    for (let i = 0; i < 5_000; i++) samples.push(Math.floor((Math.random() - 0.3) * 4e15));
+    for (const micros of samples) assert.equal(timestampJson(micros), oracle(micros), `${micros}`);
   });
 
   it('refuses each bad input with a message that names it', async () => {

@@ -69,10 +69,13 @@ export const GET_ONLINE_FEATURES_SCHEMA = {
 };
 
 export const SUBSCRIBE_SCHEMA = {
-  summary: 'Server-Sent Events: a snapshot, then every update of the entities (resync on falling behind)',
+  summary:
+    'Server-Sent Events: a snapshot, then every update of the entities (resync on falling behind or a registry change)',
   description:
     'Events: `snapshot` {registry_version, feature_names, rows}, `update` (one row), `resync` {reason} followed by a ' +
-    'fresh snapshot, `error` {code, message} after which the stream ends. A row is {view, entity_key, entity, status, ' +
+    'fresh snapshot (reason `registry changed` when a definition it reads changed: the snapshot has the new ' +
+    '`feature_names`), `error` {code, message, retriable} after which the stream ends (retriable false: a view, ' +
+    'feature or service it reads was deleted; do not reconnect). A row is {view, entity_key, entity, status, ' +
     'event_timestamp, version, values}. Keep the newest version per (view, entity_key).',
   tags: ['serving'],
   security: [{ apiKey: [] }, { bearer: [] }],
@@ -81,6 +84,7 @@ export const SUBSCRIBE_SCHEMA = {
     400: { description: 'Bad request', ...errorBody },
     401: { description: 'No valid API key', ...errorBody },
     403: { description: 'The key lacks the read scope', ...errorBody },
+    503: { description: 'Log, online store or registry unavailable, or the materializer too far behind', ...errorBody },
   },
 };
 
