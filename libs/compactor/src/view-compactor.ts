@@ -150,7 +150,7 @@ export class ViewCompactor {
         this.lastSweepAt = now;
         await this.sweep();
       }
-    }).catch((error: unknown) => this.failGeneration?.(error));
+    }).catch(() => undefined);
   }
 
   /** Flushes everything buffered now (tests, shutdown). */
@@ -180,8 +180,12 @@ export class ViewCompactor {
         ),
       );
     }
+    // Nothing queued runs any more, and a step already running (a flush announcing) ends before stop returns:
+    // a stopped compactor never writes again, as a killed one would not.
+    this.generation++;
     this.failGeneration?.(new StopRequested());
     await this.running;
+    await this.chain;
     this.state = 'stopped';
   }
 
@@ -213,12 +217,16 @@ export class ViewCompactor {
   }
 
   private async runGeneration(): Promise<void> {
+    // A step of the previous generation may still be writing or announcing: the catalog read below, and the
+    // sweep, must see its outcome (the sweep would otherwise delete a file that is announced a moment later).
+    await this.chain;
+    this.buffers = new Map();
     const generation = ++this.generation;
     this.state = 'starting';
     const { segmentLog, log, schemas, project } = this.deps;
     await segmentLog.catchUp();
     this.reader = SegmentRowReader.open(this.view, schemas, project);
-    await this.sweep();
+    await this.enqueue(generation, () => this.sweep());
     const catalog = segmentLog.catalog;
     const resume = new Map(
       segmentCoverage(catalog, this.view.key).partitions.map((p) => [p.partition, p.coveredUntil] as const),
@@ -263,7 +271,16 @@ export class ViewCompactor {
           retriable: true,
         });
       }
-      return step();
+      return step().catch((error: unknown) => {
+        // Whatever failed (a batch, a flush, a merge), this generation's buffers can no longer be trusted:
+        // a drained buffer whose segments were not announced would leave a hole. Start over from the log.
+        if (generation === this.generation) {
+          this.generation++;
+          this.buffers = new Map();
+          this.failGeneration?.(error);
+        }
+        throw error;
+      });
     });
     this.chain = run.catch(() => undefined);
     return run;
