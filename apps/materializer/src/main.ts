@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -43,7 +44,9 @@ export async function startMaterializer(options: MaterializerAppOptions): Promis
       follower,
       metrics: new MaterializerMetrics(metrics),
     });
-    await follower.start(`${config.project}.materializer.registry`);
+    // Every instance needs the whole registry (one partition), so the follower never shares a group;
+    // a unique one also spares a restarted process the dead member's session timeout.
+    await follower.start(`${config.project}.materializer.registry.${randomUUID()}`);
     await materializer.start();
     const app = await NestFactory.create<NestFastifyApplication>(
       MaterializerAppModule.forParts({
@@ -80,6 +83,11 @@ if (require.main === module) {
       startMaterializer({
         config,
         port: Number(process.env.FEATURELOG_MATERIALIZER_PORT ?? DEFAULT_MATERIALIZER_PORT),
+        // A process that replaces a killed one can take a group of its own rather than wait out the dead
+        // member's session timeout: start offsets come from the checkpoint, not from the group.
+        ...(process.env.FEATURELOG_MATERIALIZER_GROUP_ID
+          ? { tuning: { groupId: process.env.FEATURELOG_MATERIALIZER_GROUP_ID } }
+          : {}),
       }),
     )
     .then(async (app) => process.stdout.write(`featurelog materializer listening on ${await app.getUrl()}\n`))

@@ -10,11 +10,12 @@ import {
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
+  type JoinKey,
   type RowVersion,
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { avroType, encodeRow, readerSchema, rowSchemaFor, RowDecoder, type FeatureRow } from '@featurelog/avro';
-import type { RecordPosition } from '@featurelog/log';
+import type { EventLog, RecordPosition } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
@@ -63,7 +64,7 @@ export interface TestProject {
   apply(definitions: TaggedDefinition[]): Promise<void>;
   topic(view: string): string;
   /** Encodes rows with the latest schema registered for the view's topic and appends them keyed by entity. */
-  produce(view: string, rows: FeatureRow[]): Promise<RecordPosition[]>;
+  produce(view: string, rows: FeatureRow[], log?: EventLog): Promise<RecordPosition[]>;
   close(): Promise<void>;
 }
 
@@ -104,7 +105,7 @@ export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestP
       await applier.apply(definitions, { prune: true });
     },
     topic: topicOf,
-    produce: async (view, rows) => {
+    produce: async (view, rows, log = runtime.log) => {
       const topic = topicOf(view);
       const latest = await runtime.schemas.latestVersion(valueSubject(topic));
       let type = types.get(latest!.id);
@@ -116,7 +117,7 @@ export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestP
       const joinKeys = definition.entities.flatMap(
         (name) => (follower.state.objects[`entity/${name}`]!.definition as EntityDefinition).joinKeys,
       );
-      return runtime.log.append(
+      return log.append(
         topic,
         rows.map((row) => ({
           key: Buffer.from(encodeEntityKey(joinKeys, row)),
@@ -142,6 +143,34 @@ export interface FoldedValue {
  * not decode are skipped, as the materializer dead-letters them.
  */
 export async function foldTopic(test: TestProject, viewName: string): Promise<Map<string, FoldedValue>> {
+  const { view, joinKeys, rows } = await readRows(test, viewName);
+  const folded = new Map<string, FoldedValue>();
+  for (const { position, row } of rows) {
+    const version: RowVersion = {
+      eventTimestamp: row.event_timestamp as number,
+      createdTimestamp: (row.created_timestamp as number | null) ?? null,
+      position,
+    };
+    const key = encodeEntityKey(joinKeys, row);
+    const current = folded.get(key);
+    if (current !== undefined && compareRowVersions(version, current.version) <= 0) continue;
+    folded.set(key, {
+      version,
+      features: Object.fromEntries(view.features.map((feature) => [feature.name, row[feature.name] ?? null])),
+    });
+  }
+  return folded;
+}
+
+/** Every decodable row of a view's topic with its position, read from the start without a group. */
+export async function readRows(
+  test: TestProject,
+  viewName: string,
+): Promise<{
+  view: FeatureViewDefinition;
+  joinKeys: JoinKey[];
+  rows: Array<{ position: RecordPosition; row: FeatureRow }>;
+}> {
   const { runtime, follower, project } = test;
   await follower.catchUp();
   const view = follower.state.objects[`feature_view/${viewName}`]!.definition as FeatureViewDefinition;
@@ -152,33 +181,23 @@ export async function foldTopic(test: TestProject, viewName: string): Promise<Ma
   const reader = readerSchema(rowSchemaFor(view, entities, project));
   const decoder = new RowDecoder(runtime.schemas);
   const topic = topicNames.features(project, view);
-  const folded = new Map<string, FoldedValue>();
+  const rows: Array<{ position: RecordPosition; row: FeatureRow }> = [];
   for (const [partition, end] of await runtime.log.endOffsets(topic)) {
     if (end === 0) continue;
     for await (const records of runtime.log.read(topic, partition, 0, { untilOffset: end })) {
       for (const record of records) {
-        let row: FeatureRow;
         try {
-          row = await decoder.decode(record.value!, reader);
+          rows.push({
+            position: { partition, offset: record.offset },
+            row: await decoder.decode(record.value!, reader),
+          });
         } catch {
-          continue;
+          // Poison: the materializer dead-letters it, so the oracle skips it.
         }
-        const version: RowVersion = {
-          eventTimestamp: row.event_timestamp as number,
-          createdTimestamp: (row.created_timestamp as number | null) ?? null,
-          position: { partition, offset: record.offset },
-        };
-        const key = encodeEntityKey(joinKeys, row);
-        const current = folded.get(key);
-        if (current !== undefined && compareRowVersions(version, current.version) <= 0) continue;
-        folded.set(key, {
-          version,
-          features: Object.fromEntries(view.features.map((feature) => [feature.name, row[feature.name] ?? null])),
-        });
       }
     }
   }
-  return folded;
+  return { view, joinKeys, rows };
 }
 
 /** What the store holds for these entities of one view, in the oracle's shape (absent ones left out). */

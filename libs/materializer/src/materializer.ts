@@ -36,9 +36,12 @@ export interface MaterializerOptions {
   store: OnlineStore;
   /** Follows `<project>.registry`; the caller starts it (it may be shared with other components). */
   follower: RegistryFollower;
-  /** Kafka consumer group over the feature topics. */
+  /**
+   * Kafka consumer group over the feature topics. It only shares partitions between instances: where
+   * to start is always the stored checkpoint, never the group's commits.
+   */
   groupId?: string;
-  /** Name of the checkpoint in the online store; one per materialized projection. */
+  /** Name of the checkpoint in the online store; shared by every instance of one materializer. */
   checkpointName?: string;
   dlqTopic?: string;
   /** Most rows per online store write (one Lua call): bounds how long one script holds Redis. */
@@ -121,7 +124,7 @@ export class Materializer {
     const { project } = options;
     this.settings = {
       groupId: options.groupId ?? `${project}.materializer`,
-      checkpointName: options.checkpointName ?? options.groupId ?? `${project}.materializer`,
+      checkpointName: options.checkpointName ?? `${project}.materializer`,
       dlqTopic: options.dlqTopic ?? topicNames.dlq(project),
       maxRowsPerWrite: options.maxRowsPerWrite ?? 5_000,
       wipeCheckIntervalMs: options.wipeCheckIntervalMs ?? 1_000,
@@ -217,14 +220,14 @@ export class Materializer {
 
   // ---- consumer lifecycle -------------------------------------------------------------------
 
-  private async startRunner(): Promise<void> {
+  private async startRunner(afterWipe = false): Promise<void> {
     const { store } = this.options;
     const { checkpointName } = this.settings;
     const stored = await store.readCheckpoint(checkpointName);
     const complete = stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC);
     let offsets = byTopic(stored.filter((entry) => entry.topic !== CHECKPOINT_MARKER_TOPIC));
     if (!complete) {
-      if (stored.length > 0) {
+      if (stored.length > 0 && !afterWipe) {
         this.logger('warn', `checkpoint ${checkpointName} was wiped: rebuilding the online store from offset 0`);
         this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-incomplete' });
       }
@@ -312,7 +315,7 @@ export class Materializer {
       );
       this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-vanished' });
       await this.stopRunner();
-      await this.startRunner();
+      await this.startRunner(true);
     }).catch((error: unknown) => {
       this.lastFailure = error;
       this.scheduleRestart();

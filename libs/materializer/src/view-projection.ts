@@ -156,8 +156,10 @@ export class ViewProjection {
     await Promise.all(
       [...ids].map(async (id) => {
         try {
-          if (this.source === undefined) await this.decoder.load(id);
-          else if (!this.sourceReaders.has(id)) this.sourceReaders.set(id, await this.sourceReader(id));
+          await this.decoder.load(id);
+          if (this.source !== undefined && !this.sourceReaders.has(id)) {
+            this.sourceReaders.set(id, await this.sourceReader(id));
+          }
         } catch (error) {
           if (error instanceof FeaturelogError && !error.retriable) this.unknownIds.set(id, error);
           else throw retriable(error, `fetching writer schema ${id} for ${this.topic}`);

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Redis from 'ioredis';
+import { topicNames, type TaggedDefinition } from '@featurelog/domain';
+import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
+import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
+import { waitFor } from '@featurelog/testing';
+import { stackEnv } from '../../../tools/stack/stack-env';
+import { Registry } from 'prom-client';
+import { Materializer } from './materializer';
+import { MaterializerMetrics } from './materializer-metrics';
+import {
+  baseDefinitions,
+  foldTopic,
+  openTestProject,
+  statsView,
+  storedValues,
+  type TestProject,
+} from './materializer.test-kit';
+
+const now = Date.now() * 1_000;
+
+function row(driverId: number, offsetMicros: number, trips: number): FeatureRow {
+  return {
+    driver_id: driverId,
+    event_timestamp: now + offsetMicros,
+    created_timestamp: null,
+    conv_rate: trips / 100,
+    trips,
+    city: `c${trips}`,
+  };
+}
+
+async function waitForFold(test: TestProject, view = 'driver_stats', timeoutMs = 60_000): Promise<number> {
+  const store = await test.store();
+  return waitFor(
+    async () => {
+      const folded = await foldTopic(test, view);
+      assert.deepEqual(await storedValues(store, test.project, view, folded.keys()), folded);
+      return folded.size;
+    },
+    { description: `the store to equal the fold of ${view}`, timeoutMs, intervalMs: 200 },
+  );
+}
+
+/**
+ * Removes every key of the project and the materializer's checkpoint: to the materializer this is
+ * FLUSHALL, without wiping what other tests sharing the Redis hold.
+ */
+async function wipeProject(project: string): Promise<number> {
+  const redis = new Redis(stackEnv().redisUrl);
+  try {
+    let removed = 0;
+    for (const pattern of [`fl:${project}:*`, `fl:__checkpoint:{${project}.*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+        cursor = next;
+        if (keys.length > 0) removed += await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+    return removed;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe('Materializer on Kafka, the schema registry and Redis', () => {
+  let test: TestProject;
+  let materializer: Materializer;
+  const metrics = new Registry();
+  let stopFollower: () => Promise<void>;
+
+  before(async () => {
+    test = await openTestProject('stack');
+    await test.apply(baseDefinitions());
+    // A follower and ports of its own, as in its own process.
+    const { follower } = test.runtime.registry();
+    await follower.start(`${test.project}.materializer.registry`);
+    stopFollower = () => follower.stop();
+    materializer = new Materializer({
+      project: test.project,
+      log: test.runtime.log,
+      schemas: test.runtime.schemas,
+      store: await test.store(),
+      follower,
+      metrics: new MaterializerMetrics(metrics),
+      wipeCheckIntervalMs: 200,
+      registryPollMs: 1_000,
+      logger: (level, message) => process.env.FEATURELOG_TEST_VERBOSE && process.stderr.write(`${level} ${message}\n`),
+    });
+    await materializer.start();
+  });
+
+  after(async () => {
+    await materializer?.stop();
+    await stopFollower?.();
+    await test?.close();
+  });
+
+  it('materializes the rows of the topic, exactly the fold of the log', async () => {
+    const rows: FeatureRow[] = [];
+    for (let i = 0; i < 2_000; i++) rows.push(row(i % 300, (i * 7919) % 1_000, i));
+    await test.produce('driver_stats', rows);
+    assert.equal(await waitForFold(test), 300);
+    const text = await metrics.metrics();
+    assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="won"\} \d+/);
+    assert.match(text, /featurelog_materializer_lag_records\{topic="[^"]+",partition="2"\} 0/);
+  });
+
+  it('comes back complete after the store is wiped while running', async () => {
+    const removed = await wipeProject(test.project);
+    assert.ok(removed > 300, `wiped ${removed} keys`);
+    await test.produce('driver_stats', [row(5_000, 1, 1)]);
+    assert.equal(await waitForFold(test), 301);
+    assert.match(await metrics.metrics(), /featurelog_materializer_rebuilds_total\{reason="checkpoint-vanished"\} 1/);
+  });
+
+  it('materializes a view applied while it runs, and forgets a deleted one, without restart', async () => {
+    const live = statsView({ name: 'driver_live', features: [{ name: 'speed', type: 'float64' }] });
+    await test.apply(baseDefinitions(statsView(), live));
+    await test.produce('driver_live', [{ driver_id: 7, event_timestamp: now, created_timestamp: null, speed: 88 }]);
+    assert.equal(await waitForFold(test, 'driver_live'), 1);
+    await test.apply(baseDefinitions(statsView()));
+    await waitFor(
+      async () =>
+        !materializer.topics().includes(topicNames.features(test.project, live)) &&
+        (await storedValues(await test.store(), test.project, 'driver_live', ['driver_id=7'])).size === 0,
+      { description: 'the deleted view to be forgotten', timeoutMs: 30_000 },
+    );
+    assert.equal(await waitForFold(test), 301, 'the other view is untouched');
+  });
+
+  it('reads an existing topic with its own schema, field mapping and timestamp field; dead-letters its bad records', async () => {
+    const topic = `${test.project}_rides`;
+    await test.runtime.log.ensureTopic({ name: topic, partitions: 2, config: {} });
+    const schema = {
+      type: 'record',
+      name: 'Ride',
+      namespace: 'com.example',
+      fields: [
+        { name: 'drv', type: ['null', 'long'] },
+        { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
+        { name: 'speed_kmh', type: ['null', 'double', 'string'] },
+        { name: 'note', type: 'string' },
+      ],
+    };
+    const id = await test.runtime.schemas.register(`${topic}-value`, schema);
+    const type = avroType(schema);
+    const millis = Math.floor(now / 1_000);
+    const encode = (value: Record<string, unknown>) => encodeRow(id, type, value as FeatureRow);
+    const live = statsView({ name: 'rides_live', source: 'rides', features: [{ name: 'speed', type: 'float64' }] });
+    await test.apply([
+      ...baseDefinitions(statsView(), live),
+      {
+        kind: 'data_source',
+        definition: {
+          name: 'rides',
+          kind: 'kafka',
+          topic,
+          timestampField: 'ts',
+          fieldMapping: { drv: 'driver_id', speed_kmh: 'speed' },
+        },
+      },
+    ] as TaggedDefinition[]);
+    const key = Buffer.from('k');
+    const [first] = await test.runtime.log.append(topic, [
+      { key, value: encode({ drv: 1, ts: millis, speed_kmh: 10, note: 'a' }), partition: 0 },
+      { key, value: encode({ drv: null, ts: millis, speed_kmh: 11, note: 'no key' }), partition: 0 },
+      { key, value: encode({ drv: 2, ts: millis, speed_kmh: 'fast', note: 'bad type' }), partition: 0 },
+      { key, value: encode({ drv: 3, ts: -1e15, speed_kmh: 12, note: 'year -29000' }), partition: 0 },
+      { key, value: encode({ drv: 1, ts: millis + 1, speed_kmh: 13, note: 'newer' }), partition: 0 },
+      { key, value: encode({ drv: 4, ts: millis, speed_kmh: null, note: 'other partition' }), partition: 1 },
+    ]);
+    const store = await test.store();
+    const stored = await waitFor(
+      async () => {
+        const values = await storedValues(store, test.project, 'rides_live', ['driver_id=1', 'driver_id=4']);
+        return values.get('driver_id=1')?.features.speed === 13 && values.size === 2 ? values : undefined;
+      },
+      { description: 'the good records of the existing topic', timeoutMs: 30_000 },
+    );
+    assert.equal(stored.get('driver_id=1')?.version.eventTimestamp, (millis + 1) * 1_000);
+    assert.deepEqual(stored.get('driver_id=4')?.features, { speed: null });
+    const letters = await waitFor(
+      async () => {
+        const found = (await readAll(test, topicNames.dlq(test.project))).filter(
+          (letter) => letter.headers[DLQ_HEADERS.sourceTopic]?.toString() === topic,
+        );
+        return found.length >= 3 ? found : undefined;
+      },
+      { description: 'three dead letters from the existing topic', timeoutMs: 30_000 },
+    );
+    assert.deepEqual(
+      letters.map((letter) => [
+        letter.headers[DLQ_HEADERS.errorCode]?.toString(),
+        Number(letter.headers[DLQ_HEADERS.sourceOffset]?.toString()) - first!.offset,
+      ]),
+      [
+        ['MISSING_JOIN_KEY', 1],
+        ['SOURCE_TYPE_MISMATCH', 2],
+        ['INVALID_TIMESTAMP', 3],
+      ],
+    );
+    assert.match(letters[1]!.headers[DLQ_HEADERS.errorReason]!.toString(), /speed/);
+  });
+
+  it('never lets an older row overwrite a newer one, whatever the arrival order', async () => {
+    await test.produce('driver_stats', [row(9_000, 500, 3), row(9_000, 100, 1), row(9_000, 500, 2)]);
+    await waitForFold(test);
+    const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=9000']);
+    assert.equal(stored.get('driver_id=9000')?.features.trips, 2, 'the tie goes to the later offset');
+  });
+});
+
+async function readAll(test: TestProject, topic: string): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for (const [partition, end] of await test.runtime.log.endOffsets(topic)) {
+    if (end === 0) continue;
+    for await (const records of test.runtime.log.read(topic, partition, 0, { untilOffset: end })) out.push(...records);
+  }
+  return out;
+}
