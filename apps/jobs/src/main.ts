@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
@@ -30,6 +32,10 @@ export interface JobsAppOptions {
  * progress and outcomes published there, and serves GET /jobs, /health and /metrics. Runs standalone
  * (main) or in-process (`featurelog dev`); closing the app lets the running job finish, then closes the ports.
  */
+/** The app and what it owns beyond Nest, released on close. */
+@Module({})
+class JobsAppRoot {}
+
 export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   const runtime = await ProjectRuntime.open(config);
@@ -56,18 +62,21 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
     const worker = new JobWorker({ log: runtime.log, project: config.project, execute, workerId: options.workerId });
     await worker.start();
     const app = await NestFactory.create<NestFastifyApplication>(
-      JobsAppModule.forParts({ worker, follower, log: runtime.log, jobsTopic: topicNames.jobs(config.project) }),
+      {
+        module: JobsAppRoot,
+        imports: [
+          JobsAppModule.forParts({ worker, follower, log: runtime.log, jobsTopic: topicNames.jobs(config.project) }),
+          ShutdownHookModule.onShutdown(async () => {
+            await worker.stop();
+            await follower.stop();
+            await runtime.close();
+          }),
+        ],
+      },
       new FastifyAdapter(),
       { logger: options.logger ?? ['error', 'warn', 'log'] },
     );
     app.enableShutdownHooks();
-    const close = app.close.bind(app);
-    app.close = async () => {
-      await close();
-      await worker.stop();
-      await follower.stop();
-      await runtime.close();
-    };
     await app.listen(options.port ?? DEFAULT_JOBS_PORT, options.host ?? '127.0.0.1');
     return app;
   } catch (error) {

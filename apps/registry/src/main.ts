@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
@@ -30,6 +32,10 @@ export interface RegistryAppOptions {
  * rebuilding from offset 0 when the state is gone), follows the log live, and serves the REST API.
  * It listens at once; the registry itself is served once the fold has caught up (503 before).
  */
+/** The app and what it owns beyond Nest, released on close. */
+@Module({})
+class RegistryAppRoot {}
+
 export async function startRegistryApp(options: RegistryAppOptions): Promise<NestFastifyApplication> {
   const { config, foldBatch = 5_000, retryDelayMs = 1_000 } = options;
   const project = await ProjectRuntime.open(config);
@@ -61,18 +67,21 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
     },
   };
   const app = await NestFactory.create<NestFastifyApplication>(
-    RegistryAppModule.forRuntime(runtime),
+    {
+      module: RegistryAppRoot,
+      imports: [
+        RegistryAppModule.forRuntime(runtime),
+        ShutdownHookModule.onShutdown(async () => {
+          closing = true;
+          await following;
+          await runtime.close();
+        }),
+      ],
+    },
     new FastifyAdapter(),
     { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.enableShutdownHooks();
-  const close = app.close.bind(app);
-  app.close = async () => {
-    closing = true;
-    await following;
-    await close();
-    await runtime.close();
-  };
   await app.listen(options.port ?? DEFAULT_REGISTRY_PORT, options.host ?? '127.0.0.1');
 
   const following = (async () => {

@@ -3,3 +3,4 @@ export * from './metrics';
 export * from './observability.controller';
 export * from './observability.module';
 export * from './featurelog-exception.filter';
+export * from './shutdown-hook.module';

@@ -5,7 +5,12 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Counter } from 'prom-client';
-import { createMetricsRegistry, ObservabilityModule, runHealthChecks } from '@featurelog/observability';
+import {
+  createMetricsRegistry,
+  ObservabilityModule,
+  runHealthChecks,
+  ShutdownHookModule,
+} from '@featurelog/observability';
 
 describe('health checks', () => {
   it('report every check and fail as a whole when one fails or hangs', async () => {
@@ -73,5 +78,25 @@ describe('ObservabilityModule over HTTP', () => {
     const text = await response.text();
     assert.match(text, /test_requests_total\{app="test"\} 3/);
     assert.match(text, /featurelog_process_cpu_user_seconds_total/);
+  });
+});
+
+describe('ShutdownHookModule', () => {
+  it('runs its step when the app closes, after the server stopped', async () => {
+    const steps: string[] = [];
+    @Module({
+      imports: [
+        ShutdownHookModule.onShutdown(async () => {
+          steps.push('released ports');
+        }),
+      ],
+    })
+    class AppModule {}
+    const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { logger: false });
+    await app.listen(0, '127.0.0.1');
+    const url = await app.getUrl();
+    await app.close();
+    assert.deepEqual(steps, ['released ports']);
+    await assert.rejects(fetch(`${url}/health`), 'the server is closed before the step runs');
   });
 });
