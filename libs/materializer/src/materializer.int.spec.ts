@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
 import { topicNames, type TaggedDefinition } from '@featurelog/domain';
@@ -19,6 +22,18 @@ import {
 } from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
+const PYTHON = join(__dirname, '..', '..', '..', '.venv', 'bin', 'python');
+const CONFLUENT_APP = join(__dirname, '..', '..', 'producer', 'test-fixtures', 'confluent_interop.py');
+
+/** Why Python's Confluent serializer cannot run here, if it cannot. */
+function pythonProblem(): string | undefined {
+  if (!existsSync(PYTHON)) return `${PYTHON} is missing (bash tools/stack/install-system.sh)`;
+  if (!existsSync(CONFLUENT_APP)) return `${CONFLUENT_APP} is missing`;
+  const check = spawnSync(PYTHON, ['-W', 'ignore', '-c', 'import confluent_kafka.schema_registry.avro, fastavro'], {
+    encoding: 'utf8',
+  });
+  return check.status === 0 ? undefined : `Python lacks confluent-kafka/fastavro: ${check.stderr}`;
+}
 
 function row(driverId: number, offsetMicros: number, trips: number): FeatureRow {
   return {
@@ -134,6 +149,11 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
   it('reads an existing topic with its own schema, field mapping and timestamp field; dead-letters its bad records', async () => {
     const topic = `${test.project}_rides`;
     await test.runtime.log.ensureTopic({ name: topic, partitions: 2, config: {} });
+    // Right after creation kafkajs' admin may not know the new topic's partitions yet (and then fails
+    // offset requests of any topic); wait until it does.
+    await waitFor(async () => (await test.runtime.log.endOffsets(topic)).size === 2, {
+      description: 'the new topic to be known',
+    });
     const schema = {
       type: 'record',
       name: 'Ride',
@@ -210,6 +230,48 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     await waitForFold(test);
     const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=9000']);
     assert.equal(stored.get('driver_id=9000')?.features.trips, 2, 'the tie goes to the later offset');
+  });
+
+  it("materializes a record produced by Python's Confluent AvroSerializer", { skip: pythonProblem() }, async () => {
+    const env = stackEnv();
+    const value = {
+      driver_id: 4_242,
+      event_timestamp: now + 9,
+      created_timestamp: null,
+      conv_rate: 0.5,
+      trips: 42,
+      city: 'Zürich',
+    };
+    const out = await new Promise<string>((done, fail) => {
+      const child = execFile(
+        PYTHON,
+        [
+          CONFLUENT_APP,
+          'produce',
+          '--topic',
+          test.topic('driver_stats'),
+          '--timestamp-fields',
+          'event_timestamp,created_timestamp',
+          '--brokers',
+          env.kafkaBrokers.join(','),
+          '--registry',
+          env.schemaRegistryUrl,
+        ],
+        { timeout: 90_000 },
+        (error, stdout, stderr) => (error ? fail(new Error(`${error.message}\n${stderr}`)) : done(stdout)),
+      );
+      child.stdin!.end(JSON.stringify({ key: 'driver_id=4242', value }));
+    });
+    assert.deepEqual(JSON.parse(out), { produced: 1 });
+    const stored = await waitFor(
+      async () =>
+        (await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=4242'])).get(
+          'driver_id=4242',
+        ),
+      { description: 'the row produced by Python', timeoutMs: 30_000 },
+    );
+    assert.deepEqual(stored.features, { conv_rate: 0.5, trips: 42, city: 'Zürich' });
+    assert.equal(stored.version.eventTimestamp, now + 9);
   });
 });
 

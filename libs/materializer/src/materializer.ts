@@ -126,7 +126,7 @@ export class Materializer {
       groupId: options.groupId ?? `${project}.materializer`,
       checkpointName: options.checkpointName ?? `${project}.materializer`,
       dlqTopic: options.dlqTopic ?? topicNames.dlq(project),
-      maxRowsPerWrite: options.maxRowsPerWrite ?? 5_000,
+      maxRowsPerWrite: options.maxRowsPerWrite ?? 1_000,
       wipeCheckIntervalMs: options.wipeCheckIntervalMs ?? 1_000,
       registryPollMs: options.registryPollMs ?? 5_000,
       retentionTtlMultiple: options.retentionTtlMultiple ?? DEFAULT_RETENTION_TTL_MULTIPLE,
@@ -451,38 +451,40 @@ export class Materializer {
     if (projection === undefined) return;
     const { project } = this.options;
     await projection.prepare(batch.records);
-    const rows: OnlineRow[] = [];
+    // Rows go out in chunks, pipelined and without offsets, as soon as each is decoded: decoding
+    // and Redis overlap. Only once all are stored does the last write carry the checkpoint.
+    const max = this.settings.maxRowsPerWrite;
+    const earlier: Promise<void>[] = [];
+    let chunk: OnlineRow[] = [];
     const poisoned: PoisonedRecord[] = [];
     for (const record of batch.records) {
       try {
-        rows.push(projection.toRow(record, project));
+        chunk.push(projection.toRow(record, project));
       } catch (error) {
         if (error instanceof FeaturelogError) {
-          if (error.retriable) throw error;
+          if (error.retriable) {
+            await Promise.allSettled(earlier);
+            throw error;
+          }
           poisoned.push({ record, error });
         } else {
           const reason = error instanceof Error ? error.message : String(error);
           poisoned.push({ record, error: new FeaturelogError('RECORD_UNREADABLE', reason, { cause: error }) });
         }
+        continue;
+      }
+      if (chunk.length >= max) {
+        earlier.push(this.write(projection, chunk, batch, undefined));
+        chunk = [];
       }
     }
+    const settled = await Promise.allSettled(earlier);
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     const end = batch.records[batch.records.length - 1]!.offset + 1;
     // Offsets never move past a record not yet in the DLQ: after a crash it is dead-lettered again.
     const stopAt = poisoned[0]?.record.offset ?? end;
-    const max = this.settings.maxRowsPerWrite;
-    for (let start = 0; start < rows.length; start += max) {
-      const chunk = rows.slice(start, start + max);
-      const next = rows[start + max];
-      await this.write(
-        projection,
-        chunk,
-        batch,
-        next === undefined ? stopAt : Math.min(next.version.position.offset, stopAt),
-      );
-    }
-    if (rows.length === 0 && stopAt > batch.records[0]!.offset) {
-      await this.write(projection, [], batch, stopAt);
-    }
+    if (chunk.length > 0 || stopAt > batch.records[0]!.offset) await this.write(projection, chunk, batch, stopAt);
     if (poisoned.length === 0) return;
     this.pastDeadLetters.set(`${batch.topic}:${batch.partition}`, {
       topic: batch.topic,
@@ -496,20 +498,24 @@ export class Materializer {
     projection: ViewProjection,
     rows: OnlineRow[],
     { topic, partition }: { topic: string; partition: number },
-    nextOffset: number,
+    nextOffset: number | undefined,
   ): Promise<void> {
     const started = performance.now();
     let won: number;
     try {
-      won = await this.options.store.writeBatch({
-        rows,
-        checkpoint: { consumer: this.settings.checkpointName, offsets: [{ topic, partition, nextOffset }] },
-      });
+      won = await this.options.store.writeBatch(
+        nextOffset === undefined
+          ? { rows }
+          : {
+              rows,
+              checkpoint: { consumer: this.settings.checkpointName, offsets: [{ topic, partition, nextOffset }] },
+            },
+      );
     } catch (error) {
       // Rows are built by the projection; a store refusal is about the store, never the record.
       throw retriable(error, `writing ${rows.length} row(s) of ${topic}/${partition} to the online store`);
     }
-    this.recordWritten(topic, partition, nextOffset);
+    if (nextOffset !== undefined) this.recordWritten(topic, partition, nextOffset);
     const metrics = this.options.metrics;
     if (metrics === undefined || rows.length === 0) return;
     const view = projection.view.name;
