@@ -72,7 +72,7 @@ const READ_COMMITTED = 1;
  */
 export class KafkaEventLog implements EventLog {
   private readonly kafka: Kafka;
-  private readonly producer: Producer;
+  private producer: Producer;
   private readonly admin: Admin;
   private readonly partitionCounts = new Map<string, { count: number; at: number }>();
   private readonly roundRobin = new Map<string, number>();
@@ -138,13 +138,31 @@ export class KafkaEventLog implements EventLog {
           logger(levelNames[level] ?? String(level), `${namespace}: ${message} ${JSON.stringify(extra)}`);
         },
     });
-    this.producer = this.kafka.producer({
+    this.producer = this.newProducer();
+    this.admin = this.kafka.admin();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.admin = this.kafka.admin();
+  }
+
+  /**
+   * After a broker restart the idempotent producer's sequence numbers can be out of step with the
+   * broker's for good (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID): kafkajs never recovers
+   * from that, so the producer is replaced (a new producer id starts a new sequence) and the append
+   * reported as retriable. A retried batch may then be appended twice, which the projections'
+   * last-write-wins makes harmless.
+   */
+  private async replaceProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    await old.disconnect().catch(() => undefined);
+    await this.producer.connect();
   }
 
   /** Connects the producer and the admin client; fails with LOG_UNAVAILABLE if no broker answers. */
@@ -266,9 +284,20 @@ export class KafkaEventLog implements EventLog {
         partition: partitions[i],
       })),
     });
-    const metadata = await this.call(`append to ${topic}`, () =>
-      withTimeout(send, this.settings.appendTimeoutMs, `append to ${topic}`),
-    );
+    let metadata: Awaited<typeof send>;
+    try {
+      metadata = await this.call(`append to ${topic}`, () =>
+        withTimeout(send, this.settings.appendTimeoutMs, `append to ${topic}`),
+      );
+    } catch (error) {
+      if (!producerSequenceLost(error)) throw error;
+      await this.replaceProducer().catch(() => undefined);
+      throw new FeaturelogError(
+        'LOG_UNAVAILABLE',
+        `append to ${topic} failed because the broker lost the producer's sequence (after a restart); the producer was replaced, retry the append`,
+        { retriable: true, cause: error },
+      );
+    }
     const baseOffsets = new Map(metadata.map((entry) => [entry.partition, Number(entry.baseOffset)]));
     const rank = new Map<number, number>();
     return partitions.map((partition) => {
@@ -494,6 +523,19 @@ export class KafkaEventLog implements EventLog {
       throw kafkaError(error, what);
     }
   }
+}
+
+const SEQUENCE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+/** Whether an error (or one of its causes) says the broker no longer accepts this producer's sequence. */
+function producerSequenceLost(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string' && SEQUENCE_LOST.has(type)) return true;
+    if (/out of order sequence number|unknown producer id|producer epoch/i.test(current.message)) return true;
+    current = (current as { cause?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
+  }
+  return false;
 }
 
 class KafkaSubscription implements Subscription {
