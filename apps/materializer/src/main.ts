@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
-import { createMetricsRegistry } from '@featurelog/observability';
+import { createMetricsRegistry, ShutdownHookModule } from '@featurelog/observability';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { MaterializerAppModule } from './materializer.module';
 
@@ -28,6 +29,10 @@ export interface MaterializerAppOptions {
  * online store (see Materializer), and serves /health and /metrics. Runs standalone (main) or
  * in-process (`featurelog dev`); closing the app stops consuming and closes the ports.
  */
+/** The app and what it owns beyond Nest, released on close. */
+@Module({})
+class MaterializerAppRoot {}
+
 export async function startMaterializer(options: MaterializerAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   const runtime = await ProjectRuntime.open(config);
@@ -49,25 +54,28 @@ export async function startMaterializer(options: MaterializerAppOptions): Promis
     await follower.start(`${config.project}.materializer.registry.${randomUUID()}`);
     await materializer.start();
     const app = await NestFactory.create<NestFastifyApplication>(
-      MaterializerAppModule.forParts({
-        project: config.project,
-        materializer,
-        follower,
-        store,
-        log: runtime.log,
-        metrics,
-      }),
+      {
+        module: MaterializerAppRoot,
+        imports: [
+          MaterializerAppModule.forParts({
+            project: config.project,
+            materializer,
+            follower,
+            store,
+            log: runtime.log,
+            metrics,
+          }),
+          ShutdownHookModule.onShutdown(async () => {
+            await materializer.stop();
+            await follower.stop();
+            await runtime.close();
+          }),
+        ],
+      },
       new FastifyAdapter(),
       { logger: options.logger ?? ['error', 'warn', 'log'] },
     );
     app.enableShutdownHooks();
-    const close = app.close.bind(app);
-    app.close = async () => {
-      await close();
-      await materializer.stop();
-      await follower.stop();
-      await runtime.close();
-    };
     await app.listen(options.port ?? DEFAULT_MATERIALIZER_PORT, options.host ?? '127.0.0.1');
     return app;
   } catch (error) {
