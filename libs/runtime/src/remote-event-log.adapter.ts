@@ -56,10 +56,18 @@ export class RemoteEventLog implements EventLog {
     return (await this.call<{ partitions: number }>('GET', `${this.topicPath(topic)}/partition-count`)).partitions;
   }
 
-  async append(topic: string, records: AppendRecord[]): Promise<RecordPosition[]> {
-    const body = { records: records.map(toWireAppend) };
-    return (await this.call<{ positions: RecordPosition[] }>('POST', `${this.topicPath(topic)}/append`, body))
-      .positions;
+  /** Concurrent HTTP requests may arrive in any order, so appends are sent one at a time, in call order. */
+  append(topic: string, records: AppendRecord[]): Promise<RecordPosition[]> {
+    const result = this.appending.then(async () => {
+      const body = { records: records.map(toWireAppend) };
+      return (await this.call<{ positions: RecordPosition[] }>('POST', `${this.topicPath(topic)}/append`, body))
+        .positions;
+    });
+    this.appending = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   async endOffsets(topic: string): Promise<Map<number, number>> {
