@@ -1,8 +1,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { FeaturelogError, listElementType, type ScalarType, type ValueType } from '@featurelog/domain';
-import type { SchemaElement } from 'hyparquet';
+import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
+import { parquetColumnElements, toParquetValue } from '@featurelog/offline-store';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 
 export interface TrainingSetColumn {
@@ -14,8 +14,6 @@ export interface TrainingSetWriterOptions {
   /** Rows buffered per row group; memory holds one row group. */
   rowGroupSize?: number;
 }
-
-const MICROS_UTC = { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } as const;
 
 /**
  * Writes a training set as Parquet, one row group at a time, to a hidden temporary file next to the
@@ -72,7 +70,7 @@ export class TrainingSetWriter {
       writer: sink,
       schema: [
         { name: 'root', num_children: this.columns.length },
-        ...this.columns.flatMap((column) => schemaElements(column.name, column.type)),
+        ...this.columns.flatMap((column) => parquetColumnElements(column.name, column.type, true)),
       ],
       codec: 'SNAPPY',
       createdBy: 'featurelog jobs (hyparquet-writer)',
@@ -116,48 +114,15 @@ export class TrainingSetWriter {
   }
 }
 
-function schemaElements(name: string, type: ValueType): SchemaElement[] {
-  const element = listElementType(type);
-  if (element === undefined) return [{ name, repetition_type: 'OPTIONAL', ...scalarElement(type as ScalarType) }];
-  return [
-    { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
-    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-    { name: 'element', repetition_type: 'OPTIONAL', ...scalarElement(element) },
-  ];
-}
-
-function scalarElement(type: ScalarType): Pick<SchemaElement, 'type' | 'converted_type' | 'logical_type'> {
-  switch (type) {
-    case 'bool':
-      return { type: 'BOOLEAN' };
-    case 'int32':
-      return { type: 'INT32' };
-    case 'int64':
-      return { type: 'INT64' };
-    case 'float32':
-      return { type: 'FLOAT' };
-    case 'float64':
-      return { type: 'DOUBLE' };
-    case 'string':
-      return { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
-    case 'bytes':
-      return { type: 'BYTE_ARRAY' };
-    case 'timestamp':
-      return { type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: MICROS_UTC };
-  }
-}
-
-/** 64-bit integers go to hyparquet-writer as bigint. */
+/**
+ * Segment values map as in segments; the entity file's extra columns are looser: a string column
+ * takes any value as text, and a list column anything that is not a list as null.
+ */
 function toParquet(type: ValueType, value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  const element = listElementType(type);
-  if (element !== undefined) return Array.isArray(value) ? value.map((item) => toParquet(element, item)) : null;
-  if (type === 'int64' || type === 'timestamp') {
-    if (typeof value === 'bigint') return value;
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
-    throw new FeaturelogError('EXPORT_VALUE_INVALID', `expected an integer for a ${type} column, got ${String(value)}`);
-  }
-  if (type === 'string' && typeof value !== 'string')
+  if (type === 'string' && typeof value !== 'string') {
     return typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return value;
+  }
+  if (listElementType(type) !== undefined && !Array.isArray(value)) return null;
+  return toParquetValue(type, value as FeatureValue, 'EXPORT_VALUE_INVALID');
 }

@@ -1,12 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import {
-  FeaturelogError,
-  listElementType,
-  type FeatureValue,
-  type ScalarType,
-  type ValueType,
-} from '@featurelog/domain';
+import { FeaturelogError, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { SegmentByteSink, SegmentCodec, SegmentWriteOptions } from './segment-codec.port';
@@ -18,6 +12,8 @@ import {
 } from './segment-schema';
 
 /** Key of the file-level metadata entry that carries the segment schema. */
+import { fromParquetValue, parquetColumnElements, toParquetValue } from './parquet-columns';
+
 export const SEGMENT_SCHEMA_METADATA_KEY = 'featurelog.segment.schema';
 
 export interface HyparquetSegmentCodecOptions {
@@ -28,8 +24,6 @@ export interface HyparquetSegmentCodecOptions {
   /** Bytes buffered before they are handed to the sink inside a row group. */
   flushBytes?: number;
 }
-
-const MICROS_UTC = { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } as const;
 
 /**
  * Segment codec on hyparquet-writer (write) and hyparquet (read): plain JavaScript, exact round trip of
@@ -150,8 +144,8 @@ interface FileColumn {
 function fileColumns(schema: SegmentSchema): FileColumn[] {
   const system = (name: string, type: ValueType, nullable: boolean, field: keyof SegmentRow): FileColumn => ({
     name,
-    element: schemaElements(name, type, nullable),
-    toParquet: (row) => toParquetValue(type, row[field] as FeatureValue),
+    element: parquetColumnElements(name, type, nullable),
+    toParquet: (row) => toParquetValue(type, row[field] as FeatureValue, 'SEGMENT_ROW_INVALID'),
     fromParquet: (row, value) => {
       (row as unknown as Record<string, FeatureValue>)[field] = fromParquetValue(type, value);
     },
@@ -159,8 +153,8 @@ function fileColumns(schema: SegmentSchema): FileColumn[] {
   return [
     ...schema.joinKeys.map((key): FileColumn => ({
       name: key.name,
-      element: schemaElements(key.name, key.type, false),
-      toParquet: (row) => toParquetValue(key.type, row.joinKeys[key.name] ?? null),
+      element: parquetColumnElements(key.name, key.type, false),
+      toParquet: (row) => toParquetValue(key.type, row.joinKeys[key.name] ?? null, 'SEGMENT_ROW_INVALID'),
       fromParquet: (row, value) => {
         row.joinKeys[key.name] = fromParquetValue(key.type, value);
       },
@@ -172,8 +166,8 @@ function fileColumns(schema: SegmentSchema): FileColumn[] {
     system(SYS.appendTime, 'timestamp', false, 'appendTime'),
     ...schema.features.map((feature: SegmentColumn): FileColumn => ({
       name: feature.name,
-      element: schemaElements(feature.name, feature.type, true),
-      toParquet: (row) => toParquetValue(feature.type, row.features[feature.name] ?? null),
+      element: parquetColumnElements(feature.name, feature.type, true),
+      toParquet: (row) => toParquetValue(feature.type, row.features[feature.name] ?? null, 'SEGMENT_ROW_INVALID'),
       fromParquet: (row, value) => {
         row.features[feature.name] = fromParquetValue(feature.type, value);
       },
@@ -183,64 +177,6 @@ function fileColumns(schema: SegmentSchema): FileColumn[] {
 
 function parquetSchema(columns: FileColumn[]): SchemaElement[] {
   return [{ name: 'root', num_children: columns.length }, ...columns.flatMap((column) => column.element)];
-}
-
-function schemaElements(name: string, type: ValueType, nullable: boolean): SchemaElement[] {
-  const repetition_type = nullable ? 'OPTIONAL' : 'REQUIRED';
-  const element = listElementType(type);
-  if (element === undefined) return [{ name, repetition_type, ...scalarElement(type as ScalarType) }];
-  // The standard three-level LIST, so that other readers see list<T> rather than a bare repeated field.
-  return [
-    { name, repetition_type, converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
-    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-    { name: 'element', repetition_type: 'OPTIONAL', ...scalarElement(element) },
-  ];
-}
-
-function scalarElement(type: ScalarType): Pick<SchemaElement, 'type' | 'converted_type' | 'logical_type'> {
-  switch (type) {
-    case 'bool':
-      return { type: 'BOOLEAN' };
-    case 'int32':
-      return { type: 'INT32' };
-    case 'int64':
-      return { type: 'INT64' };
-    case 'float32':
-      return { type: 'FLOAT' };
-    case 'float64':
-      return { type: 'DOUBLE' };
-    case 'string':
-      return { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
-    case 'bytes':
-      return { type: 'BYTE_ARRAY' };
-    case 'timestamp':
-      return { type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: MICROS_UTC };
-  }
-}
-
-/** 64-bit integers travel as bigint inside the parquet libraries and as safe-integer numbers outside. */
-function toParquetValue(type: ValueType, value: FeatureValue): unknown {
-  if (value === null || value === undefined) return null;
-  const element = listElementType(type);
-  if (element !== undefined) {
-    if (!Array.isArray(value)) throw rowInvalid(`expected a list for ${type}, got ${typeof value}`);
-    return value.map((item) => toParquetValue(element, item));
-  }
-  if (type === 'int64' || type === 'timestamp') {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      throw rowInvalid(`expected a safe integer for ${type}, got ${String(value)}`);
-    }
-    return BigInt(value);
-  }
-  return value;
-}
-
-function fromParquetValue(type: ValueType, value: unknown): FeatureValue {
-  if (value === null || value === undefined) return null;
-  const element = listElementType(type);
-  if (element !== undefined) return (value as unknown[]).map((item) => fromParquetValue(element, item));
-  if (typeof value === 'bigint') return Number(value);
-  return value as FeatureValue;
 }
 
 /** Reads byte ranges of one open file, as hyparquet asks for them (footer first, then column chunks). */
@@ -255,10 +191,6 @@ async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
       return bytes.buffer;
     },
   };
-}
-
-function rowInvalid(message: string): FeaturelogError {
-  return new FeaturelogError('SEGMENT_ROW_INVALID', message);
 }
 
 function schemaOf(path: string, metadata: { key_value_metadata?: { key: string; value?: string }[] }): SegmentSchema {

@@ -8,3 +8,4 @@ export * from './segment-files';
 export * from './segment-catalog';
 export * from './sorted-merge';
 export * from './segment-merge';
+export * from './parquet-columns';
