@@ -9,3 +9,4 @@ export * from './local-schema-registry.adapter';
 export * from './confluent-schema-registry.adapter';
 export * from './registry-changeset';
 export * from './source-row-mapping';
+export * from './subject-serde';

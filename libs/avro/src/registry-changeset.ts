@@ -14,8 +14,9 @@ import {
   type ValueType,
 } from '@featurelog/domain';
 import { REGISTRY_CHANGESET_SCHEMA } from './registry-changeset.schema';
-import { encodeRow, readerSchema, RowDecoder, type FeatureRow } from './row-serde';
+import { encodeRow, readerSchema, type RowDecoder, type FeatureRow } from './row-serde';
 import type { SchemaRegistryPort } from './schema-registry.port';
+import { SubjectSerde } from './subject-serde';
 
 export { REGISTRY_CHANGESET_SCHEMA } from './registry-changeset.schema';
 
@@ -61,33 +62,24 @@ export async function decodeRegistryChangeset(message: Uint8Array, decoder: RowD
  * `<project>.registry` with the id the registry assigned.
  */
 export class RegistryChangesetSerde {
-  private readonly decoder: RowDecoder;
-  private schemaId: Promise<number> | undefined;
+  private readonly serde: SubjectSerde;
 
-  constructor(
-    private readonly registry: SchemaRegistryPort,
-    private readonly project: string,
-  ) {
-    this.decoder = new RowDecoder(registry);
+  constructor(registry: SchemaRegistryPort, project: string) {
+    this.serde = new SubjectSerde(registry, registryChangesetSubject(project), REGISTRY_CHANGESET_SCHEMA);
   }
 
   /** The changeset schema's id under `<project>.registry-value`, registered on first use. */
   id(): Promise<number> {
-    this.schemaId ??= this.registry
-      .register(registryChangesetSubject(this.project), REGISTRY_CHANGESET_SCHEMA)
-      .catch((error: unknown) => {
-        this.schemaId = undefined;
-        throw error;
-      });
-    return this.schemaId;
+    return this.serde.id();
   }
 
-  async encode(changeset: RegistryChangeset): Promise<Buffer> {
-    return encodeRegistryChangeset(await this.id(), changeset);
+  encode(changeset: RegistryChangeset): Promise<Buffer> {
+    return this.serde.encode(changesetToAvro(changeset));
   }
 
-  decode(message: Uint8Array): Promise<RegistryChangeset> {
-    return decodeRegistryChangeset(message, this.decoder);
+  /** Throws the wire/Avro errors of RowDecoder, or REGISTRY_CHANGESET_MALFORMED. */
+  async decode(message: Uint8Array): Promise<RegistryChangeset> {
+    return changesetFromAvro((await this.serde.decode(message)) as AvroChangeset);
   }
 }
 

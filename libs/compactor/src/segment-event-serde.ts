@@ -1,5 +1,5 @@
 import { FeaturelogError, topicNames, valueSubject } from '@featurelog/domain';
-import { encodeRow, readerSchema, RowDecoder, type FeatureRow, type SchemaRegistryPort } from '@featurelog/avro';
+import { SubjectSerde, type SchemaRegistryPort } from '@featurelog/avro';
 import type { SegmentEvent, SegmentWritten } from '@featurelog/offline-store';
 
 const TIMESTAMP_MICROS = { type: 'long', logicalType: 'timestamp-micros' } as const;
@@ -58,8 +58,6 @@ export const SEGMENT_EVENT_SCHEMA = {
 /** `<project>.segments-value`. */
 export const segmentEventSubject = (project: string): string => valueSubject(topicNames.segments(project));
 
-const reader = readerSchema(SEGMENT_EVENT_SCHEMA);
-
 interface AvroSegmentEvent {
   type: 'SEGMENT_WRITTEN' | 'SEGMENTS_MERGED';
   segment: Omit<SegmentWritten, 'type'>;
@@ -71,24 +69,14 @@ interface AvroSegmentEvent {
  * first use; decoding resolves any registered version of the schema to the current one.
  */
 export class SegmentEventSerde {
-  private readonly decoder: RowDecoder;
-  private schemaId: Promise<number> | undefined;
+  private readonly serde: SubjectSerde;
 
-  constructor(
-    private readonly registry: SchemaRegistryPort,
-    private readonly project: string,
-  ) {
-    this.decoder = new RowDecoder(registry);
+  constructor(registry: SchemaRegistryPort, project: string) {
+    this.serde = new SubjectSerde(registry, segmentEventSubject(project), SEGMENT_EVENT_SCHEMA);
   }
 
   id(): Promise<number> {
-    this.schemaId ??= this.registry
-      .register(segmentEventSubject(this.project), SEGMENT_EVENT_SCHEMA)
-      .catch((error: unknown) => {
-        this.schemaId = undefined;
-        throw error;
-      });
-    return this.schemaId;
+    return this.serde.id();
   }
 
   async encode(event: SegmentEvent): Promise<Buffer> {
@@ -99,12 +87,12 @@ export class SegmentEventSerde {
       segment,
       replaced: event.type === 'SegmentsMerged' ? event.replaced : [],
     };
-    return encodeRow(await this.id(), reader.type, avro as unknown as FeatureRow);
+    return this.serde.encode(avro);
   }
 
   /** Throws the wire/Avro errors of RowDecoder (non-retriable) or SEGMENT_EVENT_MALFORMED. */
   async decode(message: Uint8Array): Promise<SegmentEvent> {
-    const avro = (await this.decoder.decode(message, reader)) as unknown as AvroSegmentEvent;
+    const avro = (await this.serde.decode(message)) as AvroSegmentEvent;
     const segment: SegmentWritten = {
       type: 'SegmentWritten',
       ...avro.segment,
