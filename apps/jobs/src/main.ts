@@ -6,8 +6,7 @@ import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
-import { createJobExecutor, JobWorker, type ExportOptions, type SegmentEventDecoder } from '@featurelog/jobs';
-import { HyparquetSegmentCodec } from '@featurelog/offline-store';
+import { JobWorker, projectJobExecutor, type ExportOptions, type SegmentEventDecoder } from '@featurelog/jobs';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { JobsAppModule } from './jobs.module';
 
@@ -27,38 +26,35 @@ export interface JobsAppOptions {
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
+/** The app and what it owns beyond Nest, released on close. */
+@Module({})
+class JobsAppRoot {}
+
 /**
  * The jobs app: runs the export and backfill jobs requested on `<project>.jobs` (see JobWorker), with
  * progress and outcomes published there, and serves GET /jobs, /health and /metrics. Runs standalone
  * (main) or in-process (`featurelog dev`); closing the app lets the running job finish, then closes the ports.
  */
-/** The app and what it owns beyond Nest, released on close. */
-@Module({})
-class JobsAppRoot {}
-
 export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   const runtime = await ProjectRuntime.open(config);
   try {
     const { follower } = runtime.registry();
     await follower.start(`${config.project}.jobs.registry`);
-    const execute = createJobExecutor({
-      sources: {
+    const execute = projectJobExecutor(
+      {
+        project: config.project,
+        offlineRoot: config.offlineStore.path,
         log: runtime.log,
         schemas: runtime.schemas,
-        codec: new HyparquetSegmentCodec(),
-        offlineRoot: config.offlineStore.path,
-        project: config.project,
+        onlineStore: () => runtime.onlineStore(),
       },
-      definitions: async () => {
-        await follower.catchUp();
-        follower.assertComplete();
-        return follower.state;
+      follower,
+      {
+        exportOptions: { ...options.exportOptions, decodeSegmentEvent: options.decodeSegmentEvent },
+        backfillOptions: { decodeSegmentEvent: options.decodeSegmentEvent },
       },
-      onlineStore: () => runtime.onlineStore(),
-      exportOptions: { ...options.exportOptions, decodeSegmentEvent: options.decodeSegmentEvent },
-      backfillOptions: { decodeSegmentEvent: options.decodeSegmentEvent },
-    });
+    );
     const worker = new JobWorker({ log: runtime.log, project: config.project, execute, workerId: options.workerId });
     await worker.start();
     const app = await NestFactory.create<NestFastifyApplication>(

@@ -24,15 +24,15 @@ export interface MaterializerAppOptions {
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
+/** The app and what it owns beyond Nest, released on close. */
+@Module({})
+class MaterializerAppRoot {}
+
 /**
  * The materializer app: follows the registry, projects every online view's feature topic into the
  * online store (see Materializer), and serves /health and /metrics. Runs standalone (main) or
  * in-process (`featurelog dev`); closing the app stops consuming and closes the ports.
  */
-/** The app and what it owns beyond Nest, released on close. */
-@Module({})
-class MaterializerAppRoot {}
-
 export async function startMaterializer(options: MaterializerAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   const runtime = await ProjectRuntime.open(config);

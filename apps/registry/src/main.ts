@@ -27,15 +27,15 @@ export interface RegistryAppOptions {
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
+/** The app and what it owns beyond Nest, released on close. */
+@Module({})
+class RegistryAppRoot {}
+
 /**
  * The registry app: folds `<project>.registry` into classic-level (resuming from its checkpoint, or
  * rebuilding from offset 0 when the state is gone), follows the log live, and serves the REST API.
  * It listens at once; the registry itself is served once the fold has caught up (503 before).
  */
-/** The app and what it owns beyond Nest, released on close. */
-@Module({})
-class RegistryAppRoot {}
-
 export async function startRegistryApp(options: RegistryAppOptions): Promise<NestFastifyApplication> {
   const { config, foldBatch = 5_000, retryDelayMs = 1_000 } = options;
   const project = await ProjectRuntime.open(config);

@@ -1,4 +1,5 @@
 import type { DefinitionSource } from '@featurelog/domain';
+import { HyparquetSegmentCodec } from '@featurelog/offline-store';
 import type { OnlineStore } from '@featurelog/online-store';
 import { backfillView, type BackfillOptions } from './backfill-view';
 import { exportTrainingSet, type ExportOptions } from './export-training-set';
@@ -29,4 +30,47 @@ export function createJobExecutor(dependencies: JobExecutorDependencies): JobExe
       onProgress,
     });
   };
+}
+
+/** A registry held in memory by folding its log (RegistryFollower satisfies it). */
+export interface FoldedRegistry {
+  catchUp(): Promise<void>;
+  assertComplete(): void;
+  readonly state: DefinitionSource;
+}
+
+/** A project's ports as ProjectRuntime opens them. */
+export interface ProjectJobPorts {
+  project: string;
+  offlineRoot: string;
+  log: HistorySources['log'];
+  schemas: HistorySources['schemas'];
+  onlineStore(): Promise<OnlineStore>;
+}
+
+/**
+ * The executor of a project's jobs over its ports, on the local Parquet segments, resolving each job
+ * against the registry as the log holds it when the job starts: the jobs app and `--local` both run this.
+ */
+export function projectJobExecutor(
+  ports: ProjectJobPorts,
+  registry: FoldedRegistry,
+  options: Pick<JobExecutorDependencies, 'exportOptions' | 'backfillOptions'> = {},
+): JobExecutor {
+  return createJobExecutor({
+    sources: {
+      log: ports.log,
+      schemas: ports.schemas,
+      codec: new HyparquetSegmentCodec(),
+      offlineRoot: ports.offlineRoot,
+      project: ports.project,
+    },
+    definitions: async () => {
+      await registry.catchUp();
+      registry.assertComplete();
+      return registry.state;
+    },
+    onlineStore: () => ports.onlineStore(),
+    ...options,
+  });
 }

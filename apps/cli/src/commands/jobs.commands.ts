@@ -3,14 +3,13 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { FeaturelogError } from '@featurelog/domain';
 import {
-  createJobExecutor,
+  projectJobExecutor,
   followJob,
   parseTimestampText,
   submitJob,
   type JobProgress,
   type JobSpec,
 } from '@featurelog/jobs';
-import { HyparquetSegmentCodec } from '@featurelog/offline-store';
 import { consoleOutput, isoMicros } from '../output';
 import { loadConfig, withRuntime } from '../repo';
 
@@ -160,21 +159,16 @@ async function runJob(spec: JobSpec, options: JobCommandOptions): Promise<unknow
     return await withRuntime(config, async (runtime) => {
       if (options.local) {
         const { follower } = runtime.registry();
-        const execute = createJobExecutor({
-          sources: {
+        const execute = projectJobExecutor(
+          {
+            project: config.project,
+            offlineRoot: config.offlineStore.path,
             log: runtime.log,
             schemas: runtime.schemas,
-            codec: new HyparquetSegmentCodec(),
-            offlineRoot: config.offlineStore.path,
-            project: config.project,
+            onlineStore: () => runtime.onlineStore(),
           },
-          definitions: async () => {
-            await follower.catchUp();
-            follower.assertComplete();
-            return follower.state;
-          },
-          onlineStore: () => runtime.onlineStore(),
-        });
+          follower,
+        );
         return execute(spec, progress.update);
       }
       const job = await submitJob(runtime.log, config.project, spec, { requestedBy: process.env.USER });
