@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { resolve } from 'node:path';
+
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import type { ProjectConfig } from '@featurelog/config';
 import { Compactor, type CompactorOptions } from '@featurelog/compactor';
-import { ProjectRuntime } from '@featurelog/runtime';
+import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { CompactorAppModule } from './compactor.module';
 
 export const DEFAULT_COMPACTOR_PORT = 6572;
@@ -109,23 +109,19 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): CompactorTu
 }
 
 if (require.main === module) {
-  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
-  loadProjectConfig(repo)
-    .then((config) =>
+  runAppMain(
+    'compactor',
+    (config) =>
       startCompactor({
         config,
         ...tuningFromEnv(),
         port: Number(process.env.FEATURELOG_COMPACTOR_PORT ?? DEFAULT_COMPACTOR_PORT),
       }),
-    )
-    .then(async (running) => {
+    async (running) => {
       const shutdown = () => void running.close().then(() => process.exit(0));
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);
-      process.stdout.write(`featurelog compactor listening on ${await running.app.getUrl()}\n`);
-    })
-    .catch((error: unknown) => {
-      process.stderr.write(`featurelog compactor: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    });
+      return `listening on ${await running.app.getUrl()}`;
+    },
+  );
 }

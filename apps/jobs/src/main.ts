@@ -1,13 +1,13 @@
 import 'reflect-metadata';
-import { resolve } from 'node:path';
+
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import type { ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
 import { JobWorker, projectJobExecutor, type ExportOptions, type SegmentEventDecoder } from '@featurelog/jobs';
-import { ProjectRuntime } from '@featurelog/runtime';
+import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { JobsAppModule } from './jobs.module';
 
 export const DEFAULT_JOBS_PORT = 6573;
@@ -82,12 +82,9 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
 }
 
 if (require.main === module) {
-  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
-  loadProjectConfig(repo)
-    .then((config) => startJobs({ config, port: Number(process.env.FEATURELOG_JOBS_PORT ?? DEFAULT_JOBS_PORT) }))
-    .then(async (app) => process.stdout.write(`featurelog jobs listening on ${await app.getUrl()}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`featurelog jobs: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    });
+  runAppMain(
+    'jobs',
+    (config) => startJobs({ config, port: Number(process.env.FEATURELOG_JOBS_PORT ?? DEFAULT_JOBS_PORT) }),
+    async (app) => `listening on ${await app.getUrl()}`,
+  );
 }

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import type { ProjectConfig } from '@featurelog/config';
 import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
 import { createMetricsRegistry, ShutdownHookModule } from '@featurelog/observability';
-import { ProjectRuntime } from '@featurelog/runtime';
+import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { MaterializerAppModule } from './materializer.module';
 
 export { MATERIALIZER } from './materializer.module';
@@ -85,9 +85,9 @@ export async function startMaterializer(options: MaterializerAppOptions): Promis
 }
 
 if (require.main === module) {
-  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
-  loadProjectConfig(repo)
-    .then((config) =>
+  runAppMain(
+    'materializer',
+    (config) =>
       startMaterializer({
         config,
         port: Number(process.env.FEATURELOG_MATERIALIZER_PORT ?? DEFAULT_MATERIALIZER_PORT),
@@ -97,10 +97,6 @@ if (require.main === module) {
           ? { tuning: { groupId: process.env.FEATURELOG_MATERIALIZER_GROUP_ID } }
           : {}),
       }),
-    )
-    .then(async (app) => process.stdout.write(`featurelog materializer listening on ${await app.getUrl()}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`featurelog materializer: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    });
+    async (app) => `listening on ${await app.getUrl()}`,
+  );
 }

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import type { ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
-import { ProjectRuntime } from '@featurelog/runtime';
+import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { RegistryAppModule } from './registry.module';
 import { RegistryFoldProgress, type RegistryRuntime } from './registry.runtime';
 
@@ -106,20 +106,16 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
 }
 
 if (require.main === module) {
-  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
   const foldBatch = process.env.FEATURELOG_REGISTRY_FOLD_BATCH;
-  loadProjectConfig(repo)
-    .then((config) =>
+  runAppMain(
+    'registry',
+    (config) =>
       startRegistryApp({
         config,
         ...(process.env.FEATURELOG_REGISTRY_STATE ? { statePath: process.env.FEATURELOG_REGISTRY_STATE } : {}),
         ...(foldBatch ? { foldBatch: Number(foldBatch) } : {}),
         port: Number(process.env.FEATURELOG_REGISTRY_PORT ?? DEFAULT_REGISTRY_PORT),
       }),
-    )
-    .then(async (app) => process.stdout.write(`featurelog registry listening on ${await app.getUrl()}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`featurelog registry: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    });
+    async (app) => `listening on ${await app.getUrl()}`,
+  );
 }

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
+import type { ProjectConfig } from '@featurelog/config';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { FeatureProducer } from '@featurelog/producer';
-import { ProjectRuntime } from '@featurelog/runtime';
+import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import type { ServingAuthConfig, SubscriptionLimits } from '@featurelog/serving';
 import { createServingApp, DEFAULT_SERVING_PORT } from './serving-app';
 
@@ -76,25 +76,22 @@ export async function startServing(options: StartServingOptions): Promise<NestFa
 }
 
 if (require.main === module) {
-  const repo = resolve(process.env.FEATURELOG_REPO ?? '.');
-  loadProjectConfig(repo)
-    .then((config) =>
+  runAppMain(
+    'serving',
+    (config) =>
       startServing({
         config,
         port: Number(process.env.FEATURELOG_SERVING_PORT ?? DEFAULT_SERVING_PORT),
         host: process.env.FEATURELOG_SERVING_HOST ?? '127.0.0.1',
-      }).then(async (app) => {
-        // Key names and scopes only: the keys themselves are never printed.
-        const keys = config.serving?.apiKeys ?? [];
-        const access =
-          keys.length === 0
-            ? 'no API keys configured: every request is accepted'
-            : `API keys: ${keys.map((key) => `${key.name} (${key.scopes.join(',')})`).join(', ')}`;
-        process.stdout.write(`featurelog serving listening on ${await app.getUrl()} (docs at /docs); ${access}\n`);
       }),
-    )
-    .catch((error: unknown) => {
-      process.stderr.write(`featurelog serving: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    });
+    async (app, config) => {
+      // Key names and scopes only: the keys themselves are never printed.
+      const keys = config.serving?.apiKeys ?? [];
+      const access =
+        keys.length === 0
+          ? 'no API keys configured: every request is accepted'
+          : `API keys: ${keys.map((key) => `${key.name} (${key.scopes.join(',')})`).join(', ')}`;
+      return `listening on ${await app.getUrl()} (docs at /docs); ${access}`;
+    },
+  );
 }
