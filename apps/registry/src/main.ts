@@ -5,6 +5,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyVerifier, type ApiKeysConfig } from '@featurelog/auth';
 import type { ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -23,6 +24,8 @@ export interface RegistryAppOptions {
   foldBatch?: number;
   /** Wait between attempts when the log cannot be read at start. */
   retryDelayMs?: number;
+  /** Overrides `serving.apiKeys` of featurelog.yaml (`{}`: no authentication, for local use). */
+  auth?: ApiKeysConfig;
   /** Nest's own log lines; `featurelog dev` passes false. */
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
@@ -55,6 +58,7 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
     follower,
     applier: registry.applier,
     fold,
+    auth: new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] }),
     checkLog: async () => {
       if (follower.followError) throw follower.followError;
       await project.log.describeTopic(follower.topic);

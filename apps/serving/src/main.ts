@@ -5,7 +5,8 @@ import type { ProjectConfig } from '@featurelog/config';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { FeatureProducer } from '@featurelog/producer';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
-import type { ServingAuthConfig, SubscriptionLimits } from '@featurelog/serving';
+import type { ApiKeysConfig } from '@featurelog/auth';
+import type { SubscriptionLimits } from '@featurelog/serving';
 import { createServingApp, DEFAULT_SERVING_PORT } from './serving-app';
 
 export { createServingApp, DEFAULT_SERVING_PORT, type ServingAppOptions } from './serving-app';
@@ -16,7 +17,7 @@ export interface StartServingOptions {
   port?: number;
   host?: string;
   /** Overrides `serving.apiKeys` of featurelog.yaml (e.g. `{}`: no authentication, for local use). */
-  auth?: ServingAuthConfig;
+  auth?: ApiKeysConfig;
   /** POST /push for keys with the `push` scope (default true). */
   push?: boolean;
   subscriptions?: SubscriptionLimits;

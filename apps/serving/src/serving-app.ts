@@ -12,8 +12,8 @@ import { PushModule, type FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
+import { ApiKeyVerifier, type ApiKeysConfig } from '@featurelog/auth';
 import {
-  ApiKeyVerifier,
   CatalogSource,
   DOCUMENTED_INPUTS,
   FeatureSubscriptions,
@@ -23,7 +23,6 @@ import {
   ServingMetrics,
   ServingModule,
   type FeatureRowFeed,
-  type ServingAuthConfig,
   type SubscriptionLimits,
 } from '@featurelog/serving';
 
@@ -43,7 +42,7 @@ export interface ServingAppOptions {
   materializerCheckpoint?: string;
   /** When given, POST /push produces rows through it, for keys with the `push` scope. */
   producer?: FeatureProducer;
-  auth: ServingAuthConfig;
+  auth: ApiKeysConfig;
   /** From createMetricsRegistry('serving'). */
   metrics: Registry;
   /** Most entity rows per request or subscription (default 1_000). */

@@ -1,4 +1,3 @@
-export * from './serving-auth';
 export * from './json-values';
 export * from './serving-catalog';
 export * from './online-request';

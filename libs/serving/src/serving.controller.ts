@@ -3,7 +3,7 @@ import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventSink, FeatureSubscriptions } from './feature-subscription';
 import type { OnlineFeatureRetriever } from './online-retrieval';
-import type { ApiKeyVerifier } from './serving-auth';
+import type { ApiKeyVerifier } from '@featurelog/auth';
 import type { ServingMetrics } from './serving-metrics';
 import { GET_ONLINE_FEATURES_SCHEMA, SUBSCRIBE_SCHEMA } from './serving-openapi';
 

@@ -10,7 +10,7 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
  * lowercase hex SHA-256 of the key (`sha256`), so a config file need not hold the secret.
  * Empty or absent `apiKeys` disables authentication (local development only).
  */
-export interface ServingAuthConfig {
+export interface ApiKeysConfig {
   apiKeys?: Array<{ name: string; key?: string; sha256?: string; scopes: ApiKeyScope[] }>;
 }
 
@@ -38,7 +38,7 @@ export type RequestHeaders = Record<string, string | string[] | undefined>;
 export class ApiKeyVerifier {
   private readonly keys: StoredKey[];
 
-  constructor(config: ServingAuthConfig = {}) {
+  constructor(config: ApiKeysConfig = {}) {
     const names = new Set<string>();
     this.keys = (config.apiKeys ?? []).map((entry, i) => {
       const where = `auth.apiKeys[${i}]`;

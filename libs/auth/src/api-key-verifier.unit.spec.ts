@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { FeaturelogError } from '@featurelog/domain';
-import { ApiKeyVerifier } from '@featurelog/serving';
+import { ApiKeyVerifier } from '@featurelog/auth';
 
 const code = (fn: () => unknown): string => {
   try {

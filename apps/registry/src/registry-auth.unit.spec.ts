@@ -1,0 +1,92 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadProjectConfig } from '@featurelog/config';
+import type { TaggedDefinition } from '@featurelog/domain';
+import { waitFor } from '@featurelog/testing';
+import { startRegistryApp } from './main';
+
+const APPLY_KEY = 'apply-key-0123456789';
+const READ_KEY = 'read-key-0123456789a';
+
+const definitions: TaggedDefinition[] = [
+  { kind: 'entity', definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] } },
+];
+
+/** The registry app on the embedded default, with the API keys of featurelog.yaml. */
+describe('registry app API keys', () => {
+  let dir: string;
+  let app: NestFastifyApplication;
+  let url: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'featurelog-regauth-'));
+    await writeFile(
+      join(dir, 'featurelog.yaml'),
+      [
+        'project: regauth',
+        'serving:',
+        '  apiKeys:',
+        `    - { name: ci, key: "${APPLY_KEY}", scopes: [apply, read] }`,
+        `    - { name: model, key: "${READ_KEY}", scopes: [read] }`,
+        '',
+      ].join('\n'),
+    );
+    app = await startRegistryApp({ config: await loadProjectConfig(dir), port: 0, logger: false });
+    url = await app.getUrl();
+    await waitFor(async () => (await call('/entities', READ_KEY)).status === 200, {
+      description: 'the registry app to serve',
+    });
+  });
+
+  after(async () => {
+    await app?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const call = async (path: string, key?: string, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('refuses reads without a valid key (401) and serves them with the read scope', async () => {
+    const anonymous = await call('/entities');
+    assert.equal(anonymous.status, 401);
+    assert.match(String(anonymous.body.message), /API key is required/);
+    assert.equal((await call('/entities', 'not-a-key-at-all-x')).status, 401);
+    assert.equal((await call('/entities', READ_KEY)).status, 200);
+  });
+
+  it('needs the apply scope to plan or apply (403 names the key and scope), and records the key as author', async () => {
+    const planned = await call('/plan', READ_KEY, { definitions });
+    assert.equal(planned.status, 403);
+    assert.match(String(planned.body.message), /"model" does not have the "apply" scope/);
+    const refused = await call('/apply', READ_KEY, { definitions });
+    assert.equal(refused.status, 403);
+    assert.equal((await call('/apply', undefined, { definitions })).status, 401);
+    assert.equal((await call('/entities', READ_KEY)).body.items instanceof Array, true);
+    assert.deepEqual((await call('/entities', READ_KEY)).body.items, [], 'nothing was applied by refused calls');
+
+    const applied = await call('/apply', APPLY_KEY, { definitions, author: 'someone-else' });
+    assert.equal(applied.status, 201, JSON.stringify(applied.body));
+    const history = await call('/entities/driver/history', READ_KEY);
+    assert.equal(history.status, 200);
+    const [version] = history.body.versions as Array<{ author?: string }>;
+    assert.equal(version?.author, 'api-key:ci', 'the author is the key, not what the body claims');
+  });
+
+  it('keeps health and metrics open', async () => {
+    assert.equal((await fetch(`${url}/health`)).status, 200);
+    assert.equal((await fetch(`${url}/metrics`)).status, 200);
+  });
+});
