@@ -223,6 +223,7 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
         string_empty: '',
         string_unicode: 'héllo wörld — 中文 🌍 "quoted" \\ | , : \n\t',
         string_numeric: '123',
+        string_long_unicode: 'é🌍'.repeat(150),
         bytes: Uint8Array.from({ length: 256 }, (_, i) => i),
         bytes_empty: new Uint8Array(0),
         timestamp: 1_700_000_000_123_456,

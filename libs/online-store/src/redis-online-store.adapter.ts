@@ -1,4 +1,4 @@
-import { FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
+import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
 import Redis from 'ioredis';
 import { validateProjectName, validateViewName, validateWriteBatch } from './online-batch-validation';
 import type {
@@ -9,6 +9,8 @@ import type {
   TopicPartitionOffset,
 } from './online-store.port';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
+import { MsgpackWriter } from './msgpack-writer';
+import { decodeVersionField, encodeVersionField, featureNamesOf } from './redis-version-field';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
 
 export interface RedisOnlineStoreConfig {
@@ -27,19 +29,22 @@ export interface RedisOnlineStoreConfig {
  *   key   `<prefix>:<project>:{<entityKey>}`   — the braces are the Redis Cluster hash tag: every key
  *         of one entity lands in one slot, whatever helper keys are added beside the hash later.
  *   field `<view>:<feature>`  → the value in the form of encodeStoredValue (null is the empty string)
- *   field `<view>:__v`        → `<eventTs>|<createdTs or empty>|<partition>|<offset>|<feature,feature,…>`,
- *                                the winning version and the winner's feature names (to read without
- *                                knowing the view's schema, and to drop fields of removed features).
+ *   field `<view>:__v`        → `<version, 66 digits><e|p>|<feature,feature,…>` (redis-version-field.ts):
+ *                                the winning version, fixed-width so that last-write-wins is one string
+ *                                comparison, whether it set an expiry, and the winner's feature names
+ *                                (to read without knowing the view's schema, and to drop fields of
+ *                                removed features).
  *
  *   key   `<prefix>:__checkpoint:{<consumer>}` — field `<topic>:<partition>` → next offset.
  *
- * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch. On a single Redis node the rows and the
+ * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument. On a single Redis node the rows and the
  * checkpoint are atomic. In Redis Cluster a script may only touch keys of one slot, so a batch must
  * first be split per slot, and rows + checkpoint are then atomic only when the checkpoint key shares
  * the rows' slot; that splitting is not done yet: this adapter is correct on a single node.
  */
 export class RedisOnlineStore implements OnlineStore {
   private closed = false;
+  private readonly viewFields = new ViewFieldNames();
 
   private constructor(
     private readonly redis: Redis,
@@ -93,33 +98,41 @@ export class RedisOnlineStore implements OnlineStore {
   async writeBatch(batch: OnlineWriteBatch): Promise<number> {
     this.assertOpen();
     validateWriteBatch(batch);
-    if (batch.rows.length === 0 && (batch.checkpoint?.offsets.length ?? 0) === 0) return 0;
+    const offsets = batch.checkpoint?.offsets ?? [];
+    if (batch.rows.length === 0 && offsets.length === 0) return 0;
     const keys: string[] = [];
-    const args: string[] = [String(batch.rows.length)];
+    const packed = new MsgpackWriter(1_024 + batch.rows.length * 384);
+    const array = packed.beginArray();
+    let items = 1;
+    packed.uint(batch.rows.length);
     for (const row of batch.rows) {
       keys.push(this.entityHashKey(row.project, row.entityKey));
-      const { eventTimestamp, createdTimestamp, position } = row.version;
-      const names = Object.keys(row.features);
-      const expireAt = row.ttlSeconds ? String(Math.ceil(eventTimestamp / 1_000) + row.ttlSeconds * 1_000) : '';
-      args.push(
-        row.view,
-        String(eventTimestamp),
-        createdTimestamp === null ? '' : String(createdTimestamp),
-        String(position.partition),
-        String(position.offset),
-        expireAt,
-        encodeVersionField(row.version, names),
-        String(names.length),
+      const fields = this.viewFields.of(row.view, row.features);
+      const expiring = row.ttlSeconds !== undefined && row.ttlSeconds > 0;
+      packed.string(fields.versionField);
+      packed.string(encodeVersionField(row.version, expiring, fields.joinedNames));
+      packed.string(
+        expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '',
       );
-      for (const name of names) args.push(`${row.view}:${name}`, encodeStoredValue(row.features[name] ?? null));
+      packed.uint(fields.names.length);
+      for (let i = 0; i < fields.names.length; i++) {
+        packed.string(fields.fields[i]!);
+        packed.string(encodeStoredValue(row.features[fields.names[i]!] ?? null));
+      }
+      items += 4 + 2 * fields.names.length;
     }
-    const offsets = batch.checkpoint?.offsets ?? [];
-    args.push(String(offsets.length));
+    packed.uint(offsets.length);
+    items++;
     if (offsets.length > 0) {
       keys.push(this.checkpointKey(batch.checkpoint!.consumer));
-      for (const { topic, partition, nextOffset } of offsets) args.push(`${topic}:${partition}`, String(nextOffset));
+      for (const { topic, partition, nextOffset } of offsets) {
+        packed.string(`${topic}:${partition}`);
+        packed.string(String(nextOffset));
+      }
+      items += 2 * offsets.length;
     }
-    return this.runWriteScript([String(keys.length), ...keys, ...args]);
+    packed.endArray(array, items);
+    return this.runWriteScript([String(keys.length), ...keys, packed.bytes()]);
   }
 
   async readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]> {
@@ -219,7 +232,7 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  private async runWriteScript(args: string[]): Promise<number> {
+  private async runWriteScript(args: Array<string | Buffer>): Promise<number> {
     try {
       return (await this.redis.call('evalsha', [this.writeScriptSha, ...args])) as number;
     } catch (error) {
@@ -248,34 +261,16 @@ export class RedisOnlineStore implements OnlineStore {
   }
 }
 
-function encodeVersionField({ eventTimestamp, createdTimestamp, position }: RowVersion, names: string[]): string {
-  return `${eventTimestamp}|${createdTimestamp ?? ''}|${position.partition}|${position.offset}|${names.join(',')}`;
-}
-
-function featureNamesOf(versionField: string): string[] {
-  const names = versionField.slice(versionField.lastIndexOf('|') + 1);
-  return names === '' ? [] : names.split(',');
-}
-
 function decodeView(hash: Record<string, string>, view: string): OnlineViewValue | null {
   const stored = hash[`${view}:__v`];
   if (stored === undefined) return null;
-  const [event, created, partition, offset, names] = stored.split('|') as [string, string, string, string, string];
+  const { version, names } = decodeVersionField(stored);
   const features: Record<string, FeatureValue> = {};
-  if (names !== '') {
-    for (const name of names.split(',')) {
-      const text = hash[`${view}:${name}`];
-      features[name] = text === undefined ? null : decodeStoredValue(text);
-    }
+  for (const name of names) {
+    const text = hash[`${view}:${name}`];
+    features[name] = text === undefined ? null : decodeStoredValue(text);
   }
-  return {
-    version: {
-      eventTimestamp: Number(event),
-      createdTimestamp: created === '' ? null : Number(created),
-      position: { partition: Number(partition), offset: Number(offset) },
-    },
-    features,
-  };
+  return { version, features };
 }
 
 /** Replies that mean "the server cannot take this now" rather than "this request is wrong". */
@@ -300,4 +295,41 @@ function escapeGlob(text: string): string {
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+interface ViewFields {
+  names: readonly string[];
+  /** `<view>:<name>` for each name. */
+  fields: readonly string[];
+  joinedNames: string;
+  versionField: string;
+}
+
+/**
+ * The hash field names of a view's rows, built once per view and feature list rather than per row:
+ * consecutive rows of one view nearly always carry the same features in the same order.
+ */
+class ViewFieldNames {
+  private readonly byView = new Map<string, ViewFields>();
+
+  of(view: string, features: Record<string, FeatureValue>): ViewFields {
+    const names = Object.keys(features);
+    const known = this.byView.get(view);
+    if (known !== undefined && sameNames(known.names, names)) return known;
+    const made: ViewFields = {
+      names,
+      fields: names.map((name) => `${view}:${name}`),
+      joinedNames: names.join(','),
+      versionField: `${view}:__v`,
+    };
+    if (this.byView.size > 10_000) this.byView.clear();
+    this.byView.set(view, made);
+    return made;
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -44,11 +44,12 @@ describe('RedisOnlineStore', () => {
     });
     assert.deepEqual(await redis.keys(`fl:${p}:*`), [`fl:${p}:{driver:7}`]);
     assert.deepEqual(await redis.hgetall(`fl:${p}:{driver:7}`), {
-      'stats:__v': '10||0|3|trips,name,gone',
+      // event 10, created absent, offset 3, partition 0, persistent: see redis-version-field.ts
+      'stats:__v': `1${'10'.padStart(16, '0')}${'0'.repeat(17)}${'3'.padStart(16, '0')}${'0'.repeat(16)}p|trips,name,gone`,
       'stats:trips': '4',
       'stats:name': 'sx',
       'stats:gone': '',
-      'geo:__v': '11||0|4|lat',
+      'geo:__v': `1${'11'.padStart(16, '0')}${'0'.repeat(17)}${'4'.padStart(16, '0')}${'0'.repeat(16)}p|lat`,
       'geo:lat': '1.5',
     });
   });
