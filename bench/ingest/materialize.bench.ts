@@ -19,6 +19,7 @@
  * was handed to append(). Producer, subscriber and materializer share this process.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -146,6 +147,9 @@ async function main(): Promise<void> {
       groupId: `${project}.bench`,
       metrics: new MaterializerMetrics(metrics),
     });
+    const profiler = await startProfile();
+    const redisCpuBefore = await redisCpuSeconds(redis);
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     let firstSeen: number | undefined;
     const startPromise = materializer.start();
@@ -158,6 +162,9 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const finished = performance.now();
+    const cpu = process.cpuUsage(cpuBefore);
+    const redisCpu = (await redisCpuSeconds(redis)) - redisCpuBefore;
+    await profiler?.();
     await startPromise;
     const activeMs = finished - (firstSeen ?? started);
     const materializerRate = total / (activeMs / 1_000);
@@ -167,6 +174,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `ratio materializer / bare: ${(materializerRate / bareRate).toFixed(2)} (target >= 0.5); >= 50,000 rows/s: ${materializerRate >= 50_000 ? 'yes' : 'no'}`,
+    );
+    const perRow = (seconds: number) => `${((seconds * 1e6) / total).toFixed(1)} µs/row`;
+    console.log(
+      `  CPU while materializing: this process ${perRow((cpu.user + cpu.system) / 1e6)} (consumer, decode, encode, ioredis), redis-server ${perRow(redisCpu)}; wall ${perRow(activeMs / 1_000)}`,
     );
     const writeCount = /featurelog_materializer_write_batch_seconds_count (\d+)/.exec(await metrics.metrics())?.[1];
     const writeSum = /featurelog_materializer_write_batch_seconds_sum ([\d.e-]+)/.exec(await metrics.metrics())?.[1];
@@ -237,6 +248,29 @@ async function main(): Promise<void> {
     await runtime.close();
     await rm(repoDir, { recursive: true, force: true });
   }
+}
+
+/** With BENCH_PROFILE=<file.cpuprofile>: a CPU profile of this process while the materializer runs. */
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env.BENCH_PROFILE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`  CPU profile of the materializer phase: ${file}`);
+  };
+}
+
+/** CPU seconds redis-server has used so far (user + system, every thread). */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 async function bareConsume(

@@ -1,4 +1,5 @@
 import {
+  compareRowVersions,
   FeaturelogError,
   topicNames,
   type FeatureViewDefinition,
@@ -453,13 +454,18 @@ export class Materializer {
     await projection.prepare(batch.records);
     // Rows go out in chunks, pipelined and without offsets, as soon as each is decoded: decoding
     // and Redis overlap. Only once all are stored does the last write carry the checkpoint.
+    // Within a chunk only the last-write-wins winner of each entity is sent: exact, since the store
+    // keeps the greatest version of a total order whatever else it is shown.
     const max = this.settings.maxRowsPerWrite;
     const earlier: Promise<void>[] = [];
     let chunk: OnlineRow[] = [];
+    let chunkIndex = new Map<string, number>();
+    let superseded = 0;
     const poisoned: PoisonedRecord[] = [];
     for (const record of batch.records) {
+      let row: OnlineRow;
       try {
-        chunk.push(projection.toRow(record, project));
+        row = projection.toRow(record, project);
       } catch (error) {
         if (error instanceof FeaturelogError) {
           if (error.retriable) {
@@ -473,9 +479,19 @@ export class Materializer {
         }
         continue;
       }
+      const seen = chunkIndex.get(row.entityKey);
+      if (seen === undefined) {
+        chunkIndex.set(row.entityKey, chunk.length);
+        chunk.push(row);
+      } else {
+        if (compareRowVersions(row.version, chunk[seen]!.version) > 0) chunk[seen] = row;
+        superseded++;
+      }
       if (chunk.length >= max) {
-        earlier.push(this.write(projection, chunk, batch, undefined));
+        earlier.push(this.write(projection, chunk, batch, undefined, superseded));
         chunk = [];
+        chunkIndex = new Map();
+        superseded = 0;
       }
     }
     const settled = await Promise.allSettled(earlier);
@@ -484,7 +500,9 @@ export class Materializer {
     const end = batch.records[batch.records.length - 1]!.offset + 1;
     // Offsets never move past a record not yet in the DLQ: after a crash it is dead-lettered again.
     const stopAt = poisoned[0]?.record.offset ?? end;
-    if (chunk.length > 0 || stopAt > batch.records[0]!.offset) await this.write(projection, chunk, batch, stopAt);
+    if (chunk.length > 0 || stopAt > batch.records[0]!.offset) {
+      await this.write(projection, chunk, batch, stopAt, superseded);
+    }
     if (poisoned.length === 0) return;
     this.pastDeadLetters.set(`${batch.topic}:${batch.partition}`, {
       topic: batch.topic,
@@ -499,6 +517,8 @@ export class Materializer {
     rows: OnlineRow[],
     { topic, partition }: { topic: string; partition: number },
     nextOffset: number | undefined,
+    /** Rows of the chunk left out because a later row of the same entity beat them. */
+    superseded = 0,
   ): Promise<void> {
     const started = performance.now();
     let won: number;
@@ -521,7 +541,7 @@ export class Materializer {
     const view = projection.view.name;
     metrics.batchSeconds.observe((performance.now() - started) / 1_000);
     metrics.rows.inc({ view, outcome: 'won' }, won);
-    if (rows.length > won) metrics.rows.inc({ view, outcome: 'lost' }, rows.length - won);
+    if (rows.length + superseded > won) metrics.rows.inc({ view, outcome: 'lost' }, rows.length + superseded - won);
     metrics.observeFreshness(
       view,
       rows.map((row) => row.version.eventTimestamp),

@@ -47,11 +47,17 @@ function validateRow(row: OnlineRow, index: number): void {
   }
   if (typeof row.features !== 'object' || row.features === null) throw invalid(`${where}: features must be an object`);
   for (const name of Object.keys(row.features)) {
+    if (validNames.has(name)) continue;
     if (name === '' || name === '__v' || name === '__proto__' || /[,|\0]/.test(name)) {
       throw invalid(`${where}: feature name ${JSON.stringify(name)} is empty, reserved or contains , | or NUL`);
     }
+    if (validNames.size >= 100_000) validNames.clear();
+    validNames.add(name);
   }
 }
+
+/** Feature names already found valid: a batch repeats the same few names on every row. */
+const validNames = new Set<string>();
 
 function validateVersion(version: RowVersion, where: string): void {
   const { eventTimestamp, createdTimestamp, position } = version ?? {};
