@@ -3,6 +3,8 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   encodeEntityKey,
+  pushDestinationOf,
+  PUSH_TO_HEADER,
   topicNames,
   valueSubject,
   type FeatureValue,
@@ -95,6 +97,7 @@ export async function produceTrips(
   definitions: TaggedDefinition[],
   rows: readonly TripRow[],
   chunk = 500,
+  headers?: Record<string, string>,
 ): Promise<void> {
   const view = definitions.find((t) => t.kind === 'feature_view')!.definition as Parameters<typeof rowSchemaFor>[0];
   const entities = definitions.filter((t) => t.kind === 'entity').map((t) => t.definition) as Parameters<
@@ -110,6 +113,7 @@ export async function produceTrips(
       rows.slice(i, i + chunk).map((row) => ({
         key: Buffer.from(encodeEntityKey(entities[0]!.joinKeys, row as unknown as Record<string, unknown>)),
         value: encodeRow(id, type, row as unknown as Record<string, FeatureValue>),
+        ...(headers === undefined ? {} : { headers }),
       })),
     );
   }
@@ -138,6 +142,8 @@ export async function logTrips(
     for await (const batch of log.read(topic, partition, 0, { untilOffset: end })) {
       for (const record of batch) {
         if (record.value === null || record.value[0] !== 0) continue;
+        // Pushed for the online store only: not offline history.
+        if (pushDestinationOf(record.headers[PUSH_TO_HEADER]) === 'online') continue;
         const row = await decoder.decode(record.value, reader);
         rows.push({ partition, offset: record.offset, ...row });
       }

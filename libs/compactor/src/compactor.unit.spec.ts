@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FeaturelogError, topicNames, type TaggedDefinition } from '@featurelog/domain';
+import { FeaturelogError, PUSH_TO_HEADER, topicNames, type TaggedDefinition } from '@featurelog/domain';
 import { uniqueName, waitFor } from '@featurelog/testing';
 import type { ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
@@ -434,6 +434,42 @@ describe('compactor on the embedded log', () => {
       assert.equal(compactor.counters.unreadableRecords, 1);
       const result = await h.check();
       assert.equal(result.rows, 100);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('compactor and the push destination', () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'featurelog-compactor-push-to-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('leaves rows pushed with to=online out of the segments, and covers their offsets', async () => {
+    const h = await harness(join(dir, 'push-to'), 1);
+    try {
+      const produce = (count: number, seed: number, to?: string) =>
+        produceTrips(
+          h.runtime.log,
+          h.runtime.schemas,
+          h.project,
+          h.definitions,
+          tripRows(count, seed),
+          500,
+          to === undefined ? undefined : { [PUSH_TO_HEADER]: to },
+        );
+      await produce(50, 1);
+      await produce(30, 2, 'online');
+      await produce(20, 3, 'offline');
+      await produce(10, 4, 'online_and_offline');
+      await produce(40, 5);
+      const compactor = await h.start();
+      await caughtUp(h, compactor);
+      await compactor.stop();
+      assert.equal(compactor.counters.unreadableRecords, 0);
+      // check(): every offset covered, and the segment rows equal the log's rows not pushed to=online.
+      const result = await h.check();
+      assert.equal(result.rows, 50 + 20 + 10 + 40);
     } finally {
       await h.close();
     }

@@ -4,6 +4,8 @@ import {
   getDataSource,
   getEntity,
   listDefinitions,
+  pushDestinationOf,
+  PUSH_TO_HEADER,
   topicNames,
   validateRow,
   viewJoinKeys,
@@ -109,8 +111,8 @@ export class SegmentRowReader {
   }
 
   /**
-   * The rows of `records`, in order; null for a tombstone or an unreadable record (then listed in
-   * `unreadable`). Loads the writer schemas first, so a registry outage fails the whole batch (retriable).
+   * The rows of `records`, in order; null for a tombstone, a row pushed for the online store only, or an
+   * unreadable record (then listed in `unreadable`). Loads the writer schemas first, so a registry outage fails the whole batch (retriable).
    */
   async read(
     decoder: RowDecoder,
@@ -121,7 +123,8 @@ export class SegmentRowReader {
     if (this.view.source === undefined) await decoder.loadAll(values);
     else await this.loadSourceReaders(values);
     return records.map((record) => {
-      if (record.value === null) return null;
+      // Pushed with `to: online`: in the log for the online store only; the offset still counts as covered.
+      if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === 'online') return null;
       try {
         return this.toSegmentRow(this.decode(decoder, record.value), record);
       } catch (error) {

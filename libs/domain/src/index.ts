@@ -11,3 +11,4 @@ export * from './entity-key';
 export * from './row-validation';
 export * from './online-status';
 export * from './point-in-time';
+export * from './push-destination';

@@ -23,7 +23,7 @@ export class MaterializerMetrics {
     const registers = [registry];
     this.rows = new Counter({
       name: 'featurelog_materializer_rows_total',
-      help: 'Feature rows written to the online store, by view and whether they won last-write-wins',
+      help: 'Feature rows consumed for the online store, by view and outcome: won or lost last-write-wins (lost includes rows beaten by a later row of the same entity in one write, never sent), or offline_only (pushed with to=offline, skipped)',
       labelNames: ['view', 'outcome'],
       registers,
     });

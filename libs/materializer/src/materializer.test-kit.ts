@@ -5,12 +5,15 @@ import { loadProjectConfig } from '@featurelog/config';
 import {
   compareRowVersions,
   encodeEntityKey,
+  pushDestinationOf,
+  PUSH_TO_HEADER,
   topicNames,
   valueSubject,
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
   type JoinKey,
+  type PushDestination,
   type RowVersion,
   type TaggedDefinition,
 } from '@featurelog/domain';
@@ -64,7 +67,12 @@ export interface TestProject {
   apply(definitions: TaggedDefinition[]): Promise<void>;
   topic(view: string): string;
   /** Encodes rows with the latest schema registered for the view's topic and appends them keyed by entity. */
-  produce(view: string, rows: FeatureRow[], log?: EventLog): Promise<RecordPosition[]>;
+  produce(
+    view: string,
+    rows: FeatureRow[],
+    log?: EventLog,
+    headers?: Record<string, string>,
+  ): Promise<RecordPosition[]>;
   close(): Promise<void>;
 }
 
@@ -105,7 +113,7 @@ export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestP
       await applier.apply(definitions, { prune: true });
     },
     topic: topicOf,
-    produce: async (view, rows, log = runtime.log) => {
+    produce: async (view, rows, log = runtime.log, headers) => {
       const topic = topicOf(view);
       const latest = await runtime.schemas.latestVersion(valueSubject(topic));
       let type = types.get(latest!.id);
@@ -122,6 +130,7 @@ export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestP
         rows.map((row) => ({
           key: Buffer.from(encodeEntityKey(joinKeys, row)),
           value: encodeRow(latest!.id, type, row),
+          ...(headers === undefined ? {} : { headers }),
         })),
       );
     },
@@ -145,7 +154,9 @@ export interface FoldedValue {
 export async function foldTopic(test: TestProject, viewName: string): Promise<Map<string, FoldedValue>> {
   const { view, joinKeys, rows } = await readRows(test, viewName);
   const folded = new Map<string, FoldedValue>();
-  for (const { position, row } of rows) {
+  for (const { position, row, to } of rows) {
+    // Pushed for the offline store only: never online.
+    if (to === 'offline') continue;
     const version: RowVersion = {
       eventTimestamp: row.event_timestamp as number,
       createdTimestamp: (row.created_timestamp as number | null) ?? null,
@@ -169,7 +180,8 @@ export async function readRows(
 ): Promise<{
   view: FeatureViewDefinition;
   joinKeys: JoinKey[];
-  rows: Array<{ position: RecordPosition; row: FeatureRow }>;
+  /** `to`: the push destination the row's header names (online_and_offline without one). */
+  rows: Array<{ position: RecordPosition; row: FeatureRow; to: PushDestination }>;
 }> {
   const { runtime, follower, project } = test;
   await follower.catchUp();
@@ -181,7 +193,7 @@ export async function readRows(
   const reader = readerSchema(rowSchemaFor(view, entities, project));
   const decoder = new RowDecoder(runtime.schemas);
   const topic = topicNames.features(project, view);
-  const rows: Array<{ position: RecordPosition; row: FeatureRow }> = [];
+  const rows: Array<{ position: RecordPosition; row: FeatureRow; to: PushDestination }> = [];
   for (const [partition, end] of await runtime.log.endOffsets(topic)) {
     if (end === 0) continue;
     for await (const records of runtime.log.read(topic, partition, 0, { untilOffset: end })) {
@@ -190,6 +202,7 @@ export async function readRows(
           rows.push({
             position: { partition, offset: record.offset },
             row: await decoder.decode(record.value!, reader),
+            to: pushDestinationOf(record.headers[PUSH_TO_HEADER]),
           });
         } catch {
           // Poison: the materializer dead-letters it, so the oracle skips it.

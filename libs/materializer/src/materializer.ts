@@ -1,6 +1,8 @@
 import {
   compareRowVersions,
   FeaturelogError,
+  pushDestinationOf,
+  PUSH_TO_HEADER,
   topicNames,
   type FeatureViewDefinition,
   type EntityDefinition,
@@ -462,7 +464,13 @@ export class Materializer {
     let chunkIndex = new Map<string, number>();
     let superseded = 0;
     const poisoned: PoisonedRecord[] = [];
+    let offlineOnly = 0;
     for (const record of batch.records) {
+      // Pushed with `to: offline`: in the log for the offline store, not for this one.
+      if (pushDestinationOf(record.headers[PUSH_TO_HEADER]) === 'offline') {
+        offlineOnly++;
+        continue;
+      }
       let row: OnlineRow;
       try {
         row = projection.toRow(record, project);
@@ -494,6 +502,8 @@ export class Materializer {
         superseded = 0;
       }
     }
+    if (offlineOnly > 0)
+      this.options.metrics?.rows.inc({ view: projection.view.name, outcome: 'offline_only' }, offlineOnly);
     const settled = await Promise.allSettled(earlier);
     const failed = settled.find((outcome) => outcome.status === 'rejected');
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;

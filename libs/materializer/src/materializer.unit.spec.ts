@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { topicNames, valueSubject, type TaggedDefinition } from '@featurelog/domain';
+import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition } from '@featurelog/domain';
 import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { waitFor } from '@featurelog/testing';
@@ -101,9 +101,11 @@ describe('Materializer on the embedded ports', () => {
       const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=1']);
       assert.equal(stored.get('driver_id=1')?.features.trips, 3, 'the row with the greatest event time wins');
       const text = await running.registry.metrics();
-      assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="won"\} 3/);
-      assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="lost"\} 1/);
-      assert.match(text, /featurelog_materializer_freshness_seconds_count\{view="driver_stats"\} 4/);
+      // Driver 1's rows arrive in one chunk: only its winner (trips 3) reaches the store, the other two
+      // count as lost without a write; driver 2's row wins.
+      assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="won"\} 2/);
+      assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="lost"\} 2/);
+      assert.match(text, /featurelog_materializer_freshness_seconds_count\{view="driver_stats"\} 2/);
       assert.match(text, /featurelog_materializer_lag_records\{topic="[^"]+",partition="\d"\} 0/);
     } finally {
       await running.stop();
@@ -159,6 +161,40 @@ describe('Materializer on the embedded ports', () => {
       assert.doesNotMatch(text, /outcome="won"\} [1-9]/, 'no redelivered row wins');
       assert.match(text, /outcome="lost"\} [1-9]/);
       assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), before);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('skips rows pushed with to=offline, keeps rows pushed with to=online, and checkpoints past both', async () => {
+    const running = await startMaterializer(test);
+    try {
+      const pushedTo = (to: string) => ({ [PUSH_TO_HEADER]: to });
+      await test.produce('driver_stats', [row(40, 10, 1), row(41, 10, 1)]);
+      // Newer rows for the offline store only: the online values must stay those of trips 1.
+      await test.produce('driver_stats', [row(40, 20, 2), row(41, 20, 2)], undefined, pushedTo('offline'));
+      await test.produce('driver_stats', [row(42, 10, 3)], undefined, pushedTo('offline'));
+      await test.produce('driver_stats', [row(43, 10, 4)], undefined, pushedTo('online'));
+      await test.produce('driver_stats', [row(41, 30, 5)], undefined, pushedTo('online_and_offline'));
+      await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
+        description: 'every pushed row consumed',
+      });
+      const stored = await storedValues(await test.store(), test.project, 'driver_stats', [
+        'driver_id=40',
+        'driver_id=41',
+        'driver_id=42',
+        'driver_id=43',
+      ]);
+      assert.deepEqual(Object.fromEntries([...stored].map(([key, value]) => [key, value.features.trips])), {
+        'driver_id=40': 1,
+        'driver_id=41': 5,
+        'driver_id=43': 4,
+      });
+      assert.match(
+        await running.registry.metrics(),
+        /featurelog_materializer_rows_total\{view="driver_stats",outcome="offline_only"\} 3/,
+      );
+      await assertStoreEqualsFold(test);
     } finally {
       await running.stop();
     }

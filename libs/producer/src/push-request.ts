@@ -1,6 +1,8 @@
 import {
   FeaturelogError,
   findDefinition,
+  PUSH_DESTINATIONS,
+  type PushDestination,
   listElementType,
   type DefinitionSource,
   type FeatureViewDefinition,
@@ -9,12 +11,8 @@ import {
 } from '@featurelog/domain';
 import type { InputRow } from './row-input';
 
-/** Where pushed rows should become visible. Everything goes through the log either way (see PushTarget). */
-export const PUSH_DESTINATIONS = ['online', 'offline', 'online_and_offline'] as const;
-export type PushDestination = (typeof PUSH_DESTINATIONS)[number];
-
-/** Header carrying a push's `to` when it is not both stores, for the consumers that honour it. */
-export const PUSH_TO_HEADER = 'featurelog-push-to';
+/** Kept here too for the producer's callers; the definitions live in @featurelog/domain (push-destination). */
+export { PUSH_DESTINATIONS, PUSH_TO_HEADER, type PushDestination } from '@featurelog/domain';
 
 /**
  * The body of `POST /push`, in Feast's shape: a view (or a push source: every view reading that
