@@ -739,15 +739,29 @@ const UNAVAILABLE_ERRORS = new Set([
   'KafkaJSLockTimeout',
 ]);
 
-/** Maps a kafkajs error to a FeaturelogError that says whether retrying can help. */
+/** An error and its causes, outermost first (kafkajs wraps the error that made it give up). */
+function* causeChain(error: unknown): Generator<{ name?: string; type?: string; retriable?: boolean }> {
+  for (let current: unknown = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    yield current as { name?: string; type?: string; retriable?: boolean };
+    const wrapped = current as { cause?: unknown; originalError?: unknown };
+    current = wrapped.cause ?? wrapped.originalError;
+  }
+}
+
+/**
+ * Maps a kafkajs error to a FeaturelogError that says whether retrying can help. The whole cause chain
+ * counts: kafkajs gives up on a connection error after its own retries with a KafkaJSNonRetriableError
+ * ("non-retriable" for kafkajs, which will not retry again) whose cause is the KafkaJSConnectionError;
+ * for our caller that is still "Kafka unavailable, retry later".
+ */
 function kafkaError(error: unknown, what: string): FeaturelogError {
   if (error instanceof FeaturelogError) return error;
-  const details = error as { name?: string; message?: string; retriable?: boolean; type?: string };
-  const reason = details?.message ?? String(error);
-  if (details?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+  const reason = (error as { message?: string } | undefined)?.message ?? String(error);
+  const chain = [...causeChain(error)];
+  if (chain.some((cause) => cause.type === 'UNKNOWN_TOPIC_OR_PARTITION')) {
     return new FeaturelogError('LOG_TOPIC_NOT_FOUND', `${what}: ${reason}`, { cause: error });
   }
-  if (UNAVAILABLE_ERRORS.has(details?.name ?? '') || details?.retriable === true) {
+  if (chain.some((cause) => UNAVAILABLE_ERRORS.has(cause.name ?? '') || cause.retriable === true)) {
     return new FeaturelogError('LOG_UNAVAILABLE', `${what}: Kafka unavailable (${reason})`, {
       retriable: true,
       cause: error,
