@@ -24,6 +24,19 @@ export class MsgpackWriter {
     this.buffer.writeUInt32BE(count, at + 1);
   }
 
+  /** Room for a uint 32 whose value is known only later (`fillPlaceholder`). */
+  placeholder(): number {
+    this.reserve(5);
+    const at = this.length;
+    this.buffer[at] = 0xce;
+    this.length += 5;
+    return at;
+  }
+
+  fillPlaceholder(at: number, value: number): void {
+    this.buffer.writeUInt32BE(value, at + 1);
+  }
+
   uint(value: number): void {
     this.reserve(5);
     const buffer = this.buffer;

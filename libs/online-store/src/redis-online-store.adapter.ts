@@ -10,7 +10,7 @@ import type {
 } from './online-store.port';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
-import { decodeVersionField, encodeVersionField, featureNamesOf } from './redis-version-field';
+import { decodeVersionField, encodeVersion, featureNamesOf } from './redis-version-field';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
 
 export interface RedisOnlineStoreConfig {
@@ -100,26 +100,32 @@ export class RedisOnlineStore implements OnlineStore {
     validateWriteBatch(batch);
     const offsets = batch.checkpoint?.offsets ?? [];
     if (batch.rows.length === 0 && offsets.length === 0) return 0;
+    // The layout is WRITE_BATCH_SCRIPT's: the field names of each view once, at the end, and per row
+    // only what differs from row to row.
     const keys: string[] = [];
-    const packed = new MsgpackWriter(1_024 + batch.rows.length * 384);
+    const packed = new MsgpackWriter(1_024 + batch.rows.length * 256);
     const array = packed.beginArray();
-    let items = 1;
+    const specStart = packed.placeholder();
+    let items = 2;
+    const specs = new Map<ViewFields, number>();
     packed.uint(batch.rows.length);
     for (const row of batch.rows) {
       keys.push(this.entityHashKey(row.project, row.entityKey));
       const fields = this.viewFields.of(row.view, row.features);
+      let spec = specs.get(fields);
+      if (spec === undefined) {
+        spec = specs.size + 1;
+        specs.set(fields, spec);
+      }
       const expiring = row.ttlSeconds !== undefined && row.ttlSeconds > 0;
-      packed.string(fields.versionField);
-      packed.string(encodeVersionField(row.version, expiring, fields.joinedNames));
+      packed.uint(spec);
+      packed.string(encodeVersion(row.version, expiring));
       packed.string(
         expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '',
       );
-      packed.uint(fields.names.length);
-      for (let i = 0; i < fields.names.length; i++) {
-        packed.string(fields.fields[i]!);
-        packed.string(encodeStoredValue(row.features[fields.names[i]!] ?? null));
-      }
-      items += 4 + 2 * fields.names.length;
+      const { names } = fields;
+      for (let i = 0; i < names.length; i++) packed.string(encodeStoredValue(row.features[names[i]!] ?? null));
+      items += 3 + names.length;
     }
     packed.uint(offsets.length);
     items++;
@@ -130,6 +136,17 @@ export class RedisOnlineStore implements OnlineStore {
         packed.string(String(nextOffset));
       }
       items += 2 * offsets.length;
+    }
+    // Where the views start, as a Lua index (from 1): right after the `items` elements written so far.
+    packed.fillPlaceholder(specStart, items + 1);
+    packed.uint(specs.size);
+    items++;
+    for (const fields of specs.keys()) {
+      packed.string(fields.versionField);
+      packed.string(fields.joinedNames);
+      packed.uint(fields.names.length);
+      for (const field of fields.fields) packed.string(field);
+      items += 3 + fields.fields.length;
     }
     packed.endArray(array, items);
     return this.runWriteScript([String(keys.length), ...keys, packed.bytes()]);

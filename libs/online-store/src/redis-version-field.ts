@@ -27,18 +27,18 @@ export const VERSION_DIGITS = 66;
 const TWO_53 = 2 ** 53;
 const NULL_TIMESTAMP = '0'.repeat(17);
 
-export function encodeVersionField(
-  { eventTimestamp, createdTimestamp, position }: RowVersion,
-  expiring: boolean,
-  names: string,
-): string {
+export function encodeVersionField(version: RowVersion, expiring: boolean, names: string): string {
+  return encodeVersion(version, expiring) + '|' + names;
+}
+
+/** The first 67 characters of a version field: the 66 digits and `e` or `p`. */
+export function encodeVersion({ eventTimestamp, createdTimestamp, position }: RowVersion, expiring: boolean): string {
   return (
     signed(eventTimestamp) +
     (createdTimestamp === null ? NULL_TIMESTAMP : signed(createdTimestamp)) +
     digits16(position.offset) +
     digits16(position.partition) +
-    (expiring ? 'e|' : 'p|') +
-    names
+    (expiring ? 'e' : 'p')
   );
 }
 

@@ -4,11 +4,13 @@
  *
  * KEYS: the entity hash of each row, in row order; then the checkpoint hash when the batch has offsets.
  * ARGV[1]: the batch as ONE MessagePack array (MsgpackWriter; cmsgpack.unpack reads it in C, far
- *       cheaper than ~30 arguments per row in both ioredis and Redis):
- *         rowCount, then per row
- *           versionField (`<view>:__v`), versionValue (see redis-version-field.ts),
- *           expireAtMs ('' = no expiry), fieldCount, fieldCount × (field, value),
- *         then offsetCount, offsetCount × (field, nextOffset).
+ *       cheaper than ~30 arguments per row in both ioredis and Redis), each view's field names once:
+ *         viewsAt (index of viewCount below), rowCount, then per row
+ *           view (its index among the views below), version (the 67 first characters of the version
+ *           field, see redis-version-field.ts), expireAtMs ('' = no expiry), the view's fieldCount values,
+ *         then offsetCount, offsetCount × (field, nextOffset),
+ *         then viewCount, per view
+ *           versionField (`<view>:__v`), featureNames (`a,b,c`), fieldCount, fieldCount × field.
  * Returns how many rows won.
  *
  * Last-write-wins is compareRowVersions from @featurelog/domain, restated here because it must run
@@ -30,40 +32,49 @@
  */
 export const WRITE_BATCH_SCRIPT = `
 local b = cmsgpack.unpack(ARGV[1])
-local rowCount = b[1]
-local a = 2
+local views = {}
+local v = b[1] + 1
+for i = 1, b[b[1]] do
+  local n = b[v + 2]
+  -- The HSET arguments of a row of this view: field names fixed, values filled in per row.
+  local args = {b[v], false}
+  for f = 1, n do args[2 * f + 1] = b[v + 2 + f] end
+  views[i] = {versionField = b[v], names = b[v + 1], n = n, args = args}
+  v = v + 3 + n
+end
+
+local rowCount = b[2]
+local a = 3
 local won = 0
 for r = 1, rowCount do
   local key = KEYS[r]
-  local versionField = b[a]
-  local versionValue = b[a + 1]
+  local view = views[b[a]]
+  local version = b[a + 1]
   local expireAt = b[a + 2]
-  local firstField = a + 4
-  a = firstField + 2 * b[a + 3]
+  local firstValue = a + 3
+  a = firstValue + view.n
 
-  local stored = redis.call('HGET', key, versionField)
-  if not stored or string.sub(versionValue, 1, 66) > string.sub(stored, 1, 66) then
-    if stored then
-      local features = string.sub(versionValue, 69)
-      local storedFeatures = string.sub(stored, 69)
-      if storedFeatures ~= features then
-        -- The view's schema changed: drop fields the winner does not carry, so none lingers.
-        local view = string.sub(versionField, 1, -5)
-        local keep = {}
-        for name in string.gmatch(features, '[^,]+') do keep[name] = true end
-        for name in string.gmatch(storedFeatures, '[^,]+') do
-          if not keep[name] then redis.call('HDEL', key, view .. ':' .. name) end
-        end
+  local stored = redis.call('HGET', key, view.versionField)
+  if not stored or string.sub(version, 1, 66) > string.sub(stored, 1, 66) then
+    if stored and string.sub(stored, 69) ~= view.names then
+      -- The view's schema changed: drop fields the winner does not carry, so none lingers.
+      local prefix = string.sub(view.versionField, 1, -4)
+      local keep = {}
+      for name in string.gmatch(view.names, '[^,]+') do keep[name] = true end
+      for name in string.gmatch(string.sub(stored, 69), '[^,]+') do
+        if not keep[name] then redis.call('HDEL', key, prefix .. name) end
       end
     end
     local expiryBefore = -1
     if expireAt ~= '' then expiryBefore = redis.call('PEXPIRETIME', key) end
-    if a - firstField <= 7000 then
-      redis.call('HSET', key, versionField, versionValue, unpack(b, firstField, a - 1))
+    local args = view.args
+    args[2] = version .. '|' .. view.names
+    for f = 1, view.n do args[2 * f + 2] = b[firstValue + f - 1] end
+    if view.n < 3500 then
+      redis.call('HSET', key, unpack(args))
     else
       -- unpack is bounded by Lua's C stack (8000 values); a view this wide goes field by field.
-      redis.call('HSET', key, versionField, versionValue)
-      for i = firstField, a - 1, 2 do redis.call('HSET', key, b[i], b[i + 1]) end
+      for f = 1, 2 * view.n + 2, 2 do redis.call('HSET', key, args[f], args[f + 1]) end
     end
     if expireAt == '' then
       if not stored or string.byte(stored, 67) ~= 112 then redis.call('PERSIST', key) end
