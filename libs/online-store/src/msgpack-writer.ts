@@ -58,7 +58,7 @@ export class MsgpackWriter {
     if (text.length <= 85) {
       this.reserve(2 + text.length * 3);
       const at = this.length;
-      const written = this.ascii(text, at + 2) ?? this.buffer.write(text, at + 2, 'utf8');
+      const written = this.buffer.write(text, at + 2, 'utf8');
       this.buffer[at] = 0xd9;
       this.buffer[at + 1] = written;
       this.length = at + 2 + written;
@@ -75,17 +75,6 @@ export class MsgpackWriter {
   /** The bytes written so far (a view of the writer's buffer, valid until the next write). */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
-  }
-
-  /** Short ASCII strings (names, numbers) are copied by hand: cheaper than a call into Buffer.write. */
-  private ascii(text: string, at: number): number | undefined {
-    const buffer = this.buffer;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code >= 0x80) return undefined;
-      buffer[at + i] = code;
-    }
-    return text.length;
   }
 
   private reserve(bytes: number): void {

@@ -36,9 +36,19 @@ export function validateViewName(view: string): void {
   }
 }
 
+/** The project and view names of the previous row: every row of a batch usually repeats them. */
+let lastValidProject: string | undefined;
+let lastValidView: string | undefined;
+
 function validateRow(row: OnlineRow, index: number): void {
-  validateProjectName(row.project);
-  validateViewName(row.view);
+  if (typeof row.project !== 'string' || row.project !== lastValidProject) {
+    validateProjectName(row.project);
+    lastValidProject = row.project;
+  }
+  if (typeof row.view !== 'string' || row.view !== lastValidView) {
+    validateViewName(row.view);
+    lastValidView = row.view;
+  }
   const where = `row ${index} (${row.project}/${row.view}/${row.entityKey})`;
   if (typeof row.entityKey !== 'string') throw invalid(`${where}: entityKey must be a string`);
   validateVersion(row.version, where);
