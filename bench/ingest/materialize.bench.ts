@@ -1,9 +1,15 @@
 /**
- * Materializer bench on the stack's Kafka, schema registry and Redis (stackEnv):
+ * Materializer bench on the stack's Kafka, schema registry and Redis (stackEnv). One command, with the
+ * stack up (`npm run stack -- up`) and its FEATURELOG_* port variables exported:
  *
- *   FEATURELOG_KAFKA_PORT=59192 FEATURELOG_SCHEMA_REGISTRY_PORT=58181 FEATURELOG_REDIS_PORT=56479 \
- *     node_modules/.bin/node -r @swc-node/register bench/ingest/materialize.bench.ts
- *   BENCH_SCALE=0.1 … (short mode)
+ *   flock /tmp/featurelog-bench.lock node_modules/.bin/node -r @swc-node/register bench/ingest/materialize.bench.ts
+ *
+ *   BENCH_SCALE=0.1 …                       short mode
+ *   BENCH_PROFILE=/tmp/m.cpuprofile …       CPU profile of this process while the materializer runs
+ *
+ * Prints: the bare consumer's rate, the materializer's rate, their ratio (target >= 0.5, and >= 50,000
+ * rows/s), CPU µs per row of this process and of redis-server while materializing (what limits the
+ * rate), and freshness p50/p99 (targets 10 / 50 ms).
  *
  * Throughput: a topic of ROWS rows of a view of 10 features (3 partitions, ENTITIES entities) is
  * consumed, in the same run, by
@@ -20,7 +26,7 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
@@ -171,6 +177,11 @@ async function main(): Promise<void> {
     const bareRate = total / (bare.activeMs / 1_000);
     console.log(
       `materializer topic→Redis:    ${rate(total, activeMs)} (to first checkpoint ${Math.round((firstSeen ?? started) - started)} ms, total ${Math.round(finished - started)} ms)`,
+    );
+    console.log(
+      `load average (1/5/15 min) after the throughput runs: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
     );
     console.log(
       `ratio materializer / bare: ${(materializerRate / bareRate).toFixed(2)} (target >= 0.5); >= 50,000 rows/s: ${materializerRate >= 50_000 ? 'yes' : 'no'}`,
