@@ -120,9 +120,7 @@ export class RedisOnlineStore implements OnlineStore {
       const expiring = row.ttlSeconds !== undefined && row.ttlSeconds > 0;
       packed.uint(spec);
       packed.string(encodeVersion(row.version, expiring));
-      packed.string(
-        expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '',
-      );
+      packed.string(expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '');
       const { names } = fields;
       for (let i = 0; i < names.length; i++) packed.string(encodeStoredValue(row.features[names[i]!] ?? null));
       items += 3 + names.length;
