@@ -19,7 +19,11 @@ export interface BackfillRequest {
   /** Inclusive event-time bounds, epoch µs; absent means unbounded. */
   from?: number;
   to?: number;
-  /** `segments`: live segments plus the uncompacted log tail (default); `log`: the whole log. */
+  /**
+   * `segments`: live segments plus the uncompacted log tail (default); `log`: the whole log. Only the log
+   * knows a push's `to`: `log` replays exactly the rows meant for the online store, while segments hold
+   * the rows meant for the offline store (pushed to=offline included, to=online left out).
+   */
   source?: 'segments' | 'log';
 }
 
@@ -98,6 +102,7 @@ export async function backfillView(
     tailRowsInMemory: options.tailRowsInMemory,
     spillDirectory: options.spillDirectory,
     withJoinKeys: true,
+    forStore: 'online',
     onProgress: progress,
   });
   const features = view.features.map((feature) => feature.name);

@@ -122,6 +122,7 @@ export async function appendFeatureRows(
   log: EventLog,
   target: ProvisionedView,
   rows: readonly Record<string, FeatureValue>[],
+  headers?: Record<string, string>,
 ): Promise<void> {
   const joinKeys = entitiesOf(target.view).flatMap((entity) => entity.joinKeys);
   await log.append(
@@ -129,6 +130,7 @@ export async function appendFeatureRows(
     rows.map((row) => ({
       key: Buffer.from(encodeEntityKey(joinKeys, row)),
       value: encodeRow(target.schemaId, target.type, row),
+      ...(headers === undefined ? {} : { headers }),
     })),
   );
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import {
   FeaturelogError,
+  pushDestinationOf,
+  PUSH_TO_HEADER,
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
@@ -57,6 +59,13 @@ export interface ViewHistoryOptions {
   spillDirectory?: string;
   /** Keep each row's typed join key values (KeyedHistoryRow.joinKeys); backfills need them, exports do not. */
   withJoinKeys?: boolean;
+  /**
+   * Which store the history is for, as far as the log tail tells (a push's `to`, see PushDestination):
+   * `offline` (exports, default) leaves out tail rows pushed for the online store only, as the compactor
+   * leaves them out of segments; `online` (backfills) leaves out rows pushed for the offline store only.
+   * Segments carry no destination: with `source: 'segments'` their rows are taken whatever `forStore`.
+   */
+  forStore?: 'offline' | 'online';
   onProgress?: (progress: { phase: string; done: number; total: number }) => void;
 }
 
@@ -178,6 +187,7 @@ async function readTail(
   const decoder = new RowDecoder(sources.schemas);
   const reader = readerSchema(rowSchemaFor(view, options.entities, sources.project));
   const features = view.features.map((feature) => feature.name);
+  const notFor = options.forStore === 'online' ? 'offline' : 'online';
   let done = 0;
   let undecodable = 0;
   const phase = `reading the log tail of ${view.name}`;
@@ -187,7 +197,7 @@ async function readTail(
       await decoder.loadAll(records.flatMap((record) => (record.value === null ? [] : [record.value])));
       const rows: HistoryRow[] = [];
       for (const record of records) {
-        if (record.value === null) continue;
+        if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === notFor) continue;
         let decoded: Record<string, FeatureValue>;
         try {
           decoded = decoder.decodeLoaded(record.value, reader) as Record<string, FeatureValue>;
