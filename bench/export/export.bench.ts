@@ -340,7 +340,7 @@ async function runFeaturelog(data: Dataset, output: string): Promise<CaseResult>
       millis: performance.now() - started,
       rows: result.rows,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
-      detail: `${result.segmentsRead} segments (${result.segmentRows} rows) + ${result.tailRows} tail rows, ${result.historyRowsRead} history rows read, ${result.spilledRuns} spilled runs`,
+      detail: `${result.segmentsRead} segments (${result.segmentRows} rows) + ${result.tailRows} tail rows, ${result.historyRowsRead} history rows read, ${result.entityFrames} entity frame(s)`,
     };
   } finally {
     await log.close();

@@ -18,8 +18,8 @@ export interface JobsAppOptions {
   host?: string;
   /** Names this process in job events; default host:pid:random. */
   workerId?: string;
-  /** Memory bounds and spill directory of exports. */
-  exportOptions?: Pick<ExportOptions, 'entityRowsInMemory' | 'tailRowsInMemory' | 'spillDirectory'>;
+  /** Memory bounds of exports. */
+  exportOptions?: Pick<ExportOptions, 'entityRowsInMemory' | 'tailRowsInMemory'>;
   /** How `<project>.segments` records decode (the compactor's encoding). */
   decodeSegmentEvent?: SegmentEventDecoder;
   /** Nest's own log lines; `featurelog dev` passes false. */

@@ -1,19 +1,6 @@
 import { FeaturelogError, type FeatureValue, type ValueType } from '@featurelog/domain';
-import type { EntityRow } from '@featurelog/pit';
-import type { ExportPlan, PlannedView } from './export-plan';
-import { sortableEntityKey } from './sortable-entity-key';
+import type { ExportPlan } from './export-plan';
 import { parseTimestampText } from './timestamp-text';
-
-/**
- * An entity row on its way through the export: `values` holds the file's columns in file order (join keys
- * and `event_timestamp` already typed), carried through the join untouched; `entityKeys` holds one
- * {@link sortableEntityKey} per pass. `columns` stays empty: one array is cheaper to spill than a record.
- */
-export interface FrameRow extends EntityRow {
-  values: unknown[];
-}
-
-const NO_COLUMNS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** What a CSV column's text turned out to be, judged over every row. */
 interface TextColumnShape {
@@ -24,7 +11,7 @@ interface TextColumnShape {
 }
 
 /**
- * Turns raw entity-file rows into {@link FrameRow}s, refusing (with the row number) a missing or
+ * Checks and types raw entity-file rows in place (event_timestamp as epoch µs, join keys as their type), refusing (with the row number) a missing or
  * unparseable timestamp and a join key that does not fit its type. Tracks the time range of the rows and,
  * for CSV, the narrowest type each extra column's text fits (int64, float64, bool, else string).
  */
@@ -32,14 +19,10 @@ export class EntityRowDecoder {
   private nextIndex = 0;
   minTimestamp = Number.POSITIVE_INFINITY;
   maxTimestamp = Number.NEGATIVE_INFINITY;
-  private readonly passes: { keyName: string; joinKeys: PlannedView['joinKeys'] }[];
   private readonly keyColumns: { name: string; index: number; type: ValueType }[];
   private readonly textShapes: Map<number, TextColumnShape> | undefined;
 
   constructor(private readonly plan: ExportPlan) {
-    const passes = new Map<string, PlannedView['joinKeys']>();
-    for (const view of plan.views) passes.set(view.keyName, view.joinKeys);
-    this.passes = [...passes].map(([keyName, joinKeys]) => ({ keyName, joinKeys }));
     this.keyColumns = [...plan.joinKeyColumns].map(([name, { index, type }]) => ({ name, index, type }));
     if (plan.entityFile.format === 'csv') {
       const special = new Set([plan.timestampIndex, ...this.keyColumns.map((key) => key.index)]);
@@ -56,8 +39,9 @@ export class EntityRowDecoder {
     return this.nextIndex;
   }
 
-  decode(raw: readonly unknown[][]): FrameRow[] {
-    const out = new Array<FrameRow>(raw.length);
+  /** Types each row of `raw` in place; returns their timestamps (µs). */
+  decode(raw: readonly unknown[][]): number[] {
+    const out = new Array<number>(raw.length);
     const file = this.plan.entityFile;
     for (let r = 0; r < raw.length; r++) {
       const values = raw[r] as unknown[];
@@ -72,16 +56,9 @@ export class EntityRowDecoder {
       values[this.plan.timestampIndex] = timestamp;
       if (timestamp < this.minTimestamp) this.minTimestamp = timestamp;
       if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
-      const keyValues: Record<string, unknown> = {};
-      for (const key of this.keyColumns) {
-        const value = this.joinKeyOf(key, values[key.index], rowIndex);
-        values[key.index] = value;
-        keyValues[key.name] = value;
-      }
-      const entityKeys: Record<string, string> = {};
-      for (const pass of this.passes) entityKeys[pass.keyName] = sortableEntityKey(pass.joinKeys, keyValues);
+      for (const key of this.keyColumns) values[key.index] = this.joinKeyOf(key, values[key.index], rowIndex);
       if (this.textShapes !== undefined) this.observeText(values);
-      out[r] = { rowIndex, timestamp, entityKeys, columns: NO_COLUMNS, values };
+      out[r] = timestamp;
     }
     return out;
   }
@@ -196,76 +173,101 @@ export function textAs(type: ValueType, value: unknown): unknown {
   }
 }
 
-/** A frame of FrameRows as columns: what the entity sorters spill (see ExternalSorter's frameCodec). */
-interface FrameColumns {
-  rowIndex: Float64Array;
-  timestamp: Float64Array;
-  keyNames: string[];
-  keys: string[][];
-  values: unknown[][];
-  views: { name: string; features: string[]; columns: FeatureValue[][] }[];
+/** Consecutive entity rows, typed in place, with their times: the unit one join works on. */
+export interface EntityFrame {
+  rows: unknown[][];
+  timestamps: Float64Array;
+  minTimestamp: number;
+  maxTimestamp: number;
 }
 
 /**
- * Lays a frame of entity rows out as columns for spilling. Every row of one sorter went through the same
- * passes, so the first row's key names, width and joined views describe them all.
+ * The entity file in frames of at most `frameSize` rows, in file order: each frame is joined whole in
+ * memory and written out before the next is read, so memory holds one frame however long the file is
+ * (a longer file only re-reads the history once per frame).
  */
-export const frameRowCodec = {
-  encode(rows: FrameRow[]): FrameColumns {
-    const n = rows.length;
-    const first = rows[0];
-    const keyNames = first ? Object.keys(first.entityKeys) : [];
-    const width = first ? first.values.length : 0;
-    const views = Object.entries(first?.features ?? {}).map(([name, values]) => ({
-      name,
-      features: Object.keys(values),
-      columns: Object.keys(values).map(() => new Array<FeatureValue>(n)),
-    }));
-    const out: FrameColumns = {
-      rowIndex: new Float64Array(n),
-      timestamp: new Float64Array(n),
-      keyNames,
-      keys: keyNames.map(() => new Array<string>(n)),
-      values: Array.from({ length: width }, () => new Array<unknown>(n)),
-      views,
-    };
-    for (let i = 0; i < n; i++) {
-      const row = rows[i]!;
-      out.rowIndex[i] = row.rowIndex;
-      out.timestamp[i] = row.timestamp;
-      for (let k = 0; k < keyNames.length; k++) out.keys[k]![i] = row.entityKeys[keyNames[k]!]!;
-      for (let c = 0; c < width; c++) out.values[c]![i] = row.values[c];
-      for (const view of views) {
-        const values = row.features![view.name]!;
-        for (let f = 0; f < view.features.length; f++) view.columns[f]![i] = values[view.features[f]!] ?? null;
+export class EntityFrames {
+  private readonly decoder: EntityRowDecoder;
+  private iterator: AsyncIterator<unknown[][]> | undefined;
+  private leftover: unknown[][] = [];
+  private ended = false;
+  private first: EntityFrame | undefined;
+
+  constructor(
+    private readonly plan: ExportPlan,
+    private readonly frameSize: number,
+  ) {
+    this.decoder = new EntityRowDecoder(plan);
+  }
+
+  /** Rows read so far. */
+  get rowCount(): number {
+    return this.decoder.rowCount;
+  }
+
+  /**
+   * The type each entity column is written with, before any row is written: a CSV file longer than one
+   * frame is scanned once first, since a column's type is judged over every row.
+   */
+  async columnTypes(): Promise<ValueType[]> {
+    this.first = await this.read();
+    if (this.plan.entityFile.format !== 'csv' || this.ended) return this.decoder.columnTypes();
+    const scan = new EntityRowDecoder(this.plan);
+    for await (const raw of this.plan.entityFile.rows()) scan.decode(raw);
+    return scan.columnTypes();
+  }
+
+  async next(progress: (progress: { phase: string; done: number; total: number }) => void): Promise<EntityFrame | undefined> {
+    if (this.first !== undefined) {
+      const frame = this.first;
+      this.first = undefined;
+      return frame;
+    }
+    const frame = await this.read();
+    progress({ phase: 'reading entity rows', done: this.rowCount, total: this.rowCount });
+    return frame;
+  }
+
+  async close(): Promise<void> {
+    await this.iterator?.return?.();
+  }
+
+  private async fetch(): Promise<unknown[][] | undefined> {
+    this.iterator ??= this.plan.entityFile.rows()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        return undefined;
+      }
+      if (next.value.length > 0) return next.value;
+    }
+  }
+
+  private async read(): Promise<EntityFrame | undefined> {
+    const rows: unknown[][] = [];
+    const times: number[] = [];
+    while (rows.length < this.frameSize) {
+      const batch = this.leftover.length > 0 ? this.leftover : this.ended ? undefined : await this.fetch();
+      if (batch === undefined) break;
+      const room = this.frameSize - rows.length;
+      const take = batch.length <= room ? batch : batch.slice(0, room);
+      this.leftover = batch.length <= room ? [] : batch.slice(room);
+      const timestamps = this.decoder.decode(take);
+      for (let r = 0; r < take.length; r++) {
+        rows.push(take[r]!);
+        times.push(timestamps[r]!);
       }
     }
-    return out;
-  },
-  decode(frame: unknown): FrameRow[] {
-    const { rowIndex, timestamp, keyNames, keys, values, views } = frame as FrameColumns;
-    const rows = new Array<FrameRow>(rowIndex.length);
-    for (let i = 0; i < rowIndex.length; i++) {
-      const entityKeys: Record<string, string> = {};
-      for (let k = 0; k < keyNames.length; k++) entityKeys[keyNames[k]!] = keys[k]![i]!;
-      const row: FrameRow = {
-        rowIndex: rowIndex[i]!,
-        timestamp: timestamp[i]!,
-        entityKeys,
-        columns: NO_COLUMNS,
-        values: values.map((column) => column[i]),
-      };
-      if (views.length > 0) {
-        const features: Record<string, Record<string, FeatureValue>> = {};
-        for (const view of views) {
-          const record: Record<string, FeatureValue> = {};
-          for (let f = 0; f < view.features.length; f++) record[view.features[f]!] = view.columns[f]![i]!;
-          features[view.name] = record;
-        }
-        row.features = features;
-      }
-      rows[i] = row;
+    if (this.leftover.length === 0 && !this.ended) this.leftover = (await this.fetch()) ?? [];
+    if (rows.length === 0) return undefined;
+    const timestamps = Float64Array.from(times);
+    let minTimestamp = Number.POSITIVE_INFINITY;
+    let maxTimestamp = Number.NEGATIVE_INFINITY;
+    for (const t of timestamps) {
+      if (t < minTimestamp) minTimestamp = t;
+      if (t > maxTimestamp) maxTimestamp = t;
     }
-    return rows;
-  },
-};
+    return { rows, timestamps, minTimestamp, maxTimestamp };
+  }
+}

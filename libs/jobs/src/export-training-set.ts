@@ -1,14 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { DefinitionSource, FeatureValue } from '@featurelog/domain';
-import { entityRowOrder, pointInTimeJoin, PitJoinStats, type PitView } from '@featurelog/pit';
-import { EntityRowDecoder, frameRowCodec, textAs, type FrameRow } from './entity-rows';
+import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
+import { entityOrder, joinHistorySource, ViewWinners, type ColumnKey } from '@featurelog/pit';
+import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
-import { ExternalSorter } from './external-sorter';
+import { columnKeyOf, keyFormOf, type KeyForm } from './history-columns';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { TrainingSetWriter } from './training-set-writer';
-import { openViewHistory, type HistorySources, type ViewHistory, type Watermark } from './view-history';
+import { ViewHistoryColumns } from './view-history-columns';
+import type { HistorySources, Watermark } from './view-history';
 
 export interface JobProgress {
   phase: string;
@@ -17,12 +15,10 @@ export interface JobProgress {
 }
 
 export interface ExportOptions {
-  /** Entity rows sorted in memory before sorted runs spill to disk. */
+  /** Entity rows joined per frame, in memory; a longer file is joined frame by frame (history re-read per frame). */
   entityRowsInMemory?: number;
-  /** Log-tail rows per view sorted in memory before spilling. */
+  /** Log-tail rows per view sorted in memory at once; a longer tail is joined in sorted slices. */
   tailRowsInMemory?: number;
-  /** Parent of the export's temporary directory (sorted runs). */
-  spillDirectory?: string;
   onProgress?: (progress: JobProgress) => void;
   /** How `<project>.segments` records decode; default the compactor's Avro serde. */
   decodeSegmentEvent?: SegmentEventDecoder;
@@ -39,7 +35,8 @@ export interface ExportResult {
   tailRows: number;
   undecodableTailRecords: number;
   historyRowsRead: number;
-  spilledRuns: number;
+  /** Frames of entity rows joined (more than one when the file exceeds entityRowsInMemory). */
+  entityFrames: number;
   millis: number;
 }
 
@@ -62,8 +59,13 @@ export async function exportTrainingSet(
 ): Promise<ExportResult> {
   const started = Date.now();
   const progress = options.onProgress ?? (() => undefined);
+  const frameSize = options.entityRowsInMemory ?? 2_000_000;
+  if (!Number.isInteger(frameSize) || frameSize < 1) {
+    throw new FeaturelogError('EXPORT_INVALID_OPTION', `entityRowsInMemory ${frameSize} must be a positive integer`);
+  }
   progress({ phase: 'planning', done: 0, total: 1 });
   const plan = await planExport(sources.project, request, definitions);
+  const asServed = request.asServed ?? false;
 
   const catalog = await readSegmentCatalog(
     sources.log,
@@ -73,75 +75,35 @@ export async function exportTrainingSet(
   const watermarks = new Map<string, Watermark>();
   await Promise.all(plan.views.map(async (view) => watermarks.set(view.topic, await watermarkOf(sources, view.topic))));
 
-  const scratch = await mkdtemp(join(options.spillDirectory ?? tmpdir(), 'featurelog-export-'));
-  const sorters: ExternalSorter<FrameRow>[] = [];
-  const newSorter = (compare: (a: FrameRow, b: FrameRow) => number) => {
-    const sorter = new ExternalSorter<FrameRow>({
-      compare,
-      maxInMemory: options.entityRowsInMemory ?? 150_000,
-      directory: scratch,
-      frameCodec: frameRowCodec,
-    });
-    sorters.push(sorter);
-    return sorter;
-  };
-  const histories: ViewHistory[] = [];
-  const stats = new PitJoinStats();
-  let writer: TrainingSetWriter | undefined;
-  try {
-    const passes = groupPasses(plan);
-    const decoder = new EntityRowDecoder(plan);
-    let sorter = newSorter(passes.length > 0 ? entityRowOrder(passes[0]!.keyName) : byRowIndex);
-    for await (const raw of plan.entityFile.rows()) {
-      await sorter.add(decoder.decode(raw));
-      progress({ phase: 'reading entity rows', done: decoder.rowCount, total: decoder.rowCount });
-    }
-    const total = decoder.rowCount;
-
-    for (const [p, pass] of passes.entries()) {
-      const views: PitView[] = [];
-      for (const view of pass.views) {
-        const ttlMicros = view.definition.ttlSeconds * 1_000_000;
-        const history = await openViewHistory(sources, {
+  const passes = groupPasses(plan);
+  const histories = new Map<string, ViewHistoryColumns>();
+  for (const pass of passes) {
+    for (const view of pass.views) {
+      histories.set(
+        view.definition.name,
+        await ViewHistoryColumns.open(sources, {
           view: view.definition,
           entities: view.entities,
           joinKeys: view.joinKeys,
           topic: view.topic,
           catalog,
           watermark: watermarks.get(view.topic)!,
-          // Rows after the last entity time, or older than the first one's TTL window, can never match.
-          eventTimeFrom: ttlMicros > 0 ? decoder.minTimestamp - ttlMicros : -Infinity,
-          eventTimeTo: decoder.maxTimestamp,
-          tailRowsInMemory: options.tailRowsInMemory,
-          spillDirectory: scratch,
-          onProgress: progress,
-        });
-        histories.push(history);
-        views.push({
-          name: view.definition.name,
-          ttlSeconds: view.definition.ttlSeconds,
           features: view.features.map((feature) => feature.name),
-          history: history.rows,
-        });
-      }
-      const next = newSorter(p + 1 < passes.length ? entityRowOrder(passes[p + 1]!.keyName) : byRowIndex);
-      const phase = `joining ${pass.views.map((view) => view.definition.name).join(', ')}`;
-      let done = 0;
-      for await (const joined of pointInTimeJoin(sorter.sorted(), {
-        keyName: pass.keyName,
-        views,
-        asServed: request.asServed ?? false,
-        stats,
-      })) {
-        await next.add(joined as FrameRow[]);
-        done += joined.length;
-        progress({ phase, done, total });
-      }
-      await sorter.close();
-      sorter = next;
+          keyForm: pass.keyForm,
+          withAppendTime: asServed,
+          tailRowsInMemory: options.tailRowsInMemory,
+          onProgress: progress,
+        }),
+      );
     }
+  }
 
-    const entityTypes = decoder.columnTypes();
+  const frames = new EntityFrames(plan, frameSize);
+  let writer: TrainingSetWriter | undefined;
+  let historyRowsRead = 0;
+  let frameCount = 0;
+  try {
+    const entityTypes = await frames.columnTypes();
     const csv = plan.entityFile.format === 'csv';
     writer = new TrainingSetWriter(
       request.output,
@@ -149,57 +111,76 @@ export async function exportTrainingSet(
         column.source === 'entity' ? { name: column.name, type: entityTypes[column.index]! } : column,
       ),
     );
-    const row: unknown[] = new Array(plan.columns.length);
-    const write = (frame: FrameRow) => {
-      for (let c = 0; c < plan.columns.length; c++) {
-        const column = plan.columns[c]!;
-        if (column.source === 'entity') {
-          const value = frame.values[column.index];
-          row[c] = csv ? textAs(entityTypes[column.index]!, value) : value;
-        } else {
-          row[c] = (frame.features?.[column.view]?.[column.feature] ?? null) as FeatureValue;
+    for (let frame = await frames.next(progress); frame !== undefined; frame = await frames.next(progress)) {
+      frameCount += 1;
+      const { rows, timestamps } = frame;
+      const winners = new Map<string, ViewWinners>();
+      for (const pass of passes) {
+        const keys = pass.keysOf(rows);
+        const entities = { keys, timestamps, order: entityOrder(keys, timestamps) };
+        for (const view of pass.views) {
+          const { definition } = view;
+          const ttlMicros = definition.ttlSeconds * 1_000_000;
+          const features = view.features.map((feature) => feature.name);
+          const won = new ViewWinners(rows.length, features, definition.ttlSeconds);
+          const history = histories.get(definition.name)!;
+          // Rows after the frame's last time, or older than its first one's TTL window, can never match.
+          const from = ttlMicros > 0 ? frame.minTimestamp - ttlMicros : Number.NEGATIVE_INFINITY;
+          const phase = `joining ${definition.name}`;
+          let done = 0;
+          for await (const source of history.sources(from, frame.maxTimestamp)) {
+            progress({ phase, done, total: history.segments.length });
+            const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
+            historyRowsRead += joined.historyRows;
+            done += 1;
+          }
+          progress({ phase, done, total: done });
+          winners.set(definition.name, won);
         }
       }
-      writer!.write(row);
-    };
-    const unsorted = sorter.takeUnsorted();
-    if (unsorted !== undefined) {
-      // Everything fits in memory: rows go back to their place by index, no sort needed.
-      const ordered = new Array<FrameRow>(total);
-      for (const frame of unsorted) ordered[frame.rowIndex] = frame;
-      unsorted.length = 0;
-      for (let i = 0; i < total; i++) {
-        write(ordered[i]!);
-        if ((i & 0xffff) === 0xffff) progress({ phase: 'writing', done: i + 1, total });
-      }
-    } else {
-      for await (const batch of sorter.sorted()) {
-        for (const frame of batch) write(frame);
-        progress({ phase: 'writing', done: writer.rowsWritten, total });
+      const columns = plan.columns.map((column) =>
+        column.source === 'entity'
+          ? { entity: column.index, type: entityTypes[column.index]! }
+          : {
+              winners: winners.get(column.view)!,
+              feature: winners.get(column.view)!.features.indexOf(column.feature),
+            },
+      );
+      const row: unknown[] = new Array(columns.length);
+      for (let i = 0; i < rows.length; i++) {
+        const values = rows[i]!;
+        const t = timestamps[i]!;
+        for (let c = 0; c < columns.length; c++) {
+          const column = columns[c]!;
+          if (column.winners !== undefined) row[c] = column.winners.valueAt(column.feature, i, t);
+          else row[c] = csv ? textAs(column.type!, values[column.entity!]) : values[column.entity!];
+        }
+        writer.write(row);
+        if ((i & 0xffff) === 0xffff) progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
       }
     }
     writer.finish();
+    const total = frames.rowCount;
     progress({ phase: 'writing', done: total, total });
+    const all = [...histories.values()];
     return {
       output: request.output,
       rows: total,
       columns: plan.columns.map((column) => column.name),
       watermarks: Object.fromEntries([...watermarks].map(([topic, marks]) => [topic, Object.fromEntries(marks)])),
-      segmentsRead: histories.reduce((sum, history) => sum + history.segments.length, 0),
-      segmentRows: histories.reduce((sum, history) => sum + history.segmentRows, 0),
-      tailRows: histories.reduce((sum, history) => sum + history.tailRows, 0),
-      undecodableTailRecords: histories.reduce((sum, history) => sum + history.undecodableTailRecords, 0),
-      historyRowsRead: stats.historyRowsRead,
-      spilledRuns: sorters.reduce((sum, sorter) => sum + sorter.spilledRuns, 0),
+      segmentsRead: all.reduce((sum, history) => sum + history.segments.length, 0),
+      segmentRows: all.reduce((sum, history) => sum + history.segmentRows, 0),
+      tailRows: all.reduce((sum, history) => sum + history.tailRows, 0),
+      undecodableTailRecords: all.reduce((sum, history) => sum + history.undecodableTailRecords, 0),
+      historyRowsRead,
+      entityFrames: frameCount,
       millis: Date.now() - started,
     };
   } catch (error) {
     writer?.abort();
     throw error;
   } finally {
-    await Promise.all(histories.map((history) => history.close()));
-    await Promise.all(sorters.map((sorter) => sorter.close()));
-    await rm(scratch, { recursive: true, force: true });
+    await frames.close();
   }
 }
 
@@ -209,21 +190,36 @@ async function watermarkOf(sources: HistorySources, topic: string): Promise<Wate
   return sources.log.endOffsets(topic);
 }
 
-function byRowIndex(a: FrameRow, b: FrameRow): number {
-  return a.rowIndex - b.rowIndex;
-}
-
 interface Pass {
   keyName: string;
+  keyForm: KeyForm;
   views: ExportPlan['views'];
+  /** Each row's key in the pass's form; null when a join key is missing (the row matches nothing). */
+  keysOf(rows: readonly unknown[][]): (ColumnKey | null)[];
 }
 
 function groupPasses(plan: ExportPlan): Pass[] {
   const passes = new Map<string, Pass>();
   for (const view of plan.views) {
-    const pass = passes.get(view.keyName) ?? { keyName: view.keyName, views: [] };
+    let pass = passes.get(view.keyName);
+    if (pass === undefined) {
+      const joinKeys = view.joinKeys;
+      const keyForm = keyFormOf(joinKeys);
+      const indexes = joinKeys.map((key) => plan.joinKeyColumns.get(key.name)!.index);
+      const record: Record<string, unknown> = {};
+      pass = {
+        keyName: view.keyName,
+        keyForm,
+        views: [],
+        keysOf: (rows) =>
+          rows.map((values) => {
+            for (let k = 0; k < joinKeys.length; k++) record[joinKeys[k]!.name] = values[indexes[k]!];
+            return columnKeyOf(keyForm, joinKeys, record);
+          }),
+      };
+      passes.set(view.keyName, pass);
+    }
     pass.views.push(view);
-    passes.set(view.keyName, pass);
   }
   return [...passes.values()];
 }

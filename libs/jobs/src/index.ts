@@ -13,3 +13,5 @@ export * from './job-events';
 export * from './job-worker';
 export * from './job-client';
 export * from './job-executor';
+export * from './history-columns';
+export * from './view-history-columns';

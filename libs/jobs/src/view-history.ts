@@ -82,15 +82,21 @@ export interface ViewHistory {
   close(): Promise<void>;
 }
 
+/** A view's live segments to read (verified, overlapping the event-time bounds) and where its log tail starts. */
+export interface ViewSegments {
+  segments: SegmentWritten[];
+  segmentSchemas: Map<string, SegmentSchema>;
+  /** Partition → first offset not covered by the view's live segments (absent: 0). */
+  tailFrom: Map<number, number>;
+}
+
 /**
- * Prepares the history of one view exactly as the log held it at `watermark`: every live segment of the
- * view (each checksum-verified up front, so a missing or corrupt file fails the job with its path before
- * any row is read), plus the log from where the segments' coverage ends up to the watermark, decoded and
- * sorted (spilling sorted runs beyond `tailRowsInMemory`). Each segment is sorted already; `rows` k-way
- * merges them with the sorted tail, holding one batch per input.
+ * Every live segment of the view (each checksum-verified up front, so a missing or corrupt file fails the
+ * job with its path before any row is read) whose version and join keys match, and where the uncompacted
+ * tail begins; segments entirely outside the event-time bounds are left out of the read.
  */
-export async function openViewHistory(sources: HistorySources, options: ViewHistoryOptions): Promise<ViewHistory> {
-  const { view, watermark, source = 'segments', eventTimeFrom = -Infinity, eventTimeTo = Infinity } = options;
+export async function selectViewSegments(sources: HistorySources, options: ViewHistoryOptions): Promise<ViewSegments> {
+  const { view, source = 'segments', eventTimeFrom = -Infinity, eventTimeTo = Infinity } = options;
   const progress = options.onProgress ?? (() => undefined);
   const segments: SegmentWritten[] = [];
   const segmentSchemas = new Map<string, SegmentSchema>();
@@ -134,6 +140,20 @@ export async function openViewHistory(sources: HistorySources, options: ViewHist
     }
   }
 
+  return { segments, segmentSchemas, tailFrom };
+}
+
+/**
+ * Prepares the history of one view exactly as the log held it at `watermark`: every live segment of the
+ * view (each checksum-verified up front, so a missing or corrupt file fails the job with its path before
+ * any row is read), plus the log from where the segments' coverage ends up to the watermark, decoded and
+ * sorted (spilling sorted runs beyond `tailRowsInMemory`). Each segment is sorted already; `rows` k-way
+ * merges them with the sorted tail, holding one batch per input.
+ */
+export async function openViewHistory(sources: HistorySources, options: ViewHistoryOptions): Promise<ViewHistory> {
+  const { watermark, eventTimeFrom = -Infinity, eventTimeTo = Infinity } = options;
+  const progress = options.onProgress ?? (() => undefined);
+  const { segments, segmentSchemas, tailFrom } = await selectViewSegments(sources, options);
   const tail = new ExternalSorter<HistoryRow>({
     compare: compareHistoryRows,
     maxInMemory: options.tailRowsInMemory ?? 500_000,

@@ -12,3 +12,12 @@ export {
 } from './pit-rows';
 export { pointInTimeJoin, PitJoinStats, type PointInTimeJoinOptions } from './point-in-time-join';
 export { pointInTimeJoinInMemory, streamBatches, type KeyedPitView, type InMemoryJoinOptions } from './in-memory-join';
+export {
+  type ColumnKey,
+  type HistoryColumns,
+  type EntityColumns,
+  type JoinHistorySourceOptions,
+  ViewWinners,
+  joinHistorySource,
+  entityOrder,
+} from './columnar-join';

@@ -1,0 +1,196 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { zstdDecompressSync } from 'node:zlib';
+import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
+import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentColumn, type SegmentSchema } from '@featurelog/offline-store';
+import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
+import { parquetScan, type AsyncBuffer } from 'hyparquet';
+import { sortableEntityKey } from './sortable-entity-key';
+
+/**
+ * How a pass's entity key is held in columns: a number when the pass has one integer join key (the
+ * segment order is then numeric order), else the {@link sortableEntityKey} string. Entity rows and
+ * history rows of a pass use the same form, so `<` on them is the segment order.
+ */
+export type KeyForm = 'number' | 'string';
+
+export function keyFormOf(joinKeys: readonly SegmentColumn[]): KeyForm {
+  return joinKeys.length === 1 && (joinKeys[0]!.type === 'int64' || joinKeys[0]!.type === 'int32')
+    ? 'number'
+    : 'string';
+}
+
+/**
+ * The key of one row in `form`, from its typed join key values; null when a key is missing (such an
+ * entity row matches nothing).
+ */
+export function columnKeyOf(
+  form: KeyForm,
+  joinKeys: readonly SegmentColumn[],
+  values: Readonly<Record<string, unknown>>,
+): ColumnKey | null {
+  for (const key of joinKeys) if (values[key.name] === null || values[key.name] === undefined) return null;
+  if (form === 'number') return values[joinKeys[0]!.name] as number;
+  return sortableEntityKey(joinKeys, values);
+}
+
+/** Turns a decoded Parquet value of a feature into the domain's: bigint → number, lists element-wise. */
+export function featureValueConverter(types: readonly ValueType[]): (feature: number, value: unknown) => FeatureValue {
+  const lists = types.map((type) => listElementType(type) !== undefined);
+  return (feature, value) => {
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'bigint') return Number(value);
+    if (lists[feature]) return (value as unknown[]).map((item) => plain(item));
+    return value as FeatureValue;
+  };
+}
+
+function plain(value: unknown): FeatureValue {
+  if (value === undefined) return null;
+  if (typeof value === 'bigint') return Number(value);
+  return value as FeatureValue;
+}
+
+export interface SegmentColumnsReadOptions {
+  /** The features wanted, in the order of the chunk's feature columns. */
+  features: readonly string[];
+  keyForm: KeyForm;
+  /** Also decode `__append_time` (as served). */
+  withAppendTime?: boolean;
+  /** Rows whose partition offset is at or past this are dropped (a segment that reaches past the watermark). */
+  keep?: (partition: number, offset: number) => boolean;
+}
+
+const MICROS_PARSERS = {
+  timestampFromMicroseconds: (micros: bigint) => Number(micros),
+  timestampFromMilliseconds: (millis: bigint) => Number(millis) * 1000,
+  timestampFromNanoseconds: (nanos: bigint) => Number(nanos / 1000n),
+};
+
+/**
+ * Reads a segment as {@link HistoryColumns}, one row group at a time, decoding only the columns the join
+ * needs: no object per row. The file is plain Parquet in the segment layout (segment-schema.ts), sorted
+ * in segment order; its checksum was verified first.
+ */
+export async function* readSegmentColumns(
+  path: string,
+  schema: SegmentSchema,
+  { features, keyForm, withAppendTime = false, keep }: SegmentColumnsReadOptions,
+): AsyncGenerator<HistoryColumns> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw new FeaturelogError('SEGMENT_MISSING', `segment file ${path} cannot be opened: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    const file = await fileBuffer(handle);
+    let scan: Awaited<ReturnType<typeof parquetScan>>;
+    try {
+      scan = await parquetScan({
+        file,
+        utf8: true,
+        compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
+        parsers: MICROS_PARSERS,
+      });
+    } catch (error) {
+      throw corrupt(path, error);
+    }
+    const featureTypes = features.map((name) => {
+      const column = schema.features.find((feature) => feature.name === name);
+      if (column === undefined) {
+        throw new FeaturelogError('SEGMENT_SCHEMA_MISMATCH', `segment file ${path} has no feature column "${name}"`);
+      }
+      return column.type;
+    });
+    const featureValue = featureValueConverter(featureTypes);
+    const keyNames = schema.joinKeys.map((key) => key.name);
+    for (const { rowStart, rowEnd } of scan.ranges) {
+      const read = async (column: string) => {
+        try {
+          return (await scan.readColumn({ column, rowStart, rowEnd })) as ArrayLike<unknown>;
+        } catch (error) {
+          throw corrupt(path, error);
+        }
+      };
+      const [keys, events, created, partitions, offsets, appended, values] = await Promise.all([
+        Promise.all(keyNames.map(read)),
+        read(SYS.eventTimestamp),
+        read(SYS.createdTimestamp),
+        read(SYS.partition),
+        read(SYS.offset),
+        withAppendTime ? read(SYS.appendTime) : undefined,
+        Promise.all(features.map(read)),
+      ]);
+      const rows = rowEnd - rowStart;
+      let kept: number[] | undefined;
+      if (keep !== undefined) {
+        kept = [];
+        for (let i = 0; i < rows; i++) if (keep(Number(partitions[i]), Number(offsets[i]))) kept.push(i);
+      }
+      const length = kept === undefined ? rows : kept.length;
+      const at = kept === undefined ? (i: number) => i : (i: number) => kept[i]!;
+      const chunk: HistoryColumns = {
+        length,
+        keys: keyColumn(keyForm, schema.joinKeys, keys, length, at),
+        eventTimestamps: numbers(events, length, at, 0),
+        createdTimestamps: numbers(created, length, at, Number.NEGATIVE_INFINITY),
+        partitions: numbers(partitions, length, at, 0),
+        offsets: numbers(offsets, length, at, 0),
+        appendedAt: appended === undefined ? undefined : numbers(appended, length, at, 0),
+        features: kept === undefined ? values : values.map((column) => kept.map((i) => column[i])),
+        featureValue,
+      };
+      if (length > 0) yield chunk;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function numbers(column: ArrayLike<unknown>, length: number, at: (i: number) => number, ifNull: number): Float64Array {
+  const out = new Float64Array(length);
+  for (let i = 0; i < length; i++) {
+    const value = column[at(i)];
+    out[i] = value === null || value === undefined ? ifNull : Number(value);
+  }
+  return out;
+}
+
+function keyColumn(
+  form: KeyForm,
+  joinKeys: readonly SegmentColumn[],
+  columns: ArrayLike<unknown>[],
+  length: number,
+  at: (i: number) => number,
+): ArrayLike<ColumnKey> {
+  if (form === 'number') return numbers(columns[0]!, length, at, Number.NEGATIVE_INFINITY);
+  const out = new Array<string>(length);
+  const values: Record<string, unknown> = {};
+  for (let i = 0; i < length; i++) {
+    const row = at(i);
+    for (let k = 0; k < joinKeys.length; k++) values[joinKeys[k]!.name] = plain(columns[k]![row]);
+    out[i] = sortableEntityKey(joinKeys, values);
+  }
+  return out;
+}
+
+function corrupt(path: string, error: unknown): FeaturelogError {
+  return new FeaturelogError('SEGMENT_CORRUPT', `segment file ${path} cannot be decoded: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
+async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start: number, end = size): Promise<ArrayBuffer> {
+      const bytes = new Uint8Array(end - start);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+      if (bytesRead !== bytes.length) throw new Error(`short read: ${bytesRead} of ${bytes.length} bytes at ${start}`);
+      return bytes.buffer;
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import { join } from 'node:path';
+import type { FeatureValue } from '@featurelog/domain';
+import { readerSchema, rowSchemaFor, RowDecoder } from '@featurelog/avro';
+import type { SegmentWritten } from '@featurelog/offline-store';
+import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
+import { columnKeyOf, readSegmentColumns, type KeyForm } from './history-columns';
+import { selectViewSegments, type HistorySources, type ViewHistoryOptions } from './view-history';
+
+export interface ViewHistoryColumnsOptions extends ViewHistoryOptions {
+  /** The features joined, in the order of each chunk's feature columns. */
+  features: readonly string[];
+  keyForm: KeyForm;
+  /** Also read when each row was appended (as served). */
+  withAppendTime?: boolean;
+}
+
+/** One sorted source of a view's history: a segment, or one sorted slice of the log tail. */
+export interface HistorySource {
+  label: string;
+  chunks: AsyncIterable<HistoryColumns> | Iterable<HistoryColumns>;
+}
+
+/**
+ * A view's history exactly as the log held it at the watermark (see openViewHistory), as separately sorted
+ * sources instead of one merged stream: each live segment as it lies on disk (one row group of columns at
+ * a time), then the uncompacted log tail in sorted slices of at most `tailRowsInMemory` rows. Nothing is
+ * merged or spilled; a point-in-time join takes the greatest candidate over the sources
+ * (joinHistorySource). `sources()` can be iterated more than once (once per frame of entity rows).
+ */
+export class ViewHistoryColumns {
+  tailRows = 0;
+  undecodableTailRecords = 0;
+
+  private constructor(
+    private readonly store: HistorySources,
+    private readonly options: ViewHistoryColumnsOptions,
+    readonly segments: SegmentWritten[],
+    private readonly segmentSchemas: Map<string, import('@featurelog/offline-store').SegmentSchema>,
+    private readonly tailFrom: Map<number, number>,
+  ) {}
+
+  static async open(sources: HistorySources, options: ViewHistoryColumnsOptions): Promise<ViewHistoryColumns> {
+    const { segments, segmentSchemas, tailFrom } = await selectViewSegments(sources, options);
+    return new ViewHistoryColumns(sources, options, segments, segmentSchemas, tailFrom);
+  }
+
+  get segmentRows(): number {
+    return this.segments.reduce((sum, segment) => sum + segment.rowCount, 0);
+  }
+
+  /**
+   * The sources whose rows may fall in [from, to] (event time, µs, inclusive), newest segments first: a
+   * row's winner then usually comes first and later sources rarely need to copy values.
+   */
+  async *sources(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): AsyncGenerator<HistorySource> {
+    const { watermark, features, keyForm, withAppendTime } = this.options;
+    const segments = this.segments
+      .filter((segment) => !(segment.minEventTime! > to || segment.maxEventTime! < from))
+      .sort((a, b) => b.maxEventTime! - a.maxEventTime!);
+    for (const segment of segments) {
+      const path = join(this.store.offlineRoot, segment.path);
+      const pastWatermark = segment.ranges.some((range) => range.untilOffset > (watermark.get(range.partition) ?? 0));
+      yield {
+        label: path,
+        chunks: readSegmentColumns(path, this.segmentSchemas.get(segment.segmentId)!, {
+          features,
+          keyForm,
+          withAppendTime,
+          keep: pastWatermark ? (partition, offset) => offset < (watermark.get(partition) ?? 0) : undefined,
+        }),
+      };
+    }
+    yield* this.tailSlices(Math.max(from, this.options.eventTimeFrom ?? from), Math.min(to, this.options.eventTimeTo ?? to));
+  }
+
+  /** The log from where the segments' coverage ends up to the watermark, decoded, in sorted slices. */
+  private async *tailSlices(from: number, to: number): AsyncGenerator<HistorySource> {
+    const { view, topic, watermark, joinKeys, features, keyForm } = this.options;
+    const progress = this.options.onProgress ?? (() => undefined);
+    const limit = this.options.tailRowsInMemory ?? 500_000;
+    const ranges = [...watermark]
+      .map(([partition, until]) => ({ partition, from: this.tailFrom.get(partition) ?? 0, until }))
+      .filter((range) => range.from < range.until);
+    const total = ranges.reduce((sum, range) => sum + range.until - range.from, 0);
+    if (total === 0) return;
+    const decoder = new RowDecoder(this.store.schemas);
+    const reader = readerSchema(rowSchemaFor(view, this.options.entities, this.store.project));
+    const phase = `reading the log tail of ${view.name}`;
+    let done = 0;
+    let slices = 0;
+    let tailRows = 0;
+    let undecodable = 0;
+    let slice = new TailSlice(features.length);
+    progress({ phase, done, total });
+    for (const { partition, from: start, until } of ranges) {
+      for await (const records of this.store.log.read(topic, partition, start, {
+        untilOffset: until,
+        maxBatch: 10_000,
+      })) {
+        await decoder.loadAll(records.flatMap((record) => (record.value === null ? [] : [record.value])));
+        for (const record of records) {
+          if (record.value === null) continue;
+          let decoded: Record<string, FeatureValue>;
+          try {
+            decoded = decoder.decodeLoaded(record.value, reader) as Record<string, FeatureValue>;
+          } catch {
+            undecodable += 1;
+            continue;
+          }
+          const eventTimestamp = decoded.event_timestamp as number;
+          if (eventTimestamp < from || eventTimestamp > to) continue;
+          const key = columnKeyOf(keyForm, joinKeys, decoded) ?? (keyForm === 'number' ? Number.NEGATIVE_INFINITY : '');
+          slice.push(key, decoded, features, record.partition, record.offset, record.timestamp * 1000);
+          tailRows += 1;
+          if (slice.length >= limit) {
+            yield { label: `the log tail of ${view.name} (slice ${++slices})`, chunks: [slice.sorted()] };
+            slice = new TailSlice(features.length);
+          }
+        }
+        done += records.length;
+        progress({ phase, done, total });
+      }
+    }
+    if (slice.length > 0) yield { label: `the log tail of ${view.name} (slice ${++slices})`, chunks: [slice.sorted()] };
+    this.tailRows = tailRows;
+    this.undecodableTailRecords = undecodable;
+  }
+}
+
+/** Tail rows gathered as columns, then put in history order by one sort of their row numbers. */
+class TailSlice {
+  length = 0;
+  private readonly keys: ColumnKey[] = [];
+  private readonly events: number[] = [];
+  private readonly created: number[] = [];
+  private readonly partitions: number[] = [];
+  private readonly offsets: number[] = [];
+  private readonly appended: number[] = [];
+  private readonly features: FeatureValue[][];
+
+  constructor(width: number) {
+    this.features = Array.from({ length: width }, () => []);
+  }
+
+  push(
+    key: ColumnKey,
+    decoded: Record<string, FeatureValue>,
+    names: readonly string[],
+    partition: number,
+    offset: number,
+    appendedAt: number,
+  ): void {
+    this.keys.push(key);
+    this.events.push(decoded.event_timestamp as number);
+    const created = decoded.created_timestamp as number | null | undefined;
+    this.created.push(created === null || created === undefined ? Number.NEGATIVE_INFINITY : created);
+    this.partitions.push(partition);
+    this.offsets.push(offset);
+    this.appended.push(appendedAt);
+    for (let f = 0; f < names.length; f++) this.features[f]!.push(decoded[names[f]!] ?? null);
+    this.length += 1;
+  }
+
+  sorted(): HistoryColumns {
+    const { keys, events, created, partitions, offsets } = this;
+    const order = new Uint32Array(this.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => {
+      const ka = keys[a]!;
+      const kb = keys[b]!;
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      if (events[a] !== events[b]) return events[a]! - events[b]!;
+      if (created[a] !== created[b]) return created[a]! < created[b]! ? -1 : 1;
+      if (partitions[a] !== partitions[b]) return partitions[a]! - partitions[b]!;
+      return offsets[a]! - offsets[b]!;
+    });
+    const gather = <T>(column: T[]): T[] => Array.from(order, (i) => column[i]!);
+    const numbers = (column: number[]) => Float64Array.from(order, (i) => column[i]!);
+    return {
+      length: this.length,
+      keys: gather(keys),
+      eventTimestamps: numbers(events),
+      createdTimestamps: numbers(created),
+      partitions: numbers(partitions),
+      offsets: numbers(offsets),
+      appendedAt: numbers(this.appended),
+      features: this.features.map(gather),
+    };
+  }
+}
