@@ -175,7 +175,9 @@ export function textAs(type: ValueType, value: unknown): unknown {
 
 /** Consecutive entity rows, typed in place, with their times: the unit one join works on. */
 export interface EntityFrame {
-  rows: unknown[][];
+  length: number;
+  /** The file's columns, typed (see EntityRowDecoder), in file order. */
+  columns: unknown[][];
   timestamps: Float64Array;
   minTimestamp: number;
   maxTimestamp: number;
@@ -245,22 +247,23 @@ export class EntityFrames {
   }
 
   private async read(): Promise<EntityFrame | undefined> {
-    const rows: unknown[][] = [];
+    const columns: unknown[][] = this.plan.entityFile.columns.map(() => []);
     const times: number[] = [];
-    while (rows.length < this.frameSize) {
+    while (times.length < this.frameSize) {
       const batch = this.leftover.length > 0 ? this.leftover : this.ended ? undefined : await this.fetch();
       if (batch === undefined) break;
-      const room = this.frameSize - rows.length;
+      const room = this.frameSize - times.length;
       const take = batch.length <= room ? batch : batch.slice(0, room);
       this.leftover = batch.length <= room ? [] : batch.slice(room);
       const timestamps = this.decoder.decode(take);
       for (let r = 0; r < take.length; r++) {
-        rows.push(take[r]!);
+        const row = take[r]!;
+        for (let c = 0; c < columns.length; c++) columns[c]!.push(row[c]);
         times.push(timestamps[r]!);
       }
     }
     if (this.leftover.length === 0 && !this.ended) this.leftover = (await this.fetch()) ?? [];
-    if (rows.length === 0) return undefined;
+    if (times.length === 0) return undefined;
     const timestamps = Float64Array.from(times);
     let minTimestamp = Number.POSITIVE_INFINITY;
     let maxTimestamp = Number.NEGATIVE_INFINITY;
@@ -268,6 +271,6 @@ export class EntityFrames {
       if (t < minTimestamp) minTimestamp = t;
       if (t > maxTimestamp) maxTimestamp = t;
     }
-    return { rows, timestamps, minTimestamp, maxTimestamp };
+    return { length: times.length, columns, timestamps, minTimestamp, maxTimestamp };
   }
 }

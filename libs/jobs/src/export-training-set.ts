@@ -113,16 +113,21 @@ export async function exportTrainingSet(
     );
     for (let frame = await frames.next(progress); frame !== undefined; frame = await frames.next(progress)) {
       frameCount += 1;
-      const { rows, timestamps } = frame;
+      const { timestamps } = frame;
       const winners = new Map<string, ViewWinners>();
       for (const pass of passes) {
-        const keys = pass.keysOf(rows);
+        const keys = pass.keysOf(frame.columns, frame.length);
         const entities = { keys, timestamps, order: entityOrder(keys, timestamps) };
         for (const view of pass.views) {
           const { definition } = view;
           const ttlMicros = definition.ttlSeconds * 1_000_000;
           const features = view.features.map((feature) => feature.name);
-          const won = new ViewWinners(rows.length, features, definition.ttlSeconds);
+          const won = new ViewWinners(
+            frame.length,
+            features,
+            definition.ttlSeconds,
+            view.features.map((feature) => NUMERIC.has(feature.type)),
+          );
           const history = histories.get(definition.name)!;
           // Rows after the frame's last time, or older than its first one's TTL window, can never match.
           const from = ttlMicros > 0 ? frame.minTimestamp - ttlMicros : Number.NEGATIVE_INFINITY;
@@ -147,13 +152,15 @@ export async function exportTrainingSet(
             },
       );
       const row: unknown[] = new Array(columns.length);
-      for (let i = 0; i < rows.length; i++) {
-        const values = rows[i]!;
+      for (let i = 0; i < frame.length; i++) {
         const t = timestamps[i]!;
         for (let c = 0; c < columns.length; c++) {
           const column = columns[c]!;
           if (column.winners !== undefined) row[c] = column.winners.valueAt(column.feature, i, t);
-          else row[c] = csv ? textAs(column.type!, values[column.entity!]) : values[column.entity!];
+          else {
+            const value = frame.columns[column.entity!]![i];
+            row[c] = csv ? textAs(column.type!, value) : value;
+          }
         }
         writer.write(row);
         if ((i & 0xffff) === 0xffff) progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
@@ -184,6 +191,9 @@ export async function exportTrainingSet(
   }
 }
 
+/** Feature types held as numbers (timestamps are epoch µs). */
+const NUMERIC = new Set<string>(['int32', 'int64', 'float32', 'float64', 'timestamp']);
+
 /** The captured catalog of a view topic is consistent with its high watermark, read right after it. */
 async function watermarkOf(sources: HistorySources, topic: string): Promise<Watermark> {
   if ((await sources.log.describeTopic(topic)) === undefined) return new Map();
@@ -195,7 +205,7 @@ interface Pass {
   keyForm: KeyForm;
   views: ExportPlan['views'];
   /** Each row's key in the pass's form; null when a join key is missing (the row matches nothing). */
-  keysOf(rows: readonly unknown[][]): (ColumnKey | null)[];
+  keysOf(columns: readonly unknown[][], length: number): ArrayLike<ColumnKey | null>;
 }
 
 function groupPasses(plan: ExportPlan): Pass[] {
@@ -211,11 +221,15 @@ function groupPasses(plan: ExportPlan): Pass[] {
         keyName: view.keyName,
         keyForm,
         views: [],
-        keysOf: (rows) =>
-          rows.map((values) => {
-            for (let k = 0; k < joinKeys.length; k++) record[joinKeys[k]!.name] = values[indexes[k]!];
-            return columnKeyOf(keyForm, joinKeys, record);
-          }),
+        keysOf: (columns, length) => {
+          const keyColumns = indexes.map((index) => columns[index]!);
+          const keys = new Array<ColumnKey | null>(length);
+          for (let i = 0; i < length; i++) {
+            for (let k = 0; k < joinKeys.length; k++) record[joinKeys[k]!.name] = keyColumns[k]![i];
+            keys[i] = columnKeyOf(keyForm, joinKeys, record);
+          }
+          return keys;
+        },
       };
       passes.set(view.keyName, pass);
     }

@@ -138,7 +138,7 @@ export async function* readSegmentColumns(
         createdTimestamps: numbers(created, length, at, Number.NEGATIVE_INFINITY),
         partitions: numbers(partitions, length, at, 0),
         offsets: numbers(offsets, length, at, 0),
-        appendedAt: appended === undefined ? undefined : numbers(appended, length, at, 0),
+        appendedAt: appended === undefined ? null : numbers(appended, length, at, 0),
         features: kept === undefined ? values : values.map((column) => kept.map((i) => column[i])),
         featureValue,
       };

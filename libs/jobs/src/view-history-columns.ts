@@ -185,6 +185,7 @@ class TailSlice {
       offsets: numbers(offsets),
       appendedAt: numbers(this.appended),
       features: this.features.map(gather),
+      featureValue: null,
     };
   }
 }

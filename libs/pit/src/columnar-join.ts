@@ -20,12 +20,12 @@ export interface HistoryColumns {
   createdTimestamps: ArrayLike<number>;
   partitions: ArrayLike<number>;
   offsets: ArrayLike<number>;
-  /** Needed only as served: when the log appended the row (epoch µs). */
-  appendedAt?: ArrayLike<number>;
+  /** Needed only as served: when the log appended the row (epoch µs); null when not read. */
+  appendedAt: ArrayLike<number> | null;
   /** One column per feature of the {@link ViewWinners} it is joined into, in that order. */
   features: ArrayLike<unknown>[];
-  /** Turns a stored feature value into the domain's (e.g. bigint → number); identity when absent. */
-  featureValue?: (feature: number, value: unknown) => FeatureValue;
+  /** Turns a stored feature value into the domain's (e.g. bigint → number); null: stored as the domain's. */
+  featureValue: ((feature: number, value: unknown) => FeatureValue) | null;
 }
 
 /** The entity rows of a pass: keys, times, and the row numbers in (key, timestamp) order. */
@@ -37,29 +37,71 @@ export interface EntityColumns {
   order: ArrayLike<number>;
 }
 
+/** What a {@link ViewWinners} holds, as plain data another thread can take (typed arrays transfer). */
+export interface ViewWinnersData {
+  size: number;
+  features: readonly string[];
+  ttlSeconds: number;
+  /** Per feature: held as a number (with a presence flag) rather than as any value. */
+  numeric: readonly boolean[];
+  eventTimestamps: Float64Array;
+  createdTimestamps: Float64Array;
+  offsets: Float64Array;
+  partitions: Float64Array;
+  numbers: (Float64Array | null)[];
+  present: (Uint8Array | null)[];
+  values: (FeatureValue[] | null)[];
+}
+
 /**
  * The running winner of one view for every entity row of a frame: its row version and its feature
- * values. Filled by {@link joinHistorySource} once per source; read with {@link ViewWinners.valueAt}.
+ * values (numeric features in typed arrays, so a million winners are not a million boxed numbers).
+ * Filled by {@link joinHistorySource} once per source, or combined from other threads' with
+ * {@link ViewWinners.merge}; read with {@link ViewWinners.valueAt}.
  */
 export class ViewWinners {
-  readonly eventTimestamps: Float64Array;
-  readonly createdTimestamps: Float64Array;
-  readonly offsets: Float64Array;
-  readonly partitions: Float64Array;
-  readonly values: FeatureValue[][];
+  readonly data: ViewWinnersData;
   private readonly ttlMicros: number;
 
+  constructor(size: number, features: readonly string[], ttlSeconds: number, numeric?: readonly boolean[]);
+  constructor(data: ViewWinnersData);
   constructor(
-    readonly size: number,
-    readonly features: readonly string[],
-    ttlSeconds: number,
+    sizeOrData: number | ViewWinnersData,
+    features: readonly string[] = [],
+    ttlSeconds = 0,
+    numeric: readonly boolean[] = features.map(() => false),
   ) {
-    this.eventTimestamps = new Float64Array(size).fill(Number.NaN);
-    this.createdTimestamps = new Float64Array(size);
-    this.offsets = new Float64Array(size);
-    this.partitions = new Float64Array(size);
-    this.values = features.map(() => new Array<FeatureValue>(size).fill(null));
-    this.ttlMicros = ttlSeconds * 1_000_000;
+    if (typeof sizeOrData !== 'number') {
+      this.data = sizeOrData;
+    } else {
+      const size = sizeOrData;
+      this.data = {
+        size,
+        features,
+        ttlSeconds,
+        numeric,
+        eventTimestamps: new Float64Array(size).fill(Number.NaN),
+        createdTimestamps: new Float64Array(size),
+        offsets: new Float64Array(size),
+        partitions: new Float64Array(size),
+        numbers: numeric.map((number) => (number ? new Float64Array(size) : null)),
+        present: numeric.map((number) => (number ? new Uint8Array(size) : null)),
+        values: numeric.map((number) => (number ? null : new Array<FeatureValue>(size).fill(null))),
+      };
+    }
+    this.ttlMicros = this.data.ttlSeconds * 1_000_000;
+  }
+
+  get features(): readonly string[] {
+    return this.data.features;
+  }
+
+  /** The typed arrays of {@link data}, to transfer it to another thread without copying. */
+  transferables(): ArrayBuffer[] {
+    const { eventTimestamps, createdTimestamps, offsets, partitions, numbers, present } = this.data;
+    return [eventTimestamps, createdTimestamps, offsets, partitions, ...numbers, ...present]
+      .filter((array) => array !== null)
+      .map((array) => array.buffer as ArrayBuffer);
   }
 
   /**
@@ -67,37 +109,83 @@ export class ViewWinners {
    * when the winner is older than t - TTL (then every candidate is, as the winner has the latest event).
    */
   valueAt(feature: number, i: number, t: number): FeatureValue {
-    const event = this.eventTimestamps[i]!;
+    const event = this.data.eventTimestamps[i]!;
     if (Number.isNaN(event) || (this.ttlMicros > 0 && event < t - this.ttlMicros)) return null;
-    return this.values[feature]![i]!;
+    const numbers = this.data.numbers[feature];
+    if (numbers) return this.data.present[feature]![i] === 1 ? numbers[i]! : null;
+    return this.data.values[feature]![i]!;
   }
 
   /** Offers row `j` of `chunk` as a candidate for entity row `i`; it wins when its version is greater. */
   offer(i: number, chunk: HistoryColumns, j: number): void {
+    const data = this.data;
     const event = chunk.eventTimestamps[j]!;
-    const best = this.eventTimestamps[i]!;
+    const best = data.eventTimestamps[i]!;
     if (!Number.isNaN(best)) {
       if (event < best) return;
       if (event === best) {
         const created = chunk.createdTimestamps[j]!;
-        const bestCreated = this.createdTimestamps[i]!;
+        const bestCreated = data.createdTimestamps[i]!;
         if (created < bestCreated) return;
         if (created === bestCreated) {
           const offset = chunk.offsets[j]!;
-          if (offset < this.offsets[i]! || (offset === this.offsets[i]! && chunk.partitions[j]! <= this.partitions[i]!)) {
+          if (offset < data.offsets[i]! || (offset === data.offsets[i]! && chunk.partitions[j]! <= data.partitions[i]!)) {
             return;
           }
         }
       }
     }
-    this.eventTimestamps[i] = event;
-    this.createdTimestamps[i] = chunk.createdTimestamps[j]!;
-    this.offsets[i] = chunk.offsets[j]!;
-    this.partitions[i] = chunk.partitions[j]!;
+    data.eventTimestamps[i] = event;
+    data.createdTimestamps[i] = chunk.createdTimestamps[j]!;
+    data.offsets[i] = chunk.offsets[j]!;
+    data.partitions[i] = chunk.partitions[j]!;
     const convert = chunk.featureValue;
-    for (let f = 0; f < this.values.length; f++) {
-      const value = chunk.features[f]![j];
-      this.values[f]![i] = convert === undefined ? ((value ?? null) as FeatureValue) : convert(f, value);
+    for (let f = 0; f < data.numeric.length; f++) {
+      const raw = chunk.features[f]![j];
+      const value = convert === null ? ((raw ?? null) as FeatureValue) : convert(f, raw);
+      const numbers = data.numbers[f];
+      if (numbers) {
+        if (value === null) data.present[f]![i] = 0;
+        else {
+          numbers[i] = value as number;
+          data.present[f]![i] = 1;
+        }
+      } else data.values[f]![i] = value;
+    }
+  }
+
+  /** Takes, row by row, the other's winner where its version is greater (the two saw different sources). */
+  merge(other: ViewWinnersData): void {
+    const data = this.data;
+    for (let i = 0; i < data.size; i++) {
+      const event = other.eventTimestamps[i]!;
+      if (Number.isNaN(event)) continue;
+      const best = data.eventTimestamps[i]!;
+      if (!Number.isNaN(best)) {
+        if (event < best) continue;
+        if (event === best) {
+          const created = other.createdTimestamps[i]!;
+          const bestCreated = data.createdTimestamps[i]!;
+          if (created < bestCreated) continue;
+          if (created === bestCreated) {
+            const offset = other.offsets[i]!;
+            if (offset < data.offsets[i]! || (offset === data.offsets[i]! && other.partitions[i]! <= data.partitions[i]!)) {
+              continue;
+            }
+          }
+        }
+      }
+      data.eventTimestamps[i] = event;
+      data.createdTimestamps[i] = other.createdTimestamps[i]!;
+      data.offsets[i] = other.offsets[i]!;
+      data.partitions[i] = other.partitions[i]!;
+      for (let f = 0; f < data.numeric.length; f++) {
+        const numbers = data.numbers[f];
+        if (numbers) {
+          numbers[i] = other.numbers[f]![i]!;
+          data.present[f]![i] = other.present[f]![i]!;
+        } else data.values[f]![i] = other.values[f]![i]!;
+      }
     }
   }
 }

@@ -18,6 +18,7 @@ export {
   type EntityColumns,
   type JoinHistorySourceOptions,
   ViewWinners,
+  type ViewWinnersData,
   joinHistorySource,
   entityOrder,
 } from './columnar-join';
