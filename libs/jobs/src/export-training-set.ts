@@ -1,9 +1,11 @@
+import { availableParallelism } from 'node:os';
 import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
 import { entityOrder, joinHistorySource, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
 import { columnKeyOf, keyFormOf, type KeyForm } from './history-columns';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
+import { SegmentJoinPool } from './segment-join-pool';
 import { TrainingSetWriter } from './training-set-writer';
 import { ViewHistoryColumns } from './view-history-columns';
 import type { HistorySources, Watermark } from './view-history';
@@ -19,6 +21,8 @@ export interface ExportOptions {
   entityRowsInMemory?: number;
   /** Log-tail rows per view sorted in memory at once; a longer tail is joined in sorted slices. */
   tailRowsInMemory?: number;
+  /** Worker threads joining segments; 0 joins them in this thread. Default: one per core (0 on one core). */
+  workers?: number;
   onProgress?: (progress: JobProgress) => void;
   /** How `<project>.segments` records decode; default the compactor's Avro serde. */
   decodeSegmentEvent?: SegmentEventDecoder;
@@ -98,6 +102,8 @@ export async function exportTrainingSet(
     }
   }
 
+  const workers = options.workers ?? (availableParallelism() > 1 ? availableParallelism() : 0);
+  let pool: SegmentJoinPool | undefined;
   const frames = new EntityFrames(plan, frameSize);
   let writer: TrainingSetWriter | undefined;
   let historyRowsRead = 0;
@@ -117,29 +123,54 @@ export async function exportTrainingSet(
       const winners = new Map<string, ViewWinners>();
       for (const pass of passes) {
         const keys = pass.keysOf(frame.columns, frame.length);
-        const entities = { keys, timestamps, order: entityOrder(keys, timestamps) };
+        const entities = { keys, timestamps: frame.timestamps, order: shareable(entityOrder(keys, frame.timestamps)) };
+        let poolHasEntities = false;
         for (const view of pass.views) {
           const { definition } = view;
           const ttlMicros = definition.ttlSeconds * 1_000_000;
-          const features = view.features.map((feature) => feature.name);
-          const won = new ViewWinners(
-            frame.length,
-            features,
-            definition.ttlSeconds,
-            view.features.map((feature) => NUMERIC.has(feature.type)),
-          );
+          const spec = {
+            features: view.features.map((feature) => feature.name),
+            numeric: view.features.map((feature) => NUMERIC.has(feature.type)),
+            ttlSeconds: definition.ttlSeconds,
+            keyForm: pass.keyForm,
+            withAppendTime: asServed,
+            asServed,
+          };
+          const won = new ViewWinners(frame.length, spec.features, spec.ttlSeconds, spec.numeric);
           const history = histories.get(definition.name)!;
           // Rows after the frame's last time, or older than its first one's TTL window, can never match.
           const from = ttlMicros > 0 ? frame.minTimestamp - ttlMicros : Number.NEGATIVE_INFINITY;
+          const to = frame.maxTimestamp;
+          const tasks = history.segmentTasks(from, to);
           const phase = `joining ${definition.name}`;
           let done = 0;
-          for await (const source of history.sources(from, frame.maxTimestamp)) {
-            progress({ phase, done, total: history.segments.length });
-            const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
-            historyRowsRead += joined.historyRows;
-            done += 1;
+          const total = tasks.length;
+          const step = () => progress({ phase, done: ++done, total });
+          progress({ phase, done, total });
+          if (workers > 0 && tasks.length > 0) {
+            pool ??= SegmentJoinPool.start(workers);
+            if (!poolHasEntities) pool.setEntities(entities);
+            poolHasEntities = true;
+            // Workers join the segments while this thread joins the log tail; then their winners merge in.
+            const joining = pool.joinView(spec, tasks, step).then(
+              (joined) => ({ joined }),
+              (error: unknown) => ({ error }),
+            );
+            for await (const source of history.tailSources(from, to)) {
+              const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
+              historyRowsRead += joined.historyRows;
+            }
+            const outcome = await joining;
+            if ('error' in outcome) throw outcome.error;
+            for (const data of outcome.joined.winners) won.merge(data);
+            historyRowsRead += outcome.joined.historyRows;
+          } else {
+            for await (const source of history.sources(from, to)) {
+              const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
+              historyRowsRead += joined.historyRows;
+              if (done < total) step();
+            }
           }
-          progress({ phase, done, total: done });
           winners.set(definition.name, won);
         }
       }
@@ -188,7 +219,15 @@ export async function exportTrainingSet(
     throw error;
   } finally {
     await frames.close();
+    await pool?.close();
   }
+}
+
+/** A copy in shared memory, so worker threads read it in place. */
+function shareable(order: Uint32Array): Uint32Array {
+  const shared = new Uint32Array(new SharedArrayBuffer(order.length * 4));
+  shared.set(order);
+  return shared;
 }
 
 /** Feature types held as numbers (timestamps are epoch µs). */
@@ -223,6 +262,16 @@ function groupPasses(plan: ExportPlan): Pass[] {
         views: [],
         keysOf: (columns, length) => {
           const keyColumns = indexes.map((index) => columns[index]!);
+          if (keyForm === 'number') {
+            // NaN marks a missing key (left out of the order); shared so worker threads read it in place.
+            const keys = new Float64Array(new SharedArrayBuffer(length * 8));
+            const column = keyColumns[0]!;
+            for (let i = 0; i < length; i++) {
+              const value = column[i];
+              keys[i] = value === null || value === undefined ? Number.NaN : (value as number);
+            }
+            return keys;
+          }
           const keys = new Array<ColumnKey | null>(length);
           for (let i = 0; i < length; i++) {
             for (let k = 0; k < joinKeys.length; k++) record[joinKeys[k]!.name] = keyColumns[k]![i];

@@ -40,13 +40,14 @@ describe('exportTrainingSet against a brute-force oracle (embedded log, segments
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const { format, asServed } of [
-    { format: 'csv', asServed: false },
-    { format: 'parquet', asServed: false },
-    { format: 'csv', asServed: true },
-    { format: 'parquet', asServed: true },
+  // Segments joined in this thread (workers: 0) and in worker threads.
+  for (const { format, asServed, workers } of [
+    { format: 'csv', asServed: false, workers: 0 },
+    { format: 'parquet', asServed: false, workers: 2 },
+    { format: 'csv', asServed: true, workers: 2 },
+    { format: 'parquet', asServed: true, workers: 0 },
   ] as const) {
-    it(`matches the oracle for every entity row (${format} entities${asServed ? ', as served' : ''}), in the original order`, async () => {
+    it(`matches the oracle for every entity row (${format} entities${asServed ? ', as served' : ''}, ${workers} workers), in the original order`, async () => {
       const entitiesPath = join(dir, `entities-${format}-${asServed}.${format}`);
       if (format === 'csv') scenario.writeCsv(entitiesPath);
       else scenario.writeEntityParquet(entitiesPath);
@@ -61,6 +62,7 @@ describe('exportTrainingSet against a brute-force oracle (embedded log, segments
       const result = await exportTrainingSet(sources, TEST_DEFINITIONS, request, {
         entityRowsInMemory: 37,
         tailRowsInMemory: 11,
+        workers,
       });
       assert.ok(result.entityFrames > 1, 'the entity rows were joined in frames');
       assert.ok(result.segmentRows > 0 && result.tailRows > 0, 'history came from segments and the log tail');

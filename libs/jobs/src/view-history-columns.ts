@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import type { FeatureValue } from '@featurelog/domain';
 import { readerSchema, rowSchemaFor, RowDecoder } from '@featurelog/avro';
-import type { SegmentWritten } from '@featurelog/offline-store';
+import type { SegmentSchema, SegmentWritten } from '@featurelog/offline-store';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
 import { columnKeyOf, readSegmentColumns, type KeyForm } from './history-columns';
+import type { SegmentJoinTask } from './segment-join-pool';
 import { selectViewSegments, type HistorySources, type ViewHistoryOptions } from './view-history';
 
 export interface ViewHistoryColumnsOptions extends ViewHistoryOptions {
@@ -35,7 +36,7 @@ export class ViewHistoryColumns {
     private readonly store: HistorySources,
     private readonly options: ViewHistoryColumnsOptions,
     readonly segments: SegmentWritten[],
-    private readonly segmentSchemas: Map<string, import('@featurelog/offline-store').SegmentSchema>,
+    private readonly segmentSchemas: Map<string, SegmentSchema>,
     private readonly tailFrom: Map<number, number>,
   ) {}
 
@@ -49,28 +50,48 @@ export class ViewHistoryColumns {
   }
 
   /**
-   * The sources whose rows may fall in [from, to] (event time, µs, inclusive), newest segments first: a
-   * row's winner then usually comes first and later sources rarely need to copy values.
+   * The segments whose rows may fall in [from, to] (event time, µs, inclusive), newest first: a row's
+   * winner then usually comes first and later sources rarely need to copy values.
    */
-  async *sources(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): AsyncGenerator<HistorySource> {
-    const { watermark, features, keyForm, withAppendTime } = this.options;
-    const segments = this.segments
+  segmentTasks(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): SegmentJoinTask[] {
+    const { watermark } = this.options;
+    return this.segments
       .filter((segment) => !(segment.minEventTime! > to || segment.maxEventTime! < from))
-      .sort((a, b) => b.maxEventTime! - a.maxEventTime!);
-    for (const segment of segments) {
-      const path = join(this.store.offlineRoot, segment.path);
-      const pastWatermark = segment.ranges.some((range) => range.untilOffset > (watermark.get(range.partition) ?? 0));
+      .sort((a, b) => b.maxEventTime! - a.maxEventTime!)
+      .map((segment) => {
+        const pastWatermark = segment.ranges.some((range) => range.untilOffset > (watermark.get(range.partition) ?? 0));
+        return {
+          path: join(this.store.offlineRoot, segment.path),
+          schema: this.segmentSchemas.get(segment.segmentId)!,
+          keep: pastWatermark ? [...watermark] : null,
+        };
+      });
+  }
+
+  /** Every source whose rows may fall in [from, to]: the segments read in this thread, then the tail. */
+  async *sources(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): AsyncGenerator<HistorySource> {
+    const { features, keyForm, withAppendTime } = this.options;
+    for (const task of this.segmentTasks(from, to)) {
+      const until = task.keep === null ? undefined : new Map(task.keep);
       yield {
-        label: path,
-        chunks: readSegmentColumns(path, this.segmentSchemas.get(segment.segmentId)!, {
+        label: task.path,
+        chunks: readSegmentColumns(task.path, task.schema, {
           features,
           keyForm,
           withAppendTime,
-          keep: pastWatermark ? (partition, offset) => offset < (watermark.get(partition) ?? 0) : undefined,
+          keep: until === undefined ? undefined : (partition, offset) => offset < (until.get(partition) ?? 0),
         }),
       };
     }
-    yield* this.tailSlices(Math.max(from, this.options.eventTimeFrom ?? from), Math.min(to, this.options.eventTimeTo ?? to));
+    yield* this.tailSources(from, to);
+  }
+
+  /** The uncompacted log tail (rows in [from, to]) in sorted slices of at most `tailRowsInMemory` rows. */
+  tailSources(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): AsyncGenerator<HistorySource> {
+    return this.tailSlices(
+      Math.max(from, this.options.eventTimeFrom ?? from),
+      Math.min(to, this.options.eventTimeTo ?? to),
+    );
   }
 
   /** The log from where the segments' coverage ends up to the watermark, decoded, in sorted slices. */

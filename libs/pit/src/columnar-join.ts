@@ -30,7 +30,7 @@ export interface HistoryColumns {
 
 /** The entity rows of a pass: keys, times, and the row numbers in (key, timestamp) order. */
 export interface EntityColumns {
-  /** Null: a join key is missing; such rows are left out of `order`. */
+  /** Null (or NaN): a join key is missing; such rows are left out of `order`. */
   keys: ArrayLike<ColumnKey | null>;
   timestamps: ArrayLike<number>;
   /** Row numbers whose key is present, sorted by (key, timestamp); rows left out match nothing. */
@@ -325,11 +325,13 @@ function unsorted(label: string, key: ColumnKey, event: number, nextKey: ColumnK
  * {@link joinHistorySource} reads entity rows in. Integer keys sort on numbers, others on their strings.
  */
 export function entityOrder(keys: ArrayLike<ColumnKey | null>, timestamps: ArrayLike<number>): Uint32Array {
+  // null (or NaN for numeric keys) marks a missing key.
+  const has = (key: ColumnKey | null) => key !== null && key === key;
   let present = 0;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== null) present += 1;
+  for (let i = 0; i < keys.length; i++) if (has(keys[i]!)) present += 1;
   const order = new Uint32Array(present);
   let o = 0;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== null) order[o++] = i;
+  for (let i = 0; i < keys.length; i++) if (has(keys[i]!)) order[o++] = i;
   order.sort((a, b) => {
     const ka = keys[a]!;
     const kb = keys[b]!;
