@@ -330,11 +330,24 @@ async function runFeaturelog(data: Dataset, output: string): Promise<CaseResult>
   const schemas = await LocalSchemaRegistry.open({ directory: data.schemas });
   try {
     const started = performance.now();
+    let lastPhase = '';
     const result = await exportTrainingSet(
       { log, schemas, codec: new HyparquetSegmentCodec(), offlineRoot: data.offlineRoot, project: PROJECT },
       DEFINITIONS,
       { entities: data.entities, features: FEATURES, output },
-      { decodeSegmentEvent: jsonSegmentEventDecoder },
+      {
+        decodeSegmentEvent: jsonSegmentEventDecoder,
+        ...(process.env.BENCH_WORKERS === undefined ? {} : { workers: Number(process.env.BENCH_WORKERS) }),
+        // BENCH_TRACE=1: when each phase of the export starts (stderr).
+        onProgress:
+          process.env.BENCH_TRACE === undefined
+            ? undefined
+            : ({ phase }) => {
+                if (phase === lastPhase) return;
+                lastPhase = phase;
+                process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(2)} s  ${phase}\n`);
+              },
+      },
     );
     return {
       millis: performance.now() - started,

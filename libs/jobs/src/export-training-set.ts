@@ -174,28 +174,21 @@ export async function exportTrainingSet(
           winners.set(definition.name, won);
         }
       }
-      const columns = plan.columns.map((column) =>
-        column.source === 'entity'
-          ? { entity: column.index, type: entityTypes[column.index]! }
-          : {
-              winners: winners.get(column.view)!,
-              feature: winners.get(column.view)!.features.indexOf(column.feature),
-            },
-      );
-      const row: unknown[] = new Array(columns.length);
-      for (let i = 0; i < frame.length; i++) {
-        const t = timestamps[i]!;
-        for (let c = 0; c < columns.length; c++) {
-          const column = columns[c]!;
-          if (column.winners !== undefined) row[c] = column.winners.valueAt(column.feature, i, t);
-          else {
-            const value = frame.columns[column.entity!]![i];
-            row[c] = csv ? textAs(column.type!, value) : value;
+      progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
+      writer.writeColumns(
+        plan.columns.map((column) => {
+          if (column.source === 'entity') {
+            const values = frame.columns[column.index]!;
+            const type = entityTypes[column.index]!;
+            return csv ? (i: number) => textAs(type, values[i]) : (i: number) => values[i];
           }
-        }
-        writer.write(row);
-        if ((i & 0xffff) === 0xffff) progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
-      }
+          const won = winners.get(column.view)!;
+          const feature = won.features.indexOf(column.feature);
+          return (i: number) => won.valueAt(feature, i, timestamps[i]!);
+        }),
+        frame.length,
+      );
+      progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
     }
     writer.finish();
     const total = frames.rowCount;
