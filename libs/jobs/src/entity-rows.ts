@@ -264,9 +264,7 @@ export class EntityFrames {
     }
     if (this.leftover.length === 0 && !this.ended) this.leftover = (await this.fetch()) ?? [];
     if (times.length === 0) return undefined;
-    // Shared, so worker threads joining segments read the times in place.
-    const timestamps = new Float64Array(new SharedArrayBuffer(times.length * 8));
-    timestamps.set(times);
+    const timestamps = Float64Array.from(times);
     let minTimestamp = Number.POSITIVE_INFINITY;
     let maxTimestamp = Number.NEGATIVE_INFINITY;
     for (const t of timestamps) {

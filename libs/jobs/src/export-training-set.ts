@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
-import { entityOrder, joinHistorySource, ViewWinners, type ColumnKey } from '@featurelog/pit';
+import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
 import { columnKeyOf, keyFormOf, type KeyForm } from './history-columns';
@@ -121,9 +121,13 @@ export async function exportTrainingSet(
       frameCount += 1;
       const { timestamps } = frame;
       const winners = new Map<string, ViewWinners>();
+      /** Per pass: each row's position in that pass's (key, timestamp) order, by which winners are kept. */
+      const positions = new Map<string, Int32Array>();
       for (const pass of passes) {
         const keys = pass.keysOf(frame.columns, frame.length);
-        const entities = { keys, timestamps: frame.timestamps, order: shareable(entityOrder(keys, frame.timestamps)) };
+        const order = sortEntities(keys, frame.timestamps, { shared: workers > 0 });
+        const entities = { keys: order.keys, timestamps: order.timestamps };
+        positions.set(pass.keyName, order.positions);
         let poolHasEntities = false;
         for (const view of pass.views) {
           const { definition } = view;
@@ -136,7 +140,7 @@ export async function exportTrainingSet(
             withAppendTime: asServed,
             asServed,
           };
-          const won = new ViewWinners(frame.length, spec.features, spec.ttlSeconds, spec.numeric);
+          const won = new ViewWinners(order.keys.length, spec.features, spec.ttlSeconds, spec.numeric);
           const history = histories.get(definition.name)!;
           // Rows after the frame's last time, or older than its first one's TTL window, can never match.
           const from = ttlMicros > 0 ? frame.minTimestamp - ttlMicros : Number.NEGATIVE_INFINITY;
@@ -184,7 +188,8 @@ export async function exportTrainingSet(
           }
           const won = winners.get(column.view)!;
           const feature = won.features.indexOf(column.feature);
-          return (i: number) => won.valueAt(feature, i, timestamps[i]!);
+          const at = positions.get(plan.views.find((view) => view.definition.name === column.view)!.keyName)!;
+          return (i: number) => won.valueAt(feature, at[i]!, timestamps[i]!);
         }),
         frame.length,
       );
@@ -214,13 +219,6 @@ export async function exportTrainingSet(
     await frames.close();
     await pool?.close();
   }
-}
-
-/** A copy in shared memory, so worker threads read it in place. */
-function shareable(order: Uint32Array): Uint32Array {
-  const shared = new Uint32Array(new SharedArrayBuffer(order.length * 4));
-  shared.set(order);
-  return shared;
 }
 
 /** Feature types held as numbers (timestamps are epoch µs). */
@@ -256,8 +254,8 @@ function groupPasses(plan: ExportPlan): Pass[] {
         keysOf: (columns, length) => {
           const keyColumns = indexes.map((index) => columns[index]!);
           if (keyForm === 'number') {
-            // NaN marks a missing key (left out of the order); shared so worker threads read it in place.
-            const keys = new Float64Array(new SharedArrayBuffer(length * 8));
+            // NaN marks a missing key (left out of the order).
+            const keys = new Float64Array(length);
             const column = keyColumns[0]!;
             for (let i = 0; i < length; i++) {
               const value = column[i];

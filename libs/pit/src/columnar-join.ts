@@ -28,13 +28,13 @@ export interface HistoryColumns {
   featureValue: ((feature: number, value: unknown) => FeatureValue) | null;
 }
 
-/** The entity rows of a pass: keys, times, and the row numbers in (key, timestamp) order. */
+/**
+ * The entity rows of a pass in (key, timestamp) order, rows without a key left out: position p holds
+ * the p-th row in that order. Winners are kept by position; {@link EntityOrder} maps back to rows.
+ */
 export interface EntityColumns {
-  /** Null (or NaN): a join key is missing; such rows are left out of `order`. */
-  keys: ArrayLike<ColumnKey | null>;
+  keys: ArrayLike<ColumnKey>;
   timestamps: ArrayLike<number>;
-  /** Row numbers whose key is present, sorted by (key, timestamp); rows left out match nothing. */
-  order: ArrayLike<number>;
 }
 
 /** What a {@link ViewWinners} holds, as plain data another thread can take (typed arrays transfer). */
@@ -105,10 +105,12 @@ export class ViewWinners {
   }
 
   /**
-   * The feature at row `i`, whose point in time is `t`: the winner's value, or null without a winner or
-   * when the winner is older than t - TTL (then every candidate is, as the winner has the latest event).
+   * The feature at position `i` (-1: a row without a key), whose point in time is `t`: the winner's value,
+   * or null without a winner or when the winner is older than t - TTL (then every candidate is, as the
+   * winner has the latest event).
    */
   valueAt(feature: number, i: number, t: number): FeatureValue {
+    if (i < 0) return null;
     const event = this.data.eventTimestamps[i]!;
     if (Number.isNaN(event) || (this.ttlMicros > 0 && event < t - this.ttlMicros)) return null;
     const numbers = this.data.numbers[feature];
@@ -239,18 +241,20 @@ export async function joinHistorySource(
   winners: ViewWinners,
   { source: label, asServed = false }: JoinHistorySourceOptions,
 ): Promise<{ historyRows: number }> {
-  const { keys: entityKeys, timestamps, order } = entities;
-  const n = order.length;
+  const { keys: entityKeys, timestamps } = entities;
+  const bestEvents = winners.data.eventTimestamps;
+  const n = entityKeys.length;
   let p = 0;
   /** Key of the history rows read last, and this source's winner among them so far. */
   let key: ColumnKey | undefined;
   let winner: HistoryColumns | undefined;
   let winnerIndex = -1;
+  let winnerEvent = Number.NaN;
   let lastEvent = Number.NEGATIVE_INFINITY;
   let historyRows = 0;
   const unknown = asServed ? new MinHeap<Held>((a, b) => a.known < b.known) : undefined;
 
-  /** Entity row i (with key k at t) takes this source's candidate, if the history's current key is k. */
+  /** Entity position i (key k, time t) takes this source's candidate, if the history's current key is k. */
   const resolve = (i: number, k: ColumnKey, t: number): void => {
     if (k !== key) return;
     if (unknown !== undefined) {
@@ -259,10 +263,12 @@ export async function joinHistorySource(
         if (winner === undefined || greaterVersion(next.chunk, next.index, winner, winnerIndex)) {
           winner = next.chunk;
           winnerIndex = next.index;
+          winnerEvent = winner.eventTimestamps[winnerIndex]!;
         }
       }
     }
-    if (winner !== undefined) winners.offer(i, winner, winnerIndex);
+    // An older event can never win (NaN, no winner yet, compares false): skip the call.
+    if (winner !== undefined && !(winnerEvent < bestEvents[i]!)) winners.offer(i, winner, winnerIndex);
   };
 
   for await (const chunk of source) {
@@ -272,11 +278,10 @@ export async function joinHistorySource(
       const he = eventTimestamps[j]!;
       // Entity rows before this history row: smaller key, or same key and t < event.
       while (p < n) {
-        const i = order[p]!;
-        const ek = entityKeys[i]!;
-        const t = timestamps[i]!;
+        const ek = entityKeys[p]!;
+        const t = timestamps[p]!;
         if (ek < hk || (ek === hk && t < he)) {
-          resolve(i, ek, t);
+          if (ek === key) resolve(p, ek, t);
           p += 1;
         } else break;
       }
@@ -285,6 +290,7 @@ export async function joinHistorySource(
         key = hk;
         winner = undefined;
         winnerIndex = -1;
+        winnerEvent = Number.NaN;
         unknown?.clear();
       } else if (he < lastEvent) {
         throw unsorted(label, key, lastEvent, hk, he);
@@ -304,12 +310,10 @@ export async function joinHistorySource(
       }
       winner = chunk;
       winnerIndex = j;
+      winnerEvent = he;
     }
   }
-  for (; p < n; p++) {
-    const i = order[p]!;
-    resolve(i, entityKeys[i]!, timestamps[i]!);
-  }
+  for (; p < n; p++) resolve(p, entityKeys[p]!, timestamps[p]!);
   return { historyRows };
 }
 
@@ -320,26 +324,125 @@ function unsorted(label: string, key: ColumnKey, event: number, nextKey: ColumnK
   );
 }
 
+/** The entity rows of a pass in (key, timestamp) order, and the way back to file order. */
+export interface EntityOrder extends EntityColumns {
+  /** Row number at each position. */
+  rows: Uint32Array;
+  /** Position of each row; -1 for a row without a key (it matches nothing). */
+  positions: Int32Array;
+}
+
 /**
- * Row numbers of the rows with a key, sorted by (key, timestamp, row number) — the order
- * {@link joinHistorySource} reads entity rows in. Integer keys sort on numbers, others on their strings.
+ * Puts the rows with a key in (key, timestamp, row number) order — the order {@link joinHistorySource}
+ * reads entity rows in. Null (or NaN) marks a missing key. `shared` allocates the results in shared
+ * memory, so worker threads can read them in place. Numeric keys sort without a comparator over the
+ * whole frame: keys are ranked by a native sort of their values, rows are counted into key groups (stable,
+ * so by row number), and each group, a few rows, is sorted by time.
  */
-export function entityOrder(keys: ArrayLike<ColumnKey | null>, timestamps: ArrayLike<number>): Uint32Array {
-  // null (or NaN for numeric keys) marks a missing key.
+export function sortEntities(
+  keys: ArrayLike<ColumnKey | null>,
+  timestamps: ArrayLike<number>,
+  { shared = false }: { shared?: boolean } = {},
+): EntityOrder {
   const has = (key: ColumnKey | null) => key !== null && key === key;
+  const size = keys.length;
+  const positions = new Int32Array(allocate(size * 4, shared)).fill(-1);
   let present = 0;
-  for (let i = 0; i < keys.length; i++) if (has(keys[i]!)) present += 1;
-  const order = new Uint32Array(present);
+  let numeric = true;
+  for (let i = 0; i < size; i++) {
+    const key = keys[i]!;
+    if (!has(key)) continue;
+    present += 1;
+    if (typeof key !== 'number') numeric = false;
+  }
+  const rows = new Uint32Array(allocate(present * 4, shared));
+  if (numeric) sortNumericKeys(keys as ArrayLike<number | null>, timestamps, rows);
+  else {
+    let o = 0;
+    for (let i = 0; i < size; i++) if (has(keys[i]!)) rows[o++] = i;
+    rows.sort((a, b) => {
+      const ka = keys[a]!;
+      const kb = keys[b]!;
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      const ta = timestamps[a]!;
+      const tb = timestamps[b]!;
+      if (ta !== tb) return ta - tb;
+      return a - b;
+    });
+  }
+  const sortedTimes = new Float64Array(allocate(present * 8, shared));
+  const sortedKeys: ColumnKey[] | Float64Array = numeric
+    ? new Float64Array(allocate(present * 8, shared))
+    : new Array<ColumnKey>(present);
+  for (let p = 0; p < present; p++) {
+    const i = rows[p]!;
+    sortedKeys[p] = keys[i] as never;
+    sortedTimes[p] = timestamps[i]!;
+    positions[i] = p;
+  }
+  return { keys: sortedKeys, timestamps: sortedTimes, rows, positions };
+}
+
+function allocate(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuffer {
+  return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+}
+
+/** Counting sort of row numbers by key rank, then each key's rows by (time, row number). */
+function sortNumericKeys(keys: ArrayLike<number | null>, timestamps: ArrayLike<number>, rows: Uint32Array): void {
+  const values = new Float64Array(rows.length);
   let o = 0;
-  for (let i = 0; i < keys.length; i++) if (has(keys[i]!)) order[o++] = i;
-  order.sort((a, b) => {
-    const ka = keys[a]!;
-    const kb = keys[b]!;
-    if (ka !== kb) return ka < kb ? -1 : 1;
-    const ta = timestamps[a]!;
-    const tb = timestamps[b]!;
-    if (ta !== tb) return ta - tb;
-    return a - b;
-  });
-  return order;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (key !== null && key === key) values[o++] = key as number;
+  }
+  values.sort();
+  let distinct = 0;
+  for (let v = 0; v < values.length; v++) if (v === 0 || values[v] !== values[v - 1]) values[distinct++] = values[v]!;
+  const unique = values.subarray(0, distinct);
+  const rank = (key: number): number => {
+    let low = 0;
+    let high = distinct - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (unique[middle]! < key) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  };
+  const ranks = new Int32Array(keys.length).fill(-1);
+  const starts = new Uint32Array(distinct + 1);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (key === null || key !== key) continue;
+    const r = rank(key as number);
+    ranks[i] = r;
+    starts[r + 1]! += 1;
+  }
+  for (let r = 0; r < distinct; r++) starts[r + 1]! += starts[r]!;
+  const fill = starts.slice(0, distinct);
+  for (let i = 0; i < keys.length; i++) {
+    const r = ranks[i]!;
+    if (r >= 0) rows[fill[r]!++] = i;
+  }
+  for (let r = 0; r < distinct; r++) {
+    const start = starts[r]!;
+    const end = starts[r + 1]!;
+    if (end - start < 2) continue;
+    if (end - start > 64) {
+      const group = rows.subarray(start, end);
+      group.sort((a, b) => timestamps[a]! - timestamps[b]! || a - b);
+      continue;
+    }
+    // Insertion sort by (time, row number); rows enter in row-number order, so only time moves them.
+    for (let x = start + 1; x < end; x++) {
+      const row = rows[x]!;
+      const t = timestamps[row]!;
+      let y = x - 1;
+      while (y >= start && timestamps[rows[y]!]! > t) {
+        rows[y + 1] = rows[y]!;
+        y -= 1;
+      }
+      rows[y + 1] = row;
+    }
+  }
 }

@@ -20,5 +20,6 @@ export {
   ViewWinners,
   type ViewWinnersData,
   joinHistorySource,
-  entityOrder,
+  sortEntities,
+  type EntityOrder,
 } from './columnar-join';
