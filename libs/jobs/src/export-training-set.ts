@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
+import { FeaturelogError, type DefinitionSource, type FeatureValue } from '@featurelog/domain';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
@@ -184,12 +184,15 @@ export async function exportTrainingSet(
           if (column.source === 'entity') {
             const values = frame.columns[column.index]!;
             const type = entityTypes[column.index]!;
-            return csv ? (i: number) => textAs(type, values[i]) : (i: number) => values[i];
+            return (start: number, end: number, out: unknown[]) => {
+              for (let i = start; i < end; i++) out[i - start] = csv ? textAs(type, values[i]) : values[i];
+            };
           }
           const won = winners.get(column.view)!;
           const feature = won.features.indexOf(column.feature);
           const at = positions.get(plan.views.find((view) => view.definition.name === column.view)!.keyName)!;
-          return (i: number) => won.valueAt(feature, at[i]!, timestamps[i]!);
+          return (start: number, end: number, out: unknown[]) =>
+            won.gather(feature, at, timestamps, start, end, out as FeatureValue[]);
         }),
         frame.length,
       );

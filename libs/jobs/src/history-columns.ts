@@ -3,7 +3,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentColumn, type SegmentSchema } from '@featurelog/offline-store';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
-import { parquetScan, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, parquetScan, type AsyncBuffer } from 'hyparquet';
 import { sortableEntityKey } from './sortable-entity-key';
 
 /**
@@ -88,8 +88,18 @@ export async function* readSegmentColumns(
     const file = await fileBuffer(handle);
     let scan: Awaited<ReturnType<typeof parquetScan>>;
     try {
+      const metadata = await parquetMetadataAsync(file);
+      // µs timestamps decode as their INT64 (a BigInt64Array when required), read below without a bigint
+      // or a parser call per value; they are the same epoch microseconds.
+      for (const element of metadata.schema) {
+        if (element.converted_type === 'TIMESTAMP_MICROS') {
+          delete element.converted_type;
+          delete element.logical_type;
+        }
+      }
       scan = await parquetScan({
         file,
+        metadata,
         utf8: true,
         compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
         parsers: MICROS_PARSERS,
@@ -151,6 +161,19 @@ export async function* readSegmentColumns(
 
 function numbers(column: ArrayLike<unknown>, length: number, at: (i: number) => number, ifNull: number): Float64Array {
   const out = new Float64Array(length);
+  if (column instanceof BigInt64Array) {
+    // Each value from its two 32-bit halves (little-endian, as Node runs): exact for safe integers, no bigint made.
+    const words = new Int32Array(column.buffer, column.byteOffset, column.length * 2);
+    for (let i = 0; i < length; i++) {
+      const row = at(i);
+      out[i] = words[2 * row + 1]! * 4294967296 + (words[2 * row]! >>> 0);
+    }
+    return out;
+  }
+  if (column instanceof Int32Array || column instanceof Float64Array) {
+    for (let i = 0; i < length; i++) out[i] = column[at(i)]!;
+    return out;
+  }
   for (let i = 0; i < length; i++) {
     const value = column[at(i)];
     out[i] = value === null || value === undefined ? ifNull : Number(value);

@@ -85,17 +85,18 @@ export class TrainingSetWriter {
   }
 
   /**
-   * `length` rows given as columns (a value getter per column, in column order, domain representation):
-   * written in row groups straight from the getters, with no row arrays in between.
+   * `length` rows given as columns, in column order, domain representation: `fill(start, end, out)` puts
+   * rows start..end-1 into `out` from index 0. Written in row groups with no row arrays in between.
    */
-  writeColumns(columns: readonly ((row: number) => unknown)[], length: number): void {
+  writeColumns(columns: readonly ((start: number, end: number, out: unknown[]) => void)[], length: number): void {
     this.flushGroup();
     for (let start = 0; start < length; start += this.rowGroupSize) {
       const end = Math.min(length, start + this.rowGroupSize);
       const columnData = this.columns.map((column, c) => {
-        const get = columns[c]!;
         const data = new Array<unknown>(end - start);
-        for (let i = start; i < end; i++) data[i - start] = toParquet(column.type, get(i));
+        columns[c]!(start, end, data);
+        const { type } = column;
+        for (let i = 0; i < data.length; i++) data[i] = toParquet(type, data[i]);
         return { name: column.name, data };
       });
       void this.writer.write({ columnData, rowGroupSize: end - start });

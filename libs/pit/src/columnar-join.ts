@@ -118,6 +118,36 @@ export class ViewWinners {
     return this.data.values[feature]![i]!;
   }
 
+  /**
+   * {@link valueAt} for rows start..end-1 of a frame, gathered into `out` (from index 0): row r is at
+   * position `positions[r]` and time `times[r]`.
+   */
+  gather(
+    feature: number,
+    positions: ArrayLike<number>,
+    times: ArrayLike<number>,
+    start: number,
+    end: number,
+    out: FeatureValue[],
+  ): void {
+    const { eventTimestamps } = this.data;
+    const ttl = this.ttlMicros;
+    const numbers = this.data.numbers[feature];
+    const present = this.data.present[feature];
+    const values = this.data.values[feature];
+    for (let r = start; r < end; r++) {
+      const i = positions[r]!;
+      let value: FeatureValue = null;
+      if (i >= 0) {
+        const event = eventTimestamps[i]!;
+        if (!Number.isNaN(event) && !(ttl > 0 && event < times[r]! - ttl)) {
+          value = numbers ? (present![i] === 1 ? numbers[i]! : null) : values![i]!;
+        }
+      }
+      out[r - start] = value;
+    }
+  }
+
   /** Offers row `j` of `chunk` as a candidate for entity row `i`; it wins when its version is greater. */
   offer(i: number, chunk: HistoryColumns, j: number): void {
     const data = this.data;
