@@ -345,7 +345,10 @@ async function runFeaturelog(data: Dataset, output: string): Promise<CaseResult>
             : ({ phase }) => {
                 if (phase === lastPhase) return;
                 lastPhase = phase;
-                process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(2)} s  ${phase}\n`);
+                const { rss, heapUsed } = process.memoryUsage();
+                process.stderr.write(
+                  `  ${((performance.now() - started) / 1000).toFixed(2)} s  ${phase} (rss ${mib(rss)}, heap ${mib(heapUsed)})\n`,
+                );
               },
       },
     );

@@ -5,9 +5,9 @@ import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
 import { columnKeyOf, keyFormOf, type KeyForm } from './history-columns';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
-import { SegmentJoinPool } from './segment-join-pool';
+import { SegmentJoinPool, SegmentQueue } from './segment-join-pool';
 import { TrainingSetWriter } from './training-set-writer';
-import { ViewHistoryColumns } from './view-history-columns';
+import { ViewHistoryColumns, type HistorySource } from './view-history-columns';
 import type { HistorySources, Watermark } from './view-history';
 
 export interface JobProgress {
@@ -21,7 +21,7 @@ export interface ExportOptions {
   entityRowsInMemory?: number;
   /** Log-tail rows per view sorted in memory at once; a longer tail is joined in sorted slices. */
   tailRowsInMemory?: number;
-  /** Worker threads joining segments; 0 joins them in this thread. Default: one per core (0 on one core). */
+  /** Worker threads joining segments beside this one; 0 joins them all here. Default: one per further core. */
   workers?: number;
   onProgress?: (progress: JobProgress) => void;
   /** How `<project>.segments` records decode; default the compactor's Avro serde. */
@@ -102,7 +102,8 @@ export async function exportTrainingSet(
     }
   }
 
-  const workers = options.workers ?? (availableParallelism() > 1 ? availableParallelism() : 0);
+  // This thread joins segments too: one worker per further core.
+  const workers = options.workers ?? availableParallelism() - 1;
   let pool: SegmentJoinPool | undefined;
   const frames = new EntityFrames(plan, frameSize);
   let writer: TrainingSetWriter | undefined;
@@ -151,29 +152,40 @@ export async function exportTrainingSet(
           const total = tasks.length;
           const step = () => progress({ phase, done: ++done, total });
           progress({ phase, done, total });
-          if (workers > 0 && tasks.length > 0) {
+          const joinHere = async (source: HistorySource) => {
+            const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
+            historyRowsRead += joined.historyRows;
+          };
+          const queue = new SegmentQueue(tasks);
+          // Worker threads take segments from the queue; this thread joins the log tail, then takes
+          // segments too. Each thread keeps its own winners, merged at the end (greatest of the greatest).
+          let joining: Promise<{ joined: Awaited<ReturnType<SegmentJoinPool['joinView']>> } | { error: unknown }> | undefined;
+          if (workers > 0 && tasks.length > 1) {
             pool ??= SegmentJoinPool.start(workers);
             if (!poolHasEntities) pool.setEntities(entities);
             poolHasEntities = true;
-            // Workers join the segments while this thread joins the log tail; then their winners merge in.
-            const joining = pool.joinView(spec, tasks, step).then(
+            joining = pool.joinView(spec, queue, step).then(
               (joined) => ({ joined }),
               (error: unknown) => ({ error }),
             );
-            for await (const source of history.tailSources(from, to)) {
-              const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
-              historyRowsRead += joined.historyRows;
+          }
+          let failure: { error: unknown } | undefined;
+          try {
+            for await (const source of history.tailSources(from, to)) await joinHere(source);
+            for (let task = queue.take(); task !== undefined; task = queue.take()) {
+              await joinHere(history.segmentSource(task));
+              step();
             }
-            const outcome = await joining;
+          } catch (error) {
+            failure = { error };
+            queue.clear();
+          }
+          const outcome = await joining;
+          if (failure !== undefined) throw failure.error;
+          if (outcome !== undefined) {
             if ('error' in outcome) throw outcome.error;
             for (const data of outcome.joined.winners) won.merge(data);
             historyRowsRead += outcome.joined.historyRows;
-          } else {
-            for await (const source of history.sources(from, to)) {
-              const joined = await joinHistorySource(entities, source.chunks, won, { source: source.label, asServed });
-              historyRowsRead += joined.historyRows;
-              if (done < total) step();
-            }
           }
           winners.set(definition.name, won);
         }

@@ -5,6 +5,22 @@ import type { SegmentSchema } from '@featurelog/offline-store';
 import type { EntityColumns, ViewWinnersData } from '@featurelog/pit';
 import type { KeyForm } from './history-columns';
 
+/** Segments still to join, taken one at a time by whichever thread is free. */
+export class SegmentQueue {
+  private next = 0;
+
+  constructor(private readonly tasks: readonly SegmentJoinTask[]) {}
+
+  take(): SegmentJoinTask | undefined {
+    return this.tasks[this.next++];
+  }
+
+  /** Leaves nothing more to take (a thread failed). */
+  clear(): void {
+    this.next = this.tasks.length;
+  }
+}
+
 /** One segment to join into the current view's winners. */
 export interface SegmentJoinTask {
   path: string;
@@ -33,6 +49,7 @@ export type SegmentJoinReply =
   | { type: 'winners'; data: ViewWinnersData | null }
   | { type: 'error'; code: string; message: string; retriable: boolean };
 
+const WORKER_HEAP_MB = 256;
 const WORKER_FILE = join(__dirname, `segment-join.worker${extname(__filename)}`);
 
 /**
@@ -47,7 +64,9 @@ export class SegmentJoinPool {
 
   private constructor(size: number) {
     this.workers = Array.from({ length: size }, () => {
-      const worker = new Worker(WORKER_FILE);
+      // A worker holds one view's winners for the frame and one decoded row group: a small old generation
+      // keeps its garbage (and so the process's peak memory) bounded.
+      const worker = new Worker(WORKER_FILE, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
       worker.on('error', (error) => (this.failure ??= error));
       return worker;
     });
@@ -67,17 +86,17 @@ export class SegmentJoinPool {
   }
 
   /**
-   * Joins `tasks` across the workers (each takes the next segment when done with one); resolves with each
-   * worker's winners (null for a worker that got no segment) and the history rows read.
+   * Joins the segments of `queue` across the workers (each takes the next one when done with one; the
+   * calling thread may take some too); resolves with each worker's winners (none for a worker that got no
+   * segment) and the history rows read.
    */
   async joinView(
     spec: ViewJoinSpec,
-    tasks: readonly SegmentJoinTask[],
+    queue: SegmentQueue,
     onSegment: () => void = () => undefined,
   ): Promise<{ winners: ViewWinnersData[]; historyRows: number }> {
     if (this.failure) throw this.failure;
     const { features, numeric, ttlSeconds, ...read } = spec;
-    let next = 0;
     let historyRows = 0;
     const run = (worker: Worker) =>
       new Promise<ViewWinnersData | null>((resolve, reject) => {
@@ -99,7 +118,7 @@ export class SegmentJoinPool {
           }
         };
         const dispatch = () => {
-          const task = tasks[next++];
+          const task = queue.take();
           const request: SegmentJoinRequest =
             task === undefined ? { type: 'finish' } : { type: 'segment', ...task, ...read, features };
           worker.postMessage(request);

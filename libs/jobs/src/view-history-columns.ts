@@ -68,22 +68,19 @@ export class ViewHistoryColumns {
       });
   }
 
-  /** Every source whose rows may fall in [from, to]: the segments read in this thread, then the tail. */
-  async *sources(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY): AsyncGenerator<HistorySource> {
+  /** A segment task as a source read in this thread. */
+  segmentSource(task: SegmentJoinTask): HistorySource {
     const { features, keyForm, withAppendTime } = this.options;
-    for (const task of this.segmentTasks(from, to)) {
-      const until = task.keep === null ? undefined : new Map(task.keep);
-      yield {
-        label: task.path,
-        chunks: readSegmentColumns(task.path, task.schema, {
-          features,
-          keyForm,
-          withAppendTime,
-          keep: until === undefined ? undefined : (partition, offset) => offset < (until.get(partition) ?? 0),
-        }),
-      };
-    }
-    yield* this.tailSources(from, to);
+    const until = task.keep === null ? undefined : new Map(task.keep);
+    return {
+      label: task.path,
+      chunks: readSegmentColumns(task.path, task.schema, {
+        features,
+        keyForm,
+        withAppendTime,
+        keep: until === undefined ? undefined : (partition, offset) => offset < (until.get(partition) ?? 0),
+      }),
+    };
   }
 
   /** The uncompacted log tail (rows in [from, to]) in sorted slices of at most `tailRowsInMemory` rows. */
