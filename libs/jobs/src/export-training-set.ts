@@ -6,7 +6,7 @@ import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
 import { columnKeyOf, keyFormOf, type KeyForm } from './history-columns';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { SegmentJoinPool, SegmentQueue } from './segment-join-pool';
-import { TrainingSetWriter } from './training-set-writer';
+import { encodeRowGroup, TrainingSetWriter, type EncodedRowGroup, type RowGroupColumn } from './training-set-writer';
 import { ViewHistoryColumns, type HistorySource } from './view-history-columns';
 import type { HistorySources, Watermark } from './view-history';
 
@@ -21,6 +21,8 @@ export interface ExportOptions {
   entityRowsInMemory?: number;
   /** Log-tail rows per view sorted in memory at once; a longer tail is joined in sorted slices. */
   tailRowsInMemory?: number;
+  /** Rows per row group of the training set. */
+  rowGroupSize?: number;
   /** Worker threads joining segments beside this one; 0 joins them all here. Default: one per further core. */
   workers?: number;
   onProgress?: (progress: JobProgress) => void;
@@ -105,6 +107,7 @@ export async function exportTrainingSet(
   // This thread joins segments too: one worker per further core.
   const workers = options.workers ?? availableParallelism() - 1;
   let pool: SegmentJoinPool | undefined;
+  const rowGroupSize = options.rowGroupSize ?? 100_000;
   const frames = new EntityFrames(plan, frameSize);
   let writer: TrainingSetWriter | undefined;
   let historyRowsRead = 0;
@@ -191,24 +194,44 @@ export async function exportTrainingSet(
         }
       }
       progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
-      writer.writeColumns(
+      const columnGroup = (start: number, end: number): RowGroupColumn[] =>
         plan.columns.map((column) => {
           if (column.source === 'entity') {
             const values = frame.columns[column.index]!;
             const type = entityTypes[column.index]!;
-            return (start: number, end: number, out: unknown[]) => {
-              for (let i = start; i < end; i++) out[i - start] = csv ? textAs(type, values[i]) : values[i];
-            };
+            const out = new Array<unknown>(end - start);
+            for (let i = start; i < end; i++) out[i - start] = csv ? textAs(type, values[i]) : values[i];
+            return { values: out };
           }
           const won = winners.get(column.view)!;
-          const feature = won.features.indexOf(column.feature);
           const at = positions.get(plan.views.find((view) => view.definition.name === column.view)!.keyName)!;
-          return (start: number, end: number, out: unknown[]) =>
-            won.gather(feature, at, timestamps, start, end, out as FeatureValue[]);
-        }),
-        frame.length,
-      );
-      progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
+          return won.gatherColumn(won.features.indexOf(column.feature), at, timestamps, start, end);
+        });
+      // Row groups are encoded in parallel (every thread takes its share), then appended in order.
+      const threads = pool === undefined ? 1 : pool.size + 1;
+      const outputColumns = [...writer.columnTypes];
+      const encoded: Promise<{ group: EncodedRowGroup } | { error: unknown }>[] = [];
+      const local: number[] = [];
+      for (let g = 0, start = 0; start < frame.length; g++, start += rowGroupSize) {
+        const end = Math.min(frame.length, start + rowGroupSize);
+        if (pool !== undefined && g % threads !== 0) {
+          encoded[g] = pool.encode(outputColumns, columnGroup(start, end), end - start).then(
+            (group) => ({ group }),
+            (error: unknown) => ({ error }),
+          );
+        } else local.push(g);
+      }
+      for (const g of local) {
+        const start = g * rowGroupSize;
+        const end = Math.min(frame.length, start + rowGroupSize);
+        encoded[g] = Promise.resolve({ group: encodeRowGroup(outputColumns, columnGroup(start, end), end - start) });
+      }
+      for (const encoding of encoded) {
+        const outcome = await encoding;
+        if ('error' in outcome) throw outcome.error;
+        writer.appendEncoded(outcome.group);
+        progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
+      }
     }
     writer.finish();
     const total = frames.rowCount;

@@ -62,6 +62,7 @@ describe('exportTrainingSet against a brute-force oracle (embedded log, segments
       const result = await exportTrainingSet(sources, TEST_DEFINITIONS, request, {
         entityRowsInMemory: 37,
         tailRowsInMemory: 11,
+        rowGroupSize: 5,
         workers,
       });
       assert.ok(result.entityFrames > 1, 'the entity rows were joined in frames');

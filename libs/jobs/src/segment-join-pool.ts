@@ -4,6 +4,7 @@ import { FeaturelogError } from '@featurelog/domain';
 import type { SegmentSchema } from '@featurelog/offline-store';
 import type { EntityColumns, ViewWinnersData } from '@featurelog/pit';
 import type { KeyForm } from './history-columns';
+import type { EncodedRowGroup, RowGroupColumn, TrainingSetColumn } from './training-set-writer';
 
 /** Segments still to join, taken one at a time by whichever thread is free. */
 export class SegmentQueue {
@@ -42,11 +43,13 @@ export type SegmentJoinRequest =
   | { type: 'entities'; entities: EntityColumns }
   | { type: 'view'; features: string[]; numeric: boolean[]; ttlSeconds: number }
   | ({ type: 'segment' } & SegmentJoinTask & Omit<ViewJoinSpec, 'numeric' | 'ttlSeconds'>)
-  | { type: 'finish' };
+  | { type: 'finish' }
+  | { type: 'encode'; id: number; columns: TrainingSetColumn[]; data: RowGroupColumn[]; rows: number };
 
 export type SegmentJoinReply =
   | { type: 'joined'; historyRows: number }
   | { type: 'winners'; data: ViewWinnersData | null }
+  | { type: 'encoded'; id: number; group: EncodedRowGroup }
   | { type: 'error'; code: string; message: string; retriable: boolean };
 
 const WORKER_HEAP_MB = 256;
@@ -61,6 +64,8 @@ const WORKER_FILE = join(__dirname, `segment-join.worker${extname(__filename)}`)
 export class SegmentJoinPool {
   private readonly workers: Worker[];
   private failure: Error | undefined;
+  private nextEncoder = 0;
+  private nextId = 0;
 
   private constructor(size: number) {
     this.workers = Array.from({ length: size }, () => {
@@ -112,7 +117,7 @@ export class SegmentJoinPool {
             historyRows += reply.historyRows;
             onSegment();
             dispatch();
-          } else {
+          } else if (reply.type === 'winners') {
             cleanup();
             resolve(reply.data);
           }
@@ -134,6 +139,35 @@ export class SegmentJoinPool {
       });
     const results = await Promise.all(this.workers.map(run));
     return { winners: results.filter((data) => data !== null), historyRows };
+  }
+
+  /** Encodes a training-set row group on the next worker (round robin). */
+  encode(columns: TrainingSetColumn[], data: RowGroupColumn[], rows: number): Promise<EncodedRowGroup> {
+    if (this.failure) return Promise.reject(this.failure);
+    const worker = this.workers[this.nextEncoder++ % this.workers.length]!;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => {
+        cleanup();
+        reject(error);
+      };
+      const onMessage = (reply: SegmentJoinReply) => {
+        if (reply.type === 'error') {
+          cleanup();
+          reject(new FeaturelogError(reply.code, reply.message, { retriable: reply.retriable }));
+        } else if (reply.type === 'encoded' && reply.id === id) {
+          cleanup();
+          resolve(reply.group);
+        }
+      };
+      const cleanup = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.postMessage({ type: 'encode', id, columns, data, rows } satisfies SegmentJoinRequest);
+    });
   }
 
   async close(): Promise<void> {

@@ -2,11 +2,13 @@ import { parentPort } from 'node:worker_threads';
 import { FeaturelogError } from '@featurelog/domain';
 import { joinHistorySource, ViewWinners, type EntityColumns } from '@featurelog/pit';
 import { readSegmentColumns } from './history-columns';
+import { encodeRowGroup } from './training-set-writer';
 import type { SegmentJoinRequest, SegmentJoinReply } from './segment-join-pool';
 
 /**
  * A segment-join worker (see SegmentJoinPool): holds the entity rows of the current pass and the winners of
- * the current view, joins the segments it is sent into them, and hands the winners back when asked.
+ * the current view, joins the segments it is sent into them, and hands the winners back when asked; it
+ * also encodes training-set row groups.
  */
 const port = parentPort!;
 let entities: EntityColumns | undefined;
@@ -17,7 +19,9 @@ port.on('message', (request: SegmentJoinRequest) => {
   void handle(request).then(
     (reply) => {
       if (reply === undefined) return;
-      if (reply.type === 'winners') {
+      if (reply.type === 'encoded') {
+        port.postMessage(reply, [reply.group.bytes.buffer as ArrayBuffer]);
+      } else if (reply.type === 'winners') {
         // The typed arrays move to the main thread; this view's winners are done here.
         port.postMessage(reply, winners?.transferables() ?? []);
         winners = undefined;
@@ -61,6 +65,8 @@ async function handle(request: SegmentJoinRequest): Promise<SegmentJoinReply | u
       );
       return { type: 'joined', historyRows: joined.historyRows };
     }
+    case 'encode':
+      return { type: 'encoded', id: request.id, group: encodeRowGroup(request.columns, request.data, request.rows) };
     case 'finish': {
       const reply: SegmentJoinReply = { type: 'winners', data: winners?.data ?? null };
       return reply;

@@ -4,6 +4,68 @@ import { basename, dirname, join } from 'node:path';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { parquetColumnElements, toParquetValue } from '@featurelog/offline-store';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import type { RowGroup } from 'hyparquet';
+
+/** Where a row group starts in a file of its own: after the 4-byte magic. */
+const GROUP_START = 4;
+
+/** The same file layout whether a row group is encoded here or on a worker thread. */
+function writerOptions(columns: readonly TrainingSetColumn[]) {
+  return {
+    schema: [
+      { name: 'root', num_children: columns.length },
+      ...columns.flatMap((column) => parquetColumnElements(column.name, column.type, true)),
+    ],
+    codec: 'SNAPPY' as const,
+    createdBy: 'featurelog jobs (hyparquet-writer)',
+  };
+}
+
+/** The parts of hyparquet-writer's ParquetWriter that a row group encoded elsewhere is added to. */
+interface ParquetWriterInternals {
+  row_groups: RowGroup[];
+  pendingIndexes: EncodedRowGroup['indexes'];
+  num_rows: bigint;
+}
+
+/** One row group as Parquet bytes (as if at offset 4 of a file) and its footer metadata. */
+export interface EncodedRowGroup {
+  bytes: Uint8Array;
+  rowGroup: RowGroup;
+  /** Per column chunk: what hyparquet-writer writes page indexes from at the end of the file. */
+  indexes: { chunk: RowGroup['columns'][number]; offsetIndex?: { page_locations: { offset: bigint }[] } }[];
+}
+
+/** A training-set column of a row group: numbers (with presence) travel as typed arrays. */
+export type RowGroupColumn =
+  | { numbers: Float64Array; present: Uint8Array }
+  | { values: unknown[] };
+
+/**
+ * Encodes one row group of `columns` (domain representation) as Parquet, for
+ * {@link TrainingSetWriter.appendEncoded}; runs on any thread.
+ */
+export function encodeRowGroup(columns: readonly TrainingSetColumn[], data: readonly RowGroupColumn[], rows: number): EncodedRowGroup {
+  const sink = new ByteWriter(1 << 20);
+  const writer = new ParquetWriter({ writer: sink, ...writerOptions(columns) });
+  const columnData = columns.map((column, c) => {
+    const source = data[c]!;
+    const values = new Array<unknown>(rows);
+    if ('numbers' in source) {
+      for (let i = 0; i < rows; i++) values[i] = source.present[i] === 1 ? toParquet(column.type, source.numbers[i]) : null;
+    } else {
+      for (let i = 0; i < rows; i++) values[i] = toParquet(column.type, source.values[i]);
+    }
+    return { name: column.name, data: values };
+  });
+  void writer.write({ columnData, rowGroupSize: rows });
+  const internals = writer as unknown as ParquetWriterInternals;
+  return {
+    bytes: new Uint8Array(sink.buffer, GROUP_START, sink.index - GROUP_START),
+    rowGroup: internals.row_groups[0]!,
+    indexes: internals.pendingIndexes,
+  };
+}
 
 export interface TrainingSetColumn {
   name: string;
@@ -23,6 +85,7 @@ export interface TrainingSetWriterOptions {
  */
 export class TrainingSetWriter {
   private readonly writer: ParquetWriter;
+  private readonly sink: ByteWriter;
   private readonly fd: number;
   private readonly temporary: string;
   private readonly columns: TrainingSetColumn[];
@@ -66,15 +129,36 @@ export class TrainingSetWriter {
       grow(size);
     };
     sink.finish = flush;
-    this.writer = new ParquetWriter({
-      writer: sink,
-      schema: [
-        { name: 'root', num_children: this.columns.length },
-        ...this.columns.flatMap((column) => parquetColumnElements(column.name, column.type, true)),
-      ],
-      codec: 'SNAPPY',
-      createdBy: 'featurelog jobs (hyparquet-writer)',
-    });
+    this.sink = sink;
+    this.writer = new ParquetWriter({ writer: sink, ...writerOptions(this.columns) });
+  }
+
+  get columnTypes(): readonly TrainingSetColumn[] {
+    return this.columns;
+  }
+
+  /**
+   * Appends a row group encoded elsewhere by {@link encodeRowGroup} (e.g. on a worker thread), in file
+   * order: its bytes go to the file and its metadata, moved to where the bytes land, to the footer.
+   */
+  appendEncoded(group: EncodedRowGroup): void {
+    this.flushGroup();
+    const delta = BigInt(this.sink.offset - GROUP_START);
+    for (const column of group.rowGroup.columns) {
+      column.file_offset += delta;
+      const meta = column.meta_data!;
+      meta.data_page_offset += delta;
+      if (meta.dictionary_page_offset !== undefined) meta.dictionary_page_offset += delta;
+    }
+    for (const index of group.indexes) {
+      for (const location of index.offsetIndex?.page_locations ?? []) location.offset += delta;
+    }
+    this.sink.appendBytes(group.bytes);
+    const internals = this.writer as unknown as ParquetWriterInternals;
+    internals.row_groups.push(group.rowGroup);
+    internals.pendingIndexes.push(...group.indexes);
+    internals.num_rows += group.rowGroup.num_rows;
+    this.rowsWritten += Number(group.rowGroup.num_rows);
   }
 
   /** One row: a value per column, in column order, in the domain representation (µs timestamps). */

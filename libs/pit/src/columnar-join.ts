@@ -148,6 +148,38 @@ export class ViewWinners {
     }
   }
 
+  /**
+   * Like {@link gather}, as a typed column for a numeric feature ({ numbers, present }) or values.
+   */
+  gatherColumn(
+    feature: number,
+    positions: ArrayLike<number>,
+    times: ArrayLike<number>,
+    start: number,
+    end: number,
+  ): { numbers: Float64Array; present: Uint8Array } | { values: FeatureValue[] } {
+    const numbers = this.data.numbers[feature];
+    if (!numbers) {
+      const values = new Array<FeatureValue>(end - start);
+      this.gather(feature, positions, times, start, end, values);
+      return { values };
+    }
+    const { eventTimestamps } = this.data;
+    const ttl = this.ttlMicros;
+    const present = this.data.present[feature]!;
+    const out = new Float64Array(end - start);
+    const has = new Uint8Array(end - start);
+    for (let r = start; r < end; r++) {
+      const i = positions[r]!;
+      if (i < 0 || present[i] !== 1) continue;
+      const event = eventTimestamps[i]!;
+      if (Number.isNaN(event) || (ttl > 0 && event < times[r]! - ttl)) continue;
+      out[r - start] = numbers[i]!;
+      has[r - start] = 1;
+    }
+    return { numbers: out, present: has };
+  }
+
   /** Offers row `j` of `chunk` as a candidate for entity row `i`; it wins when its version is greater. */
   offer(i: number, chunk: HistoryColumns, j: number): void {
     const data = this.data;
