@@ -1,4 +1,4 @@
-import { FeaturelogError, type FeatureValue, type ValueType } from '@featurelog/domain';
+import { FeaturelogError, type ValueType } from '@featurelog/domain';
 import type { ExportPlan } from './export-plan';
 import { parseTimestampText } from './timestamp-text';
 
@@ -219,7 +219,9 @@ export class EntityFrames {
     return scan.columnTypes();
   }
 
-  async next(progress: (progress: { phase: string; done: number; total: number }) => void): Promise<EntityFrame | undefined> {
+  async next(
+    progress: (progress: { phase: string; done: number; total: number }) => void,
+  ): Promise<EntityFrame | undefined> {
     if (this.first !== undefined) {
       const frame = this.first;
       this.first = undefined;

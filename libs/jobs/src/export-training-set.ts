@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { FeaturelogError, type DefinitionSource, type FeatureValue } from '@featurelog/domain';
+import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
@@ -162,7 +162,8 @@ export async function exportTrainingSet(
           const queue = new SegmentQueue(tasks);
           // Worker threads take segments from the queue; this thread joins the log tail, then takes
           // segments too. Each thread keeps its own winners, merged at the end (greatest of the greatest).
-          let joining: Promise<{ joined: Awaited<ReturnType<SegmentJoinPool['joinView']>> } | { error: unknown }> | undefined;
+          let joining:
+            Promise<{ joined: Awaited<ReturnType<SegmentJoinPool['joinView']>> } | { error: unknown }> | undefined;
           if (workers > 0 && tasks.length > 1) {
             pool ??= SegmentJoinPool.start(workers);
             if (!poolHasEntities) pool.setEntities(entities);

@@ -37,22 +37,25 @@ export interface EncodedRowGroup {
 }
 
 /** A training-set column of a row group: numbers (with presence) travel as typed arrays. */
-export type RowGroupColumn =
-  | { numbers: Float64Array; present: Uint8Array }
-  | { values: unknown[] };
+export type RowGroupColumn = { numbers: Float64Array; present: Uint8Array } | { values: unknown[] };
 
 /**
  * Encodes one row group of `columns` (domain representation) as Parquet, for
  * {@link TrainingSetWriter.appendEncoded}; runs on any thread.
  */
-export function encodeRowGroup(columns: readonly TrainingSetColumn[], data: readonly RowGroupColumn[], rows: number): EncodedRowGroup {
+export function encodeRowGroup(
+  columns: readonly TrainingSetColumn[],
+  data: readonly RowGroupColumn[],
+  rows: number,
+): EncodedRowGroup {
   const sink = new ByteWriter(1 << 20);
   const writer = new ParquetWriter({ writer: sink, ...writerOptions(columns) });
   const columnData = columns.map((column, c) => {
     const source = data[c]!;
     const values = new Array<unknown>(rows);
     if ('numbers' in source) {
-      for (let i = 0; i < rows; i++) values[i] = source.present[i] === 1 ? toParquet(column.type, source.numbers[i]) : null;
+      for (let i = 0; i < rows; i++)
+        values[i] = source.present[i] === 1 ? toParquet(column.type, source.numbers[i]) : null;
     } else {
       for (let i = 0; i < rows; i++) values[i] = toParquet(column.type, source.values[i]);
     }
@@ -72,13 +75,8 @@ export interface TrainingSetColumn {
   type: ValueType;
 }
 
-export interface TrainingSetWriterOptions {
-  /** Rows buffered per row group; memory holds one row group. */
-  rowGroupSize?: number;
-}
-
 /**
- * Writes a training set as Parquet, one row group at a time, to a hidden temporary file next to the
+ * Writes a training set as Parquet, row groups encoded by {@link encodeRowGroup} (on any thread) appended in order, to a hidden temporary file next to the
  * target that is renamed into place by {@link finish}: a failed export leaves no partial file behind.
  * Timestamps are TIMESTAMP(MICROS, UTC), which pandas/pyarrow read as timestamp[us, tz=UTC]; every
  * column is nullable; lists are standard three-level LISTs.
@@ -89,20 +87,14 @@ export class TrainingSetWriter {
   private readonly fd: number;
   private readonly temporary: string;
   private readonly columns: TrainingSetColumn[];
-  private readonly rowGroupSize: number;
-  private buffers: unknown[][];
-  private buffered = 0;
   private closed = false;
   rowsWritten = 0;
 
   constructor(
     readonly path: string,
     columns: readonly TrainingSetColumn[],
-    { rowGroupSize = 100_000 }: TrainingSetWriterOptions = {},
   ) {
     this.columns = [...columns];
-    this.rowGroupSize = rowGroupSize;
-    this.buffers = this.columns.map(() => []);
     this.temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
       this.fd = openSync(this.temporary, 'wx');
@@ -142,7 +134,6 @@ export class TrainingSetWriter {
    * order: its bytes go to the file and its metadata, moved to where the bytes land, to the footer.
    */
   appendEncoded(group: EncodedRowGroup): void {
-    this.flushGroup();
     const delta = BigInt(this.sink.offset - GROUP_START);
     for (const column of group.rowGroup.columns) {
       column.file_offset += delta;
@@ -161,36 +152,8 @@ export class TrainingSetWriter {
     this.rowsWritten += Number(group.rowGroup.num_rows);
   }
 
-  /** One row: a value per column, in column order, in the domain representation (µs timestamps). */
-  write(values: readonly unknown[]): void {
-    for (let i = 0; i < this.buffers.length; i++) this.buffers[i]!.push(values[i] ?? null);
-    this.buffered += 1;
-    if (this.buffered >= this.rowGroupSize) this.flushGroup();
-  }
-
-  /**
-   * `length` rows given as columns, in column order, domain representation: `fill(start, end, out)` puts
-   * rows start..end-1 into `out` from index 0. Written in row groups with no row arrays in between.
-   */
-  writeColumns(columns: readonly ((start: number, end: number, out: unknown[]) => void)[], length: number): void {
-    this.flushGroup();
-    for (let start = 0; start < length; start += this.rowGroupSize) {
-      const end = Math.min(length, start + this.rowGroupSize);
-      const columnData = this.columns.map((column, c) => {
-        const data = new Array<unknown>(end - start);
-        columns[c]!(start, end, data);
-        const { type } = column;
-        for (let i = 0; i < data.length; i++) data[i] = toParquet(type, data[i]);
-        return { name: column.name, data };
-      });
-      void this.writer.write({ columnData, rowGroupSize: end - start });
-      this.rowsWritten += end - start;
-    }
-  }
-
   /** Writes the footer, fsyncs and renames the file into place. */
   finish(): void {
-    this.flushGroup();
     this.writer.finish();
     fsyncSync(this.fd);
     closeSync(this.fd);
@@ -203,18 +166,6 @@ export class TrainingSetWriter {
     if (!this.closed) closeSync(this.fd);
     this.closed = true;
     rmSync(this.temporary, { force: true });
-  }
-
-  private flushGroup(): void {
-    if (this.buffered === 0) return;
-    const columnData = this.columns.map((column, i) => ({
-      name: column.name,
-      data: this.buffers[i]!.map((value) => toParquet(column.type, value)),
-    }));
-    void this.writer.write({ columnData, rowGroupSize: this.buffered });
-    this.rowsWritten += this.buffered;
-    this.buffers = this.columns.map(() => []);
-    this.buffered = 0;
   }
 }
 

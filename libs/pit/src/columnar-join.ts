@@ -193,7 +193,10 @@ export class ViewWinners {
         if (created < bestCreated) return;
         if (created === bestCreated) {
           const offset = chunk.offsets[j]!;
-          if (offset < data.offsets[i]! || (offset === data.offsets[i]! && chunk.partitions[j]! <= data.partitions[i]!)) {
+          if (
+            offset < data.offsets[i]! ||
+            (offset === data.offsets[i]! && chunk.partitions[j]! <= data.partitions[i]!)
+          ) {
             return;
           }
         }
@@ -233,7 +236,10 @@ export class ViewWinners {
           if (created < bestCreated) continue;
           if (created === bestCreated) {
             const offset = other.offsets[i]!;
-            if (offset < data.offsets[i]! || (offset === data.offsets[i]! && other.partitions[i]! <= data.partitions[i]!)) {
+            if (
+              offset < data.offsets[i]! ||
+              (offset === data.offsets[i]! && other.partitions[i]! <= data.partitions[i]!)
+            ) {
               continue;
             }
           }
@@ -379,7 +385,13 @@ export async function joinHistorySource(
   return { historyRows };
 }
 
-function unsorted(label: string, key: ColumnKey, event: number, nextKey: ColumnKey, nextEvent: number): FeaturelogError {
+function unsorted(
+  label: string,
+  key: ColumnKey,
+  event: number,
+  nextKey: ColumnKey,
+  nextEvent: number,
+): FeaturelogError {
   return new FeaturelogError(
     'PIT_HISTORY_UNSORTED',
     `History source ${label} is not sorted: (${JSON.stringify(nextKey)}, ${nextEvent}) follows (${JSON.stringify(key)}, ${event}).`,
