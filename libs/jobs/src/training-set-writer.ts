@@ -76,8 +76,9 @@ export interface TrainingSetColumn {
 }
 
 /**
- * Writes a training set as Parquet, row groups encoded by {@link encodeRowGroup} (on any thread) appended in order, to a hidden temporary file next to the
- * target that is renamed into place by {@link finish}: a failed export leaves no partial file behind.
+ * Writes a training set as Parquet: row groups encoded by {@link encodeRowGroup} (on any thread) are
+ * appended in order to a hidden temporary file next to the target, which {@link finish} renames into
+ * place: a failed export leaves no partial file behind.
  * Timestamps are TIMESTAMP(MICROS, UTC), which pandas/pyarrow read as timestamp[us, tz=UTC]; every
  * column is nullable; lists are standard three-level LISTs.
  */
