@@ -345,9 +345,9 @@ async function runFeaturelog(data: Dataset, output: string): Promise<CaseResult>
             : ({ phase }) => {
                 if (phase === lastPhase) return;
                 lastPhase = phase;
-                const { rss, heapUsed } = process.memoryUsage();
+                const { rss, heapUsed, heapTotal, arrayBuffers } = process.memoryUsage();
                 process.stderr.write(
-                  `  ${((performance.now() - started) / 1000).toFixed(2)} s  ${phase} (rss ${mib(rss)}, heap ${mib(heapUsed)})\n`,
+                  `  ${((performance.now() - started) / 1000).toFixed(2)} s  ${phase} (rss ${mib(rss)}, heap ${mib(heapUsed)} of ${mib(heapTotal)}, array buffers ${mib(arrayBuffers)})\n`,
                 );
               },
       },
