@@ -106,7 +106,11 @@ export async function exportTrainingSet(
 
   // This thread joins segments too: one worker per further core.
   const workers = options.workers ?? availableParallelism() - 1;
-  let pool: SegmentJoinPool | undefined;
+  // Started now, so the workers load while the entity rows are read.
+  const pool =
+    workers > 0 && [...histories.values()].some((history) => history.segments.length > 1)
+      ? SegmentJoinPool.start(workers)
+      : undefined;
   const rowGroupSize = options.rowGroupSize ?? 100_000;
   const frames = new EntityFrames(plan, frameSize);
   let writer: TrainingSetWriter | undefined;
@@ -164,8 +168,7 @@ export async function exportTrainingSet(
           // segments too. Each thread keeps its own winners, merged at the end (greatest of the greatest).
           let joining:
             Promise<{ joined: Awaited<ReturnType<SegmentJoinPool['joinView']>> } | { error: unknown }> | undefined;
-          if (workers > 0 && tasks.length > 1) {
-            pool ??= SegmentJoinPool.start(workers);
+          if (pool !== undefined && tasks.length > 1) {
             if (!poolHasEntities) pool.setEntities(entities);
             poolHasEntities = true;
             joining = pool.joinView(spec, queue, step).then(
