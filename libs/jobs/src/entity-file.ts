@@ -4,7 +4,14 @@ import { extname } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { FeaturelogError, parseValueType, type ScalarType, type ValueType } from '@featurelog/domain';
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import {
+  parquetMetadataAsync,
+  parquetRead,
+  parquetScan,
+  parquetSchema,
+  type AsyncBuffer,
+  type FileMetaData,
+} from 'hyparquet';
 
 export type EntityFileFormat = 'parquet' | 'csv';
 
@@ -25,6 +32,11 @@ export interface EntityFile {
   columns: EntityFileColumn[];
   /** Rows as arrays in column order: CSV gives text (empty cells as null), Parquet typed values. */
   rows(): AsyncIterable<unknown[][]>;
+  /**
+   * Parquet only: the same values a row group at a time, as columns (file order, equal lengths; a column
+   * may be a typed array), with no array per row.
+   */
+  columnBatches?(): AsyncIterable<ArrayLike<unknown>[]>;
 }
 
 export async function openEntityFile(path: string, format?: EntityFileFormat): Promise<EntityFile> {
@@ -121,6 +133,34 @@ async function openParquet(path: string): Promise<EntityFile> {
     path,
     format: 'parquet',
     columns,
+    async *columnBatches() {
+      const reading = await open(path, 'r');
+      try {
+        const scan = await parquetScan({
+          file: await fileBuffer(reading),
+          metadata,
+          compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
+          parsers: MICROS_PARSERS,
+        });
+        for (const { rowStart, rowEnd } of scan.ranges) {
+          yield await Promise.all(
+            columns.map(
+              async (column) =>
+                (await scan.readColumn({ column: column.name, rowStart, rowEnd })) as ArrayLike<unknown>,
+            ),
+          );
+        }
+      } catch (error) {
+        if (error instanceof FeaturelogError) throw error;
+        throw new FeaturelogError(
+          'ENTITY_FILE_INVALID',
+          `entity file ${path} cannot be decoded: ${(error as Error).message}`,
+          { cause: error },
+        );
+      } finally {
+        await reading.close();
+      }
+    },
     async *rows() {
       const reading = await open(path, 'r');
       try {

@@ -63,6 +63,26 @@ export class EntityRowDecoder {
     return out;
   }
 
+  /**
+   * {@link decode} for rows given as columns (a Parquet file's, so no text to judge): the timestamp and
+   * join key columns must be plain arrays, typed in place. Returns the timestamps (µs).
+   */
+  decodeColumns(columns: readonly ArrayLike<unknown>[], length: number): number[] {
+    const out = new Array<number>(length);
+    const times = columns[this.plan.timestampIndex] as unknown[];
+    const keys = this.keyColumns.map((key) => ({ key, values: columns[key.index] as unknown[] }));
+    for (let r = 0; r < length; r++) {
+      const rowIndex = this.nextIndex++;
+      const timestamp = this.timestampOf(times[r], rowIndex);
+      times[r] = timestamp;
+      if (timestamp < this.minTimestamp) this.minTimestamp = timestamp;
+      if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+      for (const { key, values } of keys) values[r] = this.joinKeyOf(key, values[r], rowIndex);
+      out[r] = timestamp;
+    }
+    return out;
+  }
+
   /** The type each entity column is written with; call after every row was decoded. */
   columnTypes(): ValueType[] {
     return this.plan.entityFile.columns.map((column, index) => {
@@ -194,6 +214,8 @@ export class EntityFrames {
   private leftover: unknown[][] = [];
   private ended = false;
   private first: EntityFrame | undefined;
+  private columnIterator: AsyncIterator<ArrayLike<unknown>[]> | undefined;
+  private leftoverColumns: ArrayLike<unknown>[] | undefined;
 
   constructor(
     private readonly plan: ExportPlan,
@@ -234,6 +256,7 @@ export class EntityFrames {
 
   async close(): Promise<void> {
     await this.iterator?.return?.();
+    await this.columnIterator?.return?.();
   }
 
   private async fetch(): Promise<unknown[][] | undefined> {
@@ -249,6 +272,7 @@ export class EntityFrames {
   }
 
   private async read(): Promise<EntityFrame | undefined> {
+    if (this.plan.entityFile.columnBatches !== undefined) return this.readColumns();
     const columns: unknown[][] = this.plan.entityFile.columns.map(() => []);
     const times: number[] = [];
     while (times.length < this.frameSize) {
@@ -265,14 +289,55 @@ export class EntityFrames {
       }
     }
     if (this.leftover.length === 0 && !this.ended) this.leftover = (await this.fetch()) ?? [];
-    if (times.length === 0) return undefined;
-    const timestamps = Float64Array.from(times);
-    let minTimestamp = Number.POSITIVE_INFINITY;
-    let maxTimestamp = Number.NEGATIVE_INFINITY;
-    for (const t of timestamps) {
-      if (t < minTimestamp) minTimestamp = t;
-      if (t > maxTimestamp) maxTimestamp = t;
-    }
-    return { length: times.length, columns, timestamps, minTimestamp, maxTimestamp };
+    return frameOf(columns, times);
   }
+
+  /** A frame from column batches (Parquet): no array per row on the way. */
+  private async readColumns(): Promise<EntityFrame | undefined> {
+    const columns: unknown[][] = this.plan.entityFile.columns.map(() => []);
+    const times: number[] = [];
+    const typed = new Set([
+      this.plan.timestampIndex,
+      ...[...this.plan.joinKeyColumns.values()].map((key) => key.index),
+    ]);
+    while (times.length < this.frameSize) {
+      let batch = this.leftoverColumns;
+      if (batch === undefined && !this.ended) {
+        this.columnIterator ??= this.plan.entityFile.columnBatches!()[Symbol.asyncIterator]();
+        const next = await this.columnIterator.next();
+        if (next.done) this.ended = true;
+        // Timestamps and join keys are typed in place: they need plain arrays.
+        else batch = next.value.map((column, c) => (typed.has(c) ? Array.from(column) : column));
+      }
+      if (batch === undefined) break;
+      const length = batch[0]?.length ?? 0;
+      const take = Math.min(length, this.frameSize - times.length);
+      const head = take === length ? batch : batch.map((column) => sliceOf(column, 0, take));
+      this.leftoverColumns = take === length ? undefined : batch.map((column) => sliceOf(column, take, length));
+      const timestamps = this.decoder.decodeColumns(head, take);
+      for (let c = 0; c < columns.length; c++) {
+        const column = columns[c]!;
+        const values = head[c]!;
+        for (let r = 0; r < take; r++) column.push(values[r]);
+      }
+      for (let r = 0; r < take; r++) times.push(timestamps[r]!);
+    }
+    return frameOf(columns, times);
+  }
+}
+
+function sliceOf(column: ArrayLike<unknown>, start: number, end: number): unknown[] {
+  return Array.prototype.slice.call(column, start, end) as unknown[];
+}
+
+function frameOf(columns: unknown[][], times: number[]): EntityFrame | undefined {
+  if (times.length === 0) return undefined;
+  const timestamps = Float64Array.from(times);
+  let minTimestamp = Number.POSITIVE_INFINITY;
+  let maxTimestamp = Number.NEGATIVE_INFINITY;
+  for (const t of timestamps) {
+    if (t < minTimestamp) minTimestamp = t;
+    if (t > maxTimestamp) maxTimestamp = t;
+  }
+  return { length: times.length, columns, timestamps, minTimestamp, maxTimestamp };
 }
