@@ -54,6 +54,15 @@ export type SegmentJoinReply =
 
 const WORKER_HEAP_MB = 256;
 const WORKER_FILE = join(__dirname, `segment-join.worker${extname(__filename)}`);
+/**
+ * Run from TypeScript sources, the worker needs the SWC hook, which a worker inherits from `node -r` but
+ * not from a process that registered it in code (bin/featurelog.js).
+ */
+const WORKER_BOOTSTRAP =
+  extname(__filename) === '.ts'
+    ? `if (!require.extensions['.ts']) require(${JSON.stringify(require.resolve('@swc-node/register'))});\n` +
+      `require(${JSON.stringify(WORKER_FILE)});`
+    : `require(${JSON.stringify(WORKER_FILE)});`;
 
 /**
  * Worker threads that join segments point in time (decode + joinHistorySource), so an export uses every
@@ -71,7 +80,10 @@ export class SegmentJoinPool {
     this.workers = Array.from({ length: size }, () => {
       // A worker holds one view's winners for the frame and one decoded row group: a small old generation
       // keeps its garbage (and so the process's peak memory) bounded.
-      const worker = new Worker(WORKER_FILE, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+      const worker = new Worker(WORKER_BOOTSTRAP, {
+        eval: true,
+        resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      });
       worker.on('error', (error) => (this.failure ??= error));
       return worker;
     });
