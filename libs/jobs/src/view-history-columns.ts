@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { FeatureValue } from '@featurelog/domain';
+import { pushDestinationOf, PUSH_TO_HEADER, type FeatureValue } from '@featurelog/domain';
 import { readerSchema, rowSchemaFor, RowDecoder } from '@featurelog/avro';
 import type { SegmentSchema, SegmentWritten } from '@featurelog/offline-store';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
@@ -109,6 +109,8 @@ export class ViewHistoryColumns {
     let tailRows = 0;
     let undecodable = 0;
     let slice = new TailSlice(features.length);
+    // As the compactor leaves rows pushed for the other store out of segments (see ViewHistoryOptions.forStore).
+    const notFor = this.options.forStore === 'online' ? 'offline' : 'online';
     progress({ phase, done, total });
     for (const { partition, from: start, until } of ranges) {
       for await (const records of this.store.log.read(topic, partition, start, {
@@ -117,7 +119,7 @@ export class ViewHistoryColumns {
       })) {
         await decoder.loadAll(records.flatMap((record) => (record.value === null ? [] : [record.value])));
         for (const record of records) {
-          if (record.value === null) continue;
+          if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === notFor) continue;
           let decoded: Record<string, FeatureValue>;
           try {
             decoded = decoder.decodeLoaded(record.value, reader) as Record<string, FeatureValue>;

@@ -7,7 +7,7 @@ import { PUSH_TO_HEADER, topicNames, type FeatureValue } from '@featurelog/domai
 import { LocalSchemaRegistry } from '@featurelog/avro';
 import { FileEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, initialSegmentCatalog, segmentSchemaFor } from '@featurelog/offline-store';
-import { openViewHistory, type HistorySources } from '@featurelog/jobs';
+import { openViewHistory, ViewHistoryColumns, type HistorySources } from '@featurelog/jobs';
 import { appendFeatureRows, DRIVER_STATS, entitiesOf, provisionTestProject } from './jobs.test-kit';
 
 const PROJECT = 'history';
@@ -72,5 +72,34 @@ describe('view history from the log tail and the push destination', () => {
 
   it('leaves out rows pushed to=offline for the online store (backfills)', async () => {
     assert.deepEqual(await tripsFor('online'), [1, 2, 3, 6]);
+  });
+
+  it('reads the log tail as sorted columns (exports) with the same rule', async () => {
+    const entities = entitiesOf(DRIVER_STATS);
+    const topic = topicNames.features(PROJECT, DRIVER_STATS);
+    const history = await ViewHistoryColumns.open(sources, {
+      view: DRIVER_STATS,
+      entities,
+      joinKeys: segmentSchemaFor(DRIVER_STATS, entities).joinKeys,
+      topic,
+      catalog: initialSegmentCatalog(),
+      watermark: await log.endOffsets(topic),
+      features: ['trips'],
+      keyForm: 'number',
+      tailRowsInMemory: 2,
+    });
+    const trips: number[] = [];
+    for await (const source of history.tailSources()) {
+      for await (const chunk of source.chunks) {
+        for (let j = 0; j < chunk.length; j++) trips.push(chunk.features[0]![j] as number);
+        for (let j = 1; j < chunk.length; j++)
+          assert.ok(chunk.keys[j - 1]! <= chunk.keys[j]!, `${source.label} sorted`);
+      }
+    }
+    assert.deepEqual(
+      trips.sort((a, b) => a - b),
+      [1, 2, 4, 5, 6],
+    );
+    assert.equal(history.tailRows, 5);
   });
 });
