@@ -48,7 +48,8 @@ export function encodeRowGroup(
   data: readonly RowGroupColumn[],
   rows: number,
 ): EncodedRowGroup {
-  const sink = new ByteWriter(1 << 20);
+  // Sized for the uncompressed pages (about 9 bytes a value), so the buffer is not regrown and copied while writing.
+  const sink = new ByteWriter(Math.max(1 << 16, rows * columns.length * 9));
   const writer = new ParquetWriter({ writer: sink, ...writerOptions(columns) });
   const columnData = columns.map((column, c) => {
     const source = data[c]!;
