@@ -409,9 +409,9 @@ export interface EntityOrder extends EntityColumns {
 /**
  * Puts the rows with a key in (key, timestamp, row number) order — the order {@link joinHistorySource}
  * reads entity rows in. Null (or NaN) marks a missing key. `shared` allocates the results in shared
- * memory, so worker threads can read them in place. Numeric keys sort without a comparator over the
- * whole frame: keys are ranked by a native sort of their values, rows are counted into key groups (stable,
- * so by row number), and each group, a few rows, is sorted by time.
+ * memory, so worker threads can read them in place. Numeric (integer) keys sort without a comparator over
+ * the whole frame: keys are ranked (see sortNumericKeys), rows are counted into key groups (stable, so by
+ * row number), and each group, a few rows, is sorted by time.
  */
 export function sortEntities(
   keys: ArrayLike<ColumnKey | null>,
@@ -463,26 +463,43 @@ function allocate(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuff
 
 /** Counting sort of row numbers by key rank, then each key's rows by (time, row number). */
 function sortNumericKeys(keys: ArrayLike<number | null>, timestamps: ArrayLike<number>, rows: Uint32Array): void {
-  const values = new Float64Array(rows.length);
-  let o = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    if (key !== null && key === key) values[o++] = key as number;
+    const key = keys[i]!;
+    if (key === null || key !== key) continue;
+    if (key < min) min = key;
+    if (key > max) max = key;
   }
-  values.sort();
-  let distinct = 0;
-  for (let v = 0; v < values.length; v++) if (v === 0 || values[v] !== values[v - 1]) values[distinct++] = values[v]!;
-  const unique = values.subarray(0, distinct);
-  const rank = (key: number): number => {
-    let low = 0;
-    let high = distinct - 1;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (unique[middle]! < key) low = middle + 1;
-      else high = middle;
+  // Integer keys within a few times the row count of each other (ids usually are) rank as key - min,
+  // with no sort; others by a native sort of the distinct values and a binary search.
+  let distinct: number;
+  let rank: (key: number) => number;
+  if (max - min <= 4 * rows.length + 1024) {
+    distinct = max - min + 1;
+    rank = (key) => key - min;
+  } else {
+    const values = new Float64Array(rows.length);
+    let o = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key !== null && key === key) values[o++] = key;
     }
-    return low;
-  };
+    values.sort();
+    distinct = 0;
+    for (let v = 0; v < values.length; v++) if (v === 0 || values[v] !== values[v - 1]) values[distinct++] = values[v]!;
+    const unique = values.subarray(0, distinct);
+    rank = (key) => {
+      let low = 0;
+      let high = distinct - 1;
+      while (low < high) {
+        const middle = (low + high) >> 1;
+        if (unique[middle]! < key) low = middle + 1;
+        else high = middle;
+      }
+      return low;
+    };
+  }
   const ranks = new Int32Array(keys.length).fill(-1);
   const starts = new Uint32Array(distinct + 1);
   for (let i = 0; i < keys.length; i++) {

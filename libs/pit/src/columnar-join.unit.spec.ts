@@ -166,22 +166,28 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
     }
   }
 
-  it('orders entity rows by (key, time, row) and leaves rows without a key out', () => {
-    const random = prng(42);
-    const keys = Array.from({ length: 2000 }, () => (random() < 0.02 ? null : Math.floor(random() * 7) - 3));
-    keys[5] = Number.NaN;
-    const times = Float64Array.from(keys, () => Math.floor(random() * 50));
-    const order = sortEntities(keys, times, { shared: true });
-    const want = keys
-      .map((key, row) => ({ key, t: times[row]!, row }))
-      .filter(({ key }) => key !== null && !Number.isNaN(key))
-      .sort((a, b) => a.key! - b.key! || a.t - b.t || a.row - b.row)
-      .map(({ row }) => row);
-    assert.deepEqual([...order.rows], want);
-    assert.ok(order.rows.buffer instanceof SharedArrayBuffer);
-    assert.equal(order.positions[5], -1);
-    want.forEach((row, p) => assert.equal(order.positions[row], p));
-  });
+  // Dense keys rank as key - min; sparse ones (ids far apart) through a sort of the distinct values.
+  for (const [shape, keyOf] of [
+    ['dense', (random: () => number) => Math.floor(random() * 7) - 3],
+    ['sparse', (random: () => number) => (Math.floor(random() * 9) - 4) * 2 ** 40],
+  ] as const) {
+    it(`orders entity rows by (key, time, row) and leaves rows without a key out (${shape} integer keys)`, () => {
+      const random = prng(42);
+      const keys = Array.from({ length: 2000 }, () => (random() < 0.02 ? null : keyOf(random)));
+      keys[5] = Number.NaN;
+      const times = Float64Array.from(keys, () => Math.floor(random() * 50));
+      const order = sortEntities(keys, times, { shared: true });
+      const want = keys
+        .map((key, row) => ({ key, t: times[row]!, row }))
+        .filter(({ key }) => key !== null && !Number.isNaN(key))
+        .sort((a, b) => a.key! - b.key! || a.t - b.t || a.row - b.row)
+        .map(({ row }) => row);
+      assert.deepEqual([...order.rows], want);
+      assert.ok(order.rows.buffer instanceof SharedArrayBuffer);
+      assert.equal(order.positions[5], -1);
+      want.forEach((row, p) => assert.equal(order.positions[row], p));
+    });
+  }
 
   it('refuses a source that is not sorted, naming it', async () => {
     const order = sortEntities([1, 2], Float64Array.from([10, 10]));
