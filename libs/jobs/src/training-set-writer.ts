@@ -17,8 +17,61 @@ function writerOptions(columns: readonly TrainingSetColumn[]) {
       ...columns.flatMap((column) => parquetColumnElements(column.name, column.type, true)),
     ],
     codec: 'SNAPPY' as const,
+    compressors: { SNAPPY: adaptiveSnappy },
     createdBy: 'featurelog jobs (hyparquet-writer)',
   };
+}
+
+/** hyparquet-writer's own SNAPPY compressor (it exports none; a writer holds it). */
+const builtinSnappy = (
+  new ParquetWriter({ writer: new ByteWriter(16), schema: [{ name: 'root', num_children: 0 }] }) as unknown as {
+    compressors: { SNAPPY: (input: Uint8Array) => Uint8Array };
+  }
+).compressors.SNAPPY;
+
+const SAMPLE_BYTES = 8192;
+
+/**
+ * SNAPPY that does not spend time on what does not compress: a page whose first 8 KiB the compressor cannot
+ * shrink by a tenth (random doubles, hashes) is stored as snappy literals — still a valid SNAPPY stream that
+ * every reader decodes — instead of being searched for matches it does not have.
+ */
+function adaptiveSnappy(input: Uint8Array): Uint8Array {
+  if (input.length > 4 * SAMPLE_BYTES) {
+    const sample = builtinSnappy(input.subarray(0, SAMPLE_BYTES));
+    if (sample.length > SAMPLE_BYTES * 0.9) return snappyLiterals(input);
+  }
+  return builtinSnappy(input);
+}
+
+/** A raw snappy stream of literals only: the length as a varint, then 64 KiB literal elements. */
+export function snappyLiterals(input: Uint8Array): Uint8Array {
+  const pieces = Math.ceil(input.length / 65536);
+  const out = new Uint8Array(5 + pieces * 3 + input.length);
+  let at = 0;
+  for (let length = input.length; ; length = Math.floor(length / 128)) {
+    if (length < 128) {
+      out[at++] = length;
+      break;
+    }
+    out[at++] = (length & 0x7f) | 0x80;
+  }
+  for (let start = 0; start < input.length; start += 65536) {
+    const length = Math.min(65536, input.length - start);
+    const n = length - 1;
+    if (n < 60) out[at++] = n << 2;
+    else if (n < 256) {
+      out[at++] = 60 << 2;
+      out[at++] = n;
+    } else {
+      out[at++] = 61 << 2;
+      out[at++] = n & 0xff;
+      out[at++] = n >>> 8;
+    }
+    out.set(input.subarray(start, start + length), at);
+    at += length;
+  }
+  return out.subarray(0, at);
 }
 
 /** The parts of hyparquet-writer's ParquetWriter that a row group encoded elsewhere is added to. */
