@@ -215,23 +215,25 @@ export async function exportTrainingSet(
       const threads = pool === undefined ? 1 : pool.size + 1;
       const outputColumns = [...writer.columnTypes];
       const encoded: Promise<{ group: EncodedRowGroup } | { error: unknown }>[] = [];
-      const local: number[] = [];
-      for (let g = 0, start = 0; start < frame.length; g++, start += rowGroupSize) {
-        const end = Math.min(frame.length, start + rowGroupSize);
-        if (pool !== undefined && g % threads !== 0) {
-          encoded[g] = pool.encode(outputColumns, columnGroup(start, end), end - start).then(
-            (group) => ({ group }),
-            (error: unknown) => ({ error }),
-          );
-        } else local.push(g);
+      const groups = Math.ceil(frame.length / rowGroupSize);
+      const bounds = (g: number) => [g * rowGroupSize, Math.min(frame.length, (g + 1) * rowGroupSize)] as const;
+      for (let g = 0; g < groups; g++) {
+        if (pool === undefined || g % threads === 0) continue;
+        const [start, end] = bounds(g);
+        encoded[g] = pool.encode(outputColumns, columnGroup(start, end), end - start).then(
+          (group) => ({ group }),
+          (error: unknown) => ({ error }),
+        );
       }
-      for (const g of local) {
-        const start = g * rowGroupSize;
-        const end = Math.min(frame.length, start + rowGroupSize);
-        encoded[g] = Promise.resolve({ group: encodeRowGroup(outputColumns, columnGroup(start, end), end - start) });
-      }
-      for (const encoding of encoded) {
-        const outcome = await encoding;
+      // This thread encodes its share in order, appending each group (its own or a worker's) once all
+      // before it are in: few encoded groups are held at once.
+      for (let g = 0; g < groups; g++) {
+        const [start, end] = bounds(g);
+        const pending = encoded[g];
+        const outcome =
+          pending === undefined
+            ? { group: encodeRowGroup(outputColumns, columnGroup(start, end), end - start) }
+            : await pending;
         if ('error' in outcome) throw outcome.error;
         writer.appendEncoded(outcome.group);
         progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });

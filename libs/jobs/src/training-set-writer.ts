@@ -118,7 +118,8 @@ export function encodeRowGroup(
   void writer.write({ columnData, rowGroupSize: rows });
   const internals = writer as unknown as ParquetWriterInternals;
   return {
-    bytes: new Uint8Array(sink.buffer, GROUP_START, sink.index - GROUP_START),
+    // A copy of the used part: the (larger) buffer it was written in is not held while the group waits.
+    bytes: new Uint8Array(sink.buffer.slice(GROUP_START, sink.index)),
     rowGroup: internals.row_groups[0]!,
     indexes: internals.pendingIndexes,
   };
