@@ -1,6 +1,11 @@
 import { compareRowVersions, FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
 import { ClassicLevel } from 'classic-level';
-import { validateProjectName, validateViewName, validateWriteBatch } from './online-batch-validation';
+import {
+  validateProjectName,
+  validateReadSelection,
+  validateViewName,
+  validateWriteBatch,
+} from './online-batch-validation';
 import type {
   OnlineReadRequest,
   OnlineStore,
@@ -101,14 +106,14 @@ export class LevelOnlineStore implements OnlineStore {
     validateProjectName(project);
     const keys: string[] = [];
     for (const request of requests) {
+      validateReadSelection(request.views, request.features);
       for (const view of request.views) {
-        validateViewName(view);
         keys.push(rowKey(project, view, request.entityKey));
       }
     }
     const stored = keys.length === 0 ? [] : await this.db.getMany(keys);
     let next = 0;
-    return requests.map((request) => request.views.map(() => decodeRow(stored[next++])));
+    return requests.map((request) => request.views.map((_, j) => decodeRow(stored[next++], request.features?.[j])));
   }
 
   async deleteView(project: string, view: string): Promise<number> {
@@ -177,10 +182,14 @@ function versionOf(text: string | undefined): RowVersion | null {
   return { eventTimestamp, createdTimestamp, position: { partition, offset } };
 }
 
-function decodeRow(text: string | undefined): OnlineViewValue | null {
+/** Every stored feature, or exactly `wanted` (null where the row has none). */
+function decodeRow(text: string | undefined, wanted: readonly string[] | undefined): OnlineViewValue | null {
   if (text === undefined) return null;
   const [eventTimestamp, createdTimestamp, partition, offset, values] = JSON.parse(text) as StoredRow;
   const features: Record<string, FeatureValue> = {};
-  for (const name of Object.keys(values)) features[name] = decodeStoredValue(values[name]!);
+  for (const name of wanted ?? Object.keys(values)) {
+    const stored = Object.hasOwn(values, name) ? values[name] : undefined;
+    features[name] = stored === undefined ? null : decodeStoredValue(stored);
+  }
   return { version: { eventTimestamp, createdTimestamp, position: { partition, offset } }, features };
 }

@@ -36,6 +36,27 @@ export function validateViewName(view: string): void {
   }
 }
 
+/** A read's views, and its feature lists when given: one list per view, names as a row may carry them. */
+export function validateReadSelection(
+  views: readonly string[],
+  features: ReadonlyArray<readonly string[]> | undefined,
+): void {
+  views.forEach(validateViewName);
+  if (features === undefined) return;
+  if (!Array.isArray(features) || features.length !== views.length) {
+    throw invalid(`a read names ${views.length} views but features for ${features.length}: give one list per view`);
+  }
+  features.forEach((names, j) => {
+    for (const name of names) {
+      if (typeof name !== 'string' || name === '' || name === '__v' || /[,|\0]/.test(name)) {
+        throw invalid(
+          `features of view ${views[j]}: ${JSON.stringify(name)} is empty, reserved or contains , | or NUL`,
+        );
+      }
+    }
+  });
+}
+
 /** The project and view names of the previous row: every row of a batch usually repeats them. */
 let lastValidProject: string | undefined;
 let lastValidView: string | undefined;

@@ -170,6 +170,47 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
       assert.deepEqual(await store.read(project, []), []);
     });
 
+    it('reads exactly the named features of each view, null where the winner has none', async () => {
+      const project = uniqueProject();
+      const stats = row(project, 'e1', 'stats', [5, null, 0, 0], { a: 1, b: 'x', c: null, sep: 'a\u001fb|c,d' });
+      const geo = row(project, 'e1', 'geo', [6, 2, 1, 3], { lat: 1.5, lon: -0 });
+      const other = row(project, 'e2', 'stats', [7, null, 0, 1], { a: 2 });
+      await store.writeBatch({ rows: [stats, geo, other] });
+      const views = ['stats', 'geo', 'never'];
+      const features = [['b', 'a', 'sep', 'c', 'not_in_row'], ['lon'], ['x']];
+      const result = await store.read(project, [
+        { entityKey: 'e1', views, features },
+        { entityKey: 'e2', views, features },
+        { entityKey: 'nobody', views, features },
+        // Another selection and a read of whole rows, in the same call.
+        { entityKey: 'e1', views: ['geo'], features: [[]] },
+        { entityKey: 'e1', views: ['geo'] },
+      ]);
+      assert.deepEqual(result, [
+        [
+          { version: stats.version, features: { b: 'x', a: 1, sep: 'a\u001fb|c,d', c: null, not_in_row: null } },
+          { version: geo.version, features: { lon: -0 } },
+          null,
+        ],
+        [{ version: other.version, features: { b: null, a: 2, sep: null, c: null, not_in_row: null } }, null, null],
+        [null, null, null],
+        [{ version: geo.version, features: {} }],
+        [valueOf(geo)],
+      ]);
+      assert.ok(Object.is((result[0]![1]!.features as { lon: number }).lon, -0));
+    });
+
+    it('refuses a read whose feature lists do not match its views, naming both counts', async () => {
+      await assert.rejects(
+        store.read(uniqueProject(), [{ entityKey: 'e1', views: ['a', 'b'], features: [['x']] }]),
+        (error: unknown) => error instanceof FeaturelogError && /2 views but features for 1/.test(error.message),
+      );
+      await assert.rejects(
+        store.read(uniqueProject(), [{ entityKey: 'e1', views: ['a'], features: [['__v']] }]),
+        (error: unknown) => error instanceof FeaturelogError && /features of view a: "__v"/.test(error.message),
+      );
+    });
+
     it('keeps projects apart', async () => {
       const [p1, p2] = [uniqueProject(), uniqueProject()];
       await store.writeBatch({ rows: [row(p1, 'e1', 'v', [1, null, 0, 0], { f: 'p1' })] });

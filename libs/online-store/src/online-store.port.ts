@@ -47,6 +47,13 @@ export interface OnlineWriteBatch {
 export interface OnlineReadRequest {
   entityKey: string;
   views: readonly string[];
+  /**
+   * The features wanted of each view (`features[j]` of `views[j]`). When given, each value's
+   * `features` has exactly these names, null where the winning row has none, and a store reads
+   * no other field. Absent: every feature of the winning row. Callers that repeat one selection
+   * (serving) pass the same arrays every time, so a store can prepare the read once per selection.
+   */
+  features?: ReadonlyArray<readonly string[]>;
 }
 
 /** The latest row of one view for one entity. */

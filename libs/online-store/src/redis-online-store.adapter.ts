@@ -1,6 +1,11 @@
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
 import Redis from 'ioredis';
-import { validateProjectName, validateViewName, validateWriteBatch } from './online-batch-validation';
+import {
+  validateProjectName,
+  validateReadSelection,
+  validateViewName,
+  validateWriteBatch,
+} from './online-batch-validation';
 import type {
   OnlineReadRequest,
   OnlineStore,
@@ -12,6 +17,7 @@ import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
 import { decodeVersionField, encodeVersion, featureNamesOf } from './redis-version-field';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
+import { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';
 
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
@@ -24,7 +30,7 @@ export interface RedisOnlineStoreConfig {
 }
 
 /**
- * Layout (one Redis hash per project and entity, so one HGETALL answers every view of an entity):
+ * Layout (one Redis hash per project and entity, so one HMGET answers every view of an entity):
  *
  *   key   `<prefix>:<project>:{<entityKey>}`   — the braces are the Redis Cluster hash tag: every key
  *         of one entity lands in one slot, whatever helper keys are added beside the hash later.
@@ -37,6 +43,12 @@ export interface RedisOnlineStoreConfig {
  *
  *   key   `<prefix>:__checkpoint:{<consumer>}` — field `<topic>:<partition>` → next offset.
  *
+ * Reads that name their features (serving) fetch exactly those fields and each view's version field,
+ * for all entities of one selection in one EVALSHA of READ_FIELDS_SCRIPT; reads that do not, one
+ * HGETALL per entity; all in one pipeline. Both scripts take keys of many entities, hence of many
+ * cluster slots: like the write batch below, a read must be split per slot before this runs on
+ * Redis Cluster.
+ *
  * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument. On a single Redis node the rows and the
  * checkpoint are atomic. In Redis Cluster a script may only touch keys of one slot, so a batch must
  * first be split per slot, and rows + checkpoint are then atomic only when the checkpoint key shares
@@ -45,11 +57,13 @@ export interface RedisOnlineStoreConfig {
 export class RedisOnlineStore implements OnlineStore {
   private closed = false;
   private readonly viewFields = new ViewFieldNames();
+  private readonly fieldSelections = new WeakMap<ReadonlyArray<readonly string[]>, FieldSelection>();
 
   private constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private writeScriptSha: string,
+    private readScriptSha: string,
   ) {}
 
   static async connect({
@@ -87,8 +101,9 @@ export class RedisOnlineStore implements OnlineStore {
     redis.on('error', () => undefined);
     try {
       await redis.connect();
-      const sha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      return new RedisOnlineStore(redis, keyPrefix, sha);
+      const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
+      const readSha = (await redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
+      return new RedisOnlineStore(redis, keyPrefix, writeSha, readSha);
     } catch (error) {
       redis.disconnect();
       throw toOnlineStoreError(error, `connecting to ${redactUrl(url)}`);
@@ -173,21 +188,86 @@ export class RedisOnlineStore implements OnlineStore {
   async read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
     this.assertOpen();
     validateProjectName(project);
-    for (const request of requests) request.views.forEach(validateViewName);
-    if (requests.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const request of requests) pipeline.hgetall(this.entityHashKey(project, request.entityKey));
-    let replies: Array<[Error | null, unknown]> | null;
-    try {
-      replies = await pipeline.exec();
-    } catch (error) {
-      throw toOnlineStoreError(error, `reading ${requests.length} entities of ${project}`);
+    // Requests of one selection are read by one script call; the others by HGETALL.
+    const batches = new Map<FieldSelection, number[]>();
+    const whole: number[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const selection = this.fieldSelectionOf(requests[i]!);
+      if (selection === undefined) {
+        whole.push(i);
+        continue;
+      }
+      const rows = batches.get(selection);
+      if (rows === undefined) batches.set(selection, [i]);
+      else rows.push(i);
     }
-    return requests.map((request, i) => {
-      const [error, hash] = replies?.[i] ?? [new Error('no reply'), null];
-      if (error) throw toOnlineStoreError(error, `reading ${project}/${request.entityKey}`);
-      return request.views.map((view) => decodeView(hash as Record<string, string>, view));
-    });
+    if (requests.length === 0) return [];
+    const doing = () => `reading ${requests.length} entities of ${project}`;
+    let replies: Array<[Error | null, unknown]>;
+    try {
+      replies = await this.execRead(project, requests, batches, whole);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw toOnlineStoreError(error, doing());
+      // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
+      try {
+        this.readScriptSha = (await this.redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
+        replies = await this.execRead(project, requests, batches, whole);
+      } catch (again) {
+        throw toOnlineStoreError(again, doing());
+      }
+    }
+    const out = new Array<Array<OnlineViewValue | null>>(requests.length);
+    let next = 0;
+    for (const [selection, rows] of batches) {
+      const perKey = replies[next++]![1] as Array<string | string[]>;
+      for (let r = 0; r < rows.length; r++) {
+        const stored = perKey[r]!;
+        const values = typeof stored === 'string' ? stored.split(READ_FIELDS_SEPARATOR) : stored;
+        out[rows[r]!] = decodeSelectedFields(values, selection);
+      }
+    }
+    for (const i of whole) {
+      const hash = replies[next++]![1] as Record<string, string>;
+      out[i] = requests[i]!.views.map((view) => decodeView(hash, view));
+    }
+    return out;
+  }
+
+  /** One pipeline, one round trip: a script call per selection, then an HGETALL per other request. */
+  private async execRead(
+    project: string,
+    requests: readonly OnlineReadRequest[],
+    batches: Map<FieldSelection, number[]>,
+    whole: number[],
+  ): Promise<Array<[Error | null, unknown]>> {
+    const pipeline = this.redis.pipeline();
+    for (const [selection, rows] of batches) {
+      const args: string[] = [this.readScriptSha, String(rows.length)];
+      for (const i of rows) args.push(this.entityHashKey(project, requests[i]!.entityKey));
+      for (const field of selection.fields) args.push(field);
+      pipeline.call('evalsha', args);
+    }
+    for (const i of whole) pipeline.hgetall(this.entityHashKey(project, requests[i]!.entityKey));
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    return replies;
+  }
+
+  /**
+   * The HMGET fields of a request that names its features; undefined when it does not (HGETALL).
+   * Prepared once per selection: serving passes the same `features` array for every entity row.
+   */
+  private fieldSelectionOf(request: OnlineReadRequest): FieldSelection | undefined {
+    const { views, features } = request;
+    if (features === undefined) {
+      validateReadSelection(views, undefined);
+      return undefined;
+    }
+    const cached = this.fieldSelections.get(features);
+    if (cached !== undefined && cached.views === views) return cached;
+    const selection = fieldSelection(views, features);
+    this.fieldSelections.set(features, selection);
+    return selection;
   }
 
   async deleteView(project: string, view: string): Promise<number> {
@@ -286,6 +366,46 @@ function decodeView(hash: Record<string, string>, view: string): OnlineViewValue
     features[name] = text === undefined ? null : decodeStoredValue(text);
   }
   return { version, features };
+}
+
+/** The fields a read of selected features asks for: per view its version field, then its wanted features' fields. */
+interface FieldSelection {
+  views: readonly string[];
+  features: ReadonlyArray<readonly string[]>;
+  fields: string[];
+}
+
+function fieldSelection(views: readonly string[], features: ReadonlyArray<readonly string[]>): FieldSelection {
+  validateReadSelection(views, features);
+  const fields: string[] = [];
+  views.forEach((view, j) => {
+    fields.push(`${view}:__v`);
+    for (const name of features[j]!) fields.push(`${view}:${name}`);
+  });
+  return { views, features, fields };
+}
+
+/** The values of `selection.fields` ('' when missing): per view, null if it has no version field (never written). */
+function decodeSelectedFields(reply: readonly string[], selection: FieldSelection): Array<OnlineViewValue | null> {
+  const { views, features } = selection;
+  const out = new Array<OnlineViewValue | null>(views.length);
+  let at = 0;
+  for (let j = 0; j < views.length; j++) {
+    const names = features[j]!;
+    const stored = reply[at];
+    if (stored === '' || stored === undefined) {
+      out[j] = null;
+    } else {
+      const values: Record<string, FeatureValue> = {};
+      for (let k = 0; k < names.length; k++) {
+        const text = reply[at + 1 + k];
+        values[names[k]!] = text === undefined ? null : decodeStoredValue(text);
+      }
+      out[j] = { version: decodeVersionField(stored).version, features: values };
+    }
+    at += names.length + 1;
+  }
+  return out;
 }
 
 /** Replies that mean "the server cannot take this now" rather than "this request is wrong". */

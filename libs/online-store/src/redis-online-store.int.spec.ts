@@ -90,6 +90,10 @@ describe('RedisOnlineStore', () => {
     const features = Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`f${i}`, i]));
     await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'wide', version: at(1), features }] });
     assert.deepEqual((await store.read(p, [{ entityKey: 'e', views: ['wide'] }]))[0]?.[0]?.features, features);
+    const names = Object.keys(features).reverse();
+    const selected = await store.read(p, [{ entityKey: 'e', views: ['wide'], features: [names] }]);
+    assert.deepEqual(Object.keys(selected[0]?.[0]?.features ?? {}), names, 'the read script HMGETs in chunks');
+    assert.deepEqual(selected[0]?.[0]?.features, features);
   });
 
   it('reloads the write script after the script cache is flushed', async () => {
@@ -100,6 +104,14 @@ describe('RedisOnlineStore', () => {
       1,
     );
     assert.equal((await store.read(p, [{ entityKey: 'e', views: ['v'] }]))[0]?.[0]?.features.f, 1);
+  });
+
+  it('reloads the read script after the script cache is flushed', async () => {
+    const p = project();
+    await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(1), features: { f: 1 } }] });
+    await redis.script('FLUSH');
+    const [[value] = []] = await store.read(p, [{ entityKey: 'e', views: ['v'], features: [['f']] }]);
+    assert.deepEqual(value, { version: at(1), features: { f: 1 } });
   });
 
   it('fails with a retriable ONLINE_STORE_UNAVAILABLE when redis is unreachable', async () => {

@@ -74,7 +74,7 @@ export function storeRequests(plan: RetrievalPlan, request: OnlineFeaturesReques
     const group = groups[g]!;
     const encode = entityKeyEncoder(group, request);
     for (let i = 0; i < request.rowCount; i++)
-      out[i * groups.length + g] = { entityKey: encode(i), views: group.viewNames };
+      out[i * groups.length + g] = { entityKey: encode(i), views: group.viewNames, features: group.viewFeatures };
   }
   return out;
 }

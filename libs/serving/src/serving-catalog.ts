@@ -35,6 +35,8 @@ export interface EntityGroup {
   joinKeys: JoinKey[];
   views: ServingView[];
   viewNames: string[];
+  /** Per view, the names of the features the plan reads (the same arrays on every request: see OnlineReadRequest). */
+  viewFeatures: string[][];
 }
 
 /** One feature column of a response. */
@@ -187,11 +189,12 @@ export class ServingCatalog {
               .sort()
               .join(',') === groupKey,
         );
-        if (group < 0) group = groups.push({ joinKeys: view.joinKeys, views: [], viewNames: [] }) - 1;
+        if (group < 0) group = groups.push({ joinKeys: view.joinKeys, views: [], viewNames: [], viewFeatures: [] }) - 1;
         const entityGroup = groups[group]!;
         slot = slots.push({ view, group, index: entityGroup.views.length }) - 1;
         entityGroup.views.push(view);
         entityGroup.viewNames.push(view.name);
+        entityGroup.viewFeatures.push([]);
         slotOfView.set(definition.name, slot);
         for (const key of view.joinKeys) {
           const known = joinKeys.get(key.name);
@@ -213,6 +216,9 @@ export class ServingCatalog {
         );
       }
       nameOwners.set(name, reference);
+      const { group, index } = slots[slot]!;
+      const wanted = groups[group]!.viewFeatures[index]!;
+      if (!wanted.includes(feature.name)) wanted.push(feature.name);
       columns.push({ name, view: slots[slot]!.view, feature, slot, encode: valueEncoderFor(feature.type) });
     }
     for (const name of joinKeys.keys()) {
