@@ -218,19 +218,48 @@ export class RedisOnlineStore implements OnlineStore {
     }
     const out = new Array<Array<OnlineViewValue | null>>(requests.length);
     let next = 0;
+    const ambiguous: Array<{ row: number; selection: FieldSelection }> = [];
     for (const [selection, rows] of batches) {
-      const perKey = replies[next++]![1] as Array<string | string[]>;
+      const perKey = replies[next++]![1] as string[];
       for (let r = 0; r < rows.length; r++) {
-        const stored = perKey[r]!;
-        const values = typeof stored === 'string' ? stored.split(READ_FIELDS_SEPARATOR) : stored;
-        out[rows[r]!] = decodeSelectedFields(values, selection);
+        const values = perKey[r]!.split(READ_FIELDS_SEPARATOR);
+        if (values.length === selection.fields.length) out[rows[r]!] = decodeSelectedFields(values, selection);
+        else ambiguous.push({ row: rows[r]!, selection });
       }
     }
     for (const i of whole) {
       const hash = replies[next++]![1] as Record<string, string>;
       out[i] = requests[i]!.views.map((view) => decodeView(hash, view));
     }
+    if (ambiguous.length > 0) await this.readAgain(project, requests, ambiguous, out);
     return out;
+  }
+
+  /** Entities whose joined reply was ambiguous (a value holds the separator), read field by field. */
+  private async readAgain(
+    project: string,
+    requests: readonly OnlineReadRequest[],
+    rows: Array<{ row: number; selection: FieldSelection }>,
+    out: Array<Array<OnlineViewValue | null>>,
+  ): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const { row, selection } of rows) {
+      pipeline.hmget(this.entityHashKey(project, requests[row]!.entityKey), ...selection.fields);
+    }
+    let replies: Array<[Error | null, unknown]>;
+    try {
+      replies = (await pipeline.exec()) ?? [];
+    } catch (error) {
+      throw toOnlineStoreError(error, `reading ${rows.length} entities of ${project}`);
+    }
+    rows.forEach(({ row, selection }, i) => {
+      const [error, values] = replies[i] ?? [new Error('no reply'), null];
+      if (error) throw toOnlineStoreError(error, `reading ${project}/${requests[row]!.entityKey}`);
+      out[row] = decodeSelectedFields(
+        (values as Array<string | null>).map((value) => value ?? ''),
+        selection,
+      );
+    });
   }
 
   /** One pipeline, one round trip: a script call per selection, then an HGETALL per other request. */
