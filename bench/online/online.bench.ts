@@ -26,7 +26,7 @@ import Redis from 'ioredis';
 import { topicNames, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
-import { RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
+import { READ_FIELDS_SCRIPT, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving';
 import { createServingApp } from '../../apps/serving/src/serving-app';
@@ -178,6 +178,8 @@ async function load(): Promise<void> {
 interface Case {
   name: string;
   batch: number;
+  /** The views the request reads, every feature of each. */
+  views: string[];
   body: (ids: number[]) => string;
   /** Fixed request rate of the latency run. */
   rate: number;
@@ -189,18 +191,21 @@ const ALL_CASES: Case[] = [
   {
     name: '1 view x 10 features, batch 1',
     batch: 1,
+    views: ['v0'],
     rate: 1_000,
     body: (ids) => JSON.stringify({ features: ['v0:*'], entities: { driver_id: ids } }),
   },
   {
     name: 'service 5 x 10 features, batch 1',
     batch: 1,
+    views: VIEWS,
     rate: 1_000,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
   },
   {
     name: 'service 5 x 10 features, batch 100',
     batch: 100,
+    views: VIEWS,
     rate: 200,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
   },
@@ -261,11 +266,19 @@ async function cannon(
   return { p50: result.latency.p50 / 1_000, p99: result.latency.p99 / 1_000, rps: result.requests.average, errors };
 }
 
+/** The fields serving asks Redis for in each case: per view its version field, then its features. */
+function caseFields(testCase: Case): string[] {
+  const views = testCase.views;
+  return views.flatMap((view) => [`${view}:__v`, ...FEATURES.map(([feature]) => `${view}:${feature}`)]);
+}
+
 async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured; throughput: number }> {
+  const sha = (await redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
+  const fields = caseFields(testCase);
+  // The command RedisOnlineStore.read sends for one selection: one EVALSHA, every entity's key, the fields once.
   const once = async () => {
-    const pipeline = redis.pipeline();
-    for (const id of randomIds(testCase.batch)) pipeline.hgetall(`${KEY_PREFIX}:${PROJECT}:{driver_id=${id}}`);
-    await pipeline.exec();
+    const keys = randomIds(testCase.batch).map((id) => `${KEY_PREFIX}:${PROJECT}:{driver_id=${id}}`);
+    await redis.evalsha(sha, keys.length, ...keys, ...fields);
   };
   const samples: number[] = [];
   const deadline = performance.now() + (DURATION_S * 1_000) / 2;

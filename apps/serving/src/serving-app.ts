@@ -20,6 +20,7 @@ import {
   LogFeatureRowFeed,
   OnlineFeatureRetriever,
   OPENAPI_DOCUMENT,
+  registerOnlineFeaturesRoute,
   ServingMetrics,
   ServingModule,
   type FeatureRowFeed,
@@ -157,6 +158,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     }),
   });
   await app.register(fastifySwaggerUi as never, { routePrefix: '/docs' });
+  registerOnlineFeaturesRoute(fastify, runtime);
   app.enableShutdownHooks();
   await app.init();
   return app;

@@ -3,3 +3,4 @@ export { onlineStoreContract } from './online-store.contract';
 export { RedisOnlineStore, type RedisOnlineStoreConfig } from './redis-online-store.adapter';
 export { LevelOnlineStore, type LevelOnlineStoreConfig } from './level-online-store.adapter';
 export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';
+export { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';

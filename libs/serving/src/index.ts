@@ -8,5 +8,6 @@ export * from './feature-subscription';
 export * from './serving-metrics';
 export * from './serving-openapi';
 export * from './serving.controller';
+export * from './online-features.route';
 export * from './serving.module';
 export * from './serving.fixture';

@@ -1,11 +1,11 @@
-import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventSink, FeatureSubscriptions } from './feature-subscription';
 import type { OnlineFeatureRetriever } from './online-retrieval';
 import type { ApiKeyVerifier } from '@featurelog/auth';
 import type { ServingMetrics } from './serving-metrics';
-import { GET_ONLINE_FEATURES_SCHEMA, SUBSCRIBE_SCHEMA } from './serving-openapi';
+import { SUBSCRIBE_SCHEMA } from './serving-openapi';
 
 /** Everything the serving routes use, built once by the app. */
 export interface ServingRuntime {
@@ -17,26 +17,10 @@ export interface ServingRuntime {
 
 export const SERVING_RUNTIME = Symbol('featurelog:ServingRuntime');
 
+/** GET /subscribe; POST /get-online-features is a plain Fastify route (registerOnlineFeaturesRoute). */
 @Controller()
 export class ServingController {
   constructor(@Inject(SERVING_RUNTIME) private readonly runtime: ServingRuntime) {}
-
-  @Post('get-online-features')
-  @HttpCode(200)
-  @RouteSchema(GET_ONLINE_FEATURES_SCHEMA)
-  async getOnlineFeatures(
-    @Req() request: FastifyRequest,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    this.runtime.auth.authorize(request.headers, 'read');
-    const result = await this.runtime.retriever.retrieve(request.body);
-    this.runtime.metrics.countStatuses(result.statuses);
-    // A string body is sent as is: the JSON was written by the precompiled shaper.
-    void reply
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('x-featurelog-registry-version', String(result.registryVersion));
-    return result.json;
-  }
 
   @Get('subscribe')
   @RouteSchema(SUBSCRIBE_SCHEMA)

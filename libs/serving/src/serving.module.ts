@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { SERVING_RUNTIME, ServingController, type ServingRuntime } from './serving.controller';
 
-/** POST /get-online-features and GET /subscribe over a runtime the app built. */
+/** GET /subscribe over a runtime the app built (the app adds POST /get-online-features: registerOnlineFeaturesRoute). */
 @Module({})
 export class ServingModule {
   static forRoot(runtime: ServingRuntime): DynamicModule {

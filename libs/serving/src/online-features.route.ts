@@ -1,0 +1,47 @@
+import type { RequestHeaders } from './serving-auth';
+import type { ServingRuntime } from './serving.controller';
+import { GET_ONLINE_FEATURES_SCHEMA } from './serving-openapi';
+
+/** The path of the hot route, as /metrics and /docs name it. */
+export const GET_ONLINE_FEATURES_PATH = '/get-online-features';
+
+interface HeaderSetter {
+  header(name: string, value: string): HeaderSetter;
+}
+
+/** The slice of a Fastify instance the route needs (Nest's adapter brings its own copy of Fastify's types). */
+export interface RouteRegistrar {
+  route(options: {
+    method: 'POST';
+    url: string;
+    schema: Record<string, unknown>;
+    handler: (request: { headers: RequestHeaders; body: unknown }, reply: HeaderSetter) => Promise<string>;
+  }): unknown;
+}
+
+/**
+ * POST /get-online-features as a plain Fastify route on the Nest app's Fastify instance: Nest's
+ * router (execution context, pipes, param factories, its reply wrapper) cost more per request than
+ * the retrieval of one entity. Everything else stays the app's: errors thrown here reach the Fastify
+ * error handler Nest installs, so they leave through the app's global exception filter in the same
+ * shape as every other route; the app's onResponse hook counts them in /metrics; @fastify/swagger
+ * documents the route from its schema, so register it after swagger and before `app.init()`.
+ */
+export function registerOnlineFeaturesRoute(fastify: RouteRegistrar, runtime: ServingRuntime): void {
+  const { auth, retriever, metrics } = runtime;
+  fastify.route({
+    method: 'POST',
+    url: GET_ONLINE_FEATURES_PATH,
+    schema: GET_ONLINE_FEATURES_SCHEMA,
+    handler: async (request, reply) => {
+      auth.authorize(request.headers, 'read');
+      const result = await retriever.retrieve(request.body);
+      metrics.countStatuses(result.statuses);
+      // A string body is sent as is: the JSON was written by the precompiled shaper.
+      reply
+        .header('content-type', 'application/json; charset=utf-8')
+        .header('x-featurelog-registry-version', String(result.registryVersion));
+      return result.json;
+    },
+  });
+}
