@@ -1,5 +1,5 @@
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
-import Redis from 'ioredis';
+import Redis, { type ChainableCommander } from 'ioredis';
 import {
   validateProjectName,
   validateReadSelection,
@@ -58,6 +58,7 @@ export class RedisOnlineStore implements OnlineStore {
   private closed = false;
   private readonly viewFields = new ViewFieldNames();
   private readonly fieldSelections = new WeakMap<ReadonlyArray<readonly string[]>, FieldSelection>();
+  private queuedReads: QueuedRead[] = [];
 
   private constructor(
     private readonly redis: Redis,
@@ -262,25 +263,56 @@ export class RedisOnlineStore implements OnlineStore {
     });
   }
 
-  /** One pipeline, one round trip: a script call per selection, then an HGETALL per other request. */
-  private async execRead(
+  /**
+   * A script call per selection, then an HGETALL per other request: one round trip. Reads issued in
+   * the same turn of the event loop (concurrent requests of a busy server) are sent together, in one
+   * pipeline: one socket write and one reply read for all of them, instead of one each. A lone read
+   * waits only for the end of the loop's I/O phase (setImmediate).
+   */
+  private execRead(
     project: string,
     requests: readonly OnlineReadRequest[],
     batches: Map<FieldSelection, number[]>,
     whole: number[],
   ): Promise<Array<[Error | null, unknown]>> {
-    const pipeline = this.redis.pipeline();
+    const commands: Array<(pipeline: ChainableCommander) => void> = [];
     for (const [selection, rows] of batches) {
       const args: string[] = [this.readScriptSha, String(rows.length)];
       for (const i of rows) args.push(this.entityHashKey(project, requests[i]!.entityKey));
       for (const field of selection.fields) args.push(field);
-      pipeline.call('evalsha', args);
+      commands.push((pipeline) => pipeline.call('evalsha', args));
     }
-    for (const i of whole) pipeline.hgetall(this.entityHashKey(project, requests[i]!.entityKey));
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [error] of replies) if (error) throw error;
-    return replies;
+    for (const i of whole) {
+      const key = this.entityHashKey(project, requests[i]!.entityKey);
+      commands.push((pipeline) => pipeline.hgetall(key));
+    }
+    return new Promise((resolve, reject) => {
+      if (this.queuedReads.push({ commands, resolve, reject }) === 1) setImmediate(this.flushReads);
+    });
   }
+
+  private readonly flushReads = (): void => {
+    const reads = this.queuedReads;
+    this.queuedReads = [];
+    const pipeline = this.redis.pipeline();
+    for (const read of reads) for (const command of read.commands) command(pipeline);
+    pipeline.exec().then(
+      (replies) => {
+        let at = 0;
+        for (const read of reads) {
+          const mine = (replies ?? []).slice(at, at + read.commands.length);
+          at += read.commands.length;
+          const failed = mine.find(([error]) => error !== null);
+          if (mine.length < read.commands.length) read.reject(new Error('no reply'));
+          else if (failed) read.reject(failed[0]);
+          else read.resolve(mine);
+        }
+      },
+      (error: unknown) => {
+        for (const read of reads) read.reject(error);
+      },
+    );
+  };
 
   /**
    * The HMGET fields of a request that names its features; undefined when it does not (HGETALL).
@@ -395,6 +427,13 @@ function decodeView(hash: Record<string, string>, view: string): OnlineViewValue
     features[name] = text === undefined ? null : decodeStoredValue(text);
   }
   return { version, features };
+}
+
+/** A read's commands, waiting for the pipeline of its turn of the event loop. */
+interface QueuedRead {
+  commands: Array<(pipeline: ChainableCommander) => void>;
+  resolve: (replies: Array<[Error | null, unknown]>) => void;
+  reject: (error: unknown) => void;
 }
 
 /** The fields a read of selected features asks for: per view its version field, then its wanted features' fields. */

@@ -106,6 +106,33 @@ describe('RedisOnlineStore', () => {
     assert.equal((await store.read(p, [{ entityKey: 'e', views: ['v'] }]))[0]?.[0]?.features.f, 1);
   });
 
+  it('answers reads issued together (one pipeline) each with its own values', async () => {
+    const p = project();
+    const rows = Array.from({ length: 40 }, (_, i) => ({
+      project: p,
+      entityKey: `e${i}`,
+      view: i % 2 === 0 ? 'even' : 'odd',
+      version: at(i + 1, i),
+      features: { n: i, s: `row ${i}` },
+    }));
+    await store.writeBatch({ rows });
+    const evenSelection = [['n'], ['s']];
+    const oddSelection = [['s', 'n'], []];
+    const results = await Promise.all(
+      rows.map((row, i) =>
+        store.read(p, [
+          { entityKey: row.entityKey, views: ['even', 'odd'], features: i % 2 === 0 ? evenSelection : oddSelection },
+          { entityKey: row.entityKey, views: [row.view] },
+        ]),
+      ),
+    );
+    results.forEach((result, i) => {
+      const version = at(i + 1, i);
+      const selected = i % 2 === 0 ? [{ version, features: { n: i } }, null] : [null, { version, features: {} }];
+      assert.deepEqual(result, [selected, [{ version, features: { n: i, s: `row ${i}` } }]], `read ${i}`);
+    });
+  });
+
   it('reloads the read script after the script cache is flushed', async () => {
     const p = project();
     await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(1), features: { f: 1 } }] });
