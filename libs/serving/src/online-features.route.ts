@@ -15,7 +15,7 @@ export interface RouteRegistrar {
     method: 'POST';
     url: string;
     schema: Record<string, unknown>;
-    handler: (request: { headers: RequestHeaders; body: unknown }, reply: HeaderSetter) => Promise<string>;
+    handler: (request: { headers: RequestHeaders; body: unknown }, reply: HeaderSetter) => Promise<Buffer>;
   }): unknown;
 }
 
@@ -37,11 +37,11 @@ export function registerOnlineFeaturesRoute(fastify: RouteRegistrar, runtime: Se
       auth.authorize(request.headers, 'read');
       const result = await retriever.retrieve(request.body);
       metrics.countStatuses(result.statuses);
-      // A string body is sent as is: the JSON was written by the precompiled shaper.
+      // A Buffer is sent as is: the JSON was written by the shaper.
       reply
         .header('content-type', 'application/json; charset=utf-8')
         .header('x-featurelog-registry-version', String(result.registryVersion));
-      return result.json;
+      return result.body;
     },
   });
 }

@@ -7,8 +7,8 @@ import type { CatalogSource, EntityGroup, RetrievalPlan } from './serving-catalo
 export type StatusCounts = Record<OnlineStatus, number>;
 
 export interface OnlineFeaturesResult {
-  /** The response body, Feast's shape, already serialized. */
-  json: string;
+  /** The response body, Feast's shape, already serialized (UTF-8 JSON). */
+  body: Buffer;
   registryVersion: number;
   /** How many feature values had each status. */
   statuses: StatusCounts;
@@ -125,12 +125,14 @@ export function shapeOnlineResponse(
   const groupCount = plan.groups.length;
   const cells = rowCount * slots.length;
   const found = new Array<OnlineViewValue | null>(cells);
-  // Statuses and timestamps are the same for every column of a view: written once per view.
-  const slotStatuses = new Array<string>(slots.length);
-  const slotTimes = new Array<string>(slots.length);
+  // Statuses and timestamps are the same for every column of a view: written once per view, as
+  // bytes that every column of the view copies (at batch 100 they are three quarters of the body).
+  const slotStatuses = new Array<Buffer>(slots.length);
+  const slotTimes = new Array<Buffer>(slots.length);
   const slotCounts: StatusCounts = { PRESENT: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
   const statuses = new Array<string>(rowCount);
   const times = new Array<string>(rowCount);
+  let repeatedBytes = 0;
   for (let s = 0; s < slots.length; s++) {
     const slot = slots[s]!;
     for (let i = 0; i < rowCount; i++) {
@@ -141,8 +143,9 @@ export function shapeOnlineResponse(
       times[i] = value === null ? EPOCH_TEXT : timestampJson(value.version.eventTimestamp);
       slotCounts[status] += plan.columnsPerSlot[s]!;
     }
-    slotStatuses[s] = `[${statuses.join(',')}]`;
-    slotTimes[s] = `[${times.join(',')}]`;
+    slotStatuses[s] = Buffer.from(`,"statuses":[${statuses.join(',')}],"event_timestamps":`, 'latin1');
+    slotTimes[s] = Buffer.from(`[${times.join(',')}]}`, 'latin1');
+    repeatedBytes += (slotStatuses[s]!.length + slotTimes[s]!.length) * plan.columnsPerSlot[s]!;
   }
 
   const orderKey = request.joinKeyOrder.join('\u0000');
@@ -151,7 +154,8 @@ export function shapeOnlineResponse(
     header = `{"metadata":{"feature_names":${JSON.stringify([...request.joinKeyOrder, ...plan.columns.map((c) => c.name)])}},"results":[`;
     plan.headerCache.set(orderKey, header);
   }
-  const parts: string[] = [header];
+  const out = new ResponseWriter(header.length * 3 + repeatedBytes + (plan.columns.length + 2) * (rowCount * 24 + 64));
+  out.text(header);
   const presentRow = repeatJson('"PRESENT"', rowCount);
   const epochRow = repeatJson(EPOCH_TEXT, rowCount);
   let first = true;
@@ -159,7 +163,7 @@ export function shapeOnlineResponse(
     const values = request.entities[key]!;
     let text = '';
     for (let i = 0; i < rowCount; i++) text += (i === 0 ? '' : ',') + (JSON.stringify(values[i]) ?? 'null');
-    parts.push(`${first ? '' : ','}{"values":[${text}],"statuses":${presentRow},"event_timestamps":${epochRow}}`);
+    out.text(`${first ? '' : ','}{"values":[${text}],"statuses":${presentRow},"event_timestamps":${epochRow}}`);
     first = false;
   }
   // Joined from arrays, not concatenated: a rope of thousands of tiny strings is slow to flatten.
@@ -171,13 +175,49 @@ export function shapeOnlineResponse(
       const value = found[cell];
       values[i] = value === null || value === undefined ? 'null' : encode(value.features[name]);
     }
-    parts.push(
-      `${first ? '' : ','}{"values":[${values.join(',')}],"statuses":${slotStatuses[column.slot]!},"event_timestamps":${slotTimes[column.slot]!}}`,
-    );
+    out.text(`${first ? '' : ','}{"values":[${values.join(',')}]`);
+    out.bytes(slotStatuses[column.slot]!);
+    out.bytes(slotTimes[column.slot]!);
     first = false;
   }
-  parts.push(']}');
-  return { json: parts.join(''), registryVersion: plan.registryVersion, statuses: slotCounts };
+  out.text(']}');
+  return { body: out.finish(), registryVersion: plan.registryVersion, statuses: slotCounts };
+}
+
+/**
+ * A response body written straight into one buffer: no JSON string of the whole response (a 250 kB
+ * string to flatten, then to encode again when written to the socket).
+ */
+class ResponseWriter {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+  }
+
+  text(text: string): void {
+    const most = text.length * 3;
+    if (this.length + most > this.buffer.length) this.grow(most);
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  bytes(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.buffer.length) this.grow(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** The bytes written; every byte of it was written (allocUnsafe's old memory never leaves). */
+  finish(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private grow(needed: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + needed));
+    this.buffer.copy(next, 0, 0, this.length);
+    this.buffer = next;
+  }
 }
 
 const STATUS_JSON: Record<OnlineStatus, string> = {

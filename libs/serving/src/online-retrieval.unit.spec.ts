@@ -74,7 +74,7 @@ describe('get-online-features without HTTP', () => {
       features: ['driver_stats:conv_rate', 'driver_stats:trips'],
       entities: { driver_id: [1, 2, 3] },
     });
-    const body = JSON.parse(result.json) as Body;
+    const body = JSON.parse(result.body.toString()) as Body;
     assert.deepEqual(body.metadata.feature_names, ['driver_id', 'conv_rate', 'trips']);
     assert.deepEqual(body.results[0], {
       values: [1, 2, 3],
@@ -106,7 +106,7 @@ describe('get-online-features without HTTP', () => {
       entities: { customer_id: ['c|1', 'c2'], driver_id: [1, 1] },
       full_feature_names: true,
     });
-    const body = JSON.parse(result.json) as Body;
+    const body = JSON.parse(result.body.toString()) as Body;
     assert.deepEqual(body.metadata.feature_names, [
       'customer_id',
       'driver_id',
@@ -127,6 +127,30 @@ describe('get-online-features without HTTP', () => {
     assert.equal(store.reads[0]?.length, 6, '2 rows x 3 entity groups');
   });
 
+  it('writes multi-byte text exactly, whatever the size of the body', async () => {
+    const store = new MapStore();
+    const rows = 300;
+    const ids = Array.from({ length: rows }, (_, i) => `c${i}`);
+    // Every value three or four UTF-8 bytes per character: more than the body's first estimate.
+    const name = (i: number) => `ü🌍"\\€${'€'.repeat(i % 50)}`;
+    ids.forEach((id, i) =>
+      store.put(`customer_id=${id}`, 'customer_profile', { version: version(NOW - i), features: { name: name(i) } }),
+    );
+    const result = await retrieverOver(store, rows).retrieve({
+      features: ['customer_profile:name'],
+      entities: { customer_id: ids },
+    });
+    const body = JSON.parse(result.body.toString('utf8')) as Body;
+    assert.deepEqual(
+      body.results[1]?.values,
+      ids.map((_, i) => name(i)),
+    );
+    assert.deepEqual(
+      body.results[1]?.event_timestamps,
+      ids.map((_, i) => JSON.parse(timestampJson(NOW - i)) as string),
+    );
+  });
+
   it('writes bytes as base64, NaN as a string, lists as arrays, and timestamps as microseconds', async () => {
     const store = new MapStore();
     store.put('customer_id=x', 'customer_profile', {
@@ -140,8 +164,9 @@ describe('get-online-features without HTTP', () => {
       },
     });
     const body = JSON.parse(
-      (await retrieverOver(store).retrieve({ features: ['customer_profile:*'], entities: { customer_id: ['x'] } }))
-        .json,
+      (
+        await retrieverOver(store).retrieve({ features: ['customer_profile:*'], entities: { customer_id: ['x'] } })
+      ).body.toString(),
     ) as Body;
     assert.deepEqual(
       body.results.slice(1).map((r) => r.values[0]),

@@ -175,7 +175,7 @@ async function fromOnlineStore(
       entities: entityColumns(options.entity, joinKeysOf(entities)),
       full_feature_names: options.fullFeatureNames,
     });
-    return JSON.parse(result.json) as OnlineFeaturesResponse;
+    return JSON.parse(result.body.toString()) as OnlineFeaturesResponse;
   });
 }
 
