@@ -11,6 +11,8 @@ import type {
   OnlineStore,
   OnlineViewValue,
   OnlineWriteBatch,
+  SelectedReadRequest,
+  StoredViewValue,
   TopicPartitionOffset,
 } from './online-store.port';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
@@ -102,18 +104,40 @@ export class LevelOnlineStore implements OnlineStore {
   }
 
   async read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
+    const stored = await this.getRows(project, requests);
+    let next = 0;
+    return requests.map((request) => request.views.map((_, j) => decodeRow(stored[next++], request.features?.[j])));
+  }
+
+  async readStored(
+    project: string,
+    requests: readonly SelectedReadRequest[],
+  ): Promise<Array<Array<StoredViewValue | null>>> {
+    const stored = await this.getRows(project, requests);
+    let next = 0;
+    return requests.map((request) =>
+      request.views.map((_, j) => {
+        const text = stored[next++];
+        if (text === undefined) return null;
+        const [eventTimestamp, createdTimestamp, partition, offset, values] = JSON.parse(text) as StoredRow;
+        return {
+          version: { eventTimestamp, createdTimestamp, position: { partition, offset } },
+          stored: request.features[j]!.map((name) => (Object.hasOwn(values, name) ? values[name]! : '')),
+        };
+      }),
+    );
+  }
+
+  /** The stored rows of every (request, view), in order. */
+  private async getRows(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<string | undefined>> {
     this.assertOpen();
     validateProjectName(project);
     const keys: string[] = [];
     for (const request of requests) {
       validateReadSelection(request.views, request.features);
-      for (const view of request.views) {
-        keys.push(rowKey(project, view, request.entityKey));
-      }
+      for (const view of request.views) keys.push(rowKey(project, view, request.entityKey));
     }
-    const stored = keys.length === 0 ? [] : await this.db.getMany(keys);
-    let next = 0;
-    return requests.map((request) => request.views.map((_, j) => decodeRow(stored[next++], request.features?.[j])));
+    return keys.length === 0 ? [] : await this.db.getMany(keys);
   }
 
   async deleteView(project: string, view: string): Promise<number> {

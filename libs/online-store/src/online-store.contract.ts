@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { compareRowVersions, FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore, OnlineViewValue } from './online-store.port';
+import { decodeStoredValue } from './stored-feature-value';
 
 /**
  * The behaviour every OnlineStore adapter must show; each adapter's spec calls this with a factory.
@@ -198,6 +199,51 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
         [valueOf(geo)],
       ]);
       assert.ok(Object.is((result[0]![1]!.features as { lon: number }).lon, -0));
+    });
+
+    it('reads the stored text forms of named features, which decode to what read answers', async () => {
+      const project = uniqueProject();
+      const features = {
+        n: 1.5,
+        i: -0,
+        s: 'a\u001fb',
+        b: new Uint8Array([0, 255]),
+        l: [1, null],
+        nan: Number.NaN,
+        z: null,
+      };
+      await store.writeBatch({ rows: [row(project, 'e1', 'v', [3, 1, 0, 2], features)] });
+      const requests = [
+        { entityKey: 'e1', views: ['v', 'w'], features: [['z', 'nan', 'l', 'b', 's', 'i', 'n', 'absent'], ['x']] },
+        { entityKey: 'e2', views: ['v'], features: [['n']] },
+      ];
+      const stored = await store.readStored(project, requests);
+      assert.deepEqual(stored, [
+        [
+          {
+            version: version([3, 1, 0, 2]),
+            stored: ['', 'NaN', '[1,null]', 'bAP8=', 'sa\u001fb', '-0', '1.5', ''],
+          },
+          null,
+        ],
+        [null],
+      ]);
+      const read = await store.read(project, requests);
+      assert.deepEqual(
+        stored.map((views) =>
+          views.map((value, j) =>
+            value === null
+              ? null
+              : {
+                  version: value.version,
+                  features: Object.fromEntries(
+                    value.stored.map((text, k) => [requests[0]!.features[j]![k]!, decodeStoredValue(text)]),
+                  ),
+                },
+          ),
+        ),
+        read,
+      );
     });
 
     it('refuses a read whose feature lists do not match its views, naming both counts', async () => {

@@ -56,6 +56,18 @@ export interface OnlineReadRequest {
   features?: ReadonlyArray<readonly string[]>;
 }
 
+/** A read that names the features it wants of each view. */
+export type SelectedReadRequest = OnlineReadRequest & { features: ReadonlyArray<readonly string[]> };
+
+/**
+ * The latest row of one view with the wanted features still in their stored text form (see
+ * encodeStoredValue: '' is null, and a feature the row lacks): `stored[k]` is `features[j][k]`.
+ */
+export interface StoredViewValue {
+  version: RowVersion;
+  stored: readonly string[];
+}
+
 /** The latest row of one view for one entity. */
 export interface OnlineViewValue {
   version: RowVersion;
@@ -79,6 +91,11 @@ export interface OnlineStore {
   readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]>;
   /** `result[i][j]` is the value of `requests[i].views[j]` for `requests[i].entityKey`, or null if absent. */
   read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>>;
+  /**
+   * `read` without decoding the values, for callers that write them out as text anyway (serving's
+   * JSON: most stored forms are already their JSON). Same round trip and rules as `read`.
+   */
+  readStored(project: string, requests: readonly SelectedReadRequest[]): Promise<Array<Array<StoredViewValue | null>>>;
   /** Forgets every entity's value of one view (after the view is deleted); returns how many were removed. */
   deleteView(project: string, view: string): Promise<number>;
   /** Resolves when the store answers; rejects with ONLINE_STORE_UNAVAILABLE otherwise. */

@@ -11,6 +11,8 @@ import type {
   OnlineStore,
   OnlineViewValue,
   OnlineWriteBatch,
+  SelectedReadRequest,
+  StoredViewValue,
   TopicPartitionOffset,
 } from './online-store.port';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
@@ -186,7 +188,30 @@ export class RedisOnlineStore implements OnlineStore {
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
   }
 
-  async read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
+  read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
+    return this.readAs(project, requests, decodeSelectedFields);
+  }
+
+  readStored(project: string, requests: readonly SelectedReadRequest[]): Promise<Array<Array<StoredViewValue | null>>> {
+    for (const request of requests) {
+      if (request.features === undefined) {
+        throw new FeaturelogError(
+          'INVALID_ONLINE_READ',
+          `readStored needs the features of each view (${request.entityKey})`,
+        );
+      }
+    }
+    return this.readAs(project, requests as readonly OnlineReadRequest[], storedSelectedFields) as Promise<
+      Array<Array<StoredViewValue | null>>
+    >;
+  }
+
+  /** Selected features are turned into values by `fromFields`; whole rows (no features named) are always decoded. */
+  private async readAs<T>(
+    project: string,
+    requests: readonly OnlineReadRequest[],
+    fromFields: (values: readonly string[], selection: FieldSelection) => Array<T | null>,
+  ): Promise<Array<Array<T | OnlineViewValue | null>>> {
     this.assertOpen();
     validateProjectName(project);
     // Requests of one selection are read by one script call; the others by HGETALL.
@@ -217,14 +242,14 @@ export class RedisOnlineStore implements OnlineStore {
         throw toOnlineStoreError(again, doing());
       }
     }
-    const out = new Array<Array<OnlineViewValue | null>>(requests.length);
+    const out = new Array<Array<T | OnlineViewValue | null>>(requests.length);
     let next = 0;
     const ambiguous: Array<{ row: number; selection: FieldSelection }> = [];
     for (const [selection, rows] of batches) {
       const perKey = replies[next++]![1] as string[];
       for (let r = 0; r < rows.length; r++) {
         const values = perKey[r]!.split(READ_FIELDS_SEPARATOR);
-        if (values.length === selection.fields.length) out[rows[r]!] = decodeSelectedFields(values, selection);
+        if (values.length === selection.fields.length) out[rows[r]!] = fromFields(values, selection);
         else ambiguous.push({ row: rows[r]!, selection });
       }
     }
@@ -232,16 +257,17 @@ export class RedisOnlineStore implements OnlineStore {
       const hash = replies[next++]![1] as Record<string, string>;
       out[i] = requests[i]!.views.map((view) => decodeView(hash, view));
     }
-    if (ambiguous.length > 0) await this.readAgain(project, requests, ambiguous, out);
+    if (ambiguous.length > 0) await this.readAgain(project, requests, ambiguous, out, fromFields);
     return out;
   }
 
   /** Entities whose joined reply was ambiguous (a value holds the separator), read field by field. */
-  private async readAgain(
+  private async readAgain<T>(
     project: string,
     requests: readonly OnlineReadRequest[],
     rows: Array<{ row: number; selection: FieldSelection }>,
-    out: Array<Array<OnlineViewValue | null>>,
+    out: Array<Array<T | OnlineViewValue | null>>,
+    fromFields: (values: readonly string[], selection: FieldSelection) => Array<T | null>,
   ): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const { row, selection } of rows) {
@@ -256,7 +282,7 @@ export class RedisOnlineStore implements OnlineStore {
     rows.forEach(({ row, selection }, i) => {
       const [error, values] = replies[i] ?? [new Error('no reply'), null];
       if (error) throw toOnlineStoreError(error, `reading ${project}/${requests[row]!.entityKey}`);
-      out[row] = decodeSelectedFields(
+      out[row] = fromFields(
         (values as Array<string | null>).map((value) => value ?? ''),
         selection,
       );
@@ -427,6 +453,23 @@ function decodeView(hash: Record<string, string>, view: string): OnlineViewValue
     features[name] = text === undefined ? null : decodeStoredValue(text);
   }
   return { version, features };
+}
+
+/** The values of `selection.fields` ('' when missing), as stored: per view, null if it has no version field. */
+function storedSelectedFields(reply: readonly string[], selection: FieldSelection): Array<StoredViewValue | null> {
+  const { views, features } = selection;
+  const out = new Array<StoredViewValue | null>(views.length);
+  let at = 0;
+  for (let j = 0; j < views.length; j++) {
+    const count = features[j]!.length;
+    const stored = reply[at];
+    out[j] =
+      stored === '' || stored === undefined
+        ? null
+        : { version: decodeVersionField(stored, false).version, stored: reply.slice(at + 1, at + 1 + count) };
+    at += count + 1;
+  }
+  return out;
 }
 
 /** A read's commands, waiting for the pipeline of its turn of the event loop. */
