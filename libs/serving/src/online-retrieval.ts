@@ -1,5 +1,5 @@
 import { encodeEntityKey, FeaturelogError, onlineStatus, type JoinKey, type OnlineStatus } from '@featurelog/domain';
-import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelog/online-store';
+import type { OnlineStore, SelectedReadRequest, StoredViewValue } from '@featurelog/online-store';
 import { EPOCH_TEXT, timestampJson } from './json-values';
 import { DEFAULT_MAX_ENTITY_ROWS, parseOnlineFeaturesRequest, type OnlineFeaturesRequest } from './online-request';
 import type { CatalogSource, EntityGroup, RetrievalPlan } from './serving-catalog';
@@ -43,13 +43,13 @@ export class OnlineFeatureRetriever {
     const request = parseOnlineFeaturesRequest(body, this.maxEntityRows);
     const plan = this.options.catalogs.current().plan(request.selection, request.fullFeatureNames);
     const reads = storeRequests(plan, request);
-    const replies = reads.length === 0 ? [] : await this.options.store.read(this.options.project, reads);
+    const replies = reads.length === 0 ? [] : await this.options.store.readStored(this.options.project, reads);
     return shapeOnlineResponse(plan, request, replies, now);
   }
 }
 
 /** Request `i * groups + g` reads group g's views for entity row i. Throws on a missing, unexpected or mistyped join key. */
-export function storeRequests(plan: RetrievalPlan, request: OnlineFeaturesRequest): OnlineReadRequest[] {
+export function storeRequests(plan: RetrievalPlan, request: OnlineFeaturesRequest): SelectedReadRequest[] {
   for (const name of request.joinKeyOrder) {
     if (!plan.joinKeys.has(name)) {
       throw new FeaturelogError(
@@ -69,7 +69,7 @@ export function storeRequests(plan: RetrievalPlan, request: OnlineFeaturesReques
     }
   }
   const groups = plan.groups;
-  const out: OnlineReadRequest[] = new Array<OnlineReadRequest>(request.rowCount * groups.length);
+  const out = new Array<SelectedReadRequest>(request.rowCount * groups.length);
   for (let g = 0; g < groups.length; g++) {
     const group = groups[g]!;
     const encode = entityKeyEncoder(group, request);
@@ -117,14 +117,14 @@ function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
 export function shapeOnlineResponse(
   plan: RetrievalPlan,
   request: OnlineFeaturesRequest,
-  replies: ReadonlyArray<ReadonlyArray<OnlineViewValue | null>>,
+  replies: ReadonlyArray<ReadonlyArray<StoredViewValue | null>>,
   nowMicros: number,
 ): OnlineFeaturesResult {
   const rowCount = request.rowCount;
   const slots = plan.slots;
   const groupCount = plan.groups.length;
   const cells = rowCount * slots.length;
-  const found = new Array<OnlineViewValue | null>(cells);
+  const found = new Array<StoredViewValue | null>(cells);
   // Statuses and timestamps are the same for every column of a view: written once per view, as
   // bytes that every column of the view copies (at batch 100 they are three quarters of the body).
   const slotStatuses = new Array<Buffer>(slots.length);
@@ -169,11 +169,11 @@ export function shapeOnlineResponse(
   // Joined from arrays, not concatenated: a rope of thousands of tiny strings is slow to flatten.
   const values = new Array<string>(rowCount);
   for (const column of plan.columns) {
-    const name = column.feature.name;
-    const encode = column.encode;
+    const at = column.storedIndex;
+    const encode = column.encodeStored;
     for (let i = 0, cell = column.slot; i < rowCount; i++, cell += slots.length) {
       const value = found[cell];
-      values[i] = value === null || value === undefined ? 'null' : encode(value.features[name]);
+      values[i] = value === null || value === undefined ? 'null' : encode(value.stored[at] ?? '');
     }
     out.text(`${first ? '' : ','}{"values":[${values.join(',')}]`);
     out.bytes(slotStatuses[column.slot]!);

@@ -1,13 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FeaturelogError, type RowVersion } from '@featurelog/domain';
-import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelog/online-store';
+import { FeaturelogError, SCALAR_TYPES, type FeatureValue, type RowVersion, type ValueType } from '@featurelog/domain';
+import {
+  encodeStoredValue,
+  type OnlineReadRequest,
+  type OnlineStore,
+  type OnlineViewValue,
+  type SelectedReadRequest,
+} from '@featurelog/online-store';
 import {
   CatalogSource,
   OnlineFeatureRetriever,
   parseOnlineFeaturesRequest,
   registryOf,
   servingTestDefinitions,
+  storedValueEncoderFor,
   timestampJson,
   valueEncoderFor,
 } from '@featurelog/serving';
@@ -20,15 +27,24 @@ const version = (eventTimestamp: number, offset = 0): RowVersion => ({
 });
 
 /** An online store in a map, recording every read so the single round trip can be checked. */
-class MapStore implements Pick<OnlineStore, 'read'> {
+class MapStore implements Pick<OnlineStore, 'readStored'> {
   readonly reads: OnlineReadRequest[][] = [];
   readonly values = new Map<string, OnlineViewValue>();
   put(entityKey: string, view: string, value: OnlineViewValue): void {
     this.values.set(`${entityKey}/${view}`, value);
   }
-  async read(_project: string, requests: readonly OnlineReadRequest[]) {
+  async readStored(_project: string, requests: readonly SelectedReadRequest[]) {
     this.reads.push([...requests]);
-    return requests.map((r) => r.views.map((view) => this.values.get(`${r.entityKey}/${view}`) ?? null));
+    return requests.map((r) =>
+      r.views.map((view, j) => {
+        const value = this.values.get(`${r.entityKey}/${view}`);
+        if (value === undefined) return null;
+        const stored = r.features[j]!.map((name) =>
+          name in value.features ? encodeStoredValue(value.features[name] ?? null) : '',
+        );
+        return { version: value.version, stored };
+      }),
+    );
   }
 }
 
@@ -255,3 +271,78 @@ describe('get-online-features without HTTP', () => {
     assert.notEqual(catalogs.current().plan(request.selection, false), first);
   });
 });
+
+describe('JSON of stored values', () => {
+  it('is exactly the JSON of the decoded value, for every type and every value of it', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const doubles = Array.from({ length: 2_000 }, () => {
+      const bits = new DataView(new ArrayBuffer(8));
+      bits.setUint32(0, Math.floor(random() * 2 ** 32));
+      bits.setUint32(4, Math.floor(random() * 2 ** 32));
+      return bits.getFloat64(0);
+    });
+    const values: FeatureValue[] = [
+      null,
+      0,
+      -0,
+      1,
+      -1,
+      1.5,
+      -2.25e-7,
+      1e21,
+      5e-324,
+      Number.MAX_SAFE_INTEGER,
+      -Number.MAX_SAFE_INTEGER,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      true,
+      false,
+      '',
+      'a"b\\c\n',
+      'ü🌍\u001f|,',
+      '123',
+      'NaN',
+      new Uint8Array([]),
+      new Uint8Array([0, 1, 255]),
+      [],
+      [1, 2.5, null],
+      ['x', 'y"'],
+      [true, false],
+      [Number.NaN, -0],
+      [new Uint8Array([9])],
+      ...doubles,
+    ];
+    const types = SCALAR_TYPES.flatMap((type): ValueType[] => [type, `list<${type}>`]);
+    for (const type of types) {
+      const fromValue = valueEncoderFor(type);
+      const fromStored = storedValueEncoderFor(type);
+      for (const value of values.filter((v) => fits(type, v))) {
+        const stored = encodeStoredValue(value);
+        assert.equal(fromStored(stored), fromValue(value), `${type} of stored ${JSON.stringify(stored)}`);
+      }
+    }
+  });
+});
+
+function fits(type: ValueType, value: FeatureValue): boolean {
+  if (value === null) return true;
+  if (type.startsWith('list<')) {
+    const element = type.slice(5, -1) as ValueType;
+    return Array.isArray(value) && value.every((item) => fits(element, item));
+  }
+  switch (type) {
+    case 'bool':
+      return typeof value === 'boolean';
+    case 'string':
+      return typeof value === 'string';
+    case 'bytes':
+      return value instanceof Uint8Array;
+    default:
+      return typeof value === 'number';
+  }
+}

@@ -14,7 +14,7 @@ import {
   type ResolvedFeature,
 } from '@featurelog/domain';
 import type { KafkaDataSource } from '@featurelog/avro';
-import { valueEncoderFor, type ValueEncoder } from './json-values';
+import { storedValueEncoderFor, valueEncoderFor, type StoredValueEncoder, type ValueEncoder } from './json-values';
 
 /** What serving needs of a view, computed once per registry version. */
 export interface ServingView {
@@ -48,6 +48,9 @@ export interface PlanColumn {
   /** Index of the view in `RetrievalPlan.slots`. */
   slot: number;
   encode: ValueEncoder;
+  /** Where the feature sits in its view's `EntityGroup.viewFeatures` list (and so in a stored read's values). */
+  storedIndex: number;
+  encodeStored: StoredValueEncoder;
 }
 
 /** Where a view's values sit in the store reply of one entity row: request `group`, position `index`. */
@@ -218,8 +221,17 @@ export class ServingCatalog {
       nameOwners.set(name, reference);
       const { group, index } = slots[slot]!;
       const wanted = groups[group]!.viewFeatures[index]!;
-      if (!wanted.includes(feature.name)) wanted.push(feature.name);
-      columns.push({ name, view: slots[slot]!.view, feature, slot, encode: valueEncoderFor(feature.type) });
+      let storedIndex = wanted.indexOf(feature.name);
+      if (storedIndex < 0) storedIndex = wanted.push(feature.name) - 1;
+      columns.push({
+        name,
+        view: slots[slot]!.view,
+        feature,
+        slot,
+        encode: valueEncoderFor(feature.type),
+        storedIndex,
+        encodeStored: storedValueEncoderFor(feature.type),
+      });
     }
     for (const name of joinKeys.keys()) {
       if (nameOwners.has(name)) {
