@@ -9,13 +9,17 @@
  * once and kept (marker key) so later runs start at once.
  * Cases: 1 view × 10 features, batch 1; a service of 5 views × 10 features, batch 1 and batch 100;
  * random drivers per request.
- * - serving: the app in a child process (the composition the lead will run), loaded by autocannon
- *   from this process: first at a fixed rate (latency), then with 16 connections flat out (req/s).
- * - floor: ioredis, the same pipeline of HGETALL per entity row, no HTTP and no decoding, one
- *   request in flight (latency) and 16 in flight (req/s).
+ * - serving: the app in a child process (the composition the lead will run), loaded from this
+ *   process: first open-loop at a fixed rate (latency, counted from when each request was due), then
+ *   by autocannon with 16 connections flat out (req/s). The serving process's CPU time per request
+ *   is printed beside each: on a shared machine it moves less than latency does.
+ * - floor: ioredis sending the command RedisOnlineStore.read sends (one EVALSHA of READ_FIELDS_SCRIPT
+ *   over the same keys and fields), no HTTP and no decoding, one request in flight (latency) and 16
+ *   in flight with auto-pipelining (req/s; the store batches concurrent reads the same way).
  * Latencies are recorded in microseconds (autocannon's own histograms count whole milliseconds).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request as httpRequest } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,18 +264,81 @@ function microsecondHistograms() {
   return { latencies };
 }
 
+/**
+ * Open-loop load at a fixed rate: request k is due at start + k / rate and is sent then, whatever
+ * the answers to earlier ones (keep-alive sockets, as many as are busy). Its latency counts from
+ * when it was due, so a server that stalls is charged for every request that waited.
+ * (autocannon's overallRate is not this: each connection sends its quota for the second back to
+ * back and then idles until the next second, i.e. bursts at full speed; and it back-fills a sample
+ * per expected interval for each slow answer.)
+ */
+async function paced(child: ChildProcess, base: string, testCase: Case, rate: number): Promise<Measured> {
+  const url = new URL(`${base}/get-online-features`);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const { latencies } = microsecondHistograms();
+  const total = Math.round(rate * DURATION_S);
+  const cpuBefore = await childCpu(child);
+  let sent = 0;
+  let done = 0;
+  let errors = 0;
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const finish = (scheduled: number, ok: boolean) => {
+      latencies.recordValue(performance.now() - scheduled);
+      if (!ok) errors++;
+      if (++done === total) resolve();
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1_000) + 1);
+      while (sent < due) {
+        const scheduled = started + (sent * 1_000) / rate;
+        sent++;
+        const body = testCase.body(randomIds(testCase.batch));
+        const outgoing = httpRequest(
+          {
+            agent,
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
+          (response) => {
+            response.resume();
+            response.on('end', () => finish(scheduled, response.statusCode === 200));
+          },
+        );
+        outgoing.on('error', () => finish(scheduled, false));
+        outgoing.end(body);
+      }
+      if (sent < total) setTimeout(tick, Math.max(0, started + (sent * 1_000) / rate - performance.now()));
+    };
+    tick();
+  });
+  const elapsed = (performance.now() - started) / 1_000;
+  const cpu = (await childCpu(child)) - cpuBefore;
+  agent.destroy();
+  // microsecondHistograms records milliseconds as microseconds.
+  return {
+    p50: latencies.getValueAtPercentile(50) / 1_000,
+    p99: latencies.getValueAtPercentile(99) / 1_000,
+    rps: total / elapsed,
+    errors,
+    cpuPerRequest: cpu / total,
+  };
+}
+
 async function cannon(
   child: ChildProcess,
   base: string,
   testCase: Case,
-  options: { rate?: number; connections: number },
+  options: { connections: number },
 ): Promise<Measured> {
   const cpuBefore = await childCpu(child);
   const result = await autocannon({
     url: `${base}/get-online-features`,
     connections: options.connections,
     duration: DURATION_S,
-    ...(options.rate ? { overallRate: options.rate } : {}),
     histograms: microsecondHistograms(),
     requests: [
       {
@@ -341,6 +408,8 @@ async function main(): Promise<void> {
       '-r',
       '@swc-node/register',
       ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+      // e.g. BENCH_SERVING_FLAGS=--trace-gc: GC pauses of the serving process, on this process's stdout.
+      ...(process.env.BENCH_SERVING_FLAGS?.split(' ').filter(Boolean) ?? []),
     ],
   });
   const base = await new Promise<string>((resolve, reject) => {
@@ -367,7 +436,7 @@ async function main(): Promise<void> {
           },
         ],
       });
-      const fixed = await cannon(child, base, testCase, { rate: testCase.rate, connections: 8 });
+      const fixed = await paced(child, base, testCase, testCase.rate);
       const flat = await cannon(child, base, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
       table.push(
