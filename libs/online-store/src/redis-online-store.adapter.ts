@@ -18,7 +18,7 @@ import type {
 } from './online-store.port';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
-import { decodeVersionField, encodeVersion, featureNamesOf } from './redis-version-field';
+import { decodeVersion, decodeVersionField, encodeVersion, featureNamesOf } from './redis-version-field';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
 import { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';
 
@@ -464,7 +464,7 @@ function storedSelectedFields(reply: readonly string[], selection: FieldSelectio
     out[j] =
       stored === '' || stored === undefined
         ? null
-        : { version: decodeVersionField(stored, false).version, stored: reply.slice(at + 1, at + 1 + count) };
+        : { version: decodeVersion(stored), stored: reply.slice(at + 1, at + 1 + count) };
     at += count + 1;
   }
   return out;
@@ -510,7 +510,7 @@ function decodeSelectedFields(reply: readonly string[], selection: FieldSelectio
         const text = reply[at + 1 + k];
         values[names[k]!] = text === undefined ? null : decodeStoredValue(text);
       }
-      out[j] = { version: decodeVersionField(stored).version, features: values };
+      out[j] = { version: decodeVersion(stored), features: values };
     }
     at += names.length + 1;
   }

@@ -43,6 +43,11 @@ export function encodeVersion({ eventTimestamp, createdTimestamp, position }: Ro
 }
 
 export function decodeVersionField(stored: string): { version: RowVersion; names: string[] } {
+  return { version: decodeVersion(stored), names: featureNamesOf(stored) };
+}
+
+/** The version alone of a stored version field (the read path needs no feature names). */
+export function decodeVersion(stored: string): RowVersion {
   if (stored.length < VERSION_DIGITS + 2 || stored.charCodeAt(VERSION_DIGITS + 1) !== 0x7c /* | */) {
     throw new FeaturelogError(
       'ONLINE_STORE_CORRUPT',
@@ -51,12 +56,9 @@ export function decodeVersionField(stored: string): { version: RowVersion; names
   }
   const created = stored.slice(17, 34);
   return {
-    version: {
-      eventTimestamp: unsigned(stored.slice(0, 17)),
-      createdTimestamp: created === NULL_TIMESTAMP ? null : unsigned(created),
-      position: { partition: Number(stored.slice(50, 66)), offset: Number(stored.slice(34, 50)) },
-    },
-    names: featureNamesOf(stored),
+    eventTimestamp: unsigned(stored.slice(0, 17)),
+    createdTimestamp: created === NULL_TIMESTAMP ? null : unsigned(created),
+    position: { partition: Number(stored.slice(50, 66)), offset: Number(stored.slice(34, 50)) },
   };
 }
 

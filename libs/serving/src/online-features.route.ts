@@ -1,4 +1,4 @@
-import type { RequestHeaders } from './serving-auth';
+import type { RequestHeaders } from '@featurelog/auth';
 import type { ServingRuntime } from './serving.controller';
 import { GET_ONLINE_FEATURES_SCHEMA } from './serving-openapi';
 
