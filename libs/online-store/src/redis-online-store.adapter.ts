@@ -247,6 +247,12 @@ export class RedisOnlineStore implements OnlineStore {
     let next = 0;
     const ambiguous: Array<{ row: number; selection: FieldSelection }> = [];
     for (const [selection, rows] of batches) {
+      if (rows.length === 1) {
+        // One entity: read by plain HMGET (see execRead).
+        const values = (replies[next++] as Array<string | null>).map((value) => value ?? '');
+        out[rows[0]!] = fromFields(values, selection);
+        continue;
+      }
       const perKey = replies[next++] as string[];
       for (let r = 0; r < rows.length; r++) {
         const values = perKey[r]!.split(READ_FIELDS_SEPARATOR);
@@ -304,6 +310,13 @@ export class RedisOnlineStore implements OnlineStore {
   ): Promise<unknown[]> {
     const commands: Array<(redis: Redis) => Promise<unknown>> = [];
     for (const [selection, rows] of batches) {
+      if (rows.length === 1) {
+        // A script call has a fixed cost in Redis (~48 µs against ~12 µs for the HMGET it runs), which
+        // only the field names sent once and the joined replies of many entities pay back.
+        const args = [this.entityHashKey(project, requests[rows[0]!]!.entityKey), ...selection.fields];
+        commands.push((redis) => redis.call('hmget', args));
+        continue;
+      }
       const args: string[] = [this.readScriptSha, String(rows.length)];
       for (const i of rows) args.push(this.entityHashKey(project, requests[i]!.entityKey));
       for (const field of selection.fields) args.push(field);
