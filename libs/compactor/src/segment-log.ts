@@ -1,8 +1,9 @@
 import { FeaturelogError, topicNames } from '@featurelog/domain';
 import type { EventLog, TopicSpec } from '@featurelog/log';
 import {
-  evolveSegmentCatalog,
+  evolveSegmentCatalogInPlace,
   initialSegmentCatalog,
+  type MutableSegmentCatalog,
   type SegmentCatalog,
   type SegmentEvent,
 } from '@featurelog/offline-store';
@@ -28,7 +29,8 @@ export interface SegmentLogOptions {
  */
 export class SegmentLog {
   readonly topic: string;
-  private current: SegmentCatalog = initialSegmentCatalog();
+  /** Folded in place (see evolveSegmentCatalogInPlace): this log owns its catalog. */
+  private readonly current: MutableSegmentCatalog = initialSegmentCatalog();
   private nextOffset = 0;
   /** segment id → when the merge that replaced it was written (epoch µs), for the deletion grace period. */
   private readonly replacedAt = new Map<string, number>();
@@ -39,6 +41,10 @@ export class SegmentLog {
     this.topic = topicNames.segments(options.project);
   }
 
+  /**
+   * The catalog as folded so far. It is the fold's own state, not a snapshot: it moves on at the next
+   * catch-up, so read what you need from it before awaiting anything that may announce or catch up.
+   */
   get catalog(): SegmentCatalog {
     return this.current;
   }
@@ -61,7 +67,7 @@ export class SegmentLog {
 
   /**
    * Appends the events (durable once resolved), then folds the log up to them. Returns, per event, whether
-   * the fold applied it; an event is refused when it would double-count offsets (see evolveSegmentCatalog).
+   * the fold applied it; an event is refused when it would double-count offsets (see evolveSegmentCatalogInPlace).
    */
   async announce(view: string, events: SegmentEvent[]): Promise<boolean[]> {
     if (events.length === 0) return [];
@@ -104,7 +110,7 @@ export class SegmentLog {
             { cause: error, retriable: error instanceof FeaturelogError ? error.retriable : true },
           );
         }
-        this.current = evolveSegmentCatalog(this.current, event);
+        evolveSegmentCatalogInPlace(this.current, event);
         if (
           event.type === 'SegmentsMerged' &&
           this.current.live.get(event.mergedInto.view)?.has(event.mergedInto.segmentId)

@@ -3,7 +3,7 @@ import type { SchemaRegistryPort } from '@featurelog/avro';
 import { SegmentEventSerde } from '@featurelog/compactor';
 import type { EventLog } from '@featurelog/log';
 import {
-  foldSegmentEvents,
+  evolveSegmentCatalogInPlace,
   initialSegmentCatalog,
   type SegmentCatalog,
   type SegmentEvent,
@@ -32,15 +32,16 @@ export async function readSegmentCatalog(
   decode: SegmentEventDecoder,
 ): Promise<SegmentCatalog> {
   const topic = topicNames.segments(project);
-  if ((await log.describeTopic(topic)) === undefined) return initialSegmentCatalog();
-  const events: SegmentEvent[] = [];
+  const catalog = initialSegmentCatalog();
+  if ((await log.describeTopic(topic)) === undefined) return catalog;
   for (const [partition, end] of await log.endOffsets(topic)) {
     if (end === 0) continue;
     for await (const records of log.read(topic, partition, 0, { untilOffset: end })) {
       for (const record of records) {
         if (record.value === null) continue;
+        let event: SegmentEvent;
         try {
-          events.push(await decode(record.value));
+          event = await decode(record.value);
         } catch (error) {
           throw new FeaturelogError(
             'SEGMENT_EVENT_UNREADABLE',
@@ -48,8 +49,10 @@ export async function readSegmentCatalog(
             { cause: error },
           );
         }
+        // Folded as read: the catalog is all that is kept, never the events.
+        evolveSegmentCatalogInPlace(catalog, event);
       }
     }
   }
-  return foldSegmentEvents(events);
+  return catalog;
 }

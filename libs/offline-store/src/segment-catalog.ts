@@ -1,4 +1,5 @@
 import { FeaturelogError } from '@featurelog/domain';
+import { OffsetIntervalIndex } from './offset-interval-index';
 import type { OffsetRange, SegmentEvent, SegmentWritten } from './segment-events';
 import { formatRange, intersectRanges, normalizeRanges, offsetRangesProblem, sameRanges } from './offset-ranges';
 
@@ -33,47 +34,71 @@ export interface SegmentCatalog {
   eventCount: number;
 }
 
-export function initialSegmentCatalog(): SegmentCatalog {
+/**
+ * A catalog that one owner folds in place with evolveSegmentCatalogInPlace (a SegmentLog, a reader that
+ * folds a topic once). Change it only through that function: it keeps an index beside the catalog.
+ */
+export interface MutableSegmentCatalog extends SegmentCatalog {
+  live: Map<string, Map<string, SegmentWritten>>;
+  seen: Set<string>;
+  ignored: IgnoredSegmentEvent[];
+  eventCount: number;
+}
+
+export function initialSegmentCatalog(): MutableSegmentCatalog {
   return { live: new Map(), seen: new Set(), ignored: [], eventCount: 0 };
 }
 
+/** A catalog equal to `catalog` that shares no collection with it, to fold on without changing it. */
+export function copySegmentCatalog(catalog: SegmentCatalog): MutableSegmentCatalog {
+  return {
+    live: new Map([...catalog.live].map(([view, segments]) => [view, new Map(segments)])),
+    seen: new Set(catalog.seen),
+    ignored: [...catalog.ignored],
+    eventCount: catalog.eventCount,
+  };
+}
+
 /**
- * Applies one segment event. The fold never double-counts: an announcement whose ranges overlap a live
- * segment of its view (a crash between writing a file and announcing it, then the same work redone and
- * announced twice), a reused segment id, or a merge that does not exactly replace live segments is
- * ignored and recorded. Since the decision depends only on the state and the event, every consumer of the
- * segments topic arrives at the same catalog. The state given is not modified.
+ * Applies one segment event to `state` itself. The fold never double-counts: an announcement whose ranges
+ * overlap a live segment of its view (a crash between writing a file and announcing it, then the same
+ * work redone and announced twice), a reused segment id, or a merge that does not exactly replace live
+ * segments is ignored and recorded. Since the decision depends only on the state and the event, every
+ * consumer of the segments topic arrives at the same catalog.
+ *
+ * Cost: O(r log n) for an event with r ranges (merges: plus the replaced segments' ranges), n being the
+ * live ranges of the event's view; the ranges already covered are looked up in a per-partition interval
+ * index kept beside the state, never by scanning the live segments. Segments and ignored records are
+ * replaced or appended, never changed, so one taken earlier stays as it was.
  */
-export function evolveSegmentCatalog(state: SegmentCatalog, event: SegmentEvent): SegmentCatalog {
+export function evolveSegmentCatalogInPlace(state: MutableSegmentCatalog, event: SegmentEvent): void {
   const index = state.eventCount;
-  const ignore = (reason: IgnoredReason, detail: string): SegmentCatalog => ({
-    ...state,
-    ignored: [...state.ignored, { index, event, reason, detail }],
-    eventCount: index + 1,
-  });
+  const catalogIndex = catalogIndexOf(state);
+  state.eventCount = index + 1;
+  const ignore = (reason: IgnoredReason, detail: string): void => {
+    state.ignored.push({ index, event, reason, detail });
+  };
   const written = event.type === 'SegmentWritten' ? event : event.mergedInto;
-  const viewLive = state.live.get(written.view) ?? new Map<string, SegmentWritten>();
 
   if (state.seen.has(written.segmentId))
     return ignore('DUPLICATE_SEGMENT_ID', `segment ${written.segmentId} was already announced`);
   const problem = offsetRangesProblem(written.ranges);
   if (problem) return ignore('INVALID_RANGES', problem);
 
-  const next = new Map(viewLive);
+  const viewLive = state.live.get(written.view);
+  const replaced = new Set<string>();
   if (event.type === 'SegmentsMerged') {
-    const replaced: SegmentWritten[] = [];
+    const union: OffsetRange[] = [];
     for (const id of new Set(event.replaced)) {
-      const segment = viewLive.get(id);
+      const segment = viewLive?.get(id);
       if (!segment) {
-        const elsewhere = [...state.live.values()].some((segments) => segments.has(id));
-        return elsewhere
+        return catalogIndex.liveById.has(id)
           ? ignore('MERGE_ACROSS_VIEWS', `segment ${id} is not a segment of view ${written.view}`)
           : ignore('MERGE_REPLACES_UNKNOWN_SEGMENT', `segment ${id} is not live in view ${written.view}`);
       }
-      replaced.push(segment);
-      next.delete(id);
+      replaced.add(id);
+      union.push(...segment.ranges);
     }
-    const union = replaced.flatMap((segment) => segment.ranges);
     if (!sameRanges(union, written.ranges)) {
       return ignore(
         'MERGE_RANGES_MISMATCH',
@@ -83,22 +108,37 @@ export function evolveSegmentCatalog(state: SegmentCatalog, event: SegmentEvent)
     }
   }
 
-  const clashes = overlapsWith(next.values(), written.ranges);
+  const clashes = catalogIndex.clashes(written.view, written.ranges, replaced);
   if (clashes.length > 0) {
     return ignore(
       'OVERLAPS_LIVE_SEGMENT',
       clashes.map(({ segmentId, range }) => `${formatRange(range)} is already in segment ${segmentId}`).join('; '),
     );
   }
-  next.set(written.segmentId, written);
-  const live = new Map(state.live);
-  live.set(written.view, next);
-  return { live, seen: new Set(state.seen).add(written.segmentId), ignored: state.ignored, eventCount: index + 1 };
+  let segments = viewLive;
+  if (segments === undefined) {
+    segments = new Map();
+    state.live.set(written.view, segments);
+  }
+  for (const id of replaced) {
+    segments.delete(id);
+    catalogIndex.remove(id);
+  }
+  segments.set(written.segmentId, written);
+  catalogIndex.add(written);
+  state.seen.add(written.segmentId);
 }
 
-export function foldSegmentEvents(events: Iterable<SegmentEvent>, state = initialSegmentCatalog()): SegmentCatalog {
-  let result = state;
-  for (const event of events) result = evolveSegmentCatalog(result, event);
+/**
+ * Folds the events onto a copy of `state` (a fresh catalog by default); `state` itself is not modified.
+ * Linear-logarithmic in the events, whatever their number.
+ */
+export function foldSegmentEvents(
+  events: Iterable<SegmentEvent>,
+  state: SegmentCatalog = initialSegmentCatalog(),
+): MutableSegmentCatalog {
+  const result = copySegmentCatalog(state);
+  for (const event of events) evolveSegmentCatalogInPlace(result, event);
   return result;
 }
 
@@ -107,17 +147,100 @@ export function liveSegments(catalog: SegmentCatalog, view: string): SegmentWrit
   return [...(catalog.live.get(view)?.values() ?? [])];
 }
 
-function overlapsWith(segments: Iterable<SegmentWritten>, ranges: readonly OffsetRange[]) {
-  const clashes: { segmentId: string; range: OffsetRange }[] = [];
-  for (const segment of segments) {
-    for (const theirs of segment.ranges) {
-      for (const ours of ranges) {
-        const range = intersectRanges(theirs, ours);
-        if (range) clashes.push({ segmentId: segment.segmentId, range });
-      }
+interface LiveEntry {
+  view: string;
+  /** Announcement order within the view: clashes are reported in it, as the live map iterates. */
+  order: number;
+  /** Where each of the segment's ranges sits in its partition's interval index. */
+  held: { partition: number; fromOffset: number; id: number }[];
+}
+
+interface HeldSegmentRange {
+  segmentId: string;
+  order: number;
+  /** Position of the range in the segment's `ranges`. */
+  rangeIndex: number;
+  range: OffsetRange;
+}
+
+/** What the fold needs to decide an event without scanning the catalog: kept beside one catalog object. */
+class CatalogIndex {
+  /** Live segment id → where it lives; a segment id is live in one view at most. */
+  readonly liveById = new Map<string, LiveEntry>();
+  /** view → partition → ranges of the view's live segments. */
+  private readonly byView = new Map<string, Map<number, OffsetIntervalIndex<HeldSegmentRange>>>();
+  private nextId = 0;
+  /** Views iterate their live segments in insertion order; this counts insertions the same way. */
+  private nextOrder = 0;
+
+  add(segment: SegmentWritten): void {
+    const order = this.nextOrder++;
+    let partitions = this.byView.get(segment.view);
+    if (partitions === undefined) {
+      partitions = new Map();
+      this.byView.set(segment.view, partitions);
     }
+    const held: LiveEntry['held'] = [];
+    segment.ranges.forEach((range, rangeIndex) => {
+      let ranges = partitions.get(range.partition);
+      if (ranges === undefined) {
+        ranges = new OffsetIntervalIndex();
+        partitions.set(range.partition, ranges);
+      }
+      const id = this.nextId++;
+      ranges.insert({
+        fromOffset: range.fromOffset,
+        untilOffset: range.untilOffset,
+        id,
+        value: { segmentId: segment.segmentId, order, rangeIndex, range },
+      });
+      held.push({ partition: range.partition, fromOffset: range.fromOffset, id });
+    });
+    this.liveById.set(segment.segmentId, { view: segment.view, order, held });
   }
-  return clashes;
+
+  remove(segmentId: string): void {
+    const entry = this.liveById.get(segmentId);
+    if (entry === undefined) return;
+    const partitions = this.byView.get(entry.view)!;
+    for (const { partition, fromOffset, id } of entry.held) partitions.get(partition)!.delete(fromOffset, id);
+    this.liveById.delete(segmentId);
+  }
+
+  /**
+   * The parts of `ranges` that live segments of the view (but those in `except`) already hold, ordered as
+   * a scan of the live segments in announcement order would find them: segment, its range, our range.
+   */
+  clashes(view: string, ranges: readonly OffsetRange[], except: ReadonlySet<string>) {
+    const partitions = this.byView.get(view);
+    if (partitions === undefined) return [];
+    const found: { order: number; rangeIndex: number; ours: number; segmentId: string; range: OffsetRange }[] = [];
+    ranges.forEach((ours, oursIndex) => {
+      const held = partitions.get(ours.partition);
+      if (held === undefined) return;
+      for (const { value } of held.intersecting(ours.fromOffset, ours.untilOffset)) {
+        if (except.has(value.segmentId)) continue;
+        const range = intersectRanges(value.range, ours)!;
+        found.push({ order: value.order, rangeIndex: value.rangeIndex, ours: oursIndex, segmentId: value.segmentId, range });
+      }
+    });
+    return found.sort((a, b) => a.order - b.order || a.rangeIndex - b.rangeIndex || a.ours - b.ours);
+  }
+}
+
+const catalogIndexes = new WeakMap<SegmentCatalog, CatalogIndex>();
+
+/** The index of a catalog, built once from its live segments the first time the catalog is folded on. */
+function catalogIndexOf(catalog: SegmentCatalog): CatalogIndex {
+  let index = catalogIndexes.get(catalog);
+  if (index === undefined) {
+    index = new CatalogIndex();
+    for (const segments of catalog.live.values()) {
+      for (const segment of segments.values()) index.add(segment);
+    }
+    catalogIndexes.set(catalog, index);
+  }
+  return index;
 }
 
 export interface PartitionCoverage {

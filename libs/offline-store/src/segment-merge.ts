@@ -40,7 +40,9 @@ export function planSegmentMerges(
 ): MergePlan[] {
   const byDate = new Map<string, SegmentWritten[]>();
   for (const segment of liveSegments(catalog, view)) {
-    byDate.set(segment.date, [...(byDate.get(segment.date) ?? []), segment]);
+    const sameDate = byDate.get(segment.date);
+    if (sameDate === undefined) byDate.set(segment.date, [segment]);
+    else sameDate.push(segment);
   }
   const plans: MergePlan[] = [];
   for (const date of [...byDate.keys()].sort()) {
