@@ -221,7 +221,13 @@ class CatalogIndex {
       for (const { value } of held.intersecting(ours.fromOffset, ours.untilOffset)) {
         if (except.has(value.segmentId)) continue;
         const range = intersectRanges(value.range, ours)!;
-        found.push({ order: value.order, rangeIndex: value.rangeIndex, ours: oursIndex, segmentId: value.segmentId, range });
+        found.push({
+          order: value.order,
+          rangeIndex: value.rangeIndex,
+          ours: oursIndex,
+          segmentId: value.segmentId,
+          range,
+        });
       }
     });
     return found.sort((a, b) => a.order - b.order || a.rangeIndex - b.rangeIndex || a.ours - b.ours);
