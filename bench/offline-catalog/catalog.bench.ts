@@ -149,7 +149,7 @@ async function benchMemory(events: SegmentEvent[]): Promise<Row[]> {
   );
   for (const n of PREVIOUS) {
     const prefix = events.slice(0, n);
-    let current = initialSegmentCatalog();
+    const current = initialSegmentCatalog();
     let previous: SegmentCatalog = initialSegmentCatalog();
     const step = `fold, first ${n.toLocaleString('en-US')}`;
     rows.push({
