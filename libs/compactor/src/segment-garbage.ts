@@ -6,6 +6,10 @@ export interface SweepInput {
   root: string;
   project: string;
   view: string;
+  /**
+   * May be a SegmentLog's catalog, which moves on while the sweep awaits the file system: a segment
+   * announced meanwhile then counts as live, which only keeps a file longer.
+   */
   catalog: SegmentCatalog;
   extension: string;
   /** When the merge that replaced a segment was written (epoch µs); undefined if it was never replaced. */
