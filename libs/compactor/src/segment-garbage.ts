@@ -8,7 +8,7 @@ export interface SweepInput {
   view: string;
   /**
    * May be a SegmentLog's catalog, which moves on while the sweep awaits the file system: a segment
-   * announced meanwhile then counts as live, which only keeps a file longer.
+   * announced meanwhile may then count as live, which only keeps a file longer.
    */
   catalog: SegmentCatalog;
   extension: string;
