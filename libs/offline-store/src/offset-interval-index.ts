@@ -32,22 +32,28 @@ export class OffsetIntervalIndex<T> {
 
   insert(range: HeldRange<T>): void {
     const node: Node<T> = {
-      ...range,
+      fromOffset: range.fromOffset,
+      untilOffset: range.untilOffset,
+      id: range.id,
+      value: range.value,
       priority: this.nextPriority(),
       maxUntil: range.untilOffset,
       left: undefined,
       right: undefined,
     };
-    const [below, above] = split(this.root, range.fromOffset, range.id);
-    this.root = join(join(below, node), above);
+    split(this.root, range.fromOffset, range.id);
+    const above = splitHigh as Node<T> | undefined;
+    this.root = join(join(splitLow as Node<T> | undefined, node), above);
     this.count++;
   }
 
   /** Removes the range inserted with this start and id; false when there is none. */
   delete(fromOffset: number, id: number): boolean {
-    const [below, rest] = split(this.root, fromOffset, id);
-    const [found, above] = split(rest, fromOffset, id + 1);
-    this.root = join(below, above);
+    split(this.root, fromOffset, id);
+    const below = splitLow as Node<T> | undefined;
+    split(splitHigh as Node<T> | undefined, fromOffset, id + 1);
+    const found = splitLow as Node<T> | undefined;
+    this.root = join(below, splitHigh as Node<T> | undefined);
     if (found === undefined) return false;
     // `found` holds keys in [(from, id), (from, id + 1)): exactly the one node, or none.
     this.count--;
@@ -57,14 +63,7 @@ export class OffsetIntervalIndex<T> {
   /** Every held range sharing an offset with [fromOffset, untilOffset), by start. */
   intersecting(fromOffset: number, untilOffset: number): HeldRange<T>[] {
     const found: HeldRange<T>[] = [];
-    const visit = (node: Node<T> | undefined): void => {
-      if (node === undefined || node.maxUntil <= fromOffset) return;
-      visit(node.left);
-      if (node.fromOffset >= untilOffset) return;
-      if (node.untilOffset > fromOffset) found.push(node);
-      visit(node.right);
-    };
-    visit(this.root);
+    collect(this.root, fromOffset, untilOffset, found);
     return found;
   }
 
@@ -83,23 +82,36 @@ function before<T>(node: Node<T>, fromOffset: number, id: number): boolean {
   return node.fromOffset < fromOffset || (node.fromOffset === fromOffset && node.id < id);
 }
 
-/** Nodes keyed below (fromOffset, id), and the rest. */
-function split<T>(
-  node: Node<T> | undefined,
-  fromOffset: number,
-  id: number,
-): [Node<T> | undefined, Node<T> | undefined] {
-  if (node === undefined) return [undefined, undefined];
-  if (before(node, fromOffset, id)) {
-    const [below, above] = split(node.right, fromOffset, id);
-    node.right = below;
-    update(node);
-    return [node, above];
+function collect<T>(node: Node<T> | undefined, fromOffset: number, untilOffset: number, found: HeldRange<T>[]): void {
+  if (node === undefined || node.maxUntil <= fromOffset) return;
+  collect(node.left, fromOffset, untilOffset, found);
+  if (node.fromOffset >= untilOffset) return;
+  if (node.untilOffset > fromOffset) found.push(node);
+  collect(node.right, fromOffset, untilOffset, found);
+}
+
+// split's two results: returning them as a pair would allocate one per level, on every insert and delete.
+let splitLow: Node<unknown> | undefined;
+let splitHigh: Node<unknown> | undefined;
+
+/** Sets splitLow to the nodes keyed below (fromOffset, id), splitHigh to the rest. */
+function split<T>(node: Node<T> | undefined, fromOffset: number, id: number): void {
+  if (node === undefined) {
+    splitLow = undefined;
+    splitHigh = undefined;
+    return;
   }
-  const [below, above] = split(node.left, fromOffset, id);
-  node.left = above;
+  if (before(node, fromOffset, id)) {
+    split(node.right, fromOffset, id);
+    node.right = splitLow as Node<T> | undefined;
+    update(node);
+    splitLow = node as Node<unknown>;
+    return;
+  }
+  split(node.left, fromOffset, id);
+  node.left = splitHigh as Node<T> | undefined;
   update(node);
-  return [below, node];
+  splitHigh = node as Node<unknown>;
 }
 
 /** Joins two treaps, every key of `low` below every key of `high`. */

@@ -59,6 +59,8 @@ export function copySegmentCatalog(catalog: SegmentCatalog): MutableSegmentCatal
   };
 }
 
+const NOTHING_REPLACED: Set<string> = new Set();
+
 /**
  * Applies one segment event to `state` itself. The fold never double-counts: an announcement whose ranges
  * overlap a live segment of its view (a crash between writing a file and announcing it, then the same
@@ -86,7 +88,7 @@ export function evolveSegmentCatalogInPlace(state: MutableSegmentCatalog, event:
   if (problem) return ignore('INVALID_RANGES', problem);
 
   const viewLive = state.live.get(written.view);
-  const replaced = new Set<string>();
+  const replaced = event.type === 'SegmentsMerged' ? new Set<string>() : NOTHING_REPLACED;
   if (event.type === 'SegmentsMerged') {
     const union: OffsetRange[] = [];
     for (const id of new Set(event.replaced)) {
@@ -181,7 +183,8 @@ class CatalogIndex {
       this.byView.set(segment.view, partitions);
     }
     const held: LiveEntry['held'] = [];
-    segment.ranges.forEach((range, rangeIndex) => {
+    for (let rangeIndex = 0; rangeIndex < segment.ranges.length; rangeIndex++) {
+      const range = segment.ranges[rangeIndex]!;
       let ranges = partitions.get(range.partition);
       if (ranges === undefined) {
         ranges = new OffsetIntervalIndex();
@@ -195,7 +198,7 @@ class CatalogIndex {
         value: { segmentId: segment.segmentId, order, rangeIndex, range },
       });
       held.push({ partition: range.partition, fromOffset: range.fromOffset, id });
-    });
+    }
     this.liveById.set(segment.segmentId, { view: segment.view, order, held });
   }
 
@@ -215,9 +218,10 @@ class CatalogIndex {
     const partitions = this.byView.get(view);
     if (partitions === undefined) return [];
     const found: { order: number; rangeIndex: number; ours: number; segmentId: string; range: OffsetRange }[] = [];
-    ranges.forEach((ours, oursIndex) => {
+    for (let oursIndex = 0; oursIndex < ranges.length; oursIndex++) {
+      const ours = ranges[oursIndex]!;
       const held = partitions.get(ours.partition);
-      if (held === undefined) return;
+      if (held === undefined) continue;
       for (const { value } of held.intersecting(ours.fromOffset, ours.untilOffset)) {
         if (except.has(value.segmentId)) continue;
         const range = intersectRanges(value.range, ours)!;
@@ -229,7 +233,7 @@ class CatalogIndex {
           range,
         });
       }
-    });
+    }
     return found.sort((a, b) => a.order - b.order || a.rangeIndex - b.rangeIndex || a.ours - b.ours);
   }
 }
