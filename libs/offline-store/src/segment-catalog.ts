@@ -59,6 +59,7 @@ export function copySegmentCatalog(catalog: SegmentCatalog): MutableSegmentCatal
   };
 }
 
+/** What an announcement replaces: shared by every announcement, so never added to. */
 const NOTHING_REPLACED: Set<string> = new Set();
 
 /**
