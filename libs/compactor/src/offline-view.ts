@@ -6,9 +6,10 @@ import {
   listDefinitions,
   pushDestinationOf,
   PUSH_TO_HEADER,
+  requireDefinition,
   topicNames,
   validateRow,
-  viewJoinKeys,
+  type DefinitionSource,
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
@@ -63,19 +64,55 @@ export function offlineViews(state: RegistryState, project: string): Map<string,
     const entities = definition.entities.flatMap((name) => getEntity(state, name) ?? []);
     if (entities.length !== definition.entities.length) continue;
     const dataSource = definition.source === undefined ? undefined : getDataSource(state, definition.source);
-    const source = dataSource?.kind === 'kafka' ? dataSource : undefined;
-    const key = offlineViewKey(definition);
-    views.set(key, {
-      key,
-      topic: source?.topic ?? topicNames.features(project, definition),
-      definition,
-      entities,
-      joinKeys: viewJoinKeys(state, definition),
-      ...(source === undefined ? {} : { source }),
-      fingerprint: canonicalJson({ definition, entities, source: source ?? null }),
-    });
+    const view = buildOfflineView(project, definition, entities, dataSource?.kind === 'kafka' ? dataSource : undefined);
+    views.set(view.key, view);
   }
   return views;
+}
+
+/**
+ * One view as the compactor reads it (its topic, the existing topic of a `kafka` data source or else its
+ * managed topic, and the key its segments are filed under), for readers of the same log and segments:
+ * exports and backfills. Unlike offlineViews, which leaves broken views out, a missing entity or data
+ * source is an error naming the view (UNKNOWN_ENTITY, UNKNOWN_DATA_SOURCE).
+ */
+export function resolveOfflineView(
+  definitions: DefinitionSource,
+  project: string,
+  definition: FeatureViewDefinition,
+): OfflineView {
+  const entities = definition.entities.map((name) => requireDefinition(definitions, 'entity', name));
+  let source: KafkaDataSource | undefined;
+  if (definition.source !== undefined) {
+    const dataSource = getDataSource(definitions, definition.source);
+    if (dataSource === undefined) {
+      throw new FeaturelogError(
+        'UNKNOWN_DATA_SOURCE',
+        `feature view "${definition.name}" reads data source "${definition.source}", which is not defined`,
+      );
+    }
+    // Managed and file sources are ingested into the view's managed topic.
+    if (dataSource.kind === 'kafka') source = dataSource;
+  }
+  return buildOfflineView(project, definition, entities, source);
+}
+
+/** A view resolved by the caller: its entities, and the `kafka` data source it reads if it reads one. */
+export function buildOfflineView(
+  project: string,
+  definition: FeatureViewDefinition,
+  entities: EntityDefinition[],
+  source: KafkaDataSource | undefined,
+): OfflineView {
+  return {
+    key: offlineViewKey(definition),
+    topic: source?.topic ?? topicNames.features(project, definition),
+    definition,
+    entities,
+    joinKeys: entities.flatMap((entity) => entity.joinKeys),
+    ...(source === undefined ? {} : { source }),
+    fingerprint: canonicalJson({ definition, entities, source: source ?? null }),
+  };
 }
 
 /** A log record that cannot become a row, and why (reported, never written). */
@@ -101,18 +138,30 @@ export class SegmentRowReader {
     readonly schema: SegmentSchema,
     private readonly reader: ReaderSchema | undefined,
     private readonly schemas: SchemaRegistryPort,
+    private readonly skipPushedFor: 'online' | 'offline',
   ) {}
 
-  static open(view: OfflineView, schemas: SchemaRegistryPort, project: string): SegmentRowReader {
+  /**
+   * `forStore`: the store the rows are for. Segments (and exports, which read segments plus the log tail)
+   * are for the offline store, so rows pushed for the online store only are left out; a backfill from the
+   * log is for the online store and leaves out rows pushed for the offline store only.
+   */
+  static open(
+    view: OfflineView,
+    schemas: SchemaRegistryPort,
+    project: string,
+    { forStore = 'offline' }: { forStore?: 'offline' | 'online' } = {},
+  ): SegmentRowReader {
     const schema = { ...segmentSchemaFor(view.definition, view.entities), view: view.key };
     const reader =
       view.source === undefined ? readerSchema(rowSchemaFor(view.definition, view.entities, project)) : undefined;
-    return new SegmentRowReader(view, schema, reader, schemas);
+    return new SegmentRowReader(view, schema, reader, schemas, forStore === 'offline' ? 'online' : 'offline');
   }
 
   /**
-   * The rows of `records`, in order; null for a tombstone, a row pushed for the online store only, or an
-   * unreadable record (then listed in `unreadable`). Loads the writer schemas first, so a registry outage fails the whole batch (retriable).
+   * The rows of `records`, in order; null for a tombstone, a row pushed for the other store only (see
+   * `open`), or an unreadable record (then listed in `unreadable`). Loads the writer schemas first, so a
+   * registry outage fails the whole batch (retriable).
    */
   async read(
     decoder: RowDecoder,
@@ -123,8 +172,10 @@ export class SegmentRowReader {
     if (this.view.source === undefined) await decoder.loadAll(values);
     else await this.loadSourceReaders(values);
     return records.map((record) => {
-      // Pushed with `to: online`: in the log for the online store only; the offset still counts as covered.
-      if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === 'online') return null;
+      // Pushed with `to: online` (for segments): in the log for the online store only; the offset still counts as covered.
+      if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === this.skipPushedFor) {
+        return null;
+      }
       try {
         return this.toSegmentRow(this.decode(decoder, record.value), record);
       } catch (error) {

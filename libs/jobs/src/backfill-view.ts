@@ -2,15 +2,15 @@ import {
   encodeEntityKey,
   FeaturelogError,
   requireDefinition,
-  topicNames,
   viewJoinKeys,
   type DefinitionSource,
   type FeatureValue,
   type JoinKey,
 } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
+import { resolveOfflineView } from '@featurelog/compactor';
 import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-store';
-import type { JobProgress } from './export-training-set';
+import { watermarkOf, type JobProgress } from './export-training-set';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { openViewHistory, type HistorySources, type KeyedHistoryRow } from './view-history';
 
@@ -78,7 +78,8 @@ export async function backfillView(
   }
   const entities = view.entities.map((name) => requireDefinition(definitions, 'entity', name));
   const joinKeys = distinctJoinKeys(viewJoinKeys(definitions, view));
-  const topic = topicNames.features(sources.project, view);
+  // The view's data source's existing topic, if it reads one, else its managed topic.
+  const { topic, source: dataSource } = resolveOfflineView(definitions, sources.project, view);
   const catalog =
     source === 'segments'
       ? await readSegmentCatalog(
@@ -87,13 +88,13 @@ export async function backfillView(
           options.decodeSegmentEvent ?? avroSegmentEventDecoder(sources.schemas, sources.project),
         )
       : initialSegmentCatalog();
-  const watermark =
-    (await sources.log.describeTopic(topic)) === undefined ? new Map() : await sources.log.endOffsets(topic);
+  const watermark = await watermarkOf(sources, view.name, topic, dataSource);
   const history = await openViewHistory(sources, {
     view,
     entities,
     joinKeys: segmentSchemaFor(view, entities).joinKeys,
     topic,
+    ...(dataSource === undefined ? {} : { dataSource }),
     catalog,
     watermark,
     source,

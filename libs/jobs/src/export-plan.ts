@@ -3,13 +3,14 @@ import {
   requireDefinition,
   resolveFeatureReferences,
   resolveServiceFeatures,
-  topicNames,
   type DefinitionSource,
   type EntityDefinition,
   type FeatureViewDefinition,
   type ResolvedFeature,
   type ValueType,
 } from '@featurelog/domain';
+import type { KafkaDataSource } from '@featurelog/avro';
+import { resolveOfflineView } from '@featurelog/compactor';
 import { segmentSchemaFor, type SegmentColumn } from '@featurelog/offline-store';
 import { openEntityFile, type EntityFile, type EntityFileFormat } from './entity-file';
 
@@ -47,7 +48,10 @@ export interface PlannedView {
   /** Views with the same join keys in the same order share one pass over the entity rows. */
   keyName: string;
   features: PlannedFeature[];
+  /** The topic the view reads (see resolveOfflineView): its data source's existing topic, or its managed one. */
   topic: string;
+  /** Set when the view reads an existing topic: its records decode with the source's own schema and mapping. */
+  dataSource?: KafkaDataSource;
 }
 
 export type OutputColumn =
@@ -132,7 +136,6 @@ export async function planExport(
       });
     }
   }
-  for (const view of views) view.topic = topicNames.features(project, view.definition);
   return { project, request, entityFile, views, timestampIndex, joinKeyColumns, columns };
 
   function planViews(features: ResolvedFeature[], source: DefinitionSource): PlannedView[] {
@@ -148,13 +151,15 @@ export async function planExport(
         }
         const entities = view.entities.map((name) => requireDefinition(source, 'entity', name));
         const joinKeys = segmentSchemaFor(view, entities).joinKeys;
+        const offline = resolveOfflineView(source, project, view);
         planned = {
           definition: view,
           entities,
           joinKeys,
           keyName: joinKeys.map((key) => key.name).join(','),
           features: [],
-          topic: '',
+          topic: offline.topic,
+          ...(offline.source === undefined ? {} : { dataSource: offline.source }),
         };
         byView.set(view.name, planned);
       }

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
+import type { KafkaDataSource } from '@featurelog/avro';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
@@ -79,7 +80,11 @@ export async function exportTrainingSet(
     options.decodeSegmentEvent ?? avroSegmentEventDecoder(sources.schemas, sources.project),
   );
   const watermarks = new Map<string, Watermark>();
-  await Promise.all(plan.views.map(async (view) => watermarks.set(view.topic, await watermarkOf(sources, view.topic))));
+  await Promise.all(
+    plan.views.map(async (view) =>
+      watermarks.set(view.topic, await watermarkOf(sources, view.definition.name, view.topic, view.dataSource)),
+    ),
+  );
 
   const passes = groupPasses(plan);
   const histories = new Map<string, ViewHistoryColumns>();
@@ -92,6 +97,7 @@ export async function exportTrainingSet(
           entities: view.entities,
           joinKeys: view.joinKeys,
           topic: view.topic,
+          ...(view.dataSource === undefined ? {} : { dataSource: view.dataSource }),
           catalog,
           watermark: watermarks.get(view.topic)!,
           features: view.features.map((feature) => feature.name),
@@ -268,9 +274,24 @@ export async function exportTrainingSet(
 /** Feature types held as numbers (timestamps are epoch µs). */
 const NUMERIC = new Set<string>(['int32', 'int64', 'float32', 'float64', 'timestamp']);
 
-/** The captured catalog of a view topic is consistent with its high watermark, read right after it. */
-async function watermarkOf(sources: HistorySources, topic: string): Promise<Watermark> {
-  if ((await sources.log.describeTopic(topic)) === undefined) return new Map();
+/**
+ * The captured catalog of a view topic is consistent with its high watermark, read right after it. A
+ * managed topic not provisioned yet holds nothing; an existing topic that a data source names but that
+ * does not exist is refused, since its segments could not be cut at a watermark.
+ */
+export async function watermarkOf(
+  sources: Pick<HistorySources, 'log'>,
+  view: string,
+  topic: string,
+  dataSource: KafkaDataSource | undefined,
+): Promise<Watermark> {
+  if ((await sources.log.describeTopic(topic)) === undefined) {
+    if (dataSource === undefined) return new Map();
+    throw new FeaturelogError(
+      'SOURCE_TOPIC_MISSING',
+      `feature view "${view}" reads topic ${topic} (data source "${dataSource.name}"), which does not exist`,
+    );
+  }
   return sources.log.endOffsets(topic);
 }
 

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { pushDestinationOf, PUSH_TO_HEADER, type FeatureValue } from '@featurelog/domain';
-import { readerSchema, rowSchemaFor, RowDecoder } from '@featurelog/avro';
-import type { SegmentSchema, SegmentWritten } from '@featurelog/offline-store';
+import type { FeatureValue } from '@featurelog/domain';
+import type { SegmentRow, SegmentSchema, SegmentWritten } from '@featurelog/offline-store';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
 import { columnKeyOf, readSegmentColumns, type KeyForm } from './history-columns';
 import type { SegmentJoinTask } from './segment-join-pool';
-import { selectViewSegments, type HistorySources, type ViewHistoryOptions } from './view-history';
+import { selectViewSegments, tailViewOf, type HistorySources, type ViewHistoryOptions } from './view-history';
+import { ViewTail } from './view-tail';
 
 export interface ViewHistoryColumnsOptions extends ViewHistoryOptions {
   /** The features joined, in the order of each chunk's feature columns. */
@@ -91,59 +91,40 @@ export class ViewHistoryColumns {
     );
   }
 
-  /** The log from where the segments' coverage ends up to the watermark, decoded, in sorted slices. */
+  /**
+   * The log from where the segments' coverage ends up to the watermark, decoded as the compactor decodes
+   * it (see ViewTail: a managed topic or an existing one with its data source's mapping), in sorted slices.
+   */
   private async *tailSlices(from: number, to: number): AsyncGenerator<HistorySource> {
-    const { view, topic, watermark, joinKeys, features, keyForm } = this.options;
-    const progress = this.options.onProgress ?? (() => undefined);
+    const { view, watermark, joinKeys, features, keyForm } = this.options;
     const limit = this.options.tailRowsInMemory ?? 500_000;
-    const ranges = [...watermark]
-      .map(([partition, until]) => ({ partition, from: this.tailFrom.get(partition) ?? 0, until }))
-      .filter((range) => range.from < range.until);
-    const total = ranges.reduce((sum, range) => sum + range.until - range.from, 0);
-    if (total === 0) return;
-    const decoder = new RowDecoder(this.store.schemas);
-    const reader = readerSchema(rowSchemaFor(view, this.options.entities, this.store.project));
-    const phase = `reading the log tail of ${view.name}`;
-    let done = 0;
+    const tail = new ViewTail(this.store, {
+      view: tailViewOf(this.store, this.options),
+      watermark,
+      tailFrom: this.tailFrom,
+      forStore: this.options.forStore ?? 'offline',
+      ...(this.options.onProgress === undefined ? {} : { onProgress: this.options.onProgress }),
+    });
+    if (tail.records === 0) return;
     let slices = 0;
     let tailRows = 0;
-    let undecodable = 0;
     let slice = new TailSlice(features.length);
-    // As the compactor leaves rows pushed for the other store out of segments (see ViewHistoryOptions.forStore).
-    const notFor = this.options.forStore === 'online' ? 'offline' : 'online';
-    progress({ phase, done, total });
-    for (const { partition, from: start, until } of ranges) {
-      for await (const records of this.store.log.read(topic, partition, start, {
-        untilOffset: until,
-        maxBatch: 10_000,
-      })) {
-        await decoder.loadAll(records.flatMap((record) => (record.value === null ? [] : [record.value])));
-        for (const record of records) {
-          if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === notFor) continue;
-          let decoded: Record<string, FeatureValue>;
-          try {
-            decoded = decoder.decodeLoaded(record.value, reader) as Record<string, FeatureValue>;
-          } catch {
-            undecodable += 1;
-            continue;
-          }
-          const eventTimestamp = decoded.event_timestamp as number;
-          if (eventTimestamp < from || eventTimestamp > to) continue;
-          const key = columnKeyOf(keyForm, joinKeys, decoded) ?? (keyForm === 'number' ? Number.NEGATIVE_INFINITY : '');
-          slice.push(key, decoded, features, record.partition, record.offset, record.timestamp * 1000);
-          tailRows += 1;
-          if (slice.length >= limit) {
-            yield { label: `the log tail of ${view.name} (slice ${++slices})`, chunks: [slice.sorted()] };
-            slice = new TailSlice(features.length);
-          }
+    for await (const rows of tail.rows()) {
+      for (const row of rows) {
+        if (row.eventTimestamp < from || row.eventTimestamp > to) continue;
+        const key =
+          columnKeyOf(keyForm, joinKeys, row.joinKeys) ?? (keyForm === 'number' ? Number.NEGATIVE_INFINITY : '');
+        slice.push(key, row, features);
+        tailRows += 1;
+        if (slice.length >= limit) {
+          yield { label: `the log tail of ${view.name} (slice ${++slices})`, chunks: [slice.sorted()] };
+          slice = new TailSlice(features.length);
         }
-        done += records.length;
-        progress({ phase, done, total });
       }
     }
     if (slice.length > 0) yield { label: `the log tail of ${view.name} (slice ${++slices})`, chunks: [slice.sorted()] };
     this.tailRows = tailRows;
-    this.undecodableTailRecords = undecodable;
+    this.undecodableTailRecords = tail.unreadable.length;
   }
 }
 
@@ -162,22 +143,14 @@ class TailSlice {
     this.features = Array.from({ length: width }, () => []);
   }
 
-  push(
-    key: ColumnKey,
-    decoded: Record<string, FeatureValue>,
-    names: readonly string[],
-    partition: number,
-    offset: number,
-    appendedAt: number,
-  ): void {
+  push(key: ColumnKey, row: SegmentRow, names: readonly string[]): void {
     this.keys.push(key);
-    this.events.push(decoded.event_timestamp as number);
-    const created = decoded.created_timestamp as number | null | undefined;
-    this.created.push(created === null || created === undefined ? Number.NEGATIVE_INFINITY : created);
-    this.partitions.push(partition);
-    this.offsets.push(offset);
-    this.appended.push(appendedAt);
-    for (let f = 0; f < names.length; f++) this.features[f]!.push(decoded[names[f]!] ?? null);
+    this.events.push(row.eventTimestamp);
+    this.created.push(row.createdTimestamp ?? Number.NEGATIVE_INFINITY);
+    this.partitions.push(row.partition);
+    this.offsets.push(row.offset);
+    this.appended.push(row.appendTime);
+    for (let f = 0; f < names.length; f++) this.features[f]!.push(row.features[names[f]!] ?? null);
     this.length += 1;
   }
 

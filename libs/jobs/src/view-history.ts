@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import {
   FeaturelogError,
-  pushDestinationOf,
-  PUSH_TO_HEADER,
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
 } from '@featurelog/domain';
-import { readerSchema, rowSchemaFor, RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
+import type { KafkaDataSource, SchemaRegistryPort } from '@featurelog/avro';
+import { buildOfflineView, offlineViewKey, type OfflineView } from '@featurelog/compactor';
 import type { EventLog } from '@featurelog/log';
 import {
   assertSegmentCoverage,
@@ -26,6 +25,7 @@ import { readSegmentHistory, type KeyedHistoryRow } from './segment-history-read
 
 export type { KeyedHistoryRow };
 import { sortableEntityKey } from './sortable-entity-key';
+import { ViewTail } from './view-tail';
 
 /** Where history comes from: the log (tail and, for backfills, all of it) and the offline segments. */
 export interface HistorySources {
@@ -45,7 +45,10 @@ export interface ViewHistoryOptions {
   view: FeatureViewDefinition;
   entities: readonly EntityDefinition[];
   joinKeys: readonly SegmentColumn[];
+  /** The topic the view reads: its data source's when that is an existing (`kafka`) topic, else its managed one. */
   topic: string;
+  /** The view's data source when it reads an existing topic: its records are decoded with the source's mapping. */
+  dataSource?: KafkaDataSource;
   /** Live segments of the catalog read just before `watermark` was captured. */
   catalog: SegmentCatalog;
   watermark: Watermark;
@@ -102,7 +105,9 @@ export async function selectViewSegments(sources: HistorySources, options: ViewH
   const segmentSchemas = new Map<string, SegmentSchema>();
   const tailFrom = new Map<number, number>();
   if (source === 'segments') {
-    const live = liveSegments(options.catalog, view.name);
+    // Filed under the compactor's key: `name.v<n>` from version 2, whose topic starts again at offset 0.
+    const key = offlineViewKey(view);
+    const live = liveSegments(options.catalog, key);
     const kept: SegmentWritten[] = [];
     const schemas = new Map<string, SegmentSchema>();
     for (const [i, segment] of live.entries()) {
@@ -122,8 +127,8 @@ export async function selectViewSegments(sources: HistorySources, options: ViewH
     }
     progress({ phase: `verifying segments of ${view.name}`, done: live.length, total: live.length });
     const coverage = segmentCoverage(
-      { ...options.catalog, live: new Map([[view.name, new Map(kept.map((s) => [s.segmentId, s]))]]) },
-      view.name,
+      { ...options.catalog, live: new Map([[key, new Map(kept.map((s) => [s.segmentId, s]))]]) },
+      key,
     );
     assertSegmentCoverage(coverage);
     for (const { partition, coveredUntil } of coverage.partitions) tailFrom.set(partition, coveredUntil);
@@ -198,53 +203,37 @@ async function readTail(
   sorter: ExternalSorter<HistoryRow>,
   progress: NonNullable<ViewHistoryOptions['onProgress']>,
 ): Promise<number> {
-  const { view, topic, watermark, joinKeys } = options;
-  const ranges = [...watermark]
-    .map(([partition, until]) => ({ partition, from: tailFrom.get(partition) ?? 0, until }))
-    .filter((range) => range.from < range.until);
-  const total = ranges.reduce((sum, range) => sum + range.until - range.from, 0);
-  if (total === 0) return 0;
-  const decoder = new RowDecoder(sources.schemas);
-  const reader = readerSchema(rowSchemaFor(view, options.entities, sources.project));
-  const features = view.features.map((feature) => feature.name);
-  const notFor = options.forStore === 'online' ? 'offline' : 'online';
-  let done = 0;
-  let undecodable = 0;
-  const phase = `reading the log tail of ${view.name}`;
-  progress({ phase, done, total });
-  for (const { partition, from, until } of ranges) {
-    for await (const records of sources.log.read(topic, partition, from, { untilOffset: until, maxBatch: 10_000 })) {
-      await decoder.loadAll(records.flatMap((record) => (record.value === null ? [] : [record.value])));
-      const rows: HistoryRow[] = [];
-      for (const record of records) {
-        if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === notFor) continue;
-        let decoded: Record<string, FeatureValue>;
-        try {
-          decoded = decoder.decodeLoaded(record.value, reader) as Record<string, FeatureValue>;
-        } catch {
-          undecodable += 1;
-          continue;
-        }
-        const eventTimestamp = decoded.event_timestamp as number;
-        if (eventTimestamp < eventTimeFrom || eventTimestamp > eventTimeTo) continue;
-        const values: Record<string, FeatureValue> = {};
-        for (const name of features) values[name] = decoded[name] ?? null;
-        rows.push({
-          entityKey: sortableEntityKey(joinKeys, decoded),
-          eventTimestamp,
-          createdTimestamp: (decoded.created_timestamp as number | null | undefined) ?? null,
-          position: { partition: record.partition, offset: record.offset },
-          appendedAt: record.timestamp * 1000,
-          features: values,
-          ...(options.withJoinKeys ? { joinKeys: pick(decoded, joinKeys) } : {}),
-        } as HistoryRow);
-      }
-      await sorter.add(rows);
-      done += records.length;
-      progress({ phase, done, total });
+  const { joinKeys } = options;
+  const tail = new ViewTail(sources, {
+    view: tailViewOf(sources, options),
+    watermark: options.watermark,
+    tailFrom,
+    forStore: options.forStore ?? 'offline',
+    onProgress: progress,
+  });
+  for await (const decoded of tail.rows()) {
+    const rows: HistoryRow[] = [];
+    for (const row of decoded) {
+      if (row.eventTimestamp < eventTimeFrom || row.eventTimestamp > eventTimeTo) continue;
+      rows.push({
+        entityKey: sortableEntityKey(joinKeys, row.joinKeys),
+        eventTimestamp: row.eventTimestamp,
+        createdTimestamp: row.createdTimestamp,
+        position: { partition: row.partition, offset: row.offset },
+        appendedAt: row.appendTime,
+        features: row.features,
+        ...(options.withJoinKeys ? { joinKeys: pick(row.joinKeys, joinKeys) } : {}),
+      } as HistoryRow);
     }
+    await sorter.add(rows);
   }
-  return undecodable;
+  return tail.unreadable.length;
+}
+
+/** The view as the compactor reads it, for decoding its tail the compactor's way (see ViewTail). */
+export function tailViewOf(sources: HistorySources, options: ViewHistoryOptions): OfflineView {
+  const view = buildOfflineView(sources.project, options.view, [...options.entities], options.dataSource);
+  return { ...view, topic: options.topic };
 }
 
 /** One segment's rows as history rows, cut at the watermark in case the segment reaches past it. */
