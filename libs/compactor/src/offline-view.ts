@@ -131,7 +131,10 @@ export interface UnreadableRecord {
  */
 export class SegmentRowReader {
   /** Kafka sources only: per writer schema id, that schema as reader and the mapping built for it. */
-  private readonly sourceReaders = new Map<number, { reader: ReaderSchema; map: (record: FeatureRow) => FeatureRow }>();
+  private readonly sourceReaders = new Map<
+    number,
+    { reader: ReaderSchema; map: (record: FeatureRow) => FeatureRow } | { unusable: FeaturelogError }
+  >();
 
   private constructor(
     readonly view: OfflineView,
@@ -170,7 +173,7 @@ export class SegmentRowReader {
   ): Promise<(SegmentRow | null)[]> {
     const values = records.flatMap((record) => (record.value === null ? [] : [record.value]));
     if (this.view.source === undefined) await decoder.loadAll(values);
-    else await this.loadSourceReaders(values);
+    else await this.loadSourceReaders(decoder, values);
     return records.map((record) => {
       // Pushed with `to: online` (for segments): in the log for the online store only; the offset still counts as covered.
       if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === this.skipPushedFor) {
@@ -199,6 +202,7 @@ export class SegmentRowReader {
     if (source === undefined) {
       throw new FeaturelogError('SOURCE_SCHEMA_UNKNOWN', `writer schema ${id} of ${this.view.topic} is not registered`);
     }
+    if ('unusable' in source) throw source.unusable;
     const validate = (row: FeatureRow) => {
       const problems = validateRow(this.view.definition, this.view.joinKeys, row);
       if (problems.length > 0) {
@@ -209,28 +213,43 @@ export class SegmentRowReader {
     return validate(source.map(decoder.decodeLoaded(value, source.reader)));
   }
 
-  private async loadSourceReaders(values: Buffer[]): Promise<void> {
+  /**
+   * Loads each writer schema of `values` into the decoder and builds its source mapping once. An id the
+   * registry does not know, or a schema the mapping cannot use (a timestamp field missing), makes its
+   * records poison (unreadable), as the materializer dead-letters them; a registry outage fails the batch.
+   */
+  private async loadSourceReaders(decoder: RowDecoder, values: Buffer[]): Promise<void> {
     const ids = new Set<number>();
     for (const value of values) {
       if (value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) ids.add(value.readUInt32BE(1));
     }
     await Promise.all(
-      [...ids]
-        .filter((id) => !this.sourceReaders.has(id))
-        .map(async (id) => {
-          let schema: AvroSchema;
-          try {
-            schema = await this.schemas.getSchema(id);
-          } catch (error) {
-            // An unknown id is poison for its records (left out of sourceReaders); anything else is an outage.
-            if (error instanceof FeaturelogError && !error.retriable) return;
-            throw error;
-          }
+      [...ids].map(async (id) => {
+        let schema: AvroSchema;
+        try {
+          await decoder.load(id);
+          if (this.sourceReaders.has(id)) return;
+          schema = await this.schemas.getSchema(id);
+        } catch (error) {
+          // An unknown id is poison for its records (left out of sourceReaders); anything else is an outage.
+          if (error instanceof FeaturelogError && !error.retriable) return;
+          throw error;
+        }
+        try {
           this.sourceReaders.set(id, {
             reader: readerSchema(schema),
             map: sourceRowMapper(this.view.source!, schema, this.view.definition, this.view.entities),
           });
-        }),
+        } catch (error) {
+          this.sourceReaders.set(id, {
+            unusable: new FeaturelogError(
+              'SOURCE_SCHEMA_UNUSABLE',
+              `writer schema ${id} of ${this.view.topic} cannot feed view "${this.view.definition.name}": ${(error as Error).message}`,
+              { cause: error },
+            ),
+          });
+        }
+      }),
     );
   }
 
