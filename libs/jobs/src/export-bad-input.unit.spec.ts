@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
-import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
+import { FeaturelogError, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
 import { LocalSchemaRegistry } from '@featurelog/avro';
 import { FileEventLog, type EventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, type SegmentWritten } from '@featurelog/offline-store';
@@ -189,6 +189,46 @@ describe('export: bad input fails with a clear error before any replay', () => {
       noOutput();
     });
   }
+
+  const overExistingTopic = (source: string): TaggedDefinition[] => [
+    ...TEST_DEFINITIONS,
+    {
+      kind: 'feature_view',
+      definition: { ...DRIVER_STATS, name: 'rides', source },
+    },
+    {
+      kind: 'data_source',
+      definition: { name: 'rides_topic', kind: 'kafka', topic: 'backend.rides', timestampField: 'ts' },
+    },
+  ];
+  it('refuses a view whose data source is not defined (UNKNOWN_DATA_SOURCE)', async () => {
+    await assert.rejects(
+      exportTrainingSet(
+        sources,
+        overExistingTopic('nope'),
+        request(entityCsv('driver_id,event_timestamp\n'), {
+          features: ['rides:trips'],
+        }),
+      ),
+      rejectsWith('UNKNOWN_DATA_SOURCE', /feature view "rides" reads data source "nope", which is not defined/),
+    );
+    noOutput();
+  });
+
+  it('refuses a view over an existing topic that does not exist (SOURCE_TOPIC_MISSING)', async () => {
+    await assert.rejects(
+      exportTrainingSet(
+        sources,
+        overExistingTopic('rides_topic'),
+        request(entityCsv('driver_id,event_timestamp\n1,2025-01-01\n'), { features: ['rides:trips'] }),
+      ),
+      rejectsWith(
+        'SOURCE_TOPIC_MISSING',
+        /feature view "rides" reads topic backend\.rides \(data source "rides_topic"\), which does not exist/,
+      ),
+    );
+    noOutput();
+  });
 
   it('fails on a corrupt segment file, naming its path, and writes nothing', async () => {
     const path = join(dir, 'offline', segments[0]!.path);
