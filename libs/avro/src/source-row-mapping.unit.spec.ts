@@ -1,7 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sourceRowMapper, type KafkaDataSource } from '@featurelog/avro';
-import type { EntityDefinition, FeatureViewDefinition } from '@featurelog/domain';
+import {
+  avroType,
+  encodeRow,
+  RowDecoder,
+  sourceRowMapper,
+  SourceRecordDecoder,
+  type AvroSchema,
+  type KafkaDataSource,
+} from '@featurelog/avro';
+import { FeaturelogError, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
 
 const entities: EntityDefinition[] = [{ name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] }];
 const view: FeatureViewDefinition = {
@@ -71,5 +79,57 @@ describe('sourceRowMapper', () => {
       () => sourceRowMapper(source({ timestampField: 'when' }), schema('long'), view, entities),
       /SOURCE_MAPPING_INVALID|timestamp field 'when'/,
     );
+  });
+});
+
+describe('SourceRecordDecoder', () => {
+  /** A writer-schema source over a map, counting fetches; `down` makes it fail like an outage. */
+  function registry(schemas: Map<number, unknown>) {
+    const state = { down: false, fetches: 0 };
+    return {
+      state,
+      getSchema: async (id: number) => {
+        state.fetches += 1;
+        if (state.down) throw new FeaturelogError('REGISTRY_UNAVAILABLE', 'down', { retriable: true });
+        const found = schemas.get(id);
+        if (found === undefined) throw new FeaturelogError('SCHEMA_NOT_FOUND', `no schema with id ${id}`);
+        return found as AvroSchema;
+      },
+    };
+  }
+  const millis = Date.UTC(2025, 0, 1);
+  const good = schema({ type: 'long', logicalType: 'timestamp-millis' });
+  const noTs = { type: 'record', name: 'NoTs', fields: [{ name: 'driver', type: 'long' }] };
+  const record = { driver: 7, conversion: 0.5, trips: 3, ts: millis };
+
+  it('decodes with the writer schema and maps; unknown ids and unusable schemas are poison; outages fail prepare', async () => {
+    const schemas = registry(
+      new Map<number, unknown>([
+        [1, good],
+        [2, noTs],
+      ]),
+    );
+    const decoder = new SourceRecordDecoder(source(), view, entities, new RowDecoder(schemas), schemas);
+    const one = encodeRow(1, avroType(good), record);
+    const two = encodeRow(2, avroType(noTs), { driver: 7 });
+    const nine = encodeRow(9, avroType(good), record);
+    await decoder.prepare([one, two, nine]);
+    assert.deepEqual(decoder.decode(one), {
+      driver_id: 7,
+      conv_rate: 0.5,
+      trips: 3,
+      event_timestamp: millis * 1000,
+      created_timestamp: null,
+    });
+    assert.throws(() => decoder.decode(two), {
+      code: 'SOURCE_SCHEMA_UNUSABLE',
+      message: /writer schema 2 of rides\.driver-events cannot feed view "driver_live": .*timestamp field 'ts'/,
+    });
+    assert.throws(() => decoder.decode(nine), { code: 'SCHEMA_NOT_FOUND' });
+    assert.throws(() => decoder.decode(Buffer.from([1, 2])), { code: /^WIRE_/ });
+    schemas.state.down = true;
+    await assert.rejects(decoder.prepare([nine]), { code: 'REGISTRY_UNAVAILABLE' });
+    // With the registry still down: known and unusable ids are not asked again.
+    await decoder.prepare([one, two]);
   });
 });

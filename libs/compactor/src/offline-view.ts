@@ -17,18 +17,14 @@ import {
   type RegistryState,
 } from '@featurelog/domain';
 import {
-  decodeEnvelope,
   readerSchema,
   rowSchemaFor,
-  sourceRowMapper,
+  SourceRecordDecoder,
   type FeatureRow,
   type KafkaDataSource,
   type ReaderSchema,
-  type AvroSchema,
   type RowDecoder,
   type SchemaRegistryPort,
-  WIRE_HEADER_LENGTH,
-  WIRE_MAGIC_BYTE,
 } from '@featurelog/avro';
 import type { LogRecord } from '@featurelog/log';
 import { segmentSchemaFor, type SegmentRow, type SegmentSchema } from '@featurelog/offline-store';
@@ -130,11 +126,8 @@ export interface UnreadableRecord {
  * materializer does, then checked against the view's types (no schema resolution did it).
  */
 export class SegmentRowReader {
-  /** Kafka sources only: per writer schema id, that schema as reader and the mapping built for it. */
-  private readonly sourceReaders = new Map<
-    number,
-    { reader: ReaderSchema; map: (record: FeatureRow) => FeatureRow } | { unusable: FeaturelogError }
-  >();
+  /** Kafka sources only: the decode step shared with the materializer, for the decoder it loads schemas into. */
+  private sourceDecoder: { decoder: RowDecoder; source: SourceRecordDecoder } | undefined;
 
   private constructor(
     readonly view: OfflineView,
@@ -172,8 +165,18 @@ export class SegmentRowReader {
     unreadable: UnreadableRecord[],
   ): Promise<(SegmentRow | null)[]> {
     const values = records.flatMap((record) => (record.value === null ? [] : [record.value]));
-    if (this.view.source === undefined) await decoder.loadAll(values);
-    else await this.loadSourceReaders(decoder, values);
+    if (this.view.source === undefined) {
+      await decoder.loadAll(values);
+    } else {
+      if (this.sourceDecoder?.decoder !== decoder) {
+        const { source, definition, entities } = this.view;
+        this.sourceDecoder = {
+          decoder,
+          source: new SourceRecordDecoder(source, definition, entities, decoder, this.schemas),
+        };
+      }
+      await this.sourceDecoder.source.prepare(values);
+    }
     return records.map((record) => {
       // Pushed with `to: online` (for segments): in the log for the online store only; the offset still counts as covered.
       if (record.value === null || pushDestinationOf(record.headers[PUSH_TO_HEADER]) === this.skipPushedFor) {
@@ -196,61 +199,13 @@ export class SegmentRowReader {
 
   private decode(decoder: RowDecoder, value: Buffer): FeatureRow {
     if (this.reader !== undefined) return decoder.decodeLoaded(value, this.reader);
-    const id = value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE ? value.readUInt32BE(1) : -1;
-    const source = this.sourceReaders.get(id);
-    if (source === undefined) decodeEnvelope(value); // throws the precise wire error
-    if (source === undefined) {
-      throw new FeaturelogError('SOURCE_SCHEMA_UNKNOWN', `writer schema ${id} of ${this.view.topic} is not registered`);
+    // No schema resolution typed an app's own record: check it against the view.
+    const row = this.sourceDecoder!.source.decode(value);
+    const problems = validateRow(this.view.definition, this.view.joinKeys, row);
+    if (problems.length > 0) {
+      throw new FeaturelogError('ROW_INVALID', problems.map((problem) => problem.message).join('; '));
     }
-    if ('unusable' in source) throw source.unusable;
-    const validate = (row: FeatureRow) => {
-      const problems = validateRow(this.view.definition, this.view.joinKeys, row);
-      if (problems.length > 0) {
-        throw new FeaturelogError('ROW_INVALID', problems.map((problem) => problem.message).join('; '));
-      }
-      return row;
-    };
-    return validate(source.map(decoder.decodeLoaded(value, source.reader)));
-  }
-
-  /**
-   * Loads each writer schema of `values` into the decoder and builds its source mapping once. An id the
-   * registry does not know, or a schema the mapping cannot use (a timestamp field missing), makes its
-   * records poison (unreadable), as the materializer dead-letters them; a registry outage fails the batch.
-   */
-  private async loadSourceReaders(decoder: RowDecoder, values: Buffer[]): Promise<void> {
-    const ids = new Set<number>();
-    for (const value of values) {
-      if (value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) ids.add(value.readUInt32BE(1));
-    }
-    await Promise.all(
-      [...ids].map(async (id) => {
-        let schema: AvroSchema;
-        try {
-          await decoder.load(id);
-          if (this.sourceReaders.has(id)) return;
-          schema = await this.schemas.getSchema(id);
-        } catch (error) {
-          // An unknown id is poison for its records (left out of sourceReaders); anything else is an outage.
-          if (error instanceof FeaturelogError && !error.retriable) return;
-          throw error;
-        }
-        try {
-          this.sourceReaders.set(id, {
-            reader: readerSchema(schema),
-            map: sourceRowMapper(this.view.source!, schema, this.view.definition, this.view.entities),
-          });
-        } catch (error) {
-          this.sourceReaders.set(id, {
-            unusable: new FeaturelogError(
-              'SOURCE_SCHEMA_UNUSABLE',
-              `writer schema ${id} of ${this.view.topic} cannot feed view "${this.view.definition.name}": ${(error as Error).message}`,
-              { cause: error },
-            ),
-          });
-        }
-      }),
-    );
+    return row;
   }
 
   toSegmentRow(row: FeatureRow, record: Pick<LogRecord, 'partition' | 'offset' | 'timestamp'>): SegmentRow {

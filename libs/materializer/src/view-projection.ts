@@ -14,7 +14,7 @@ import {
 import {
   readerSchema,
   rowSchemaFor,
-  sourceRowMapper,
+  SourceRecordDecoder,
   WIRE_HEADER_LENGTH,
   WIRE_MAGIC_BYTE,
   type FeatureRow,
@@ -28,11 +28,6 @@ import type { OnlineRow } from '@featurelog/online-store';
 
 /** How long the online store keeps a row after its event timestamp, as a multiple of the view's TTL. */
 export const DEFAULT_RETENTION_TTL_MULTIPLE = 2;
-
-interface SourceReader {
-  reader: ReaderSchema;
-  toViewRow: (record: FeatureRow) => FeatureRow;
-}
 
 /**
  * How the records of one topic become online rows of one view, for the view's current definition.
@@ -54,9 +49,9 @@ export class ViewProjection {
   private readonly featureNames: readonly string[];
   private readonly ttlSeconds: number | undefined;
   private readonly source: KafkaDataSource | undefined;
-  /** Kafka sources only: per writer schema id, the schema as reader and the field mapping built for it. */
-  private readonly sourceReaders = new Map<number, SourceReader>();
-  /** Writer schema ids of the batch being prepared that the registry does not know. */
+  /** Kafka sources only: the decode step shared with the compactor, exports and backfills. */
+  private readonly sourceDecoder: SourceRecordDecoder | undefined;
+  /** Writer schema ids of the batch being prepared that the registry does not know (managed topics). */
   private unknownIds = new Map<number, FeaturelogError>();
 
   constructor(
@@ -65,10 +60,12 @@ export class ViewProjection {
     source: KafkaDataSource | undefined,
     project: string,
     private readonly decoder: RowDecoder,
-    private readonly schemas: WriterSchemaSource,
+    schemas: WriterSchemaSource,
     retentionTtlMultiple: number,
   ) {
     this.source = source;
+    this.sourceDecoder =
+      source === undefined ? undefined : new SourceRecordDecoder(source, view, entities, decoder, schemas);
     this.topic = source?.topic ?? topicNames.features(project, view);
     // Entities that share a join key give the view one column, as in its row schema and in serving.
     const joinKeys: JoinKey[] = [];
@@ -146,6 +143,14 @@ export class ViewProjection {
 
   /** Fetches the writer schemas of these records. Throws (retriable) only when the registry cannot answer. */
   async prepare(records: readonly LogRecord[]): Promise<void> {
+    if (this.sourceDecoder !== undefined) {
+      try {
+        await this.sourceDecoder.prepare(records.flatMap(({ value }) => (value === null ? [] : [value])));
+      } catch (error) {
+        throw retriable(error, `fetching writer schemas for ${this.topic}`);
+      }
+      return;
+    }
     const ids = new Set<number>();
     for (const { value } of records) {
       if (value !== null && value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) {
@@ -157,9 +162,6 @@ export class ViewProjection {
       [...ids].map(async (id) => {
         try {
           await this.decoder.load(id);
-          if (this.source !== undefined && !this.sourceReaders.has(id)) {
-            this.sourceReaders.set(id, await this.sourceReader(id));
-          }
         } catch (error) {
           if (error instanceof FeaturelogError && !error.retriable) this.unknownIds.set(id, error);
           else throw retriable(error, `fetching writer schema ${id} for ${this.topic}`);
@@ -168,40 +170,21 @@ export class ViewProjection {
     );
   }
 
-  private async sourceReader(id: number): Promise<SourceReader> {
-    const schema = await this.schemas.getSchema(id);
-    try {
-      return {
-        reader: readerSchema(schema),
-        toViewRow: sourceRowMapper(this.source!, schema, this.view, this.entities),
-      };
-    } catch (error) {
-      throw new FeaturelogError(
-        'SOURCE_SCHEMA_UNUSABLE',
-        `writer schema ${id} of ${this.topic} cannot feed view "${this.view.name}": ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-  }
-
   /** The online row of a record, or a non-retriable FeaturelogError saying why the record is poison. */
   toRow(record: LogRecord, project: string): OnlineRow {
     const value = record.value;
     if (value === null) {
       throw new FeaturelogError('RECORD_VALUE_MISSING', `record has no value (a tombstone on a feature topic)`);
     }
-    if (value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) {
-      const unknown = this.unknownIds.get(value.readUInt32BE(1));
-      if (unknown !== undefined) throw unknown;
-    }
     let row: FeatureRow;
-    if (this.source === undefined) {
+    if (this.sourceDecoder === undefined) {
+      if (value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) {
+        const unknown = this.unknownIds.get(value.readUInt32BE(1));
+        if (unknown !== undefined) throw unknown;
+      }
       row = this.decoder.decodeLoaded(value, this.reader);
     } else {
-      // A malformed header is reported by decodeLoaded; a well-formed one was prepared.
-      const reader = value.length >= WIRE_HEADER_LENGTH ? this.sourceReaders.get(value.readUInt32BE(1)) : undefined;
-      row = this.decoder.decodeLoaded(value, reader?.reader ?? this.reader);
-      if (reader !== undefined) row = reader.toViewRow(row);
+      row = this.sourceDecoder.decode(value);
     }
     const eventTimestamp = row.event_timestamp;
     const eventProblem = validateTimestampMicros(eventTimestamp, 'event_timestamp');
