@@ -9,6 +9,7 @@ import {
   requireDefinition,
   topicNames,
   validateRow,
+  type DataSourceDefinition,
   type DefinitionSource,
   type EntityDefinition,
   type FeatureValue,
@@ -91,6 +92,78 @@ export function resolveOfflineView(
     if (dataSource.kind === 'kafka') source = dataSource;
   }
   return buildOfflineView(project, definition, entities, source);
+}
+
+/**
+ * Every topic whose records may be in the segments filed under the view's offlineViewKey, from the
+ * registry's history: the topic the view read (its `kafka` data source's, else its managed one) at each
+ * registry version where it existed at this version with `offline: true`. Segments record offsets, not
+ * topics, so when this names more than one topic, offsets of different topics share one catalog entry and
+ * no reader can tell their rows apart. A definition list (no history) gives the current topic only.
+ */
+export function topicsFiledUnder(
+  definitions: DefinitionSource,
+  project: string,
+  view: Pick<FeatureViewDefinition, 'name' | 'version'>,
+): string[] {
+  if (Array.isArray(definitions)) {
+    const current = definitions.find((t) => t.kind === 'feature_view' && t.definition.name === view.name);
+    return current === undefined ? [] : [topicOf(definitions, project, current.definition as FeatureViewDefinition)];
+  }
+  const state = definitions as RegistryState;
+  const viewHistory = state.objects[`feature_view/${view.name}`]?.history ?? [];
+  const sourceNames = new Set(
+    viewHistory.flatMap((entry) => {
+      const source = (entry.definition as FeatureViewDefinition | undefined)?.source;
+      return source === undefined ? [] : [source];
+    }),
+  );
+  // Every change to the view or to a data source it ever named, in log order.
+  const changes = [
+    ...viewHistory.map((entry) => ({ entry, kind: 'view' as const, name: view.name })),
+    ...[...sourceNames].flatMap((name) =>
+      (state.objects[`data_source/${name}`]?.history ?? []).map((entry) => ({ entry, kind: 'source' as const, name })),
+    ),
+  ].sort((a, b) => a.entry.offset - b.entry.offset);
+  let current: FeatureViewDefinition | undefined;
+  const sources = new Map<string, DataSourceDefinition | undefined>();
+  const topics = new Set<string>();
+  for (let i = 0; i < changes.length; i++) {
+    const { entry, kind, name } = changes[i]!;
+    if (kind === 'view') current = entry.definition as FeatureViewDefinition | undefined;
+    else sources.set(name, entry.definition as DataSourceDefinition | undefined);
+    // One changeset may change both: look at the state after all of its changes.
+    if (changes[i + 1]?.entry.offset === entry.offset) continue;
+    if (current === undefined || current.version !== view.version || !current.offline) continue;
+    const source = current.source === undefined ? undefined : sources.get(current.source);
+    topics.add(source?.kind === 'kafka' ? source.topic : topicNames.features(project, current));
+  }
+  return [...topics];
+}
+
+function topicOf(definitions: DefinitionSource, project: string, view: FeatureViewDefinition): string {
+  const source = view.source === undefined ? undefined : getDataSource(definitions, view.source);
+  return source?.kind === 'kafka' ? source.topic : topicNames.features(project, view);
+}
+
+/**
+ * Refuses (VIEW_TOPIC_CHANGED) to read the segments of a view whose segments may hold offsets of more
+ * than one topic (see topicsFiledUnder): rows would be silently mixed up or left out.
+ */
+export function assertOneTopicFiledUnder(
+  definitions: DefinitionSource,
+  project: string,
+  view: Pick<FeatureViewDefinition, 'name' | 'version'>,
+): void {
+  const topics = topicsFiledUnder(definitions, project, view);
+  if (topics.length > 1) {
+    throw new FeaturelogError(
+      'VIEW_TOPIC_CHANGED',
+      `feature view "${view.name}" (version ${view.version}) has read ${topics.join(', ')} over its history; its ` +
+        `segments ("${offlineViewKey(view)}") hold log offsets without their topic, so its history cannot be ` +
+        `replayed exactly. Apply the view as a new version (version ${view.version + 1}) to start a new history.`,
+    );
+  }
 }
 
 /** A view resolved by the caller: its entities, and the `kafka` data source it reads if it reads one. */

@@ -8,7 +8,7 @@ import {
   type JoinKey,
 } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
-import { resolveOfflineView } from '@featurelog/compactor';
+import { assertOneTopicFiledUnder, resolveOfflineView } from '@featurelog/compactor';
 import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-store';
 import { watermarkOf, type JobProgress } from './export-training-set';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
@@ -80,6 +80,7 @@ export async function backfillView(
   const joinKeys = distinctJoinKeys(viewJoinKeys(definitions, view));
   // The view's data source's existing topic, if it reads one, else its managed topic.
   const { topic, source: dataSource } = resolveOfflineView(definitions, sources.project, view);
+  if (source === 'segments') assertOneTopicFiledUnder(definitions, sources.project, view);
   const catalog =
     source === 'segments'
       ? await readSegmentCatalog(

@@ -4,7 +4,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
-import { FeaturelogError, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
+import {
+  FeaturelogError,
+  foldRegistry,
+  type FeatureValue,
+  type RegistryChange,
+  type TaggedDefinition,
+} from '@featurelog/domain';
 import { LocalSchemaRegistry } from '@featurelog/avro';
 import { FileEventLog, type EventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, type SegmentWritten } from '@featurelog/offline-store';
@@ -12,6 +18,7 @@ import { exportTrainingSet, type ExportRequest, type HistorySources } from '@fea
 import {
   appendFeatureRows,
   compactPrefix,
+  DRIVER,
   DRIVER_STATS,
   provisionTestProject,
   TEST_DEFINITIONS,
@@ -227,6 +234,58 @@ describe('export: bad input fails with a clear error before any replay', () => {
         /feature view "rides" reads topic backend\.rides \(data source "rides_topic"\), which does not exist/,
       ),
     );
+    noOutput();
+  });
+
+  it('refuses a view that read another topic under the same version (VIEW_TOPIC_CHANGED), not a new version', async () => {
+    const rides = { ...DRIVER_STATS, name: 'rides' };
+    const changesets: RegistryChange[][] = [
+      [
+        { op: 'upsert', kind: 'entity', name: 'driver', definition: DRIVER },
+        {
+          op: 'upsert',
+          kind: 'data_source',
+          name: 'rides_topic',
+          definition: { name: 'rides_topic', kind: 'kafka', topic: 'backend.rides', timestampField: 'ts' },
+        },
+        { op: 'upsert', kind: 'feature_view', name: 'rides', definition: rides },
+      ],
+      // Same version, now over the existing topic: its segments may hold offsets of either topic.
+      [{ op: 'upsert', kind: 'feature_view', name: 'rides', definition: { ...rides, source: 'rides_topic' } }],
+    ];
+    const fold = (sets: RegistryChange[][]) =>
+      foldRegistry(
+        sets.map((changes, offset) => ({
+          offset,
+          changeset: { applyId: `a${offset}`, basedOnVersion: offset, appliedAt: offset, changes },
+        })),
+      );
+    const exportRides = (state: ReturnType<typeof fold>) =>
+      exportTrainingSet(
+        sources,
+        state,
+        request(entityCsv('driver_id,event_timestamp\n1,2025-01-01\n'), { features: ['rides:trips'] }),
+      );
+    await assert.rejects(
+      exportRides(fold(changesets)),
+      rejectsWith(
+        'VIEW_TOPIC_CHANGED',
+        /feature view "rides" \(version 1\) has read bad\.features\.rides, backend\.rides over its history/,
+      ),
+    );
+    // As a new version it has a history of its own (and is then refused only because the topic is absent here).
+    const v2 = [
+      ...changesets,
+      [
+        {
+          op: 'upsert',
+          kind: 'feature_view',
+          name: 'rides',
+          definition: { ...rides, version: 2, source: 'rides_topic' },
+        } as RegistryChange,
+      ],
+    ];
+    await assert.rejects(exportRides(fold(v2)), rejectsWith('SOURCE_TOPIC_MISSING'));
     noOutput();
   });
 

@@ -10,7 +10,7 @@ import {
   type ValueType,
 } from '@featurelog/domain';
 import type { KafkaDataSource } from '@featurelog/avro';
-import { resolveOfflineView } from '@featurelog/compactor';
+import { assertOneTopicFiledUnder, resolveOfflineView } from '@featurelog/compactor';
 import { segmentSchemaFor, type SegmentColumn } from '@featurelog/offline-store';
 import { openEntityFile, type EntityFile, type EntityFileFormat } from './entity-file';
 
@@ -152,6 +152,7 @@ export async function planExport(
         const entities = view.entities.map((name) => requireDefinition(source, 'entity', name));
         const joinKeys = segmentSchemaFor(view, entities).joinKeys;
         const offline = resolveOfflineView(source, project, view);
+        assertOneTopicFiledUnder(source, project, view);
         planned = {
           definition: view,
           entities,
