@@ -121,6 +121,8 @@ describe(
     let store: RedisOnlineStore;
     let sources: HistorySources;
     let history: LoggedRow[];
+    /** Records without a join key (poison: in no segment and no tail row, but counted). */
+    const keyless: { partition: number; offset: number }[] = [];
     let compactedUntil: Map<number, number>;
     const rand = random(7);
     // Recent event times (whole milliseconds), so that as-served windows meet the append times.
@@ -183,7 +185,10 @@ describe(
               speed_kmh: number | null;
               note: string | null;
             };
-            if (value.drv === null) continue;
+            if (value.drv === null) {
+              keyless.push({ partition, offset: record.offset });
+              continue;
+            }
             out.push({
               values: {
                 driver_id: value.drv,
@@ -308,6 +313,11 @@ describe(
         );
         assert.ok(result.segmentsRead > 0, 'some history comes from segments');
         assert.ok(result.tailRows > 0, 'some history comes only from the log tail');
+        assert.equal(
+          result.undecodableTailRecords,
+          keyless.filter(({ partition, offset }) => offset >= (compactedUntil.get(partition) ?? 0)).length,
+          'the keyless records of the tail are counted as unreadable, not silently dropped',
+        );
         assert.deepEqual(result.watermarks[topic], Object.fromEntries(await log.endOffsets(topic)));
         const got = await readParquet(output);
         const expected = entities.map((entity) => {
