@@ -4,6 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { parquetColumnElements, toParquetValue } from '@featurelog/offline-store';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import type { RowGroup } from 'hyparquet';
 
 /** Where a row group starts in a file of its own: after the 4-byte magic. */
@@ -104,7 +106,19 @@ export function encodeRowGroup(
   // Sized for the uncompressed pages (about 9 bytes a value), so the buffer is not regrown and copied while writing.
   const sink = new ByteWriter(Math.max(1 << 16, rows * columns.length * 9));
   const writer = new ParquetWriter({ writer: sink, ...writerOptions(columns) });
-  const columnData = columns.map((column, c) => {
+  const internals = writer as unknown as ParquetWriterInternals;
+  const chunks: RowGroup['columns'] = [];
+  for (let c = 0; c < columns.length; c++) {
+    const column = columns[c]!;
+    const numeric = numericColumn(column.type, data[c]!, rows);
+    if (numeric !== undefined) {
+      const { chunk, offsetIndex } = writeNumericChunk(sink, column, numeric, rows);
+      chunks.push(chunk);
+      internals.pendingIndexes.push({ chunk, ...(offsetIndex === undefined ? {} : { offsetIndex }) });
+      continue;
+    }
+    // Anything else (strings, lists, bytes, numbers a fast path would not take as they are) is encoded by
+    // hyparquet-writer, one column at a time into the same sink; its columns are gathered into one group.
     const source = data[c]!;
     const values = new Array<unknown>(rows);
     if ('numbers' in source) {
@@ -113,16 +127,167 @@ export function encodeRowGroup(
     } else {
       for (let i = 0; i < rows; i++) values[i] = toParquet(column.type, source.values[i]);
     }
-    return { name: column.name, data: values };
-  });
-  void writer.write({ columnData, rowGroupSize: rows });
-  const internals = writer as unknown as ParquetWriterInternals;
+    void writer.write({ columnData: [{ name: column.name, data: values }], rowGroupSize: rows });
+    chunks.push(...internals.row_groups.pop()!.columns);
+  }
+  let totalByteSize = 0n;
+  for (const chunk of chunks) totalByteSize += chunk.meta_data?.total_uncompressed_size ?? 0n;
   return {
     // A copy of the used part: the (larger) buffer it was written in is not held while the group waits.
     bytes: new Uint8Array(sink.buffer.slice(GROUP_START, sink.index)),
-    rowGroup: internals.row_groups[0]!,
+    rowGroup: {
+      columns: chunks,
+      total_byte_size: totalByteSize,
+      num_rows: BigInt(rows),
+      total_compressed_size: BigInt(sink.offset - GROUP_START),
+    },
     indexes: internals.pendingIndexes,
   };
+}
+
+/** Physical types of the scalar numeric columns written without hyparquet-writer. */
+const NUMERIC_PHYSICAL = {
+  float64: 'DOUBLE',
+  float32: 'FLOAT',
+  int32: 'INT32',
+  int64: 'INT64',
+  timestamp: 'INT64',
+} as const;
+
+type NumericType = keyof typeof NUMERIC_PHYSICAL;
+
+/** Values of a page: at most 1 MiB of 8-byte values, as hyparquet-writer's default page size. */
+const ROWS_PER_PAGE = 131_072;
+
+/**
+ * A numeric column as numbers and presence, when every present value can be written as it is (a float, an
+ * int32 in range, a safe integer for int64 and timestamps); otherwise undefined, and the column takes the
+ * general path, which refuses bad values with its own errors.
+ */
+function numericColumn(
+  type: ValueType,
+  source: RowGroupColumn,
+  rows: number,
+): { type: NumericType; numbers: ArrayLike<number>; present: Uint8Array } | undefined {
+  if (!(type in NUMERIC_PHYSICAL)) return undefined;
+  const numericType = type as NumericType;
+  const integer = numericType !== 'float64' && numericType !== 'float32';
+  if ('numbers' in source) {
+    const { numbers, present } = source;
+    if (integer) {
+      for (let i = 0; i < rows; i++) {
+        if (present[i] === 1 && !fitsInteger(numericType, numbers[i]!)) return undefined;
+      }
+    }
+    return { type: numericType, numbers, present };
+  }
+  const numbers = new Float64Array(rows);
+  const present = new Uint8Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const value = source.values[i];
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'number' || (integer && !fitsInteger(numericType, value))) return undefined;
+    numbers[i] = value;
+    present[i] = 1;
+  }
+  return { type: numericType, numbers, present };
+}
+
+function fitsInteger(type: NumericType, value: number): boolean {
+  return type === 'int32'
+    ? Number.isInteger(value) && value >= -2147483648 && value <= 2147483647
+    : Number.isSafeInteger(value);
+}
+
+/**
+ * Writes a flat OPTIONAL numeric column chunk straight from numbers: data pages v2 with RLE definition
+ * levels and PLAIN values (no bigint per int64 value, no dictionary trial, no min/max statistics), SNAPPY
+ * as the other columns.
+ */
+function writeNumericChunk(
+  sink: ByteWriter,
+  column: TrainingSetColumn,
+  { type, numbers, present }: { type: NumericType; numbers: ArrayLike<number>; present: Uint8Array },
+  rows: number,
+): { chunk: RowGroup['columns'][number]; offsetIndex?: { page_locations: PageLocation[] } } {
+  const physical = NUMERIC_PHYSICAL[type];
+  const width = physical === 'DOUBLE' || physical === 'INT64' ? 8 : 4;
+  const chunkStart = sink.offset;
+  const locations: PageLocation[] = [];
+  let uncompressed = 0;
+  let nulls = 0;
+  for (let start = 0; start < rows || (rows === 0 && start === 0); start += ROWS_PER_PAGE) {
+    const end = Math.min(rows, start + ROWS_PER_PAGE);
+    const levels = new ByteWriter(Math.max(64, (end - start) >> 2));
+    writeRleBitPackedHybrid(levels, present.subarray(start, end), 1);
+    let count = 0;
+    for (let i = start; i < end; i++) count += present[i]!;
+    const page = new Uint8Array(count * width);
+    const view = new DataView(page.buffer);
+    let at = 0;
+    for (let i = start; i < end; i++) {
+      if (present[i] !== 1) continue;
+      const value = numbers[i]!;
+      if (physical === 'DOUBLE') view.setFloat64(at, value, true);
+      else if (physical === 'FLOAT') view.setFloat32(at, value, true);
+      else if (physical === 'INT32') view.setInt32(at, value, true);
+      else {
+        // A safe integer as two's-complement halves: floor division keeps the sign in the high word.
+        const high = Math.floor(value / 4294967296);
+        view.setUint32(at, value - high * 4294967296, true);
+        view.setInt32(at + 4, high, true);
+      }
+      at += width;
+    }
+    const compressed = adaptiveSnappy(page);
+    const pageNulls = end - start - count;
+    nulls += pageNulls;
+    const pageStart = sink.offset;
+    writePageHeader(sink, {
+      type: 'DATA_PAGE_V2',
+      uncompressed_page_size: levels.offset + page.length,
+      compressed_page_size: levels.offset + compressed.length,
+      data_page_header_v2: {
+        num_values: end - start,
+        num_nulls: pageNulls,
+        num_rows: end - start,
+        encoding: 'PLAIN',
+        definition_levels_byte_length: levels.offset,
+        repetition_levels_byte_length: 0,
+        is_compressed: true,
+      },
+    });
+    const headerSize = sink.offset - pageStart;
+    sink.appendBytes(levels.getBytes());
+    sink.appendBytes(compressed);
+    uncompressed += headerSize + levels.offset + page.length;
+    locations.push({
+      offset: BigInt(pageStart),
+      compressed_page_size: sink.offset - pageStart,
+      first_row_index: BigInt(start),
+    });
+  }
+  const chunk: RowGroup['columns'][number] = {
+    file_offset: BigInt(chunkStart),
+    meta_data: {
+      type: physical,
+      encodings: ['PLAIN', 'RLE'],
+      path_in_schema: [column.name],
+      codec: 'SNAPPY',
+      num_values: BigInt(rows),
+      total_uncompressed_size: BigInt(uncompressed),
+      total_compressed_size: BigInt(sink.offset - chunkStart),
+      data_page_offset: BigInt(chunkStart),
+      statistics: { null_count: BigInt(nulls) },
+    },
+  };
+  return locations.length > 1 ? { chunk, offsetIndex: { page_locations: locations } } : { chunk };
+}
+
+interface PageLocation {
+  offset: bigint;
+  compressed_page_size: number;
+  first_row_index: bigint;
 }
 
 export interface TrainingSetColumn {
