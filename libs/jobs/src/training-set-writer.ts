@@ -161,7 +161,7 @@ const ROWS_PER_PAGE = 131_072;
 
 /**
  * A numeric column as numbers and presence, when every present value can be written as it is (a float, an
- * int32 in range, a safe integer for int64 and timestamps); otherwise undefined, and the column takes the
+ * int32 in range, a safe integer — number or bigint — for int64 and timestamps); otherwise undefined, and the column takes the
  * general path, which refuses bad values with its own errors.
  */
 function numericColumn(
@@ -184,8 +184,11 @@ function numericColumn(
   const numbers = new Float64Array(rows);
   const present = new Uint8Array(rows);
   for (let i = 0; i < rows; i++) {
-    const value = source.values[i];
-    if (value === null || value === undefined) continue;
+    const raw = source.values[i];
+    if (raw === null || raw === undefined) continue;
+    // 64-bit integers of a Parquet entity file arrive as bigint: exact as numbers when safe.
+    const value =
+      typeof raw === 'bigint' && (numericType === 'int64' || numericType === 'timestamp') ? Number(raw) : raw;
     if (typeof value !== 'number' || (integer && !fitsInteger(numericType, value))) return undefined;
     numbers[i] = value;
     present[i] = 1;

@@ -63,6 +63,7 @@ describe('training-set writer', () => {
       { name: 'f64', type: 'float64' as const },
       { name: 'none', type: 'int64' as const },
       { name: 'entity', type: 'int64' as const },
+      { name: 'bigints', type: 'int64' as const },
     ];
     const rows = 300_000; // more than one page of 8-byte values
     const int64s = [0, -1, 1, 2 ** 32, -(2 ** 32), 2 ** 32 - 1, -(2 ** 31), 2 ** 53 - 1, -(2 ** 53 - 1), -987654321098];
@@ -87,6 +88,7 @@ describe('training-set writer', () => {
           column((i) => float64s[i % float64s.length]!),
           { numbers: new Float64Array(rows), present: new Uint8Array(rows) },
           { values: entity },
+          { values: entity.map((value) => (value === null ? null : BigInt(value) * 2n ** 20n)) },
         ],
         rows,
       ),
@@ -106,6 +108,7 @@ describe('training-set writer', () => {
           f64: at(float64s[i % float64s.length]!),
           none: null,
           entity: entity[i],
+          bigints: entity[i] === null ? null : entity[i]! * 2 ** 20,
         },
         `row ${i}`,
       );
