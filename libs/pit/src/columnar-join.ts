@@ -180,6 +180,46 @@ export class ViewWinners {
     return { numbers: out, present: has };
   }
 
+  /**
+   * Like {@link gatherColumn} for a whole frame at once: every feature's value for every row, in row order.
+   * Walks the winners in their own (position) order and scatters to rows — sequential reads and
+   * independent writes, several times faster than gathering a million rows' winners at random. `order`
+   * is the pass's {@link sortEntities} result (its `timestamps` are the rows' times in position order);
+   * rows without a key, without a winner or past the TTL are null.
+   */
+  columnsInRowOrder(
+    order: Pick<EntityOrder, 'rows' | 'timestamps'>,
+    length: number,
+  ): ({ numbers: Float64Array; present: Uint8Array } | { values: FeatureValue[] })[] {
+    const { eventTimestamps, numbers, present, values } = this.data;
+    const { rows, timestamps } = order;
+    const ttl = this.ttlMicros;
+    const live = new Uint8Array(rows.length);
+    for (let p = 0; p < rows.length; p++) {
+      const event = eventTimestamps[p]!;
+      live[p] = Number.isNaN(event) || (ttl > 0 && event < timestamps[p]! - ttl) ? 0 : 1;
+    }
+    return this.data.features.map((_, feature) => {
+      const featureNumbers = numbers[feature];
+      if (featureNumbers) {
+        const featurePresent = present[feature]!;
+        const out = new Float64Array(length);
+        const has = new Uint8Array(length);
+        for (let p = 0; p < rows.length; p++) {
+          if ((live[p]! & featurePresent[p]!) === 0) continue;
+          const row = rows[p]!;
+          out[row] = featureNumbers[p]!;
+          has[row] = 1;
+        }
+        return { numbers: out, present: has };
+      }
+      const featureValues = values[feature]!;
+      const out = new Array<FeatureValue>(length).fill(null);
+      for (let p = 0; p < rows.length; p++) if (live[p] === 1) out[rows[p]!] = featureValues[p]!;
+      return { values: out };
+    });
+  }
+
   /** Offers row `j` of `chunk` as a candidate for entity row `i`; it wins when its version is greater. */
   offer(i: number, chunk: HistoryColumns, j: number): void {
     const data = this.data;

@@ -148,6 +148,9 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
             const times = Float64Array.from(entities, (entity) => entity.t);
             const value = here.gatherColumn(0, order.positions, times, 0, entities.length);
             const label = here.gatherColumn(1, order.positions, times, 0, entities.length);
+            const [wholeValue, wholeLabel] = here.columnsInRowOrder(order, entities.length);
+            assert.deepEqual(wholeValue, value, `seed ${seed}: numeric column in row order`);
+            assert.deepEqual(wholeLabel, label, `seed ${seed}: value column in row order`);
             entities.forEach((entity, i) => {
               const want = oracle(rows, entity.key, entity.t, ttlSeconds, asServed);
               const got = {
