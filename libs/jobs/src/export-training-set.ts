@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { FeaturelogError, type DefinitionSource } from '@featurelog/domain';
+import { FeaturelogError, type DefinitionSource, type ValueType } from '@featurelog/domain';
 import type { KafkaDataSource } from '@featurelog/avro';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
@@ -133,15 +133,12 @@ export async function exportTrainingSet(
     );
     for (let frame = await frames.next(progress); frame !== undefined; frame = await frames.next(progress)) {
       frameCount += 1;
-      const { timestamps } = frame;
-      const winners = new Map<string, ViewWinners>();
-      /** Per pass: each row's position in that pass's (key, timestamp) order, by which winners are kept. */
-      const positions = new Map<string, Int32Array>();
+      /** Per view: every feature's value per row of the frame, in row order. */
+      const featureColumns = new Map<string, ReturnType<ViewWinners['columnsInRowOrder']>>();
       for (const pass of passes) {
         const keys = pass.keysOf(frame.columns, frame.length);
         const order = sortEntities(keys, frame.timestamps, { shared: workers > 0 });
         const entities = { keys: order.keys, timestamps: order.timestamps };
-        positions.set(pass.keyName, order.positions);
         let poolHasEntities = false;
         for (const view of pass.views) {
           const { definition } = view;
@@ -200,22 +197,42 @@ export async function exportTrainingSet(
             for (const data of outcome.joined.winners) won.merge(data);
             historyRowsRead += outcome.joined.historyRows;
           }
-          winners.set(definition.name, won);
+          // The winners are kept by position in the pass's order; the writer takes rows in file order.
+          featureColumns.set(definition.name, won.columnsInRowOrder(order, frame.length));
         }
       }
       progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
+      // Numeric entity columns as numbers once per frame: row groups then copy typed arrays (cheap to
+      // hand to a worker) rather than arrays of values (bigints, from a Parquet file).
+      const entityNumbers = new Map<number, { numbers: Float64Array; present: Uint8Array } | undefined>();
+      const numericEntityColumn = (index: number) => {
+        if (!entityNumbers.has(index)) {
+          const type = entityTypes[index]!;
+          entityNumbers.set(
+            index,
+            NUMERIC.has(type) ? entityColumnNumbers(type, frame.columns[index]!, frame.length, csv) : undefined,
+          );
+        }
+        return entityNumbers.get(index);
+      };
       const columnGroup = (start: number, end: number): RowGroupColumn[] =>
         plan.columns.map((column) => {
           if (column.source === 'entity') {
+            const numeric = numericEntityColumn(column.index);
+            if (numeric !== undefined) {
+              return { numbers: numeric.numbers.slice(start, end), present: numeric.present.slice(start, end) };
+            }
             const values = frame.columns[column.index]!;
             const type = entityTypes[column.index]!;
             const out = new Array<unknown>(end - start);
             for (let i = start; i < end; i++) out[i - start] = csv ? textAs(type, values[i]) : values[i];
             return { values: out };
           }
-          const won = winners.get(column.view)!;
-          const at = positions.get(plan.views.find((view) => view.definition.name === column.view)!.keyName)!;
-          return won.gatherColumn(won.features.indexOf(column.feature), at, timestamps, start, end);
+          const view = plan.views.find((candidate) => candidate.definition.name === column.view)!;
+          const source = featureColumns.get(column.view)![view.features.findIndex((f) => f.name === column.feature)]!;
+          return 'numbers' in source
+            ? { numbers: source.numbers.slice(start, end), present: source.present.slice(start, end) }
+            : { values: source.values.slice(start, end) };
         });
       // Row groups are encoded in parallel (every thread takes its share), then appended in order.
       const threads = pool === undefined ? 1 : pool.size + 1;
@@ -273,6 +290,31 @@ export async function exportTrainingSet(
 
 /** Feature types held as numbers (timestamps are epoch µs). */
 const NUMERIC = new Set<string>(['int32', 'int64', 'float32', 'float64', 'timestamp']);
+
+/**
+ * A numeric entity column as numbers and presence, when each value is a number (an integer type's a safe
+ * integer) or a safe bigint — exactly what the training-set writer would write from the values; otherwise
+ * undefined, and the values go to the writer as they are (which refuses what it cannot write, as before).
+ */
+function entityColumnNumbers(
+  type: ValueType,
+  values: readonly unknown[],
+  length: number,
+  csv: boolean,
+): { numbers: Float64Array; present: Uint8Array } | undefined {
+  const integer = type === 'int64' || type === 'timestamp';
+  const numbers = new Float64Array(length);
+  const present = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const raw = csv ? textAs(type, values[i]) : values[i];
+    if (raw === null || raw === undefined) continue;
+    const value = typeof raw === 'bigint' && integer ? Number(raw) : raw;
+    if (typeof value !== 'number' || (integer && !Number.isSafeInteger(value))) return undefined;
+    numbers[i] = value;
+    present[i] = 1;
+  }
+  return { numbers, present };
+}
 
 /**
  * The captured catalog of a view topic is consistent with its high watermark, read right after it. A
