@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { FeaturelogError, parseValueType, type ScalarType, type ValueType } from '@featurelog/domain';
+import { parquetFileBuffer } from '@featurelog/offline-store';
 import {
   parquetMetadataAsync,
   parquetRead,
@@ -112,7 +113,7 @@ async function openParquet(path: string): Promise<EntityFile> {
   let metadata: FileMetaData;
   let file: AsyncBuffer;
   try {
-    file = await fileBuffer(handle);
+    file = await parquetFileBuffer(handle);
     metadata = await parquetMetadataAsync(file);
   } catch (error) {
     await handle.close();
@@ -137,7 +138,7 @@ async function openParquet(path: string): Promise<EntityFile> {
       const reading = await open(path, 'r');
       try {
         const scan = await parquetScan({
-          file: await fileBuffer(reading),
+          file: await parquetFileBuffer(reading),
           metadata,
           compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
           parsers: MICROS_PARSERS,
@@ -164,7 +165,7 @@ async function openParquet(path: string): Promise<EntityFile> {
     async *rows() {
       const reading = await open(path, 'r');
       try {
-        const buffer = await fileBuffer(reading);
+        const buffer = await parquetFileBuffer(reading);
         let rowStart = 0;
         for (const group of metadata.row_groups) {
           const rowEnd = rowStart + Number(group.num_rows);
@@ -265,17 +266,4 @@ function scalarType({ element }: SchemaNode): ScalarType | undefined {
     default:
       return undefined;
   }
-}
-
-async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
-  const { size } = await handle.stat();
-  return {
-    byteLength: size,
-    async slice(start: number, end = size): Promise<ArrayBuffer> {
-      const bytes = new Uint8Array(end - start);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-      if (bytesRead !== bytes.length) throw new Error(`short read: ${bytesRead} of ${bytes.length} bytes at ${start}`);
-      return bytes.buffer;
-    },
-  };
 }

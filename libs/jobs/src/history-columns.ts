@@ -1,9 +1,14 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
-import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentColumn, type SegmentSchema } from '@featurelog/offline-store';
+import {
+  parquetFileBuffer,
+  SEGMENT_SYSTEM_COLUMNS as SYS,
+  type SegmentColumn,
+  type SegmentSchema,
+} from '@featurelog/offline-store';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
-import { parquetMetadataAsync, parquetScan, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, parquetScan } from 'hyparquet';
 import { sortableEntityKey } from './sortable-entity-key';
 
 /**
@@ -44,7 +49,8 @@ export function featureValueConverter(types: readonly ValueType[]): (feature: nu
   };
 }
 
-function plain(value: unknown): FeatureValue {
+/** 64-bit integers come back from hyparquet as bigint; the domain holds them as safe-integer numbers. */
+export function plain(value: unknown): FeatureValue {
   if (value === undefined) return null;
   if (typeof value === 'bigint') return Number(value);
   return value as FeatureValue;
@@ -85,7 +91,7 @@ export async function* readSegmentColumns(
     });
   }
   try {
-    const file = await fileBuffer(handle);
+    const file = await parquetFileBuffer(handle);
     let scan: Awaited<ReturnType<typeof parquetScan>>;
     try {
       const metadata = await parquetMetadataAsync(file);
@@ -199,21 +205,9 @@ function keyColumn(
   return out;
 }
 
-function corrupt(path: string, error: unknown): FeaturelogError {
+/** A segment file hyparquet cannot decode: SEGMENT_CORRUPT naming the path. */
+export function corrupt(path: string, error: unknown): FeaturelogError {
   return new FeaturelogError('SEGMENT_CORRUPT', `segment file ${path} cannot be decoded: ${(error as Error).message}`, {
     cause: error,
   });
-}
-
-async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
-  const { size } = await handle.stat();
-  return {
-    byteLength: size,
-    async slice(start: number, end = size): Promise<ArrayBuffer> {
-      const bytes = new Uint8Array(end - start);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-      if (bytesRead !== bytes.length) throw new Error(`short read: ${bytesRead} of ${bytes.length} bytes at ${start}`);
-      return bytes.buffer;
-    },
-  };
 }

@@ -1,8 +1,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue } from '@featurelog/domain';
-import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentSchema } from '@featurelog/offline-store';
-import { parquetScan, type AsyncBuffer } from 'hyparquet';
+import { parquetFileBuffer, SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentSchema } from '@featurelog/offline-store';
+import { parquetScan } from 'hyparquet';
+import { corrupt, plain } from './history-columns';
 import type { HistoryRow } from '@featurelog/pit';
 import { sortableEntityKey } from './sortable-entity-key';
 
@@ -48,7 +49,7 @@ export async function* readSegmentHistory(
     });
   }
   try {
-    const file = await fileBuffer(handle);
+    const file = await parquetFileBuffer(handle);
     let scan: Awaited<ReturnType<typeof parquetScan>>;
     try {
       scan = await parquetScan({
@@ -119,29 +120,3 @@ export async function* readSegmentHistory(
 }
 
 const NO_JOIN_KEYS: Record<string, FeatureValue> = Object.freeze({}) as Record<string, FeatureValue>;
-
-/** 64-bit integers come back as bigint; the domain holds them as safe-integer numbers. */
-function plain(value: unknown): FeatureValue {
-  if (value === undefined) return null;
-  if (typeof value === 'bigint') return Number(value);
-  return value as FeatureValue;
-}
-
-function corrupt(path: string, error: unknown): FeaturelogError {
-  return new FeaturelogError('SEGMENT_CORRUPT', `segment file ${path} cannot be decoded: ${(error as Error).message}`, {
-    cause: error,
-  });
-}
-
-async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
-  const { size } = await handle.stat();
-  return {
-    byteLength: size,
-    async slice(start: number, end = size): Promise<ArrayBuffer> {
-      const bytes = new Uint8Array(end - start);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-      if (bytesRead !== bytes.length) throw new Error(`short read: ${bytesRead} of ${bytes.length} bytes at ${start}`);
-      return bytes.buffer;
-    },
-  };
-}

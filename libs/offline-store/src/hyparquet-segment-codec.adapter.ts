@@ -1,7 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, type FeatureValue, type ValueType } from '@featurelog/domain';
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type SchemaElement } from 'hyparquet';
+import { parquetMetadataAsync, parquetReadObjects, type SchemaElement } from 'hyparquet';
+import { parquetFileBuffer } from './parquet-file-buffer';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { SegmentByteSink, SegmentCodec, SegmentWriteOptions } from './segment-codec.port';
 import {
@@ -85,7 +86,7 @@ export class HyparquetSegmentCodec implements SegmentCodec {
   async readSchema(path: string): Promise<SegmentSchema> {
     const handle = await open(path, 'r');
     try {
-      return schemaOf(path, await parquetMetadataAsync(await fileBuffer(handle)));
+      return schemaOf(path, await parquetMetadataAsync(await parquetFileBuffer(handle)));
     } finally {
       await handle.close();
     }
@@ -101,7 +102,7 @@ export class HyparquetSegmentCodec implements SegmentCodec {
   }
 
   private async *readOpen(path: string, handle: FileHandle): AsyncIterable<SegmentRow[]> {
-    const file = await fileBuffer(handle);
+    const file = await parquetFileBuffer(handle);
     const metadata = await parquetMetadataAsync(file);
     const columns = fileColumns(schemaOf(path, metadata));
     let rowStart = 0;
@@ -177,20 +178,6 @@ function fileColumns(schema: SegmentSchema): FileColumn[] {
 
 function parquetSchema(columns: FileColumn[]): SchemaElement[] {
   return [{ name: 'root', num_children: columns.length }, ...columns.flatMap((column) => column.element)];
-}
-
-/** Reads byte ranges of one open file, as hyparquet asks for them (footer first, then column chunks). */
-async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
-  const { size } = await handle.stat();
-  return {
-    byteLength: size,
-    async slice(start: number, end = size): Promise<ArrayBuffer> {
-      const bytes = new Uint8Array(end - start);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-      if (bytesRead !== bytes.length) throw new Error(`short read: ${bytesRead} of ${bytes.length} bytes at ${start}`);
-      return bytes.buffer;
-    },
-  };
 }
 
 function schemaOf(path: string, metadata: { key_value_metadata?: { key: string; value?: string }[] }): SegmentSchema {

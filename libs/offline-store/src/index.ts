@@ -9,3 +9,4 @@ export * from './segment-catalog';
 export * from './sorted-merge';
 export * from './segment-merge';
 export * from './parquet-columns';
+export * from './parquet-file-buffer';
