@@ -16,16 +16,23 @@ module.exports = {
     },
     {
       name: 'domain-imports-only-domain',
-      comment: 'The domain depends on nothing else in the repo.',
+      comment: 'The domain depends on nothing else in the repo (its tests may use @featurelog/testing).',
       severity: 'error',
       from: { path: '^libs/domain/' },
-      to: { path: '^(libs/(?!domain/)|apps/|tools/)' },
+      to: { path: '^(libs/(?!domain/)|apps/|tools/)', pathNot: '^libs/testing/' },
     },
     {
       name: 'pit-imports-only-domain',
       severity: 'error',
       from: { path: '^libs/pit/' },
-      to: { path: '^(libs/(?!(pit|domain)/)|apps/|tools/)' },
+      to: { path: '^(libs/(?!(pit|domain)/)|apps/|tools/)', pathNot: '^libs/testing/' },
+    },
+    {
+      name: 'only-tests-import-testing',
+      comment: '@featurelog/testing is test support: only specs, test kits, contracts and benches use it.',
+      severity: 'error',
+      from: { path: '^(libs|apps)/', pathNot: '\\.(spec|test-kit|contract|fixture)\\.ts$|^libs/testing/' },
+      to: { path: '^libs/testing/' },
     },
     {
       name: 'libs-never-import-apps',

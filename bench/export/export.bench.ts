@@ -46,6 +46,7 @@ import {
   type SegmentWritten,
 } from '@featurelog/offline-store';
 import { exportTrainingSet, jsonSegmentEventDecoder } from '@featurelog/jobs';
+import { seededRandom } from '@featurelog/testing';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ENTITY_ROWS = Math.round(1_000_000 * SCALE);
@@ -127,18 +128,6 @@ const DEFINITIONS: TaggedDefinition[] = [
 ];
 const FEATURES = SHAPES.flatMap((shape) => shape.view.features.map((f) => `${shape.view.name}:${f.name}`));
 
-/** Deterministic randomness per stream. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ---------------------------------------------------------------- data, generated once per scale
 
 interface Dataset {
@@ -184,7 +173,7 @@ async function dataset(history: number): Promise<Dataset> {
     const segmentSchema = segmentSchemaFor(definition, entities);
     const rows = Math.round(HISTORY_ROWS * history * shape.share);
     const tailRows = Math.round(rows * TAIL_SHARE);
-    const rand = random(shape.salt * 7919);
+    const rand = seededRandom(shape.salt * 7919);
     out.segments[definition.name] = [];
     const tailForDuck: SegmentRow[] = [];
     // One batch per day, appended in time order; the last TAIL_SHARE of the topic stays uncompacted.
@@ -275,7 +264,7 @@ async function dataset(history: number): Promise<Dataset> {
 }
 
 function writeEntities(path: string): void {
-  const rand = random(42);
+  const rand = seededRandom(42);
   const n = ENTITY_ROWS;
   const rowId: bigint[] = new Array(n);
   const driver: bigint[] = new Array(n);

@@ -21,6 +21,7 @@ import {
   type SegmentCatalog,
   type SegmentRow,
 } from '@featurelog/offline-store';
+import { seededRandom } from '@featurelog/testing';
 
 export const MICROS_PER_DAY = 86_400_000_000;
 /** 2025-03-01T00:00:00Z in µs. */
@@ -67,14 +68,7 @@ export interface TripRow {
 
 /** Deterministic rows whose event times wander over `days` days, out of order, with ties and nulls. */
 export function tripRows(count: number, seed: number, days = 3, riders = 40): TripRow[] {
-  let state = seed >>> 0 || 1;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed >>> 0 || 1);
   return Array.from({ length: count }, (_, i) => {
     const eventTimestamp = DAY0 + Math.floor(random() * days * 24) * 3_600_000_000 + (i % 7) * 1000;
     return {

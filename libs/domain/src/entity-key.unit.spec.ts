@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeEntityKey, encodeEntityKey, type JoinKey } from '@featurelog/domain';
-import { seededRandom } from './definitions.fixture';
+import { seededRandom } from '@featurelog/testing';
 
 const keys: JoinKey[] = [
   { name: 'trip_id', type: 'string' },

@@ -12,7 +12,8 @@ import {
   type RegistryState,
   type TaggedDefinition,
 } from '@featurelog/domain';
-import { driverDefinitions, seededRandom } from './definitions.fixture';
+import { driverDefinitions } from './definitions.fixture';
+import { seededRandom } from '@featurelog/testing';
 
 function applied(definitions: TaggedDefinition[], state = initialRegistryState(), prune = false): RegistryState {
   const plan = planChanges(definitions, state, { prune });

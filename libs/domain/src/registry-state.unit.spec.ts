@@ -21,7 +21,8 @@ import {
   type RegistryChangeset,
   type RegistryState,
 } from '@featurelog/domain';
-import { driverDefinitions, seededRandom } from './definitions.fixture';
+import { driverDefinitions } from './definitions.fixture';
+import { seededRandom } from '@featurelog/testing';
 
 const upserts = (): RegistryChange[] =>
   driverDefinitions().map((t) => ({ op: 'upsert', kind: t.kind, name: t.definition.name, definition: t.definition }));

@@ -24,11 +24,11 @@ import {
 import { KafkaEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
-import { uniqueName, waitFor } from '@featurelog/testing';
+import { seededRandom, uniqueName, waitFor } from '@featurelog/testing';
 import { backfillView, exportTrainingSet, type HistorySources } from '@featurelog/jobs';
 import { stackEnv } from '../../../tools/stack/stack-env';
 import type { LoggedRow } from './jobs.test-kit';
-import { naiveIso, oracle, plain, random, readParquet } from './pit-scenario.test-kit';
+import { naiveIso, oracle, plain, readParquet } from './pit-scenario.test-kit';
 
 /**
  * A feature view over an EXISTING topic that a backend app produces with Confluent's own Avro serializer
@@ -124,7 +124,7 @@ describe(
     /** Records without a join key (poison: in no segment and no tail row, but counted). */
     const keyless: { partition: number; offset: number }[] = [];
     let compactedUntil: Map<number, number>;
-    const rand = random(7);
+    const rand = seededRandom(7);
     // Recent event times (whole milliseconds), so that as-served windows meet the append times.
     const base = (Date.now() - 36 * 600_000) * 1000;
     const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;

@@ -16,6 +16,7 @@ import {
   readLoggedRows,
   type LoggedRow,
 } from './jobs.test-kit';
+import { seededRandom } from '@featurelog/testing';
 
 /**
  * The randomized point-in-time scenario the export specs (embedded log and Kafka) run, with its
@@ -26,18 +27,6 @@ import {
 
 const SECOND = 1_000_000;
 const GRID = 600 * SECOND;
-
-/** Deterministic randomness, so a failure can be replayed. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DRIVERS = [0, 1, 2, 3, 4, 10, 11, 100, -5];
 const CUSTOMERS = ['a', 'b', 'ab', 'B', 'zz', 'a|b'];
@@ -148,7 +137,7 @@ export async function buildPitScenario({
   const sources = { offlineRoot };
   const history = new Map<string, LoggedRow[]>();
   const entities: EntityRowSpec[] = [];
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
   const maybe = <T>(value: T, nullShare = 0.2): T | null => (rand() < nullShare ? null : value);
   const views = await provisionTestProject(log, schemas, PROJECT);

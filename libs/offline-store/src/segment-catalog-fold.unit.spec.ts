@@ -16,6 +16,7 @@ import {
   type SegmentEvent,
   type SegmentWritten,
 } from '@featurelog/offline-store';
+import { seededRandom } from '@featurelog/testing';
 
 /**
  * The fold's rule stated the slow, obvious way: copy everything, and look for overlaps by comparing the
@@ -71,18 +72,6 @@ function oracleEvolve(state: SegmentCatalog, event: SegmentEvent): SegmentCatalo
   return { live, seen: new Set(state.seen).add(written.segmentId), ignored: state.ignored, eventCount: index + 1 };
 }
 
-/** Mulberry32: the same sequence for the same seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const VIEWS = ['trips', 'drivers', 'riders'];
 
 function segment(id: string, view: string, ranges: OffsetRange[]): SegmentWritten {
@@ -108,7 +97,7 @@ function segment(id: string, view: string, ranges: OffsetRange[]): SegmentWritte
  * of live segments that are exact, or wrong in each way the fold refuses.
  */
 function randomEvents(seed: number, count: number): SegmentEvent[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
   const int = (below: number) => Math.floor(next() * below);
   const cursor = new Map<string, number>();

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { compareRowVersions, FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore, OnlineViewValue } from './online-store.port';
 import { decodeStoredValue } from './stored-feature-value';
+import { seededRandom } from '@featurelog/testing';
 
 /**
  * The behaviour every OnlineStore adapter must show; each adapter's spec calls this with a factory.
@@ -478,18 +479,6 @@ async function readOne(store: OnlineStore, project: string, entityKey: string, v
 
 function uniqueProject(): string {
   return `p${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-}
-
-/** mulberry32: a seeded generator, so a failing random case can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function pick<T>(items: readonly T[], random: () => number): T {

@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FeatureValue } from '@featurelog/domain';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey, type HistoryColumns } from './columnar-join';
-
-/** mulberry32: small and seedable, so a failing case is replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@featurelog/testing';
 
 const SECOND = 1_000_000;
 
@@ -95,7 +84,7 @@ function chunksOf(rows: Row[], random: () => number): HistoryColumns[] {
 }
 
 function scenario(seed: number, numeric: boolean) {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const keyOf = (n: number): ColumnKey => (numeric ? n - 3 : ['a', 'b', 'ab', 'B', 'zz', 'a\u0000'][n % 6]!);
   const keys = numeric ? 9 : 6;
   const time = () => Math.floor(random() * 40) * 60 * SECOND;
@@ -175,7 +164,7 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
     ['sparse', (random: () => number) => (Math.floor(random() * 9) - 4) * 2 ** 40],
   ] as const) {
     it(`orders entity rows by (key, time, row) and leaves rows without a key out (${shape} integer keys)`, () => {
-      const random = prng(42);
+      const random = seededRandom(42);
       const keys = Array.from({ length: 2000 }, () => (random() < 0.02 ? null : keyOf(random)));
       keys[5] = Number.NaN;
       const times = Float64Array.from(keys, () => Math.floor(random() * 50));

@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mergeSorted } from './merge-sorted';
-
-/** mulberry32: small, seedable, good enough to shuffle test data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@featurelog/testing';
 
 async function* inBatches<T>(items: readonly T[], sizes: () => number): AsyncGenerator<T[]> {
   let start = 0;
@@ -39,7 +28,7 @@ const byValue = (a: Item, b: Item) => a.value - b.value;
 describe('mergeSorted', () => {
   it('merges random sorted inputs (with empty batches and empty inputs) into one stable sorted stream', async () => {
     for (let seed = 1; seed <= 200; seed++) {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const inputs: Item[][] = Array.from({ length: Math.floor(random() * 6) }, (_, source) => {
         const values = Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 20));
         return values.sort((a, b) => a - b).map((value, index) => ({ value, source, index }));

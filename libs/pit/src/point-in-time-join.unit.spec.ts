@@ -5,18 +5,7 @@ import { pointInTimeJoinInMemory, streamBatches, type KeyedPitView } from './in-
 import { mergeSorted } from './merge-sorted';
 import { compareHistoryRows, type EntityRow, type HistoryRow } from './pit-rows';
 import { pointInTimeJoin } from './point-in-time-join';
-
-/** mulberry32: small and seedable, so a failing case is replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@featurelog/testing';
 
 const SECOND = 1_000_000;
 
@@ -189,7 +178,7 @@ describe('pointInTimeJoin against a brute-force oracle', () => {
   for (const asServed of [false, true]) {
     it(`agrees on 600 random scenarios (asServed=${asServed})`, async () => {
       for (let seed = 1; seed <= 600; seed++) {
-        const random = prng(seed * 2 + (asServed ? 1 : 0));
+        const random = seededRandom(seed * 2 + (asServed ? 1 : 0));
         const scenario = randomScenario(random);
         const actual = await runJoin(scenario, asServed, random);
         const expected = oracle(scenario.entityRows, scenario.views, asServed);
