@@ -116,39 +116,28 @@ export class SegmentJoinPool {
     const { features, numeric, ttlSeconds, ...read } = spec;
     let historyRows = 0;
     const run = (worker: Worker) =>
-      new Promise<ViewWinnersData | null>((resolve, reject) => {
-        const onError = (error: Error) => {
-          cleanup();
-          reject(error);
-        };
-        const onMessage = (reply: SegmentJoinReply) => {
-          if (reply.type === 'error') {
-            cleanup();
-            reject(new FeaturelogError(reply.code, reply.message, { retriable: reply.retriable }));
-          } else if (reply.type === 'joined') {
+      converse<ViewWinnersData | null>(
+        worker,
+        (reply, done) => {
+          if (reply.type === 'joined') {
             historyRows += reply.historyRows;
             onSegment();
-            dispatch();
+            dispatch(worker);
           } else if (reply.type === 'winners') {
-            cleanup();
-            resolve(reply.data);
+            done(reply.data);
           }
-        };
-        const dispatch = () => {
-          const task = queue.take();
-          const request: SegmentJoinRequest =
-            task === undefined ? { type: 'finish' } : { type: 'segment', ...task, ...read, features };
-          worker.postMessage(request);
-        };
-        const cleanup = () => {
-          worker.off('message', onMessage);
-          worker.off('error', onError);
-        };
-        worker.on('message', onMessage);
-        worker.on('error', onError);
-        worker.postMessage({ type: 'view', features, numeric, ttlSeconds } satisfies SegmentJoinRequest);
-        dispatch();
-      });
+        },
+        () => {
+          worker.postMessage({ type: 'view', features, numeric, ttlSeconds } satisfies SegmentJoinRequest);
+          dispatch(worker);
+        },
+      );
+    const dispatch = (worker: Worker) => {
+      const task = queue.take();
+      const request: SegmentJoinRequest =
+        task === undefined ? { type: 'finish' } : { type: 'segment', ...task, ...read, features };
+      worker.postMessage(request);
+    };
     const results = await Promise.all(this.workers.map(run));
     return { winners: results.filter((data) => data !== null), historyRows };
   }
@@ -158,31 +147,52 @@ export class SegmentJoinPool {
     if (this.failure) return Promise.reject(this.failure);
     const worker = this.workers[this.nextEncoder++ % this.workers.length]!;
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error) => {
-        cleanup();
-        reject(error);
-      };
-      const onMessage = (reply: SegmentJoinReply) => {
-        if (reply.type === 'error') {
-          cleanup();
-          reject(new FeaturelogError(reply.code, reply.message, { retriable: reply.retriable }));
-        } else if (reply.type === 'encoded' && reply.id === id) {
-          cleanup();
-          resolve(reply.group);
-        }
-      };
-      const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.postMessage({ type: 'encode', id, columns, data, rows } satisfies SegmentJoinRequest);
-    });
+    return converse<EncodedRowGroup>(
+      worker,
+      (reply, done) => {
+        if (reply.type === 'encoded' && reply.id === id) done(reply.group);
+      },
+      () => worker.postMessage({ type: 'encode', id, columns, data, rows } satisfies SegmentJoinRequest),
+    );
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
+}
+
+/**
+ * One exchange with a worker: listens to its replies until `onReply` calls `done`, fails on a worker
+ * error or an `error` reply (as the FeaturelogError the worker raised), and stops listening either way.
+ * `start` sends the first request once the listeners are in place.
+ */
+function converse<T>(
+  worker: Worker,
+  onReply: (reply: SegmentJoinReply, done: (value: T) => void) => void,
+  start: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onMessage = (reply: SegmentJoinReply) => {
+      if (reply.type === 'error') {
+        cleanup();
+        reject(new FeaturelogError(reply.code, reply.message, { retriable: reply.retriable }));
+      } else {
+        onReply(reply, (value) => {
+          cleanup();
+          resolve(value);
+        });
+      }
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    start();
+  });
 }
