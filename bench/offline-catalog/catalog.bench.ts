@@ -18,9 +18,8 @@
  *   raw read (baseline), decode only, SegmentLog.catchUp (the compactor's resume point) and
  *   readSegmentCatalog (what exports and backfills fold).
  */
-import { loadavg, tmpdir } from 'node:os';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { rm } from 'node:fs/promises';
 import Table3 from 'cli-table3';
 import { SegmentEventSerde, SegmentLog } from '@featurelog/compactor';
 import { loadProjectConfig } from '@featurelog/config';
@@ -34,9 +33,8 @@ import {
   type SegmentWritten,
 } from '@featurelog/offline-store';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../tools/stack/stack-env';
 import { previousEvolveSegmentCatalog } from './previous-segment-catalog';
+import { benchFeatureRepo } from '../bench-repo';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const PREVIOUS = (process.env.BENCH_PREVIOUS_EVENTS ?? '5000,10000,20000')
@@ -199,26 +197,7 @@ async function benchMemory(events: SegmentEvent[]): Promise<Row[]> {
 }
 
 async function benchLog(kind: 'file' | 'kafka', events: SegmentEvent[]): Promise<Row[]> {
-  const dir = await mkdtemp(join(tmpdir(), `featurelog-bench-catalog-${kind}-`));
-  const project = uniqueName('bench').replace(/-/g, '_');
-  const env = stackEnv();
-  const settings =
-    kind === 'file'
-      ? ['log: { type: embedded, path: data/log }', 'schemaRegistry: { type: embedded, path: data/schemas }']
-      : [
-          `log: { type: kafka, brokers: "${env.kafkaBrokers.join(',')}" }`,
-          `schemaRegistry: { type: confluent, url: "${env.schemaRegistryUrl}" }`,
-        ];
-  await writeFile(
-    join(dir, 'featurelog.yaml'),
-    [
-      `project: ${project}`,
-      ...settings,
-      'onlineStore: { type: embedded, path: data/online }',
-      'offlineStore: { type: local, path: data/offline }',
-      '',
-    ].join('\n'),
-  );
+  const { dir, project } = await benchFeatureRepo(kind, 'catalog');
   const rows: Row[] = [];
   const row = (step: string, seconds: number) =>
     rows.push({ where: kind, step, events: events.length, seconds, baseline: 'raw read (baseline)' });

@@ -19,17 +19,15 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Table3 from 'cli-table3';
 import { loadProjectConfig } from '@featurelog/config';
 import type { RegistryChangeset } from '@featurelog/domain';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../tools/stack/stack-env';
+import { benchFeatureRepo } from '../bench-repo';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const LOGS = (process.env.BENCH_LOGS ?? 'file,kafka').split(',');
@@ -154,26 +152,7 @@ async function appStart(repoDir: string, stateDir: string, version: number): Pro
 }
 
 async function benchLog(kind: 'file' | 'kafka', events: RegistryChangeset[]): Promise<Row[]> {
-  const dir = await mkdtemp(join(tmpdir(), `featurelog-bench-registry-${kind}-`));
-  const project = uniqueName('bench').replace(/-/g, '_');
-  const env = stackEnv();
-  const settings =
-    kind === 'file'
-      ? ['log: { type: embedded, path: data/log }', 'schemaRegistry: { type: embedded, path: data/schemas }']
-      : [
-          `log: { type: kafka, brokers: "${env.kafkaBrokers.join(',')}" }`,
-          `schemaRegistry: { type: confluent, url: "${env.schemaRegistryUrl}" }`,
-        ];
-  await writeFile(
-    join(dir, 'featurelog.yaml'),
-    [
-      `project: ${project}`,
-      ...settings,
-      'onlineStore: { type: embedded, path: data/online }',
-      'offlineStore: { type: local, path: data/offline }',
-      '',
-    ].join('\n'),
-  );
+  const { dir, project } = await benchFeatureRepo(kind, 'registry');
   const rows: Row[] = [];
   const row = (step: string, seconds: number) => rows.push({ log: kind, step, seconds });
   try {
