@@ -316,8 +316,20 @@ export class KafkaEventLog implements EventLog {
   async endOffsets(topic: string): Promise<Map<number, number>> {
     this.assertOpen();
     await this.partitionCount(topic);
-    const offsets = await this.call(`fetch end offsets of ${topic}`, () => this.admin.fetchTopicOffsets(topic));
-    return new Map(offsets.map((entry) => [entry.partition, Number(entry.high)]));
+    const what = `fetch end offsets of ${topic}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const offsets = await this.admin.fetchTopicOffsets(topic);
+        return new Map(offsets.map((entry) => [entry.partition, Number(entry.high)]));
+      } catch (error) {
+        // kafkajs' fetchTopicOffsets fails with a TypeError ("Cannot destructure property
+        // 'partitions' of 'low.pop(...)'") when a broker answers ListOffsets for none of the
+        // partitions, as one can for a topic created a moment ago whose leaders it does not know
+        // yet: a transient state, retried with backoff before the error reaches the caller.
+        if (!(error instanceof TypeError) || attempt === END_OFFSETS_ATTEMPTS) throw kafkaError(error, what);
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
   }
 
   async *read(topic: string, partition: number, fromOffset: number, options: ReadOptions = {}) {
@@ -524,6 +536,9 @@ export class KafkaEventLog implements EventLog {
     }
   }
 }
+
+/** Attempts of endOffsets when kafkajs gets an incomplete ListOffsets answer (about 1.5 s in all). */
+const END_OFFSETS_ATTEMPTS = 5;
 
 const SEQUENCE_LOST = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
 
