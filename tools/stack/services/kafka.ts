@@ -7,9 +7,19 @@ import { StackError } from '../stack-error';
 import { PORT_ENV, STACK_HOST } from '../stack-env';
 import { heap, JVM_FLAGS, LOG4J2_PROPERTIES, type StackService } from '../service';
 
-/** Kafka's Uuid.toString(): 16 random bytes, base64url without padding. */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A KRaft cluster id as Kafka's `Uuid.randomUuid()` makes one: 16 random bytes in base64url
+ * without padding, drawn again when the text starts with `-` (kafka-storage's argument parser
+ * reads such an id as an option: about 1 draw in 64) or when the bytes are one of the two
+ * reserved ids (all zero, and the metadata topic's 0…01).
+ */
+export function clusterId(draw: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const bytes = draw(16);
+    const reserved = bytes.subarray(0, 15).every((byte) => byte === 0) && bytes[15]! <= 1;
+    const id = bytes.toString('base64url');
+    if (!reserved && !id.startsWith('-')) return id;
+  }
 }
 
 function serverProperties(dataDir: string, port: number, controllerPort: number): string {
