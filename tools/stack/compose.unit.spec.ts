@@ -1,33 +1,52 @@
 /**
- * docker-compose.kafka.yml is the same stack for people who have Docker. `docker compose config`
- * parses and interpolates it without an engine; this checks it does, and that its services publish
- * the ports of the Docker-free stack under the same FEATURELOG_* variables.
+ * docker-compose.kafka.yml is the same stack for people who have Docker. `config` parses the file
+ * against the Compose file schema and interpolates it without an engine; this checks it does, and
+ * that its services publish the ports of the Docker-free stack under the same FEATURELOG_*
+ * variables. Either Compose parses it: the v2 docker plugin where a machine has it, else Debian's
+ * `docker-compose` (v1), which tools/stack/install-system.sh installs.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { parse } from 'yaml';
 import { DEFAULT_PORTS, PORT_ENV } from './stack-env';
 
 const repo = resolve(__dirname, '..', '..');
 
+/** A published port as Compose prints it: v2's long form, or v1's `host_ip:published:target/proto`. */
+type PortEntry = string | { published: string | number; target: number; host_ip?: string };
+
 interface ComposeModel {
-  services: Record<string, { ports?: Array<{ published: string; target: number; host_ip?: string }> }>;
+  services: Record<string, { ports?: PortEntry[] }>;
+}
+
+function composeCommand(): [string, string[]] {
+  const plugin = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+  return plugin.status === 0 ? ['docker', ['compose']] : ['docker-compose', []];
 }
 
 function composeConfig(env: Record<string, string> = {}): ComposeModel {
-  const result = spawnSync('docker', ['compose', '-f', 'docker-compose.kafka.yml', 'config', '--format', 'json'], {
+  const [command, prefix] = composeCommand();
+  const result = spawnSync(command, [...prefix, '-f', 'docker-compose.kafka.yml', 'config'], {
     cwd: repo,
     encoding: 'utf8',
     env: { ...process.env, ...env },
   });
   if (result.error || result.status !== 0) {
     assert.fail(
-      `docker compose config failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr}\n` +
-        'The compose plugin is installed by tools/stack/install-system.sh.',
+      `${command} ${prefix.join(' ')} config failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr}\n` +
+        'Debian’s docker-compose is installed by tools/stack/install-system.sh.',
     );
   }
-  return JSON.parse(result.stdout) as ComposeModel;
+  return parse(result.stdout) as ComposeModel;
+}
+
+function portOf(entry: PortEntry): { hostIp: string | undefined; published: number } {
+  if (typeof entry !== 'string') return { hostIp: entry.host_ip, published: Number(entry.published) };
+  const parts = entry.replace(/\/\w+$/, '').split(':');
+  assert.equal(parts.length, 3, `port ${entry} names host ip, published and target port`);
+  return { hostIp: parts[0], published: Number(parts[1]) };
 }
 
 /** Compose service → the Docker-free stack's port of the same service. */
@@ -43,8 +62,9 @@ function publishedPorts(model: ComposeModel): Record<string, number> {
     Object.keys(SERVICES).map((service) => {
       const ports = model.services[service]?.ports ?? [];
       assert.equal(ports.length, 1, `${service} publishes exactly one port`);
-      assert.equal(ports[0]!.host_ip, '127.0.0.1', `${service} listens on loopback only`);
-      return [service, Number(ports[0]!.published)];
+      const port = portOf(ports[0]!);
+      assert.equal(port.hostIp, '127.0.0.1', `${service} listens on loopback only`);
+      return [service, port.published];
     }),
   );
 }
@@ -64,5 +84,17 @@ describe('docker-compose.kafka.yml', () => {
     for (const [service, key] of Object.entries(SERVICES)) {
       assert.equal(ports[service], overrides[key as keyof typeof overrides], `${service} follows ${PORT_ENV[key]}`);
     }
+  });
+
+  it('is refused when it breaks the Compose file schema', () => {
+    // The same parser on a file with an unknown service key: proves `config` validates, not just reads YAML.
+    const [command, prefix] = composeCommand();
+    const broken = spawnSync(command, [...prefix, '-f', '-', 'config'], {
+      cwd: repo,
+      encoding: 'utf8',
+      input: 'services:\n  kafka:\n    image: apache/kafka:4.3.1\n    portz: ["9092:9092"]\n',
+    });
+    assert.notEqual(broken.status, 0, 'an unknown service property is refused');
+    assert.match(broken.stderr, /portz/);
   });
 });

@@ -3,13 +3,11 @@
 # machine, skipping anything already present (safe to run on every CI start):
 #   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
-#   - the docker compose v2 CLI plugin (built from the Go module proxy), so that
-#     `docker compose -f docker-compose.kafka.yml config` works without an engine
+#   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
+#     Compose file schema without an engine (tools/stack/compose.unit.spec.ts)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-COMPOSE_VERSION="${FEATURELOG_COMPOSE_VERSION:-v2.40.3}"
-CACHE_BIN="${HOME}/.cache/featurelog/bin"
 START=$(date +%s)
 
 step() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
@@ -34,6 +32,9 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# Compose v2 (a docker plugin) parses the file as well; Debian's v1 is the one a package gives.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if ! command -v "$(python_bin)" >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
 elif ! "$(python_bin)" -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -54,7 +55,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ "$policy_created" -eq 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
 else
-  step "Debian packages present (redis-server, java 17+, maven, python3-venv)"
+  step "Debian packages present (redis-server, java 17+, maven, openssl, docker-compose, python3-venv)"
 fi
 
 # --- Python venv for the Parquet readers ------------------------------------
@@ -68,34 +69,6 @@ else
   [ -x "${VENV}/bin/python" ] || "$(python_bin)" -m venv "$VENV"
   "${VENV}/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
   echo "$want_hash" >"${VENV}/.requirements.sha256"
-fi
-
-# --- docker compose v2 plugin ------------------------------------------------
-PLUGIN_DIR="${HOME}/.docker/cli-plugins"
-if docker compose version >/dev/null 2>&1 || [ -x "${PLUGIN_DIR}/docker-compose" ]; then
-  step "docker compose plugin present"
-else
-  mkdir -p "$CACHE_BIN" "$PLUGIN_DIR"
-  if [ ! -x "${CACHE_BIN}/docker-compose" ] && command -v go >/dev/null 2>&1; then
-    # `go install github.com/docker/compose/v2/cmd@VERSION` is refused because the
-    # module's go.mod has exclude/replace directives, so fetch the module from the
-    # Go proxy and build it inside its own module directory (~3 min on 2 cores).
-    step "building docker compose ${COMPOSE_VERSION} from the Go module proxy"
-    module_dir=$(go mod download -json "github.com/docker/compose/v2@${COMPOSE_VERSION}" |
-      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    (cd "$module_dir" && CGO_ENABLED=0 timeout 600 go build -trimpath \
-      -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=${COMPOSE_VERSION}" \
-      -o "${CACHE_BIN}/docker-compose" ./cmd) || rm -f "${CACHE_BIN}/docker-compose"
-  fi
-  if [ -x "${CACHE_BIN}/docker-compose" ]; then
-    ln -sf "${CACHE_BIN}/docker-compose" "${PLUGIN_DIR}/docker-compose"
-    step "docker compose plugin installed at ${PLUGIN_DIR}/docker-compose"
-  else
-    # Debian's package is compose v1 (`docker-compose config`, not `docker compose`).
-    step "no Go toolchain or build failed: falling back to Debian's docker-compose (v1)"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
-  fi
 fi
 
 step "done"
