@@ -26,12 +26,18 @@ function composeCommand(): [string, string[]] {
   return plugin.status === 0 ? ['docker', ['compose']] : ['docker-compose', []];
 }
 
+/** The environment without the stack's port variables, so the file's own defaults are what is read. */
+function withoutPortOverrides(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const ports = new Set<string>(Object.values(PORT_ENV));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !ports.has(name)));
+}
+
 function composeConfig(env: Record<string, string> = {}): ComposeModel {
   const [command, prefix] = composeCommand();
   const result = spawnSync(command, [...prefix, '-f', 'docker-compose.kafka.yml', 'config'], {
     cwd: repo,
     encoding: 'utf8',
-    env: { ...process.env, ...env },
+    env: { ...withoutPortOverrides(process.env), ...env },
   });
   if (result.error || result.status !== 0) {
     assert.fail(
