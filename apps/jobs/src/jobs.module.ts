@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { createMetricsRegistry, FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
-import type { JobWorker } from '@featurelog/jobs';
+import { isJobEnded, type JobWorker } from '@featurelog/jobs';
 import type { EventLog } from '@featurelog/log';
 import type { RegistryFollower } from '@featurelog/registry';
 import { Gauge } from 'prom-client';
@@ -36,6 +36,14 @@ export class JobsAppModule {
       },
     });
     new Gauge({
+      name: 'featurelog_jobs_cancelled',
+      help: 'Jobs this process stopped or skipped because they were cancelled, since it started',
+      registers: [metrics],
+      collect() {
+        this.set(worker.cancelled);
+      },
+    });
+    new Gauge({
       name: 'featurelog_jobs_running',
       help: '1 while a job runs',
       registers: [metrics],
@@ -45,10 +53,10 @@ export class JobsAppModule {
     });
     new Gauge({
       name: 'featurelog_jobs_waiting',
-      help: 'Jobs requested and not yet finished or failed (the one running included)',
+      help: 'Jobs requested and not yet ended (the one running included)',
       registers: [metrics],
       collect() {
-        this.set(worker.list().filter((job) => job.status === 'requested' || job.status === 'running').length);
+        this.set(worker.list().filter((job) => !isJobEnded(job)).length);
       },
     });
     return {

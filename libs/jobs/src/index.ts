@@ -10,6 +10,7 @@ export * from './training-set-writer';
 export * from './export-training-set';
 export * from './backfill-view';
 export * from './job-events';
+export * from './job-cancellation';
 export * from './job-worker';
 export * from './job-client';
 export * from './job-executor';
