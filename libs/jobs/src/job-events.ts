@@ -78,6 +78,7 @@ export interface JobState {
   spec: JobSpec;
   status: JobStatus;
   requestedAt: number;
+  requestedBy?: string;
   /** Offset of the JobRequested event. */
   offset: number;
   progress?: { phase: string; done: number; total: number; at: number };
@@ -108,6 +109,7 @@ export function evolveJobs(jobs: Map<string, JobState>, event: JobEvent, offset:
         spec: event.spec,
         status: 'requested',
         requestedAt: event.requestedAt,
+        ...(event.requestedBy === undefined ? {} : { requestedBy: event.requestedBy }),
         offset,
       });
     }
