@@ -1,14 +1,16 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { createMetricsRegistry, FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
-import { isJobEnded, type JobWorker } from '@featurelog/jobs';
+import { isJobEnded, type DeadLetterQueue, type JobWorker } from '@featurelog/jobs';
 import type { EventLog } from '@featurelog/log';
 import type { RegistryFollower } from '@featurelog/registry';
 import { Gauge } from 'prom-client';
 import { JOB_WORKER, JobsController } from './jobs.controller';
+import { DEAD_LETTER_QUEUE, DlqController } from './dlq.controller';
 
 export interface JobsAppParts {
   worker: JobWorker;
+  deadLetters: DeadLetterQueue;
   follower: RegistryFollower;
   log: EventLog;
   jobsTopic: string;
@@ -72,9 +74,10 @@ export class JobsAppModule {
           },
         }),
       ],
-      controllers: [JobsController],
+      controllers: [JobsController, DlqController],
       providers: [
         { provide: JOB_WORKER, useValue: worker },
+        { provide: DEAD_LETTER_QUEUE, useValue: parts.deadLetters },
         { provide: APP_FILTER, useClass: FeaturelogExceptionFilter },
       ],
     };

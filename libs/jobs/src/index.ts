@@ -11,6 +11,8 @@ export * from './export-training-set';
 export * from './backfill-view';
 export * from './job-events';
 export * from './job-cancellation';
+export * from './dead-letters';
+export * from './dead-letter-queue';
 export * from './job-worker';
 export * from './job-client';
 export * from './job-executor';
