@@ -4,6 +4,8 @@ import { FeaturelogError } from '@featurelog/domain';
 import { registerRegistryCommands } from './commands/registry.commands';
 import { registerIngestCommands } from './commands/ingest.commands';
 import { registerJobsCommands } from './commands/jobs.commands';
+import { registerJobControlCommands } from './commands/job-control.commands';
+import { registerDlqCommands } from './commands/dlq.commands';
 import { registerDevCommands } from './commands/dev.commands';
 import { registerOnlineCommands } from './commands/online.commands';
 import { renderError } from './output';
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerIngestCommands(program);
   registerJobsCommands(program);
+  registerJobControlCommands(program);
+  registerDlqCommands(program);
   registerDevCommands(program);
   registerOnlineCommands(program);
   // Global options reach every command's action as part of its options object.

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { FieldDifference, Plan, PlanItem } from '@featurelog/domain';
+import { describeBreakingChange, type FieldDifference, type Plan, type PlanItem } from '@featurelog/domain';
 
 /** Everything a command prints goes through here, so `--json` and the readable form never disagree on content. */
 export interface Output {
@@ -52,8 +52,10 @@ function itemNote(item: PlanItem): string {
 /** A plan as people read it: one line per object, then its field-level differences, then a summary. */
 export function renderPlan(plan: Plan, project: string): string {
   const lines = [`Plan for project ${project} against registry version ${plan.basedOnVersion}:`, ''];
+  const breaking = new Set((plan.breaking ?? []).map((change) => `${change.kind}/${change.name}`));
   for (const item of plan.items) {
-    lines.push(`  ${SYMBOL[item.action]} ${`${item.kind} ${item.name}`.padEnd(44)} ${itemNote(item)}`);
+    const note = breaking.has(`${item.kind}/${item.name}`) ? `${itemNote(item)}, BREAKING` : itemNote(item);
+    lines.push(`  ${SYMBOL[item.action]} ${`${item.kind} ${item.name}`.padEnd(44)} ${note}`);
     if (item.action === 'update') lines.push(...item.differences.map(differenceLine));
   }
   const count = (action: PlanItem['action']) => plan.items.filter((item) => item.action === action).length;
@@ -65,6 +67,10 @@ export function renderPlan(plan: Plan, project: string): string {
       (kept > 0 ? `; ${kept} removed from the files but kept (apply --prune deletes them).` : '.'),
   );
   if (!plan.items.some((item) => item.willApply)) lines.push('Nothing to apply.');
+  if (plan.breaking !== undefined && plan.breaking.length > 0) {
+    lines.push('', 'apply would refuse these changes:');
+    for (const change of plan.breaking) lines.push(`  breaking: ${describeBreakingChange(change)}`);
+  }
   return lines.join('\n');
 }
 

@@ -1,10 +1,19 @@
-import { Controller, Get, Inject, Param } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { FeaturelogError } from '@featurelog/domain';
 import type { JobState, JobWorker } from '@featurelog/jobs';
 
 export const JOB_WORKER = Symbol('featurelog:JobWorker');
 
-/** Read-only view of `<project>.jobs` as this worker folded it; jobs are submitted through the topic. */
+interface CancelRequest {
+  reason?: unknown;
+  requestedBy?: unknown;
+}
+
+/**
+ * `<project>.jobs` as this worker folded it; jobs are submitted through the topic. A cancel is an
+ * event on the topic too (JobCancelRequested), so it reaches the worker running the job and any
+ * worker that starts later.
+ */
 @Controller('jobs')
 export class JobsController {
   constructor(@Inject(JOB_WORKER) private readonly worker: JobWorker) {}
@@ -19,5 +28,29 @@ export class JobsController {
     const job = this.worker.get(id);
     if (job === undefined) throw new FeaturelogError('JOB_NOT_FOUND', `no job ${id} on the jobs topic`);
     return job;
+  }
+
+  /**
+   * 202 with the job's state after the request: `cancelled` (nobody had started it; it never runs) or
+   * `cancelling` (its worker stops it at its next stage). 404 for an unknown job, 409 with its state
+   * for a job that has already ended.
+   */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  cancel(@Param('id') id: string, @Body() body: CancelRequest | undefined): Promise<JobState> {
+    const reason = body?.reason;
+    const requestedBy = body?.requestedBy;
+    for (const [name, value] of [
+      ['reason', reason],
+      ['requestedBy', requestedBy],
+    ] as const) {
+      if (value !== undefined && typeof value !== 'string') {
+        throw new FeaturelogError('INVALID_REQUEST', `${name} must be a string`);
+      }
+    }
+    return this.worker.cancel(id, {
+      ...(typeof reason === 'string' ? { reason } : {}),
+      ...(typeof requestedBy === 'string' ? { requestedBy } : {}),
+    });
   }
 }

@@ -1,14 +1,16 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { createMetricsRegistry, FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
-import type { JobWorker } from '@featurelog/jobs';
+import { isJobEnded, type DeadLetterQueue, type JobWorker } from '@featurelog/jobs';
 import type { EventLog } from '@featurelog/log';
 import type { RegistryFollower } from '@featurelog/registry';
 import { Gauge } from 'prom-client';
 import { JOB_WORKER, JobsController } from './jobs.controller';
+import { DEAD_LETTER_QUEUE, DlqController } from './dlq.controller';
 
 export interface JobsAppParts {
   worker: JobWorker;
+  deadLetters: DeadLetterQueue;
   follower: RegistryFollower;
   log: EventLog;
   jobsTopic: string;
@@ -36,6 +38,14 @@ export class JobsAppModule {
       },
     });
     new Gauge({
+      name: 'featurelog_jobs_cancelled',
+      help: 'Jobs this process stopped or skipped because they were cancelled, since it started',
+      registers: [metrics],
+      collect() {
+        this.set(worker.cancelled);
+      },
+    });
+    new Gauge({
       name: 'featurelog_jobs_running',
       help: '1 while a job runs',
       registers: [metrics],
@@ -45,10 +55,10 @@ export class JobsAppModule {
     });
     new Gauge({
       name: 'featurelog_jobs_waiting',
-      help: 'Jobs requested and not yet finished or failed (the one running included)',
+      help: 'Jobs requested and not yet ended (the one running included)',
       registers: [metrics],
       collect() {
-        this.set(worker.list().filter((job) => job.status === 'requested' || job.status === 'running').length);
+        this.set(worker.list().filter((job) => !isJobEnded(job)).length);
       },
     });
     return {
@@ -64,9 +74,10 @@ export class JobsAppModule {
           },
         }),
       ],
-      controllers: [JobsController],
+      controllers: [JobsController, DlqController],
       providers: [
         { provide: JOB_WORKER, useValue: worker },
+        { provide: DEAD_LETTER_QUEUE, useValue: parts.deadLetters },
         { provide: APP_FILTER, useClass: FeaturelogExceptionFilter },
       ],
     };

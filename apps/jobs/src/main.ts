@@ -6,7 +6,13 @@ import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
-import { JobWorker, projectJobExecutor, type ExportOptions, type SegmentEventDecoder } from '@featurelog/jobs';
+import {
+  DeadLetterQueue,
+  JobWorker,
+  projectJobExecutor,
+  type ExportOptions,
+  type SegmentEventDecoder,
+} from '@featurelog/jobs';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { JobsAppModule } from './jobs.module';
 
@@ -32,7 +38,8 @@ class JobsAppRoot {}
 
 /**
  * The jobs app: runs the export and backfill jobs requested on `<project>.jobs` (see JobWorker), with
- * progress and outcomes published there, and serves GET /jobs, /health and /metrics. Runs standalone
+ * progress and outcomes published there, and serves /jobs (list, show, cancel), /dlq (the dead letters:
+ * list, show, redrive), /health and /metrics. Runs standalone
  * (main) or in-process (`featurelog dev`); closing the app lets the running job finish, then closes the ports.
  */
 export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApplication> {
@@ -57,11 +64,27 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
     );
     const worker = new JobWorker({ log: runtime.log, project: config.project, execute, workerId: options.workerId });
     await worker.start();
+    const deadLetters = new DeadLetterQueue({
+      log: runtime.log,
+      project: config.project,
+      schemas: runtime.schemas,
+      registry: async () => {
+        await follower.catchUp();
+        follower.assertComplete();
+        return follower.state;
+      },
+    });
     const app = await NestFactory.create<NestFastifyApplication>(
       {
         module: JobsAppRoot,
         imports: [
-          JobsAppModule.forParts({ worker, follower, log: runtime.log, jobsTopic: topicNames.jobs(config.project) }),
+          JobsAppModule.forParts({
+            worker,
+            deadLetters,
+            follower,
+            log: runtime.log,
+            jobsTopic: topicNames.jobs(config.project),
+          }),
           ShutdownHookModule.onShutdown(async () => {
             await worker.stop();
             await follower.stop();

@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EntityDefinition, FeatureDefinition, FeatureViewDefinition } from '@featurelog/domain';
-import { checkBackwardCompatible } from './backward-compatibility';
+import {
+  backwardCompatibilityProblems,
+  checkBackwardCompatible,
+  describeRowProblem,
+  featurelogTypeName,
+} from './backward-compatibility';
 import { rowSchemaFor } from './row-schema';
 
 const driver: EntityDefinition = { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] };
@@ -142,5 +147,37 @@ describe('checkBackwardCompatible', () => {
     assert.deepEqual(checkBackwardCompatible('int', 'long'), []);
     assert.deepEqual(checkBackwardCompatible('string', 'long').length, 1);
     assert.throws(() => checkBackwardCompatible('{"type":', 'long'), { code: 'AVRO_SCHEMA_INVALID' });
+  });
+});
+
+describe('describeRowProblem', () => {
+  const describeAll = (changed: ReturnType<typeof rowSchemaFor>) =>
+    backwardCompatibilityProblems(old, changed).map(describeRowProblem);
+
+  it("words a row schema's problems in featurelog type names, never Avro's", () => {
+    assert.deepEqual(describeAll(retype('trips', 'string')), [
+      'feature trips int32 → string is not backward compatible',
+    ]);
+    assert.deepEqual(describeAll(retype('tags', 'list<int64>')), [
+      'feature tags list<string> → list<int64> is not backward compatible',
+    ]);
+    assert.deepEqual(describeAll(retype('conv_rate', 'timestamp')), [
+      'feature conv_rate float64 → timestamp is not backward compatible',
+    ]);
+    assert.deepEqual(describeAll(withFeatures(features.filter((feature) => feature.name !== 'acc_rate'))), [
+      'feature acc_rate was removed (rows already written hold it, and readers rely on it)',
+    ]);
+    const fleet: EntityDefinition = { ...driver, joinKeys: [...driver.joinKeys, { name: 'fleet', type: 'string' }] };
+    assert.deepEqual(describeAll(withFeatures(features, fleet)), [
+      'join key fleet was added, and rows already written have no value for it',
+    ]);
+  });
+
+  it('maps every Avro type featurelog derives back to its featurelog type', () => {
+    assert.equal(featurelogTypeName(['null', 'long']), 'int64');
+    assert.equal(featurelogTypeName('boolean'), 'bool');
+    assert.equal(featurelogTypeName(['null', { type: 'array', items: 'double' }]), 'list<float64>');
+    assert.equal(featurelogTypeName({ type: 'long', logicalType: 'timestamp-micros' }), 'timestamp');
+    assert.equal(featurelogTypeName({ type: 'fixed', name: 'md5', size: 16 }), 'md5');
   });
 });

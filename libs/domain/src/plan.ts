@@ -36,6 +36,28 @@ export interface Plan {
   prune: boolean;
   /** Sorted by kind (DEFINITION_KINDS order), then name. */
   items: PlanItem[];
+  /**
+   * Changes apply would refuse: the compatibility check apply runs against the schema registry, run
+   * at plan time. Absent or empty when there are none.
+   */
+  breaking?: BreakingChange[];
+}
+
+/** One change apply would refuse, in featurelog's words, with the way forward. */
+export interface BreakingChange {
+  kind: 'feature_view';
+  name: string;
+  /** The view's version in the files (the one that would be refused). */
+  version: number;
+  /** What is not compatible, e.g. "feature conv_rate int64 → string is not backward compatible". */
+  problem: string;
+  /** What to do instead, e.g. "give the view `version: 2` to start a new view version". */
+  remedy: string;
+}
+
+/** How a breaking change reads: `feature_view driver_stats: <problem>; <remedy>`. */
+export function describeBreakingChange(change: BreakingChange): string {
+  return `${change.kind} ${change.name}: ${change.problem}; ${change.remedy}`;
 }
 
 export interface PlanOptions {

@@ -13,6 +13,7 @@ import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-sto
 import { watermarkOf, type JobProgress } from './export-training-set';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { openViewHistory, type HistorySources, type KeyedHistoryRow } from './view-history';
+import { throwIfCancelled } from './job-cancellation';
 
 export interface BackfillRequest {
   view: string;
@@ -35,6 +36,8 @@ export interface BackfillOptions {
   tailRowsInMemory?: number;
   spillDirectory?: string;
   onProgress?: (progress: JobProgress) => void;
+  /** Cancels the backfill between batches of rows (the rows written so far stay: they are last-write-wins). */
+  signal?: AbortSignal;
   /** How `<project>.segments` records decode; default the compactor's Avro serde. */
   decodeSegmentEvent?: SegmentEventDecoder;
 }
@@ -113,6 +116,8 @@ export async function backfillView(
   const total = history.segmentRows + history.tailRows;
   let rowsRead = 0;
   let rowsWon = 0;
+  /** Rows taken from the history, in the time range or not: what progress counts towards `total`. */
+  let rowsSeen = 0;
   try {
     let batch: OnlineRow[] = [];
     const flush = async () => {
@@ -122,6 +127,8 @@ export async function backfillView(
     };
     progress({ phase: `writing ${view.name} to the online store`, done: 0, total });
     for await (const rows of history.rows) {
+      throwIfCancelled(options.signal);
+      rowsSeen += rows.length;
       for (const row of rows as KeyedHistoryRow[]) {
         if (row.eventTimestamp < from || row.eventTimestamp > to) continue;
         rowsRead += 1;
@@ -142,9 +149,10 @@ export async function backfillView(
         batch.push(online);
         if (batch.length >= batchSize) await flush();
       }
-      progress({ phase: `writing ${view.name} to the online store`, done: rowsRead, total });
+      progress({ phase: `writing ${view.name} to the online store`, done: rowsSeen, total });
     }
     await flush();
+    progress({ phase: `writing ${view.name} to the online store`, done: total, total });
   } finally {
     await history.close();
   }

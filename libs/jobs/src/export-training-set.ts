@@ -10,6 +10,7 @@ import { SegmentJoinPool, SegmentQueue } from './segment-join-pool';
 import { encodeRowGroup, TrainingSetWriter, type EncodedRowGroup, type RowGroupColumn } from './training-set-writer';
 import { ViewHistoryColumns, type HistorySource } from './view-history-columns';
 import type { HistorySources, Watermark } from './view-history';
+import { throwIfCancelled } from './job-cancellation';
 
 export interface JobProgress {
   phase: string;
@@ -27,6 +28,8 @@ export interface ExportOptions {
   /** Worker threads joining segments beside this one; 0 joins them all here. Default: one per further core. */
   workers?: number;
   onProgress?: (progress: JobProgress) => void;
+  /** Cancels the export: it stops within a stage (a view, a segment, a row group) and removes its temporary file. */
+  signal?: AbortSignal;
   /** How `<project>.segments` records decode; default the compactor's Avro serde. */
   decodeSegmentEvent?: SegmentEventDecoder;
 }
@@ -72,6 +75,8 @@ export async function exportTrainingSet(
   }
   progress({ phase: 'planning', done: 0, total: 1 });
   const plan = await planExport(sources.project, request, definitions);
+  const { signal } = options;
+  throwIfCancelled(signal);
   const asServed = request.asServed ?? false;
 
   const catalog = await readSegmentCatalog(
@@ -90,6 +95,7 @@ export async function exportTrainingSet(
   const histories = new Map<string, ViewHistoryColumns>();
   for (const pass of passes) {
     for (const view of pass.views) {
+      throwIfCancelled(signal);
       histories.set(
         view.definition.name,
         await ViewHistoryColumns.open(sources, {
@@ -132,6 +138,7 @@ export async function exportTrainingSet(
       ),
     );
     for (let frame = await frames.next(progress); frame !== undefined; frame = await frames.next(progress)) {
+      throwIfCancelled(signal);
       frameCount += 1;
       /** Per view: every feature's value per row of the frame, in row order. */
       const featureColumns = new Map<string, ReturnType<ViewWinners['columnsInRowOrder']>>();
@@ -183,6 +190,7 @@ export async function exportTrainingSet(
           try {
             for await (const source of history.tailSources(from, to)) await joinHere(source);
             for (let task = queue.take(); task !== undefined; task = queue.take()) {
+              throwIfCancelled(signal);
               await joinHere(history.segmentSource(task));
               step();
             }
@@ -258,10 +266,12 @@ export async function exportTrainingSet(
             ? { group: encodeRowGroup(outputColumns, columnGroup(start, end), end - start) }
             : await pending;
         if ('error' in outcome) throw outcome.error;
+        throwIfCancelled(signal);
         writer.appendEncoded(outcome.group);
         progress({ phase: 'writing', done: writer.rowsWritten, total: frames.rowCount });
       }
     }
+    throwIfCancelled(signal);
     writer.finish();
     const total = frames.rowCount;
     progress({ phase: 'writing', done: total, total });

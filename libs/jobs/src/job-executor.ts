@@ -11,23 +11,25 @@ export interface JobExecutorDependencies {
   /** The registry as of now: each job resolves features against the definitions current when it starts. */
   definitions: () => Promise<DefinitionSource>;
   onlineStore: () => Promise<OnlineStore>;
-  exportOptions?: Omit<ExportOptions, 'onProgress'>;
-  backfillOptions?: Omit<BackfillOptions, 'onProgress'>;
+  exportOptions?: Omit<ExportOptions, 'onProgress' | 'signal'>;
+  backfillOptions?: Omit<BackfillOptions, 'onProgress' | 'signal'>;
 }
 
 /** Runs export and backfill jobs against one project's ports; what the jobs app and `--local` share. */
 export function createJobExecutor(dependencies: JobExecutorDependencies): JobExecutor {
-  return async (spec, onProgress) => {
+  return async (spec, onProgress, signal) => {
     const definitions = await dependencies.definitions();
     if (spec.kind === 'export') {
       return exportTrainingSet(dependencies.sources, definitions, spec.request, {
         ...dependencies.exportOptions,
         onProgress,
+        ...(signal === undefined ? {} : { signal }),
       });
     }
     return backfillView(dependencies.sources, definitions, await dependencies.onlineStore(), spec.request, {
       ...dependencies.backfillOptions,
       onProgress,
+      ...(signal === undefined ? {} : { signal }),
     });
   };
 }

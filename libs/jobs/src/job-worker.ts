@@ -2,11 +2,27 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { FeaturelogError, topicNames } from '@featurelog/domain';
 import type { EventLog, LogRecord, Subscription } from '@featurelog/log';
-import { decodeJobEvent, encodeJobEvent, evolveJobs, type JobEvent, type JobSpec, type JobState } from './job-events';
+import {
+  decodeJobEvent,
+  encodeJobEvent,
+  evolveJobs,
+  isJobEnded,
+  type JobEvent,
+  type JobSpec,
+  type JobState,
+} from './job-events';
 import type { JobProgress } from './export-training-set';
+import { requestJobCancel, type CancelJobOptions } from './job-client';
 
-/** Runs one job; reports progress as it goes; resolves with a JSON-serialisable result. */
-export type JobExecutor = (spec: JobSpec, onProgress: (progress: JobProgress) => void) => Promise<unknown>;
+/**
+ * Runs one job; reports progress as it goes; resolves with a JSON-serialisable result. Once `signal`
+ * aborts (the job was cancelled), it stops at its next stage, removes what it wrote, and rejects.
+ */
+export type JobExecutor = (
+  spec: JobSpec,
+  onProgress: (progress: JobProgress) => void,
+  signal?: AbortSignal,
+) => Promise<unknown>;
 
 export interface JobWorkerOptions {
   log: EventLog;
@@ -29,6 +45,10 @@ const MICROS_PER_MILLI = 1000;
  * (an export renames its file into place; a backfill writes by last-write-wins). Jobs run outside the
  * consumer's batch handler, so a long export never stalls the consumer group's heartbeats.
  *
+ * A cancel request (JobCancelRequested) of the job running here aborts it: the executor stops at its
+ * next stage and cleans up, and the worker reports JobCancelled. A job cancelled before any worker
+ * reported on it is never run, whenever a worker starts (the fold says it is cancelled).
+ *
  * One worker per project: two would both pick up unfinished jobs when they start.
  */
 export class JobWorker {
@@ -44,7 +64,10 @@ export class JobWorker {
   /** Jobs completed by this worker since it started. */
   completed = 0;
   failed = 0;
+  cancelled = 0;
   current: string | undefined;
+  /** Aborts the job running now. */
+  private cancelCurrent: AbortController | undefined;
 
   constructor(private readonly options: JobWorkerOptions) {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -60,6 +83,11 @@ export class JobWorker {
     return this.jobs.get(jobId);
   }
 
+  /** Asks for a job of this worker's project to be cancelled (see requestJobCancel). */
+  cancel(jobId: string, options: CancelJobOptions = {}): Promise<JobState> {
+    return requestJobCancel(this.options.log, this.options.project, jobId, options);
+  }
+
   async start(): Promise<void> {
     const { log } = this.options;
     await log.ensureTopic({ name: this.topic, partitions: 1, config: {} });
@@ -68,7 +96,7 @@ export class JobWorker {
       for await (const records of log.read(this.topic, 0, 0, { untilOffset: end })) this.fold(records);
     }
     this.nextOffset = end;
-    for (const job of this.list()) if (job.status === 'requested' || job.status === 'running') this.enqueue(job.jobId);
+    for (const job of this.list()) if (!isJobEnded(job)) this.enqueue(job.jobId);
     this.subscription = await log.subscribe({
       groupId: this.options.groupId ?? `${this.options.project}.jobs-worker`,
       topics: [this.topic],
@@ -102,6 +130,7 @@ export class JobWorker {
         continue; // A malformed request cannot be run or answered (it names no usable job).
       }
       evolveJobs(this.jobs, event, record.offset);
+      if (event.type === 'JobCancelRequested' && event.jobId === this.current) this.cancelCurrent?.abort();
     }
   }
 
@@ -117,15 +146,23 @@ export class JobWorker {
   private async drain(): Promise<void> {
     for (let jobId = this.queue.shift(); jobId !== undefined && !this.stopped; jobId = this.queue.shift()) {
       const job = this.jobs.get(jobId);
-      if (job === undefined || job.status === 'finished' || job.status === 'failed') continue;
+      if (job === undefined || isJobEnded(job)) continue;
       await this.run(job);
     }
   }
 
   private async run(job: JobState): Promise<void> {
+    if (job.status === 'cancelling') {
+      // Cancelled while a worker that is gone ran it: nothing runs it again; say it is over.
+      await this.append({ type: 'JobCancelled', jobId: job.jobId, worker: this.workerId, at: Date.now() * 1000 });
+      this.cancelled += 1;
+      return;
+    }
     const interval = this.options.progressIntervalMs ?? 500;
     let lastPhase = '';
     let lastAt = 0;
+    /** The latest progress held back by the interval: published before the outcome, so progress ends where the job did. */
+    let held: JobProgress | undefined;
     let publishing: Promise<unknown> = Promise.resolve();
     const publish = (event: JobEvent) => {
       publishing = publishing
@@ -137,7 +174,11 @@ export class JobWorker {
     };
     const progress = ({ phase, done, total }: JobProgress) => {
       const now = Date.now();
-      if (phase === lastPhase && now - lastAt < interval) return;
+      if (phase === lastPhase && now - lastAt < interval) {
+        held = { phase, done, total };
+        return;
+      }
+      held = undefined;
       lastPhase = phase;
       lastAt = now;
       void publish({
@@ -150,10 +191,18 @@ export class JobWorker {
         at: now * MICROS_PER_MILLI,
       });
     };
+    const flushProgress = () => {
+      if (held === undefined) return;
+      lastAt = 0;
+      progress(held);
+    };
+    const cancel = new AbortController();
     this.current = job.jobId;
+    this.cancelCurrent = cancel;
     progress({ phase: 'started', done: 0, total: 1 });
     try {
-      const result = await this.options.execute(job.spec, progress);
+      const result = await this.options.execute(job.spec, progress, cancel.signal);
+      flushProgress();
       await publishing;
       await this.options.log.append(this.topic, [
         {
@@ -169,7 +218,13 @@ export class JobWorker {
       ]);
       this.completed += 1;
     } catch (error) {
+      flushProgress();
       await publishing;
+      if (cancel.signal.aborted) {
+        await this.append({ type: 'JobCancelled', jobId: job.jobId, worker: this.workerId, at: Date.now() * 1000 });
+        this.cancelled += 1;
+        return;
+      }
       const known = error instanceof FeaturelogError;
       await this.options.log.append(this.topic, [
         {
@@ -188,6 +243,11 @@ export class JobWorker {
       this.failed += 1;
     } finally {
       this.current = undefined;
+      this.cancelCurrent = undefined;
     }
+  }
+
+  private async append(event: JobEvent): Promise<void> {
+    await this.options.log.append(this.topic, [{ key: Buffer.from(event.jobId), value: encodeJobEvent(event) }]);
   }
 }

@@ -6,6 +6,7 @@ import { FeaturelogError } from '@featurelog/domain';
 const STATUS_BY_CODE: Record<string, number> = {
   REGISTRY_VERSION_CONFLICT: 409,
   SCHEMA_INCOMPATIBLE: 409,
+  JOB_NOT_CANCELLABLE: 409,
   REGISTRY_INCOMPLETE: 503,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,

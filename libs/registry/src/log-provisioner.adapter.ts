@@ -1,7 +1,12 @@
 import { topicNames, valueSubject, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
-import { checkBackwardCompatible, rowSchemaFor, type SchemaRegistryPort } from '@featurelog/avro';
+import {
+  backwardCompatibilityProblems,
+  rowSchemaFor,
+  type CompatibilityProblem,
+  type SchemaRegistryPort,
+} from '@featurelog/avro';
 import type { EventLog, TopicSpec } from '@featurelog/log';
-import type { AppliedView, Provisioner, ViewProvisioning } from './provisioner.port';
+import type { AppliedView, Provisioner, ViewCompatibilityProblem, ViewProvisioning } from './provisioner.port';
 
 /** The topic specs the provisioner creates; they come from the declarations in topics/. */
 export interface ProjectTopicSpecs {
@@ -31,15 +36,34 @@ export class LogProvisioner implements Provisioner {
     view: FeatureViewDefinition,
     entities: readonly EntityDefinition[],
     current?: AppliedView,
-  ): Promise<string[]> {
+  ): Promise<ViewCompatibilityProblem[]> {
     const schema = rowSchemaFor(view, entities, this.project);
     const baseline = this.baseline(view, current);
-    // A view new to the registry may still find rows of an earlier life in its topic: then the
-    // subject's latest schema is what those rows were written with.
-    const messages = baseline
-      ? checkBackwardCompatible(baseline, schema)
-      : (await this.schemas.checkCompatibility(valueSubject(topicNames.features(this.project, view)), schema)).messages;
-    return messages.map((message) => `view '${view.name}' (v${view.version}): ${message}`);
+    const problems = baseline
+      ? backwardCompatibilityProblems(baseline, schema)
+      : await this.againstSubject(view, schema);
+    return problems.map((problem) => ({ view: view.name, version: view.version, problem }));
+  }
+
+  /**
+   * A view new to the registry may still find rows of an earlier life in its topic: then the
+   * subject's latest schema is what those rows were written with, and the registry (with the
+   * subject's compatibility level) decides; its problems are structured against that schema.
+   */
+  private async againstSubject(view: FeatureViewDefinition, schema: object): Promise<CompatibilityProblem[]> {
+    const subject = valueSubject(topicNames.features(this.project, view));
+    const verdict = await this.schemas.checkCompatibility(subject, schema);
+    if (verdict.compatible) return [];
+    const latest = await this.schemas.latestVersion(subject);
+    const structured = latest === undefined ? [] : backwardCompatibilityProblems(latest.schema, schema);
+    if (structured.length > 0) return structured;
+    return verdict.messages.map((message) => ({
+      change: 'incompatible' as const,
+      role: 'record' as const,
+      name: subject,
+      reason: message,
+      message,
+    }));
   }
 
   async provision(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   applyOutcome,
+  describeBreakingChange,
   FeaturelogError,
   getDataSource,
   getEntity,
@@ -10,6 +11,7 @@ import {
   planChanges,
   planToChangeset,
   validateDefinitions,
+  type BreakingChange,
   type EntityDefinition,
   type FeatureViewDefinition,
   type Plan,
@@ -17,8 +19,9 @@ import {
   type RegistryState,
   type TaggedDefinition,
 } from '@featurelog/domain';
+import { describeRowProblem } from '@featurelog/avro';
 import type { EventLog } from '@featurelog/log';
-import type { Provisioner, ViewProvisioning } from './provisioner.port';
+import type { Provisioner, ViewCompatibilityProblem, ViewProvisioning } from './provisioner.port';
 import type { RegistryCodec } from './registry-codec.port';
 import type { RegistryFollower } from './registry-follower';
 
@@ -52,8 +55,24 @@ export class RegistryApplier {
     private readonly provisioner: Provisioner,
   ) {}
 
-  /** Validates the definitions and compares them with the registry as it is now. */
+  /**
+   * Validates the definitions and compares them with the registry as it is now; runs the
+   * compatibility check apply would run (against the schema registry, changing nothing) and lists
+   * what apply would refuse in `breaking`, so a plan never hides a refusal.
+   */
   async plan(desired: readonly TaggedDefinition[], options: PlanOptions = {}): Promise<Plan> {
+    const plan = await this.compare(desired, options);
+    const breaking = (await this.compatibilityProblems(plan)).map(breakingChange);
+    return breaking.length > 0 ? { ...plan, breaking } : plan;
+  }
+
+  /** Plans against the registry as it is now and applies that plan. */
+  async apply(desired: readonly TaggedDefinition[], options: ApplyOptions = {}): Promise<ApplyResult> {
+    // applyPlan runs the compatibility check itself; no need to run it twice.
+    return this.applyPlan(await this.compare(desired, options), options);
+  }
+
+  private async compare(desired: readonly TaggedDefinition[], options: PlanOptions): Promise<Plan> {
     const problems = validateDefinitions(desired);
     if (problems.length > 0) throw new DefinitionsInvalidError(problems);
     await this.follower.catchUp();
@@ -61,9 +80,23 @@ export class RegistryApplier {
     return planChanges(desired, this.follower.state, options);
   }
 
-  /** Plans against the registry as it is now and applies that plan. */
-  async apply(desired: readonly TaggedDefinition[], options: ApplyOptions = {}): Promise<ApplyResult> {
-    return this.applyPlan(await this.plan(desired, options), options);
+  /** The views whose change touches their own topic's row schema, checked as `provision` would check them. */
+  private async compatibilityProblems(plan: Plan): Promise<ViewCompatibilityProblem[]> {
+    const desired = desiredDefinitionsOf(plan);
+    const entities = desired.filter((t) => t.kind === 'entity').map((t) => t.definition as EntityDefinition);
+    const held = this.follower.state;
+    return (
+      await Promise.all(
+        this.dataViews(plan, desired).map((view) => this.provisioner.check(view, entities, appliedView(held, view))),
+      )
+    ).flat();
+  }
+
+  private dataViews(plan: Plan, desired: readonly TaggedDefinition[]): FeatureViewDefinition[] {
+    return plan.items
+      .filter((item) => item.willApply && item.kind === 'feature_view' && item.action !== 'delete' && item.touchesData)
+      .map((item) => item.after as FeatureViewDefinition)
+      .filter((view) => this.usesManagedTopic(view, desired));
   }
 
   /**
@@ -83,31 +116,21 @@ export class RegistryApplier {
       throw versionConflict(plan.basedOnVersion, this.follower.state.version);
     }
 
-    const dataViews = plan.items
-      .filter((item) => item.willApply && item.kind === 'feature_view' && item.action !== 'delete' && item.touchesData)
-      .map((item) => item.after as FeatureViewDefinition)
-      .filter((view) => this.usesManagedTopic(view, desired));
+    const dataViews = this.dataViews(plan, desired);
     const entities = desired.filter((t) => t.kind === 'entity').map((t) => t.definition as EntityDefinition);
-
     const held = this.follower.state;
-    const currentOf = (view: FeatureViewDefinition) => {
-      const before = getView(held, view.name);
-      if (before === undefined) return undefined;
-      const heldEntities = before.entities.flatMap((name) => getEntity(held, name) ?? []);
-      return { view: before, entities: heldEntities };
-    };
-    const refusals = (
-      await Promise.all(dataViews.map((view) => this.provisioner.check(view, entities, currentOf(view))))
-    ).flat();
+    const refusals = (await this.compatibilityProblems(plan)).map(breakingChange);
     if (refusals.length > 0) {
       throw new FeaturelogError(
         'SCHEMA_INCOMPATIBLE',
-        `the change is not backward compatible, so nothing was applied; give the view a new version instead:\n  ${refusals.join('\n  ')}`,
+        `the change is not backward compatible, so nothing was applied:\n  ${refusals.map(describeBreakingChange).join('\n  ')}`,
       );
     }
     await this.provisioner.ensureProjectTopics();
     const provisioned: ViewProvisioning[] = [];
-    for (const view of dataViews) provisioned.push(await this.provisioner.provision(view, entities, currentOf(view)));
+    for (const view of dataViews) {
+      provisioned.push(await this.provisioner.provision(view, entities, appliedView(held, view)));
+    }
 
     const applyId = randomUUID();
     const changeset = planToChangeset(plan, {
@@ -144,6 +167,24 @@ export class RegistryApplier {
     }
     throw new FeaturelogError('REGISTRY_APPLY_LOST', `apply ${applyId} was written but not found in the fold`);
   }
+}
+
+/** The view as the registry holds it, with the entities it was applied with. */
+function appliedView(held: RegistryState, view: FeatureViewDefinition) {
+  const before = getView(held, view.name);
+  if (before === undefined) return undefined;
+  return { view: before, entities: before.entities.flatMap((name) => getEntity(held, name) ?? []) };
+}
+
+/** A refused row schema change in featurelog's words; the way forward is always a new view version. */
+function breakingChange({ view, version, problem }: ViewCompatibilityProblem): BreakingChange {
+  return {
+    kind: 'feature_view',
+    name: view,
+    version,
+    problem: describeRowProblem(problem),
+    remedy: `give the view \`version: ${version + 1}\` to start a new view version`,
+  };
 }
 
 function versionConflict(planned: number, current: number): FeaturelogError {

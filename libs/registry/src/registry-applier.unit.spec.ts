@@ -7,13 +7,22 @@ import {
   canonicalRegistryState,
   FeaturelogError,
   topicNames,
+  type EntityDefinition,
   type FeatureViewDefinition,
   type RegistryChangeset,
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
 import { uniqueName, waitFor } from '@featurelog/testing';
-import { RegistryApplier, RegistryFollower, type Provisioner, type RegistryCodec } from '@featurelog/registry';
+import { backwardCompatibilityProblems, rowSchemaFor } from '@featurelog/avro';
+import {
+  RegistryApplier,
+  RegistryFollower,
+  type AppliedView,
+  type Provisioner,
+  type RegistryCodec,
+  type ViewCompatibilityProblem,
+} from '@featurelog/registry';
 
 /** JSON on the wire: the fold and the applier do not depend on the codec (the Avro one has its own tests). */
 const jsonCodec: RegistryCodec = {
@@ -21,12 +30,20 @@ const jsonCodec: RegistryCodec = {
   decode: async (value) => JSON.parse(value.toString()) as RegistryChangeset,
 };
 
+/** Checks compatibility as LogProvisioner does against the applied view, without a schema registry. */
 class RecordingProvisioner implements Provisioner {
   readonly provisioned: string[] = [];
-  refuse: string[] = [];
   async ensureProjectTopics(): Promise<void> {}
-  async check(): Promise<string[]> {
-    return this.refuse;
+  async check(
+    view: FeatureViewDefinition,
+    entities: readonly EntityDefinition[],
+    current?: AppliedView,
+  ): Promise<ViewCompatibilityProblem[]> {
+    if (current === undefined || current.view.version !== view.version) return [];
+    return backwardCompatibilityProblems(
+      rowSchemaFor(current.view, current.entities, 'p'),
+      rowSchemaFor(view, entities, 'p'),
+    ).map((problem) => ({ view: view.name, version: view.version, problem }));
   }
   async provision(view: FeatureViewDefinition) {
     this.provisioned.push(`${view.name}@${view.features.map((f) => `${f.name}:${f.type}`).join(',')}`);
@@ -40,10 +57,12 @@ class RecordingProvisioner implements Provisioner {
   }
 }
 
-function definitions(overrides: { description?: string; extraFeature?: boolean } = {}): TaggedDefinition[] {
+function definitions(
+  overrides: { description?: string; extraFeature?: boolean; tripsType?: 'int64' | 'string'; version?: number } = {},
+): TaggedDefinition[] {
   const features: FeatureViewDefinition['features'] = [
     { name: 'conv_rate', type: 'float64' },
-    { name: 'trips', type: 'int64' },
+    { name: 'trips', type: overrides.tripsType ?? 'int64' },
   ];
   if (overrides.extraFeature) features.push({ name: 'acc_rate', type: 'float64' });
   return [
@@ -52,7 +71,7 @@ function definitions(overrides: { description?: string; extraFeature?: boolean }
       kind: 'feature_view',
       definition: {
         name: 'driver_stats',
-        version: 1,
+        version: overrides.version ?? 1,
         entities: ['driver'],
         features,
         ttlSeconds: 3600,
@@ -138,18 +157,36 @@ describe('RegistryApplier with RegistryFollower', () => {
     assert.equal(retry.applied, true);
   });
 
-  it('refuses an incompatible change before writing anything', async () => {
+  it('refuses an incompatible change before writing anything, in featurelog type names', async () => {
     const { applier, follower } = applierFor();
     await applier.apply(definitions());
     const versionBefore = follower.state.version;
-    provisioner.refuse = ["feature 'trips' changed type from long to string"];
-    await assert.rejects(applier.apply(definitions({ extraFeature: true })), (error: FeaturelogError) => {
+    await assert.rejects(applier.apply(definitions({ tripsType: 'string' })), (error: FeaturelogError) => {
       assert.equal(error.code, 'SCHEMA_INCOMPATIBLE');
-      assert.match(error.message, /feature 'trips' changed type/);
+      assert.match(error.message, /feature_view driver_stats: feature trips int64 → string is not backward compatible/);
+      assert.match(error.message, /`version: 2`/);
+      assert.doesNotMatch(error.message, /\blong\b/);
       return true;
     });
     await follower.catchUp();
     assert.equal(follower.state.version, versionBefore);
+  });
+
+  it('plans a breaking change as breaking, with the way forward, and a new version as not', async () => {
+    const { applier } = applierFor();
+    await applier.apply(definitions());
+    const plan = await applier.plan(definitions({ tripsType: 'string' }));
+    assert.deepEqual(plan.breaking, [
+      {
+        kind: 'feature_view',
+        name: 'driver_stats',
+        version: 1,
+        problem: 'feature trips int64 → string is not backward compatible',
+        remedy: 'give the view `version: 2` to start a new view version',
+      },
+    ]);
+    assert.equal((await applier.plan(definitions({ extraFeature: true }))).breaking, undefined);
+    assert.equal((await applier.plan(definitions({ tripsType: 'string', version: 2 }))).breaking, undefined);
   });
 
   it('deletes objects missing from the files only with prune', async () => {

@@ -45,7 +45,7 @@ export function registerJobsCommands(program: Command): void {
       .option('--local', 'run the job in this process instead of submitting it to the jobs app', false)
       .option(
         '--pickup-timeout <seconds>',
-        'give up when no jobs app reports on the job this soon (0 waits forever)',
+        'give up when no jobs app reports on the job this soon, cancelling it so it never runs later (0 waits forever)',
         DEFAULT_PICKUP_TIMEOUT_SECONDS,
       );
 
@@ -175,6 +175,7 @@ async function runJob(spec: JobSpec, options: JobCommandOptions): Promise<unknow
       if (!options.json) process.stderr.write(`Submitted job ${job.jobId} at ${isoMicros(Date.now() * 1000)}\n`);
       return followJob(runtime.log, config.project, job, {
         pickupTimeoutMs: pickupSeconds * 1000,
+        ...(process.env.USER ? { requestedBy: process.env.USER } : {}),
         onEvent: (event) => {
           if (event.type === 'JobProgress') progress.update(event);
         },

@@ -112,7 +112,7 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
     }
   });
 
-  it('applies a compatible schema change and refuses retyping or removing a feature, naming it, writing nothing', async () => {
+  it('applies a compatible schema change; plan reports retyping or removing a feature as breaking, apply refuses it, writing nothing', async () => {
     const repo = await newRepo();
     assert.equal((await repo.cli('apply')).code, 0);
     const subject = valueSubject(viewTopic(repo));
@@ -130,6 +130,16 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
       ['remove', [BASE_VIEW.features[1]!, { name: 'acc_rate', type: 'float64' }]],
     ] as const) {
       await repo.writeView({ ...BASE_VIEW, features: [...features] });
+      const planned = await repo.cli('plan');
+      assert.equal(planned.code, 1, `${change}: plan says breaking: ${explain(planned)}`);
+      assert.match(
+        planned.stdout,
+        change === 'retype'
+          ? /breaking: feature_view driver_stats: feature trips int64 → string is not backward compatible; give the view `version: 2` to start a new view version/
+          : /breaking: feature_view driver_stats: feature conv_rate was removed/,
+        change,
+      );
+      assert.doesNotMatch(planned.stdout, /\blong\b|\bdouble\b/, `${change}: in featurelog's type names`);
       const refused = await repo.cli('apply');
       assert.equal(refused.code, 1, `${change}: ${explain(refused)}`);
       assert.match(refused.stderr, /SCHEMA_INCOMPATIBLE/, change);

@@ -19,6 +19,8 @@ import { loadConfig, loadRepo, withRuntime } from '../repo';
 
 /** Exit code of `plan` when something would change, so a CI job can tell (like terraform -detailed-exitcode). */
 export const PLAN_HAS_CHANGES_EXIT_CODE = 2;
+/** Exit code of `plan` when apply would refuse a change (as for any error). */
+export const PLAN_BREAKING_EXIT_CODE = 1;
 
 const KIND_ALIASES: Record<string, DefinitionKind> = {
   entity: 'entity',
@@ -79,7 +81,10 @@ export function registerRegistryCommands(program: Command): void {
 
   program
     .command('plan')
-    .description(`show what apply would change; exit code ${PLAN_HAS_CHANGES_EXIT_CODE} when something would change`)
+    .description(
+      `show what apply would change; exit code ${PLAN_HAS_CHANGES_EXIT_CODE} when something would change, ` +
+        `${PLAN_BREAKING_EXIT_CODE} when apply would refuse a change (not backward compatible)`,
+    )
     .option('--prune', 'also delete objects removed from the files', false)
     .option('--out <file>', 'save the plan, to apply exactly it later with `apply <file>`')
     .action(async (options: CommonOptions & { prune: boolean; out?: string }) => {
@@ -88,15 +93,23 @@ export function registerRegistryCommands(program: Command): void {
       const plan = await withRuntime(repo.config, async (runtime) =>
         runtime.registry().applier.plan(repo.definitions.map(stripLocation), { prune: options.prune }),
       );
-      if (options.out !== undefined) {
+      const breaking = (plan.breaking ?? []).length > 0;
+      // A plan apply would refuse is not worth keeping for a later apply.
+      if (options.out !== undefined && !breaking) {
         const saved: SavedPlan = { format: SAVED_PLAN_FORMAT, project: repo.config.project, plan };
         await writeFile(resolve(options.out), `${JSON.stringify(saved, null, 2)}\n`);
       }
       out.print(renderPlan(plan, repo.config.project));
-      if (options.out !== undefined)
-        out.print(`Saved to ${options.out}; apply exactly this plan with: featurelog apply ${options.out}`);
+      if (options.out !== undefined) {
+        out.print(
+          breaking
+            ? `Not saved to ${options.out}: apply would refuse this plan.`
+            : `Saved to ${options.out}; apply exactly this plan with: featurelog apply ${options.out}`,
+        );
+      }
       out.data(plan);
-      if (hasChanges(plan)) process.exitCode = PLAN_HAS_CHANGES_EXIT_CODE;
+      if (breaking) process.exitCode = PLAN_BREAKING_EXIT_CODE;
+      else if (hasChanges(plan)) process.exitCode = PLAN_HAS_CHANGES_EXIT_CODE;
     });
 
   program
