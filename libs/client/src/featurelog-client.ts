@@ -9,7 +9,7 @@ export interface FeaturelogClientOptions {
   timeoutMs?: number;
 }
 
-/** A JSON feature value: bytes arrive as base64, timestamps as epoch microseconds, NaN/±Infinity as strings. */
+/** A JSON feature value: bytes arrive as base64, timestamps as RFC 3339 UTC text, float32 as its shortest decimal, NaN/±Infinity as strings. */
 export type FeatureJson = boolean | number | string | null | FeatureJson[];
 
 export type FeatureSelection =

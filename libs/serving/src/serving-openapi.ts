@@ -8,10 +8,26 @@ const valuesColumn = {
     values: {
       type: 'array',
       items: {},
-      description: 'One value per entity row (bytes as base64, timestamps as epoch microseconds).',
+      description:
+        'One value per entity row, in its unit: int and float64 as JSON numbers; float32 as the shortest decimal ' +
+        'that reads back as the same float32 (4.9, not 4.900000095367432); timestamp features as RFC 3339 UTC ' +
+        'text written exactly like event_timestamps (`2024-05-01T12:00:00.000Z`, `.000001Z` when the value has ' +
+        'microseconds); bytes as base64; lists as arrays; NaN and ±Infinity as the strings "NaN", "Infinity", ' +
+        '"-Infinity"; null when absent. Join key columns echo the request.',
     },
-    statuses: { type: 'array', items: { type: 'string', enum: ['PRESENT', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] } },
-    event_timestamps: { type: 'array', items: { type: 'string', format: 'date-time' } },
+    statuses: {
+      type: 'array',
+      items: { type: 'string', enum: ['PRESENT', 'NULL_VALUE', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'] },
+      description:
+        "Feast's field statuses, first match wins: NOT_FOUND (no row for the entity in the view; value null), " +
+        "OUTSIDE_MAX_AGE (the row is older than the view's TTL; its value is still served), NULL_VALUE (the row " +
+        'is within the TTL but this value is null), PRESENT.',
+    },
+    event_timestamps: {
+      type: 'array',
+      items: { type: 'string', format: 'date-time' },
+      description: "The row's event time, RFC 3339 UTC; 1970-01-01T00:00:00Z for NOT_FOUND and join keys.",
+    },
   },
 };
 
@@ -39,7 +55,12 @@ export const GET_ONLINE_FEATURES_BODY = {
     entities: {
       type: 'object',
       additionalProperties: { type: 'array', items: {} },
-      description: 'Join key → one value per entity row; all lists equally long.',
+      description:
+        'Join key → one value per entity row; all lists equally long. An int32/int64 key may be a number or a ' +
+        'string of decimal digits with an optional "-" (Feast\'s JSON writes int64 as strings): "1001" is taken, ' +
+        '" 1", "1e3", "1.0" and values out of range are a 400 naming the key and value. An int64 key past 2^53 ' +
+        'must be sent as a string (as a JSON number it may already have lost digits, and is refused). A string ' +
+        'key must be a JSON string: 1001 for a string key is a 400 (send "1001"). Bytes keys are base64.',
       example: { driver_id: [1001, 1002] },
     },
     full_feature_names: { type: 'boolean', default: false, description: 'Name columns `view__feature`.' },
