@@ -91,13 +91,21 @@ export const GET_ONLINE_FEATURES_SCHEMA = {
 
 export const SUBSCRIBE_SCHEMA = {
   summary:
-    'Server-Sent Events: a snapshot, then every update of the entities (resync on falling behind or a registry change)',
+    'Server-Sent Events: a snapshot, then every update of the entities (resync on falling behind or a registry change); resumable with Last-Event-ID',
   description:
     'Events: `snapshot` {registry_version, feature_names, rows}, `update` (one row), `resync` {reason} followed by a ' +
     'fresh snapshot (reason `registry changed` when a definition it reads changed: the snapshot has the new ' +
     '`feature_names`), `error` {code, message, retriable} after which the stream ends (retriable false: a view, ' +
     'feature or service it reads was deleted; do not reconnect). A row is {view, entity_key, entity, status, ' +
-    'event_timestamp, version, values}. Keep the newest version per (view, entity_key).',
+    "event_timestamp, version, values}, values in the units of /get-online-features; status is the row's " +
+    '(PRESENT, OUTSIDE_MAX_AGE, NOT_FOUND). Keep the newest version per (view, entity_key).\n\n' +
+    'Resuming: each event has an `id:`, where the stream stands in the log (per topic it reads, ' +
+    '`topic:partition=nextOffset,…`, topics joined by `;`), or an empty `id:` while it is not exact yet (a ' +
+    'snapshot the updates after it complete). Reconnect with the last id as the `Last-Event-ID` header ' +
+    '(EventSource does): no snapshot, but every change missed meanwhile, in log order, each once, then the ' +
+    "live ones. When that position cannot be served (malformed, another subscription's topics, past the " +
+    "log's end, or more than the server re-reads), the stream starts with `reset` {reason} (the id cleared) " +
+    'and a fresh snapshot.',
   tags: ['serving'],
   security: [{ apiKey: [] }, { bearer: [] }],
   response: {
@@ -106,6 +114,16 @@ export const SUBSCRIBE_SCHEMA = {
     401: { description: 'No valid API key', ...errorBody },
     403: { description: 'The key lacks the read scope', ...errorBody },
     503: { description: 'Log, online store or registry unavailable, or the materializer too far behind', ...errorBody },
+  },
+};
+
+const SUBSCRIBE_HEADERS = {
+  type: 'object',
+  properties: {
+    'last-event-id': {
+      type: 'string',
+      description: 'The id of the last event received: resume there instead of starting with a snapshot.',
+    },
   },
 };
 
@@ -123,7 +141,7 @@ const SUBSCRIBE_QUERY = {
 /** Added to the documented routes only (see the note at the top). */
 export const DOCUMENTED_INPUTS: Record<string, Record<string, unknown>> = {
   '/get-online-features': { body: GET_ONLINE_FEATURES_BODY },
-  '/subscribe': { querystring: SUBSCRIBE_QUERY },
+  '/subscribe': { querystring: SUBSCRIBE_QUERY, headers: SUBSCRIBE_HEADERS },
 };
 
 export const OPENAPI_DOCUMENT = {
