@@ -117,10 +117,10 @@ const FLOAT32_MIN_NORMAL = 2 ** -126;
  * Why it is this cheap: the double's own shortest text (String) also reads back as the float32, and
  * no two decimals of at most 6 significant digits round to the same normal float32 (FLT_DIG), so a
  * String of at most 6 digits already is the answer. Otherwise the answer has 6 to 9 digits (1 to 9
- * for a subnormal): the nearest decimal of p digits (toExponential) is tried for each p in turn (9
- * always reads back). The only interval not centred on the value is at a power of two (the float32
- * below is half as far as the one above), where a p-digit decimal above can read back while the
- * nearest, below, does not: there the next p-digit decimal away from zero is tried too.
+ * for a subnormal): the nearest decimal of p digits is tried for each p in turn (9 always reads
+ * back). The only interval not centred on the value is at a power of two (the float32 below is half
+ * as far as the one above), where a p-digit decimal above can read back while the nearest, below,
+ * does not: there the next p-digit decimal away from zero is tried too.
  */
 export function float32Text(single: number, shortest = String(single)): string {
   const magnitude = Math.abs(single);
@@ -128,15 +128,82 @@ export function float32Text(single: number, shortest = String(single)): string {
   float32Bits[0] = single;
   const powerOfTwo = (float32Word[0]! & 0x7f_ffff) === 0;
   for (let digits = magnitude >= FLOAT32_MIN_NORMAL ? 6 : 1; digits < 9; digits++) {
+    const found = nearestReadingBack(single, magnitude, digits, powerOfTwo);
+    if (found !== undefined) return found;
+  }
+  return String(Number(single.toExponential(8)));
+}
+
+/** Exact powers of ten: 10^22 is the last a double holds exactly. */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * The text of the nearest `digits`-digit decimal to `single` (or at a power of two, of the next one
+ * away from zero) when it reads back as `single`, else undefined. Mostly arithmetic: the value times
+ * an exact power of ten, rounded, divided again, which IEEE arithmetic rounds exactly as parsing the
+ * decimal would. Where that product is too near a half to trust its rounding, or the power of ten is
+ * not exact, the decimal comes from toExponential instead.
+ */
+function nearestReadingBack(
+  single: number,
+  magnitude: number,
+  digits: number,
+  powerOfTwo: boolean,
+): string | undefined {
+  let exponent = Math.floor(Math.log10(magnitude));
+  let shift = digits - 1 - exponent;
+  let scaled = NaN;
+  if (shift >= -22 && shift <= 22) {
+    scaled = shift >= 0 ? magnitude * POW10[shift]! : magnitude / POW10[-shift]!;
+    // log10 may be one off next to a power of ten.
+    if (scaled >= POW10[digits]! || scaled < POW10[digits - 1]!) {
+      exponent += scaled >= POW10[digits]! ? 1 : -1;
+      shift = digits - 1 - exponent;
+      scaled =
+        shift >= -22 && shift <= 22 ? (shift >= 0 ? magnitude * POW10[shift]! : magnitude / POW10[-shift]!) : NaN;
+    }
+  }
+  if (Number.isNaN(scaled) || Math.abs(scaled - Math.floor(scaled) - 0.5) < 1e-6) {
     const nearest = single.toExponential(digits - 1);
     const read = Number(nearest);
     if (Math.fround(read) === single) return String(read);
-    if (powerOfTwo) {
-      const away = Number(nextAwayFromZero(nearest));
-      if (Math.fround(away) === single) return String(away);
-    }
+    if (!powerOfTwo) return undefined;
+    const away = Number(nextAwayFromZero(nearest));
+    return Math.fround(away) === single ? String(away) : undefined;
   }
-  return String(Number(single.toExponential(8)));
+  const negative = single < 0;
+  const unscale = (mantissa: number) => {
+    const read = shift >= 0 ? mantissa / POW10[shift]! : mantissa * POW10[-shift]!;
+    return negative ? -read : read;
+  };
+  const mantissa = Math.round(scaled);
+  if (Math.fround(unscale(mantissa)) === single) return decimalText(negative, mantissa, shift);
+  // The nearest was below in magnitude (rounded down): at a power of two the one above may still read back.
+  if (!powerOfTwo || mantissa > scaled) return undefined;
+  return Math.fround(unscale(mantissa + 1)) === single ? decimalText(negative, mantissa + 1, shift) : undefined;
+}
+
+/**
+ * `mantissa × 10^-shift` written as String writes that number (Number::toString: plain from 1e-7 up
+ * to 1e21, else `d.ddde±x`), without String's shortest-digit search: the digits are known already.
+ */
+function decimalText(negative: boolean, mantissa: number, shift: number): string {
+  while (mantissa % 10 === 0 && mantissa !== 0) {
+    mantissa /= 10;
+    shift--;
+  }
+  const digits = String(mantissa);
+  const k = digits.length;
+  const n = k - shift; // the value is 0.digits × 10^n
+  let text: string;
+  if (k <= n && n <= 21) text = digits + '0'.repeat(n - k);
+  else if (0 < n && n <= 21) text = `${digits.slice(0, n)}.${digits.slice(n)}`;
+  else if (-6 < n && n <= 0) text = `0.${'0'.repeat(-n)}${digits}`;
+  else {
+    const e = n - 1;
+    text = `${digits[0]}${k > 1 ? `.${digits.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${Math.abs(e)}`;
+  }
+  return negative ? `-${text}` : text;
 }
 
 /** float32Text as JSON: what is not finite as a float32 (NaN, ±Infinity, a double past its range) is a string. */
