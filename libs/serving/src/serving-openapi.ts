@@ -103,7 +103,8 @@ export const SUBSCRIBE_SCHEMA = {
     '`topic:partition=nextOffset,…`, topics joined by `;`), or an empty `id:` while it is not exact yet (a ' +
     'snapshot the updates after it complete). Reconnect with the last id as the `Last-Event-ID` header ' +
     '(EventSource does): no snapshot, but every change missed meanwhile, in log order, each once, then the ' +
-    "live ones. When that position cannot be served (malformed, another subscription's topics, past the " +
+    'live ones (a row appended out of event-time order may come although a newer version is held: keep the ' +
+    "newest per (view, entity_key)). When that position cannot be served (malformed, another subscription's topics, past the " +
     "log's end, or more than the server re-reads), the stream starts with `reset` {reason} (the id cleared) " +
     'and a fresh snapshot.',
   tags: ['serving'],
