@@ -1,15 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeaturelogClient, FeaturelogClientError } from '@featurelog/client';
-import type { FeatureViewDefinition, RowVersion } from '@featurelog/domain';
+import { FeaturelogError, type FeatureViewDefinition, type RowVersion } from '@featurelog/domain';
 import { servingTestDefinitions, type FeatureRowFeed, type FeedListener, type FeedRow } from '@featurelog/serving';
 import { waitFor } from '@featurelog/testing';
 import { startServing, type ServingUnderTest } from './serving.test-kit';
 
-/** Rows pushed by the test, standing in for the feature topics (covered with Kafka in subscribe.int.spec). */
+/**
+ * Rows pushed by the test, standing in for the feature topics (covered with Kafka in subscribe.int.spec
+ * and subscribe-resume.int.spec). It keeps no log, so it cannot resume a subscriber: reset.
+ */
 class PushedFeed implements FeatureRowFeed {
   readonly listeners = new Set<FeedListener>();
-  async follow(_view: unknown, listener: FeedListener) {
+  async follow(_view: unknown, listener: FeedListener, from?: ReadonlyMap<number, number>) {
+    if (from !== undefined) throw new FeaturelogError('RESUME_POSITION_UNAVAILABLE', 'pushed rows have no log');
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -71,9 +75,15 @@ describe('@featurelog/client against the serving app', () => {
     });
     const client = new FeaturelogClient({ url: serving.url, apiKey: 'k1' });
     const errors: string[] = [];
+    const resyncs: string[] = [];
     const subscription = client.subscribe(
       { features: ['driver_stats:trips'], entities: { driver_id: [7] } },
-      { reconnectDelayMs: 20, maxReconnectDelayMs: 100, onError: (error) => errors.push(error.code) },
+      {
+        reconnectDelayMs: 20,
+        maxReconnectDelayMs: 100,
+        onError: (error) => errors.push(error.code),
+        onResync: (reason) => resyncs.push(reason),
+      },
     );
     try {
       await subscription.ready;
@@ -88,6 +98,7 @@ describe('@featurelog/client against the serving app', () => {
       const port = Number(new URL(serving.url).port);
       await serving.app.close();
       await waitFor(() => errors.length > 0, { description: 'the client saw the stream end' });
+      assert.match(subscription.lastEventId, /:0=6$/, 'the client holds where the stream stood');
       const { createServingApp } = await import('./serving-app');
       const { createMetricsRegistry } = await import('@featurelog/observability');
       const second = await createServingApp({
@@ -104,6 +115,9 @@ describe('@featurelog/client against the serving app', () => {
       serving.app = second;
       await waitFor(() => subscription.connections >= 2, { description: 'reconnected' });
       await waitFor(() => feed.listeners.size > 0, { description: 'the new server follows the feed' });
+      // It asked to resume (Last-Event-ID); this feed cannot, so: reset, then a fresh snapshot.
+      await waitFor(() => resyncs.length === 1, { description: 'the reset' });
+      assert.match(resyncs[0]!, /pushed rows have no log/);
       assert.equal(
         subscription.get('driver_stats', 'driver_id=7')?.values?.trips,
         5,

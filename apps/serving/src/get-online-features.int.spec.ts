@@ -52,6 +52,14 @@ describe('POST /get-online-features over real Redis', () => {
         },
         {
           project,
+          // A null value, a float32 as Avro widens it (4.900000095367432), an int64 key past 2^53.
+          entityKey: 'driver_id=9007199254740993',
+          view: 'driver_stats',
+          version: version(now - 2_000, 5),
+          features: { conv_rate: null, acc_rate: Math.fround(4.9), trips: 11 },
+        },
+        {
+          project,
           entityKey: 'customer_id=c1|driver_id=1',
           view: 'driver_customer',
           version: version(now - hour, 4),
@@ -78,6 +86,52 @@ describe('POST /get-online-features over real Redis', () => {
     assert.deepEqual(body.results[1]!.statuses, ['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
     assert.deepEqual(body.results[2]!.values, [10, 3, null]);
     assert.equal(body.results[2]!.event_timestamps[2], '1970-01-01T00:00:00Z');
+  });
+
+  it('answers NULL_VALUE, float32 as typed, timestamp features as RFC 3339, and integer keys given as strings', async () => {
+    const { status, body } = await postJson(
+      endpoint,
+      {
+        features: ['driver_stats:conv_rate', 'driver_stats:acc_rate', 'driver_stats:trips'],
+        entities: { driver_id: ['9007199254740993', '2', 4] },
+      },
+      read,
+    );
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body.results[0]!.values, ['9007199254740993', '2', 4]);
+    assert.deepEqual(body.results[1]!.values, [null, 0.1, null]);
+    assert.deepEqual(body.results[1]!.statuses, ['NULL_VALUE', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
+    assert.deepEqual(body.results[2]!.values, [4.9, 0.2, null]);
+    assert.deepEqual(body.results[2]!.statuses, ['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
+    assert.deepEqual(body.results[3]!.values, [11, 3, null]);
+    assert.equal(body.results[1]!.event_timestamps[0], new Date((now - 2_000) / 1_000).toISOString());
+
+    const profile = await postJson(
+      endpoint,
+      { features: ['customer_profile:signed_up'], entities: { customer_id: ['c1'] } },
+      read,
+    );
+    assert.deepEqual(profile.body.results[1]!.values, ['1970-01-01T00:00:00.000005Z']);
+
+    const bad = await postJson(endpoint, { features: ['driver_stats:trips'], entities: { driver_id: ['1.0'] } }, read);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'INVALID_JOIN_KEY_VALUE');
+    // 2^53 + 1 as a JSON number already reads as 2^53: refused, never served as another driver.
+    const rounded = await postJson(
+      endpoint,
+      { features: ['driver_stats:trips'], entities: { driver_id: [2 ** 53] } },
+      read,
+    );
+    assert.equal(rounded.status, 400);
+    assert.match(rounded.body.message, /past 2\^53.*as strings/);
+    assert.match(bad.body.message, /"entities"."driver_id"\[0\] must be an integer in int64 range.*got "1.0"/);
+    const numberForString = await postJson(
+      endpoint,
+      { features: ['customer_profile:name'], entities: { customer_id: [1001] } },
+      read,
+    );
+    assert.equal(numberForString.status, 400);
+    assert.match(numberForString.body.message, /"customer_id".*send "1001", not 1001/);
   });
 
   it('serves a feature service over single- and multi-entity views (TTL 0 never expires)', async () => {
@@ -151,7 +205,7 @@ describe('POST /get-online-features over real Redis', () => {
         { features: ['driver_stats:trips'], entities: { driver_id: ['one'] } },
         400,
         'INVALID_JOIN_KEY_VALUE',
-        /"driver_id" \(int64\)/,
+        /"driver_id" is int64\), got "one"/,
       ],
       [
         { features: ['driver_customer:trips'], entities: { driver_id: [1, 2], customer_id: ['c1'] } },
@@ -201,6 +255,7 @@ describe('POST /get-online-features over real Redis', () => {
       / [1-9]\d*$/,
     );
     assert.match(line('featurelog_serving_feature_values_total', 'status="OUTSIDE_MAX_AGE"') ?? '', / [1-9]\d*$/);
+    assert.match(line('featurelog_serving_feature_values_total', 'status="NULL_VALUE"') ?? '', / [1-9]\d*$/);
     const docs = await fetch(`${serving.url}/docs/json`);
     assert.equal(docs.status, 200);
     const document = (await docs.json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };

@@ -9,7 +9,7 @@ export interface FeaturelogClientOptions {
   timeoutMs?: number;
 }
 
-/** A JSON feature value: bytes arrive as base64, timestamps as epoch microseconds, NaN/±Infinity as strings. */
+/** A JSON feature value: bytes arrive as base64, timestamps as RFC 3339 UTC text, float32 as its shortest decimal, NaN/±Infinity as strings. */
 export type FeatureJson = boolean | number | string | null | FeatureJson[];
 
 export type FeatureSelection =
@@ -56,7 +56,8 @@ export interface SubscribeHandlers {
   onChange?: (row: SubscribedRow) => void;
   /**
    * A fresh snapshot follows: the server dropped updates for this subscriber, or the registry
-   * changed what it reads (reason `registry changed`; the snapshot then has the new feature names).
+   * changed what it reads (reason `registry changed`; the snapshot then has the new feature names),
+   * or a reconnect could not resume where the last connection stood (the server's `reset`).
    */
   onResync?: (reason: string) => void;
   /**
@@ -105,9 +106,10 @@ export class FeaturelogClient {
 
   /**
    * Follows the current values and every change of the given entities. Reconnects by itself after a
-   * network error, a server restart or an `error` event; each connection starts with a fresh
-   * snapshot, and any value whose version is not newer than the one held is dropped, so the cache
-   * never goes back in time.
+   * network error, a server restart or an `error` event, with the last event id (`Last-Event-ID`):
+   * the server then sends only the changes missed meanwhile, or `reset` and a fresh snapshot when it
+   * cannot. Any value whose version is not newer than the one held is dropped, so the cache never
+   * goes back in time.
    */
   subscribe(request: OnlineFeaturesRequest, options: SubscribeOptions = {}): FeatureSubscription {
     const query = new URLSearchParams();
@@ -133,6 +135,8 @@ export class FeatureSubscription {
   readonly ready: Promise<void>;
   /** Connections made so far (1 after the first). */
   connections = 0;
+  /** The server's id of the last event (where the stream stands), sent as Last-Event-ID on reconnect. */
+  lastEventId = '';
   private closed = false;
   readonly done: Promise<void>;
 
@@ -186,10 +190,11 @@ export class FeatureSubscription {
     }
   }
 
-  /** One connection; resolves when the stream ends, true if a snapshot came through it. */
+  /** One connection; resolves when the stream ends, true if a snapshot or an update came through it. */
   private async connectOnce(): Promise<boolean> {
+    const resumeFrom: Record<string, string> = this.lastEventId === '' ? {} : { 'last-event-id': this.lastEventId };
     const response = await fetch(this.url, {
-      headers: { accept: 'text/event-stream', ...this.headers },
+      headers: { accept: 'text/event-stream', ...this.headers, ...resumeFrom },
       signal: this.abort.signal,
     });
     if (!response.ok) throw await errorOf(response);
@@ -205,9 +210,11 @@ export class FeatureSubscription {
         buffer = buffer.slice(end + 2);
         let event = 'message';
         let data = '';
+        let id: string | undefined;
         for (const line of block.split('\n')) {
           if (line.startsWith('event:')) event = line.slice(6).trim();
           else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+          else if (line.startsWith('id:')) id = line.slice(3).trimStart();
         }
         if (data === '') continue;
         const payload = JSON.parse(data) as Record<string, unknown>;
@@ -217,7 +224,8 @@ export class FeatureSubscription {
           this.resolveReady();
         } else if (event === 'update') {
           this.hold(payload as unknown as SubscribedRow);
-        } else if (event === 'resync') {
+          gotSnapshot = true;
+        } else if (event === 'resync' || event === 'reset') {
           this.options.onResync?.(String(payload.reason));
         } else if (event === 'error') {
           throw new FeaturelogClientError(
@@ -227,6 +235,8 @@ export class FeatureSubscription {
             payload.retriable !== false,
           );
         }
+        // Taken once the event is held: one cut off by a broken connection is sent again.
+        if (id !== undefined) this.lastEventId = id;
       }
     }
     return gotSnapshot;

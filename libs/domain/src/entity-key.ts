@@ -4,13 +4,16 @@ import type { ScalarType } from './value-types';
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * Encodes join-key values as the text used for Kafka message keys and online-store keys:
  * `name=value` pairs sorted by join-key name and joined by `|`, e.g. `driver_id=1001|trip_id=abc`.
  *
- * Values by type: int32/int64 in decimal (`-5`), bool `true`/`false`, bytes as lowercase hex,
- * string as itself with `%`, `|`, `=` and control characters escaped as `%XX` (UTF-8 bytes, upper hex).
+ * Values by type: int32/int64 in decimal (`-5`; an int64 may be a bigint, which keeps one past 2^53
+ * exact), bool `true`/`false`, bytes as lowercase hex, string as itself with `%`, `|`, `=` and
+ * control characters escaped as `%XX` (UTF-8 bytes, upper hex).
  * The same values always give the same text, and distinct values give distinct text, so the key can
  * be used for partitioning and equality. Throws MISSING_JOIN_KEY or INVALID_JOIN_KEY_VALUE naming the key.
  */
@@ -73,7 +76,10 @@ function encodeKeyValue(key: JoinKey, value: unknown): string {
       }
       return String(value);
     case 'int64':
-      if (!Number.isSafeInteger(value)) throw invalid(key, value, 'a safe integer (|n| <= 2^53 - 1)');
+      // A bigint carries an int64 past 2^53 exactly (a join key given as a string of digits).
+      if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return String(value);
+      if (!Number.isSafeInteger(value))
+        throw invalid(key, value, 'a safe integer (|n| <= 2^53 - 1) or an int64 bigint');
       return String(value);
     case 'bool':
       if (typeof value !== 'boolean') throw invalid(key, value, 'a boolean');

@@ -33,10 +33,25 @@ describe('encodeEntityKey', () => {
     assert.equal(encodeEntityKey(keys, { trip_id: 'ünïcödé 🚗', driver_id: 1 }), 'driver_id=1|trip_id=ünïcödé 🚗');
   });
 
+  it('takes an int64 past 2^53 exactly as a bigint, and a bigint as the same key as its number', () => {
+    assert.equal(
+      encodeEntityKey(keys, { trip_id: 'x', driver_id: 2n ** 53n + 1n }),
+      'driver_id=9007199254740993|trip_id=x',
+    );
+    assert.equal(
+      encodeEntityKey(keys, { trip_id: 'x', driver_id: 10n }),
+      encodeEntityKey(keys, { trip_id: 'x', driver_id: 10 }),
+    );
+    assert.equal(
+      encodeEntityKey(keys, { trip_id: 'x', driver_id: -(2n ** 63n) }),
+      'driver_id=-9223372036854775808|trip_id=x',
+    );
+  });
+
   it('refuses missing and mistyped values, naming the key', () => {
     assert.throws(() => encodeEntityKey(keys, { trip_id: 'x' }), { code: 'MISSING_JOIN_KEY', message: /driver_id/ });
     assert.throws(() => encodeEntityKey(keys, { trip_id: 'x', driver_id: null }), { code: 'MISSING_JOIN_KEY' });
-    for (const bad of ['1001', 1.5, 2 ** 53, 10n, true]) {
+    for (const bad of ['1001', 1.5, 2 ** 53, 2n ** 63n, -(2n ** 63n) - 1n, true]) {
       assert.throws(() => encodeEntityKey(keys, { trip_id: 'x', driver_id: bad }), {
         code: 'INVALID_JOIN_KEY_VALUE',
         message: /join key "driver_id" \(int64\)/,

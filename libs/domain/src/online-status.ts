@@ -1,4 +1,9 @@
-export type OnlineStatus = 'PRESENT' | 'OUTSIDE_MAX_AGE' | 'NOT_FOUND';
+/**
+ * Feast's field statuses. `onlineStatus` judges an entity's row of a view; a served feature of a row
+ * that is PRESENT but whose own value is null is `NULL_VALUE` (Feast's order: NOT_FOUND, then
+ * OUTSIDE_MAX_AGE, then NULL_VALUE, then PRESENT).
+ */
+export type OnlineStatus = 'PRESENT' | 'NULL_VALUE' | 'OUTSIDE_MAX_AGE' | 'NOT_FOUND';
 
 /**
  * The status served with an online value, for a view with TTL `ttlSeconds`, at `nowMicros`:
@@ -11,7 +16,7 @@ export function onlineStatus(
   latest: { eventTimestamp: number } | null | undefined,
   ttlSeconds: number,
   nowMicros: number,
-): OnlineStatus {
+): Exclude<OnlineStatus, 'NULL_VALUE'> {
   if (latest === null || latest === undefined) return 'NOT_FOUND';
   if (ttlSeconds === 0) return 'PRESENT';
   return latest.eventTimestamp >= nowMicros - ttlSeconds * 1_000_000 ? 'PRESENT' : 'OUTSIDE_MAX_AGE';

@@ -12,8 +12,20 @@ export interface FeedRow {
   row: Record<string, FeatureValue>;
 }
 
+/** Where a listener stands in one partition: every record before `nextOffset` was handed to it. */
+export interface FeedPosition {
+  topic: string;
+  partition: number;
+  nextOffset: number;
+}
+
 export interface FeedListener {
-  rows(rows: readonly FeedRow[]): void;
+  /**
+   * Rows, in log order within a partition; `position`, when given, is where the listener stands in
+   * that partition after them (records that gave no row count too). An empty `rows` may come just to
+   * say where it stands (when following starts, and after records that gave none).
+   */
+  rows(rows: readonly FeedRow[], position?: FeedPosition): void;
   /** The feed stopped for good (log unavailable): the listener will get no more rows. */
   failed(error: Error): void;
 }
@@ -27,10 +39,14 @@ export interface FeatureRowFeed {
    * Delivers to `listener` every row of the view's topic that the online store may not hold yet when
    * this call resolves (from the materializer's checkpoint on, or from the topic's end when it has
    * none), then every row appended later, until the returned function is called. Rows may come more
-   * than once and out of order: listeners compare versions. A snapshot read after this resolves
-   * therefore leaves no gap.
+   * than once and across partitions in any order: listeners compare versions. A snapshot read after
+   * this resolves therefore leaves no gap.
+   *
+   * With `from` (partition → offset, for every partition of the topic), every row from those offsets
+   * on instead, each once, in log order per partition: a subscriber resuming where it stood. Throws
+   * RESUME_POSITION_UNAVAILABLE (not retriable: start afresh) when that cannot be served.
    */
-  follow(view: ServingView, listener: FeedListener): Promise<() => void>;
+  follow(view: ServingView, listener: FeedListener, from?: ReadonlyMap<number, number>): Promise<() => void>;
   close(): Promise<void>;
 }
 

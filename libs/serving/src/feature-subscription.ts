@@ -6,7 +6,7 @@ import {
   type RowVersion,
 } from '@featurelog/domain';
 import type { OnlineStore, OnlineViewValue } from '@featurelog/online-store';
-import type { FeatureRowFeed, FeedListener, FeedRow } from './feature-row-feed.port';
+import type { FeatureRowFeed, FeedListener, FeedPosition, FeedRow } from './feature-row-feed.port';
 import { timestampJson } from './json-values';
 import { DEFAULT_MAX_ENTITY_ROWS, parseEntities, parseSelection, type OnlineFeaturesRequest } from './online-request';
 import { storeRequests } from './online-retrieval';
@@ -56,6 +56,17 @@ export const REGISTRY_CHANGED = 'registry changed';
  * Follows the registry: when a definition it reads changes, it is planned again and sent `resync`
  * (reason `registry changed`) and a fresh snapshot; when its service, a view or a feature it reads
  * is gone, the stream ends with a non-retriable `error`.
+ *
+ * Resumable: every event carries an `id:`, where the stream stands in the log (streamPositionId: per
+ * topic it reads, the next offset of each partition), once the subscriber holds exactly the latest
+ * version, among the records before it, of each (view, entity). A reconnect with that id as
+ * `Last-Event-ID` gets no snapshot but the updates it missed: the rows from that position on, each
+ * once, in log order, those newer than what it holds (the online store's value, when it is from
+ * before the position), then the live ones. An id that cannot be served (malformed, of other topics
+ * than this subscription reads, past a partition's end, or more than the feed re-reads) gets a
+ * `reset` event with the reason, then a fresh snapshot. An event sent before the stream's position is
+ * exact (a snapshot holding a row the stream has not passed yet, or one followed by updates that
+ * complete it) carries an empty `id:`, which makes the client forget its id.
  */
 export class FeatureSubscription {
   private interests = new Map<string, Interest>();
@@ -71,6 +82,14 @@ export class FeatureSubscription {
   private snapshotting = false;
   private closed = false;
   private unfollows: Array<() => void> = [];
+  /** Where the stream stands: topic → partition → next offset. Every record before it is accounted for. */
+  private positions = new Map<string, Map<number, number>>();
+  /** After a snapshot that holds rows the positions have not passed: ids are empty until they have. */
+  private exactFrom: Map<string, Map<number, number>> | undefined;
+  /** While a resume replays: events wait in the queue until every view's position was accepted. */
+  private holding = false;
+  /** Set while the updates completing a snapshot are queued, all but the last. */
+  private withholdId = false;
   /** The start and re-plans run one after another. */
   private replanning: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -89,6 +108,8 @@ export class FeatureSubscription {
     readonly request: OnlineFeaturesRequest,
     private readonly sink: EventSink,
     limits: SubscriptionLimits = {},
+    /** The client's `Last-Event-ID`, when it reconnects. */
+    private readonly lastEventId?: string,
   ) {
     this.maxQueued = limits.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
     this.interests = interestsOf(plan, request);
@@ -103,10 +124,12 @@ export class FeatureSubscription {
     return this.plan.registryVersion;
   }
 
-  /** Follows every view, then sends the snapshot and whatever arrived meanwhile. */
+  /** Follows every view, then sends the snapshot and whatever arrived meanwhile (or resumes from `lastEventId`). */
   start(): Promise<void> {
     // Re-plans wait for the start, so they never follow views alongside it.
     const run = this.replanning.then(async () => {
+      if (this.lastEventId !== undefined && (await this.resume(this.lastEventId))) return;
+      if (this.closed) return;
       this.unfollows = await this.followAll();
       if (!this.closed) await this.snapshot();
     });
@@ -150,6 +173,9 @@ export class FeatureSubscription {
     this.queue.length = 0;
     this.plan = next;
     this.interests = interests;
+    // The new plan's views are followed afresh: where the stream stands is theirs from here on.
+    const topics = new Set([...interests.values()].map((interest) => interest.view.topic));
+    for (const topic of [...this.positions.keys()]) if (!topics.has(topic)) this.positions.delete(topic);
     for (const [key, row] of this.latest) {
       if (this.interests.get(row.view)?.rows.has(row.entityKey) !== true) this.latest.delete(key);
     }
@@ -168,16 +194,73 @@ export class FeatureSubscription {
     this.pump();
   }
 
-  private async followAll(): Promise<Array<() => void>> {
+  /**
+   * Resumes from the client's last event id: true when the missed updates are on their way, false
+   * after a `reset` event (a fresh start follows).
+   */
+  private async resume(lastEventId: string): Promise<boolean> {
+    const from = parseStreamPosition(lastEventId);
+    const topics = new Set([...this.interests.values()].map((interest) => interest.view.topic));
+    let reason: string;
+    if (from === undefined) {
+      reason = `Last-Event-ID ${JSON.stringify(lastEventId.slice(0, 80))} is not a stream position`;
+    } else if (from.size !== topics.size || [...topics].some((topic) => !from.has(topic))) {
+      reason = `Last-Event-ID is a position in ${[...from.keys()].join(', ')}, and this subscription reads ${[...topics].join(', ')}`;
+    } else {
+      try {
+        // What the subscriber holds of each entity, as far as the store can tell: its value, when it
+        // is from before the position (a later one may be among the rows replayed).
+        const keys = [...this.interests.values()].flatMap((interest) =>
+          [...interest.rows.keys()].map((entityKey) => ({ interest, entityKey })),
+        );
+        const values = await this.deps.store.read(
+          this.deps.project,
+          keys.map(({ interest, entityKey }) => ({ entityKey, views: [interest.view.name] })),
+        );
+        if (this.closed) return true;
+        keys.forEach(({ interest, entityKey }, i) => {
+          const held = values[i]?.[0]?.version;
+          const position = held?.position;
+          const next = position === undefined ? undefined : from.get(interest.view.topic)?.get(position.partition);
+          if (held !== undefined && next !== undefined && position!.offset < next) {
+            this.delivered.set(`${interest.view.name}\u0000${entityKey}`, held);
+          }
+        });
+        this.positions = new Map([...from].map(([topic, partitions]) => [topic, new Map(partitions)]));
+        this.holding = true;
+        this.buffering = false;
+        this.unfollows = await this.followAll(from);
+        this.holding = false;
+        // The stream (and its headers) starts now even when nothing was missed.
+        if (this.queue.length === 0) this.send(': resumed\n\n');
+        this.pump();
+        return true;
+      } catch (error) {
+        if (!(error instanceof FeaturelogError && error.code === 'RESUME_POSITION_UNAVAILABLE')) throw error;
+        reason = error.message;
+        this.holding = false;
+        this.buffering = true;
+        this.queue.length = 0;
+        this.resyncReason = undefined;
+        this.delivered.clear();
+        this.latest.clear();
+        this.positions.clear();
+      }
+    }
+    this.send(`event: reset\ndata: ${JSON.stringify({ reason })}\nid:\n\n`);
+    return false;
+  }
+
+  private async followAll(from?: ReadonlyMap<string, ReadonlyMap<number, number>>): Promise<Array<() => void>> {
     // A listener of its own per plan: leaving the old plan's views must not remove the new one's.
     const listener: FeedListener = {
-      rows: (rows) => this.onRows(rows),
+      rows: (rows, position) => this.onRows(rows, position),
       failed: (error) => this.fail(error),
     };
     const unfollows: Array<() => void> = [];
     try {
       for (const interest of this.interests.values()) {
-        unfollows.push(await this.deps.feed.follow(interest.view, listener));
+        unfollows.push(await this.deps.feed.follow(interest.view, listener, from?.get(interest.view.topic)));
         if (this.closed) break;
       }
     } catch (error) {
@@ -208,17 +291,45 @@ export class FeatureSubscription {
     this.deps.onClose?.();
   }
 
-  private onRows(rows: readonly FeedRow[]): void {
+  private onRows(rows: readonly FeedRow[], position?: FeedPosition): void {
     if (this.closed) return;
     for (const row of rows) {
       const interest = this.interests.get(row.view);
-      if (interest === undefined || !interest.rows.has(row.entityKey)) continue;
+      if (interest === undefined) continue;
+      // An update's id says the stream stands right after its row.
+      this.advance(interest.view.topic, row.version.position.partition, row.version.position.offset + 1);
+      if (!interest.rows.has(row.entityKey)) continue;
       const key = `${row.view}\u0000${row.entityKey}`;
       const known = this.latest.get(key);
       if (known !== undefined && compareRowVersions(row.version, known.version) <= 0) continue;
       this.latest.set(key, row);
       if (!this.buffering) this.consider(interest, row);
     }
+    if (position !== undefined) this.advance(position.topic, position.partition, position.nextOffset);
+  }
+
+  private advance(topic: string, partition: number, nextOffset: number): void {
+    let partitions = this.positions.get(topic);
+    if (partitions === undefined) {
+      if (![...this.interests.values()].some((interest) => interest.view.topic === topic)) return;
+      partitions = new Map();
+      this.positions.set(topic, partitions);
+    }
+    if ((partitions.get(partition) ?? -1) < nextOffset) partitions.set(partition, nextOffset);
+  }
+
+  /** The `id:` line of the next event: where the stream stands, or empty while that is not exact. */
+  private idLine(): string {
+    if (this.withholdId) return 'id:\n';
+    if (this.exactFrom !== undefined) {
+      for (const [topic, partitions] of this.exactFrom) {
+        for (const [partition, next] of partitions) {
+          if ((this.positions.get(topic)?.get(partition) ?? -1) < next) return 'id:\n';
+        }
+      }
+      this.exactFrom = undefined;
+    }
+    return `id: ${streamPositionId(this.positions)}\n`;
   }
 
   private consider(interest: Interest, row: FeedRow): void {
@@ -233,7 +344,7 @@ export class FeatureSubscription {
       return;
     }
     this.queue.push(
-      `event: update\ndata: ${rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())}\n\n`,
+      `event: update\ndata: ${rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())}\n${this.idLine()}\n`,
     );
     this.pump();
   }
@@ -248,11 +359,12 @@ export class FeatureSubscription {
   }
 
   private pump(): void {
+    if (this.holding) return;
     while (this.writable && this.queue.length > 0 && !this.closed) this.send(this.queue.shift()!);
     if (this.writable && this.resyncReason !== undefined && !this.snapshotting && !this.closed) {
       const reason = this.resyncReason;
       this.resyncReason = undefined;
-      this.send(`event: resync\ndata: ${JSON.stringify({ reason })}\n\n`);
+      this.send(`event: resync\ndata: ${JSON.stringify({ reason })}\nid:\n\n`);
       void this.snapshot().catch((error: unknown) => this.fail(error as Error));
     }
   }
@@ -280,9 +392,17 @@ export class FeatureSubscription {
       );
       if (this.closed) return;
       this.delivered.clear();
+      // Rows of the store the stream has not passed yet: its ids wait until it has.
+      const exactFrom = new Map<string, Map<number, number>>();
       const rows = keys.map(({ interest, entityKey }, i) => {
         const value: OnlineViewValue | null = values[i]?.[0] ?? null;
-        if (value !== null) this.delivered.set(`${interest.view.name}\u0000${entityKey}`, value.version);
+        if (value !== null) {
+          this.delivered.set(`${interest.view.name}\u0000${entityKey}`, value.version);
+          const { partition, offset } = value.version.position;
+          const partitions = exactFrom.get(interest.view.topic) ?? new Map<number, number>();
+          exactFrom.set(interest.view.topic, partitions);
+          partitions.set(partition, Math.max(partitions.get(partition) ?? 0, offset + 1));
+        }
         return value === null
           ? rowJson(interest, entityKey, this.request, null, null, now)
           : rowJson(interest, entityKey, this.request, value.version, value.features, now);
@@ -290,15 +410,23 @@ export class FeatureSubscription {
       const featureNames = JSON.stringify(this.plan.columns.map((column) => column.name));
       // The snapshot replaces everything queued before it, and is never dropped for being late.
       this.queue.length = 0;
+      this.exactFrom = exactFrom;
+      // Rows the feed gave that are newer than the snapshot complete it, as updates right after it:
+      // until the last of them, the subscriber does not hold the stream's position yet.
+      const completing = [...this.latest.values()].filter((row) => {
+        const sent = this.delivered.get(`${row.view}\u0000${row.entityKey}`);
+        return this.interests.has(row.view) && (sent === undefined || compareRowVersions(row.version, sent) > 0);
+      });
       this.queue.push(
-        `event: snapshot\ndata: {"registry_version":${this.plan.registryVersion},"feature_names":${featureNames},"rows":[${rows.join(',')}]}\n\n`,
+        `event: snapshot\ndata: {"registry_version":${this.plan.registryVersion},"feature_names":${featureNames},"rows":[${rows.join(',')}]}\n${completing.length > 0 ? 'id:\n' : this.idLine()}\n`,
       );
-      this.pump();
       this.buffering = false;
-      for (const row of this.latest.values()) {
-        const interest = this.interests.get(row.view);
-        if (interest !== undefined) this.consider(interest, row);
-      }
+      completing.forEach((row, i) => {
+        this.withholdId = i < completing.length - 1;
+        this.consider(this.interests.get(row.view)!, row);
+      });
+      this.withholdId = false;
+      this.pump();
     } finally {
       this.snapshotting = false;
     }
@@ -315,6 +443,40 @@ export class FeatureSubscription {
     this.close();
     this.sink.end();
   }
+}
+
+/**
+ * A stream position as an SSE event id: per topic (sorted), `topic:partition=nextOffset,…`, joined
+ * by `;`, e.g. `p.features.driver_stats.v1:0=42,1=17`. Topic names have no `:`, `;`, `,` or `=`.
+ */
+export function streamPositionId(positions: ReadonlyMap<string, ReadonlyMap<number, number>>): string {
+  return [...positions.keys()]
+    .sort()
+    .map((topic) => {
+      const partitions = [...positions.get(topic)!].sort(([a], [b]) => a - b);
+      return `${topic}:${partitions.map(([partition, next]) => `${partition}=${next}`).join(',')}`;
+    })
+    .join(';');
+}
+
+const TOPIC_POSITION = /^([A-Za-z0-9._-]+):(\d{1,9}=\d{1,16}(?:,\d{1,9}=\d{1,16})*)$/;
+
+/** The inverse of streamPositionId; undefined for anything that is not one. */
+export function parseStreamPosition(id: string): Map<string, Map<number, number>> | undefined {
+  if (id === '' || id.length > 16_384) return undefined;
+  const positions = new Map<string, Map<number, number>>();
+  for (const part of id.split(';')) {
+    const match = TOPIC_POSITION.exec(part);
+    if (match === null || positions.has(match[1]!)) return undefined;
+    const partitions = new Map<number, number>();
+    for (const pair of match[2]!.split(',')) {
+      const [partition, next] = pair.split('=').map(Number) as [number, number];
+      if (partitions.has(partition) || !Number.isSafeInteger(next)) return undefined;
+      partitions.set(partition, next);
+    }
+    positions.set(match[1]!, partitions);
+  }
+  return positions;
 }
 
 function interestsOf(plan: RetrievalPlan, request: OnlineFeaturesRequest): Map<string, Interest> {
@@ -452,7 +614,11 @@ export class FeatureSubscriptions {
   }
 
   /** Parses and plans before anything is written, so a bad request still gets a 4xx. */
-  prepare(query: Record<string, string | string[] | undefined>, sink: EventSink): FeatureSubscription {
+  prepare(
+    query: Record<string, string | string[] | undefined>,
+    sink: EventSink,
+    lastEventId?: string,
+  ): FeatureSubscription {
     const request = parseSubscribeQuery(query, this.options.limits?.maxEntityRows);
     const plan = this.options.catalogs.current().plan(request.selection, request.fullFeatureNames);
     const subscription: FeatureSubscription = new FeatureSubscription(
@@ -467,6 +633,7 @@ export class FeatureSubscriptions {
       request,
       sink,
       this.options.limits,
+      lastEventId === '' ? undefined : lastEventId,
     );
     this.open.add(subscription);
     return subscription;

@@ -12,8 +12,11 @@ import type { OnlineReadRequest, OnlineStore, OnlineViewValue } from '@featurelo
 import {
   CatalogSource,
   FeatureSubscriptions,
+  parseStreamPosition,
   registryOf,
+  ServingCatalog,
   servingTestDefinitions,
+  streamPositionId,
   type EventSink,
   type FeatureRowFeed,
   type FeedListener,
@@ -92,6 +95,15 @@ class HeldStore {
   }
 }
 
+/** The `id:` of each event block (undefined: none; '' clears the client's id). */
+const idsOf = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event:'))
+    .map((block) => /^id:(.*)$/m.exec(block)?.[1]?.trim());
+
+const TOPIC = new ServingCatalog('p', registryOf(servingTestDefinitions())).view('driver_stats').topic;
+
 class FakeSink implements EventSink {
   text = '';
   blocked = false;
@@ -142,7 +154,7 @@ function setup(maxQueuedEvents = 100) {
     },
   });
   const sink = new FakeSink();
-  const open = (query: Record<string, string>) => subscriptions.prepare(query, sink);
+  const open = (query: Record<string, string>, lastEventId?: string) => subscriptions.prepare(query, sink, lastEventId);
   /** Applies one changeset as the follower would, then lets the subscriptions re-plan. */
   const change = async (changes: RegistryChange[]) => {
     const state: RegistryState = registry.state;
@@ -213,6 +225,8 @@ describe('FeatureSubscription', () => {
         [{ driver_id: 1 }, 7, 7],
       ],
     );
+    // The update completing the snapshot carries the position; the snapshot alone would not hold it.
+    assert.deepEqual(idsOf(sink.text), ['', `${TOPIC}:0=7`, `${TOPIC}:0=8`]);
     subscription.close();
     assert.equal(feed.listeners.size, 0, 'closing stops following');
   });
@@ -349,5 +363,104 @@ describe('FeatureSubscription', () => {
     assert.throws(() => open({ features: 'driver_stats:trips', entities: '{' }), /"entities" is not valid JSON/);
     assert.throws(() => open({ features: 'driver_stats:trips', entities: '{"driver_id":["x"]}' }), /int64/);
     assert.throws(() => open({ feature_service: 'ghost', entities: '{"driver_id":[1]}' }), /"ghost"/);
+  });
+
+  it('writes a stream position as an event id and reads it back, refusing anything else', () => {
+    const positions = new Map([
+      [
+        'p.features.b',
+        new Map([
+          [1, 7],
+          [0, 12],
+        ]),
+      ],
+      ['p.features.a', new Map([[0, 0]])],
+    ]);
+    const id = streamPositionId(positions);
+    assert.equal(id, 'p.features.a:0=0;p.features.b:0=12,1=7');
+    assert.deepEqual(parseStreamPosition(id), positions);
+    for (const bad of [
+      '',
+      'x',
+      'a:0',
+      'a:0=1,0=2',
+      'a:0=1;a:0=2',
+      'a:-1=2',
+      'a:0=1.5',
+      'a b:0=1',
+      'a:0=1;',
+      `a:0=${'9'.repeat(17)}`,
+    ]) {
+      assert.equal(parseStreamPosition(bad), undefined, bad);
+    }
+  });
+
+  it('gives every event the position it leaves the subscriber at, and none while a snapshot is ahead of it', async () => {
+    const { feed, store, sink, open } = setup();
+    // The materializer is ahead of the feed: the snapshot holds offset 5, the feed stands at 3.
+    store.values.set('driver_id=1/driver_stats', { version: version(5), features: { trips: 5 } });
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    const where = (nextOffset: number) => {
+      for (const listener of feed.listeners) listener.rows([], { topic: TOPIC, partition: 0, nextOffset });
+    };
+    const started = subscription.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    where(3);
+    await started;
+    feed.emit(row(1, 4, 4, NOW - 1)); // older than the snapshot: no event
+    feed.emit(row(1, 5, 5)); // the snapshot's own row: no event, but the stream passes it
+    feed.emit(row(2, 6, 60)); // another driver
+    feed.emit(row(1, 7, 7));
+    where(9);
+    feed.emit(row(1, 9, 9));
+    assert.deepEqual(
+      sink.events().map((e) => [e.event, e.data.values?.trips ?? e.data.rows[0]?.values.trips]),
+      [
+        ['snapshot', 5],
+        ['update', 7],
+        ['update', 9],
+      ],
+    );
+    assert.deepEqual(idsOf(sink.text), ['', `${TOPIC}:0=8`, `${TOPIC}:0=10`]);
+    subscription.close();
+  });
+
+  it('resumes from Last-Event-ID: no snapshot, the rows from there that are newer than what it holds, with ids', async () => {
+    const { feed, store, sink, open } = setup();
+    // What the subscriber holds, from before its position: a row at offset 8.
+    store.values.set('driver_id=1/driver_stats', { version: version(8), features: { trips: 8 } });
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1,2]}' }, `${TOPIC}:0=10`);
+    await subscription.start();
+    assert.ok(sink.text.startsWith(': resumed'), 'the stream starts at once');
+    feed.emit(row(1, 10, 10, NOW - 1)); // appended after the position but older than what it holds
+    feed.emit(row(2, 11, 11), row(1, 12, 12));
+    assert.deepEqual(
+      sink.events().map((e) => [e.event, e.data.entity_key, e.data.values.trips]),
+      [
+        ['update', 'driver_id=2', 11],
+        ['update', 'driver_id=1', 12],
+      ],
+    );
+    assert.deepEqual(idsOf(sink.text), [`${TOPIC}:0=12`, `${TOPIC}:0=13`]);
+    subscription.close();
+  });
+
+  it('answers an id it cannot serve with reset (the reason, the id cleared), then a fresh snapshot', async () => {
+    for (const [id, reason] of [
+      ['garbage', /not a stream position/],
+      ['p.features.other:0=1', /this subscription reads/],
+    ] as const) {
+      const { sink, open } = setup();
+      const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' }, id);
+      await subscription.start();
+      const events = sink.events();
+      assert.deepEqual(
+        events.map((e) => e.event),
+        ['reset', 'snapshot'],
+      );
+      assert.match(events[0]!.data.reason, reason);
+      assert.equal(idsOf(sink.text)[0], '');
+      subscription.close();
+    }
   });
 });

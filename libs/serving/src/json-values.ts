@@ -5,10 +5,11 @@ import { decodeStoredValue } from '@featurelog/online-store';
 export type ValueEncoder = (value: FeatureValue | undefined) => string;
 
 /**
- * JSON forms of feature values, chosen once per column from its type:
- * numbers as numbers (timestamps stay epoch microseconds), bytes as base64 strings, lists as arrays,
- * and the floats JSON cannot hold (NaN, ±Infinity) as the strings "NaN", "Infinity", "-Infinity"
- * rather than JSON.stringify's silent null.
+ * JSON forms of feature values, chosen once per column from its type, in the units a reader expects:
+ * numbers as numbers, float32 as the shortest decimal that reads back as the same float32 (4.9, not
+ * the double 4.900000095367432), timestamps as RFC 3339 UTC strings exactly like `event_timestamps`
+ * (timestampJson), bytes as base64 strings, lists as arrays, and the floats JSON cannot hold (NaN,
+ * ±Infinity) as the strings "NaN", "Infinity", "-Infinity" rather than JSON.stringify's silent null.
  */
 export function valueEncoderFor(type: ValueType): ValueEncoder {
   const element = listElementType(type);
@@ -30,9 +31,11 @@ function scalarEncoder(type: ValueType): ValueEncoder {
     case 'bool':
     case 'int32':
     case 'int64':
-    case 'timestamp':
       return (value) => (value === null || value === undefined ? 'null' : String(value));
+    case 'timestamp':
+      return (value) => (value === null || value === undefined ? 'null' : timestampValueJson(value as number));
     case 'float32':
+      return (value) => (value === null || value === undefined ? 'null' : float32Json(value as number));
     case 'float64':
       return (value) => {
         if (value === null || value === undefined) return 'null';
@@ -60,16 +63,22 @@ export type StoredValueEncoder = (stored: string) => string;
 export function storedValueEncoderFor(type: ValueType): StoredValueEncoder {
   const encode = valueEncoderFor(type);
   const slow: StoredValueEncoder = (stored) => encode(decodeStoredValue(stored));
-  if (listElementType(type) !== undefined) {
+  const element = listElementType(type);
+  // Their elements are not written as stored (float32 is shortened, a timestamp becomes text).
+  if (element === 'float32' || element === 'timestamp') return slow;
+  if (element !== undefined) {
     return (stored) => (stored === '' ? 'null' : stored.charCodeAt(0) === 0x5b /* [ */ ? stored : slow(stored));
   }
   switch (type) {
     case 'int32':
     case 'int64':
-    case 'timestamp':
-    case 'float32':
     case 'float64':
       return (stored) => (stored === '' ? 'null' : isPlainNumber(stored) ? stored : slow(stored));
+    case 'float32':
+      return (stored) => (stored === '' ? 'null' : isPlainNumber(stored) ? float32StoredText(stored) : slow(stored));
+    case 'timestamp':
+      return (stored) =>
+        stored === '' ? 'null' : isPlainNumber(stored) ? timestampValueJson(Number(stored)) : slow(stored);
     case 'bool':
       return (stored) => (stored === 't' ? 'true' : stored === 'f' ? 'false' : slow(stored));
     case 'string':
@@ -90,6 +99,171 @@ function isPlainNumber(stored: string): boolean {
   if (first !== 0x2d /* - */ || stored === '-0') return false;
   const second = stored.charCodeAt(1);
   return second >= 0x30 && second <= 0x39;
+}
+
+const float32Bits = new Float32Array(1);
+const float32Word = new Uint32Array(float32Bits.buffer);
+
+/** The smallest normal float32: below it precision thins out and FLT_DIG no longer holds. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * The shortest decimal that, read as a double and rounded to float32 (what `Math.fround(Number(text))`
+ * and a JSON reader casting to float32 do), gives back the float32 `single`; of two equally short, the
+ * nearer. Written as JavaScript writes numbers (`4.9`, `1e-7`, `3.4028235e+38`); -0 is `0`, as
+ * String(-0) is. `single` must be a finite float32 (Math.fround of something); `shortest` is its
+ * String when the caller has it already.
+ *
+ * Why it is this cheap: the double's own shortest text (String) also reads back as the float32, and
+ * no two decimals of at most 6 significant digits round to the same normal float32 (FLT_DIG), so a
+ * String of at most 6 digits already is the answer. Otherwise the answer has 6 to 9 digits (1 to 9
+ * for a subnormal): the nearest decimal of p digits is tried for each p in turn (9 always reads
+ * back). The only interval not centred on the value is at a power of two (the float32 below is half
+ * as far as the one above), where a p-digit decimal above can read back while the nearest, below,
+ * does not: there the next p-digit decimal away from zero is tried too.
+ */
+export function float32Text(single: number, shortest = String(single)): string {
+  const magnitude = Math.abs(single);
+  if (single === 0 || (magnitude >= FLOAT32_MIN_NORMAL && significantDigits(shortest) <= 6)) return shortest;
+  float32Bits[0] = single;
+  const powerOfTwo = (float32Word[0]! & 0x7f_ffff) === 0;
+  for (let digits = magnitude >= FLOAT32_MIN_NORMAL ? 6 : 1; digits < 9; digits++) {
+    const found = nearestReadingBack(single, magnitude, digits, powerOfTwo);
+    if (found !== undefined) return found;
+  }
+  return String(Number(single.toExponential(8)));
+}
+
+/** Exact powers of ten: 10^22 is the last a double holds exactly. */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * The text of the nearest `digits`-digit decimal to `single` (or at a power of two, of the next one
+ * away from zero) when it reads back as `single`, else undefined. Mostly arithmetic: the value times
+ * an exact power of ten, rounded, divided again, which IEEE arithmetic rounds exactly as parsing the
+ * decimal would. Where that product is too near a half to trust its rounding, or the power of ten is
+ * not exact, the decimal comes from toExponential instead.
+ */
+function nearestReadingBack(
+  single: number,
+  magnitude: number,
+  digits: number,
+  powerOfTwo: boolean,
+): string | undefined {
+  let exponent = Math.floor(Math.log10(magnitude));
+  let shift = digits - 1 - exponent;
+  let scaled = NaN;
+  if (shift >= -22 && shift <= 22) {
+    scaled = shift >= 0 ? magnitude * POW10[shift]! : magnitude / POW10[-shift]!;
+    // log10 may be one off next to a power of ten.
+    if (scaled >= POW10[digits]! || scaled < POW10[digits - 1]!) {
+      exponent += scaled >= POW10[digits]! ? 1 : -1;
+      shift = digits - 1 - exponent;
+      scaled =
+        shift >= -22 && shift <= 22 ? (shift >= 0 ? magnitude * POW10[shift]! : magnitude / POW10[-shift]!) : NaN;
+    }
+  }
+  if (Number.isNaN(scaled) || Math.abs(scaled - Math.floor(scaled) - 0.5) < 1e-6) {
+    const nearest = single.toExponential(digits - 1);
+    const read = Number(nearest);
+    if (Math.fround(read) === single) return String(read);
+    if (!powerOfTwo) return undefined;
+    const away = Number(nextAwayFromZero(nearest));
+    return Math.fround(away) === single ? String(away) : undefined;
+  }
+  const negative = single < 0;
+  const unscale = (mantissa: number) => {
+    const read = shift >= 0 ? mantissa / POW10[shift]! : mantissa * POW10[-shift]!;
+    return negative ? -read : read;
+  };
+  const mantissa = Math.round(scaled);
+  if (Math.fround(unscale(mantissa)) === single) return decimalText(negative, mantissa, shift);
+  // The nearest was below in magnitude (rounded down): at a power of two the one above may still read back.
+  if (!powerOfTwo || mantissa > scaled) return undefined;
+  return Math.fround(unscale(mantissa + 1)) === single ? decimalText(negative, mantissa + 1, shift) : undefined;
+}
+
+/**
+ * `mantissa × 10^-shift` written as String writes that number (Number::toString: plain from 1e-7 up
+ * to 1e21, else `d.ddde±x`), without String's shortest-digit search: the digits are known already.
+ */
+function decimalText(negative: boolean, mantissa: number, shift: number): string {
+  while (mantissa % 10 === 0 && mantissa !== 0) {
+    mantissa /= 10;
+    shift--;
+  }
+  const digits = String(mantissa);
+  const k = digits.length;
+  const n = k - shift; // the value is 0.digits × 10^n
+  let text: string;
+  if (k <= n && n <= 21) text = digits + '0'.repeat(n - k);
+  else if (0 < n && n <= 21) text = `${digits.slice(0, n)}.${digits.slice(n)}`;
+  else if (-6 < n && n <= 0) text = `0.${'0'.repeat(-n)}${digits}`;
+  else {
+    const e = n - 1;
+    text = `${digits[0]}${k > 1 ? `.${digits.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${Math.abs(e)}`;
+  }
+  return negative ? `-${text}` : text;
+}
+
+/** float32Text as JSON: what is not finite as a float32 (NaN, ±Infinity, a double past its range) is a string. */
+export function float32Json(value: number): string {
+  const single = Math.fround(value);
+  return Number.isFinite(single) ? float32Text(single) : `"${String(single)}"`;
+}
+
+/**
+ * float32Json of a stored number (its double's shortest text). A text of at most 6 significant digits
+ * of a normal float32 is kept: it reads back as its float32, and no other decimal that short does.
+ */
+function float32StoredText(stored: string): string {
+  const value = Number(stored);
+  const single = Math.fround(value);
+  // A float32 read from Avro is stored as its double's String: that text need not be made again.
+  if (single === value) return float32Text(single, stored);
+  if (significantDigits(stored) <= 6) {
+    const magnitude = Math.abs(single);
+    if (magnitude >= FLOAT32_MIN_NORMAL && magnitude !== Infinity) return stored;
+  }
+  return float32Json(value);
+}
+
+/** Significant digits of a number's JavaScript text (`-0.00120e5` has 3; the exponent is not counted). */
+function significantDigits(text: string): number {
+  let count = 0;
+  let leading = true;
+  let zeros = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x65 /* e */) break;
+    if (code < 0x30 || code > 0x39) continue;
+    if (code === 0x30) {
+      if (!leading) zeros++;
+      continue;
+    }
+    leading = false;
+    count += zeros + 1;
+    zeros = 0;
+  }
+  return count;
+}
+
+/** `d.ddde±x` with one added to its last digit (a carry may add a digit: 9.99e+0 → 10.00e+0). */
+function nextAwayFromZero(exponential: string): string {
+  const e = exponential.indexOf('e');
+  const negative = exponential.charCodeAt(0) === 0x2d;
+  const mantissa = exponential.slice(negative ? 1 : 0, e).replace('.', '');
+  const exponent = Number(exponential.slice(e + 1)) - (mantissa.length - 1);
+  return `${negative ? '-' : ''}${Number(mantissa) + 1}e${exponent}`;
+}
+
+/**
+ * A timestamp feature (epoch microseconds) as `event_timestamps` are written. Rows are validated to
+ * hold safe integers; anything else that reached the store is written as the number it is, never a 500.
+ */
+function timestampValueJson(micros: number): string {
+  if (Number.isSafeInteger(micros)) return timestampJson(micros);
+  return Number.isFinite(micros) ? String(micros) : `"${String(micros)}"`;
 }
 
 /** Feast's timestamp for values without one (join keys, NOT_FOUND). */

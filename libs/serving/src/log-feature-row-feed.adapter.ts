@@ -30,6 +30,8 @@ interface Tail {
   /** Decodes records for the view's current definition (the materializer's own decoding). */
   projection: ViewProjection;
   listeners: Set<FeedListener>;
+  /** Follows still catching up: the tail runs for them although it has no listener yet. */
+  starting: number;
   /**
    * Next offset per partition that reaches the listeners: it moves in the same turn as a batch is
    * handed to them, so a listener added now gets every record from these offsets on.
@@ -52,7 +54,9 @@ interface Tail {
  * No gap between snapshot and updates, whatever the materializer's lag: a new follower is first sent
  * the records from the materializer's checkpoint (what the online store holds) up to where the tail
  * stands, re-read from the log, then everything the tail delivers. A partition the checkpoint does
- * not name starts where the tail stands.
+ * not name starts where the tail stands. A resuming follower is sent the records from its own
+ * position instead. Either way each record once, in log order per partition, with where the
+ * follower stands after it (the subscription's event ids).
  */
 export class LogFeatureRowFeed implements FeatureRowFeed {
   private readonly tails = new Map<string, Tail>();
@@ -67,7 +71,7 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
     this.maxCatchUpRecords = options.maxCatchUpRecords ?? DEFAULT_MAX_CATCH_UP_RECORDS;
   }
 
-  async follow(view: ServingView, listener: FeedListener): Promise<() => void> {
+  async follow(view: ServingView, listener: FeedListener, from?: ReadonlyMap<number, number>): Promise<() => void> {
     const projection = this.projectionOf(view);
     let tail = this.tails.get(view.topic);
     if (tail === undefined) {
@@ -78,23 +82,35 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
       tail.projection = projection;
     }
     const current = tail;
-    await current.ready;
-    if (current.stopped) {
-      throw new FeaturelogError('FEED_FAILED', `following ${view.topic} stopped while starting`, { retriable: true });
-    }
-    const from = new Map(current.positions);
-    current.listeners.add(listener);
-    const unfollow = () => {
-      current.listeners.delete(listener);
-      if (current.listeners.size === 0) this.stopTail(current);
-    };
+    // Held by this follow while it catches up, so the tail is not stopped under it.
+    current.starting++;
     try {
-      await this.catchUp(current, from, listener);
-    } catch (error) {
-      unfollow();
-      throw error;
+      await current.ready;
+      if (current.stopped) {
+        throw new FeaturelogError('FEED_FAILED', `following ${view.topic} stopped while starting`, { retriable: true });
+      }
+      const cursor = from === undefined ? await this.checkpointStart(current) : await this.resumeStart(current, from);
+      let wrapped: FeedListener = listener;
+      await this.catchUp(current, cursor, listener, from !== undefined, () => {
+        // Caught up with the tail in this very turn: from its next batch on, the listener gets them.
+        wrapped = aheadFilter(listener, cursor, current.positions);
+        current.listeners.add(wrapped);
+        for (const [partition, next] of current.positions) {
+          listener.rows([], {
+            topic: current.topic,
+            partition,
+            nextOffset: Math.max(next, cursor.get(partition) ?? 0),
+          });
+        }
+      });
+      return () => {
+        current.listeners.delete(wrapped);
+        if (current.listeners.size === 0 && current.starting === 0) this.stopTail(current);
+      };
+    } finally {
+      current.starting--;
+      if (current.listeners.size === 0 && current.starting === 0) this.stopTail(current);
     }
-    return unfollow;
   }
 
   async close(): Promise<void> {
@@ -112,6 +128,7 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
       topic,
       projection,
       listeners: new Set(),
+      starting: 0,
       positions: new Map(),
       ready: Promise.resolve(),
       decoding: Promise.resolve(),
@@ -134,11 +151,11 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
     for await (const records of this.options.log.follow(tail.topic, partition, from, { signal })) {
       const rows = await this.decode(tail, records);
       if (tail.stopped) return;
-      tail.positions.set(partition, records[records.length - 1]!.offset + 1);
-      if (rows.length === 0) continue;
+      const nextOffset = records[records.length - 1]!.offset + 1;
+      tail.positions.set(partition, nextOffset);
       for (const listener of tail.listeners) {
         try {
-          listener.rows(rows);
+          listener.rows(rows, { topic: tail.topic, partition, nextOffset });
         } catch (error) {
           this.logger.error(`subscription listener failed: ${(error as Error).stack ?? String(error)}`);
         }
@@ -146,17 +163,62 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
     }
   }
 
-  /** Sends `listener` the records between the materializer's checkpoint and where the tail stood. */
-  private async catchUp(tail: Tail, from: Map<number, number>, listener: FeedListener): Promise<void> {
+  /** Where a new follower starts: the materializer's checkpoint where it is behind the tail, else the tail. */
+  private async checkpointStart(tail: Tail): Promise<Map<number, number>> {
+    const cursor = new Map(tail.positions);
     const stored = await this.options.store.readCheckpoint(this.checkpointName);
-    const ranges: Array<{ partition: number; start: number; end: number }> = [];
     for (const { topic, partition, nextOffset } of stored) {
-      const end = from.get(partition);
-      if (topic === tail.topic && end !== undefined && nextOffset < end)
-        ranges.push({ partition, start: nextOffset, end });
+      const end = cursor.get(partition);
+      if (topic === tail.topic && end !== undefined && nextOffset < end) cursor.set(partition, nextOffset);
     }
-    const behind = ranges.reduce((sum, range) => sum + range.end - range.start, 0);
+    return cursor;
+  }
+
+  /** Checks a resume position against the topic: every partition of it, none past the log's end. */
+  private async resumeStart(tail: Tail, from: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+    const unavailable = (reason: string) =>
+      new FeaturelogError(
+        'RESUME_POSITION_UNAVAILABLE',
+        `cannot resume ${tail.topic} from ${describePosition(from)}: ${reason}`,
+      );
+    const partitions = [...tail.positions.keys()].sort((a, b) => a - b);
+    const named = [...from.keys()].sort((a, b) => a - b);
+    if (partitions.join(',') !== named.join(',')) {
+      throw unavailable(
+        `the topic has partitions ${partitions.join(', ')}, the position names ${named.join(', ') || 'none'}`,
+      );
+    }
+    const ends = await this.options.log.endOffsets(tail.topic);
+    for (const [partition, offset] of from) {
+      const end = ends.get(partition) ?? 0;
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > end) {
+        throw unavailable(`partition ${partition} ends at ${end}, the position is ${offset}`);
+      }
+    }
+    return new Map(from);
+  }
+
+  /**
+   * Sends `listener` the records from `cursor` up to where the tail stands, in log order per
+   * partition, again until the tail has not moved meanwhile, and then, in that same turn (before the
+   * tail can hand out another batch), calls `attach`.
+   */
+  private async catchUp(
+    tail: Tail,
+    cursor: Map<number, number>,
+    listener: FeedListener,
+    resuming: boolean,
+    attach: () => void,
+  ): Promise<void> {
+    let behind = 0;
+    for (const [partition, next] of tail.positions) behind += Math.max(0, next - (cursor.get(partition) ?? next));
     if (behind > this.maxCatchUpRecords) {
+      if (resuming) {
+        throw new FeaturelogError(
+          'RESUME_POSITION_UNAVAILABLE',
+          `the position is ${behind} records behind ${tail.topic}; a subscription re-reads at most maxCatchUpRecords = ${this.maxCatchUpRecords}`,
+        );
+      }
       throw new FeaturelogError(
         'MATERIALIZER_BEHIND',
         `the online store is ${behind} records behind ${tail.topic} (materializer checkpoint ${this.checkpointName}); ` +
@@ -164,10 +226,28 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
         { retriable: true },
       );
     }
-    for (const { partition, start, end } of ranges) {
-      for await (const records of this.options.log.read(tail.topic, partition, start, { untilOffset: end })) {
-        const rows = await this.decode(tail, records);
-        if (rows.length > 0) listener.rows(rows);
+    for (;;) {
+      let moved = false;
+      for (const [partition, end] of [...tail.positions]) {
+        const start = cursor.get(partition) ?? end;
+        if (start >= end) continue;
+        moved = true;
+        for await (const records of this.options.log.read(tail.topic, partition, start, { untilOffset: end })) {
+          const rows = await this.decode(tail, records);
+          const nextOffset = records[records.length - 1]!.offset + 1;
+          cursor.set(partition, nextOffset);
+          listener.rows(rows, { topic: tail.topic, partition, nextOffset });
+        }
+        cursor.set(partition, Math.max(cursor.get(partition) ?? end, end));
+      }
+      if (tail.stopped) {
+        throw new FeaturelogError('FEED_FAILED', `following ${tail.topic} stopped while catching up`, {
+          retriable: true,
+        });
+      }
+      if (!moved) {
+        attach();
+        return;
       }
     }
   }
@@ -212,4 +292,31 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
     tail.stopped = true;
     tail.controller.abort();
   }
+}
+
+/**
+ * A resumed follower may stand ahead of the tail in a partition (another server's tail was ahead):
+ * rows it already had are not handed to it again.
+ */
+function aheadFilter(
+  listener: FeedListener,
+  cursor: ReadonlyMap<number, number>,
+  tail: ReadonlyMap<number, number>,
+): FeedListener {
+  const ahead = [...cursor].filter(([partition, offset]) => offset > (tail.get(partition) ?? 0));
+  if (ahead.length === 0) return listener;
+  const from = new Map(ahead);
+  return {
+    rows: (rows, position) => {
+      const kept = rows.filter((row) => row.version.position.offset >= (from.get(row.version.position.partition) ?? 0));
+      const next =
+        position === undefined ? undefined : Math.max(position.nextOffset, from.get(position.partition) ?? 0);
+      listener.rows(kept, position === undefined ? undefined : { ...position, nextOffset: next! });
+    },
+    failed: (error) => listener.failed(error),
+  };
+}
+
+function describePosition(position: ReadonlyMap<number, number>): string {
+  return [...position].map(([partition, offset]) => `${partition}@${offset}`).join(', ') || 'no partition';
 }

@@ -13,6 +13,7 @@ import {
   ServingCatalog,
   servingTestDefinitions,
   type FeedListener,
+  type FeedPosition,
   type FeedRow,
 } from '@featurelog/serving';
 import { waitFor } from '@featurelog/testing';
@@ -84,8 +85,15 @@ describe('LogFeatureRowFeed over the file log', () => {
   const collector = () => {
     const rows: FeedRow[] = [];
     const failures: Error[] = [];
-    const listener: FeedListener = { rows: (batch) => rows.push(...batch), failed: (error) => failures.push(error) };
-    return { rows, failures, listener };
+    const positions: FeedPosition[] = [];
+    const listener: FeedListener = {
+      rows: (batch, position) => {
+        rows.push(...batch);
+        if (position !== undefined) positions.push(position);
+      },
+      failed: (error) => failures.push(error),
+    };
+    return { rows, failures, positions, listener };
   };
 
   before(async () => {
@@ -191,5 +199,63 @@ describe('LogFeatureRowFeed over the file log', () => {
       assert.equal(error.retriable, true);
       return true;
     });
+  });
+
+  it('resumes a follower from its own position: each row once, in log order, saying where it stands', async () => {
+    checkpoint = [];
+    const topic = driverStats.topic;
+    const feed = newFeed();
+    const live = collector();
+    const unfollowLive = await feed.follow(driverStats, live.listener);
+    const appended = await log.append(topic, [{ key: Buffer.from('driver_id=4'), value: driverRow(4, 1) }]);
+    const first = appended[0]!.offset;
+    await log.append(
+      topic,
+      [2, 3, 4].map((trips) => ({ key: Buffer.from('driver_id=4'), value: driverRow(4, trips) })),
+    );
+    await waitFor(() => live.rows.length === 4, { description: 'the tail has the rows' });
+    const resumed = collector();
+    const unfollow = await feed.follow(driverStats, resumed.listener, new Map([[0, first + 1]]));
+    assert.deepEqual(
+      resumed.rows.map((row) => row.row.trips),
+      [2, 3, 4],
+      'the rows from the position on, before follow resolves',
+    );
+    assert.deepEqual(resumed.positions.at(-1), { topic, partition: 0, nextOffset: first + 4 });
+    await log.append(topic, [{ key: Buffer.from('driver_id=4'), value: driverRow(4, 5) }]);
+    await waitFor(() => resumed.rows.length === 4, { description: 'the live row' });
+    assert.deepEqual(
+      resumed.rows.map((row) => row.version.position.offset),
+      [first + 1, first + 2, first + 3, first + 4],
+      'each once, in order',
+    );
+    assert.deepEqual(resumed.positions.at(-1), { topic, partition: 0, nextOffset: first + 5 });
+    unfollow();
+    unfollowLive();
+  });
+
+  it('refuses a position it cannot serve: other partitions, past the end, or too far behind', async () => {
+    checkpoint = [];
+    const feed = newFeed(2);
+    const end = (await log.endOffsets(driverStats.topic)).get(0)!;
+    const cases: Array<[Map<number, number>, RegExp]> = [
+      [new Map([[1, 0]]), /partitions 0, the position names 1/],
+      [
+        new Map([
+          [0, 0],
+          [1, 0],
+        ]),
+        /partitions 0, the position names 0, 1/,
+      ],
+      [new Map([[0, end + 1]]), new RegExp(`ends at ${end}, the position is ${end + 1}`)],
+      [new Map([[0, 0]]), /records behind .*maxCatchUpRecords = 2/],
+    ];
+    for (const [from, message] of cases) {
+      await assert.rejects(feed.follow(driverStats, collector().listener, from), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'RESUME_POSITION_UNAVAILABLE');
+        assert.match(error.message, message);
+        return true;
+      });
+    }
   });
 });

@@ -96,23 +96,77 @@ function entityKeyEncoder(group: EntityGroup, request: OnlineFeaturesRequest): (
   };
 }
 
-/** JSON has no bytes: bytes join keys travel as base64 strings. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INTEGER_TEXT = /^-?[0-9]+$/;
+
+/**
+ * A join key value of the request as encodeEntityKey takes it. JSON has no bytes: bytes keys travel
+ * as base64 strings. Integer keys may come as strings (Feast's JSON writes int64 as strings): a
+ * string of decimal digits with an optional `-` and nothing else (no spaces, `+`, `1e3` or `1.0`)
+ * within the key type's range; an int64 past 2^53 arrives exactly only that way, and is kept exact
+ * (a bigint). A string key sent as a JSON number is refused rather than guessed at (`1e21`, `1.0`
+ * and `007` have no one string form).
+ */
 function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
-  if (key.type !== 'bytes' || typeof value !== 'string') return value;
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
-    throw new FeaturelogError(
-      'INVALID_JOIN_KEY_VALUE',
-      `"entities"."${key.name}"[${row}] must be base64 (join key "${key.name}" is bytes), got ${JSON.stringify(value)}`,
-    );
+  const where = `"entities"."${key.name}"[${row}]`;
+  switch (key.type) {
+    case 'bytes':
+      if (typeof value !== 'string') return value;
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
+        throw new FeaturelogError(
+          'INVALID_JOIN_KEY_VALUE',
+          `${where} must be base64 (join key "${key.name}" is bytes), got ${JSON.stringify(value)}`,
+        );
+      }
+      return new Uint8Array(Buffer.from(value, 'base64'));
+    case 'int32':
+    case 'int64': {
+      if (
+        typeof value === 'number' &&
+        key.type === 'int64' &&
+        Number.isInteger(value) &&
+        !Number.isSafeInteger(value)
+      ) {
+        throw new FeaturelogError(
+          'INVALID_JOIN_KEY_VALUE',
+          `${where} is ${value}, past 2^53 where a JSON number may already have lost digits: ` +
+            `send int64 join key "${key.name}" values that large as strings ("9007199254740993")`,
+        );
+      }
+      if (typeof value !== 'string') return value;
+      const integer = INTEGER_TEXT.test(value) ? BigInt(value) : undefined;
+      const [min, max] = key.type === 'int32' ? [-(2n ** 31n), 2n ** 31n - 1n] : [INT64_MIN, INT64_MAX];
+      if (integer === undefined || integer < min || integer > max) {
+        throw new FeaturelogError(
+          'INVALID_JOIN_KEY_VALUE',
+          `${where} must be an integer in ${key.type} range, as a number or a string of digits ` +
+            `(join key "${key.name}" is ${key.type}), got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`,
+        );
+      }
+      return integer >= BigInt(Number.MIN_SAFE_INTEGER) && integer <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(integer)
+        : integer;
+    }
+    case 'string':
+      if (typeof value === 'number' || typeof value === 'boolean') {
+        throw new FeaturelogError(
+          'INVALID_JOIN_KEY_VALUE',
+          `${where} must be a string (join key "${key.name}" is string): send ${JSON.stringify(String(value))}, not ${String(value)}`,
+        );
+      }
+      return value;
+    default:
+      return value;
   }
-  return new Uint8Array(Buffer.from(value, 'base64'));
 }
 
 /**
  * Feast's response: `metadata.feature_names` (join keys in request order, then features), and one
  * `results` entry per column with `values`, `statuses` and `event_timestamps` indexed by entity row.
  * Join key columns echo the request, PRESENT at the epoch. A view's status and timestamp are worked
- * out once per entity row, for all of its features.
+ * out once per entity row, for all of its features; a null value of a PRESENT row is NULL_VALUE
+ * (OUTSIDE_MAX_AGE stays: Feast's order), and only a column that has one gets statuses of its own.
  */
 export function shapeOnlineResponse(
   plan: RetrievalPlan,
@@ -128,13 +182,14 @@ export function shapeOnlineResponse(
   // Statuses and timestamps are the same for every column of a view: written once per view, as
   // bytes that every column of the view copies (at batch 100 they are three quarters of the body).
   const slotStatuses = new Array<Buffer>(slots.length);
+  const slotStatusRows = new Array<string[]>(slots.length);
   const slotTimes = new Array<Buffer>(slots.length);
-  const slotCounts: StatusCounts = { PRESENT: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
-  const statuses = new Array<string>(rowCount);
+  const slotCounts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
   const times = new Array<string>(rowCount);
   let repeatedBytes = 0;
   for (let s = 0; s < slots.length; s++) {
     const slot = slots[s]!;
+    const statuses = (slotStatusRows[s] = new Array<string>(rowCount));
     for (let i = 0; i < rowCount; i++) {
       const value = replies[i * groupCount + slot.group]?.[slot.index] ?? null;
       const status = onlineStatus(value?.version, slot.view.ttlSeconds, nowMicros);
@@ -171,12 +226,20 @@ export function shapeOnlineResponse(
   for (const column of plan.columns) {
     const at = column.storedIndex;
     const encode = column.encodeStored;
+    let nulls = false;
     for (let i = 0, cell = column.slot; i < rowCount; i++, cell += slots.length) {
       const value = found[cell];
-      values[i] = value === null || value === undefined ? 'null' : encode(value.stored[at] ?? '');
+      if (value === null || value === undefined) values[i] = 'null';
+      else {
+        // '' is null: a null value, or a feature the winning row does not have.
+        const stored = value.stored[at] ?? '';
+        nulls ||= stored === '';
+        values[i] = stored === '' ? 'null' : encode(stored);
+      }
     }
     out.text(`${first ? '' : ','}{"values":[${values.join(',')}]`);
-    out.bytes(slotStatuses[column.slot]!);
+    if (nulls) out.text(columnStatuses(slotStatusRows[column.slot]!, values, slotCounts));
+    else out.bytes(slotStatuses[column.slot]!);
     out.bytes(slotTimes[column.slot]!);
     first = false;
   }
@@ -220,8 +283,22 @@ class ResponseWriter {
   }
 }
 
+/** The statuses of a column with null values: its view's, with NULL_VALUE where a PRESENT row's value is null. */
+function columnStatuses(rowStatuses: readonly string[], values: readonly string[], counts: StatusCounts): string {
+  const statuses = rowStatuses.slice();
+  for (let i = 0; i < statuses.length; i++) {
+    if (values[i] === 'null' && statuses[i] === STATUS_JSON.PRESENT) {
+      statuses[i] = STATUS_JSON.NULL_VALUE;
+      counts.PRESENT--;
+      counts.NULL_VALUE++;
+    }
+  }
+  return `,"statuses":[${statuses.join(',')}],"event_timestamps":`;
+}
+
 const STATUS_JSON: Record<OnlineStatus, string> = {
   PRESENT: '"PRESENT"',
+  NULL_VALUE: '"NULL_VALUE"',
   OUTSIDE_MAX_AGE: '"OUTSIDE_MAX_AGE"',
   NOT_FOUND: '"NOT_FOUND"',
 };

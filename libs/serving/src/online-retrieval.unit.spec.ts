@@ -102,7 +102,7 @@ describe('get-online-features without HTTP', () => {
     assert.equal(body.results[1]?.event_timestamps[0], '2024-12-31T23:59:59.000Z');
     assert.equal(body.results[1]?.event_timestamps[2], '1970-01-01T00:00:00Z');
     assert.deepEqual(body.results[2]?.values, [7, 1, null]);
-    assert.deepEqual(result.statuses, { PRESENT: 2, OUTSIDE_MAX_AGE: 2, NOT_FOUND: 2 });
+    assert.deepEqual(result.statuses, { PRESENT: 2, NULL_VALUE: 0, OUTSIDE_MAX_AGE: 2, NOT_FOUND: 2 });
     assert.equal(store.reads.length, 1);
   });
 
@@ -167,7 +167,7 @@ describe('get-online-features without HTTP', () => {
     );
   });
 
-  it('writes bytes as base64, NaN as a string, lists as arrays, and timestamps as microseconds', async () => {
+  it('writes bytes as base64, NaN as a string, lists as arrays, and timestamps as RFC 3339 text', async () => {
     const store = new MapStore();
     store.put('customer_id=x', 'customer_profile', {
       version: version(NOW),
@@ -186,7 +186,7 @@ describe('get-online-features without HTTP', () => {
     ) as Body;
     assert.deepEqual(
       body.results.slice(1).map((r) => r.values[0]),
-      ['a"b', ['t1', 't2'], 'AQL/', false, 1_700_000_000_000_001],
+      ['a"b', ['t1', 't2'], 'AQL/', false, '2023-11-14T22:13:20.000001Z'],
     );
     assert.equal(valueEncoderFor('float64')(Number.NaN), '"NaN"');
     assert.equal(valueEncoderFor('float32')(Number.NEGATIVE_INFINITY), '"-Infinity"');
@@ -214,9 +214,20 @@ describe('get-online-features without HTTP', () => {
       [{ features: ['driver_customer:trips'], entities: { driver_id: [1] } }, 'MISSING_JOIN_KEY', /"customer_id"/],
       [{ features: ['driver_stats:trips'], entities: { driver_idd: [1] } }, 'UNEXPECTED_JOIN_KEY', /"driver_idd"/],
       [
-        { features: ['driver_stats:trips'], entities: { driver_id: ['1'] } },
+        { features: ['driver_stats:trips'], entities: { driver_id: [true] } },
         'INVALID_JOIN_KEY_VALUE',
         /row 0.*"driver_id" \(int64\)/,
+      ],
+      [
+        { features: ['driver_customer:trips'], entities: { driver_id: [1], customer_id: [1001] } },
+        'INVALID_JOIN_KEY_VALUE',
+        /"entities"."customer_id"\[0\] must be a string .*send "1001", not 1001/,
+      ],
+      [
+        // As a request body reads it: 9007199254740993 is already 2^53.
+        JSON.parse('{"features": ["driver_stats:trips"], "entities": {"driver_id": [9007199254740993]}}'),
+        'INVALID_JOIN_KEY_VALUE',
+        /past 2\^53.*as strings/,
       ],
       [{ features: ['driver_stats:trips'], entities: { driver_id: [1.5] } }, 'INVALID_JOIN_KEY_VALUE', /driver_id/],
       [
@@ -251,6 +262,85 @@ describe('get-online-features without HTTP', () => {
       [[1, 2], 'INVALID_REQUEST', /JSON object/],
     ];
     for (const [body, code, message] of cases) await rejects(retriever.retrieve(body), code, message);
+    for (const text of [
+      ' 1',
+      '1 ',
+      '+1',
+      '1e3',
+      '1.0',
+      '0x10',
+      '',
+      '-',
+      '9223372036854775808',
+      '-9223372036854775809',
+    ]) {
+      await assert.rejects(
+        retriever.retrieve({ features: ['driver_stats:trips'], entities: { driver_id: [1, text] } }),
+        (error: unknown) => {
+          assert.ok(error instanceof FeaturelogError && error.code === 'INVALID_JOIN_KEY_VALUE', String(error));
+          assert.ok(
+            error.message.startsWith('"entities"."driver_id"[1] must be an integer in int64 range') &&
+              error.message.endsWith(`got ${JSON.stringify(text)}`),
+            error.message,
+          );
+          return true;
+        },
+      );
+    }
+  });
+
+  it('says NULL_VALUE for a null value of a row within its TTL, and OUTSIDE_MAX_AGE before it', async () => {
+    const store = new MapStore();
+    store.put('driver_id=1', 'driver_stats', { version: version(NOW), features: { conv_rate: null, trips: 3 } });
+    store.put('driver_id=2', 'driver_stats', {
+      version: version(NOW - 3_601_000_000),
+      features: { conv_rate: null, acc_rate: null, trips: 1 },
+    });
+    // A float32 as Avro hands it over: the double 4.900000095367432, served as 4.9.
+    store.put('driver_id=3', 'driver_stats', {
+      version: version(NOW),
+      features: { conv_rate: 0.5, acc_rate: Math.fround(4.9), trips: null },
+    });
+    const result = await retrieverOver(store).retrieve({
+      features: ['driver_stats:conv_rate', 'driver_stats:acc_rate', 'driver_stats:trips'],
+      entities: { driver_id: [1, 2, 3, 4] },
+    });
+    const body = JSON.parse(result.body.toString()) as Body;
+    assert.deepEqual(
+      body.results.map((column) => column.statuses),
+      [
+        ['PRESENT', 'PRESENT', 'PRESENT', 'PRESENT'],
+        ['NULL_VALUE', 'OUTSIDE_MAX_AGE', 'PRESENT', 'NOT_FOUND'],
+        // Driver 1's row has no acc_rate at all: a feature the winning row lacks is null too.
+        ['NULL_VALUE', 'OUTSIDE_MAX_AGE', 'PRESENT', 'NOT_FOUND'],
+        ['PRESENT', 'OUTSIDE_MAX_AGE', 'NULL_VALUE', 'NOT_FOUND'],
+      ],
+    );
+    assert.deepEqual(body.results[1]?.values, [null, null, 0.5, null]);
+    assert.deepEqual(body.results[2]?.values, [null, null, 4.9, null]);
+    assert.deepEqual(body.results[3]?.values, [3, 1, null, null]);
+    // The timestamps stay the row's: a null value is still of that row.
+    assert.deepEqual(body.results[2]?.event_timestamps, body.results[3]?.event_timestamps);
+    assert.deepEqual(result.statuses, { PRESENT: 3, NULL_VALUE: 3, OUTSIDE_MAX_AGE: 3, NOT_FOUND: 3 });
+  });
+
+  it('takes integer join keys given as strings, exactly, past 2^53 too', async () => {
+    const store = new MapStore();
+    store.put('driver_id=1001', 'driver_stats', { version: version(NOW), features: { trips: 1 } });
+    store.put('driver_id=-7', 'driver_stats', { version: version(NOW), features: { trips: 2 } });
+    // 2^53 + 1: as a JSON number it would read as 2^53 and find this other driver.
+    store.put('driver_id=9007199254740993', 'driver_stats', { version: version(NOW), features: { trips: 3 } });
+    store.put('driver_id=9007199254740992', 'driver_stats', { version: version(NOW), features: { trips: 4 } });
+    store.put('driver_id=9223372036854775807', 'driver_stats', { version: version(NOW), features: { trips: 5 } });
+    const result = await retrieverOver(store).retrieve({
+      features: ['driver_stats:trips'],
+      entities: { driver_id: ['1001', 1001, '-7', '0007', '9007199254740993', '9223372036854775807'] },
+    });
+    const body = JSON.parse(result.body.toString()) as Body;
+    assert.deepEqual(body.results[1]?.values, [1, 1, 2, null, 3, 5]);
+    assert.deepEqual(store.reads[0]?.map((read) => read.entityKey).slice(3, 4), ['driver_id=7']);
+    // The join key column echoes the request as it was given.
+    assert.deepEqual(body.results[0]?.values, ['1001', 1001, '-7', '0007', '9007199254740993', '9223372036854775807']);
   });
 
   it('reuses the compiled plan until the registry changes', () => {

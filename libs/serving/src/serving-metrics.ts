@@ -28,7 +28,7 @@ export class ServingMetrics {
     });
     this.featureValues = new Counter({
       name: 'featurelog_serving_feature_values_total',
-      help: 'Feature values served, per status (PRESENT, OUTSIDE_MAX_AGE, NOT_FOUND).',
+      help: 'Feature values served, per status (PRESENT, NULL_VALUE, OUTSIDE_MAX_AGE, NOT_FOUND).',
       labelNames: ['status'],
       registers: [registry],
     });
@@ -52,6 +52,7 @@ export class ServingMetrics {
 
   countStatuses(counts: StatusCounts): void {
     if (counts.PRESENT > 0) this.featureValues.inc({ status: 'PRESENT' }, counts.PRESENT);
+    if (counts.NULL_VALUE > 0) this.featureValues.inc({ status: 'NULL_VALUE' }, counts.NULL_VALUE);
     if (counts.OUTSIDE_MAX_AGE > 0) this.featureValues.inc({ status: 'OUTSIDE_MAX_AGE' }, counts.OUTSIDE_MAX_AGE);
     if (counts.NOT_FOUND > 0) this.featureValues.inc({ status: 'NOT_FOUND' }, counts.NOT_FOUND);
   }

@@ -8,10 +8,26 @@ const valuesColumn = {
     values: {
       type: 'array',
       items: {},
-      description: 'One value per entity row (bytes as base64, timestamps as epoch microseconds).',
+      description:
+        'One value per entity row, in its unit: int and float64 as JSON numbers; float32 as the shortest decimal ' +
+        'that reads back as the same float32 (4.9, not 4.900000095367432); timestamp features as RFC 3339 UTC ' +
+        'text written exactly like event_timestamps (`2024-05-01T12:00:00.000Z`, `.000001Z` when the value has ' +
+        'microseconds); bytes as base64; lists as arrays; NaN and ±Infinity as the strings "NaN", "Infinity", ' +
+        '"-Infinity"; null when absent. Join key columns echo the request.',
     },
-    statuses: { type: 'array', items: { type: 'string', enum: ['PRESENT', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] } },
-    event_timestamps: { type: 'array', items: { type: 'string', format: 'date-time' } },
+    statuses: {
+      type: 'array',
+      items: { type: 'string', enum: ['PRESENT', 'NULL_VALUE', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'] },
+      description:
+        "Feast's field statuses, first match wins: NOT_FOUND (no row for the entity in the view; value null), " +
+        "OUTSIDE_MAX_AGE (the row is older than the view's TTL; its value is still served), NULL_VALUE (the row " +
+        'is within the TTL but this value is null), PRESENT.',
+    },
+    event_timestamps: {
+      type: 'array',
+      items: { type: 'string', format: 'date-time' },
+      description: "The row's event time, RFC 3339 UTC; 1970-01-01T00:00:00Z for NOT_FOUND and join keys.",
+    },
   },
 };
 
@@ -39,7 +55,12 @@ export const GET_ONLINE_FEATURES_BODY = {
     entities: {
       type: 'object',
       additionalProperties: { type: 'array', items: {} },
-      description: 'Join key → one value per entity row; all lists equally long.',
+      description:
+        'Join key → one value per entity row; all lists equally long. An int32/int64 key may be a number or a ' +
+        'string of decimal digits with an optional "-" (Feast\'s JSON writes int64 as strings): "1001" is taken, ' +
+        '" 1", "1e3", "1.0" and values out of range are a 400 naming the key and value. An int64 key past 2^53 ' +
+        'must be sent as a string (as a JSON number it may already have lost digits, and is refused). A string ' +
+        'key must be a JSON string: 1001 for a string key is a 400 (send "1001"). Bytes keys are base64.',
       example: { driver_id: [1001, 1002] },
     },
     full_feature_names: { type: 'boolean', default: false, description: 'Name columns `view__feature`.' },
@@ -70,13 +91,22 @@ export const GET_ONLINE_FEATURES_SCHEMA = {
 
 export const SUBSCRIBE_SCHEMA = {
   summary:
-    'Server-Sent Events: a snapshot, then every update of the entities (resync on falling behind or a registry change)',
+    'Server-Sent Events: a snapshot, then every update of the entities (resync on falling behind or a registry change); resumable with Last-Event-ID',
   description:
     'Events: `snapshot` {registry_version, feature_names, rows}, `update` (one row), `resync` {reason} followed by a ' +
     'fresh snapshot (reason `registry changed` when a definition it reads changed: the snapshot has the new ' +
     '`feature_names`), `error` {code, message, retriable} after which the stream ends (retriable false: a view, ' +
     'feature or service it reads was deleted; do not reconnect). A row is {view, entity_key, entity, status, ' +
-    'event_timestamp, version, values}. Keep the newest version per (view, entity_key).',
+    "event_timestamp, version, values}, values in the units of /get-online-features; status is the row's " +
+    '(PRESENT, OUTSIDE_MAX_AGE, NOT_FOUND). Keep the newest version per (view, entity_key).\n\n' +
+    'Resuming: each event has an `id:`, where the stream stands in the log (per topic it reads, ' +
+    '`topic:partition=nextOffset,…`, topics joined by `;`), or an empty `id:` while it is not exact yet (a ' +
+    'snapshot the updates after it complete). Reconnect with the last id as the `Last-Event-ID` header ' +
+    '(EventSource does): no snapshot, but every change missed meanwhile, in log order, each once, then the ' +
+    'live ones (a row appended out of event-time order may come although a newer version is held: keep the ' +
+    "newest per (view, entity_key)). When that position cannot be served (malformed, another subscription's topics, past the " +
+    "log's end, or more than the server re-reads), the stream starts with `reset` {reason} (the id cleared) " +
+    'and a fresh snapshot.',
   tags: ['serving'],
   security: [{ apiKey: [] }, { bearer: [] }],
   response: {
@@ -85,6 +115,16 @@ export const SUBSCRIBE_SCHEMA = {
     401: { description: 'No valid API key', ...errorBody },
     403: { description: 'The key lacks the read scope', ...errorBody },
     503: { description: 'Log, online store or registry unavailable, or the materializer too far behind', ...errorBody },
+  },
+};
+
+const SUBSCRIBE_HEADERS = {
+  type: 'object',
+  properties: {
+    'last-event-id': {
+      type: 'string',
+      description: 'The id of the last event received: resume there instead of starting with a snapshot.',
+    },
   },
 };
 
@@ -102,7 +142,7 @@ const SUBSCRIBE_QUERY = {
 /** Added to the documented routes only (see the note at the top). */
 export const DOCUMENTED_INPUTS: Record<string, Record<string, unknown>> = {
   '/get-online-features': { body: GET_ONLINE_FEATURES_BODY },
-  '/subscribe': { querystring: SUBSCRIBE_QUERY },
+  '/subscribe': { querystring: SUBSCRIBE_QUERY, headers: SUBSCRIBE_HEADERS },
 };
 
 export const OPENAPI_DOCUMENT = {

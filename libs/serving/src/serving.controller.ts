@@ -27,9 +27,11 @@ export class ServingController {
   async subscribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     this.runtime.auth.authorize(request.headers, 'read');
     const sink = new ReplyEventSink(reply);
+    const lastEventId = request.headers['last-event-id'];
     const subscription = this.runtime.subscriptions.prepare(
       request.query as Record<string, string | string[] | undefined>,
       sink,
+      typeof lastEventId === 'string' ? lastEventId : undefined,
     );
     this.runtime.metrics.subscribers.inc();
     let resyncs = 0;
