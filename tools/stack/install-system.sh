@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Parquet-reading tests need on a Debian 12
 # machine, skipping anything already present (safe to run on every CI start):
-#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven
+#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
 #   - the docker compose v2 CLI plugin (built from the Go module proxy), so that
 #     `docker compose -f docker-compose.kafka.yml config` works without an engine
@@ -34,6 +34,8 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# makes the stack's CA and server certificate at every up (the secured listeners)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ! command -v "$(python_bin)" >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
 elif ! "$(python_bin)" -c 'import ensurepip, venv' >/dev/null 2>&1; then
