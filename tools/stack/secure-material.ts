@@ -35,7 +35,11 @@ function openssl(args: string[], cwd: string): void {
  * written into its storage at format time). Passwords are random and stay in credentials.json (0600):
  * they are never printed.
  */
-export function ensureSecureMaterial(secureDir: string, progress: (line: string) => void): SecureMaterial {
+export function ensureSecureMaterial(
+  secureDir: string,
+  progress: (line: string) => void,
+  { create = true }: { create?: boolean } = {},
+): SecureMaterial {
   const material: Omit<SecureMaterial, 'credentials'> = {
     dir: secureDir,
     caFile: path.join(secureDir, CA_FILE),
@@ -43,8 +47,16 @@ export function ensureSecureMaterial(secureDir: string, progress: (line: string)
     keyFile: path.join(secureDir, 'server.key'),
     keystoreFile: path.join(secureDir, 'kafka-keystore.pem'),
   };
-  fs.mkdirSync(secureDir, { recursive: true, mode: 0o700 });
   const credentialsFile = path.join(secureDir, CREDENTIALS_FILE);
+  const complete = [credentialsFile, material.caFile, material.certFile, material.keyFile, material.keystoreFile].every(
+    (file) => fs.existsSync(file),
+  );
+  if (!create && !complete) {
+    throw new StackError('SECURE_MATERIAL_MISSING', `no certificates and credentials in ${secureDir}`, {
+      hint: 'a stack started before the secured listeners existed: `npm run stack -- down && npm run stack -- up`',
+    });
+  }
+  fs.mkdirSync(secureDir, { recursive: true, mode: 0o700 });
   if (!fs.existsSync(credentialsFile)) {
     const credentials: StackCredentials = {
       kafkaUsername: 'featurelog',

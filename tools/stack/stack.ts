@@ -52,7 +52,8 @@ interface ContextHandle {
   provideArtifacts(artifacts: StackArtifacts): void;
 }
 
-function createContext(): ContextHandle {
+/** `makeSecure`: `up` makes the CA, certificate and passwords when missing; `status` only reads them. */
+function createContext({ makeSecure }: { makeSecure: boolean } = { makeSecure: true }): ContextHandle {
   const dir = stackDir();
   let ports;
   try {
@@ -73,7 +74,7 @@ function createContext(): ContextHandle {
       return artifacts;
     },
     java: () => (java ??= requireJava()),
-    secure: () => (secure ??= ensureSecureMaterial(secureDirectory(), progress)),
+    secure: () => (secure ??= ensureSecureMaterial(secureDirectory(), progress, { create: makeSecure })),
   };
   return { ctx, provideArtifacts: (value) => (artifacts = value) };
 }
@@ -241,7 +242,7 @@ async function fetchOnly(): Promise<number> {
 }
 
 async function status(json: boolean): Promise<number> {
-  const { ctx } = createContext();
+  const { ctx } = createContext({ makeSecure: false });
   const rows = [];
   for (const service of SERVICES) {
     const { state, record } = pidFileState(pidFile(ctx.stackDir, service));
