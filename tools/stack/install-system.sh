@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Parquet-reading tests need on a Debian 12
 # machine, skipping anything already present (safe to run on every CI start):
-#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven
+#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
 #   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
 #     Compose file schema without an engine (tools/stack/compose.unit.spec.ts)
@@ -32,6 +32,7 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# makes the stack's CA and server certificate at every up (the secured listeners)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Compose v2 (a docker plugin) parses the file as well; Debian's v1 is the one a package gives.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)

@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { StackArtifacts } from './artifacts';
 import type { PortClaim } from './preflight';
+import type { SecureMaterial } from './secure-material';
 import type { StackPorts } from './stack-env';
 
 export interface StackContext {
@@ -12,6 +15,8 @@ export interface StackContext {
   /** resolved lazily: only JVM services need them, and fetching may download */
   artifacts: () => StackArtifacts;
   java: () => string;
+  /** CA, server certificate and credentials of the secured listeners, made on first use. */
+  secure: () => SecureMaterial;
 }
 
 export interface LaunchSpec {
@@ -55,6 +60,19 @@ export function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number
       response.on('end', () =>
         resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
       );
+      response.on('error', () => resolve(undefined));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(undefined));
+  });
+}
+
+/** GET an https url trusting only the CA file; like httpGet, undefined when nothing answers. */
+export function httpsGet(url: string, caFile: string, timeoutMs = 2000): Promise<{ status: number } | undefined> {
+  return new Promise((resolve) => {
+    const request = https.get(url, { timeout: timeoutMs, ca: fs.readFileSync(caFile) }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
       response.on('error', () => resolve(undefined));
     });
     request.on('timeout', () => request.destroy());

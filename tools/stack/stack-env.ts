@@ -1,10 +1,13 @@
 /**
  * Where the local stack listens, as clients (tests, apps) should see it.
  *
- * Dependency-free on purpose: test helpers import this file by relative path.
+ * Dependency-free on purpose (node: modules only): test helpers import this file by relative path.
  * Every FEATURELOG_* client variable wins over the port-derived default, so a
  * developer can point tests at any Kafka / registry / Redis / Connect.
  */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface StackPorts {
   kafka: number;
@@ -12,6 +15,12 @@ export interface StackPorts {
   schemaRegistry: number;
   redis: number;
   connect: number;
+  /** Kafka's SASL_SSL listener (SCRAM-SHA-512 and PLAIN over TLS). */
+  kafkaSecure: number;
+  /** Apicurio's HTTPS port, beside its plain one. */
+  schemaRegistryTls: number;
+  /** Redis' tls-port, beside its plain one. */
+  redisTls: number;
 }
 
 export interface StackEnv {
@@ -31,6 +40,9 @@ export const PORT_ENV = {
   schemaRegistry: 'FEATURELOG_SCHEMA_REGISTRY_PORT',
   redis: 'FEATURELOG_REDIS_PORT',
   connect: 'FEATURELOG_CONNECT_PORT',
+  kafkaSecure: 'FEATURELOG_KAFKA_SECURE_PORT',
+  schemaRegistryTls: 'FEATURELOG_SCHEMA_REGISTRY_TLS_PORT',
+  redisTls: 'FEATURELOG_REDIS_TLS_PORT',
 } as const;
 
 export const DEFAULT_PORTS: StackPorts = {
@@ -39,6 +51,9 @@ export const DEFAULT_PORTS: StackPorts = {
   schemaRegistry: 8081,
   redis: 6379,
   connect: 8083,
+  kafkaSecure: 9094,
+  schemaRegistryTls: 8443,
+  redisTls: 6380,
 };
 
 /** Apicurio serves the Confluent Schema Registry v7 API under this path. */
@@ -63,6 +78,83 @@ export function stackPorts(env: Env = process.env): StackPorts {
     schemaRegistry: portFrom(env, PORT_ENV.schemaRegistry, DEFAULT_PORTS.schemaRegistry),
     redis: portFrom(env, PORT_ENV.redis, DEFAULT_PORTS.redis),
     connect: portFrom(env, PORT_ENV.connect, DEFAULT_PORTS.connect),
+    kafkaSecure: portFrom(env, PORT_ENV.kafkaSecure, DEFAULT_PORTS.kafkaSecure),
+    schemaRegistryTls: portFrom(env, PORT_ENV.schemaRegistryTls, DEFAULT_PORTS.schemaRegistryTls),
+    redisTls: portFrom(env, PORT_ENV.redisTls, DEFAULT_PORTS.redisTls),
+  };
+}
+
+/** FEATURELOG_STACK_DIR, default <repo>/.stack: data, config, logs, pid files and the secure/ folder. */
+export function stackDirectory(env: Env = process.env): string {
+  return path.resolve(nonEmpty(env.FEATURELOG_STACK_DIR) ?? path.join(__dirname, '..', '..', '.stack'));
+}
+
+/** The CA, certificate and credentials that `up` makes for the secured listeners, under the stack dir. */
+export function secureDirectory(env: Env = process.env): string {
+  return path.join(stackDirectory(env), 'secure');
+}
+
+/** What `up` writes to <stack dir>/secure/credentials.json (mode 0600). */
+export interface StackCredentials {
+  kafkaUsername: string;
+  kafkaPassword: string;
+  redisUsername: string;
+  redisPassword: string;
+}
+
+export const CREDENTIALS_FILE = 'credentials.json';
+export const CA_FILE = 'ca.pem';
+
+/** The secured listeners of the stack, as clients should see them. */
+export interface StackSecureEnv {
+  /** PEM of the CA that signed every secured listener's certificate (IP 127.0.0.1 and localhost). */
+  caFile: string;
+  /** SASL_SSL listener: SCRAM-SHA-512 and PLAIN, one user. */
+  kafkaBrokers: string[];
+  kafkaUsername: string;
+  kafkaPassword: string;
+  /** HTTPS URL of the same registry; no authentication (Apicurio 2.6 offers only OIDC). */
+  schemaRegistryUrl: string;
+  /** rediss:// URL of the same Redis, and its ACL user. */
+  redisUrl: string;
+  redisUsername: string;
+  redisPassword: string;
+}
+
+/**
+ * The secured listeners, or undefined when this stack has none (a stack started before they
+ * existed, or not started): the credentials come from the file `up` wrote, unless FEATURELOG_*
+ * variables name them.
+ */
+export function stackSecureEnv(env: Env = process.env): StackSecureEnv | undefined {
+  const ports = stackPorts(env);
+  const dir = secureDirectory(env);
+  let stored: Partial<StackCredentials> = {};
+  try {
+    stored = JSON.parse(fs.readFileSync(path.join(dir, CREDENTIALS_FILE), 'utf8')) as StackCredentials;
+  } catch {
+    // no file: only variables can name the credentials
+  }
+  const caFile = nonEmpty(env.FEATURELOG_STACK_CA_FILE) ?? path.join(dir, CA_FILE);
+  const kafkaUsername = nonEmpty(env.FEATURELOG_KAFKA_SASL_USERNAME) ?? stored.kafkaUsername;
+  const kafkaPassword = nonEmpty(env.FEATURELOG_KAFKA_SASL_PASSWORD) ?? stored.kafkaPassword;
+  const redisUsername = nonEmpty(env.FEATURELOG_REDIS_USERNAME) ?? stored.redisUsername;
+  const redisPassword = nonEmpty(env.FEATURELOG_REDIS_PASSWORD) ?? stored.redisPassword;
+  if (!kafkaUsername || !kafkaPassword || !redisUsername || !redisPassword || !fs.existsSync(caFile)) return undefined;
+  return {
+    caFile,
+    kafkaBrokers: (nonEmpty(env.FEATURELOG_KAFKA_SECURE_BROKERS) ?? `${STACK_HOST}:${ports.kafkaSecure}`)
+      .split(',')
+      .map((broker) => broker.trim())
+      .filter((broker) => broker !== ''),
+    kafkaUsername,
+    kafkaPassword,
+    schemaRegistryUrl:
+      nonEmpty(env.FEATURELOG_SCHEMA_REGISTRY_TLS_URL) ??
+      `https://${STACK_HOST}:${ports.schemaRegistryTls}${CCOMPAT_PATH}`,
+    redisUrl: nonEmpty(env.FEATURELOG_REDIS_TLS_URL) ?? `rediss://${STACK_HOST}:${ports.redisTls}`,
+    redisUsername,
+    redisPassword,
   };
 }
 
@@ -84,13 +176,25 @@ export function stackEnv(env: Env = process.env): StackEnv {
   };
 }
 
-/** The same values under the FEATURELOG_* names, for handing to a child process. */
+/**
+ * The same values under the FEATURELOG_* names, for handing to a child process. The secured
+ * listeners' passwords are left out (this is printed by `up`): they stay in secure/credentials.json.
+ */
 export function stackEnvVars(env: Env = process.env): Record<string, string> {
   const s = stackEnv(env);
+  const secure = stackSecureEnv(env);
   return {
     FEATURELOG_KAFKA_BROKERS: s.kafkaBrokers.join(','),
     FEATURELOG_SCHEMA_REGISTRY_URL: s.schemaRegistryUrl,
     FEATURELOG_REDIS_URL: s.redisUrl,
     FEATURELOG_CONNECT_URL: s.connectUrl,
+    ...(secure && {
+      FEATURELOG_STACK_CA_FILE: secure.caFile,
+      FEATURELOG_KAFKA_SECURE_BROKERS: secure.kafkaBrokers.join(','),
+      FEATURELOG_KAFKA_SASL_USERNAME: secure.kafkaUsername,
+      FEATURELOG_SCHEMA_REGISTRY_TLS_URL: secure.schemaRegistryUrl,
+      FEATURELOG_REDIS_TLS_URL: secure.redisUrl,
+      FEATURELOG_REDIS_USERNAME: secure.redisUsername,
+    }),
   };
 }

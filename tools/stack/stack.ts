@@ -13,13 +13,14 @@ import * as path from 'node:path';
 import { ensureArtifacts, type StackArtifacts } from './artifacts';
 import { requireFreePorts, requireJava, requireRedisServer, type PortClaim } from './preflight';
 import { launch, pidFileState, stopGroup, tailFile, type Launched } from './processes';
+import { ensureSecureMaterial, type SecureMaterial } from './secure-material';
 import type { StackContext, StackService } from './service';
 import { connect } from './services/connect';
 import { kafka } from './services/kafka';
 import { redis } from './services/redis';
 import { schemaRegistry } from './services/schema-registry';
 import { StackError } from './stack-error';
-import { stackEnvVars, stackPorts } from './stack-env';
+import { secureDirectory, stackDirectory, stackEnvVars, stackPorts } from './stack-env';
 import { STACK_VERSIONS } from './versions';
 
 /** In start order; `down` goes in reverse. */
@@ -35,7 +36,7 @@ function progress(message: string): void {
 }
 
 function stackDir(): string {
-  return path.resolve(process.env.FEATURELOG_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
+  return stackDirectory();
 }
 
 function pidFile(dir: string, service: StackService): string {
@@ -51,7 +52,8 @@ interface ContextHandle {
   provideArtifacts(artifacts: StackArtifacts): void;
 }
 
-function createContext(): ContextHandle {
+/** `makeSecure`: `up` makes the CA, certificate and passwords when missing; `status` only reads them. */
+function createContext({ makeSecure }: { makeSecure: boolean } = { makeSecure: true }): ContextHandle {
   const dir = stackDir();
   let ports;
   try {
@@ -61,6 +63,7 @@ function createContext(): ContextHandle {
   }
   let artifacts: StackArtifacts | undefined;
   let java: string | undefined;
+  let secure: SecureMaterial | undefined;
   const ctx: StackContext = {
     repoRoot: REPO_ROOT,
     stackDir: dir,
@@ -71,6 +74,7 @@ function createContext(): ContextHandle {
       return artifacts;
     },
     java: () => (java ??= requireJava()),
+    secure: () => (secure ??= ensureSecureMaterial(secureDirectory(), progress, { create: makeSecure })),
   };
   return { ctx, provideArtifacts: (value) => (artifacts = value) };
 }
@@ -155,6 +159,7 @@ async function up(): Promise<number> {
   await requireFreePorts(claims);
   progress(`ports free: ${claims.map((claim) => `${claim.service}=${claim.port}`).join(', ')}`);
   if (needsJava) provideArtifacts(await ensureArtifacts(ctx.logDir, progress));
+  ctx.secure();
 
   const launched = new Map<StackService, Launched>();
   const interrupt = (): void => {
@@ -221,7 +226,9 @@ async function down(purge: boolean): Promise<number> {
     // records would then carry schema ids that a restarted registry hands out again for other schemas.
     // The stack's data is therefore disposable by default, and kept only on request.
     for (const service of SERVICES) fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
-    progress(`purged service data under ${dir} (logs kept)`);
+    // The SCRAM users live in Kafka's storage: its passwords and certificates go with it.
+    fs.rmSync(secureDirectory(), { recursive: true, force: true });
+    progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);
   }
   return 0;
 }
@@ -235,7 +242,7 @@ async function fetchOnly(): Promise<number> {
 }
 
 async function status(json: boolean): Promise<number> {
-  const { ctx } = createContext();
+  const { ctx } = createContext({ makeSecure: false });
   const rows = [];
   for (const service of SERVICES) {
     const { state, record } = pidFileState(pidFile(ctx.stackDir, service));

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { ProjectConfig } from '@featurelog/config';
+import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { Compactor, type CompactorOptions } from '@featurelog/compactor';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { CompactorAppModule } from './compactor.module';
@@ -39,8 +39,8 @@ export interface RunningCompactor {
 export async function startCompactor(options: CompactorAppOptions): Promise<RunningCompactor> {
   const {
     config,
-    port = DEFAULT_COMPACTOR_PORT,
-    host = '127.0.0.1',
+    port = appListenAddress(options.config.apps, 'compactor', DEFAULT_COMPACTOR_PORT, {}).port,
+    host = appListenAddress(options.config.apps, 'compactor', DEFAULT_COMPACTOR_PORT, {}).host,
     runtime: shared,
     nestLogger = ['error', 'warn', 'log'],
     ...tuning
@@ -115,7 +115,7 @@ if (require.main === module) {
       startCompactor({
         config,
         ...tuningFromEnv(),
-        port: Number(process.env.FEATURELOG_COMPACTOR_PORT ?? DEFAULT_COMPACTOR_PORT),
+        ...appListenAddress(config.apps, 'compactor', DEFAULT_COMPACTOR_PORT),
       }),
     async (running) => {
       const shutdown = () => void running.close().then(() => process.exit(0));

@@ -4,7 +4,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { ProjectConfig } from '@featurelog/config';
+import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
 import {
   DeadLetterQueue,
@@ -96,7 +96,8 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
       { logger: options.logger ?? ['error', 'warn', 'log'] },
     );
     app.enableShutdownHooks();
-    await app.listen(options.port ?? DEFAULT_JOBS_PORT, options.host ?? '127.0.0.1');
+    const listen = appListenAddress(config.apps, 'jobs', DEFAULT_JOBS_PORT, {});
+    await app.listen(options.port ?? listen.port, options.host ?? listen.host);
     return app;
   } catch (error) {
     await runtime.close();
@@ -107,7 +108,7 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
 if (require.main === module) {
   runAppMain(
     'jobs',
-    (config) => startJobs({ config, port: Number(process.env.FEATURELOG_JOBS_PORT ?? DEFAULT_JOBS_PORT) }),
+    (config) => startJobs({ config, ...appListenAddress(config.apps, 'jobs', DEFAULT_JOBS_PORT) }),
     async (app) => `listening on ${await app.getUrl()}`,
   );
 }

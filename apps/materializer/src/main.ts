@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { ProjectConfig } from '@featurelog/config';
+import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
 import { createMetricsRegistry, ShutdownHookModule } from '@featurelog/observability';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -76,7 +76,8 @@ export async function startMaterializer(options: MaterializerAppOptions): Promis
       { logger: options.logger ?? ['error', 'warn', 'log'] },
     );
     app.enableShutdownHooks();
-    await app.listen(options.port ?? DEFAULT_MATERIALIZER_PORT, options.host ?? '127.0.0.1');
+    const listen = appListenAddress(config.apps, 'materializer', DEFAULT_MATERIALIZER_PORT, {});
+    await app.listen(options.port ?? listen.port, options.host ?? listen.host);
     return app;
   } catch (error) {
     await runtime.close();
@@ -90,7 +91,7 @@ if (require.main === module) {
     (config) =>
       startMaterializer({
         config,
-        port: Number(process.env.FEATURELOG_MATERIALIZER_PORT ?? DEFAULT_MATERIALIZER_PORT),
+        ...appListenAddress(config.apps, 'materializer', DEFAULT_MATERIALIZER_PORT),
         // A process that replaces a killed one can take a group of its own rather than wait out the dead
         // member's session timeout: start offsets come from the checkpoint, not from the group.
         ...(process.env.FEATURELOG_MATERIALIZER_GROUP_ID

@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, type ApiKeysConfig } from '@featurelog/auth';
-import type { ProjectConfig } from '@featurelog/config';
+import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { RegistryAppModule } from './registry.module';
@@ -86,7 +86,8 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
     { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.enableShutdownHooks();
-  await app.listen(options.port ?? DEFAULT_REGISTRY_PORT, options.host ?? '127.0.0.1');
+  const listen = appListenAddress(config.apps, 'registry', DEFAULT_REGISTRY_PORT, {});
+  await app.listen(options.port ?? listen.port, options.host ?? listen.host);
 
   const following = (async () => {
     for (let attempt = 0; !closing; attempt++) {
@@ -118,7 +119,7 @@ if (require.main === module) {
         config,
         ...(process.env.FEATURELOG_REGISTRY_STATE ? { statePath: process.env.FEATURELOG_REGISTRY_STATE } : {}),
         ...(foldBatch ? { foldBatch: Number(foldBatch) } : {}),
-        port: Number(process.env.FEATURELOG_REGISTRY_PORT ?? DEFAULT_REGISTRY_PORT),
+        ...appListenAddress(config.apps, 'registry', DEFAULT_REGISTRY_PORT),
       }),
     async (app) => `listening on ${await app.getUrl()}`,
   );

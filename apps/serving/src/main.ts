@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { ProjectConfig } from '@featurelog/config';
+import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { FeatureProducer } from '@featurelog/producer';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -66,7 +66,8 @@ export async function startServing(options: StartServingOptions): Promise<NestFa
       logger: options.logger !== false,
       onClose: release,
     });
-    await app.listen(options.port ?? DEFAULT_SERVING_PORT, options.host ?? '127.0.0.1');
+    const listen = appListenAddress(config.apps, 'serving', DEFAULT_SERVING_PORT, {});
+    await app.listen(options.port ?? listen.port, options.host ?? listen.host);
     return app;
   } catch (error) {
     // Closing the app releases the ports too (onClose).
@@ -79,12 +80,7 @@ export async function startServing(options: StartServingOptions): Promise<NestFa
 if (require.main === module) {
   runAppMain(
     'serving',
-    (config) =>
-      startServing({
-        config,
-        port: Number(process.env.FEATURELOG_SERVING_PORT ?? DEFAULT_SERVING_PORT),
-        host: process.env.FEATURELOG_SERVING_HOST ?? '127.0.0.1',
-      }),
+    (config) => startServing({ config, ...appListenAddress(config.apps, 'serving', DEFAULT_SERVING_PORT) }),
     async (app, config) => {
       // Key names and scopes only: the keys themselves are never printed.
       const keys = config.serving?.apiKeys ?? [];

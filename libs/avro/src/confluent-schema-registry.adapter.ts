@@ -1,6 +1,14 @@
+import type { ConnectionOptions } from 'node:tls';
 import { FeaturelogError } from '@featurelog/domain';
 import { avroType, normalizedSchemaText, parseSchema, type AvroSchema } from './avro-type';
 import { checkBackwardCompatible } from './backward-compatibility';
+import {
+  registryAuthError,
+  registryTlsError,
+  RegistryHttpClient,
+  type RegistryHttpResponse,
+  type SchemaRegistryBasicAuth,
+} from './schema-registry-http';
 import type {
   CompatibilityLevel,
   CompatibilityResult,
@@ -16,6 +24,12 @@ export interface ConfluentSchemaRegistryOptions {
   requestTimeoutMs?: number;
   /** Set on a subject's first registration unless it already has a level, so the registry enforces it too. */
   defaultCompatibility?: CompatibilityLevel;
+  /** TLS options for an https:// URL (ca, cert, key, servername …); absent: the system's CAs. */
+  tls?: ConnectionOptions;
+  /** HTTP basic authentication, as Confluent's `basic.auth.user.info` (Confluent Cloud: API key and secret). */
+  basicAuth?: SchemaRegistryBasicAuth;
+  /** The featurelog.yaml section these options come from, to name settings in errors (default `schemaRegistry`). */
+  settingsSection?: string;
 }
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
@@ -41,8 +55,18 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
   private readonly requestTimeoutMs: number;
   private readonly defaultCompatibility: CompatibilityLevel;
   private readonly schemasById = new Map<number, AvroSchema>();
+  private readonly http: RegistryHttpClient;
+  private readonly settingsSection: string;
+  private readonly hasCredentials: boolean;
 
-  constructor({ url, requestTimeoutMs = 10_000, defaultCompatibility = 'BACKWARD' }: ConfluentSchemaRegistryOptions) {
+  constructor({
+    url,
+    requestTimeoutMs = 10_000,
+    defaultCompatibility = 'BACKWARD',
+    tls,
+    basicAuth,
+    settingsSection = 'schemaRegistry',
+  }: ConfluentSchemaRegistryOptions) {
     if (!/^https?:\/\//.test(url)) {
       throw new FeaturelogError(
         'CONFIG_INVALID',
@@ -52,6 +76,24 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
     this.baseUrl = url.replace(/\/+$/, '');
     this.requestTimeoutMs = requestTimeoutMs;
     this.defaultCompatibility = defaultCompatibility;
+    this.http = new RegistryHttpClient(this.baseUrl, { tls, basicAuth });
+    this.settingsSection = settingsSection;
+    this.hasCredentials = basicAuth !== undefined;
+  }
+
+  /**
+   * One request at start-up (GET /config, the global compatibility level) so that a wrong password
+   * or an untrusted certificate fails the start with the setting named, instead of the first
+   * registration long after. A registry that does not answer yet is let be (retriable, reported
+   * by the requests that need it).
+   */
+  async checkConnection(): Promise<void> {
+    try {
+      await this.request('GET', '/config');
+    } catch (error) {
+      if (error instanceof FeaturelogError && error.retriable) return;
+      throw error;
+    }
   }
 
   async register(subject: string, schema: AvroSchema, options: RegisterOptions = {}): Promise<number> {
@@ -151,7 +193,9 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
     return [...this.expectOk(response, 'list subjects')].sort();
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.http.close();
+  }
 
   /** The id of `schema` if already registered under `subject` (any version), else undefined. */
   private async lookup(subject: string, text: string): Promise<number | undefined> {
@@ -186,15 +230,18 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<HttpResult<T>> {
-    let response: Response;
+    let response: RegistryHttpResponse;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      response = await this.http.request(
+        `${this.baseUrl}${path}`,
         method,
-        headers: { accept: CONTENT_TYPE, ...(body === undefined ? {} : { 'content-type': CONTENT_TYPE }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
-      });
+        { accept: CONTENT_TYPE, ...(body === undefined ? {} : { 'content-type': CONTENT_TYPE }) },
+        body === undefined ? undefined : JSON.stringify(body),
+        this.requestTimeoutMs,
+      );
     } catch (error) {
+      const setting = registryTlsError(error, this.baseUrl, this.settingsSection);
+      if (setting) throw setting;
       throw new FeaturelogError(
         'SCHEMA_REGISTRY_UNAVAILABLE',
         `schema registry ${this.baseUrl} did not answer ${method} ${path}: ${(error as Error).message}`,
@@ -204,7 +251,9 @@ export class ConfluentSchemaRegistry implements SchemaRegistryPort {
         },
       );
     }
-    const text = await response.text();
+    const refused = registryAuthError(response.status, this.baseUrl, this.settingsSection, this.hasCredentials);
+    if (refused) throw refused;
+    const { text } = response;
     let parsed: unknown;
     try {
       parsed = text.length > 0 ? JSON.parse(text) : undefined;

@@ -2,13 +2,34 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { FeaturelogError } from '@featurelog/domain';
 import { PROJECT_FILE_NAME } from './definition-files';
+import {
+  basicAuthSettings,
+  connectionProblems,
+  deferSecretInterpolation,
+  isSecretSetting,
+  saslSettings,
+  tlsSettings,
+  type AppsSettings,
+  type BasicAuthSettings,
+  type RawSasl,
+  type RawTls,
+  type SaslSettings,
+  type SecretSetting,
+  type TlsSettings,
+} from './connection-settings';
 import { interpolateEnv, type InterpolationProblem } from './env-interpolation';
 import { checkProjectDocument } from './schema-validation';
 import { locate, parseYamlDocuments } from './yaml-source';
 
-export type LogSettings = { type: 'embedded'; path: string } | { type: 'kafka'; brokers: string[]; clientId: string };
-export type SchemaRegistrySettings = { type: 'embedded'; path: string } | { type: 'confluent'; url: string };
-export type OnlineStoreSettings = { type: 'embedded'; path: string } | { type: 'redis'; url: string };
+export type LogSettings =
+  | { type: 'embedded'; path: string }
+  | { type: 'kafka'; brokers: string[]; clientId: string; tls?: TlsSettings; sasl?: SaslSettings };
+export type SchemaRegistrySettings =
+  | { type: 'embedded'; path: string }
+  | { type: 'confluent'; url: string; tls?: TlsSettings; basicAuth?: BasicAuthSettings };
+export type OnlineStoreSettings =
+  | { type: 'embedded'; path: string }
+  | { type: 'redis'; url: string; username?: string; password?: SecretSetting; tls?: TlsSettings };
 export type OfflineStoreSettings = { type: 'local'; path: string };
 
 export type ApiKeyScopeSetting = 'read' | 'push' | 'apply';
@@ -39,6 +60,8 @@ export interface ProjectConfig {
   offlineStore: OfflineStoreSettings;
   /** Present when featurelog.yaml has a `serving` section. Holds secrets: never log the config whole. */
   serving?: ServingSettings;
+  /** Present when featurelog.yaml has an `apps` section: where each app listens (see appListenAddress). */
+  apps?: AppsSettings;
 }
 
 /** Everything embedded, under `.featurelog/` in the repo: the single-machine default. */
@@ -115,18 +138,19 @@ export function parseProjectConfig(
   if (problems.length > 0 || !source) throw new ConfigInvalidError(file, problems);
 
   const interpolation: InterpolationProblem[] = [];
-  const value = interpolateEnv(source.document.toJS(), env, interpolation);
+  const value = interpolateEnv(deferSecretInterpolation(source.document.toJS()), env, interpolation);
   const at = (path: Array<string | number>) => ({ setting: path.join('.'), file, line: locate(source, path).line });
   for (const problem of interpolation) problems.push({ ...at(problem.path), message: problem.message });
   for (const violation of checkProjectDocument(value)) {
     // An API key is a secret: a message about it never repeats its value.
     const message =
-      violation.path[violation.path.length - 1] === 'key'
+      violation.path[violation.path.length - 1] === 'key' || isSecretSetting(violation.path)
         ? violation.message.replace(/, got .*$/s, '')
         : violation.message;
     problems.push({ ...at(violation.path), message });
   }
   for (const problem of apiKeyProblems(value)) problems.push({ ...at(problem.path), message: problem.message });
+  for (const problem of connectionProblems(value)) problems.push({ ...at(problem.path), message: problem.message });
   if (problems.length > 0)
     throw new ConfigInvalidError(
       file,
@@ -159,11 +183,18 @@ function apiKeyProblems(value: unknown): Array<{ path: Array<string | number>; m
 
 interface RawProjectConfig {
   project: string;
-  log?: { type: 'embedded'; path?: string } | { type: 'kafka'; brokers: string | string[]; clientId?: string };
-  schemaRegistry?: { type: 'embedded'; path?: string } | { type: 'confluent'; url: string };
-  onlineStore?: { type: 'embedded'; path?: string } | { type: 'redis'; url: string };
+  log?:
+    | { type: 'embedded'; path?: string }
+    | { type: 'kafka'; brokers: string | string[]; clientId?: string; tls?: RawTls; sasl?: RawSasl };
+  schemaRegistry?:
+    | { type: 'embedded'; path?: string }
+    | { type: 'confluent'; url: string; tls?: RawTls; basicAuth?: { username: string; password: string } };
+  onlineStore?:
+    | { type: 'embedded'; path?: string }
+    | { type: 'redis'; url: string; username?: string; password?: string; tls?: RawTls };
   offlineStore?: { type: 'local'; path?: string };
   serving?: { apiKeys?: ApiKeySetting[]; maxEntityRows?: number };
+  apps?: AppsSettings;
 }
 
 function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
@@ -177,15 +208,16 @@ function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
           type: 'kafka',
           brokers: (Array.isArray(raw.log.brokers) ? raw.log.brokers : raw.log.brokers.split(',')).map((b) => b.trim()),
           clientId: raw.log.clientId ?? DEFAULT_KAFKA_CLIENT_ID,
+          ...secureKafka(raw.log, repoDir),
         }
       : { type: 'embedded', path: path(raw.log?.path, DEFAULT_PATHS.log) };
   const schemaRegistry: SchemaRegistrySettings =
     raw.schemaRegistry?.type === 'confluent'
-      ? { type: 'confluent', url: raw.schemaRegistry.url }
+      ? { type: 'confluent', url: raw.schemaRegistry.url, ...secureRegistry(raw.schemaRegistry, repoDir) }
       : { type: 'embedded', path: path(raw.schemaRegistry?.path, DEFAULT_PATHS.schemaRegistry) };
   const onlineStore: OnlineStoreSettings =
     raw.onlineStore?.type === 'redis'
-      ? { type: 'redis', url: raw.onlineStore.url }
+      ? { type: 'redis', url: raw.onlineStore.url, ...secureRedis(raw.onlineStore, repoDir) }
       : { type: 'embedded', path: path(raw.onlineStore?.path, DEFAULT_PATHS.onlineStore) };
   const offlineStore: OfflineStoreSettings = {
     type: 'local',
@@ -196,5 +228,31 @@ function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
     config.serving = { apiKeys: raw.serving.apiKeys ?? [] };
     if (raw.serving.maxEntityRows !== undefined) config.serving.maxEntityRows = raw.serving.maxEntityRows;
   }
+  if (raw.apps !== undefined) config.apps = raw.apps;
   return config;
+}
+
+// Secure connections: only the fields present are set, so a plain configuration is exactly as before.
+
+function secureKafka(raw: { tls?: RawTls; sasl?: RawSasl }, repoDir: string) {
+  const tls = tlsSettings(raw.tls, repoDir);
+  const sasl = saslSettings(raw.sasl, 'log');
+  return { ...(tls && { tls }), ...(sasl && { sasl }) };
+}
+
+function secureRegistry(raw: { tls?: RawTls; basicAuth?: { username: string; password: string } }, repoDir: string) {
+  const tls = tlsSettings(raw.tls, repoDir);
+  const basicAuth = basicAuthSettings(raw.basicAuth, 'schemaRegistry');
+  return { ...(tls && { tls }), ...(basicAuth && { basicAuth }) };
+}
+
+function secureRedis(raw: { username?: string; password?: string; tls?: RawTls }, repoDir: string) {
+  const tls = tlsSettings(raw.tls, repoDir);
+  const password: SecretSetting | undefined =
+    raw.password === undefined ? undefined : { setting: 'onlineStore.password', reference: raw.password };
+  return {
+    ...(raw.username !== undefined && { username: raw.username }),
+    ...(password && { password }),
+    ...(tls && { tls }),
+  };
 }

@@ -94,11 +94,11 @@ describe('parseProjectConfig', () => {
     assert.deepEqual(problemsOf(text), [
       '1 project: must be lower-case letters, digits, _ and -, starting with a letter (^[a-z][a-z0-9_-]*$); prefixes every topic: <project>.registry, <project>.features.<view>, got "My Project"',
       '2 log.brokers: is required in log',
-      '4 log.path: unknown field "path"; allowed here: type, brokers, clientId',
+      '4 log.path: unknown field "path"; allowed here: type, brokers, clientId, tls, sasl',
       '6 onlineStore.type: must be one of embedded, redis, got "memcached"',
       '7 schemaRegistry.url: is required in schemaRegistry',
       '9 offlineStore.path: environment variable SEGMENTS is not set and ${SEGMENTS} has no default (${SEGMENTS:-default})',
-      '10 metrics: unknown field "metrics"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore, serving',
+      '10 metrics: unknown field "metrics"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore, serving, apps',
     ]);
   });
 

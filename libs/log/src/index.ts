@@ -7,3 +7,10 @@ export { type RecoveryReport } from './file-segment';
 export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-event-log.adapter';
 export * from './consumer-runner';
 export * from './topic-declarations';
+export {
+  kafkaSettingError,
+  tlsPreflight,
+  type KafkaSasl,
+  type KafkaSaslMechanism,
+  type KafkaTls,
+} from './kafka-security';

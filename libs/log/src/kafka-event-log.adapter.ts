@@ -6,6 +6,7 @@ import {
   type KafkaMessage,
   type LogEntry,
   type Producer,
+  type SASLOptions,
   ConfigResourceTypes,
   Kafka,
   logLevel as KafkaLogLevel,
@@ -25,12 +26,19 @@ import {
   type TopicDescription,
   type TopicSpec,
 } from './event-log.port';
+import { kafkaSettingError, tlsPreflight, type KafkaSasl, type KafkaTls } from './kafka-security';
 import { partitionForKey } from './key-partitioner';
 import { assertTopicName } from './topic-name';
 
 export interface KafkaEventLogOptions {
   brokers: string[];
   clientId?: string;
+  /** TLS to the brokers (SSL or SASL_SSL listeners). */
+  tls?: KafkaTls;
+  /** SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); usually with tls. */
+  sasl?: KafkaSasl;
+  /** The featurelog.yaml section these options come from, to name settings in errors (default `log`). */
+  settingsSection?: string;
   /** kafkajs' own log lines at this level and above go to `logger`. */
   logLevel?: 'ERROR' | 'WARN' | 'INFO' | 'DEBUG';
   logger?: (level: string, line: string) => void;
@@ -81,7 +89,8 @@ export class KafkaEventLog implements EventLog {
   /** Cluster clients of running follow() iterations, disconnected on close. */
   private readonly followClusters = new Set<KafkaCluster>();
   private closed = false;
-  readonly settings: Required<Omit<KafkaEventLogOptions, 'logger'>>;
+  /** The tuning in force; TLS and SASL are left out so that no secret is reachable from here. */
+  readonly settings: Required<Omit<KafkaEventLogOptions, 'logger' | 'tls' | 'sasl' | 'settingsSection'>>;
 
   private constructor(options: KafkaEventLogOptions) {
     const {
@@ -124,6 +133,8 @@ export class KafkaEventLog implements EventLog {
     this.kafka = new Kafka({
       clientId,
       brokers,
+      ...(options.tls !== undefined && { ssl: options.tls }),
+      ...(options.sasl !== undefined && { sasl: { ...options.sasl } as SASLOptions }),
       connectionTimeout: connectionTimeoutMs,
       requestTimeout: requestTimeoutMs,
       logLevel: KafkaLogLevel[logLevel],
@@ -168,11 +179,19 @@ export class KafkaEventLog implements EventLog {
   /** Connects the producer and the admin client; fails with LOG_UNAVAILABLE if no broker answers. */
   static async connect(options: KafkaEventLogOptions): Promise<KafkaEventLog> {
     const log = new KafkaEventLog(options);
+    const section = options.settingsSection ?? 'log';
     try {
+      if (options.tls !== undefined) {
+        await tlsPreflight(options.brokers, options.tls, log.settings.connectionTimeoutMs, section);
+      }
       await Promise.all([log.producer.connect(), log.admin.connect()]);
     } catch (error) {
       await log.close().catch(() => undefined);
-      throw kafkaError(error, `cannot connect to Kafka at ${options.brokers.join(',')}`);
+      const where = options.brokers.join(',');
+      throw (
+        kafkaSettingError(error, where, section) ??
+        kafkaError(error, `cannot connect to Kafka at ${where} (${section}.brokers)`)
+      );
     }
     return log;
   }
@@ -771,6 +790,9 @@ function* causeChain(error: unknown): Generator<{ name?: string; type?: string; 
  */
 function kafkaError(error: unknown, what: string): FeaturelogError {
   if (error instanceof FeaturelogError) return error;
+  // Credentials or certificates that stop working while running (rotated, expired) are named too.
+  const setting = kafkaSettingError(error, what);
+  if (setting) return setting;
   const reason = (error as { message?: string } | undefined)?.message ?? String(error);
   const chain = [...causeChain(error)];
   if (chain.some((cause) => cause.type === 'UNKNOWN_TOPIC_OR_PARTITION')) {

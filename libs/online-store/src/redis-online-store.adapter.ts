@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
 import Redis from 'ioredis';
 import {
@@ -16,6 +17,7 @@ import type {
   StoredViewValue,
   TopicPartitionOffset,
 } from './online-store.port';
+import { redisSettingError } from './redis-connection-error';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
 import { decodeVersion, decodeVersionField, encodeVersion, featureNamesOf } from './redis-version-field';
@@ -25,6 +27,13 @@ import { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
   url: string;
+  /** ACL user (Redis 6+) and its password; a user and password in the URL win over these. */
+  username?: string;
+  password?: string;
+  /** TLS options (ca, cert, key, servername …); a `rediss://` URL alone means TLS with the system's CAs. */
+  tls?: ConnectionOptions;
+  /** The featurelog.yaml section these options come from, to name settings in errors (default `onlineStore`). */
+  settingsSection?: string;
   /** First segment of every key, so several deployments can share one Redis. */
   keyPrefix?: string;
   /** A command unanswered this long fails as ONLINE_STORE_UNAVAILABLE (the serving path must not hang). */
@@ -75,6 +84,10 @@ export class RedisOnlineStore implements OnlineStore {
     keyPrefix = 'fl',
     commandTimeoutMs = 2_000,
     connectTimeoutMs = 5_000,
+    username,
+    password,
+    tls,
+    settingsSection = 'onlineStore',
   }: RedisOnlineStoreConfig): Promise<RedisOnlineStore> {
     if (!/^rediss?:\/\/[^/]+/.test(url ?? '')) {
       throw new FeaturelogError(
@@ -87,6 +100,9 @@ export class RedisOnlineStore implements OnlineStore {
     }
     let everReady = false;
     const redis = new Redis(url, {
+      ...(username !== undefined && { username }),
+      ...(password !== undefined && { password }),
+      ...(tls !== undefined && { tls }),
       lazyConnect: true,
       connectTimeout: connectTimeoutMs,
       commandTimeout: commandTimeoutMs,
@@ -102,7 +118,9 @@ export class RedisOnlineStore implements OnlineStore {
     });
     redis.once('ready', () => (everReady = true));
     // Connection errors reach callers as rejected commands; without a listener ioredis also prints them.
-    redis.on('error', () => undefined);
+    // The first one is kept: a refused AUTH or a failed handshake reaches connect() only as "Connection is closed".
+    let connectError: unknown;
+    redis.on('error', (error) => (connectError ??= everReady ? undefined : error));
     try {
       await redis.connect();
       const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
@@ -110,7 +128,12 @@ export class RedisOnlineStore implements OnlineStore {
       return new RedisOnlineStore(redis, keyPrefix, writeSha, readSha);
     } catch (error) {
       redis.disconnect();
-      throw toOnlineStoreError(error, `connecting to ${redactUrl(url)}`);
+      const endpoint = redactUrl(url);
+      throw (
+        redisSettingError(error, endpoint, settingsSection) ??
+        (connectError !== undefined ? redisSettingError(connectError, endpoint, settingsSection) : undefined) ??
+        toOnlineStoreError(error, `connecting to ${endpoint} (${settingsSection}.url)`)
+      );
     }
   }
 

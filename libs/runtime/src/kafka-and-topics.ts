@@ -2,12 +2,21 @@ import { resolve } from 'node:path';
 import type { LogSettings } from '@featurelog/config';
 import { KafkaEventLog, loadTopicDeclarations, topicSpecFor, type EventLog } from '@featurelog/log';
 import type { ProjectTopicSpecs } from '@featurelog/registry';
+import { secretValue, tlsConnectionOptions } from './connection-options';
 
 /** The topic families declared in the repo's topics/ folder (partitions and configs). */
 export const TOPIC_DECLARATIONS_DIR = resolve(__dirname, '..', '..', '..', 'topics');
 
-export function openKafkaEventLog(settings: Extract<LogSettings, { type: 'kafka' }>): Promise<EventLog> {
-  return KafkaEventLog.connect({ brokers: settings.brokers, clientId: settings.clientId });
+export async function openKafkaEventLog(settings: Extract<LogSettings, { type: 'kafka' }>): Promise<EventLog> {
+  const { tls, sasl } = settings;
+  return KafkaEventLog.connect({
+    brokers: settings.brokers,
+    clientId: settings.clientId,
+    ...(tls !== undefined && { tls: await tlsConnectionOptions(tls, 'log') }),
+    ...(sasl !== undefined && {
+      sasl: { mechanism: sasl.mechanism, username: sasl.username, password: secretValue(sasl.password) },
+    }),
+  });
 }
 
 export async function projectTopicSpecs(

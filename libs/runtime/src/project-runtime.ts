@@ -10,6 +10,7 @@ import {
 } from '@featurelog/avro';
 import { LevelOnlineStore, RedisOnlineStore, type OnlineStore } from '@featurelog/online-store';
 import { LogProvisioner, RegistryApplier, RegistryFollower, type ProjectTopicSpecs } from '@featurelog/registry';
+import { secretValue, tlsConnectionOptions } from './connection-options';
 import { openKafkaEventLog, projectTopicSpecs } from './kafka-and-topics';
 import {
   devServerHoldsMessage,
@@ -280,8 +281,25 @@ export async function openSchemaRegistry(settings: SchemaRegistrySettings): Prom
   switch (settings.type) {
     case 'embedded':
       return LocalSchemaRegistry.open({ directory: settings.path });
-    case 'confluent':
-      return new ConfluentSchemaRegistry({ url: settings.url });
+    case 'confluent': {
+      const { tls, basicAuth } = settings;
+      const registry = new ConfluentSchemaRegistry({
+        url: settings.url,
+        ...(tls !== undefined && { tls: await tlsConnectionOptions(tls, 'schemaRegistry') }),
+        ...(basicAuth !== undefined && {
+          basicAuth: { username: basicAuth.username, password: secretValue(basicAuth.password) },
+        }),
+      });
+      // A plain registry is reached lazily as before; a secured one is tried now, so that a wrong
+      // password or CA fails start-up naming the setting.
+      if (tls !== undefined || basicAuth !== undefined || settings.url.startsWith('https:')) {
+        await registry.checkConnection().catch(async (error: unknown) => {
+          await registry.close();
+          throw error;
+        });
+      }
+      return registry;
+    }
   }
 }
 
@@ -289,7 +307,14 @@ export async function openOnlineStore(settings: OnlineStoreSettings): Promise<On
   switch (settings.type) {
     case 'embedded':
       return LevelOnlineStore.open({ path: settings.path });
-    case 'redis':
-      return RedisOnlineStore.connect({ url: settings.url });
+    case 'redis': {
+      const { username, password, tls } = settings;
+      return RedisOnlineStore.connect({
+        url: settings.url,
+        ...(username !== undefined && { username }),
+        ...(password !== undefined && { password: secretValue(password) }),
+        ...(tls !== undefined && { tls: await tlsConnectionOptions(tls, 'onlineStore') }),
+      });
+    }
   }
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StackError } from '../stack-error';
 import { CCOMPAT_PATH, PORT_ENV, STACK_HOST } from '../stack-env';
-import { heap, httpGet, JVM_FLAGS, type StackService } from '../service';
+import { heap, httpGet, httpsGet, JVM_FLAGS, type StackService } from '../service';
 
 /** 3.x ships a fast-jar (quarkus-run.jar), 2.x a legacy runner jar beside lib/. */
 function runnerJar(dir: string): string {
@@ -24,15 +24,24 @@ export const schemaRegistry: StackService = {
   needsJava: true,
   readyTimeoutMs: 120_000,
   stopGraceMs: 20_000,
-  ports: (ports) => [{ port: ports.schemaRegistry, envVar: PORT_ENV.schemaRegistry, service: 'schema-registry' }],
+  ports: (ports) => [
+    { port: ports.schemaRegistry, envVar: PORT_ENV.schemaRegistry, service: 'schema-registry' },
+    { port: ports.schemaRegistryTls, envVar: PORT_ENV.schemaRegistryTls, service: 'schema-registry HTTPS' },
+  ],
   endpoint: (ports) => `http://${STACK_HOST}:${ports.schemaRegistry}${CCOMPAT_PATH}`,
 
   async prepare(ctx) {
     const home = path.join(ctx.stackDir, 'schema-registry');
     fs.mkdirSync(home, { recursive: true });
+    const secure = ctx.secure();
     const settings = {
       'quarkus.http.host': STACK_HOST,
       'quarkus.http.port': String(ctx.ports.schemaRegistry),
+      // HTTPS on a second port, plain HTTP kept (insecure-requests) for the plain tests.
+      'quarkus.http.ssl-port': String(ctx.ports.schemaRegistryTls),
+      'quarkus.http.ssl.certificate.files': secure.certFile,
+      'quarkus.http.ssl.certificate.key-files': secure.keyFile,
+      'quarkus.http.insecure-requests': 'enabled',
       // the management interface would take another port (9000)
       'quarkus.management.enabled': 'false',
       'registry.rest.artifact.deletion.enabled': 'true',
@@ -54,6 +63,11 @@ export const schemaRegistry: StackService = {
 
   async probe(ctx) {
     const response = await httpGet(`http://${STACK_HOST}:${ctx.ports.schemaRegistry}${CCOMPAT_PATH}/subjects`);
-    return response?.status === 200 ? `GET ${CCOMPAT_PATH}/subjects -> 200` : undefined;
+    if (response?.status !== 200) return undefined;
+    const secured = await httpsGet(
+      `https://${STACK_HOST}:${ctx.ports.schemaRegistryTls}${CCOMPAT_PATH}/subjects`,
+      ctx.secure().caFile,
+    );
+    return secured?.status === 200 ? `GET ${CCOMPAT_PATH}/subjects -> 200 over HTTP and HTTPS` : undefined;
   },
 };

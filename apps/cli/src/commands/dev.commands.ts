@@ -3,7 +3,7 @@ import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Command } from 'commander';
-import type { ProjectConfig } from '@featurelog/config';
+import { appListenAddress, type AppName, type ProjectConfig } from '@featurelog/config';
 import { FeaturelogError } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
@@ -42,7 +42,7 @@ const DEV_BODY_LIMIT = 64 * 1024 * 1024;
 interface DevOptions {
   repo: string;
   json: boolean;
-  host: string;
+  host?: string;
   portOffset: string;
   anyPorts: boolean;
 }
@@ -68,8 +68,15 @@ export function registerDevCommands(program: Command): void {
         'embedded stores or on the services featurelog.yaml names; other featurelog commands on this repo ' +
         'go through it while it runs. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.',
     )
-    .option('--host <host>', 'interface the APIs listen on', '127.0.0.1')
-    .option('--port-offset <n>', 'added to every default port (serving 6566, dev 6569, registry 6570, …)', '0')
+    .option(
+      '--host <host>',
+      'interface every API listens on (default: apps.<app>.host of featurelog.yaml, else 127.0.0.1)',
+    )
+    .option(
+      '--port-offset <n>',
+      'added to every default port (serving 6566, dev 6569, registry 6570, …); apps.<app>.port of featurelog.yaml and FEATURELOG_<APP>_PORT win',
+      '0',
+    )
     .option('--any-ports', 'let the system choose free ports (they are printed and written to .featurelog/dev.json)')
     .action(async (options: DevOptions) => {
       const out = consoleOutput(options.json);
@@ -81,7 +88,8 @@ export function registerDevCommands(program: Command): void {
           `--port-offset must be a non-negative integer, got ${options.portOffset}`,
         );
       }
-      const port = (defaultPort: number) => (options.anyPorts ? 0 : defaultPort + offset);
+      const port = (defaultPort: number, app: AppName) =>
+        options.anyPorts ? 0 : appListenAddress(config.apps, app, defaultPort + offset).port;
       const started = performance.now();
       const server = await startDevServer(config, { host: options.host, port, onRecovery: (line) => out.print(line) });
       const stopping = stopOnSignals(server, out);
@@ -103,11 +111,17 @@ export function registerDevCommands(program: Command): void {
 export async function startDevServer(
   config: ProjectConfig,
   {
-    host = '127.0.0.1',
-    port = (defaultPort: number) => defaultPort,
+    host: hostForAll,
+    port = (defaultPort: number, app: AppName) => appListenAddress(config.apps, app, defaultPort).port,
     onRecovery = () => undefined,
-  }: { host?: string; port?: (defaultPort: number) => number; onRecovery?: (line: string) => void } = {},
+  }: {
+    /** Every app on this interface; default each app's own (FEATURELOG_<APP>_HOST, apps.<app>.host, 127.0.0.1). */
+    host?: string;
+    port?: (defaultPort: number, app: AppName) => number;
+    onRecovery?: (line: string) => void;
+  } = {},
 ): Promise<DevServer> {
+  const host = (app: AppName) => hostForAll ?? appListenAddress(config.apps, app, 0).host;
   const other = await liveDevServer(config.repoDir);
   if (other) {
     throw new FeaturelogError(
@@ -134,27 +148,32 @@ export async function startDevServer(
     // The project topics exist before any app follows them (a fresh repo has none yet).
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
 
-    const registry = await startRegistryApp({ config, host, port: port(DEFAULT_REGISTRY_PORT), logger: QUIET });
+    const registry = await startRegistryApp({
+      config,
+      host: host('registry'),
+      port: port(DEFAULT_REGISTRY_PORT, 'registry'),
+      logger: QUIET,
+    });
     apps.push(await running('registry', registry, () => registry.get<RegistryRuntime>(REGISTRY_RUNTIME).close()));
     const materializer = await startMaterializer({
       config,
-      host,
-      port: port(DEFAULT_MATERIALIZER_PORT),
+      host: host('materializer'),
+      port: port(DEFAULT_MATERIALIZER_PORT, 'materializer'),
       logger: QUIET,
     });
     apps.push(await running('materializer', materializer, () => materializer.get<Materializer>(MATERIALIZER).stop()));
     const compactor = await startCompactor({
       config,
       runtime,
-      host,
-      port: port(DEFAULT_COMPACTOR_PORT),
+      host: host('compactor'),
+      port: port(DEFAULT_COMPACTOR_PORT, 'compactor'),
       nestLogger: QUIET,
     });
     apps.push({ ...(await running('compactor', compactor.app)), close: () => compactor.close() });
-    const jobs = await startJobs({ config, host, port: port(DEFAULT_JOBS_PORT), logger: QUIET });
+    const jobs = await startJobs({ config, host: host('jobs'), port: port(DEFAULT_JOBS_PORT, 'jobs'), logger: QUIET });
     apps.push(await running('jobs', jobs, () => jobs.get<JobWorker>(JOB_WORKER).stop()));
-    apps.push(await startServing(runtime, host, port(DEFAULT_SERVING_PORT)));
-    apps.push(await startDevApi(runtime, apps, host, port(DEFAULT_DEV_PORT)));
+    apps.push(await startServing(runtime, host('serving'), port(DEFAULT_SERVING_PORT, 'serving')));
+    apps.push(await startDevApi(runtime, apps, host('dev'), port(DEFAULT_DEV_PORT, 'dev')));
   } catch (error) {
     await stopApps();
     throw error;

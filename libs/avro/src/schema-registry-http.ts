@@ -1,0 +1,137 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
+import {
+  ConnectionSettingError,
+  connectionFailureMessage,
+  errorChain,
+  tlsFailureKind,
+  type ConnectionFailureKind,
+} from '@featurelog/domain';
+
+export interface SchemaRegistryBasicAuth {
+  username: string;
+  password: string;
+}
+
+/** One HTTP exchange with the registry: status and body text, or a thrown socket / TLS / timeout error. */
+export interface RegistryHttpResponse {
+  status: number;
+  ok: boolean;
+  text: string;
+}
+
+/**
+ * HTTP(S) to a schema registry through node:http / node:https rather than fetch: fetch takes no CA
+ * or client certificate without an extra dependency. One keep-alive agent per registry; the
+ * Authorization header is built once and never logged.
+ */
+export class RegistryHttpClient {
+  private readonly agent: http.Agent;
+  private readonly authorization: string | undefined;
+  private readonly secure: boolean;
+
+  constructor(baseUrl: string, { tls, basicAuth }: { tls?: ConnectionOptions; basicAuth?: SchemaRegistryBasicAuth }) {
+    this.secure = baseUrl.startsWith('https:');
+    this.agent = this.secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true });
+    this.authorization =
+      basicAuth === undefined
+        ? undefined
+        : `Basic ${Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString('base64')}`;
+  }
+
+  request(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    timeoutMs: number,
+  ): Promise<RegistryHttpResponse> {
+    const transport = this.secure ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = transport.request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            ...headers,
+            ...(this.authorization !== undefined && { authorization: this.authorization }),
+            ...(body !== undefined && { 'content-length': String(Buffer.byteLength(body)) }),
+          },
+          signal: AbortSignal.timeout(timeoutMs),
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8') });
+          });
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function settingFor(kind: ConnectionFailureKind, section: string, hasCredentials: boolean): string {
+  switch (kind) {
+    case 'authentication':
+      return hasCredentials
+        ? `${section}.basicAuth.username / ${section}.basicAuth.password`
+        : `${section}.basicAuth (the registry asks for credentials)`;
+    case 'untrusted-certificate':
+      return `${section}.tls.ca`;
+    case 'certificate-name':
+      return `${section}.url (or ${section}.tls.servername)`;
+    case 'certificate-expired':
+      return `${section}.url`;
+    case 'tls-handshake':
+      return `${section}.url (https:// for TLS) and ${section}.tls`;
+  }
+}
+
+/** A TLS failure of a request to the registry as a ConnectionSettingError naming the setting; undefined otherwise. */
+export function registryTlsError(
+  error: unknown,
+  endpoint: string,
+  section: string,
+): ConnectionSettingError | undefined {
+  const kind = tlsFailureKind(error);
+  if (kind === undefined) return undefined;
+  const detail = [...errorChain(error)].map((link) => link.message).find(Boolean) ?? String(error);
+  return new ConnectionSettingError(
+    'schema registry',
+    kind,
+    settingFor(kind, section, false),
+    connectionFailureMessage(kind, endpoint, detail),
+    error,
+  );
+}
+
+/** 401 / 403 from the registry: the credentials (or their absence) are wrong. */
+export function registryAuthError(
+  status: number,
+  endpoint: string,
+  section: string,
+  hasCredentials: boolean,
+): ConnectionSettingError | undefined {
+  if (status !== 401 && status !== 403) return undefined;
+  return new ConnectionSettingError(
+    'schema registry',
+    'authentication',
+    settingFor('authentication', section, hasCredentials),
+    connectionFailureMessage(
+      'authentication',
+      endpoint,
+      `HTTP ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}${hasCredentials ? '' : ' and no basicAuth is configured'}`,
+    ),
+  );
+}

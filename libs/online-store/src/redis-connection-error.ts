@@ -1,0 +1,61 @@
+import {
+  ConnectionSettingError,
+  connectionFailureMessage,
+  errorChain,
+  tlsFailureKind,
+  type ConnectionFailureKind,
+} from '@featurelog/domain';
+
+/** Redis' answers to a refused AUTH (ACL user or password wrong, user off) or to a command sent without one. */
+const AUTH_REPLY = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid (username-)?password/;
+
+function settingFor(kind: ConnectionFailureKind, section: string, reply: string): string {
+  switch (kind) {
+    case 'authentication':
+      return reply.startsWith('NOPERM')
+        ? `${section}.username (its ACL rules)`
+        : `${section}.username / ${section}.password`;
+    case 'untrusted-certificate':
+      return `${section}.tls.ca`;
+    case 'certificate-name':
+      return `${section}.url (or ${section}.tls.servername)`;
+    case 'certificate-expired':
+      return `${section}.url`;
+    case 'tls-handshake':
+      return `${section}.url (rediss:// for TLS) and ${section}.tls`;
+  }
+}
+
+/**
+ * An ioredis (or socket) error that a setting must fix, as a ConnectionSettingError naming it
+ * (`REDIS_AUTH_FAILED`, `REDIS_TLS_UNTRUSTED` …); undefined for every other error.
+ */
+export function redisSettingError(
+  error: unknown,
+  endpoint: string,
+  section = 'onlineStore',
+): ConnectionSettingError | undefined {
+  if (error instanceof ConnectionSettingError) return error;
+  for (const link of errorChain(error)) {
+    const message = link.message ?? '';
+    if (AUTH_REPLY.test(message)) {
+      return new ConnectionSettingError(
+        'redis',
+        'authentication',
+        settingFor('authentication', section, message),
+        connectionFailureMessage('authentication', endpoint, message),
+        error,
+      );
+    }
+  }
+  const kind = tlsFailureKind(error);
+  if (kind === undefined) return undefined;
+  const detail = [...errorChain(error)].map((link) => link.message).find(Boolean) ?? String(error);
+  return new ConnectionSettingError(
+    'redis',
+    kind,
+    settingFor(kind, section, ''),
+    connectionFailureMessage(kind, endpoint, detail),
+    error,
+  );
+}
