@@ -1,0 +1,7 @@
+/** Exit codes besides 0 (done) and 1 (failed), in one place: the command declarations name them in their help. */
+
+/** `plan`: something would change, so a CI job can tell (like terraform -detailed-exitcode). */
+export const PLAN_HAS_CHANGES_EXIT_CODE = 2;
+
+/** `ingest --skip-invalid` produced the good rows but rejected some: the job half-succeeded. */
+export const INGEST_ROWS_REJECTED_EXIT_CODE = 3;
