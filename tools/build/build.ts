@@ -4,7 +4,7 @@
  * TypeScript at every call.
  *
  * dist/ mirrors the repository root: `apps/cli/src/main.ts` becomes `dist/apps/cli/src/main.js`, and the
- * data the code reads beside itself (schemas/, topics/, examples/) is copied to dist/ at the same place.
+ * data the code reads beside itself (schemas/, topics/, examples/drivers/) is copied to dist/ at the same place.
  * Every relative path between files (imports, `import x from '../../../schemas/….json'`, the topic
  * declarations, the example repo of `init`) is therefore the same in dist/ as in the checkout, and no
  * source file needs to know whether it runs compiled.
@@ -15,10 +15,12 @@
  * does not do. Types are checked by `npm run typecheck`, not here: the build must stay a few seconds long
  * because it runs on every install.
  *
- * After compiling, every relative require of the output is checked to resolve inside dist/, so a
- * production file that imports something the build leaves out (a spec, a test kit) fails the build,
- * not a user's command.
+ * After compiling, every require of the output is checked: a relative one must resolve inside dist/, a
+ * package must be one of package.json's dependencies (an installed featurelog has no devDependencies).
+ * So a production file that imports something the build leaves out (a spec, a test kit) or a
+ * devDependency fails the build, not a user's command.
  */
+import { builtinModules } from 'node:module';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { transformSync, type Options } from '@swc/core';
@@ -35,7 +37,7 @@ const SOURCE_DIRS = ['apps', 'libs'];
  */
 const NOT_SHIPPED = /\.(spec|test-kit)\.ts$|\.d\.ts$/;
 /** Read at run time beside the code, at the same relative place as in the checkout. */
-const DATA_DIRS = ['schemas', 'topics', 'examples'];
+const DATA_DIRS = ['schemas', 'topics', join('examples', 'drivers')];
 
 function sources(dir: string): string[] {
   const found: string[] = [];
@@ -48,6 +50,26 @@ function sources(dir: string): string[] {
     }
   }
   return found;
+}
+
+/** Packages the shipped code may require: what an install of the package brings, not the devDependencies. */
+function runtimePackages(): Set<string> {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  return new Set([...Object.keys(manifest.dependencies ?? {}), ...builtinModules]);
+}
+
+/** Bare requires of compiled CommonJS whose package an installed featurelog would not have. */
+function undeclaredPackages(file: string, code: string, allowed: ReadonlySet<string>): string[] {
+  const missing: string[] = [];
+  for (const [, specifier] of code.matchAll(/require\("([^."][^"]*)"\)/g)) {
+    if (specifier!.startsWith('node:')) continue;
+    const parts = specifier!.split('/');
+    const name = specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+    if (!allowed.has(name)) missing.push(`${relative(OUT, file)} requires ${specifier}, which is no dependency`);
+  }
+  return missing;
 }
 
 /** Relative requires of compiled CommonJS that must resolve to a shipped file. */
@@ -119,11 +141,13 @@ function build(): void {
       filter: (source) => !source.split(/[\\/]/).includes('.featurelog'),
     });
   }
-  const missing = compiled.flatMap(({ file, code }) => unresolvedRequires(file, code));
+  const allowed = runtimePackages();
+  const missing = compiled.flatMap(({ file, code }) => [
+    ...unresolvedRequires(file, code),
+    ...undeclaredPackages(file, code, allowed),
+  ]);
   if (missing.length > 0) {
-    throw new Error(
-      `dist/ is incomplete: a shipped file requires a file the build leaves out:\n  ${missing.join('\n  ')}`,
-    );
+    throw new Error(`dist/ would fail where featurelog is installed:\n  ${missing.join('\n  ')}`);
   }
   process.stdout.write(
     `featurelog build: ${compiled.length} files into ${relative(process.cwd(), OUT) || '.'} in ${Math.round(performance.now() - started)} ms\n`,
