@@ -21,9 +21,12 @@
  * devDependency fails the build, not a user's command.
  */
 import { builtinModules } from 'node:module';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { transformSync, type Options } from '@swc/core';
+import Ajv2020 from 'ajv/dist/2020';
+import standaloneCode from 'ajv/dist/standalone';
+import { VALIDATED_SCHEMAS, VALIDATOR_OPTIONS } from '@featurelog/config';
 import { readDefaultTsConfig, tsCompilerOptionsToSwcConfig } from '@swc-node/register/read-default-tsconfig';
 import { ModuleKind } from 'typescript';
 
@@ -121,6 +124,41 @@ function swcOptions(path: string, tsconfig: Parameters<typeof tsCompilerOptionsT
   };
 }
 
+/** libs/config's schemaValidator(), replaced in dist/ (see its doc): the module and its precompiled validators. */
+const SCHEMA_VALIDATORS = join('libs', 'config', 'src', 'schema-validators');
+
+/** Ajv's standalone code of the validators schemaValidator() compiles, with the same schemas and options. */
+export function standaloneSchemaValidators(): string {
+  const ajv = new Ajv2020({ ...VALIDATOR_OPTIONS, code: { ...VALIDATOR_OPTIONS.code, source: true } });
+  for (const [name, schema] of Object.entries(VALIDATED_SCHEMAS)) ajv.addSchema(schema, name);
+  return standaloneCode(ajv, Object.fromEntries(Object.keys(VALIDATED_SCHEMAS).map((name) => [name, name])));
+}
+
+/**
+ * dist/libs/config/src/schema-validators.js becomes: the compiled module (renamed .compiled.js), with
+ * schemaValidator(name) answered from the standalone validators (.standalone.js) instead of compiling.
+ */
+function precompileSchemaValidators(): Array<{ file: string; code: string }> {
+  const base = join(OUT, SCHEMA_VALIDATORS);
+  renameSync(`${base}.js`, `${base}.compiled.js`);
+  const standalone = { file: `${base}.standalone.js`, code: standaloneSchemaValidators() };
+  const module = {
+    file: `${base}.js`,
+    code: [
+      '"use strict";',
+      '// Written by tools/build/build.ts: schema-validators.ts as compiled, but with validators Ajv generated at build time.',
+      'const compiled = require("./schema-validators.compiled");',
+      'const standalone = require("./schema-validators.standalone");',
+      'const { schemaValidator: _compiles, ...rest } = Object.getOwnPropertyDescriptors(compiled);',
+      'Object.defineProperties(exports, rest);',
+      'Object.defineProperty(exports, "schemaValidator", { enumerable: true, value: (name) => standalone[name] });',
+      '',
+    ].join('\n'),
+  };
+  for (const { file, code } of [standalone, module]) writeFileSync(file, code);
+  return [standalone, module];
+}
+
 function build(): void {
   const started = performance.now();
   const { fallbackToTs: _fallback, ...tsconfig } = readDefaultTsConfig(join(ROOT, 'tsconfig.json'));
@@ -134,6 +172,7 @@ function build(): void {
     writeFileSync(file, code);
     compiled.push({ file, code });
   }
+  compiled.push(...precompileSchemaValidators());
   for (const dir of DATA_DIRS) {
     cpSync(join(ROOT, dir), join(OUT, dir), {
       recursive: true,
@@ -154,4 +193,4 @@ function build(): void {
   );
 }
 
-build();
+if (require.main === module) build();

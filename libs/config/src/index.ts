@@ -5,3 +5,4 @@ export * from './env-interpolation';
 export * from './definition-files';
 export * from './project-config';
 export * from './feature-repo';
+export { schemaValidator, VALIDATED_SCHEMAS, VALIDATOR_OPTIONS, type ValidatedSchemaName } from './schema-validators';
