@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
-import { Document } from 'yaml';
+import { Document, isScalar } from 'yaml';
 import {
   DEFINITION_KINDS,
   FeaturelogError,
@@ -162,9 +162,7 @@ export async function describe(kindText: string, name: string, options: CommonOp
   out.print(`${kind} ${name} (version at offset ${object.offset}, updated ${isoMicros(object.updatedAt)})`);
   const document = new Document(toYamlDefinition({ kind, definition: object.definition } as TaggedDefinition));
   const ttl = document.get('ttl', true);
-  if (ttl === 0 || (ttl !== null && typeof ttl === 'object' && 'value' in ttl && ttl.value === 0)) {
-    (ttl as { comment?: string }).comment = UNBOUNDED_TTL_NOTE;
-  }
+  if (isScalar(ttl) && ttl.value === 0) ttl.comment = UNBOUNDED_TTL_NOTE;
   out.print(document.toString().trimEnd());
 }
 
