@@ -1,22 +1,18 @@
 #!/usr/bin/env node
 'use strict';
-// The `featurelog` command. Runs the CLI app from its TypeScript sources through SWC, so a clone
-// works with no build step; `@featurelog/*` resolve through the repo's tsconfig.json paths, found
-// from this file (not the working directory), so `npx featurelog` works from any folder.
-const { join } = require('node:path');
-process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', 'tsconfig.json');
-
-// kafkajs 2.2.4 (its final release) arms a negative timer after every broker response on Node >= 23;
-// Node then warns and uses 1 ms, which is what kafkajs meant. The warning is noise to a CLI user.
-const emitWarning = process.emitWarning;
-process.emitWarning = function (warning, ...rest) {
-  const type = typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type;
-  if (type === 'TimeoutNegativeWarning') return;
-  return emitWarning.call(process, warning, ...rest);
-};
-
-require('@swc-node/register');
-const { main } = require('../apps/cli/src/main.ts');
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+// The `featurelog` command: the CLI compiled into dist/ by `npm run build`, which npm runs as the
+// `prepare` script on `npm install` / `npm ci` in a checkout and on `npm pack`; an installed package
+// ships dist/. From a checkout whose sources changed since, run `npm run build` again (or run the
+// sources: node -r @swc-node/register apps/cli/src/main.ts).
+let cli;
+try {
+  cli = require('../dist/apps/cli/src/main.js');
+} catch (error) {
+  if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).includes('dist/apps/cli/src/main.js')) {
+    const root = require('node:path').join(__dirname, '..');
+    process.stderr.write(`featurelog: BUILD_MISSING: ${root} has no dist/: run \`npm run build\` there\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+cli.run();

@@ -13,6 +13,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { JsonHttpClient, liveDevServer, type DevServerRecord } from '@featurelog/runtime';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
+/** The package's `featurelog` bin: the compiled CLI in dist/ (npm install builds it; `npm run test:e2e` rebuilds it). */
 const FEATURELOG_BIN = join(REPO_ROOT, 'bin', 'featurelog.js');
 const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 

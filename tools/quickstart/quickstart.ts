@@ -4,7 +4,14 @@
  * definitions applied, sample history ingested, live rows pushed, online features read, and a
  * point-in-time training set exported. The repo is left in a temp folder to explore afterwards.
  */
-import { DemoStepError, runDemo } from './demo';
+import { join } from 'node:path';
+import { DemoStepError, REPO_ROOT, runDemo } from './demo';
+
+/**
+ * The `featurelog` bin of this checkout on its own Node (the npm registry's, a dev dependency): outside
+ * the checkout `npx featurelog` would ask the registry for a package of that name.
+ */
+const featurelogCommand = `${join(REPO_ROOT, 'node_modules', '.bin', 'node')} ${join(REPO_ROOT, 'bin', 'featurelog.js')}`;
 
 async function main(): Promise<number> {
   process.stdout.write('featurelog quickstart: the embedded single-machine default (no Kafka, no Redis)\n');
@@ -17,11 +24,13 @@ async function main(): Promise<number> {
         `Done in ${seconds(result.totalMs)}:`,
         ...result.timings.map(({ step, ms }) => `  ${seconds(ms).padStart(7)}  ${step.split(':')[0]}`),
         '',
-        `The feature repo is ${result.repoDir}. To go on from there:`,
+        `The feature repo is ${result.repoDir}. To go on from there with this checkout's featurelog command:`,
+        `  alias featurelog='${featurelogCommand}'`,
         `  cd ${result.repoDir}`,
-        '  npx featurelog dev            # every app in one process (Ctrl-C stops it)',
-        '  npx featurelog get-online --service driver_activity --entity driver_id=1001',
-        '  npx featurelog ls feature-views; npx featurelog history feature_view driver_hourly_stats',
+        '  featurelog dev            # every app in one process (Ctrl-C stops it)',
+        '  featurelog get-online --service driver_activity --entity driver_id=1001',
+        '  featurelog ls feature-views; featurelog history feature_view driver_hourly_stats',
+        '(In a project that depends on featurelog, `npx featurelog` is that command; see the README.)',
         'To run on Kafka, a schema registry and Redis: switch the blocks of featurelog.yaml (nothing else changes).',
         '',
       ].join('\n'),

@@ -13,7 +13,7 @@ import {
   type FeatureViewDefinition,
   type TaggedDefinition,
 } from '@featurelog/domain';
-import { parseDurationSeconds } from './duration';
+import { formatDurationSeconds, parseDurationSeconds } from './duration';
 import { checkDefinitionDocument } from './schema-validation';
 import { locate, parseYamlDocuments, type YamlDocument } from './yaml-source';
 
@@ -250,4 +250,26 @@ function toYamlPath(path: ReadonlyArray<string | number>): Array<string | number
     if (typeof parent === 'string' && USER_KEYED.has(parent)) return segment;
     return YAML_FIELD_NAMES[segment] ?? segment.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
   });
+}
+
+/**
+ * A definition as a definition file writes it, the inverse of the reading above: YAML field names
+ * (`join_keys`, a data source's `type`), and the TTL as a duration (`ttlSeconds: 7200` → `ttl: 2h`;
+ * 0, unbounded, stays `ttl: 0`). Fields that are not set are left out.
+ */
+export function toYamlDefinition({ kind, definition }: TaggedDefinition): Record<string, unknown> {
+  return { kind, ...(toYamlValue(definition, undefined) as Record<string, unknown>) };
+}
+
+function toYamlValue(value: unknown, key: string | undefined): unknown {
+  if (Array.isArray(value)) return value.map((item) => toYamlValue(item, undefined));
+  if (value === null || typeof value !== 'object' || (key !== undefined && USER_KEYED.has(key))) return value;
+  const fields: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(value)) {
+    if (field === undefined) continue;
+    const [yamlName] = toYamlPath([name]) as [string];
+    fields[yamlName] =
+      name === 'ttlSeconds' && typeof field === 'number' ? formatDurationSeconds(field) : toYamlValue(field, name);
+  }
+  return fields;
 }

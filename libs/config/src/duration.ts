@@ -25,3 +25,23 @@ export function parseDurationSeconds(value: number | string): number {
   );
   return parseDurationSeconds(seconds);
 }
+
+/**
+ * A number of seconds as a TTL is written in YAML, the inverse of parseDurationSeconds: `7200` → `2h`,
+ * `5400` → `1h30m`, `0` (unbounded) → `0`. Units as large as they divide evenly, in decreasing order.
+ */
+export function formatDurationSeconds(seconds: number): string | number {
+  if (!Number.isSafeInteger(seconds) || seconds < 0) {
+    throw new FeaturelogError('INVALID_DURATION', `duration ${seconds} must be a whole number of seconds >= 0`);
+  }
+  if (seconds === 0) return 0;
+  let rest = seconds;
+  let text = '';
+  for (const [unit, size] of Object.entries(UNIT_SECONDS)) {
+    if (rest >= size) {
+      text += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return text;
+}

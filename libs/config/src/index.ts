@@ -6,3 +6,4 @@ export * from './definition-files';
 export * from './project-config';
 export * from './feature-repo';
 export * from './connection-settings';
+export { schemaValidator, VALIDATED_SCHEMAS, VALIDATOR_OPTIONS, type ValidatedSchemaName } from './schema-validators';

@@ -1,9 +1,7 @@
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
-// The published schemas themselves, so the editor's validation and the loader's can never disagree.
-import definitionSchema from '../../../schemas/definitions.schema.json';
-import projectSchema from '../../../schemas/featurelog.schema.json';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
+import { schemaValidator } from './schema-validators';
 
-export { definitionSchema, projectSchema };
+export { definitionSchema, projectSchema } from './schema-validators';
 
 export interface SchemaViolation {
   code: 'UNKNOWN_FIELD' | 'MISSING_FIELD' | 'WRONG_TYPE' | 'INVALID_VALUE';
@@ -12,20 +10,14 @@ export interface SchemaViolation {
   message: string;
 }
 
-const ajv = new Ajv2020({ allErrors: true, strictTypes: true, verbose: true });
-let validateDefinitionDocument: ValidateFunction | undefined;
-let validateProjectDocument: ValidateFunction | undefined;
-
 /** Checks one definition document against schemas/definitions.schema.json. */
 export function checkDefinitionDocument(value: unknown): SchemaViolation[] {
-  validateDefinitionDocument ??= ajv.compile(definitionSchema);
-  return violations(validateDefinitionDocument, value);
+  return violations(schemaValidator('definition'), value);
 }
 
 /** Checks featurelog.yaml (after interpolation) against schemas/featurelog.schema.json. */
 export function checkProjectDocument(value: unknown): SchemaViolation[] {
-  validateProjectDocument ??= ajv.compile(projectSchema);
-  return violations(validateProjectDocument, value);
+  return violations(schemaValidator('project'), value);
 }
 
 function violations(validate: ValidateFunction, value: unknown): SchemaViolation[] {

@@ -63,12 +63,20 @@ export interface KafkaEventLogOptions {
   maxBatch?: number;
 }
 
-const levelNames: Record<number, string> = {
-  [KafkaLogLevel.ERROR]: 'ERROR',
-  [KafkaLogLevel.WARN]: 'WARN',
-  [KafkaLogLevel.INFO]: 'INFO',
-  [KafkaLogLevel.DEBUG]: 'DEBUG',
-};
+/**
+ * kafkajs' level number → name. A function, not a table built when this file loads: the compiled CLI
+ * requires kafkajs only once a binding of it is used (tools/build/build.ts), and a command on the
+ * embedded log must not pay for loading it.
+ */
+function levelName(level: number): string {
+  const names: Record<number, string> = {
+    [KafkaLogLevel.ERROR]: 'ERROR',
+    [KafkaLogLevel.WARN]: 'WARN',
+    [KafkaLogLevel.INFO]: 'INFO',
+    [KafkaLogLevel.DEBUG]: 'DEBUG',
+  };
+  return names[level] ?? String(level);
+}
 
 /** ConfigSource DYNAMIC_TOPIC_CONFIG: a value set on the topic itself. */
 const TOPIC_CONFIG_SOURCE = 1;
@@ -146,7 +154,7 @@ export class KafkaEventLog implements EventLog {
           // Every error answer of the protocol is logged by the connection, then handled above it
           // (retried, or thrown to our caller as a FeaturelogError): logging it here is only noise.
           if (namespace === 'Connection' && message.startsWith('Response ')) return;
-          logger(levelNames[level] ?? String(level), `${namespace}: ${message} ${JSON.stringify(extra)}`);
+          logger(levelName(level), `${namespace}: ${message} ${JSON.stringify(extra)}`);
         },
     });
     this.producer = this.newProducer();

@@ -76,7 +76,9 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
     assert.equal(described.json.definition.ttlSeconds, 7200);
     assert.equal(described.json.definition.features.length, 2);
     const readable = await repo.cli('describe', 'feature-view', 'driver_stats');
-    assert.match(readable.stdout, /ttlSeconds: 7200/);
+    // The readable form is the YAML's (issue #12): `ttl: 2h`, as driver_stats.yaml writes it.
+    assert.match(readable.stdout, /^ttl: 2h$/m);
+    assert.doesNotMatch(readable.stdout, /ttlSeconds/);
 
     await repo.writeView({ ...BASE_VIEW, description: 'per hour' });
     assert.equal((await repo.cli('apply')).code, 0);

@@ -5,9 +5,18 @@ import { join, resolve } from 'node:path';
 import { uniqueName } from '@featurelog/testing';
 import { stackEnv } from '../../../../tools/stack/stack-env';
 
-/** The repo root: bin/featurelog.js and node_modules/.bin/node live there. */
+/** The repo root: tsconfig.json and node_modules/.bin/node live there. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..', '..');
-export const FEATURELOG_BIN = join(REPO_ROOT, 'bin', 'featurelog.js');
+/**
+ * The CLI from its TypeScript sources, so a test sees the code as it is now (the `featurelog` bin runs
+ * dist/, as built at the last `npm run build`). The tsconfig is named: the child runs in another folder.
+ */
+export const CLI_FROM_SOURCE = [
+  '-r',
+  require.resolve('@swc-node/register'),
+  join(REPO_ROOT, 'apps', 'cli', 'src', 'main.ts'),
+];
+const CLI_ENV = { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.json') };
 export const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 
 export interface CliResult {
@@ -19,7 +28,7 @@ export interface CliResult {
 /** Runs `featurelog <args>` as a user would: a child process, from `cwd` (default: a neutral folder). */
 export function runCli(args: string[], { cwd = tmpdir() }: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(NODE, [FEATURELOG_BIN, ...args], { cwd, env: process.env });
+    const child = spawn(NODE, [...CLI_FROM_SOURCE, ...args], { cwd, env: CLI_ENV });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
