@@ -1,11 +1,16 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
+import { RequireScope } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import type { JobState, JobWorker } from '@featurelog/jobs';
 
 export const JOB_WORKER = Symbol('featurelog:JobWorker');
 
-/** Read-only view of `<project>.jobs` as this worker folded it; jobs are submitted through the topic. */
+/**
+ * Read-only view of `<project>.jobs` as this worker folded it; jobs are submitted through the topic.
+ * Every route needs the `jobs` scope: a job names the files it reads and writes.
+ */
 @Controller('jobs')
+@RequireScope('jobs')
 export class JobsController {
   constructor(@Inject(JOB_WORKER) private readonly worker: JobWorker) {}
 
