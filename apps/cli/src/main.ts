@@ -7,6 +7,7 @@ import { registerJobsCommands } from './commands/jobs.commands';
 import { registerDevCommands } from './commands/dev.commands';
 import { registerOnlineCommands } from './commands/online.commands';
 import { renderError } from './output';
+import { API_KEY_ENV, API_KEY_FILE_ENV } from './api-key';
 
 /** The `featurelog` command. Errors print their code and message, never a stack, and exit 1. */
 export function buildProgram(): Command {
@@ -14,6 +15,12 @@ export function buildProgram(): Command {
     .description('featurelog: an event-sourced feature store')
     .option('--repo <dir>', 'the feature repo (folder with featurelog.yaml)', process.env.FEATURELOG_REPO ?? '.')
     .option('--json', 'print JSON instead of tables', false)
+    // No default from the environment here: commander would print it in --help.
+    .option(
+      '--api-key-file <file>',
+      `file holding the API key for the apps this command calls (or ${API_KEY_FILE_ENV}; the key itself: ${API_KEY_ENV})`,
+    )
+    .option('--api-key <key>', `the API key itself; it lands in shell history: prefer ${API_KEY_ENV} or --api-key-file`)
     .showHelpAfterError()
     .exitOverride();
   registerRegistryCommands(program);
@@ -27,6 +34,13 @@ export function buildProgram(): Command {
       Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
     });
   }
+  program.hook('preAction', () => {
+    if (program.opts().apiKey !== undefined) {
+      process.stderr.write(
+        `featurelog: --api-key puts the key in your shell history and the process list; prefer ${API_KEY_ENV} or --api-key-file\n`,
+      );
+    }
+  });
   return program;
 }
 

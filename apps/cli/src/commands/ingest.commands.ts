@@ -13,6 +13,7 @@ import {
 } from '@featurelog/producer';
 import { consoleOutput } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
 /** Exit code when --skip-invalid produced the good rows but rejected some: the job half-succeeded. */
 export const INGEST_ROWS_REJECTED_EXIT_CODE = 3;
@@ -22,7 +23,7 @@ const REJECTS_SHOWN = 20;
 /** Without a terminal (CI, logs), a progress line this often. */
 const PROGRESS_LINE_INTERVAL_MS = 2_000;
 
-interface IngestOptions {
+interface IngestOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
   skipInvalid: boolean;
@@ -60,7 +61,7 @@ export function registerIngestCommands(program: Command): void {
       const progress = progressReporter();
       let summary: IngestSummary;
       try {
-        summary = await withRuntime(config, async (runtime) => {
+        summary = await withRuntime(config, options, async (runtime) => {
           const { follower } = runtime.registry();
           await follower.catchUp();
           follower.assertComplete();

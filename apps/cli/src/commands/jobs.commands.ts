@@ -12,12 +12,13 @@ import {
 } from '@featurelog/jobs';
 import { consoleOutput, isoMicros } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
 /** Without a terminal (CI, logs), a progress line this often. */
 const PROGRESS_LINE_INTERVAL_MS = 2_000;
 const DEFAULT_PICKUP_TIMEOUT_SECONDS = '30';
 
-interface JobCommandOptions {
+interface JobCommandOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
   local: boolean;
@@ -156,7 +157,7 @@ async function runJob(spec: JobSpec, options: JobCommandOptions): Promise<unknow
   const config = await loadConfig(options);
   const progress = progressReporter(options.json);
   try {
-    return await withRuntime(config, async (runtime) => {
+    return await withRuntime(config, options, async (runtime) => {
       if (options.local) {
         const { follower } = runtime.registry();
         const execute = projectJobExecutor(

@@ -16,6 +16,7 @@ import {
 } from '@featurelog/domain';
 import { consoleOutput, isoMicros, renderPlan, table } from '../output';
 import { loadConfig, loadRepo, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
 /** Exit code of `plan` when something would change, so a CI job can tell (like terraform -detailed-exitcode). */
 export const PLAN_HAS_CHANGES_EXIT_CODE = 2;
@@ -49,7 +50,7 @@ function parseKind(text: string): DefinitionKind {
   return kind;
 }
 
-interface CommonOptions {
+interface CommonOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
 }
@@ -85,7 +86,7 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (options: CommonOptions & { prune: boolean; out?: string }) => {
       const out = consoleOutput(options.json);
       const repo = await loadRepo(options);
-      const plan = await withRuntime(repo.config, async (runtime) =>
+      const plan = await withRuntime(repo.config, options, async (runtime) =>
         runtime.registry().applier.plan(repo.definitions.map(stripLocation), { prune: options.prune }),
       );
       if (options.out !== undefined) {
@@ -111,7 +112,7 @@ export function registerRegistryCommands(program: Command): void {
       const repo = planFile === undefined ? await loadRepo(options) : undefined;
       const config = repo?.config ?? (await loadConfig(options));
       const saved = planFile === undefined ? undefined : await readSavedPlan(planFile, config.project);
-      const result = await withRuntime(config, async (runtime) => {
+      const result = await withRuntime(config, options, async (runtime) => {
         const { applier } = runtime.registry();
         return saved
           ? applier.applyPlan(saved.plan, author)
@@ -233,7 +234,7 @@ function stripLocation({ kind, definition }: TaggedDefinition): TaggedDefinition
 
 async function registryState(options: CommonOptions) {
   const config = await loadConfig(options);
-  return withRuntime(config, async (runtime) => {
+  return withRuntime(config, options, async (runtime) => {
     const { follower } = runtime.registry();
     await follower.catchUp();
     follower.assertComplete();
