@@ -87,12 +87,6 @@ export const AuthorizedCaller = createParamDecorator(
     accessOf(context.switchToHttp().getRequest<object>())?.caller,
 );
 
-interface RouteOptions {
-  method: string | string[];
-  url: string;
-  config?: unknown;
-}
-
 /** The slice of Fastify the guard uses (apps may carry their own copy of Fastify's types). */
 export interface GuardedRequest {
   method: string;
@@ -109,22 +103,6 @@ export interface GuardHost {
     name: 'onRoute',
     hook: (route: { method: string | string[]; url: string; config?: unknown }) => void,
   ): unknown;
-}
-
-/** A route as the guard saw it registered, with the access it declared. */
-export interface GuardedRoute {
-  method: string;
-  url: string;
-  access: RouteAccess | undefined;
-}
-const routesByHost = new WeakMap<object, RouteOptions[]>();
-
-/** Every route registered on a guarded Fastify instance since guardRoutes, with its declared access. */
-export function guardedRoutes(fastify: object): GuardedRoute[] {
-  // Read now, not when registered: a later onRoute hook (declareAccessUnder) may have declared it.
-  return (routesByHost.get(fastify) ?? []).flatMap((route) =>
-    [route.method].flat().map((method) => ({ method, url: route.url, access: declaredAccess(route.config) })),
-  );
 }
 
 /**
@@ -149,12 +127,6 @@ export function declareAccessUnder(fastify: Pick<GuardHost, 'addHook'>, prefix: 
  * Unknown paths are left to the 404 handler: they name nothing and serve nothing.
  */
 export function guardRoutes(fastify: GuardHost, verifier: ApiKeyVerifier): void {
-  const routes: GuardedRoute[] = [];
-  routesByHost.set(fastify, routes);
-  fastify.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat())
-      routes.push({ method, url: route.url, access: declaredAccess(route.config) });
-  });
   fastify.addHook('onRequest', async (request, reply) => {
     if (!verifier.enabled) {
       accessByRequest.set(request, { keysRequired: false, scopes: ALL_SCOPES });
