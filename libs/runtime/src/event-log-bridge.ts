@@ -94,6 +94,26 @@ function invalidAppend(message: string): FeaturelogError {
   return new FeaturelogError('LOG_BRIDGE_REQUEST_INVALID', `append: ${message}`);
 }
 
+/** An ensure-topic body, checked like an append body: a malformed one is a 400 naming the field. */
+export function parseTopicSpec(body: unknown): TopicSpec {
+  const invalid = (message: string) => new FeaturelogError('LOG_BRIDGE_REQUEST_INVALID', `ensure-topic: ${message}`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw invalid('the body must be { "name": string, "partitions": n, "config": { name: string } }');
+  }
+  const { name, partitions, config } = body as Record<string, unknown>;
+  if (typeof name !== 'string' || name === '') throw invalid('name must be a non-empty string');
+  if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1) {
+    throw invalid('partitions must be a positive integer');
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw invalid('config must be an object of string values');
+  }
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value !== 'string') throw invalid(`config.${key} must be a string`);
+  }
+  return { name, partitions, config: config as Record<string, string> };
+}
+
 /**
  * The records of an append body, each checked, so that a malformed body is a 400 naming what is
  * wrong (and not retried), never an error from deep inside the log.
@@ -168,7 +188,7 @@ export function registerEventLogBridge(app: BridgeHost, log: EventLog): void {
   app.post(
     at('/ensure-topic'),
     admin,
-    route(async (_p, _q, body) => log.ensureTopic(body as TopicSpec)),
+    route(async (_p, _q, body) => log.ensureTopic(parseTopicSpec(body))),
   );
   app.get(
     at('/topics/:topic'),

@@ -99,5 +99,13 @@ describe('RemoteEventLog', () => {
       assert.match(answer.message, message);
     }
     assert.deepEqual([...(await fileLog.endOffsets(topic)).values()], [0], 'nothing was appended');
+    const spec = await server.inject({
+      method: 'POST',
+      url: '/log/ensure-topic',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'bridge.bad', partitions: 0, config: {} }),
+    });
+    assert.equal(spec.statusCode, 400);
+    assert.match((spec.json() as { message: string }).message, /ensure-topic: partitions must be a positive integer/);
   });
 });
