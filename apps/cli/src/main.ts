@@ -7,6 +7,7 @@ import { registerDlqCommands } from './commands/dlq.commands';
 import { registerDevCommands } from './commands/dev.commands';
 import { registerOnlineCommands } from './commands/online.commands';
 import { packageVersion } from './package-files';
+import { API_KEY_ENV, API_KEY_FILE_ENV } from './api-key-env';
 
 /**
  * The `featurelog` command. Errors print their code and message, never a stack, and exit 1.
@@ -23,6 +24,12 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version', 'print the featurelog version')
     .option('--repo <dir>', 'the feature repo (folder with featurelog.yaml)', process.env.FEATURELOG_REPO ?? '.')
     .option('--json', 'print JSON instead of tables', false)
+    // No default from the environment here: commander would print it in --help.
+    .option(
+      '--api-key-file <file>',
+      `file holding the API key for the apps this command calls (or ${API_KEY_FILE_ENV}; the key itself: ${API_KEY_ENV})`,
+    )
+    .option('--api-key <key>', `the API key itself; it lands in shell history: prefer ${API_KEY_ENV} or --api-key-file`)
     .showHelpAfterError()
     .exitOverride();
   registerRegistryCommands(program);
@@ -38,6 +45,13 @@ export function buildProgram(): Command {
       Object.assign(action.opts(), { ...program.opts(), ...action.opts() });
     });
   }
+  program.hook('preAction', () => {
+    if (program.opts().apiKey !== undefined) {
+      process.stderr.write(
+        `featurelog: --api-key puts the key in your shell history and the process list; prefer ${API_KEY_ENV} or --api-key-file\n`,
+      );
+    }
+  });
   return program;
 }
 

@@ -2,8 +2,9 @@ import { resolve } from 'node:path';
 import { loadFeatureRepo, loadProjectConfig, type FeatureRepo } from '@featurelog/config';
 import type { ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
+import { clientApiKey, type ApiKeyOptions } from './api-key';
 
-export interface RepoOptions {
+export interface RepoOptions extends ApiKeyOptions {
   repo: string;
 }
 
@@ -15,9 +16,16 @@ export async function loadConfig(options: RepoOptions): Promise<ProjectConfig> {
   return loadProjectConfig(resolve(options.repo));
 }
 
-/** Opens the project's ports for one command and always closes them. */
-export async function withRuntime<T>(config: ProjectConfig, work: (runtime: ProjectRuntime) => Promise<T>): Promise<T> {
-  const runtime = await ProjectRuntime.open(config);
+/**
+ * Opens the project's ports for one command and always closes them. The command's API key (see
+ * clientApiKey) goes with every call to a running `featurelog dev` (its log bridge).
+ */
+export async function withRuntime<T>(
+  config: ProjectConfig,
+  options: ApiKeyOptions,
+  work: (runtime: ProjectRuntime) => Promise<T>,
+): Promise<T> {
+  const runtime = await ProjectRuntime.open(config, { apiKey: await clientApiKey(options) });
   try {
     return await work(runtime);
   } finally {

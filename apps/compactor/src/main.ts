@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { Compactor, type CompactorOptions } from '@featurelog/compactor';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -21,6 +22,8 @@ export interface CompactorAppOptions extends CompactorTuning {
   host?: string;
   /** Reuse ports already opened in this process (`featurelog dev`); otherwise opened here and closed on shutdown. */
   runtime?: ProjectRuntime;
+  /** Overrides `serving.apiKeys` of featurelog.yaml (`{}`: no authentication, for local use). */
+  auth?: ApiKeysConfig;
   /** Nest's own log levels; `featurelog dev` passes ['error', 'warn']. */
   nestLogger?: false | Array<'error' | 'warn' | 'log'>;
 }
@@ -43,8 +46,11 @@ export async function startCompactor(options: CompactorAppOptions): Promise<Runn
     host = appListenAddress(options.config.apps, 'compactor', DEFAULT_COMPACTOR_PORT, {}).host,
     runtime: shared,
     nestLogger = ['error', 'warn', 'log'],
+    auth: keys,
     ...tuning
   } = options;
+  // Before anything opens: a key that cannot be checked stops the app here.
+  const auth = new ApiKeyVerifier(keys ?? { apiKeys: config.serving?.apiKeys ?? [] });
   const runtime = shared ?? (await ProjectRuntime.open(config));
   const { follower } = runtime.registry();
   let compactor: Compactor | undefined;
@@ -61,7 +67,7 @@ export async function startCompactor(options: CompactorAppOptions): Promise<Runn
     });
     const app = await NestFactory.create<NestFastifyApplication>(
       CompactorAppModule.forCompactor(compactor),
-      new FastifyAdapter(),
+      guardedFastifyAdapter(auth),
       { logger: nestLogger },
     );
     await app.listen(port, host);

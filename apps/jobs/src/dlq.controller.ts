@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
+import { AuthorizedCaller, RequireScope, type Caller } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import {
   parseDeadLetterFilter,
@@ -27,9 +28,11 @@ interface RedriveBody {
 /**
  * `<project>.dlq` for operators: `GET /dlq?view=&reason=&since=&until=&status=&skip=&limit=`,
  * `GET /dlq/{topic}/{partition}/{offset}` (a DLQ position, or a source record's), and
- * `POST /dlq/redrive` (positions or a filter; `dryRun`, `force`). See DeadLetterQueue.
+ * `POST /dlq/redrive` (positions or a filter; `dryRun`, `force`). See DeadLetterQueue. Every route
+ * needs the `admin` scope: dead letters hold raw rows of every topic, and a redrive appends to them.
  */
 @Controller('dlq')
+@RequireScope('admin')
 export class DlqController {
   constructor(@Inject(DEAD_LETTER_QUEUE) private readonly dlq: DeadLetterQueue) {}
 
@@ -52,7 +55,10 @@ export class DlqController {
   }
 
   @Post('redrive')
-  redrive(@Body() body: RedriveBody | undefined): Promise<RedriveResult> {
+  redrive(
+    @Body() body: RedriveBody | undefined,
+    @AuthorizedCaller() caller: Caller | undefined,
+  ): Promise<RedriveResult> {
     const request = body ?? {};
     const { positions, all, dryRun, force, by, ...fields } = request;
     if (positions !== undefined && (!Array.isArray(positions) || positions.some((p) => typeof p !== 'string'))) {
@@ -74,7 +80,8 @@ export class DlqController {
       all: all === true,
       dryRun: dryRun === true,
       force: force === true,
-      ...(by === undefined ? {} : { by: by as string }),
+      // With keys configured the redrive is recorded under the key's name, not what the body claims.
+      ...(caller !== undefined ? { by: caller.name } : by === undefined ? {} : { by: by as string }),
     });
   }
 }

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { AuthorizedCaller, RequireScope, type Caller } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import type { JobState, JobWorker } from '@featurelog/jobs';
 
@@ -12,9 +13,11 @@ interface CancelRequest {
 /**
  * `<project>.jobs` as this worker folded it; jobs are submitted through the topic. A cancel is an
  * event on the topic too (JobCancelRequested), so it reaches the worker running the job and any
- * worker that starts later.
+ * worker that starts later. Every route needs the `jobs` scope: a job names the files it reads and
+ * writes.
  */
 @Controller('jobs')
+@RequireScope('jobs')
 export class JobsController {
   constructor(@Inject(JOB_WORKER) private readonly worker: JobWorker) {}
 
@@ -37,7 +40,11 @@ export class JobsController {
    */
   @Post(':id/cancel')
   @HttpCode(202)
-  cancel(@Param('id') id: string, @Body() body: CancelRequest | undefined): Promise<JobState> {
+  cancel(
+    @Param('id') id: string,
+    @Body() body: CancelRequest | undefined,
+    @AuthorizedCaller() caller: Caller | undefined,
+  ): Promise<JobState> {
     const reason = body?.reason;
     const requestedBy = body?.requestedBy;
     for (const [name, value] of [
@@ -50,7 +57,8 @@ export class JobsController {
     }
     return this.worker.cancel(id, {
       ...(typeof reason === 'string' ? { reason } : {}),
-      ...(typeof requestedBy === 'string' ? { requestedBy } : {}),
+      // With keys configured the cancel is recorded under the key's name, not what the body claims.
+      ...(caller !== undefined ? { requestedBy: caller.name } : typeof requestedBy === 'string' ? { requestedBy } : {}),
     });
   }
 }

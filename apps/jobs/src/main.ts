@@ -3,7 +3,8 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
 import {
@@ -28,6 +29,8 @@ export interface JobsAppOptions {
   exportOptions?: Pick<ExportOptions, 'entityRowsInMemory' | 'tailRowsInMemory'>;
   /** How `<project>.segments` records decode (the compactor's encoding). */
   decodeSegmentEvent?: SegmentEventDecoder;
+  /** Overrides `serving.apiKeys` of featurelog.yaml (`{}`: no authentication, for local use). */
+  auth?: ApiKeysConfig;
   /** Nest's own log lines; `featurelog dev` passes false. */
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
@@ -44,6 +47,8 @@ class JobsAppRoot {}
  */
 export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
+  // Before anything opens: a key that cannot be checked stops the app here.
+  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
   const runtime = await ProjectRuntime.open(config);
   try {
     const { follower } = runtime.registry();
@@ -92,7 +97,7 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
           }),
         ],
       },
-      new FastifyAdapter(),
+      guardedFastifyAdapter(auth),
       { logger: options.logger ?? ['error', 'warn', 'log'] },
     );
     app.enableShutdownHooks();

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
 import { createMetricsRegistry, ShutdownHookModule } from '@featurelog/observability';
@@ -20,6 +21,8 @@ export interface MaterializerAppOptions {
   host?: string;
   /** Tuning passed to the Materializer (batch sizes, intervals, backoff). */
   tuning?: Omit<MaterializerOptions, 'project' | 'log' | 'schemas' | 'store' | 'follower' | 'metrics'>;
+  /** Overrides `serving.apiKeys` of featurelog.yaml (`{}`: no authentication, for local use). */
+  auth?: ApiKeysConfig;
   /** Nest's own log lines; `featurelog dev` passes false. */
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
@@ -35,6 +38,8 @@ class MaterializerAppRoot {}
  */
 export async function startMaterializer(options: MaterializerAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
+  // Before anything opens: a key that cannot be checked stops the app here.
+  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
   const runtime = await ProjectRuntime.open(config);
   try {
     const store = await runtime.onlineStore();
@@ -72,7 +77,7 @@ export async function startMaterializer(options: MaterializerAppOptions): Promis
           }),
         ],
       },
-      new FastifyAdapter(),
+      guardedFastifyAdapter(auth),
       { logger: options.logger ?? ['error', 'warn', 'log'] },
     );
     app.enableShutdownHooks();

@@ -4,8 +4,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ApiKeyVerifier, type ApiKeysConfig } from '@featurelog/auth';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -41,6 +41,8 @@ class RegistryAppRoot {}
  */
 export async function startRegistryApp(options: RegistryAppOptions): Promise<NestFastifyApplication> {
   const { config, foldBatch = 5_000, retryDelayMs = 1_000 } = options;
+  // Before anything opens: a key that cannot be checked stops the app here.
+  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
   const project = await ProjectRuntime.open(config);
   const store = await RegistryStateStore.open(options.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
   const loaded = await store.load();
@@ -58,7 +60,6 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
     follower,
     applier: registry.applier,
     fold,
-    auth: new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] }),
     checkLog: async () => {
       if (follower.followError) throw follower.followError;
       await project.log.describeTopic(follower.topic);
@@ -82,7 +83,7 @@ export async function startRegistryApp(options: RegistryAppOptions): Promise<Nes
         }),
       ],
     },
-    new FastifyAdapter(),
+    guardedFastifyAdapter(auth),
     { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.enableShutdownHooks();

@@ -85,8 +85,14 @@ describe('registry app API keys', () => {
     assert.equal(version?.author, 'api-key:ci', 'the author is the key, not what the body claims');
   });
 
-  it('keeps health and metrics open', async () => {
-    assert.equal((await fetch(`${url}/health`)).status, 200);
-    assert.equal((await fetch(`${url}/metrics`)).status, 200);
+  it('answers /health to anyone with its status alone, its checks and /metrics only to a read key', async () => {
+    const anonymous = await fetch(`${url}/health`);
+    assert.equal(anonymous.status, 200);
+    assert.deepEqual(await anonymous.json(), { status: 'ok' });
+    const detailed = (await call('/health', READ_KEY)).body;
+    assert.deepEqual(Object.keys(detailed.checks as object).sort(), ['log', 'registry']);
+    assert.equal((await call('/health', 'not-a-key-at-all-x')).status, 401, 'a wrong key is not taken for none');
+    assert.equal((await fetch(`${url}/metrics`)).status, 401);
+    assert.equal((await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${APPLY_KEY}` } })).status, 200);
   });
 });

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, Inject, Param, Post, Query } from '@nestjs/common';
-import type { RequestHeaders } from '@featurelog/auth';
+import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
+import { AuthorizedCaller, RequireScope, type Caller } from '@featurelog/auth';
 import {
   DEFINITION_KINDS,
   FeaturelogError,
@@ -29,7 +29,9 @@ interface ChangeRequest {
   author?: unknown;
 }
 
+/** Reads need the `read` scope, plan and apply the `apply` scope (checked by the app's route guard). */
 @Controller()
+@RequireScope('read')
 export class RegistryController {
   constructor(@Inject(REGISTRY_RUNTIME) private readonly runtime: RegistryRuntime) {}
 
@@ -39,18 +41,13 @@ export class RegistryController {
    * same value any process gets by folding the log up to that version.
    */
   @Get('registry')
-  async registry(
-    @Query() query: Record<string, string | undefined>,
-    @Headers() headers: RequestHeaders,
-  ): Promise<RegistryState> {
-    this.runtime.auth.authorize(headers, 'read');
+  async registry(@Query() query: Record<string, string | undefined>): Promise<RegistryState> {
     return this.asOf(await this.readable(query.minVersion), query);
   }
 
   /** The current definitions of every kind (now, or as of `?version=` / `?time=`). */
   @Get('definitions')
-  async definitions(@Query() query: Record<string, string | undefined>, @Headers() headers: RequestHeaders) {
-    this.runtime.auth.authorize(headers, 'read');
+  async definitions(@Query() query: Record<string, string | undefined>) {
     const asOf = this.asOf(await this.readable(query.minVersion), query);
     return {
       version: asOf.version,
@@ -61,12 +58,7 @@ export class RegistryController {
   }
 
   @Get(':kinds')
-  async list(
-    @Param('kinds') segment: string,
-    @Query() query: Record<string, string | undefined>,
-    @Headers() headers: RequestHeaders,
-  ) {
-    this.runtime.auth.authorize(headers, 'read');
+  async list(@Param('kinds') segment: string, @Query() query: Record<string, string | undefined>) {
     const kind = this.kind(segment);
     const state = this.asOf(await this.readable(query.minVersion), query);
     return { version: state.version, items: listDefinitions(state, kind).map((tagged) => tagged.definition) };
@@ -77,9 +69,7 @@ export class RegistryController {
     @Param('kinds') segment: string,
     @Param('name') name: string,
     @Query() query: Record<string, string | undefined>,
-    @Headers() headers: RequestHeaders,
   ) {
-    this.runtime.auth.authorize(headers, 'read');
     const object = this.object(this.asOf(await this.readable(query.minVersion), query), this.kind(segment), name);
     if (object.deleted) {
       throw new FeaturelogError('OBJECT_NOT_FOUND', `${object.kind} '${name}' was deleted at offset ${object.offset}`);
@@ -93,29 +83,27 @@ export class RegistryController {
   async history(
     @Param('kinds') segment: string,
     @Param('name') name: string,
-    @Headers() headers: RequestHeaders,
     @Query('minVersion') minVersion?: string,
   ) {
-    this.runtime.auth.authorize(headers, 'read');
     const object = this.object(await this.readable(minVersion), this.kind(segment), name);
     return { kind: object.kind, name: object.name, versions: object.history };
   }
 
   @Post('plan')
-  async plan(@Body() body: ChangeRequest, @Headers() headers: RequestHeaders) {
-    this.runtime.auth.authorize(headers, 'apply');
+  @RequireScope('apply')
+  async plan(@Body() body: ChangeRequest) {
     const { definitions, prune } = this.changeRequest(body);
     return this.runtime.applier.plan(definitions, { prune });
   }
 
   /** Applies and returns once the registry this app serves reflects the change. */
   @Post('apply')
-  async apply(@Body() body: ChangeRequest, @Headers() headers: RequestHeaders) {
-    const caller = this.runtime.auth.authorize(headers, 'apply');
+  @RequireScope('apply')
+  async apply(@Body() body: ChangeRequest, @AuthorizedCaller() caller: Caller | undefined) {
     const request = this.changeRequest(body);
     const { definitions, prune } = request;
     // With API keys on, the change is recorded under the key's name, not a name the body claims.
-    const author = this.runtime.auth.enabled ? `api-key:${caller.name}` : request.author;
+    const author = caller ? `api-key:${caller.name}` : request.author;
     const result = await this.runtime.applier.apply(definitions, { prune, ...(author ? { author } : {}) });
     if (result.offset !== undefined) await this.runtime.follower.waitForOffset(result.offset);
     return result;

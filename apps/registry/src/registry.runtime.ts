@@ -1,4 +1,3 @@
-import type { ApiKeyVerifier } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 
@@ -7,11 +6,6 @@ export interface RegistryRuntime {
   follower: RegistryFollower;
   applier: RegistryApplier;
   fold: RegistryFoldProgress;
-  /**
-   * The project's API keys (`serving.apiKeys`): reads need the `read` scope, plan and apply the
-   * `apply` scope. Without keys every request is accepted (local development only).
-   */
-  auth: ApiKeyVerifier;
   /** Whether the log answers (health). */
   checkLog(): Promise<void>;
   close(): Promise<void>;

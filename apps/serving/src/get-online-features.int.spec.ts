@@ -235,12 +235,17 @@ describe('POST /get-online-features over real Redis', () => {
     );
   });
 
-  it('serves /health naming each dependency, /metrics with latency and status counts, and /docs', async () => {
-    const health = await fetch(`${serving.url}/health`);
+  it('serves /health naming each dependency, /metrics with latency and status counts, and /docs, to a read key', async () => {
+    const read = { headers: { authorization: 'Bearer read-key' } };
+    const anonymous = await fetch(`${serving.url}/health`);
+    assert.equal(anonymous.status, 200);
+    assert.deepEqual(await anonymous.json(), { status: 'ok' }, 'without a key, the status alone');
+    const health = await fetch(`${serving.url}/health`, read);
     assert.equal(health.status, 200);
     const report = (await health.json()) as { checks: Record<string, { status: string }> };
     assert.deepEqual(Object.keys(report.checks).sort(), ['log', 'online-store', 'registry']);
-    const metrics = await (await fetch(`${serving.url}/metrics`)).text();
+    assert.equal((await fetch(`${serving.url}/metrics`)).status, 401);
+    const metrics = await (await fetch(`${serving.url}/metrics`, read)).text();
     const line = (name: string, ...labels: string[]) =>
       metrics.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
     assert.ok(
@@ -256,11 +261,12 @@ describe('POST /get-online-features over real Redis', () => {
     );
     assert.match(line('featurelog_serving_feature_values_total', 'status="OUTSIDE_MAX_AGE"') ?? '', / [1-9]\d*$/);
     assert.match(line('featurelog_serving_feature_values_total', 'status="NULL_VALUE"') ?? '', / [1-9]\d*$/);
-    const docs = await fetch(`${serving.url}/docs/json`);
+    assert.equal((await fetch(`${serving.url}/docs/json`)).status, 401);
+    const docs = await fetch(`${serving.url}/docs/json`, read);
     assert.equal(docs.status, 200);
     const document = (await docs.json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
     assert.ok(document.paths['/get-online-features']?.post?.requestBody, 'the request body is documented');
     assert.ok(document.paths['/subscribe']?.get);
-    assert.equal((await fetch(`${serving.url}/docs`)).status, 200);
+    assert.equal((await fetch(`${serving.url}/docs`, read)).status, 200);
   });
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Injectable, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { Registry } from 'prom-client';
@@ -12,7 +12,7 @@ import { PushModule, type FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
-import { ApiKeyVerifier, type ApiKeysConfig } from '@featurelog/auth';
+import { ApiKeyVerifier, declareAccessUnder, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import {
   CatalogSource,
   DOCUMENTED_INPUTS,
@@ -93,12 +93,10 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
       maxEntityRows: options.maxEntityRows,
     }),
     subscriptions,
-    auth,
     metrics,
   };
-  const push = options.producer
-    ? [PushModule.forRoot({ producer: options.producer, authorize: (headers) => void auth.authorize(headers, 'push') })]
-    : [];
+  // The route guard checks every route's scope (push: `push`), so the module needs no check of its own.
+  const push = options.producer ? [PushModule.forRoot({ producer: options.producer })] : [];
 
   // Nest's application proxy ignores assignments (app.close = … does nothing): its lifecycle hooks it is.
   @Injectable()
@@ -141,7 +139,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
   const app = await NestFactory.create<NestFastifyApplication>(
     ServingAppModule,
     // Subscriptions are endless responses: on close they are ended, and their sockets destroyed.
-    new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
+    guardedFastifyAdapter(auth, { bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
     { logger: options.logger === false ? false : ['error', 'warn', 'log'] },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());
@@ -157,6 +155,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
       url,
     }),
   });
+  // The docs describe the API to those who may read it.
+  declareAccessUnder(fastify as never, '/docs', 'read');
   await app.register(fastifySwaggerUi as never, { routePrefix: '/docs' });
   registerOnlineFeaturesRoute(fastify, runtime);
   app.enableShutdownHooks();

@@ -1,8 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { FeaturelogError } from '@featurelog/domain';
 
-export const API_KEY_SCOPES = ['read', 'push', 'apply'] as const;
-/** `read` online features (and subscribe), `push` rows, `apply` definitions. */
+export const API_KEY_SCOPES = ['read', 'push', 'apply', 'jobs', 'admin'] as const;
+/**
+ * What a key may do. `read`: online features, subscriptions, registry reads, the serving docs, health
+ * details and metrics; `push`: POST /push; `apply`: plan and apply definitions; `jobs`: the jobs app
+ * (which names every export's files); `admin`: the raw log of `featurelog dev` (its log bridge reads
+ * and appends any topic, the registry's included). A scope implies no other.
+ */
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /**
@@ -11,7 +16,18 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
  * Empty or absent `apiKeys` disables authentication (local development only).
  */
 export interface ApiKeysConfig {
-  apiKeys?: Array<{ name: string; key?: string; sha256?: string; scopes: ApiKeyScope[] }>;
+  apiKeys?: Array<{
+    name: string;
+    key?: string;
+    sha256?: string;
+    scopes: ApiKeyScope[];
+    /**
+     * Why the key cannot be known (e.g. the environment variable featurelog.yaml names for it is
+     * unset): the configuration loads, so commands that check no key still run, and whatever checks
+     * keys refuses to start, saying this.
+     */
+    unavailable?: string;
+  }>;
 }
 
 interface StoredKey {
@@ -23,6 +39,11 @@ interface StoredKey {
 /** Who made a request: the key's name (never the key), or `anonymous` when auth is disabled. */
 export interface Caller {
   name: string;
+}
+
+/** A caller whose key was valid, with what it may do. */
+export interface KeyHolder extends Caller {
+  scopes: ReadonlySet<ApiKeyScope>;
 }
 
 const ANONYMOUS: Caller = { name: 'anonymous' };
@@ -44,6 +65,13 @@ export class ApiKeyVerifier {
       const where = `auth.apiKeys[${i}]`;
       if (typeof entry.name !== 'string' || entry.name === '') {
         throw new FeaturelogError('INVALID_CONFIG', `${where}.name must be a non-empty string`);
+      }
+      if (entry.unavailable !== undefined) {
+        throw new FeaturelogError(
+          'CONFIG_INVALID',
+          `API key "${entry.name}" cannot be checked: ${entry.unavailable}. Every app checks the API keys, ` +
+            'so none can start without it: set the variable, or give the key as its sha256',
+        );
       }
       if (names.has(entry.name))
         throw new FeaturelogError('INVALID_CONFIG', `${where}.name "${entry.name}" is used twice`);
@@ -85,23 +113,38 @@ export class ApiKeyVerifier {
   /** The caller, if its key is valid and holds `scope`. Throws UNAUTHENTICATED (401) or FORBIDDEN (403). */
   authorize(headers: RequestHeaders, scope: ApiKeyScope): Caller {
     if (this.keys.length === 0) return ANONYMOUS;
+    const holder = this.identify(headers);
+    if (holder === undefined) throw keyRequired();
+    if (!holder.scopes.has(scope)) throw missingScope(holder, scope);
+    return { name: holder.name };
+  }
+
+  /**
+   * Who presented the request's key: undefined when it carries none (or auth is disabled); throws
+   * UNAUTHENTICATED when it carries one that is not valid (a wrong key is never taken for no key).
+   */
+  identify(headers: RequestHeaders): KeyHolder | undefined {
+    if (this.keys.length === 0) return undefined;
     const presented = presentedKey(headers);
-    if (presented === undefined) {
-      throw new FeaturelogError(
-        'UNAUTHENTICATED',
-        'an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"',
-      );
-    }
+    if (presented === undefined) return undefined;
     const digest = sha256(presented);
     let found: StoredKey | undefined;
     // Every stored digest is compared, so the time taken does not tell which key came close.
     for (const key of this.keys) if (timingSafeEqual(key.digest, digest) && found === undefined) found = key;
     if (found === undefined) throw new FeaturelogError('UNAUTHENTICATED', 'the API key is not valid');
-    if (!found.scopes.has(scope)) {
-      throw new FeaturelogError('FORBIDDEN', `API key "${found.name}" does not have the "${scope}" scope`);
-    }
-    return { name: found.name };
+    return { name: found.name, scopes: found.scopes };
   }
+}
+
+export function keyRequired(): FeaturelogError {
+  return new FeaturelogError(
+    'UNAUTHENTICATED',
+    'an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+  );
+}
+
+export function missingScope(holder: Caller, scope: ApiKeyScope): FeaturelogError {
+  return new FeaturelogError('FORBIDDEN', `API key "${holder.name}" does not have the "${scope}" scope`);
 }
 
 function sha256(text: string): Buffer {

@@ -60,7 +60,16 @@ describe('ApiKeyVerifier', () => {
       /auth.apiKeys\[0\] \("a"\) needs exactly one of key or sha256/,
     );
     assert.throws(bad([{ name: 'a', sha256: 'abc', scopes: ['read'] }]), /64 lowercase hex/);
-    assert.throws(bad([{ name: 'a', key: 'k', scopes: ['write'] }]), /"write"; expected one of read, push, apply/);
+    assert.throws(
+      bad([{ name: 'a', key: 'k', scopes: ['write'] }]),
+      /"write"; expected one of read, push, apply, jobs, admin/,
+    );
+    assert.throws(
+      bad([{ name: 'model', scopes: ['read'], unavailable: 'environment variable MODEL_KEY is not set (f.yaml:4)' }]),
+      (error: FeaturelogError) =>
+        error.code === 'CONFIG_INVALID' &&
+        /"model" cannot be checked: environment variable MODEL_KEY/.test(error.message),
+    );
     assert.throws(
       bad([
         { name: 'a', key: 'k', scopes: ['read'] },

@@ -1,1 +1,2 @@
 export * from './api-key-verifier';
+export * from './route-access';

@@ -2,6 +2,8 @@
 export interface InterpolationProblem {
   path: Array<string | number>;
   message: string;
+  /** The variable, when the problem is an unset one (rather than a malformed placeholder). */
+  variable?: string;
 }
 
 const PLACEHOLDER = /\$\$|\$\{([^}]*)\}|\$\{/g;
@@ -47,6 +49,7 @@ function interpolateString(
     problems.push({
       path,
       message: `environment variable ${name} is not set and \${${name}} has no default (\${${name}:-default})`,
+      variable: name,
     });
     return match;
   });

@@ -32,7 +32,7 @@ export type OnlineStoreSettings =
   | { type: 'redis'; url: string; username?: string; password?: SecretSetting; tls?: TlsSettings };
 export type OfflineStoreSettings = { type: 'local'; path: string };
 
-export type ApiKeyScopeSetting = 'read' | 'push' | 'apply';
+export type ApiKeyScopeSetting = 'read' | 'push' | 'apply' | 'jobs' | 'admin';
 
 /** One API key of featurelog.yaml: exactly one of `key` (the key, usually `${ENV_VAR}`) or `sha256` (its digest, hex). */
 export interface ApiKeySetting {
@@ -40,6 +40,12 @@ export interface ApiKeySetting {
   key?: string;
   sha256?: string;
   scopes: ApiKeyScopeSetting[];
+  /**
+   * Set instead of `key` / `sha256` when the environment variable they name is unset: says which
+   * variable, where. Only what checks keys (the apps, `featurelog dev`) needs the key, so the rest of
+   * the configuration loads and every other command runs; what checks keys refuses to start with this.
+   */
+  unavailable?: string;
 }
 
 export interface ServingSettings {
@@ -140,8 +146,22 @@ export function parseProjectConfig(
   const interpolation: InterpolationProblem[] = [];
   const value = interpolateEnv(deferSecretInterpolation(source.document.toJS()), env, interpolation);
   const at = (path: Array<string | number>) => ({ setting: path.join('.'), file, line: locate(source, path).line });
-  for (const problem of interpolation) problems.push({ ...at(problem.path), message: problem.message });
+  // An API key's unset variable is left for whatever checks keys to report: by index, why.
+  const unavailableKeys = new Map<number, string>();
+  for (const problem of interpolation) {
+    if (problem.variable !== undefined && isApiKeySecret(problem.path)) {
+      const { line } = at(problem.path);
+      unavailableKeys.set(
+        problem.path[2] as number,
+        `environment variable ${problem.variable} is not set (${file}${line ? `:${line}` : ''}: ${problem.path.join('.')})`,
+      );
+      continue;
+    }
+    problems.push({ ...at(problem.path), message: problem.message });
+  }
   for (const violation of checkProjectDocument(value)) {
+    // The placeholder of an unset key variable is no key to validate.
+    if (isApiKeySecret(violation.path) && unavailableKeys.has(violation.path[2] as number)) continue;
     // An API key is a secret: a message about it never repeats its value.
     const message =
       violation.path[violation.path.length - 1] === 'key' || isSecretSetting(violation.path)
@@ -157,7 +177,24 @@ export function parseProjectConfig(
       problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
     );
 
-  return withDefaults(value as RawProjectConfig, resolve(repoDir));
+  const config = withDefaults(value as RawProjectConfig, resolve(repoDir));
+  for (const [index, why] of unavailableKeys) {
+    const { name, scopes } = config.serving!.apiKeys[index]!;
+    // The placeholder text must never be taken for the key itself.
+    config.serving!.apiKeys[index] = { name, scopes, unavailable: why };
+  }
+  return config;
+}
+
+/** `serving.apiKeys.<i>.key` or `.sha256`: the settings that hold (or name) a key. */
+function isApiKeySecret(path: ReadonlyArray<string | number>): boolean {
+  return (
+    path.length === 4 &&
+    path[0] === 'serving' &&
+    path[1] === 'apiKeys' &&
+    typeof path[2] === 'number' &&
+    (path[3] === 'key' || path[3] === 'sha256')
+  );
 }
 
 /** What the schema cannot say about API keys: exactly one of key or sha256, and names used once. */

@@ -139,10 +139,35 @@ describe('parseProjectConfig', () => {
       '6 serving.apiKeys.1.scopes: must have at least 1 item(s)',
       '6 serving.apiKeys.1: needs exactly one of key (e.g. ${MODEL_API_KEY}) or sha256',
       '6 serving.apiKeys.1.name: "a" names two API keys',
-      '7 serving.apiKeys.2.scopes.0: must be one of read, push, apply, got "write"',
+      '7 serving.apiKeys.2.scopes.0: must be one of read, push, apply, jobs, admin, got "write"',
       '7 serving.apiKeys.2: needs exactly one of key (e.g. ${MODEL_API_KEY}) or sha256',
     ]);
     assert.ok(!problems.join('\n').includes('12345678901234567'), 'a key is never repeated');
+  });
+
+  it('loads with an API key whose variable is unset, marking that key unavailable and naming the variable', () => {
+    const text = [
+      'project: p', // 1
+      'serving:', // 2
+      '  apiKeys:', // 3
+      '    - { name: model, key: "${MODEL_KEY}", scopes: [read] }', // 4
+      '    - { name: ops, sha256: "${OPS_KEY_SHA}", scopes: [admin, jobs] }', // 5
+      '    - { name: ci, key: "${CI_KEY:-ci-key-0123456789ab}", scopes: [apply] }', // 6
+    ].join('\n');
+    const [model, ops, ci] = parse(text, {}).serving!.apiKeys;
+    assert.deepEqual(model, {
+      name: 'model',
+      scopes: ['read'],
+      unavailable: 'environment variable MODEL_KEY is not set (featurelog.yaml:4: serving.apiKeys.0.key)',
+    });
+    assert.equal(model!.key, undefined, 'the placeholder is never taken for the key');
+    assert.match(ops!.unavailable!, /OPS_KEY_SHA is not set .*:5: serving\.apiKeys\.1\.sha256/);
+    assert.deepEqual(ci, { name: 'ci', key: 'ci-key-0123456789ab', scopes: ['apply'] });
+    // Anywhere else an unset variable is still a problem of the file.
+    assert.deepEqual(
+      problemsOf('project: p\nserving:\n  apiKeys:\n    - { name: "${WHO}", key: "${K}", scopes: [read] }\n'),
+      ['4 serving.apiKeys.0.name: environment variable WHO is not set and ${WHO} has no default (${WHO:-default})'],
+    );
   });
 
   it('reports YAML syntax errors with their line', () => {
@@ -175,6 +200,7 @@ describe('interpolateEnv', () => {
       {
         path: ['log', 'url'],
         message: 'environment variable NOPE is not set and ${NOPE} has no default (${NOPE:-default})',
+        variable: 'NOPE',
       },
       { path: ['list', 0], message: '"${bad name}" is not ${VAR} or ${VAR:-default} (write $$ for a literal $)' },
       { path: ['list', 1], message: '"${" is not ${VAR} or ${VAR:-default} (write $$ for a literal $)' },

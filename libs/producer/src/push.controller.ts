@@ -11,6 +11,7 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { RequireScope } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import { httpStatusOf } from '@featurelog/observability';
 import type { FeatureProducer, ViewTarget } from './feature-producer';
@@ -27,8 +28,8 @@ export interface PushOptions {
   producer: FeatureProducer;
   /**
    * Called with the request headers before anything else; throw to refuse (a FeaturelogError
-   * UNAUTHENTICATED → 401, FORBIDDEN → 403). The serving app passes its API-key check for the `push`
-   * scope here, e.g. `(headers) => auth.authorize(headers, 'push')`. Absent: every push is accepted.
+   * UNAUTHENTICATED → 401, FORBIDDEN → 403). An app on a guarded adapter (guardedFastifyAdapter of
+   * @featurelog/auth) needs none: the route declares the `push` scope. Absent: no check of its own.
    */
   authorize?: (headers: RequestHeaders) => void | Promise<void>;
   /** Most rows in one push; more is 413 (a push is one request: large loads belong to ingest). */
@@ -78,6 +79,7 @@ export class PushController {
 
   @Post('push')
   @HttpCode(200)
+  @RequireScope('push')
   async push(@Body() body: unknown, @Headers() headers: RequestHeaders): Promise<PushResponse> {
     await this.options.authorize?.(headers);
     const { producer } = this.options;

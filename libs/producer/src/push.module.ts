@@ -3,7 +3,7 @@ import { PUSH_OPTIONS, PushController, type PushOptions } from './push.controlle
 
 /**
  * `POST /push` over a FeatureProducer the app built (with its registry follower), for the serving
- * app to import: `PushModule.forRoot({ producer, authorize: (h) => auth.authorize(h, 'push') })`.
+ * app to import: `PushModule.forRoot({ producer })`; the route declares the `push` scope for the app's route guard.
  */
 @Module({})
 export class PushModule {

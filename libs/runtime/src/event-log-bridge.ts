@@ -1,3 +1,4 @@
+import { routeAccess } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import type { AppendRecord, EventLog, LogRecord, TopicSpec } from '@featurelog/log';
 
@@ -63,16 +64,6 @@ export function toWireAppend(record: AppendRecord): WireAppendRecord {
   return wire;
 }
 
-function fromWireAppend(record: WireAppendRecord): AppendRecord {
-  const out: AppendRecord = { key: bytes(record.key), value: bytes(record.value) };
-  if (record.partition !== undefined) out.partition = record.partition;
-  if (record.headers !== undefined) {
-    out.headers = {};
-    for (const [name, value] of Object.entries(record.headers)) out.headers[name] = Buffer.from(value, 'base64');
-  }
-  return out;
-}
-
 function integer(name: string, text: string | undefined, fallback?: number): number {
   if (text === undefined && fallback !== undefined) return fallback;
   const value = Number(text);
@@ -90,9 +81,81 @@ type BridgeHandler = (
   request: { params: unknown; query: unknown; body: unknown },
   reply: BridgeReply,
 ) => Promise<unknown>;
+type BridgeRouteOptions = { config: Record<string, unknown> };
 export interface BridgeHost {
-  get(path: string, handler: BridgeHandler): unknown;
-  post(path: string, handler: BridgeHandler): unknown;
+  get(path: string, options: BridgeRouteOptions, handler: BridgeHandler): unknown;
+  post(path: string, options: BridgeRouteOptions, handler: BridgeHandler): unknown;
+}
+
+/** Base64 as Buffer writes it (Buffer.from(text, 'base64') would take anything, dropping what it cannot read). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function invalidAppend(message: string): FeaturelogError {
+  return new FeaturelogError('LOG_BRIDGE_REQUEST_INVALID', `append: ${message}`);
+}
+
+/** An ensure-topic body, checked like an append body: a malformed one is a 400 naming the field. */
+export function parseTopicSpec(body: unknown): TopicSpec {
+  const invalid = (message: string) => new FeaturelogError('LOG_BRIDGE_REQUEST_INVALID', `ensure-topic: ${message}`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw invalid('the body must be { "name": string, "partitions": n, "config": { name: string } }');
+  }
+  const { name, partitions, config } = body as Record<string, unknown>;
+  if (typeof name !== 'string' || name === '') throw invalid('name must be a non-empty string');
+  if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1) {
+    throw invalid('partitions must be a positive integer');
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw invalid('config must be an object of string values');
+  }
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value !== 'string') throw invalid(`config.${key} must be a string`);
+  }
+  return { name, partitions, config: config as Record<string, string> };
+}
+
+/**
+ * The records of an append body, each checked, so that a malformed body is a 400 naming what is
+ * wrong (and not retried), never an error from deep inside the log.
+ */
+export function parseAppendBody(body: unknown): AppendRecord[] {
+  const records = (body as { records?: unknown } | null)?.records;
+  if (body === null || typeof body !== 'object' || !Array.isArray(records)) {
+    throw invalidAppend(
+      'the body must be { "records": [{ "key": base64|null, "value": base64|null, "headers"?: { name: base64 }, "partition"?: n }] }',
+    );
+  }
+  const bytesAt = (where: string, field: unknown): Buffer | null => {
+    if (field === null) return null;
+    if (typeof field !== 'string' || !BASE64.test(field)) throw invalidAppend(`${where} must be base64 text or null`);
+    return Buffer.from(field, 'base64');
+  };
+  return records.map((record: unknown, i) => {
+    const at = `records[${i}]`;
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      throw invalidAppend(`${at} must be an object with key and value`);
+    }
+    const { key, value, headers, partition } = record as Record<string, unknown>;
+    if (key === undefined || value === undefined) throw invalidAppend(`${at} needs both key and value (null for none)`);
+    const out: AppendRecord = { key: bytesAt(`${at}.key`, key), value: bytesAt(`${at}.value`, value) };
+    if (partition !== undefined) {
+      if (typeof partition !== 'number' || !Number.isSafeInteger(partition) || partition < 0) {
+        throw invalidAppend(`${at}.partition must be a non-negative integer`);
+      }
+      out.partition = partition;
+    }
+    if (headers !== undefined) {
+      if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+        throw invalidAppend(`${at}.headers must be an object of base64 values`);
+      }
+      out.headers = {};
+      for (const [name, header] of Object.entries(headers)) {
+        if (typeof header !== 'string') throw invalidAppend(`${at}.headers.${name} must be base64 text`);
+        out.headers[name] = bytesAt(`${at}.headers.${name}`, header)!;
+      }
+    }
+    return out;
+  });
 }
 
 function sendError(reply: BridgeReply, error: unknown): unknown {
@@ -106,10 +169,13 @@ function sendError(reply: BridgeReply, error: unknown): unknown {
 /**
  * The embedded log of a `featurelog dev` process, opened to the other processes of its repo over
  * HTTP: everything but consumer groups (CLI commands read, append and provision; only the apps
- * inside the dev process consume). See RemoteEventLog for the client.
+ * inside the dev process consume). See RemoteEventLog for the client. Every route needs the `admin`
+ * scope (when the host is guarded, see guardRoutes of @featurelog/auth): it reads and appends any
+ * topic, the registry's included, beneath every check the apps make.
  */
 export function registerEventLogBridge(app: BridgeHost, log: EventLog): void {
   const at = (path: string) => `${EVENT_LOG_BRIDGE_PREFIX}${path}`;
+  const admin = { config: routeAccess('admin') };
   const route =
     <P>(handler: (params: P, query: Record<string, string>, body: unknown) => Promise<unknown>): BridgeHandler =>
     async (request, reply) => {
@@ -121,28 +187,34 @@ export function registerEventLogBridge(app: BridgeHost, log: EventLog): void {
     };
   app.post(
     at('/ensure-topic'),
-    route(async (_p, _q, body) => log.ensureTopic(body as TopicSpec)),
+    admin,
+    route(async (_p, _q, body) => log.ensureTopic(parseTopicSpec(body))),
   );
   app.get(
     at('/topics/:topic'),
+    admin,
     route<{ topic: string }>(async ({ topic }) => ({ description: (await log.describeTopic(topic)) ?? null })),
   );
   app.get(
     at('/topics/:topic/partition-count'),
+    admin,
     route<{ topic: string }>(async ({ topic }) => ({ partitions: await log.partitionCount(topic) })),
   );
   app.get(
     at('/topics/:topic/end-offsets'),
+    admin,
     route<{ topic: string }>(async ({ topic }) => ({ offsets: [...(await log.endOffsets(topic))] })),
   );
   app.post(
     at('/topics/:topic/append'),
+    admin,
     route<{ topic: string }>(async ({ topic }, _q, body) => ({
-      positions: await log.append(topic, (body as { records: WireAppendRecord[] }).records.map(fromWireAppend)),
+      positions: await log.append(topic, parseAppendBody(body)),
     })),
   );
   app.get(
     at('/topics/:topic/partitions/:partition/records'),
+    admin,
     route<{ topic: string; partition: string }>(async ({ topic, partition }, query) => {
       const max = Math.min(integer('max', query.max, 1_000), BRIDGE_MAX_READ_BATCH);
       const untilOffset = integer('until', query.until);

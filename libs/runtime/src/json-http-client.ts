@@ -11,6 +11,12 @@ export interface JsonResponse<T> {
  */
 export class JsonHttpClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly headers: Record<string, string>;
+
+  /** `apiKey` goes with every request as `Authorization: Bearer <key>`; it is never put in a message. */
+  constructor(options: { apiKey?: string } = {}) {
+    this.headers = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+  }
 
   request<T>(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = 120_000): Promise<JsonResponse<T>> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -21,7 +27,10 @@ export class JsonHttpClient {
           method,
           agent: this.agent,
           timeout: timeoutMs,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          headers: {
+            ...this.headers,
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          },
         },
         (response) => {
           const chunks: Buffer[] = [];

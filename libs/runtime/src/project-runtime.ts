@@ -28,6 +28,11 @@ export interface OpenRuntimeOptions {
    * `direct`: open every store here, as `featurelog dev` itself does.
    */
   embeddedAccess?: 'auto' | 'direct';
+  /**
+   * Presented to a dev server's log bridge when the log is reached through it (the bridge needs a
+   * key with the `admin` scope when featurelog.yaml configures keys). Never logged.
+   */
+  apiKey?: string;
 }
 
 /** The ports of one project, opened once in a process and shared by every lease on them. */
@@ -203,7 +208,9 @@ async function openPorts(config: ProjectConfig, options: OpenRuntimeOptions): Pr
       : await liveDevServer(config.repoDir);
   const viaDevServer =
     devServer !== undefined && config.log.type === 'embedded' && devServer.holds.log === config.log.path;
-  const log = viaDevServer ? new RemoteEventLog(devServer) : await openProjectEventLog(config);
+  const log = viaDevServer
+    ? new RemoteEventLog(devServer, { apiKey: options.apiKey })
+    : await openProjectEventLog(config);
   try {
     const schemas = await openSchemaRegistry(config.schemaRegistry);
     const ports = new OpenPorts(

@@ -35,12 +35,17 @@ const FOLLOW_POLL_MS = 100;
  */
 export class RemoteEventLog implements EventLog {
   private readonly base: string;
-  private readonly http = new JsonHttpClient();
+  private readonly http: JsonHttpClient;
   /** Appends go one request at a time, so they land in the order they were called (as the port says). */
   private appending: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly devServer: DevServerRecord) {
+  /** `apiKey`: a key with the `admin` scope, when the dev server's featurelog.yaml configures keys. */
+  constructor(
+    readonly devServer: DevServerRecord,
+    options: { apiKey?: string } = {},
+  ) {
     this.base = `${devServer.urls.dev}${EVENT_LOG_BRIDGE_PREFIX}`;
+    this.http = new JsonHttpClient({ apiKey: options.apiKey });
   }
 
   ensureTopic(spec: TopicSpec): Promise<EnsureTopicResult> {
@@ -172,9 +177,17 @@ export class RemoteEventLog implements EventLog {
     }
     if (response.status >= 400) {
       const error = response.body as WireError;
-      throw new FeaturelogError(error.code, `${error.message} (through featurelog dev, pid ${this.devServer.pid})`, {
-        retriable: error.retriable,
-      });
+      // A refused key: say what the bridge needs and how a featurelog command is given a key.
+      const hint =
+        response.status === 401 || response.status === 403
+          ? '; the log bridge of featurelog dev needs an API key with the admin scope ' +
+            '(featurelog commands take it from FEATURELOG_API_KEY, FEATURELOG_API_KEY_FILE or --api-key-file)'
+          : '';
+      throw new FeaturelogError(
+        error.code,
+        `${error.message} (through featurelog dev, pid ${this.devServer.pid})${hint}`,
+        { retriable: error.retriable },
+      );
     }
     return response.body as T;
   }

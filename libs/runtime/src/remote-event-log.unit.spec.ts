@@ -62,4 +62,50 @@ describe('RemoteEventLog', () => {
     await assert.rejects(log.describeTopic('x'), { code: 'LOG_UNAVAILABLE', retriable: true });
     await log.close();
   });
+
+  it('answers a malformed append body 400 naming what is wrong, not retriable, and appends nothing', async () => {
+    const topic = 'bridge.malformed';
+    await fileLog.ensureTopic({ name: topic, partitions: 1, config: {} });
+    const cases: Array<[unknown, RegExp]> = [
+      [{}, /the body must be \{ "records": \[/],
+      [{ records: 'abc' }, /the body must be \{ "records": \[/],
+      [[1, 2], /the body must be/],
+      [{ records: [null] }, /records\[0\] must be an object/],
+      [{ records: [{ value: null }] }, /records\[0\] needs both key and value/],
+      [{ records: [{ key: null, value: 42 }] }, /records\[0\]\.value must be base64 text or null/],
+      [
+        {
+          records: [
+            { key: null, value: null },
+            { key: '%%%', value: null },
+          ],
+        },
+        /records\[1\]\.key must be base64/,
+      ],
+      [{ records: [{ key: null, value: null, partition: -1 }] }, /records\[0\]\.partition must be a non-negative/],
+      [{ records: [{ key: null, value: null, headers: { h: 7 } }] }, /records\[0\]\.headers\.h must be base64/],
+    ];
+    for (const [body, message] of cases) {
+      const response = await server.inject({
+        method: 'POST',
+        url: `/log/topics/${topic}/append`,
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(body),
+      });
+      const answer = response.json() as { code: string; message: string; retriable: boolean };
+      assert.equal(response.statusCode, 400, `${JSON.stringify(body)}: ${response.body}`);
+      assert.equal(answer.code, 'LOG_BRIDGE_REQUEST_INVALID');
+      assert.equal(answer.retriable, false);
+      assert.match(answer.message, message);
+    }
+    assert.deepEqual([...(await fileLog.endOffsets(topic)).values()], [0], 'nothing was appended');
+    const spec = await server.inject({
+      method: 'POST',
+      url: '/log/ensure-topic',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'bridge.bad', partitions: 0, config: {} }),
+    });
+    assert.equal(spec.statusCode, 400);
+    assert.match((spec.json() as { message: string }).message, /ensure-topic: partitions must be a positive integer/);
+  });
 });

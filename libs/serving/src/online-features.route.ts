@@ -1,4 +1,4 @@
-import type { RequestHeaders } from '@featurelog/auth';
+import { routeAccess, type RequestHeaders } from '@featurelog/auth';
 import type { ServingRuntime } from './serving.controller';
 import { GET_ONLINE_FEATURES_SCHEMA } from './serving-openapi';
 
@@ -15,6 +15,7 @@ export interface RouteRegistrar {
     method: 'POST';
     url: string;
     schema: Record<string, unknown>;
+    config: Record<string, unknown>;
     handler: (request: { headers: RequestHeaders; body: unknown }, reply: HeaderSetter) => Promise<Buffer>;
   }): unknown;
 }
@@ -28,13 +29,14 @@ export interface RouteRegistrar {
  * documents the route from its schema, so register it after swagger and before `app.init()`.
  */
 export function registerOnlineFeaturesRoute(fastify: RouteRegistrar, runtime: ServingRuntime): void {
-  const { auth, retriever, metrics } = runtime;
+  const { retriever, metrics } = runtime;
   fastify.route({
     method: 'POST',
     url: GET_ONLINE_FEATURES_PATH,
     schema: GET_ONLINE_FEATURES_SCHEMA,
+    // Checked by the app's route guard before the body is even read.
+    config: routeAccess('read'),
     handler: async (request, reply) => {
-      auth.authorize(request.headers, 'read');
       const result = await retriever.retrieve(request.body);
       metrics.countStatuses(result.statuses);
       // A Buffer is sent as is: the JSON was written by the shaper.

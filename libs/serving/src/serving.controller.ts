@@ -3,7 +3,7 @@ import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventSink, FeatureSubscriptions } from './feature-subscription';
 import type { OnlineFeatureRetriever } from './online-retrieval';
-import type { ApiKeyVerifier } from '@featurelog/auth';
+import { RequireScope } from '@featurelog/auth';
 import type { ServingMetrics } from './serving-metrics';
 import { SUBSCRIBE_SCHEMA } from './serving-openapi';
 
@@ -11,7 +11,6 @@ import { SUBSCRIBE_SCHEMA } from './serving-openapi';
 export interface ServingRuntime {
   retriever: OnlineFeatureRetriever;
   subscriptions: FeatureSubscriptions;
-  auth: ApiKeyVerifier;
   metrics: ServingMetrics;
 }
 
@@ -24,8 +23,8 @@ export class ServingController {
 
   @Get('subscribe')
   @RouteSchema(SUBSCRIBE_SCHEMA)
+  @RequireScope('read')
   async subscribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    this.runtime.auth.authorize(request.headers, 'read');
     const sink = new ReplyEventSink(reply);
     const lastEventId = request.headers['last-event-id'];
     const subscription = this.runtime.subscriptions.prepare(

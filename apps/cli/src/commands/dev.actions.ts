@@ -1,9 +1,11 @@
 // First: the libs' NestJS decorators record their metadata through it as their classes are defined.
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyVerifier, guardedFastifyAdapter, mayUse, routeAccess, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type AppName, type ProjectConfig } from '@featurelog/config';
 import { FeaturelogError } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
@@ -52,13 +54,40 @@ export interface DevOptions {
 interface RunningApp {
   name: keyof DevServerUrls;
   url: string;
+  /** Its Fastify instance (the routes it serves). */
+  http: object;
   close(): Promise<void>;
 }
 
 export interface DevServer {
   record: DevServerRecord;
+  /** Each app's Fastify instance, by name (the dev API included): what tests enumerate the routes of. */
+  http: ReadonlyMap<keyof DevServerUrls, object>;
   /** Stops every app, releases the stores and removes dev.json. Idempotent. */
   stop(): Promise<void>;
+}
+
+/**
+ * The project's API keys for every app of the dev process, plus, when keys are on, one `read` key
+ * made for this process alone (random, in memory, never printed): dev asks its own apps for their
+ * health details with it. Without keys, none is added (a key would turn authentication on).
+ */
+function devAccess(config: ProjectConfig): { auth: ApiKeysConfig; verifier: ApiKeyVerifier; ownKey?: string } {
+  const keys = config.serving?.apiKeys ?? [];
+  // Checked first: a key whose variable is unset stops `featurelog dev` before anything opens, naming it.
+  new ApiKeyVerifier({ apiKeys: keys });
+  if (keys.length === 0) return { auth: { apiKeys: [] }, verifier: new ApiKeyVerifier({}) };
+  const ownKey = randomBytes(32).toString('base64url');
+  const auth: ApiKeysConfig = {
+    apiKeys: [...keys, { name: uniqueName('featurelog-dev', keys), key: ownKey, scopes: ['read'] }],
+  };
+  return { auth, verifier: new ApiKeyVerifier(auth), ownKey };
+}
+
+function uniqueName(base: string, keys: ReadonlyArray<{ name: string }>): string {
+  let name = base;
+  for (let i = 2; keys.some((key) => key.name === name); i++) name = `${base}-${i}`;
+  return name;
 }
 
 export async function dev(options: DevOptions): Promise<void> {
@@ -114,6 +143,7 @@ export async function startDevServer(
       ),
     );
   }
+  const { auth, verifier, ownKey } = devAccess(config);
   // Held for the whole life of the process: every app's ProjectRuntime.open is a lease on these ports.
   const runtime = await ProjectRuntime.open(config, { embeddedAccess: 'direct' });
   const apps: RunningApp[] = [];
@@ -134,6 +164,7 @@ export async function startDevServer(
       config,
       host: host('registry'),
       port: port(DEFAULT_REGISTRY_PORT, 'registry'),
+      auth,
       logger: QUIET,
     });
     apps.push(await running('registry', registry, () => registry.get<RegistryRuntime>(REGISTRY_RUNTIME).close()));
@@ -141,6 +172,7 @@ export async function startDevServer(
       config,
       host: host('materializer'),
       port: port(DEFAULT_MATERIALIZER_PORT, 'materializer'),
+      auth,
       logger: QUIET,
     });
     apps.push(await running('materializer', materializer, () => materializer.get<Materializer>(MATERIALIZER).stop()));
@@ -149,13 +181,20 @@ export async function startDevServer(
       runtime,
       host: host('compactor'),
       port: port(DEFAULT_COMPACTOR_PORT, 'compactor'),
+      auth,
       nestLogger: QUIET,
     });
     apps.push({ ...(await running('compactor', compactor.app)), close: () => compactor.close() });
-    const jobs = await startJobs({ config, host: host('jobs'), port: port(DEFAULT_JOBS_PORT, 'jobs'), logger: QUIET });
+    const jobs = await startJobs({
+      config,
+      host: host('jobs'),
+      port: port(DEFAULT_JOBS_PORT, 'jobs'),
+      auth,
+      logger: QUIET,
+    });
     apps.push(await running('jobs', jobs, () => jobs.get<JobWorker>(JOB_WORKER).stop()));
-    apps.push(await startServing(runtime, host('serving'), port(DEFAULT_SERVING_PORT, 'serving')));
-    apps.push(await startDevApi(runtime, apps, host('dev'), port(DEFAULT_DEV_PORT, 'dev')));
+    apps.push(await startServing(runtime, host('serving'), port(DEFAULT_SERVING_PORT, 'serving'), auth));
+    apps.push(await startDevApi(runtime, apps, host('dev'), port(DEFAULT_DEV_PORT, 'dev'), verifier, ownKey));
   } catch (error) {
     await stopApps();
     throw error;
@@ -173,9 +212,11 @@ export async function startDevServer(
     urls,
   };
   await writeDevServerRecord(config.repoDir, record);
+  healthKeys.set(record, ownKey);
   let stopped: Promise<void> | undefined;
   return {
     record,
+    http: new Map(apps.map((app) => [app.name, app.http])),
     stop: () =>
       (stopped ??= (async () => {
         await removeDevServerRecord(config.repoDir);
@@ -196,6 +237,7 @@ async function running(
   return {
     name,
     url: localUrl(await app.getUrl()),
+    http: app.getHttpAdapter().getInstance() as object,
     close: async () => {
       await stopWork();
       await app.close();
@@ -208,7 +250,12 @@ function localUrl(url: string): string {
   return url.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
 }
 
-async function startServing(runtime: ProjectRuntime, host: string, port: number): Promise<RunningApp> {
+async function startServing(
+  runtime: ProjectRuntime,
+  host: string,
+  port: number,
+  auth: ApiKeysConfig,
+): Promise<RunningApp> {
   const { follower } = runtime.registry();
   await follower.start(`${runtime.project}.serving.registry`);
   try {
@@ -225,7 +272,7 @@ async function startServing(runtime: ProjectRuntime, host: string, port: number)
         project: runtime.project,
         definitions: follower,
       }),
-      auth: {},
+      auth,
       metrics: createMetricsRegistry('serving'),
       logger: false,
     });
@@ -234,6 +281,7 @@ async function startServing(runtime: ProjectRuntime, host: string, port: number)
     return {
       name: 'serving',
       url,
+      http: app.getHttpAdapter().getInstance() as object,
       close: async () => {
         await app.close();
         await follower.stop();
@@ -245,35 +293,46 @@ async function startServing(runtime: ProjectRuntime, host: string, port: number)
   }
 }
 
-/** The dev process's own API: `/health` of every app at once, and the log bridge other processes use. */
+/**
+ * The dev process's own API: `/health` of every app at once, and the log bridge other processes use
+ * (`admin` scope). Without a `read` key, /health says ok or not ok and nothing else.
+ */
 async function startDevApi(
   runtime: ProjectRuntime,
   apps: readonly RunningApp[],
   host: string,
   port: number,
+  verifier: ApiKeyVerifier,
+  ownKey: string | undefined,
 ): Promise<RunningApp> {
   @Module({})
   class DevApiModule {}
   const app = await NestFactory.create<NestFastifyApplication>(
     DevApiModule,
-    new FastifyAdapter({ bodyLimit: DEV_BODY_LIMIT }),
+    guardedFastifyAdapter(verifier, { bodyLimit: DEV_BODY_LIMIT }),
     // Nest's logger is process-wide and the last app created sets it: this one, created last.
     { logger: QUIET },
   );
   const fastify = app.getHttpAdapter().getInstance();
   registerEventLogBridge(fastify, runtime.log);
-  fastify.get('/health', async (_request, reply) => {
+  fastify.get('/health', { config: routeAccess('public') }, async (request, reply) => {
     // `apps` ends with this app itself, which must not ask itself.
     const others = apps.filter((running) => running.name !== 'dev');
     const reports = await Promise.all(
-      others.map(async (running) => ({ app: running.name, ...(await health(running.url)) })),
+      others.map(async (running) => ({ app: running.name, ...(await health(running.url, ownKey)) })),
     );
     const ok = reports.every((report) => report.status === 'ok');
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', pid: process.pid, apps: reports });
+    const status = ok ? 'ok' : 'unavailable';
+    return reply
+      .status(ok ? 200 : 503)
+      .send(mayUse(request, 'read') ? { status, pid: process.pid, apps: reports } : { status });
   });
   await app.listen(port, host);
-  return { name: 'dev', url: localUrl(await app.getUrl()), close: () => app.close() };
+  return { name: 'dev', url: localUrl(await app.getUrl()), http: fastify, close: () => app.close() };
 }
+
+/** The dev process's own `read` key, for its health calls (see devAccess); keyed by its record. */
+const healthKeys = new WeakMap<DevServerRecord, string | undefined>();
 
 interface AppHealth {
   url: string;
@@ -281,9 +340,12 @@ interface AppHealth {
   checks: Record<string, { status: string; error?: string }>;
 }
 
-async function health(url: string): Promise<AppHealth> {
+async function health(url: string, key: string | undefined): Promise<AppHealth> {
   try {
-    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3_000) });
+    const response = await fetch(`${url}/health`, {
+      signal: AbortSignal.timeout(3_000),
+      headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
+    });
     const body = (await response.json()) as { status?: string; checks?: AppHealth['checks'] };
     return { url, status: body.status === 'ok' ? 'ok' : 'unavailable', checks: body.checks ?? {} };
   } catch (error) {
@@ -297,7 +359,7 @@ async function printHealth(record: DevServerRecord, out: Output): Promise<void> 
   let reports: Array<[string, AppHealth]>;
   for (;;) {
     reports = await Promise.all(
-      apps.map(async ([name, url]): Promise<[string, AppHealth]> => [name, await health(url)]),
+      apps.map(async ([name, url]): Promise<[string, AppHealth]> => [name, await health(url, healthKeys.get(record))]),
     );
     if (reports.every(([, report]) => report.status === 'ok') || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -10,8 +10,9 @@ import {
 import type { ProjectRuntime } from '@featurelog/runtime';
 import { consoleOutput, table } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
-export interface CommonOptions {
+export interface CommonOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
 }
@@ -26,7 +27,7 @@ export interface FilterOptions {
 
 async function withQueue<T>(options: CommonOptions, work: (queue: DeadLetterQueue) => Promise<T>): Promise<T> {
   const config = await loadConfig(options);
-  return withRuntime(config, (runtime: ProjectRuntime) => {
+  return withRuntime(config, options, (runtime: ProjectRuntime) => {
     const { follower } = runtime.registry();
     const queue = new DeadLetterQueue({
       log: runtime.log,

@@ -15,13 +15,14 @@ import {
 import { INGEST_ROWS_REJECTED_EXIT_CODE } from '../exit-codes';
 import { consoleOutput } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
 /** Bad rows printed on the terminal; all of them go to the reject file. */
 const REJECTS_SHOWN = 20;
 /** Without a terminal (CI, logs), a progress line this often. */
 const PROGRESS_LINE_INTERVAL_MS = 2_000;
 
-export interface IngestOptions {
+export interface IngestOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
   skipInvalid: boolean;
@@ -40,7 +41,7 @@ export async function ingest(view: string, file: string | undefined, options: In
   const progress = progressReporter();
   let summary: IngestSummary;
   try {
-    summary = await withRuntime(config, async (runtime) => {
+    summary = await withRuntime(config, options, async (runtime) => {
       const { follower } = runtime.registry();
       await follower.catchUp();
       follower.assertComplete();

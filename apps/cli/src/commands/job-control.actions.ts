@@ -13,8 +13,9 @@ import {
 } from '@featurelog/jobs';
 import { consoleOutput, isoMicros, table } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
-export interface CommonOptions {
+export interface CommonOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
 }
@@ -71,7 +72,7 @@ export async function jobsLs(options: CommonOptions & { status?: string; limit?:
   const limit = options.limit === undefined ? undefined : positiveInteger('--limit', options.limit);
   const out = consoleOutput(options.json);
   const config = await loadConfig(options);
-  let list = [...(await withRuntime(config, (runtime) => readJobs(runtime.log, config.project))).values()]
+  let list = [...(await withRuntime(config, options, (runtime) => readJobs(runtime.log, config.project))).values()]
     .filter((job) => options.status === undefined || job.status === options.status)
     .sort((a, b) => a.offset - b.offset);
   if (limit !== undefined) list = list.slice(-limit);
@@ -97,7 +98,7 @@ export async function jobsLs(options: CommonOptions & { status?: string; limit?:
 export async function jobsShow(jobId: string, options: CommonOptions): Promise<void> {
   const out = consoleOutput(options.json);
   const config = await loadConfig(options);
-  const job = await withRuntime(config, (runtime) => readJob(runtime.log, config.project, jobId));
+  const job = await withRuntime(config, options, (runtime) => readJob(runtime.log, config.project, jobId));
   out.data(job);
   out.print(describeJob(job));
 }
@@ -109,7 +110,7 @@ export async function jobsCancel(
   const out = consoleOutput(options.json);
   const waitSeconds = nonNegativeNumber('--wait-timeout', options.waitTimeout);
   const config = await loadConfig(options);
-  const job = await withRuntime(config, async (runtime) => {
+  const job = await withRuntime(config, options, async (runtime) => {
     const requested = await requestJobCancel(runtime.log, config.project, jobId, {
       ...(process.env.USER ? { requestedBy: process.env.USER } : {}),
       ...(options.reason === undefined ? {} : { reason: options.reason }),
@@ -132,7 +133,7 @@ export async function jobsWait(jobId: string, options: CommonOptions & { timeout
   const out = consoleOutput(options.json);
   const timeoutSeconds = nonNegativeNumber('--timeout', options.timeout);
   const config = await loadConfig(options);
-  const job = await withRuntime(config, (runtime) =>
+  const job = await withRuntime(config, options, (runtime) =>
     watchJob(runtime.log, config.project, jobId, {
       timeoutMs: timeoutSeconds * 1000,
       onEvent: (event, state) => {

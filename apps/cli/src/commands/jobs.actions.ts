@@ -13,11 +13,12 @@ import {
 } from '@featurelog/jobs';
 import { consoleOutput, isoMicros } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
 
 /** Without a terminal (CI, logs), a progress line this often. */
 const PROGRESS_LINE_INTERVAL_MS = 2_000;
 
-export interface JobCommandOptions {
+export interface JobCommandOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
   local: boolean;
@@ -116,7 +117,7 @@ async function runJob(spec: JobSpec, options: JobCommandOptions): Promise<unknow
   const config = await loadConfig(options);
   const progress = progressReporter(options.json);
   try {
-    return await withRuntime(config, async (runtime) => {
+    return await withRuntime(config, options, async (runtime) => {
       if (options.local) {
         const { follower } = runtime.registry();
         const execute = projectJobExecutor(

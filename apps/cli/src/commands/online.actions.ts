@@ -6,8 +6,9 @@ import { JsonHttpClient, liveDevServer, type DevServerRecord } from '@featurelog
 import { CatalogSource, OnlineFeatureRetriever } from '@featurelog/serving';
 import { consoleOutput, table } from '../output';
 import { loadConfig, withRuntime } from '../repo';
+import { clientApiKey, type ApiKeyOptions } from '../api-key';
 
-export interface GetOnlineOptions {
+export interface GetOnlineOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
   features?: string;
@@ -106,7 +107,7 @@ async function viaDevServer(
   selection: Selection,
   options: GetOnlineOptions,
 ): Promise<OnlineFeaturesResponse> {
-  const http = new JsonHttpClient();
+  const http = new JsonHttpClient({ apiKey: await clientApiKey(options) });
   try {
     const entities = await call<{ items: EntityDefinition[] }>(http, dev, `${dev.urls.registry}/entities`);
     const body = {
@@ -132,9 +133,16 @@ async function call<T>(http: JsonHttpClient, dev: DevServerRecord, url: string, 
   }
   const payload = response.body;
   if (response.status >= 400) {
-    throw new FeaturelogError(payload.code ?? 'HTTP_ERROR', payload.message ?? `${url} answered ${response.status}`, {
-      retriable: payload.retriable ?? false,
-    });
+    // A refused key: say which scope and how a featurelog command is given a key (never the key).
+    const hint =
+      response.status === 401 || response.status === 403
+        ? ` (${url} needs a key with the read scope: FEATURELOG_API_KEY, FEATURELOG_API_KEY_FILE or --api-key-file)`
+        : '';
+    throw new FeaturelogError(
+      payload.code ?? 'HTTP_ERROR',
+      `${payload.message ?? `${url} answered ${response.status}`}${hint}`,
+      { retriable: payload.retriable ?? false },
+    );
   }
   return payload;
 }
@@ -144,7 +152,7 @@ async function fromOnlineStore(
   selection: Selection,
   options: GetOnlineOptions,
 ): Promise<OnlineFeaturesResponse> {
-  return withRuntime(config, async (runtime) => {
+  return withRuntime(config, options, async (runtime) => {
     const { follower } = runtime.registry();
     await follower.catchUp();
     follower.assertComplete();

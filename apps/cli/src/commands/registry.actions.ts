@@ -19,6 +19,7 @@ import { consoleOutput, isoMicros, renderPlan, table } from '../output';
 import { loadConfig, loadRepo, withRuntime } from '../repo';
 import { EXAMPLE_REPO, writeEmptyRepo, writeSchemaReferences } from '../scaffold';
 import { PLAN_BREAKING_EXIT_CODE, PLAN_HAS_CHANGES_EXIT_CODE } from '../exit-codes';
+import type { ApiKeyOptions } from '../api-key';
 
 const KIND_ALIASES: Record<string, DefinitionKind> = {
   entity: 'entity',
@@ -49,7 +50,7 @@ function parseKind(text: string): DefinitionKind {
   return kind;
 }
 
-export interface CommonOptions {
+export interface CommonOptions extends ApiKeyOptions {
   repo: string;
   json: boolean;
 }
@@ -86,7 +87,7 @@ export async function init(dir: string, options: InitOptions): Promise<void> {
 export async function plan(options: PlanOptions): Promise<void> {
   const out = consoleOutput(options.json);
   const repo = await loadRepo(options);
-  const plan = await withRuntime(repo.config, async (runtime) =>
+  const plan = await withRuntime(repo.config, options, async (runtime) =>
     runtime.registry().applier.plan(repo.definitions.map(stripLocation), { prune: options.prune }),
   );
   const breaking = (plan.breaking ?? []).length > 0;
@@ -114,7 +115,7 @@ export async function apply(planFile: string | undefined, options: ApplyOptions)
   const repo = planFile === undefined ? await loadRepo(options) : undefined;
   const config = repo?.config ?? (await loadConfig(options));
   const saved = planFile === undefined ? undefined : await readSavedPlan(planFile, config.project);
-  const result = await withRuntime(config, async (runtime) => {
+  const result = await withRuntime(config, options, async (runtime) => {
     const { applier } = runtime.registry();
     return saved
       ? applier.applyPlan(saved.plan, author)
@@ -228,7 +229,7 @@ function stripLocation({ kind, definition }: TaggedDefinition): TaggedDefinition
 
 async function registryState(options: CommonOptions) {
   const config = await loadConfig(options);
-  return withRuntime(config, async (runtime) => {
+  return withRuntime(config, options, async (runtime) => {
     const { follower } = runtime.registry();
     await follower.catchUp();
     follower.assertComplete();
