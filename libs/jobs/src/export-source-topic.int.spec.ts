@@ -21,7 +21,7 @@ import {
   ViewCompactor,
   zeroCounters,
 } from '@featurelog/compactor';
-import { KafkaEventLog } from '@featurelog/log';
+import { DeadLetterQueue, KafkaEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { seededRandom, uniqueName, waitFor } from '@featurelog/testing';
@@ -231,6 +231,7 @@ describe(
         log,
         schemas,
         segmentLog,
+        deadLetters: new DeadLetterQueue(log, topicNames.dlq(project), `${project}.compactor`),
         codec,
         groupId: `${project}.compactor`,
         settings: {

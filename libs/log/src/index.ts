@@ -6,4 +6,5 @@ export { FileEventLog, type FileEventLogOptions, type FsyncMode } from './file-e
 export { type RecoveryReport } from './file-segment';
 export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-event-log.adapter';
 export * from './consumer-runner';
+export * from './dead-letter-queue';
 export * from './topic-declarations';

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { FeaturelogError } from '@featurelog/domain';
 import {
+  assertParquetOutput,
   projectJobExecutor,
   followJob,
   parseTimestampText,
@@ -60,7 +61,7 @@ export function registerJobsCommands(program: Command): void {
       .requiredOption('--entities <file>', 'entity rows: .parquet or .csv with the join keys and event_timestamp')
       .option('--features <refs...>', 'view:feature or view:* (repeat or separate with commas)')
       .option('--service <name>', 'a feature service instead of --features')
-      .requiredOption('--output <file>', 'the Parquet file to write')
+      .requiredOption('--output <file>', 'the Parquet file to write (.parquet; other formats are refused)')
       .option('--full-feature-names', 'name feature columns view__feature', false)
       .option(
         '--as-served',
@@ -68,6 +69,8 @@ export function registerJobsCommands(program: Command): void {
         false,
       ),
   ).action(async (options: ExportCommandOptions) => {
+    // Before a job is submitted: the jobs app would refuse it the same way, later.
+    assertParquetOutput(options.output);
     const features = options.features
       ?.flatMap((text) => text.split(','))
       .map((text) => text.trim())
@@ -90,12 +93,14 @@ export function registerJobsCommands(program: Command): void {
       millis: number;
       segmentsRead: number;
       tailRows: number;
+      undecodableTailRecords?: number;
     };
     const out = consoleOutput(options.json);
     out.data(result);
     out.print(
       `Wrote ${result.rows} rows × ${result.columns.length} columns to ${result.output} in ${(result.millis / 1000).toFixed(1)} s ` +
-        `(${result.segmentsRead} segments, ${result.tailRows} log-tail rows).`,
+        `(${result.segmentsRead} segments, ${result.tailRows} log-tail rows).` +
+        skippedNote(result.undecodableTailRecords),
     );
   });
 
@@ -123,14 +128,27 @@ export function registerJobsCommands(program: Command): void {
         ...(options.to !== undefined ? { to: timeOption('--to', options.to) } : {}),
       },
     };
-    const result = (await runJob(spec, options)) as { rowsRead: number; rowsWon: number; millis: number };
+    const result = (await runJob(spec, options)) as {
+      rowsRead: number;
+      rowsWon: number;
+      millis: number;
+      undecodableTailRecords?: number;
+    };
     const out = consoleOutput(options.json);
     out.data(result);
     out.print(
       `Replayed ${result.rowsRead} rows of ${view} in ${(result.millis / 1000).toFixed(1)} s; ` +
-        `${result.rowsWon} were newer than the online store's and were written.`,
+        `${result.rowsWon} were newer than the online store's and were written.` +
+        skippedNote(result.undecodableTailRecords),
     );
   });
+}
+
+/** Poison records of the log tail are left out of a replay; the consumers that met them dead-lettered them. */
+function skippedNote(skipped: number | undefined): string {
+  return skipped === undefined || skipped === 0
+    ? ''
+    : ` Skipped ${skipped} undecodable log-tail record(s) (poison; see the dead-letter topic).`;
 }
 
 function timeOption(name: string, text: string): number {
