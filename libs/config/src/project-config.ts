@@ -115,7 +115,7 @@ export function parseProjectConfig(
   if (problems.length > 0 || !source) throw new ConfigInvalidError(file, problems);
 
   const interpolation: InterpolationProblem[] = [];
-  const value = interpolateEnv(source.document.toJS(), env, interpolation);
+  const value = interpolateEnv(source.value, env, interpolation);
   const at = (path: Array<string | number>) => ({ setting: path.join('.'), file, line: locate(source, path).line });
   for (const problem of interpolation) problems.push({ ...at(problem.path), message: problem.message });
   for (const violation of checkProjectDocument(value)) {
