@@ -51,7 +51,8 @@ export interface ServingAppOptions {
   subscriptions?: SubscriptionLimits;
   /** Largest request body, bytes (Fastify's default, 1 MiB). */
   bodyLimit?: number;
-  logger?: boolean;
+  /** Nest's log levels (default error, warn, log); false silences Nest's logger for the whole process. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
   /** Called once the app is closed (server stopped, subscriptions ended): release what the caller built for it. */
   onClose?: () => Promise<void>;
 }
@@ -142,7 +143,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     ServingAppModule,
     // Subscriptions are endless responses: on close they are ended, and their sockets destroyed.
     new FastifyAdapter({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
-    { logger: options.logger === false ? false : ['error', 'warn', 'log'] },
+    { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());
   const fastify = app.getHttpAdapter().getInstance();
