@@ -102,6 +102,9 @@ export class ConsumerRunner {
   }
 
   private async process(batch: RecordBatch): Promise<void> {
+    // Between batches, let pending I/O (health probes, metrics scrapes) run: a backlog arrives as one batch
+    // after another that are ready at once, and their promises alone would never give the event loop back.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const poisoned = await this.handleFindingPoison(batch);
     if (poisoned.length === 0) return;
     // Only what this consumer has not dead-lettered before (a redelivery after a crash): once per record.
