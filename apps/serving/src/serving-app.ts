@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { FeaturelogError } from '@featurelog/domain';
 import type { EventLog } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
-import { PushModule, type FeatureProducer } from '@featurelog/producer';
+import { PushModule, useExactJsonBodies, type FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
@@ -146,6 +146,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());
+  useExactJsonBodies(app);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observe(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);

@@ -12,3 +12,4 @@ export * from './row-validation';
 export * from './online-status';
 export * from './point-in-time';
 export * from './push-destination';
+export * from './exact-json';

@@ -254,6 +254,12 @@ describe('get-online-features without HTTP', () => {
         /full_feature_names/,
       ],
       [[1, 2], 'INVALID_REQUEST', /JSON object/],
+      // An int64 beyond 2^53 as the app's JSON parser reads it (parseJsonExact): refused by its exact value.
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: [9007199254740993n] } },
+        'INVALID_JOIN_KEY_VALUE',
+        /got bigint 9007199254740993n/,
+      ],
       // Nested 5,000 deep: JSON.parse reads it, String() and JSON.stringify of it overflow the stack.
       [
         { features: ['driver_stats:trips'], entities: { driver_id: [nested(5_000)] } },
