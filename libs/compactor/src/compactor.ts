@@ -46,6 +46,8 @@ export interface CompactorOptions {
   offlineRoot: string;
   /** `<project>.segments`, created on first announcement if the registry has not created it yet. */
   segmentsTopicSpec?: TopicSpec;
+  /** `<project>.dlq`, created on the first dead letter if the registry has not created it yet. */
+  dlqTopicSpec?: TopicSpec;
   codec?: SegmentCodec;
   /**
    * Consumer group prefix. Only used to receive partitions: positions always come from the segment log,

@@ -231,7 +231,12 @@ describe(
         log,
         schemas,
         segmentLog,
-        deadLetters: new DeadLetterQueue(log, topicNames.dlq(project), `${project}.compactor`),
+        // The keyless records are invalid rows: dead-lettered into a DLQ created on the first one.
+        deadLetters: new DeadLetterQueue(log, topicNames.dlq(project), `${project}.compactor`, {
+          name: topicNames.dlq(project),
+          partitions: 1,
+          config: {},
+        }),
         codec,
         groupId: `${project}.compactor`,
         settings: {

@@ -1,5 +1,5 @@
 import type { FeaturelogError } from '@featurelog/domain';
-import type { AppendRecord, EventLog, LogRecord } from './event-log.port';
+import type { AppendRecord, EventLog, LogRecord, TopicSpec } from './event-log.port';
 
 /** A record a consumer refused for good (it cannot be decoded or is invalid), and why. */
 export interface PoisonedRecord {
@@ -39,6 +39,11 @@ export class DeadLetterQueue {
     readonly topic: string,
     /** A name stable across restarts, e.g. `<project>.materializer`, `<project>.compactor`. */
     readonly consumer: string,
+    /**
+     * The topic's declaration (topics/dlq.yaml), to create it on the first dead letter if `apply` has not
+     * yet: a missing DLQ must not turn one poison record into a consumer that fails for good.
+     */
+    private readonly topicSpec?: TopicSpec,
   ) {}
 
   /** Appends the records this consumer has not dead-lettered yet; resolves with those (durable). */
@@ -64,7 +69,10 @@ export class DeadLetterQueue {
 
   /** Reads the dead letters appended since the last look (by any process) into `sent`. */
   private async catchUp(): Promise<void> {
-    if ((await this.log.describeTopic(this.topic)) === undefined) return;
+    if ((await this.log.describeTopic(this.topic)) === undefined) {
+      if (this.topicSpec !== undefined) await this.log.ensureTopic({ ...this.topicSpec, name: this.topic });
+      return;
+    }
     for (const [partition, end] of await this.log.endOffsets(this.topic)) {
       const from = this.readUntil.get(partition) ?? 0;
       if (from >= end) continue;
