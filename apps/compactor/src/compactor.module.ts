@@ -43,7 +43,10 @@ export class CompactorAppModule {
       registers: [metrics],
       async collect() {
         this.reset();
-        for (const [view, lag] of await compactor.lag()) this.set({ view }, lag);
+        // Metrics matter most while the compactor is unhealthy: when the segment log or the view topics
+        // cannot be read, the lag is left out (health says why) and the rest of the scrape is still served.
+        const lag = await compactor.lag().catch(() => new Map<string, number>());
+        for (const [view, offsets] of lag) this.set({ view }, offsets);
       },
     });
     return {

@@ -13,7 +13,7 @@ export const DEFAULT_COMPACTOR_PORT = 6572;
 /** Compactor tunables that are not wiring (see COMPACTOR_DEFAULTS for each default). */
 export type CompactorTuning = Omit<
   CompactorOptions,
-  'project' | 'log' | 'schemas' | 'follower' | 'offlineRoot' | 'segmentsTopicSpec'
+  'project' | 'log' | 'schemas' | 'follower' | 'offlineRoot' | 'segmentsTopicSpec' | 'dlqTopicSpec'
 >;
 
 export interface CompactorAppOptions extends CompactorTuning {
@@ -64,6 +64,7 @@ export async function startCompactor(options: CompactorAppOptions): Promise<Runn
       follower,
       offlineRoot: config.offlineStore.path,
       segmentsTopicSpec: runtime.topics.project.find((spec) => spec.name === `${config.project}.segments`),
+      dlqTopicSpec: runtime.topics.project.find((spec) => spec.name === `${config.project}.dlq`),
     });
     const app = await NestFactory.create<NestFastifyApplication>(
       CompactorAppModule.forCompactor(compactor),

@@ -12,13 +12,16 @@ import {
 } from '@featurelog/domain';
 import { REGISTRY_RUNTIME, type RegistryRuntime } from './registry.runtime';
 
-/** URL segment of each kind: `/feature-views/driver_stats`. */
-const KIND_BY_SEGMENT: Record<string, DefinitionKind> = {
-  entities: 'entity',
-  'data-sources': 'data_source',
-  'feature-views': 'feature_view',
-  'feature-services': 'feature_service',
-};
+/**
+ * URL segment of each kind: `/feature-views/driver_stats`. A Map, not an object literal: a segment is
+ * user input, and an object would answer `constructor` or `__proto__` from its prototype.
+ */
+const KIND_BY_SEGMENT: ReadonlyMap<string, DefinitionKind> = new Map([
+  ['entities', 'entity'],
+  ['data-sources', 'data_source'],
+  ['feature-views', 'feature_view'],
+  ['feature-services', 'feature_service'],
+]);
 
 /** How long a read with `minVersion` waits for the fold to reach it. */
 const MIN_VERSION_WAIT_MS = 10_000;
@@ -144,11 +147,11 @@ export class RegistryController {
   }
 
   private kind(segment: string): DefinitionKind {
-    const kind = KIND_BY_SEGMENT[segment];
+    const kind = KIND_BY_SEGMENT.get(segment);
     if (kind === undefined) {
       throw new FeaturelogError(
         'UNKNOWN_KIND',
-        `unknown kind '${segment}': expected one of ${Object.keys(KIND_BY_SEGMENT).join(', ')}`,
+        `unknown kind '${segment}': expected one of ${[...KIND_BY_SEGMENT.keys()].join(', ')}`,
       );
     }
     return kind;

@@ -63,7 +63,7 @@ export async function startServing(options: StartServingOptions): Promise<NestFa
       maxEntityRows: config.serving?.maxEntityRows,
       subscriptions: options.subscriptions,
       metrics: createMetricsRegistry('serving'),
-      logger: options.logger !== false,
+      logger: options.logger ?? ['error', 'warn', 'log'],
       onClose: release,
     });
     const listen = appListenAddress(config.apps, 'serving', DEFAULT_SERVING_PORT, {});

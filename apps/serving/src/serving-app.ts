@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { FeaturelogError } from '@featurelog/domain';
 import type { EventLog } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
-import { PushModule, type FeatureProducer } from '@featurelog/producer';
+import { PushModule, useExactJsonBodies, type FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
@@ -51,7 +51,8 @@ export interface ServingAppOptions {
   subscriptions?: SubscriptionLimits;
   /** Largest request body, bytes (Fastify's default, 1 MiB). */
   bodyLimit?: number;
-  logger?: boolean;
+  /** Nest's log levels (default error, warn, log); false silences Nest's logger for the whole process. */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
   /** Called once the app is closed (server stopped, subscriptions ended): release what the caller built for it. */
   onClose?: () => Promise<void>;
 }
@@ -140,9 +141,10 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     ServingAppModule,
     // Subscriptions are endless responses: on close they are ended, and their sockets destroyed.
     guardedFastifyAdapter(auth, { bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
-    { logger: options.logger === false ? false : ['error', 'warn', 'log'] },
+    { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());
+  useExactJsonBodies(app);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observe(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);

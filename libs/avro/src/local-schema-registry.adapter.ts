@@ -18,6 +18,8 @@ export interface LocalSchemaRegistryOptions {
   defaultCompatibility?: CompatibilityLevel;
   /** How long a writer waits for another process's lock before giving up (retriable). */
   lockTimeoutMs?: number;
+  /** Test seam: runs after a refresh read new bytes of the store and before it folds them. */
+  beforeFold?: () => Promise<void>;
 }
 
 type StoreLine =
@@ -44,6 +46,7 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
   private readonly lockPath: string;
   private readonly defaultCompatibility: CompatibilityLevel;
   private readonly lockTimeoutMs: number;
+  private readonly beforeFold: (() => Promise<void>) | undefined;
   private readonly versions = new Map<string, Version[]>();
   private readonly byId = new Map<number, Version>();
   private readonly idByNormalized = new Map<string, number>();
@@ -57,7 +60,9 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
     directory,
     defaultCompatibility = 'BACKWARD',
     lockTimeoutMs = 10_000,
+    beforeFold,
   }: LocalSchemaRegistryOptions) {
+    this.beforeFold = beforeFold;
     this.storePath = join(directory, STORE_FILE);
     this.lockPath = join(directory, LOCK_FILE);
     this.defaultCompatibility = defaultCompatibility;
@@ -140,7 +145,13 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
     return checkBackwardCompatible(baseline, schema);
   }
 
-  /** Folds lines other processes (or this one) appended since the last read. */
+  /**
+   * Folds lines other processes (or this one) appended since the last read. Refreshes run concurrently
+   * (every getSchema of an unknown id starts one): each reads from the offset folded when it started, and
+   * folds only the lines past the offset folded when its read returns, so two refreshes that read the same
+   * bytes neither fold a line twice nor advance the offset twice (past the end of the file, hiding every
+   * schema appended later).
+   */
   private async refresh(): Promise<void> {
     let size: number;
     try {
@@ -149,23 +160,34 @@ export class LocalSchemaRegistry implements SchemaRegistryPort {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw this.storeError('read', error);
     }
-    if (size <= this.readOffset) return;
+    const from = this.readOffset;
+    if (size <= from) return;
     let handle: FileHandle | undefined;
+    let chunk: Buffer;
     try {
       handle = await open(this.storePath, 'r');
-      const chunk = Buffer.alloc(size - this.readOffset);
-      await handle.read(chunk, 0, chunk.length, this.readOffset);
-      // Only whole lines: a trailing fragment is being written right now, or was torn by a crash.
-      const end = chunk.lastIndexOf(0x0a) + 1;
-      for (const line of chunk.subarray(0, end).toString('utf8').split('\n')) {
-        if (line.length > 0) this.apply(JSON.parse(line) as StoreLine);
-      }
-      this.readOffset += end;
+      chunk = Buffer.alloc(size - from);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, from);
+      chunk = chunk.subarray(0, bytesRead);
     } catch (error) {
       throw this.storeError('read', error);
     } finally {
       await handle?.close();
     }
+    await this.beforeFold?.();
+    // Only whole lines: a trailing fragment is being written right now, or was torn by a crash.
+    const end = chunk.lastIndexOf(0x0a) + 1;
+    // What another refresh folded meanwhile; offsets are always at line ends, so this is one too.
+    const folded = this.readOffset - from;
+    if (end <= folded) return;
+    try {
+      for (const line of chunk.subarray(folded, end).toString('utf8').split('\n')) {
+        if (line.length > 0) this.apply(JSON.parse(line) as StoreLine);
+      }
+    } catch (error) {
+      throw this.storeError('read', error);
+    }
+    this.readOffset = from + end;
   }
 
   private apply(line: StoreLine): void {

@@ -42,6 +42,40 @@ describe('LocalSchemaRegistry', () => {
     assert.deepEqual(await registry.latestVersion('b-value').then((latest) => latest?.version), 2);
   });
 
+  it('folds each line once when two refreshes read the same bytes, and still sees later schemas', async () => {
+    const directory = await freshDirectory();
+    const writer = await LocalSchemaRegistry.open({ directory });
+    // The first refresh is held between its read and its fold until the second one has folded the same bytes.
+    let holdFirst: (() => void) | undefined;
+    let firstHeld!: () => void;
+    const held = new Promise<void>((resolve) => (firstHeld = resolve));
+    let folds = 0;
+    const reader = await LocalSchemaRegistry.open({
+      directory,
+      beforeFold: () => {
+        if (++folds > 1) return Promise.resolve();
+        firstHeld();
+        return new Promise<void>((resolve) => (holdFirst = resolve));
+      },
+    });
+    folds = 0; // open's own refresh read an empty store
+    const first = await writer.register('features-value', {
+      ...record('a'),
+      fields: [...record('a').fields, ...record('long_field_name_to_make_this_line_longer').fields],
+    });
+    const slow = reader.getSchema(first);
+    await Promise.race([held, slow.then(() => assert.fail('the refresh never reached the beforeFold seam'))]);
+    assert.ok((await reader.getSchema(first)) !== undefined, 'the second refresh folds the line');
+    holdFirst!();
+    await slow;
+    // A shorter line than the first: a read offset advanced twice would point past the end of the file.
+    const second = await writer.register('other-value', record('b'));
+    assert.deepEqual(await reader.getSchema(second), record('b'));
+    assert.equal((await reader.latestVersion('features-value'))?.version, 1);
+    const versions = (reader as unknown as { versions: Map<string, unknown[]> }).versions;
+    assert.equal(versions.get('features-value')?.length, 1, 'the line was folded once');
+  });
+
   it('sees what another process appended, and assigns ids without clashing', async () => {
     const directory = await freshDirectory();
     const [first, second] = await Promise.all([

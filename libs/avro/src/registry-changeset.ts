@@ -196,7 +196,7 @@ function changesetFromAvro(avro: AvroChangeset): RegistryChangeset {
     const base: RegistryChange = { op: change.op === 'UPSERT' ? 'upsert' : 'delete', kind, name: change.name };
     if (change.definition === null) return base;
     const [branch] = Object.keys(change.definition);
-    if (branch === undefined || KIND_OF_BRANCH[branch] !== kind) {
+    if (branch === undefined || !Object.hasOwn(KIND_OF_BRANCH, branch) || KIND_OF_BRANCH[branch] !== kind) {
       throw new FeaturelogError(
         'REGISTRY_CHANGESET_MALFORMED',
         `change ${index} of apply ${avro.applyId} is of kind ${change.kind} but carries a ${branch ?? 'missing'} definition`,

@@ -124,6 +124,12 @@ export class RowDecoder {
   private readonly writerTypes = new Map<number, { schema: AvroSchema; type: Type; fingerprint: string }>();
   private readonly pending = new Map<number, Promise<void>>();
   /**
+   * Writer ids the registry refused for good (SCHEMA_NOT_FOUND) when last asked by loadAll: the records
+   * that carry one are poison, each on its own (decodeLoaded throws this error for them). Asked again by
+   * the next loadAll that meets the id, so a schema registered meanwhile is picked up.
+   */
+  private readonly unknown = new Map<number, FeaturelogError>();
+  /**
    * Per reader fingerprint, per writer id: null when writer and reader are the same schema (read
    * directly), the error when they cannot be resolved (so it is not rebuilt for every message).
    */
@@ -153,7 +159,13 @@ export class RowDecoder {
     return pending;
   }
 
-  /** Loads the writer schemas of a batch of framed messages; malformed frames are left for decode to report. */
+  /**
+   * Loads the writer schemas of a batch of framed messages. Only a registry that cannot answer (a
+   * retriable error) fails the batch: an id it does not know makes only the records that carry it
+   * poison, as malformed frames are, and decodeLoaded reports each of them on its own. One poison
+   * record must not stop a consumer or a replay (a compactor restarting for good on it, an export
+   * failing for good while it sits in the log tail).
+   */
   async loadAll(messages: Iterable<Uint8Array>): Promise<void> {
     const ids = new Set<number>();
     for (const message of messages) {
@@ -162,12 +174,24 @@ export class RowDecoder {
         if (!this.writerTypes.has(id)) ids.add(id);
       }
     }
-    await Promise.all([...ids].map((id) => this.load(id)));
+    await Promise.all(
+      [...ids].map((id) =>
+        this.load(id).then(
+          () => this.unknown.delete(id),
+          (error: unknown) => {
+            if (!(error instanceof FeaturelogError) || error.retriable) throw error;
+            this.unknown.set(id, error);
+          },
+        ),
+      ),
+    );
   }
 
   /**
    * Decodes a framed row whose writer schema is loaded. Throws WIRE_TRUNCATED, WIRE_BAD_MAGIC,
-   * AVRO_WRITER_SCHEMA_NOT_LOADED (call load first), AVRO_SCHEMA_UNRESOLVABLE or AVRO_DECODE_FAILED.
+   * SCHEMA_NOT_FOUND (loadAll found no such writer schema), AVRO_WRITER_SCHEMA_NOT_LOADED (call load
+   * first), AVRO_SCHEMA_UNRESOLVABLE or AVRO_DECODE_FAILED; all but AVRO_WRITER_SCHEMA_NOT_LOADED are
+   * non-retriable: the record is poison.
    */
   decodeLoaded(message: Uint8Array, reader: ReaderSchema): FeatureRow {
     if (message.length < WIRE_HEADER_LENGTH || message[0] !== WIRE_MAGIC_BYTE) decodeEnvelope(message); // throws the precise error
@@ -197,6 +221,8 @@ export class RowDecoder {
     if (last !== undefined && last.reader === reader && last.schemaId === schemaId) return last.resolver;
     const writer = this.writerTypes.get(schemaId);
     if (writer === undefined) {
+      const unknown = this.unknown.get(schemaId);
+      if (unknown !== undefined) throw unknown;
       throw new FeaturelogError(
         'AVRO_WRITER_SCHEMA_NOT_LOADED',
         `writer schema id ${schemaId} is not loaded; await load(${schemaId}) first`,

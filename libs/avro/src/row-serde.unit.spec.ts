@@ -168,6 +168,25 @@ describe('encodeRow / RowDecoder', () => {
     assert.throws(() => decoder.decodeLoaded(Buffer.from([1, 0, 0, 0, 1, 0]), reader), { code: 'WIRE_BAD_MAGIC' });
   });
 
+  it('loads a batch with an unknown writer id: only the records that carry it are poison', async () => {
+    const decoder = new RowDecoder(schemaSource({ 1: v1 }));
+    const reader = readerSchema(v1);
+    const good = encodeRow(1, reader.type, row);
+    // The record of issue #12: schema id 99999 (00 00 01 86 9f), a two-byte body.
+    const poison = Buffer.from([0x00, 0x00, 0x01, 0x86, 0x9f, 0x02, 0x04]);
+    await decoder.loadAll([good, poison, good]);
+    assert.deepEqual(decoder.decodeLoaded(good, reader), row);
+    assert.throws(
+      () => decoder.decodeLoaded(poison, reader),
+      (error: unknown) => error instanceof FeaturelogError && error.code === 'SCHEMA_NOT_FOUND' && !error.retriable,
+    );
+    // A registry that cannot answer still fails the batch, as retriable.
+    const down = new RowDecoder({
+      getSchema: () => Promise.reject(new FeaturelogError('SCHEMA_REGISTRY_UNAVAILABLE', 'down', { retriable: true })),
+    });
+    await assert.rejects(down.loadAll([good]), { code: 'SCHEMA_REGISTRY_UNAVAILABLE' });
+  });
+
   it('refuses longs outside the safe integer range when decoding', async () => {
     const longSchema = { type: 'record', name: 'r', fields: [{ name: 'n', type: 'long' }] };
     // Zig-zag code 2^54 (seven 0x80 bytes, then 2^54 / 2^49) is 2^53, one past the safe range.

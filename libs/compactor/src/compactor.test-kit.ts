@@ -3,6 +3,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   encodeEntityKey,
+  FeaturelogError,
   pushDestinationOf,
   PUSH_TO_HEADER,
   topicNames,
@@ -138,7 +139,14 @@ export async function logTrips(
         if (record.value === null || record.value[0] !== 0) continue;
         // Pushed for the online store only: not offline history.
         if (pushDestinationOf(record.headers[PUSH_TO_HEADER]) === 'online') continue;
-        const row = await decoder.decode(record.value, reader);
+        let row: Record<string, unknown>;
+        try {
+          row = await decoder.decode(record.value, reader);
+        } catch (error) {
+          // Poison (an unknown schema id, an undecodable body): no row, in the log as in the segments.
+          if (error instanceof FeaturelogError && !error.retriable) continue;
+          throw error;
+        }
         rows.push({ partition, offset: record.offset, ...row });
       }
     }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { SchemaRegistryPort } from '@featurelog/avro';
-import type { EventLog, TopicSpec } from '@featurelog/log';
+import { DeadLetterWriter, type EventLog, type TopicSpec } from '@featurelog/log';
+import { topicNames } from '@featurelog/domain';
 import {
   HyparquetSegmentCodec,
   segmentCoverage,
@@ -45,6 +46,8 @@ export interface CompactorOptions {
   offlineRoot: string;
   /** `<project>.segments`, created on first announcement if the registry has not created it yet. */
   segmentsTopicSpec?: TopicSpec;
+  /** `<project>.dlq`, created on the first dead letter if the registry has not created it yet. */
+  dlqTopicSpec?: TopicSpec;
   codec?: SegmentCodec;
   /**
    * Consumer group prefix. Only used to receive partitions: positions always come from the segment log,
@@ -94,6 +97,7 @@ export class Compactor {
   private readonly codec: SegmentCodec;
   private readonly groupId: string;
   private readonly logger: CompactorLogger;
+  private readonly deadLetters: DeadLetterWriter;
   private syncing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -103,6 +107,12 @@ export class Compactor {
     this.codec = options.codec ?? new HyparquetSegmentCodec();
     this.groupId = options.groupId ?? `featurelog-compactor.${options.project}.${randomUUID()}`;
     this.logger = options.logger ?? new Logger('Compactor');
+    // Named by project, not by the per-process group id: a restarted compactor must know its own dead letters.
+    this.deadLetters = new DeadLetterWriter(
+      options.log,
+      topicNames.dlq(options.project),
+      `${options.project}.compactor`,
+    );
     this.segmentLog = new SegmentLog({
       log: options.log,
       serde: new SegmentEventSerde(options.schemas, options.project),
@@ -218,6 +228,7 @@ export class Compactor {
       log: o.log,
       schemas: o.schemas,
       segmentLog: this.segmentLog,
+      deadLetters: this.deadLetters,
       codec: this.codec,
       groupId: `${this.groupId}.${view.key}`,
       settings: {

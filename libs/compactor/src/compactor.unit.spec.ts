@@ -19,6 +19,7 @@ import {
   type CompactorOptions,
 } from '@featurelog/compactor';
 import { LocalSchemaRegistry, RowDecoder } from '@featurelog/avro';
+import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import {
   assertExactlyOnce,
   logTrips,
@@ -434,6 +435,64 @@ describe('compactor on the embedded log', () => {
       assert.equal(compactor.counters.unreadableRecords, 1);
       const result = await h.check();
       assert.equal(result.rows, 100);
+    } finally {
+      await h.close();
+    }
+  });
+  it('dead-letters a record with an unknown schema id once, across restarts, and covers its offset', async () => {
+    const h = await harness(join(dir, 'unknown-schema'), 1);
+    try {
+      await h.produce(50, 9);
+      const topic = topicNames.features(h.project, { name: h.view, version: 1 });
+      // The record of issue #12: schema id 99999, which no registry knows.
+      const poison = Buffer.from([0x00, 0x00, 0x01, 0x86, 0x9f, 0x02, 0x04]);
+      const [position] = await h.runtime.log.append(topic, [{ key: Buffer.from('poison'), value: poison }]);
+      await h.produce(50, 10);
+      const dlq = topicNames.dlq(h.project);
+      const letters = async () => {
+        const out: LogRecord[] = [];
+        for (const [partition, end] of await h.runtime.log.endOffsets(dlq)) {
+          if (end > 0)
+            for await (const batch of h.runtime.log.read(dlq, partition, 0, { untilOffset: end })) out.push(...batch);
+        }
+        return out;
+      };
+      // A compactor that crashes before every announcement: it reads the poison again and again.
+      let attempts = 0;
+      const crashing = await h.start({
+        hooks: {
+          beforeAnnounce: () => {
+            attempts++;
+            throw new FeaturelogError('TEST_CRASH', 'crash before the announcement', { retriable: true });
+          },
+        },
+      });
+      await waitFor(
+        async () => {
+          await crashing.flushAll().catch(() => undefined);
+          return attempts >= 3;
+        },
+        { description: 'three generations that read the poison' },
+      );
+      await crashing.stop({ flush: false });
+      const compactor = await h.start();
+      await caughtUp(h, compactor);
+      assert.ok(
+        compactor.status().every((view) => view.state === 'running'),
+        'the compactor is healthy: no restart on the poison record',
+      );
+      await compactor.stop();
+      assert.equal(compactor.counters.restarts, 0);
+      assert.equal((await h.check()).rows, 100);
+      const [letter, ...more] = await letters();
+      assert.equal(more.length, 0, 'dead-lettered once, whatever the restarts');
+      assert.deepEqual(letter?.value, poison);
+      assert.equal(letter?.headers[DLQ_HEADERS.errorCode]?.toString(), 'SCHEMA_NOT_FOUND');
+      assert.match(letter?.headers[DLQ_HEADERS.errorReason]?.toString() ?? '', /99999/);
+      assert.equal(letter?.headers[DLQ_HEADERS.sourceTopic]?.toString(), topic);
+      assert.equal(letter?.headers[DLQ_HEADERS.sourcePartition]?.toString(), '0');
+      assert.equal(letter?.headers[DLQ_HEADERS.sourceOffset]?.toString(), String(position!.offset));
+      assert.equal(letter?.headers[DLQ_HEADERS.consumer]?.toString(), `${h.project}.compactor`);
     } finally {
       await h.close();
     }

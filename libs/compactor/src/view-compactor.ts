@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FeaturelogError } from '@featurelog/domain';
 import { RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
-import type { EventLog, RecordBatch, Subscription } from '@featurelog/log';
+import type { DeadLetterWriter, EventLog, RecordBatch, Subscription } from '@featurelog/log';
 import {
   liveSegments,
   mergeSegments,
@@ -83,6 +83,8 @@ export interface ViewCompactorDeps {
   log: EventLog;
   schemas: SchemaRegistryPort;
   segmentLog: SegmentLog;
+  /** The project's DLQ as the compactor writes it: each poison record once, whatever the restarts. */
+  deadLetters: DeadLetterWriter;
   codec: SegmentCodec;
   groupId: string;
   settings: ViewCompactorSettings;
@@ -289,6 +291,17 @@ export class ViewCompactor {
   private async accept(buffer: PartitionBuffer, batch: RecordBatch): Promise<void> {
     const unreadable: UnreadableRecord[] = [];
     const rows = await this.reader!.read(this.decoder, batch.records, unreadable);
+    if (unreadable.length > 0) {
+      // Poison is dead-lettered before its offset can be covered (announced): a crash in between reads it
+      // again, and the DLQ, which knows this consumer's entries, does not take it twice.
+      const byOffset = new Map(batch.records.map((record) => [record.offset, record]));
+      await this.deps.deadLetters.send(
+        unreadable.map(({ offset, code, reason }) => ({
+          record: byOffset.get(offset)!,
+          error: new FeaturelogError(code, reason),
+        })),
+      );
+    }
     const now = Date.now();
     for (const [i, record] of batch.records.entries()) {
       buffer.add(record.offset, rows[i]!, utcDate(record.timestamp * 1000), now);
@@ -298,7 +311,7 @@ export class ViewCompactor {
     for (const record of unreadable) {
       this.deps.counters.unreadableRecords++;
       this.deps.logger.warn(
-        `view ${this.view.key}: ${this.view.topic}[${record.partition}]@${record.offset} skipped: ${record.code}: ${record.reason}`,
+        `view ${this.view.key}: ${this.view.topic}[${record.partition}]@${record.offset} skipped and dead-lettered: ${record.code}: ${record.reason}`,
       );
     }
   }

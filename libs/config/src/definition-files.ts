@@ -59,7 +59,7 @@ export function parseDefinitionTexts(texts: ReadonlyArray<{ file: string; text: 
       problems.push({ code: 'YAML_SYNTAX', message: error.message, file, line: error.line, column: error.column });
     }
     for (const source of parsed) {
-      const value: unknown = source.document.toJS();
+      const value: unknown = source.value;
       const kind = (value as { kind?: unknown } | null)?.kind;
       const name = (value as { name?: unknown } | null)?.name;
       const violations = checkDefinitionDocument(value);

@@ -193,6 +193,25 @@ describe('definition file problems', () => {
     assert.match(collision.message, /"event_timestamp" is reserved/);
   });
 
+  it('reports a YAML alias bomb as a problem of its file and line, not an unexpected error', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++) {
+      const previous = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(', ')}]`);
+    }
+    const bomb = ['kind: entity', 'name: driver', 'join_keys: [{ name: driver_id, type: int64 }]', ...levels].join(
+      '\n',
+    );
+    const { problems, definitions } = parseDefinitionTexts([{ file: 'bomb.yaml', text: bomb }]);
+    assert.equal(definitions.length, 0);
+    assert.deepEqual(
+      problems.map(({ code, file, line }) => ({ code, file, line })),
+      [{ code: 'YAML_SYNTAX', file: 'bomb.yaml', line: 5 }],
+    );
+    assert.match(problems[0]!.message, /cannot expand the YAML aliases .*Excessive alias count/);
+  });
+
   it('does not echo references to a definition already refused for its structure', () => {
     const { problems } = parseDefinitionTexts([
       {

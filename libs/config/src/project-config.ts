@@ -144,7 +144,7 @@ export function parseProjectConfig(
   if (problems.length > 0 || !source) throw new ConfigInvalidError(file, problems);
 
   const interpolation: InterpolationProblem[] = [];
-  const value = interpolateEnv(deferSecretInterpolation(source.document.toJS()), env, interpolation);
+  const value = interpolateEnv(deferSecretInterpolation(source.value), env, interpolation);
   const at = (path: Array<string | number>) => ({ setting: path.join('.'), file, line: locate(source, path).line });
   // An API key's unset variable is left for whatever checks keys to report: by index, why.
   const unavailableKeys = new Map<number, string>();

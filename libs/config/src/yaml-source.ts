@@ -1,10 +1,12 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
 
 /** One YAML document of a file, with what is needed to point at a line in it. */
 export interface YamlDocument {
   file: string;
   document: Document;
   lineCounter: LineCounter;
+  /** The document as plain data (aliases expanded). */
+  value: unknown;
 }
 
 export interface YamlSyntaxProblem {
@@ -30,9 +32,37 @@ export function parseYamlDocuments(
     }
     // A document of only comments (or `---` at the end) holds nothing.
     const empty = document.contents === null || (isScalar(document.contents) && document.contents.value === null);
-    if (document.errors.length === 0 && !empty) documents.push({ file, document, lineCounter });
+    if (document.errors.length > 0 || empty) continue;
+    let value: unknown;
+    try {
+      value = document.toJS();
+    } catch (error) {
+      // The yaml library refuses to expand more than its alias budget (an alias bomb, "billion laughs"):
+      // a problem of this file, at its first alias, like any syntax error, not an unexpected error.
+      const { line, col } = lineCounter.linePos(firstAliasOffset(document) ?? 0);
+      syntax.push({
+        file,
+        line,
+        column: col,
+        message: `cannot expand the YAML aliases (*name) of this document: ${(error as Error).message}`,
+      });
+      continue;
+    }
+    documents.push({ file, document, lineCounter, value });
   }
   return { documents, syntax };
+}
+
+function firstAliasOffset(document: Document): number | undefined {
+  let offset: number | undefined;
+  visit(document, {
+    Alias(_, node) {
+      if (!isAlias(node)) return undefined;
+      offset = rangeStart(node);
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
 
 /**

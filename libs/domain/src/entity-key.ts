@@ -60,12 +60,25 @@ function sortedKeys(joinKeys: readonly JoinKey[]): JoinKey[] {
 }
 
 function invalid(key: JoinKey, value: unknown, expected: string): FeaturelogError {
-  const shown =
-    typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value);
   return new FeaturelogError(
     'INVALID_JOIN_KEY_VALUE',
-    `join key "${key.name}" (${key.type}) must be ${expected}, got ${typeof value} ${shown}`,
+    `join key "${key.name}" (${key.type}) must be ${expected}, got ${describeShallow(value)}`,
   );
+}
+
+/**
+ * A value from a request, described without looking inside it: String() and JSON.stringify recurse into
+ * nested lists and overflow the stack on a value nested thousands deep (a RangeError, answered 500).
+ */
+function describeShallow(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value instanceof Uint8Array) return `${value.length} byte(s)`;
+  if (typeof value === 'string')
+    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'bigint') return `bigint ${value}n`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
 }
 
 function encodeKeyValue(key: JoinKey, value: unknown): string {

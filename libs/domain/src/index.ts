@@ -13,3 +13,4 @@ export * from './online-status';
 export * from './point-in-time';
 export * from './push-destination';
 export * from './connection-error';
+export * from './exact-json';

@@ -49,6 +49,11 @@ export interface BackfillResult {
   rowsRead: number;
   /** Rows that won last-write-wins; the rest were older than what the store held. */
   rowsWon: number;
+  /**
+   * Log-tail records skipped because they cannot be decoded (poison). They are not dead-lettered again:
+   * the consumers that met them (materializer, compactor) did that.
+   */
+  undecodableTailRecords: number;
   millis: number;
 }
 
@@ -162,6 +167,7 @@ export async function backfillView(
     watermark: Object.fromEntries(watermark),
     rowsRead,
     rowsWon,
+    undecodableTailRecords: history.undecodableTailRecords,
     millis: Date.now() - started,
   };
 }

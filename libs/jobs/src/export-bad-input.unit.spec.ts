@@ -188,6 +188,12 @@ describe('export: bad input fails with a clear error before any replay', () => {
       /exactly one of/,
     ],
     ['a missing entity file', () => request(join(dir, 'absent.csv')), 'ENTITY_FILE_NOT_FOUND', /absent\.csv/],
+    [
+      'an output named for another format',
+      () => request(entityCsv('driver_id,event_timestamp\n1,2025-01-01\n'), { output: join(dir, 'out.parquet.csv') }),
+      'EXPORT_OUTPUT_FORMAT_UNSUPPORTED',
+      /out\.parquet\.csv: exports are written as Parquet only \(supported: \.parquet\), not \.csv/,
+    ],
   ];
   for (const [what, make, code, pattern] of cases) {
     it(`refuses ${what} (${code})`, async () => {

@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import {
   FeaturelogError,
   requireDefinition,
@@ -69,6 +70,25 @@ export interface ExportPlan {
   columns: OutputColumn[];
 }
 
+/** The formats an export writes, by file extension. */
+export const EXPORT_OUTPUT_FORMATS = ['.parquet'] as const;
+
+/**
+ * Refuses an output named for another format (`x.csv`) instead of silently writing Parquet into it. Only
+ * Parquet is written: a training set needs exact int64, µs UTC timestamps, nulls, lists and bytes, which
+ * CSV cannot carry without a convention each reader would have to know. A name without an extension is
+ * taken as Parquet.
+ */
+export function assertParquetOutput(output: string): void {
+  const extension = extname(output).toLowerCase();
+  if (extension === '' || (EXPORT_OUTPUT_FORMATS as readonly string[]).includes(extension)) return;
+  throw new FeaturelogError(
+    'EXPORT_OUTPUT_FORMAT_UNSUPPORTED',
+    `cannot write ${output}: exports are written as Parquet only (supported: ${EXPORT_OUTPUT_FORMATS.join(', ')}), ` +
+      `not ${extension}; name the output file .parquet (DuckDB, pandas and Spark read it, and can convert it to CSV)`,
+  );
+}
+
 /**
  * Checks everything that can be checked before any work: the features or service exist, every view keeps
  * offline history, the entity file has `event_timestamp` and every join key, and the output columns do
@@ -79,6 +99,7 @@ export async function planExport(
   request: ExportRequest,
   definitions: DefinitionSource,
 ): Promise<ExportPlan> {
+  assertParquetOutput(request.output);
   const resolved = resolveRequestedFeatures(request, definitions);
   const views = planViews(resolved, definitions);
   const entityFile = await openEntityFile(request.entities, request.entitiesFormat);

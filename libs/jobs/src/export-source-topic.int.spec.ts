@@ -21,7 +21,7 @@ import {
   ViewCompactor,
   zeroCounters,
 } from '@featurelog/compactor';
-import { KafkaEventLog } from '@featurelog/log';
+import { DeadLetterWriter, KafkaEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { seededRandom, uniqueName, waitFor } from '@featurelog/testing';
@@ -231,6 +231,12 @@ describe(
         log,
         schemas,
         segmentLog,
+        // The keyless records are invalid rows: dead-lettered into a DLQ created on the first one.
+        deadLetters: new DeadLetterWriter(log, topicNames.dlq(project), `${project}.compactor`, {
+          name: topicNames.dlq(project),
+          partitions: 1,
+          config: {},
+        }),
         codec,
         groupId: `${project}.compactor`,
         settings: {

@@ -1,18 +1,6 @@
 import { FeaturelogError } from '@featurelog/domain';
-import {
-  type AppendRecord,
-  type EventLog,
-  type LogRecord,
-  type RecordBatch,
-  type SubscribeOptions,
-  type Subscription,
-} from './event-log.port';
-
-/** A record the handler refused for good (it cannot be decoded or is invalid), and why. */
-export interface PoisonedRecord {
-  record: LogRecord;
-  error: FeaturelogError;
-}
+import { DeadLetterWriter, type PoisonedRecord } from './dead-letter-writer';
+import { type EventLog, type RecordBatch, type SubscribeOptions, type Subscription } from './event-log.port';
 
 /** What a handler reports after processing what it could of a batch. */
 export interface BatchOutcome {
@@ -36,6 +24,11 @@ export interface ConsumerRunnerOptions {
   topics: string[];
   /** The project's dead-letter topic (topicNames.dlq(project)). */
   dlqTopic: string;
+  /**
+   * The projection's name in its dead letters (see DeadLetterWriter), stable across restarts so that a
+   * record redelivered after a crash is not dead-lettered again; default `groupId`.
+   */
+  consumer?: string;
   handle: BatchHandler;
   fromBeginning?: boolean;
   startOffsets?: SubscribeOptions['startOffsets'];
@@ -44,17 +37,9 @@ export interface ConsumerRunnerOptions {
   maxRetryMs?: number;
   /** Told of every retry, so an operator sees a stuck consumer and why. */
   onRetry?: (event: { error: unknown; attempt: number; delayMs: number; topic: string; partition: number }) => void;
-  /** Told of every record sent to the DLQ. */
+  /** Told of every poison record once it is in the DLQ (sent now, or by this consumer before a restart). */
   onPoison?: (poisoned: PoisonedRecord) => void;
 }
-
-export const DLQ_HEADERS = {
-  errorCode: 'featurelog.error.code',
-  errorReason: 'featurelog.error.reason',
-  sourceTopic: 'featurelog.source.topic',
-  sourcePartition: 'featurelog.source.partition',
-  sourceOffset: 'featurelog.source.offset',
-} as const;
 
 /** Ends the batch in flight when the runner stops during a retry pause. */
 class RunnerStopped extends Error {}
@@ -71,8 +56,10 @@ export class ConsumerRunner {
   private settle!: { resolve: () => void; reject: (error: unknown) => void };
   private readonly initialRetryMs: number;
   private readonly maxRetryMs: number;
+  private readonly deadLetters: DeadLetterWriter;
 
   private constructor(private readonly options: ConsumerRunnerOptions) {
+    this.deadLetters = new DeadLetterWriter(options.log, options.dlqTopic, options.consumer ?? options.groupId);
     this.initialRetryMs = options.initialRetryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
@@ -115,9 +102,13 @@ export class ConsumerRunner {
   }
 
   private async process(batch: RecordBatch): Promise<void> {
+    // Between batches, let pending I/O (health probes, metrics scrapes) run: a backlog arrives as one batch
+    // after another that are ready at once, and their promises alone would never give the event loop back.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const poisoned = await this.handleFindingPoison(batch);
     if (poisoned.length === 0) return;
-    await this.retrying(batch, () => this.options.log.append(this.options.dlqTopic, poisoned.map(deadLetter)));
+    // Only what this consumer has not dead-lettered before (a redelivery after a crash): once per record.
+    await this.retrying(batch, () => this.deadLetters.send(poisoned));
     poisoned.forEach((entry) => this.options.onPoison?.(entry));
   }
 
@@ -167,20 +158,4 @@ export class ConsumerRunner {
 
 function isPoison(error: unknown): error is FeaturelogError {
   return error instanceof FeaturelogError && !error.retriable;
-}
-
-/** The original key, value and headers, plus why and where from. */
-function deadLetter({ record, error }: PoisonedRecord): AppendRecord {
-  return {
-    key: record.key,
-    value: record.value,
-    headers: {
-      ...record.headers,
-      [DLQ_HEADERS.errorCode]: error.code,
-      [DLQ_HEADERS.errorReason]: error.message,
-      [DLQ_HEADERS.sourceTopic]: record.topic,
-      [DLQ_HEADERS.sourcePartition]: String(record.partition),
-      [DLQ_HEADERS.sourceOffset]: String(record.offset),
-    },
-  };
 }

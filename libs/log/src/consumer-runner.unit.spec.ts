@@ -112,6 +112,53 @@ describe('ConsumerRunner on the file log', () => {
     assert.equal(letter?.headers[DLQ_HEADERS.errorCode]?.toString(), 'ROW_TOMBSTONE_UNEXPECTED');
   });
 
+  it('dead-letters a redelivered poison record once per consumer, across restarts', async () => {
+    await freshTopics();
+    await log.append(topic, [
+      { key: text('k1'), value: text('good-1') },
+      { key: text('k2'), value: text('poison') },
+      { key: text('k3'), value: text('good-2') },
+    ]);
+    const run = async (consumer: string) => {
+      const applied: string[] = [];
+      const poisoned: number[] = [];
+      const runner = await ConsumerRunner.start({
+        log,
+        // A new group each time and no checkpoint: every record is delivered again, as after a crash.
+        groupId: uniqueName('runner'),
+        consumer,
+        topics: [topic],
+        dlqTopic: dlq,
+        startOffsets: () => 0,
+        onPoison: ({ record }) => poisoned.push(record.offset),
+        handle: async ({ records }) => {
+          for (const record of records) {
+            if (record.value?.toString() === 'poison') throw new FeaturelogError('ROW_UNDECODABLE', 'poison');
+            applied.push(record.value!.toString());
+          }
+        },
+      });
+      await waitFor(() => applied.includes('good-2') && poisoned.length === 1, { description: 'the batch done' });
+      await runner.stop();
+      return poisoned;
+    };
+    assert.deepEqual(await run('demo.materializer'), [1]);
+    // Redelivered to the same consumer: told of it again (its checkpoint may move on), not dead-lettered again.
+    assert.deepEqual(await run('demo.materializer'), [1]);
+    await run('demo.compactor');
+    const letters = await readTopic(log, dlq);
+    assert.deepEqual(
+      letters.map((letter) => [
+        letter.headers[DLQ_HEADERS.consumer]?.toString(),
+        letter.headers[DLQ_HEADERS.sourceOffset]?.toString(),
+      ]),
+      [
+        ['demo.materializer', '1'],
+        ['demo.compactor', '1'],
+      ],
+    );
+  });
+
   it('retries retriable failures with doubling pauses and never dead-letters them', async () => {
     await freshTopics();
     await log.append(topic, [{ key: text('k'), value: text('v') }]);

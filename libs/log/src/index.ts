@@ -6,6 +6,7 @@ export { FileEventLog, type FileEventLogOptions, type FsyncMode } from './file-e
 export { type RecoveryReport } from './file-segment';
 export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-event-log.adapter';
 export * from './consumer-runner';
+export * from './dead-letter-writer';
 export * from './topic-declarations';
 export {
   kafkaSettingError,

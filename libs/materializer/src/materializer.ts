@@ -500,6 +500,10 @@ export class Materializer {
         chunk = [];
         chunkIndex = new Map();
         superseded = 0;
+        // A fetch may hold tens of thousands of records: decoding them all in one go would keep /health and
+        // /metrics waiting for seconds while a backlog is caught up (an orchestrator then kills the process).
+        // setImmediate, not a timer: it lets pending I/O run and costs nothing when there is none.
+        await yieldToEventLoop();
       }
     }
     if (offlineOnly > 0)
@@ -591,6 +595,8 @@ export class Materializer {
     });
   }
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function byTopic(entries: readonly TopicPartitionOffset[]): OffsetsByTopic {
   const offsets: OffsetsByTopic = new Map();

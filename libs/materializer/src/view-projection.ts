@@ -15,8 +15,6 @@ import {
   readerSchema,
   rowSchemaFor,
   SourceRecordDecoder,
-  WIRE_HEADER_LENGTH,
-  WIRE_MAGIC_BYTE,
   type FeatureRow,
   type KafkaDataSource,
   type ReaderSchema,
@@ -51,8 +49,6 @@ export class ViewProjection {
   private readonly source: KafkaDataSource | undefined;
   /** Kafka sources only: the decode step shared with the compactor, exports and backfills. */
   private readonly sourceDecoder: SourceRecordDecoder | undefined;
-  /** Writer schema ids of the batch being prepared that the registry does not know (managed topics). */
-  private unknownIds = new Map<number, FeaturelogError>();
 
   constructor(
     readonly view: FeatureViewDefinition,
@@ -151,23 +147,12 @@ export class ViewProjection {
       }
       return;
     }
-    const ids = new Set<number>();
-    for (const { value } of records) {
-      if (value !== null && value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) {
-        ids.add(value.readUInt32BE(1));
-      }
+    try {
+      // An id the registry does not know makes its records poison (toRow throws), not the batch.
+      await this.decoder.loadAll(records.flatMap(({ value }) => (value === null ? [] : [value])));
+    } catch (error) {
+      throw retriable(error, `fetching writer schemas for ${this.topic}`);
     }
-    this.unknownIds = new Map();
-    await Promise.all(
-      [...ids].map(async (id) => {
-        try {
-          await this.decoder.load(id);
-        } catch (error) {
-          if (error instanceof FeaturelogError && !error.retriable) this.unknownIds.set(id, error);
-          else throw retriable(error, `fetching writer schema ${id} for ${this.topic}`);
-        }
-      }),
-    );
   }
 
   /** The online row of a record, or a non-retriable FeaturelogError saying why the record is poison. */
@@ -178,10 +163,6 @@ export class ViewProjection {
     }
     let row: FeatureRow;
     if (this.sourceDecoder === undefined) {
-      if (value.length >= WIRE_HEADER_LENGTH && value[0] === WIRE_MAGIC_BYTE) {
-        const unknown = this.unknownIds.get(value.readUInt32BE(1));
-        if (unknown !== undefined) throw unknown;
-      }
       row = this.decoder.decodeLoaded(value, this.reader);
     } else {
       row = this.sourceDecoder.decode(value);

@@ -35,6 +35,9 @@ export class FeaturelogExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // A route may have declared another type (`/metrics` is text/plain) before it failed; fastify refuses to
+    // send an object as text and answers 500 instead of this error.
+    void reply.header('content-type', 'application/json; charset=utf-8');
     if (exception instanceof FeaturelogError) {
       const statusCode = httpStatusOf(exception);
       const body: Record<string, unknown> = {

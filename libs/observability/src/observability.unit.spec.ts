@@ -2,11 +2,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { FeaturelogError } from '@featurelog/domain';
 import {
   createMetricsRegistry,
+  FeaturelogExceptionFilter,
   ObservabilityModule,
   runHealthChecks,
   ShutdownHookModule,
@@ -78,6 +80,35 @@ describe('ObservabilityModule over HTTP', () => {
     const text = await response.text();
     assert.match(text, /test_requests_total\{app="test"\} 3/);
     assert.match(text, /featurelog_process_cpu_user_seconds_total/);
+  });
+});
+
+describe('an error on a text route', () => {
+  it('leaves as its JSON error body, not as a 500 for sending an object as text', async () => {
+    const metrics = createMetricsRegistry('test');
+    new Gauge({
+      name: 'test_broken',
+      help: 'a collector whose source is down',
+      registers: [metrics],
+      collect() {
+        throw new FeaturelogError('SOURCE_DOWN', 'the source does not answer', { retriable: true });
+      },
+    });
+    @Module({
+      imports: [ObservabilityModule.forRoot({ metrics, checks: { useFactory: () => [] } })],
+      providers: [{ provide: APP_FILTER, useClass: FeaturelogExceptionFilter }],
+    })
+    class AppModule {}
+    const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { logger: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const response = await fetch(`${await app.getUrl()}/metrics`);
+      assert.equal(response.status, 503);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(((await response.json()) as { code: string }).code, 'SOURCE_DOWN');
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { listElementType, type ScalarType, type ValueType } from '@featurelog/domain';
+import { listElementType, parseJsonExact, type ScalarType, type ValueType } from '@featurelog/domain';
 import { parseTimestampMicros } from './row-input';
 
 const INTEGER = /^[+-]?\d+(\.0*)?$/;
@@ -32,7 +32,7 @@ export function csvValue(type: ValueType, text: string): unknown {
   if (element === undefined) return scalarFromText(type as ScalarType, text);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJsonExact(text);
   } catch {
     return text;
   }
@@ -44,13 +44,17 @@ function scalarFromText(type: ScalarType, text: string): unknown {
   const trimmed = text.trim();
   switch (type) {
     case 'int32':
-    case 'int64':
-      return INTEGER.test(trimmed) ? Number(trimmed) : text;
+    case 'int64': {
+      if (!INTEGER.test(trimmed)) return text;
+      const number = Number(trimmed);
+      // Past 2^53 a double is not the integer written: keep it exact (a bigint) for validation to name and refuse.
+      return Number.isSafeInteger(number) ? number : BigInt(trimmed.replace(/\.0*$/, '').replace(/^\+/, ''));
+    }
     case 'float32':
     case 'float64': {
       if (FLOAT.test(trimmed)) return Number(trimmed);
-      const special = SPECIAL_FLOATS[trimmed.toLowerCase()];
-      return special ?? text;
+      const lower = trimmed.toLowerCase();
+      return Object.hasOwn(SPECIAL_FLOATS, lower) ? SPECIAL_FLOATS[lower] : text;
     }
     case 'bool': {
       const lower = trimmed.toLowerCase();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FeaturelogError, TaggedDefinition } from '@featurelog/domain';
+import { validateFeatureValue, type FeaturelogError, type TaggedDefinition } from '@featurelog/domain';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { csvValue, ingestFile, type IngestProgress, type RejectedRow } from '@featurelog/producer';
 import { appliedProject, provisionView, readTopic, topicRows, type AppliedProject } from './producer.test-kit';
@@ -260,6 +260,18 @@ describe('ingestFile', () => {
 });
 
 describe('csvValue', () => {
+  it('keeps an int64 beyond 2^53 exact (a bigint validation refuses by its value), never the nearest double', () => {
+    assert.equal(csvValue('int64', '9007199254740993'), 9007199254740993n);
+    assert.equal(csvValue('int64', '-9007199254740993.0'), -9007199254740993n);
+    assert.equal(csvValue('int64', '9007199254740991'), 9007199254740991);
+    assert.deepEqual(csvValue('list<int64>', '[1, 9007199254740993]'), [1, 9007199254740993n]);
+    assert.equal(csvValue('float64', 'constructor'), 'constructor');
+    assert.match(
+      validateFeatureValue('int64', csvValue('int64', '9007199254740993'), 'trips')!,
+      /trips must be a safe integer .*got bigint 9007199254740993$/,
+    );
+  });
+
   it('reads each type from CSV text, and leaves text it cannot read for validation to name', () => {
     assert.equal(csvValue('int64', '12'), 12);
     assert.equal(csvValue('int64', '12.0'), 12);

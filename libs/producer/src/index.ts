@@ -7,3 +7,4 @@ export * from './file-ingest';
 export * from './push-request';
 export * from './push.controller';
 export * from './push.module';
+export * from './exact-json-body';

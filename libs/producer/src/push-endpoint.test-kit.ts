@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FeaturelogError, type TaggedDefinition } from '@featurelog/domain';
 import { FeaturelogExceptionFilter } from '@featurelog/observability';
-import { PUSH_TO_HEADER, PushModule } from '@featurelog/producer';
+import { PUSH_TO_HEADER, PushModule, useExactJsonBodies } from '@featurelog/producer';
 import { appliedProject, producerDefinitions, readTopic, topicRows, type AppliedProject } from './producer.test-kit';
 
 const T0 = Date.UTC(2025, 2, 3, 4, 5, 6) * 1000;
@@ -65,8 +65,9 @@ export function pushEndpointSuite(kind: 'embedded' | 'kafka'): void {
         new FastifyAdapter(),
         { logger: false },
       );
-      // As the serving app has it: the module's own filter must win for push errors.
+      // As the serving app has it: the module's own filter must win for push errors; JSON read exactly.
       app.useGlobalFilters(new FeaturelogExceptionFilter());
+      useExactJsonBodies(app);
       await app.init();
       await app.getHttpAdapter().getInstance().ready();
     });
@@ -154,6 +155,38 @@ export function pushEndpointSuite(kind: 'embedded' | 'kafka'): void {
         ['1.driver_id', '1.conv_rate', '2.event_timestamp', '2.conv_rte'],
       );
       assert.equal((await topicRows(project, 'driver_stats')).length, before);
+    });
+
+    it('refuses an int64 beyond 2^53 naming the value sent, never a rounded neighbour', async () => {
+      const before = (await topicRows(project, 'driver_stats')).length;
+      const response = await app.inject({
+        method: 'POST',
+        url: '/push',
+        headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+        // Written by hand: JSON.stringify of a JS number could not hold this value.
+        payload: `{"view":"driver_stats","rows":[{"driver_id":9007199254740993,"event_timestamp":${T0}}]}`,
+      });
+      const body = response.json() as { code: string; message: string };
+      assert.equal(response.statusCode, 422, JSON.stringify(body));
+      assert.equal(body.code, 'INVALID_ROWS');
+      assert.match(body.message, /driver_id must be a safe integer .*got bigint 9007199254740993\b/);
+      assert.doesNotMatch(body.message, /9007199254740992/);
+      assert.equal((await topicRows(project, 'driver_stats')).length, before);
+      // A float feature takes the nearest double of a big integer, as it would of any number.
+      const float = await app.inject({
+        method: 'POST',
+        url: '/push',
+        headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+        payload: `{"view":"driver_stats","rows":[{"driver_id":30,"event_timestamp":${T0},"conv_rate":9007199254740993}]}`,
+      });
+      assert.equal(float.statusCode, 200, float.body);
+      const malformed = await app.inject({
+        method: 'POST',
+        url: '/push',
+        headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+        payload: '{"view":',
+      });
+      assert.equal(malformed.statusCode, 400);
     });
 
     it('answers 400 for a malformed body, 404 for an unknown view, 413 for too many rows, 403 without the scope', async () => {

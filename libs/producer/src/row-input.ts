@@ -4,7 +4,9 @@ import { listElementType, type FeatureViewDefinition, type JoinKey } from '@feat
  * A row as callers hand it to the producer: the view's join keys, `event_timestamp`, optional
  * `created_timestamp` and features, in the domain representation (see FeatureValue), with two
  * conveniences: a timestamp may be a JS Date or an ISO 8601 string, and an integer may be a bigint
- * within the safe range (Parquet readers return int64 that way). Anything else is validated as is.
+ * within the safe range (Parquet readers and parseJsonExact return int64 that way; beyond it an int64
+ * stays a bigint that validation refuses by its exact value, a float or timestamp becomes its double).
+ * Anything else is validated as is.
  */
 export type InputRow = Readonly<Record<string, unknown>>;
 
@@ -28,7 +30,13 @@ export function rowNormalizer(
     const element = listElementType(feature.type);
     const scalar = element ?? feature.type;
     const convert =
-      scalar === 'timestamp' ? timestampInput : scalar === 'int32' || scalar === 'int64' ? integerInput : undefined;
+      scalar === 'timestamp'
+        ? timestampInput
+        : scalar === 'int32' || scalar === 'int64'
+          ? integerInput
+          : scalar === 'float32' || scalar === 'float64'
+            ? floatInput
+            : undefined;
     if (convert === undefined) continue;
     converters.set(feature.name, element === undefined ? convert : (value) => listInput(value, convert));
   }
@@ -60,7 +68,14 @@ function timestampInput(value: unknown): unknown {
     return Number.isNaN(millis) ? value : millis * 1000;
   }
   if (typeof value === 'string') return parseTimestampMicros(value) ?? value;
+  // Past 2^53 µs (year 2255) timestamps are doubles by design (see MAX_TIMESTAMP_MICROS); the range check decides.
+  if (typeof value === 'bigint') return Number(value);
   return integerInput(value);
+}
+
+/** A float field holds the nearest double of any number, so an exact big integer becomes one. */
+function floatInput(value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
 }
 
 function listInput(value: unknown, convert: Converter): unknown {

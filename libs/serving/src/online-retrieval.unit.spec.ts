@@ -74,6 +74,11 @@ async function rejects(promise: Promise<unknown>, code: string, message: RegExp)
   });
 }
 
+/** A value nested `depth` lists deep, as JSON.parse makes it from `[[[…1…]]]`. */
+function nested(depth: number): unknown {
+  return JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`);
+}
+
 describe('get-online-features without HTTP', () => {
   it('answers every status in Feast shape, join keys first, with ONE store read', async () => {
     const store = new MapStore();
@@ -260,6 +265,23 @@ describe('get-online-features without HTTP', () => {
         /full_feature_names/,
       ],
       [[1, 2], 'INVALID_REQUEST', /JSON object/],
+      // An int64 beyond 2^53 as the app's JSON parser reads it (parseJsonExact): refused by its exact value.
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: [9007199254740993n] } },
+        'INVALID_JOIN_KEY_VALUE',
+        /got bigint 9007199254740993n/,
+      ],
+      // Nested 5,000 deep: JSON.parse reads it, String() and JSON.stringify of it overflow the stack.
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: [nested(5_000)] } },
+        'INVALID_JOIN_KEY_VALUE',
+        /"driver_id" \(int64\) must be a safe integer .*got a list of 1/,
+      ],
+      [
+        { features: ['driver_stats:trips'], entities: { driver_id: [{ a: nested(5_000) }] } },
+        'INVALID_JOIN_KEY_VALUE',
+        /got an object/,
+      ],
     ];
     for (const [body, code, message] of cases) await rejects(retriever.retrieve(body), code, message);
     for (const text of [

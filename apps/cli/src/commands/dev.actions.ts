@@ -274,7 +274,10 @@ async function startServing(
       }),
       auth,
       metrics: createMetricsRegistry('serving'),
-      logger: false,
+      // Not false: Nest's logger is process-wide, and `logger: false` drops it for every app of this process
+      // (a later app's levels do not bring it back), so a 500 of any app, logged by the exception filter,
+      // would leave no line.
+      logger: QUIET,
     });
     await app.listen(port, host);
     const url = localUrl(await app.getUrl());

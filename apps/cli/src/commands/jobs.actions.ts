@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { FeaturelogError } from '@featurelog/domain';
 import {
+  assertParquetOutput,
   projectJobExecutor,
   followJob,
   parseTimestampText,
@@ -41,6 +42,8 @@ export interface BackfillCommandOptions extends JobCommandOptions {
 }
 
 export async function exportTrainingSet(options: ExportCommandOptions): Promise<void> {
+  // Before a job is submitted: the jobs app would refuse it the same way, later.
+  assertParquetOutput(options.output);
   const features = options.features
     ?.flatMap((text) => text.split(','))
     .map((text) => text.trim())
@@ -63,12 +66,14 @@ export async function exportTrainingSet(options: ExportCommandOptions): Promise<
     millis: number;
     segmentsRead: number;
     tailRows: number;
+    undecodableTailRecords?: number;
   };
   const out = consoleOutput(options.json);
   out.data(result);
   out.print(
     `Wrote ${result.rows} rows × ${result.columns.length} columns to ${result.output} in ${(result.millis / 1000).toFixed(1)} s ` +
-      `(${result.segmentsRead} segments, ${result.tailRows} log-tail rows).`,
+      `(${result.segmentsRead} segments, ${result.tailRows} log-tail rows).` +
+      skippedNote(result.undecodableTailRecords),
   );
 }
 
@@ -85,12 +90,18 @@ export async function backfill(view: string, options: BackfillCommandOptions): P
       ...(options.to !== undefined ? { to: timeOption('--to', options.to) } : {}),
     },
   };
-  const result = (await runJob(spec, options)) as { rowsRead: number; rowsWon: number; millis: number };
+  const result = (await runJob(spec, options)) as {
+    rowsRead: number;
+    rowsWon: number;
+    millis: number;
+    undecodableTailRecords?: number;
+  };
   const out = consoleOutput(options.json);
   out.data(result);
   out.print(
     `Replayed ${result.rowsRead} rows of ${view} in ${(result.millis / 1000).toFixed(1)} s; ` +
-      `${result.rowsWon} were newer than the online store's and were written.`,
+      `${result.rowsWon} were newer than the online store's and were written.` +
+      skippedNote(result.undecodableTailRecords),
   );
 }
 
@@ -182,4 +193,11 @@ function progressReporter(json: boolean): { update: (p: JobProgress) => void; st
     },
     stop: () => undefined,
   };
+}
+
+/** Poison records of the log tail are left out of a replay; the consumers that met them dead-lettered them. */
+function skippedNote(skipped: number | undefined): string {
+  return skipped === undefined || skipped === 0
+    ? ''
+    : ` Skipped ${skipped} undecodable log-tail record(s) (poison; see the dead-letter topic).`;
 }

@@ -25,7 +25,7 @@ export function registerJobsCommands(program: Command): void {
       .requiredOption('--entities <file>', 'entity rows: .parquet or .csv with the join keys and event_timestamp')
       .option('--features <refs...>', 'view:feature or view:* (repeat or separate with commas)')
       .option('--service <name>', 'a feature service instead of --features')
-      .requiredOption('--output <file>', 'the Parquet file to write')
+      .requiredOption('--output <file>', 'the Parquet file to write (.parquet; other formats are refused)')
       .option('--full-feature-names', 'name feature columns view__feature', false)
       .option(
         '--as-served',

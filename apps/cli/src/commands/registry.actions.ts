@@ -43,7 +43,8 @@ const KIND_ALIASES: Record<string, DefinitionKind> = {
 };
 
 function parseKind(text: string): DefinitionKind {
-  const kind = KIND_ALIASES[text];
+  // Own keys only: `constructor` must not resolve through the object's prototype.
+  const kind = Object.hasOwn(KIND_ALIASES, text) ? KIND_ALIASES[text] : undefined;
   if (!kind) {
     throw new FeaturelogError('UNKNOWN_KIND', `unknown kind '${text}': expected one of ${DEFINITION_KINDS.join(', ')}`);
   }
