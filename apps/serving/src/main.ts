@@ -13,7 +13,7 @@ export { createServingApp, DEFAULT_SERVING_PORT, type ServingAppOptions } from '
 
 export interface StartServingOptions {
   config: ProjectConfig;
-  /** Default DEFAULT_SERVING_PORT (6566); 0 picks a free one. */
+  /** Default DEFAULT_SERVING_PORT (6574); 0 picks a free one. */
   port?: number;
   host?: string;
   /** Overrides `serving.apiKeys` of featurelog.yaml (e.g. `{}`: no authentication, for local use). */

@@ -27,7 +27,7 @@ import {
   type SubscriptionLimits,
 } from '@featurelog/serving';
 
-export const DEFAULT_SERVING_PORT = 6566;
+export const DEFAULT_SERVING_PORT = 6574;
 
 export interface ServingAppOptions {
   project: string;

@@ -1,7 +1,7 @@
 import { compareRowVersions, type OnlineStatus, type RowVersion } from '@featurelog/domain';
 
 export interface FeaturelogClientOptions {
-  /** Base URL of the serving app, e.g. http://127.0.0.1:6566 */
+  /** Base URL of the serving app, e.g. http://127.0.0.1:6574 */
   url: string;
   /** Sent as `Authorization: Bearer <key>`; never logged or put in error messages. */
   apiKey?: string;

@@ -171,8 +171,22 @@ const HOST_ENV: Record<AppName, string> = {
 export const DEFAULT_APP_HOST = '127.0.0.1';
 
 /**
+ * The ports the WHATWG fetch standard calls bad: browsers and Node's own `fetch` refuse to connect to
+ * them ("bad port", ERR_UNSAFE_PORT) whoever listens there, so an app on one of them is unreachable
+ * from a web page, a fetch-based client or `featurelog dev`'s own health checks. (Feast's feature
+ * server default, 6566, is one of them.)
+ */
+export const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/**
  * Where an app listens: FEATURELOG_<APP>_HOST / _PORT win over `apps.<app>` of featurelog.yaml,
- * which wins over the defaults. A variable that is not a port is an error naming it.
+ * which wins over the defaults. A variable that is not a port is an error naming it, and so is a port
+ * that fetch refuses (FETCH_BLOCKED_PORTS), naming where it came from.
  */
 export function appListenAddress(
   apps: AppsSettings | undefined,
@@ -194,6 +208,19 @@ export function appListenAddress(
         `${portVariable}=${JSON.stringify(rawPort)} is not a TCP port: expected an integer from 0 to 65535`,
       );
     }
+  }
+  if (FETCH_BLOCKED_PORTS.has(port)) {
+    const from =
+      rawPort !== undefined
+        ? portVariable
+        : configured.port !== undefined
+          ? `apps.${app}.port of featurelog.yaml`
+          : `its default port (with featurelog dev's --port-offset, if given)`;
+    throw new FeaturelogError(
+      'CONFIG_INVALID',
+      `port ${port} for ${app} (from ${from}) is one browsers and Node's fetch refuse to connect to ` +
+        `(a "bad port" of the fetch standard): choose another port`,
+    );
   }
   return { host, port };
 }

@@ -1,6 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appListenAddress, ConfigInvalidError, parseProjectConfig, resolveSecret } from '@featurelog/config';
+import {
+  appListenAddress,
+  ConfigInvalidError,
+  FETCH_BLOCKED_PORTS,
+  parseProjectConfig,
+  resolveSecret,
+} from '@featurelog/config';
 
 const parse = (text: string, env: Record<string, string> = {}) =>
   parseProjectConfig(text, { file: 'featurelog.yaml', repoDir: '/repo', env });
@@ -125,15 +131,48 @@ describe('apps listen addresses', () => {
   const apps = parse('project: p\napps:\n  serving: { host: 0.0.0.0, port: 8080 }\n  jobs: { port: 0 }\n').apps;
 
   it('takes featurelog.yaml, then the defaults', () => {
-    assert.deepEqual(appListenAddress(apps, 'serving', 6566, {}), { host: '0.0.0.0', port: 8080 });
+    assert.deepEqual(appListenAddress(apps, 'serving', 6574, {}), { host: '0.0.0.0', port: 8080 });
     assert.deepEqual(appListenAddress(apps, 'jobs', 6573, {}), { host: '127.0.0.1', port: 0 });
     assert.deepEqual(appListenAddress(apps, 'registry', 6570, {}), { host: '127.0.0.1', port: 6570 });
     assert.deepEqual(appListenAddress(undefined, 'dev', 6569, {}), { host: '127.0.0.1', port: 6569 });
   });
 
+  it('refuses a port that fetch refuses, naming where it came from', () => {
+    const blocked = parse('project: p\napps:\n  serving: { port: 6566 }\n').apps;
+    assert.throws(() => appListenAddress(blocked, 'serving', 6574, {}), {
+      message:
+        /port 6566 for serving \(from apps.serving.port of featurelog.yaml\) is one browsers and Node's fetch refuse/,
+    });
+    assert.throws(() => appListenAddress(apps, 'jobs', 6573, { FEATURELOG_JOBS_PORT: '6667' }), {
+      message: /port 6667 for jobs \(from FEATURELOG_JOBS_PORT\)/,
+    });
+    assert.throws(() => appListenAddress(undefined, 'dev', 6669, {}), {
+      message: /port 6669 for dev \(from its default port/,
+    });
+  });
+
+  it('lists the ports Node’s fetch refuses, and none of the apps’ defaults is one', async () => {
+    const refusal = async (port: number) => {
+      try {
+        await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) });
+        return 'answered';
+      } catch (error) {
+        return String((error as Error & { cause?: Error }).cause?.message ?? error);
+      }
+    };
+    for (const port of [6566, 6665, 6669, 10080]) {
+      assert.ok(FETCH_BLOCKED_PORTS.has(port));
+      assert.match(await refusal(port), /bad port/, `fetch refuses ${port}`);
+    }
+    for (const port of [6569, 6570, 6571, 6572, 6573, 6574]) {
+      assert.ok(!FETCH_BLOCKED_PORTS.has(port), `default port ${port}`);
+      assert.doesNotMatch(await refusal(port), /bad port/, `fetch tries ${port}`);
+    }
+  });
+
   it('lets FEATURELOG_<APP>_HOST / _PORT override the file, and names a bad variable', () => {
     const env = { FEATURELOG_SERVING_HOST: '::1', FEATURELOG_SERVING_PORT: '9999' };
-    assert.deepEqual(appListenAddress(apps, 'serving', 6566, env), { host: '::1', port: 9999 });
+    assert.deepEqual(appListenAddress(apps, 'serving', 6574, env), { host: '::1', port: 9999 });
     assert.throws(() => appListenAddress(apps, 'compactor', 6572, { FEATURELOG_COMPACTOR_PORT: 'http' }), {
       message: /FEATURELOG_COMPACTOR_PORT="http" is not a TCP port/,
     });

@@ -99,7 +99,7 @@ describe('ProjectRuntime', () => {
         dev: 'http://127.0.0.1:6569',
         registry: 'http://127.0.0.1:6570',
         materializer: 'http://127.0.0.1:6571',
-        serving: 'http://127.0.0.1:6566',
+        serving: 'http://127.0.0.1:6574',
       },
     });
     before(async () => {
@@ -145,7 +145,7 @@ describe('ProjectRuntime', () => {
         await assert.rejects(
           runtime.onlineStore(),
           (error: { code: string; message: string }) =>
-            error.code === 'DEV_SERVER_RUNNING' && error.message.includes('http://127.0.0.1:6566'),
+            error.code === 'DEV_SERVER_RUNNING' && error.message.includes('http://127.0.0.1:6574'),
         );
       } finally {
         await runtime.close();

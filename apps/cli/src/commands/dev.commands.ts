@@ -16,7 +16,7 @@ export function registerDevCommands(program: Command): void {
     )
     .option(
       '--port-offset <n>',
-      'added to every default port (serving 6566, dev 6569, registry 6570, …); apps.<app>.port of featurelog.yaml and FEATURELOG_<APP>_PORT win',
+      'added to every default port (serving 6574, dev 6569, registry 6570, …); apps.<app>.port of featurelog.yaml and FEATURELOG_<APP>_PORT win',
       '0',
     )
     .option('--any-ports', 'let the system choose free ports (they are printed and written to .featurelog/dev.json)')
