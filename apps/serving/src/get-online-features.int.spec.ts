@@ -116,14 +116,20 @@ describe('POST /get-online-features over real Redis', () => {
     const bad = await postJson(endpoint, { features: ['driver_stats:trips'], entities: { driver_id: ['1.0'] } }, read);
     assert.equal(bad.status, 400);
     assert.equal(bad.body.code, 'INVALID_JOIN_KEY_VALUE');
-    // 2^53 + 1 as a JSON number already reads as 2^53: refused, never served as another driver.
-    const rounded = await postJson(
-      endpoint,
-      { features: ['driver_stats:trips'], entities: { driver_id: [2 ** 53] } },
-      read,
-    );
-    assert.equal(rounded.status, 400);
-    assert.match(rounded.body.message, /past 2\^53.*as strings/);
+    // 2^53 + 1 as a JSON number: the app reads it exactly (JSON.parse would make it 2^53, another
+    // driver), serves that driver and echoes the number digit for digit.
+    const exact = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...read },
+      body: '{"features":["driver_stats:trips"],"entities":{"driver_id":[9007199254740993,9007199254740992]}}',
+    });
+    const exactText = await exact.text();
+    assert.equal(exact.status, 200, exactText);
+    assert.match(exactText, /"values":\[9007199254740993,9007199254740992\]/);
+    assert.deepEqual((JSON.parse(exactText) as { results: Array<{ values: unknown[] }> }).results[1]!.values, [
+      11,
+      null,
+    ]);
     assert.match(bad.body.message, /"entities"."driver_id"\[0\] must be an integer in int64 range.*got "1.0"/);
     const numberForString = await postJson(
       endpoint,

@@ -104,9 +104,11 @@ const INTEGER_TEXT = /^-?[0-9]+$/;
  * A join key value of the request as encodeEntityKey takes it. JSON has no bytes: bytes keys travel
  * as base64 strings. Integer keys may come as strings (Feast's JSON writes int64 as strings): a
  * string of decimal digits with an optional `-` and nothing else (no spaces, `+`, `1e3` or `1.0`)
- * within the key type's range; an int64 past 2^53 arrives exactly only that way, and is kept exact
- * (a bigint). A string key sent as a JSON number is refused rather than guessed at (`1e21`, `1.0`
- * and `007` have no one string form).
+ * within the key type's range, kept exact (a bigint past 2^53). The serving app reads JSON numbers
+ * exactly (parseJsonExact): an integer past 2^53 arrives as a bigint and is taken as it is; a plain
+ * JS number past 2^53 (an in-process caller) may already have lost digits, so it is refused. A
+ * string key sent as a JSON number is refused rather than guessed at (`1e21`, `1.0` and `007` have
+ * no one string form).
  */
 function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
   const where = `"entities"."${key.name}"[${row}]`;
@@ -134,14 +136,14 @@ function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
             `send int64 join key "${key.name}" values that large as strings ("9007199254740993")`,
         );
       }
-      if (typeof value !== 'string') return value;
-      const integer = INTEGER_TEXT.test(value) ? BigInt(value) : undefined;
+      if (typeof value !== 'string' && typeof value !== 'bigint') return value;
+      const integer = typeof value === 'bigint' ? value : INTEGER_TEXT.test(value) ? BigInt(value) : undefined;
       const [min, max] = key.type === 'int32' ? [-(2n ** 31n), 2n ** 31n - 1n] : [INT64_MIN, INT64_MAX];
       if (integer === undefined || integer < min || integer > max) {
         throw new FeaturelogError(
           'INVALID_JOIN_KEY_VALUE',
           `${where} must be an integer in ${key.type} range, as a number or a string of digits ` +
-            `(join key "${key.name}" is ${key.type}), got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`,
+            `(join key "${key.name}" is ${key.type}), got ${typeof value === 'bigint' ? value.toString() : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`,
         );
       }
       return integer >= BigInt(Number.MIN_SAFE_INTEGER) && integer <= BigInt(Number.MAX_SAFE_INTEGER)
@@ -217,7 +219,11 @@ export function shapeOnlineResponse(
   for (const key of request.joinKeyOrder) {
     const values = request.entities[key]!;
     let text = '';
-    for (let i = 0; i < rowCount; i++) text += (i === 0 ? '' : ',') + (JSON.stringify(values[i]) ?? 'null');
+    for (let i = 0; i < rowCount; i++) {
+      const value = values[i];
+      // An int64 past 2^53 read exactly from the request's JSON number echoes as that number, digit for digit.
+      text += (i === 0 ? '' : ',') + (typeof value === 'bigint' ? value.toString() : (JSON.stringify(value) ?? 'null'));
+    }
     out.text(`${first ? '' : ','}{"values":[${text}],"statuses":${presentRow},"event_timestamps":${epochRow}}`);
     first = false;
   }

@@ -265,11 +265,11 @@ describe('get-online-features without HTTP', () => {
         /full_feature_names/,
       ],
       [[1, 2], 'INVALID_REQUEST', /JSON object/],
-      // An int64 beyond 2^53 as the app's JSON parser reads it (parseJsonExact): refused by its exact value.
+      // An int64 beyond its range as the app's JSON parser reads it (parseJsonExact): refused by its exact value.
       [
-        { features: ['driver_stats:trips'], entities: { driver_id: [9007199254740993n] } },
+        { features: ['driver_stats:trips'], entities: { driver_id: [9223372036854775808n] } },
         'INVALID_JOIN_KEY_VALUE',
-        /got bigint 9007199254740993n/,
+        /must be an integer in int64 range.*got 9223372036854775808$/,
       ],
       // Nested 5,000 deep: JSON.parse reads it, String() and JSON.stringify of it overflow the stack.
       [
@@ -360,6 +360,14 @@ describe('get-online-features without HTTP', () => {
     });
     const body = JSON.parse(result.body.toString()) as Body;
     assert.deepEqual(body.results[1]?.values, [1, 1, 2, null, 3, 5]);
+    // The same past 2^53 as a JSON number the serving app read exactly (a bigint), echoed digit for digit.
+    const exact = await retrieverOver(store).retrieve({
+      features: ['driver_stats:trips'],
+      entities: { driver_id: [9007199254740993n, 9223372036854775807n] },
+    });
+    const exactText = exact.body.toString();
+    assert.match(exactText, /"values":\[9007199254740993,9223372036854775807\]/);
+    assert.deepEqual((JSON.parse(exactText) as Body).results[1]?.values, [3, 5]);
     assert.deepEqual(store.reads[0]?.map((read) => read.entityKey).slice(3, 4), ['driver_id=7']);
     // The join key column echoes the request as it was given.
     assert.deepEqual(body.results[0]?.values, ['1001', 1001, '-7', '0007', '9007199254740993', '9223372036854775807']);
