@@ -5,7 +5,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { servingTestDefinitions } from '@featurelog/serving';
+import { servingTestDefinitions } from '@featurelog/serving/testing';
 import { uniqueName, waitFor } from '@featurelog/testing';
 import { stackEnv } from '../../../tools/stack/stack-env';
 import { startServing } from './main';
