@@ -8,8 +8,7 @@ import { createMetricsRegistry } from '@featurelog/observability';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { servingTestDefinitions, upsertChangeset } from '@featurelog/serving/testing';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 import { createServingApp, type ServingAppOptions } from './serving-app';
 
 export const redisUrl = stackEnv().redisUrl;

@@ -6,8 +6,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
-import { uniqueName, waitFor } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { startServing } from './main';
 
 const READ_KEY = 'reader-key-0123456789abcdef';
