@@ -3,6 +3,12 @@
  * The pure libraries (domain, pit) hold the semantics and must stay free of frameworks and drivers,
  * so that they can be tested as plain functions and reused by any adapter.
  */
+/**
+ * Test code: specs, test kits, the adapters' contract suites, shared fixtures, each lib's `testing` entry
+ * (@featurelog/<lib>/testing) and libs/testing. Everything else under apps/, libs/ and tools/ ships or runs
+ * in production, and must not load it (nor node:test / node:assert, which a contract suite would bring).
+ */
+const testCode = '\\.(spec|test-kit|contract|fixture)\\.ts$|^libs/[^/]+/src/testing\\.ts$|^libs/testing/';
 const drivers =
   '^(kafkajs|@kafkajs|ioredis|classic-level|avsc|apache-arrow|parquet|parquetjs|hyparquet|@nestjs|fastify|@fastify|prom-client|@duckdb)';
 module.exports = {
@@ -35,6 +41,22 @@ module.exports = {
       to: { path: '^libs/testing/' },
     },
     {
+      name: 'production-never-imports-test-code',
+      comment:
+        'Contract suites and fixtures are reached through @featurelog/<lib>/testing, never from a production file, ' +
+        'so that loading a lib (or the built CLI) never loads test code.',
+      severity: 'error',
+      from: { path: '^(libs|apps|tools)/', pathNot: testCode },
+      to: { path: testCode },
+    },
+    {
+      name: 'production-never-imports-node-test',
+      comment: 'node:test and node:assert belong to tests: a production file that loads them is test code in disguise.',
+      severity: 'error',
+      from: { path: '^(libs|apps|tools)/', pathNot: testCode },
+      to: { dependencyTypes: ['core'], path: '^(node:)?(test|assert)(/|$)' },
+    },
+    {
       name: 'libs-never-import-apps',
       severity: 'error',
       from: { path: '^libs/' },
@@ -42,16 +64,18 @@ module.exports = {
     },
     {
       name: 'no-deep-imports-into-libs',
-      comment: 'A lib is entered only through libs/<name>/src/index.ts (the @featurelog/<name> alias).',
+      comment:
+        'A lib is entered only through libs/<name>/src/index.ts (@featurelog/<name>), or by tests through ' +
+        'libs/<name>/src/testing.ts (@featurelog/<name>/testing).',
       severity: 'error',
       from: { path: '^(apps|tools|bench)/' },
-      to: { path: '^libs/[^/]+/src/(?!index\\.ts$)' },
+      to: { path: '^libs/[^/]+/src/(?!(index|testing)\\.ts$)' },
     },
     {
       name: 'no-deep-imports-between-libs',
       severity: 'error',
       from: { path: '^libs/([^/]+)/' },
-      to: { path: '^libs/[^/]+/src/(?!index\\.ts$)', pathNot: '^libs/$1/' },
+      to: { path: '^libs/[^/]+/src/(?!(index|testing)\\.ts$)', pathNot: '^libs/$1/' },
     },
     {
       name: 'no-circular',

@@ -1,8 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../tools/stack/stack-env';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 
 /**
  * A fresh feature repo (featurelog.yaml only, under a unique project name) whose log and schema

@@ -42,7 +42,7 @@ import {
 import { avroType, encodeRow, readerSchema, RowDecoder, rowSchemaFor, type FeatureRow } from '@featurelog/avro';
 import { Materializer, MaterializerMetrics } from '@featurelog/materializer';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv } from '../../tools/stack/stack-env';
+import { stackEnv } from '@featurelog/testing';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ROWS = Math.round(300_000 * SCALE);

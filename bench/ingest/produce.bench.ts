@@ -26,7 +26,7 @@ import type { TaggedDefinition } from '@featurelog/domain';
 import { partitionForKey, type AppendRecord } from '@featurelog/log';
 import { FeatureProducer, type InputRow } from '@featurelog/producer';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv } from '../../tools/stack/stack-env';
+import { stackEnv } from '@featurelog/testing';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ROWS = Math.round(200_000 * SCALE);

@@ -32,7 +32,7 @@ import { FileEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { READ_FIELDS_SCRIPT, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
-import { upsertChangeset } from '@featurelog/serving';
+import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '../../apps/serving/src/serving-app';
 
 /** autocannon ships no types: the slice of it used here. */

@@ -23,9 +23,9 @@ import { KafkaEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
-import { registryOf, servingTestDefinitions, upsertChangeset } from '@featurelog/serving';
+import { registryOf, servingTestDefinitions, upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '../../apps/serving/src/serving-app';
-import { stackEnv } from '../../tools/stack/stack-env';
+import { stackEnv } from '@featurelog/testing';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const RATE = 1_000;

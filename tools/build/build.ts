@@ -22,7 +22,7 @@
  */
 import { builtinModules } from 'node:module';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { transformSync, type Options } from '@swc/core';
 import Ajv2020 from 'ajv/dist/2020';
 import standaloneCode from 'ajv/dist/standalone';
@@ -35,10 +35,12 @@ const OUT = join(ROOT, 'dist');
 /** Compiled: the apps (the CLI's `dev` runs them all) and the libs they use. */
 const SOURCE_DIRS = ['apps', 'libs'];
 /**
- * Specs and their kits are not shipped. The adapters' contract suites and fixtures are: the libs' index
- * files export them (other libs' specs run them), so they load with the lib, and with them libs/testing.
+ * Test code is not shipped: specs, their kits, the adapters' contract suites and fixtures, each lib's
+ * `testing` entry (@featurelog/<lib>/testing, where specs reach the contracts) and libs/testing. The
+ * dependency rules keep production files from importing any of it, and the require check below fails
+ * the build if one does.
  */
-const NOT_SHIPPED = /\.(spec|test-kit)\.ts$|\.d\.ts$/;
+const NOT_SHIPPED = /\.(spec|test-kit|contract|fixture)\.ts$|\.d\.ts$|^libs\/[^/]+\/src\/testing\.ts$|^libs\/testing\//;
 /** Read at run time beside the code, at the same relative place as in the checkout. */
 const DATA_DIRS = ['schemas', 'topics', join('examples', 'drivers')];
 
@@ -48,7 +50,7 @@ function sources(dir: string): string[] {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) found.push(...sources(path));
-    } else if (entry.name.endsWith('.ts') && !NOT_SHIPPED.test(entry.name)) {
+    } else if (entry.name.endsWith('.ts') && !NOT_SHIPPED.test(path.split(sep).join('/'))) {
       found.push(path);
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The dependency rules are only worth having if they fail: this builds a small tree that breaks
  * them (a domain file importing a driver, a pit file importing a framework, a deep import into a
- * lib) and one that keeps them, and runs dependency-cruiser with the project's own config on both.
+ * lib, a production file loading a contract suite, node:test or a lib's `testing` entry) and one that keeps them, and runs dependency-cruiser with the project's own config on both.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,11 @@ async function tree(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'depcheck-'));
   await symlink(join(repo, 'node_modules'), join(root, 'node_modules'));
   await copyFile(join(repo, '.dependency-cruiser.js'), join(root, '.dependency-cruiser.js'));
-  const paths = { '@featurelog/domain': ['libs/domain/src/index.ts'], '@featurelog/log': ['libs/log/src/index.ts'] };
+  const paths = {
+    '@featurelog/domain': ['libs/domain/src/index.ts'],
+    '@featurelog/log': ['libs/log/src/index.ts'],
+    '@featurelog/log/testing': ['libs/log/src/testing.ts'],
+  };
   await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { baseUrl: '.', paths } }));
   for (const [path, text] of Object.entries(files)) {
     await mkdir(dirname(join(root, path)), { recursive: true });
@@ -56,12 +60,38 @@ describe('dependency rules', () => {
     assert.match(result.stdout, /no-deep-imports-into-libs: apps\/x\/src\/main\.ts/);
   });
 
-  it('accept a tree that keeps them', async () => {
+  it("refuse test code reached from production: a contract in a barrel, node:test, a lib's testing entry", async () => {
+    const root = await tree({
+      'libs/log/src/index.ts': "export * from './log.contract';\n",
+      'libs/log/src/log.contract.ts': "import { it } from 'node:test';\nexport const suite = () => it('works');\n",
+      'libs/log/src/testing.ts': "export * from './log.contract';\n",
+      'libs/log/src/check.ts': "import assert from 'node:assert/strict';\nexport const check = assert;\n",
+      'apps/x/src/main.ts': "import { suite } from '@featurelog/log/testing';\nexport const x = suite;\n",
+    });
+    roots.push(root);
+    const result = depcruise(root);
+    assert.notEqual(result.status, 0, result.stdout);
+    assert.match(
+      result.stdout,
+      /production-never-imports-test-code: libs\/log\/src\/index\.ts → libs\/log\/src\/log\.contract\.ts/,
+    );
+    assert.match(
+      result.stdout,
+      /production-never-imports-test-code: apps\/x\/src\/main\.ts → libs\/log\/src\/testing\.ts/,
+    );
+    assert.match(result.stdout, /production-never-imports-node-test: libs\/log\/src\/check\.ts → assert\/strict/);
+    assert.doesNotMatch(result.stdout, /libs\/log\/src\/log\.contract\.ts → node:test/);
+  });
+
+  it("accept a tree that keeps them (specs reach contracts through a lib's testing entry)", async () => {
     const root = await tree({
       'libs/domain/src/index.ts': "export * from './good';\n",
       'libs/domain/src/good.ts': 'export const good = 1;\n',
       'libs/log/src/index.ts':
         "import { Kafka } from 'kafkajs';\nimport { good } from '@featurelog/domain';\nexport const k = [Kafka, good];\n",
+      'libs/log/src/log.contract.ts': "import { it } from 'node:test';\nexport const suite = () => it('works');\n",
+      'libs/log/src/testing.ts': "export * from './log.contract';\n",
+      'apps/x/src/x.unit.spec.ts': "import { suite } from '@featurelog/log/testing';\nsuite();\n",
     });
     roots.push(root);
     const result = depcruise(root);

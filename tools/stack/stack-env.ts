@@ -1,7 +1,8 @@
 /**
  * Where the local stack listens, as clients (tests, apps) should see it.
  *
- * Dependency-free on purpose (node: modules only): test helpers import this file by relative path.
+ * Dependency-free on purpose (node: modules only): @featurelog/testing re-exports it to every test
+ * (libs/testing/src/stack-env.ts), so it must stay as light as the rest of that lib.
  * Every FEATURELOG_* client variable wins over the port-derived default, so a
  * developer can point tests at any Kafka / registry / Redis / Connect.
  */

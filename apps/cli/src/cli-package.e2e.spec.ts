@@ -88,6 +88,17 @@ describe('featurelog packed and installed into an empty project', { timeout: 600
     assert.ok(!existsSync(join(project, 'node_modules', 'typescript')), 'a devDependency was installed');
   });
 
+  it('ships no contract suite, fixture, testing entry or libs/testing, and no bench-only package', async () => {
+    const listed = await run('tar', ['-tzf', tarball], work);
+    const testCode = listed.stdout
+      .split('\n')
+      .filter((file) => /\.contract\.|\.fixture\.|\/src\/testing\.js$|^package\/dist\/libs\/testing\//.test(file));
+    assert.deepEqual(testCode, []);
+    for (const benchOnly of ['parquetjs-lite', 'parquet-wasm', 'apache-arrow', '@kafkajs/confluent-schema-registry']) {
+      assert.ok(!existsSync(join(project, 'node_modules', benchOnly)), `${benchOnly} was installed`);
+    }
+  });
+
   it('npx featurelog --version prints the package version', async () => {
     const result = await run('npx', ['--no-install', 'featurelog', '--version'], project);
     assert.equal(result.code, 0, explain(result));

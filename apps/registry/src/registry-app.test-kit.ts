@@ -4,8 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { uniqueName, waitFor } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');

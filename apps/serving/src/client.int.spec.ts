@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeaturelogClient, FeaturelogClientError } from '@featurelog/client';
 import { FeaturelogError, type FeatureViewDefinition, type RowVersion } from '@featurelog/domain';
-import { servingTestDefinitions, type FeatureRowFeed, type FeedListener, type FeedRow } from '@featurelog/serving';
+import { type FeatureRowFeed, type FeedListener, type FeedRow } from '@featurelog/serving';
+import { servingTestDefinitions } from '@featurelog/serving/testing';
 import { waitFor } from '@featurelog/testing';
 import { startServing, type ServingUnderTest } from './serving.test-kit';
 

@@ -7,9 +7,8 @@ import { FileEventLog, type EventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
-import { servingTestDefinitions, upsertChangeset } from '@featurelog/serving';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { servingTestDefinitions, upsertChangeset } from '@featurelog/serving/testing';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 import { createServingApp, type ServingAppOptions } from './serving-app';
 
 export const redisUrl = stackEnv().redisUrl;

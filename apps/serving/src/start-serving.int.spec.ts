@@ -5,9 +5,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { servingTestDefinitions } from '@featurelog/serving';
-import { uniqueName, waitFor } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { servingTestDefinitions } from '@featurelog/serving/testing';
+import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { startServing } from './main';
 
 const READ_KEY = 'reader-key-0123456789abcdef';

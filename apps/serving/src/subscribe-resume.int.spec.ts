@@ -15,8 +15,7 @@ import {
 import { encodeEntityKey, requireDefinition, topicNames, valueSubject, type FeatureValue } from '@featurelog/domain';
 import { FileEventLog, KafkaEventLog, type EventLog } from '@featurelog/log';
 import { materializerCheckpointName } from '@featurelog/serving';
-import { waitFor } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, waitFor } from '@featurelog/testing';
 import { startServing, type ServingUnderTest } from './serving.test-kit';
 
 interface SseEvent {

@@ -12,8 +12,7 @@ import {
 } from '@featurelog/domain';
 import { KafkaEventLog } from '@featurelog/log';
 import { materializerCheckpointName } from '@featurelog/serving';
-import { uniqueName, waitFor } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { startServing, type ServingUnderTest } from './serving.test-kit';
 
 const { kafkaBrokers: brokers, schemaRegistryUrl: registryUrl } = stackEnv();

@@ -4,7 +4,6 @@ export * from './wire-format';
 export * from './row-serde';
 export * from './backward-compatibility';
 export * from './schema-registry.port';
-export * from './schema-registry.contract';
 export * from './local-schema-registry.adapter';
 export * from './confluent-schema-registry.adapter';
 export * from './registry-changeset';

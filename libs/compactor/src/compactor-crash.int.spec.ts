@@ -8,10 +8,9 @@ import { join, resolve } from 'node:path';
 import { topicNames } from '@featurelog/domain';
 import { loadProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
 import { liveSegments, segmentCoverage } from '@featurelog/offline-store';
 import { SegmentEventSerde, SegmentLog } from '@featurelog/compactor';
-import { stackEnv, stackEnvVars } from '../../../tools/stack/stack-env';
 import {
   assertExactlyOnce,
   logTrips,

@@ -24,9 +24,8 @@ import {
 import { DeadLetterWriter, KafkaEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
-import { seededRandom, uniqueName, waitFor } from '@featurelog/testing';
+import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { backfillView, exportTrainingSet, type HistorySources } from '@featurelog/jobs';
-import { stackEnv } from '../../../tools/stack/stack-env';
 import type { LoggedRow } from './jobs.test-kit';
 import { naiveIso, oracle, plain, readParquet } from './pit-scenario.test-kit';
 

@@ -9,7 +9,7 @@ import { ConfluentSchemaRegistry } from '@featurelog/avro';
 import { KafkaEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec } from '@featurelog/offline-store';
 import { RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
-import { uniqueName } from '@featurelog/testing';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 import {
   backfillView,
   createJobExecutor,
@@ -19,7 +19,6 @@ import {
   type HistorySources,
   type JobEvent,
 } from '@featurelog/jobs';
-import { stackEnv } from '../../../tools/stack/stack-env';
 import { DRIVER, DRIVER_STATS, TEST_DEFINITIONS } from './jobs.test-kit';
 import {
   buildPitScenario,

@@ -1,5 +1,5 @@
 // Modules of hyparquet-writer that its package exports (./src/*.js) but this project's module
-// resolution does not type: the page-level encoders the training-set writer's numeric fast path uses.
+// resolution does not type; imported only by hyparquet-writer-internals.adapter.ts, the one file that fences them.
 declare module 'hyparquet-writer/src/datapage.js' {
   import type { PageHeader } from 'hyparquet';
   import type { ByteWriter } from 'hyparquet-writer';

@@ -4,9 +4,14 @@ import { basename, dirname, join } from 'node:path';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { parquetColumnElements, toParquetValue } from '@featurelog/offline-store';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
-import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
 import type { RowGroup } from 'hyparquet';
+import {
+  builtinSnappy,
+  type PendingIndex,
+  writePageHeader,
+  writerInternals,
+  writeRleBitPackedHybrid,
+} from './hyparquet-writer-internals.adapter';
 
 /** Where a row group starts in a file of its own: after the 4-byte magic. */
 const GROUP_START = 4;
@@ -23,13 +28,6 @@ function writerOptions(columns: readonly TrainingSetColumn[]) {
     createdBy: 'featurelog jobs (hyparquet-writer)',
   };
 }
-
-/** hyparquet-writer's own SNAPPY compressor (it exports none; a writer holds it). */
-const builtinSnappy = (
-  new ParquetWriter({ writer: new ByteWriter(16), schema: [{ name: 'root', num_children: 0 }] }) as unknown as {
-    compressors: { SNAPPY: (input: Uint8Array) => Uint8Array };
-  }
-).compressors.SNAPPY;
 
 const SAMPLE_BYTES = 8192;
 
@@ -76,19 +74,12 @@ export function snappyLiterals(input: Uint8Array): Uint8Array {
   return out.subarray(0, at);
 }
 
-/** The parts of hyparquet-writer's ParquetWriter that a row group encoded elsewhere is added to. */
-interface ParquetWriterInternals {
-  row_groups: RowGroup[];
-  pendingIndexes: EncodedRowGroup['indexes'];
-  num_rows: bigint;
-}
-
 /** One row group as Parquet bytes (as if at offset 4 of a file) and its footer metadata. */
 export interface EncodedRowGroup {
   bytes: Uint8Array;
   rowGroup: RowGroup;
   /** Per column chunk: what hyparquet-writer writes page indexes from at the end of the file. */
-  indexes: { chunk: RowGroup['columns'][number]; offsetIndex?: { page_locations: { offset: bigint }[] } }[];
+  indexes: PendingIndex[];
 }
 
 /** A training-set column of a row group: numbers (with presence) travel as typed arrays. */
@@ -106,7 +97,7 @@ export function encodeRowGroup(
   // Sized for the uncompressed pages (about 9 bytes a value), so the buffer is not regrown and copied while writing.
   const sink = new ByteWriter(Math.max(1 << 16, rows * columns.length * 9));
   const writer = new ParquetWriter({ writer: sink, ...writerOptions(columns) });
-  const internals = writer as unknown as ParquetWriterInternals;
+  const internals = writerInternals(writer);
   const chunks: RowGroup['columns'] = [];
   for (let c = 0; c < columns.length; c++) {
     const column = columns[c]!;
@@ -369,7 +360,7 @@ export class TrainingSetWriter {
       for (const location of index.offsetIndex?.page_locations ?? []) location.offset += delta;
     }
     this.sink.appendBytes(group.bytes);
-    const internals = this.writer as unknown as ParquetWriterInternals;
+    const internals = writerInternals(this.writer);
     internals.row_groups.push(group.rowGroup);
     internals.pendingIndexes.push(...group.indexes);
     internals.num_rows += group.rowGroup.num_rows;

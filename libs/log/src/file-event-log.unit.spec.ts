@@ -5,7 +5,8 @@ import { appendFile, mkdtemp, open, rm, stat, truncate, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@featurelog/testing';
-import { type EventLog, eventLogContract, eventLogFollowContract, FileEventLog, type LogRecord } from '@featurelog/log';
+import { type EventLog, FileEventLog, type LogRecord } from '@featurelog/log';
+import { eventLogContract, eventLogFollowContract } from '@featurelog/log/testing';
 
 const directories: string[] = [];
 const freshDirectory = async () => {

@@ -1,6 +1,4 @@
 export * from './event-log.port';
-export * from './event-log.contract';
-export * from './event-log-follow.contract';
 export { partitionForKey, murmur2 } from './key-partitioner';
 export { FileEventLog, type FileEventLogOptions, type FsyncMode } from './file-event-log.adapter';
 export { type RecoveryReport } from './file-segment';

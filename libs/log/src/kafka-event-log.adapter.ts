@@ -29,6 +29,12 @@ import {
 import { kafkaSettingError, tlsPreflight, type KafkaSasl, type KafkaTls } from './kafka-security';
 import { partitionForKey } from './key-partitioner';
 import { assertTopicName } from './topic-name';
+import {
+  createKafkaCluster,
+  READ_COMMITTED,
+  type FetchedMessage,
+  type KafkaCluster,
+} from './kafkajs-internals.adapter';
 
 export interface KafkaEventLogOptions {
   brokers: string[];
@@ -80,7 +86,6 @@ function levelName(level: number): string {
 
 /** ConfigSource DYNAMIC_TOPIC_CONFIG: a value set on the topic itself. */
 const TOPIC_CONFIG_SOURCE = 1;
-const READ_COMMITTED = 1;
 
 /**
  * The event log on Kafka, through kafkajs. Appends use an idempotent producer (acks=all, one
@@ -399,8 +404,8 @@ export class KafkaEventLog implements EventLog {
 
   /**
    * One fetch from the partition leader, without a consumer group. kafkajs has no public API for
-   * this (its consumer always joins a group), so this uses its cluster client directly; kafkajs
-   * 2.2.4 is the final release, so that internal surface does not move.
+   * this (its consumer always joins a group), so this uses its cluster client directly, through the
+   * one file that fences kafkajs internals (kafkajs-internals.adapter.ts).
    */
   private async fetchPartition(
     cluster: KafkaCluster,
@@ -446,14 +451,7 @@ export class KafkaEventLog implements EventLog {
   }
 
   private async connectCluster(): Promise<KafkaCluster> {
-    const create = Object.getOwnPropertySymbols(this.kafka).find(
-      (symbol) => symbol.description === 'private:Kafka:createCluster',
-    );
-    const factory = create && (this.kafka as unknown as Record<symbol, unknown>)[create];
-    if (typeof factory !== 'function') {
-      throw new FeaturelogError('LOG_UNSUPPORTED', 'this kafkajs version has no cluster client for plain reads');
-    }
-    const cluster = (factory as (options: object) => KafkaCluster)({
+    const cluster = createKafkaCluster(this.kafka, {
       allowAutoTopicCreation: false,
       isolationLevel: READ_COMMITTED,
       metadataMaxAge: this.settings.metadataMaxAgeMs,
@@ -733,20 +731,6 @@ class KafkaSubscription implements Subscription {
     if (this.failure !== undefined) this.settle.reject(this.failure);
     else this.settle.resolve();
   }
-}
-
-type FetchedMessage = KafkaMessage & { isControlRecord?: boolean };
-
-/** The part of kafkajs' internal cluster client used for plain reads. */
-interface KafkaCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(options: { nodeId: string }): Promise<{
-    fetch(request: object): Promise<{ responses: { partitions: { messages: FetchedMessage[] }[] }[] }>;
-  }>;
 }
 
 function toLogRecord(topic: string, partition: number, message: KafkaMessage): LogRecord {

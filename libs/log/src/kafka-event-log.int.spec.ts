@@ -1,4 +1,5 @@
-import { eventLogContract, eventLogFollowContract, KafkaEventLog } from '@featurelog/log';
+import { KafkaEventLog } from '@featurelog/log';
+import { eventLogContract, eventLogFollowContract } from '@featurelog/log/testing';
 
 const brokers = (process.env.FEATURELOG_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 

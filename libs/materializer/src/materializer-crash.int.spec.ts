@@ -7,8 +7,7 @@ import { Registry } from 'prom-client';
 import { compareRowVersions, FeaturelogError } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
-import { uniqueName, waitFor } from '@featurelog/testing';
-import { stackEnv, stackEnvVars } from '../../../tools/stack/stack-env';
+import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
 import { Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
 import {

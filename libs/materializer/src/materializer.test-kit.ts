@@ -22,8 +22,7 @@ import type { EventLog, RecordPosition } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 
 /** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
 

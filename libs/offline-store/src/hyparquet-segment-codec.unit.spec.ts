@@ -1,4 +1,5 @@
-import { HyparquetSegmentCodec, segmentCodecContract } from '@featurelog/offline-store';
+import { HyparquetSegmentCodec } from '@featurelog/offline-store';
+import { segmentCodecContract } from '@featurelog/offline-store/testing';
 
 segmentCodecContract('hyparquet, ZSTD', () => new HyparquetSegmentCodec({ compression: 'ZSTD' }));
 segmentCodecContract('hyparquet, SNAPPY', () => new HyparquetSegmentCodec({ compression: 'SNAPPY' }));

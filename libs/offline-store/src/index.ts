@@ -1,7 +1,6 @@
 export * from './segment-schema';
 export * from './segment-codec.port';
 export * from './hyparquet-segment-codec.adapter';
-export * from './segment-codec.contract';
 export * from './segment-events';
 export * from './offset-ranges';
 export * from './segment-files';

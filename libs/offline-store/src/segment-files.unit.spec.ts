@@ -6,9 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FeaturelogError, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
 import {
-  EVERY_TYPE_SCHEMA,
   HyparquetSegmentCodec,
-  everyTypeRows,
   readSegment,
   segmentSchemaFor,
   sortSegmentRows,
@@ -16,6 +14,7 @@ import {
   writeSegment,
   type SegmentRow,
 } from '@featurelog/offline-store';
+import { EVERY_TYPE_SCHEMA, everyTypeRows } from '@featurelog/offline-store/testing';
 
 const codec = new HyparquetSegmentCodec();
 const rangesOf = (rows: SegmentRow[]) =>

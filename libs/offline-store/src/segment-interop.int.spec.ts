@@ -5,14 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import {
-  EVERY_TYPE_SCHEMA,
-  HyparquetSegmentCodec,
-  everyTypeRows,
-  sortSegmentRows,
-  writeSegment,
-  type SegmentWritten,
-} from '@featurelog/offline-store';
+import { HyparquetSegmentCodec, sortSegmentRows, writeSegment, type SegmentWritten } from '@featurelog/offline-store';
+import { EVERY_TYPE_SCHEMA, everyTypeRows } from '@featurelog/offline-store/testing';
 
 /** FEATURELOG_PYTHON, then the project venv, then python3: the first that can import pyarrow. */
 function pythonWithPyarrow(): { python?: string; reason: string } {

@@ -1,5 +1,4 @@
 export * from './online-store.port';
-export { onlineStoreContract } from './online-store.contract';
 export { RedisOnlineStore, type RedisOnlineStoreConfig } from './redis-online-store.adapter';
 export { LevelOnlineStore, type LevelOnlineStoreConfig } from './level-online-store.adapter';
 export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FeaturelogError } from '@featurelog/domain';
-import { LevelOnlineStore, onlineStoreContract } from '@featurelog/online-store';
+import { LevelOnlineStore } from '@featurelog/online-store';
+import { onlineStoreContract } from '@featurelog/online-store/testing';
 
 const directory = mkdtempSync(join(tmpdir(), 'featurelog-online-'));
 after(() => rmSync(directory, { recursive: true, force: true }));

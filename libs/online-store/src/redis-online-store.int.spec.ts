@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FeaturelogError } from '@featurelog/domain';
-import { onlineStoreContract, RedisOnlineStore } from '@featurelog/online-store';
+import { RedisOnlineStore } from '@featurelog/online-store';
+import { onlineStoreContract } from '@featurelog/online-store/testing';
 import Redis from 'ioredis';
 
 const url = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';

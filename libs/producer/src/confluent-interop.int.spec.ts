@@ -6,8 +6,7 @@ import { join, resolve } from 'node:path';
 import { decodeEntityKey, encodeEntityKey, topicNames, valueSubject, type JoinKey } from '@featurelog/domain';
 import { readerSchema, RowDecoder, rowSchemaFor, type FeatureRow } from '@featurelog/avro';
 import { partitionForKey } from '@featurelog/log';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 import { appliedProject, producerDefinitions, type AppliedProject } from './producer.test-kit';
 
 const REPO = resolve(__dirname, '..', '..', '..');

@@ -7,8 +7,7 @@ import { readerSchema, RowDecoder, rowSchemaFor, type FeatureRow } from '@featur
 import type { EventLog, LogRecord } from '@featurelog/log';
 import { LogProvisioner } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../../tools/stack/stack-env';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 import { FeatureProducer } from './feature-producer';
 
 /** Test-only: a project with its definitions applied, on the embedded ports or on the stack's Kafka + registry. */

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { eventLogContract, eventLogFollowContract, FileEventLog } from '@featurelog/log';
+import { FileEventLog } from '@featurelog/log';
+import { eventLogContract, eventLogFollowContract } from '@featurelog/log/testing';
 import { registerEventLogBridge, RemoteEventLog, type DevServerRecord } from '@featurelog/runtime';
 
 let directory: string;

@@ -13,9 +13,7 @@ import {
   CatalogSource,
   FeatureSubscriptions,
   parseStreamPosition,
-  registryOf,
   ServingCatalog,
-  servingTestDefinitions,
   streamPositionId,
   type EventSink,
   type FeatureRowFeed,
@@ -23,6 +21,7 @@ import {
   type FeedRow,
   type ServingView,
 } from '@featurelog/serving';
+import { registryOf, servingTestDefinitions } from '@featurelog/serving/testing';
 
 const NOW = Date.UTC(2025, 0, 1) * 1_000;
 const version = (offset: number, eventTimestamp = NOW): RowVersion => ({

@@ -10,4 +10,3 @@ export * from './serving-openapi';
 export * from './serving.controller';
 export * from './online-features.route';
 export * from './serving.module';
-export * from './serving.fixture';

@@ -9,13 +9,12 @@ import { FileEventLog } from '@featurelog/log';
 import type { TopicPartitionOffset } from '@featurelog/online-store';
 import {
   LogFeatureRowFeed,
-  registryOf,
   ServingCatalog,
-  servingTestDefinitions,
   type FeedListener,
   type FeedPosition,
   type FeedRow,
 } from '@featurelog/serving';
+import { registryOf, servingTestDefinitions } from '@featurelog/serving/testing';
 import { waitFor } from '@featurelog/testing';
 
 const PROJECT = 'feedtest';

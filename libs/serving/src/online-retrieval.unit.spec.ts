@@ -12,12 +12,11 @@ import {
   CatalogSource,
   OnlineFeatureRetriever,
   parseOnlineFeaturesRequest,
-  registryOf,
-  servingTestDefinitions,
   storedValueEncoderFor,
   timestampJson,
   valueEncoderFor,
 } from '@featurelog/serving';
+import { registryOf, servingTestDefinitions } from '@featurelog/serving/testing';
 
 const NOW = Date.UTC(2025, 0, 1) * 1_000;
 const version = (eventTimestamp: number, offset = 0): RowVersion => ({

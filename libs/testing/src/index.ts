@@ -1,2 +1,3 @@
 export * from './wait-for';
 export * from './seeded-random';
+export * from './stack-env';

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JsonHttpClient, RemoteEventLog, liveDevServer } from '@featurelog/runtime';
-import { uniqueName, waitFor } from '@featurelog/testing';
-import { stackEnv } from '../../../../tools/stack/stack-env';
+import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { assertDemoResults, expectedTrainingSet, plain } from './demo-oracle.test-kit';
 import {
   DEMO_SERVICE,

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { ConfluentSchemaRegistry } from '@featurelog/avro';
 import { topicNames, valueSubject, type Plan, type RegistryObjectVersion } from '@featurelog/domain';
 import { KafkaEventLog, loadTopicDeclarations, topicSpecFor } from '@featurelog/log';
-import { stackEnv } from '../../../../tools/stack/stack-env';
+import { stackEnv } from '@featurelog/testing';
 import { BASE_VIEW, explain, REPO_ROOT, TempFeatureRepo } from './registry.test-kit';
 
 const env = stackEnv();

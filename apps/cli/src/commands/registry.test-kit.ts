@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { uniqueName } from '@featurelog/testing';
-import { stackEnv } from '../../../../tools/stack/stack-env';
+import { stackEnv, uniqueName } from '@featurelog/testing';
 
 /** The repo root: tsconfig.json and node_modules/.bin/node live there. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..', '..');

@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { ConnectionSettingError } from '@featurelog/domain';
 import { openEventLog, openOnlineStore, openSchemaRegistry } from '@featurelog/runtime';
-import { uniqueName } from '@featurelog/testing';
+import { stackSecureEnv, type StackSecureEnv, uniqueName } from '@featurelog/testing';
 import { runCli, runDemo, switchConfigBlock } from '../../../../tools/quickstart/demo';
-import { stackSecureEnv, type StackSecureEnv } from '../../../../tools/stack/stack-env';
 import { assertDemoResults, expectedTrainingSet } from './demo-oracle.test-kit';
 
 /**

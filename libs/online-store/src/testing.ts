@@ -1,0 +1,5 @@
+/**
+ * @featurelog/online-store/testing: the online-store contract suite every adapter's spec runs. Kept out
+ * of the production barrel (index.ts) so that loading the lib never loads node:test.
+ */
+export { onlineStoreContract } from './online-store.contract';
