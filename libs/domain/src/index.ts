@@ -8,6 +8,7 @@ export * from './registry-state';
 export * from './feature-resolution';
 export * from './plan';
 export * from './entity-key';
+export * from './timestamp-text';
 export * from './row-validation';
 export * from './online-status';
 export * from './point-in-time';

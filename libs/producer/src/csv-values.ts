@@ -1,5 +1,4 @@
-import { listElementType, type ScalarType, type ValueType } from '@featurelog/domain';
-import { parseTimestampMicros } from './row-input';
+import { listElementType, parseTimestampText, type ScalarType, type ValueType } from '@featurelog/domain';
 
 const INTEGER = /^[+-]?\d+(\.0*)?$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -66,7 +65,7 @@ function scalarFromText(type: ScalarType, text: string): unknown {
       return text;
     case 'timestamp':
       if (/^\d+$/.test(trimmed)) return Number(trimmed);
-      return parseTimestampMicros(trimmed) ?? text;
+      return parseTimestampText(trimmed) ?? text;
     default:
       return text;
   }

@@ -2,15 +2,8 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { FeaturelogError } from '@featurelog/domain';
-import {
-  projectJobExecutor,
-  followJob,
-  parseTimestampText,
-  submitJob,
-  type JobProgress,
-  type JobSpec,
-} from '@featurelog/jobs';
+import { FeaturelogError, parseTimestampText } from '@featurelog/domain';
+import { projectJobExecutor, followJob, submitJob, type JobProgress, type JobSpec } from '@featurelog/jobs';
 import { consoleOutput, isoMicros } from '../output';
 import { loadConfig, withRuntime } from '../repo';
 import type { ApiKeyOptions } from '../api-key';
