@@ -2,6 +2,7 @@ import { CREATED_TIMESTAMP_FIELD as CREATED, EVENT_TIMESTAMP_FIELD as EVENT } fr
 import {
   FeaturelogError,
   parseTimestampText,
+  viewJoinKeys,
   type DataSourceDefinition,
   type EntityDefinition,
   type FeatureValue,
@@ -47,10 +48,9 @@ export function sourceRowMapper(
   const fields = recordFields(sourceSchema);
   const inverse = new Map<string, string>();
   for (const [from, to] of Object.entries(source.fieldMapping ?? {})) inverse.set(to, from);
-  const columns = [
-    ...view.entities.flatMap((name) => entities.find((entity) => entity.name === name)?.joinKeys ?? []),
-    ...view.features,
-  ].map((column) => [column.name, inverse.get(column.name) ?? column.name] as const);
+  const columns = [...viewJoinKeys(entities, view), ...view.features].map(
+    (column) => [column.name, inverse.get(column.name) ?? column.name] as const,
+  );
   const eventField = source.timestampField;
   const eventUnit = timestampUnit(source, fields, eventField);
   const createdField = source.createdTimestampField;
