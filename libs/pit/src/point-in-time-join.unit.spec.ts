@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { FeatureValue } from '@featurelog/domain';
+import { mergeSorted, type FeatureValue } from '@featurelog/domain';
 import { pointInTimeJoinInMemory, streamBatches, type KeyedPitView } from './in-memory-join';
-import { mergeSorted } from './merge-sorted';
 import { compareHistoryRows, type EntityRow, type HistoryRow } from './pit-rows';
 import { pointInTimeJoin } from './point-in-time-join';
 import { seededRandom } from '@featurelog/testing';
