@@ -17,10 +17,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import Table3 from 'cli-table3';
-import { compareRowVersions, type FeatureValue } from '@featurelog/domain';
+import { compareRowVersions, mergeSorted, type FeatureValue } from '@featurelog/domain';
 import {
   compareHistoryRows,
-  mergeSorted,
   pointInTimeJoin,
   PitJoinStats,
   type EntityRow,

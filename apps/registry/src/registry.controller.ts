@@ -4,6 +4,7 @@ import {
   DEFINITION_KINDS,
   FeaturelogError,
   listDefinitions,
+  parseTimestampText,
   registryAsOf,
   registryObjectKey,
   type DefinitionKind,
@@ -173,11 +174,11 @@ export class RegistryController {
 
   private time(text: string): number {
     if (/^\d+$/.test(text)) return Number(text);
-    const millis = Date.parse(text);
-    if (Number.isNaN(millis)) {
+    const micros = parseTimestampText(text);
+    if (micros === undefined) {
       throw new FeaturelogError('BAD_QUERY', `time must be ISO-8601 or epoch microseconds, got '${text}'`);
     }
-    return millis * 1000;
+    return micros;
   }
 
   private changeRequest(body: ChangeRequest): { definitions: TaggedDefinition[]; prune: boolean; author?: string } {

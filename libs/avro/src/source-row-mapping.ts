@@ -1,6 +1,8 @@
 import { CREATED_TIMESTAMP_FIELD as CREATED, EVENT_TIMESTAMP_FIELD as EVENT } from './row-schema';
 import {
   FeaturelogError,
+  parseTimestampText,
+  viewJoinKeys,
   type DataSourceDefinition,
   type EntityDefinition,
   type FeatureValue,
@@ -46,10 +48,9 @@ export function sourceRowMapper(
   const fields = recordFields(sourceSchema);
   const inverse = new Map<string, string>();
   for (const [from, to] of Object.entries(source.fieldMapping ?? {})) inverse.set(to, from);
-  const columns = [
-    ...view.entities.flatMap((name) => entities.find((entity) => entity.name === name)?.joinKeys ?? []),
-    ...view.features,
-  ].map((column) => [column.name, inverse.get(column.name) ?? column.name] as const);
+  const columns = [...viewJoinKeys(entities, view), ...view.features].map(
+    (column) => [column.name, inverse.get(column.name) ?? column.name] as const,
+  );
   const eventField = source.timestampField;
   const eventUnit = timestampUnit(source, fields, eventField);
   const createdField = source.createdTimestampField;
@@ -95,13 +96,8 @@ function toMicros(value: FeatureValue, unit: SourceTimestampUnit): FeatureValue 
   if (value === null) return null;
   if (unit === 'iso-string') {
     if (typeof value !== 'string') return value;
-    const text = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
-    const millis = Date.parse(text);
-    // Left as the text so that row validation names the field and the value.
-    if (Number.isNaN(millis)) return value;
-    const fraction = /\.(\d+)/.exec(value)?.[1] ?? '';
-    const extraMicros = fraction.length > 3 ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
-    return millis * 1000 + extraMicros;
+    // Text that is no timestamp is left as it is, so that row validation names the field and the value.
+    return parseTimestampText(value) ?? value;
   }
   if (typeof value !== 'number') return value;
   if (unit === 'millis') return value * 1000;

@@ -9,6 +9,7 @@ import {
   requireDefinition,
   topicNames,
   validateRow,
+  viewJoinKeys,
   type DataSourceDefinition,
   type DefinitionSource,
   type EntityDefinition,
@@ -178,7 +179,7 @@ export function buildOfflineView(
     topic: source?.topic ?? topicNames.features(project, definition),
     definition,
     entities,
-    joinKeys: entities.flatMap((entity) => entity.joinKeys),
+    joinKeys: viewJoinKeys(entities, definition),
     ...(source === undefined ? {} : { source }),
     fingerprint: canonicalJson({ definition, entities, source: source ?? null }),
   };

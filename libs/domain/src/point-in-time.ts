@@ -27,14 +27,16 @@ export interface PointInTimeOptions {
 }
 
 /**
- * The point-in-time rule, by brute force (the oracle for the streaming merge in libs/pit).
+ * The point-in-time rule, by brute force: the one oracle every point-in-time test checks against (the
+ * streaming and columnar joins of libs/pit, exports, the quickstart demo).
  * For an entity row with key k and timestamp t, the candidates are the rows with
  * - entityKey = k,
  * - eventTimestamp <= t,
  * - eventTimestamp >= t - ttlSeconds * 1e6 when ttlSeconds > 0 (both bounds inclusive),
  * - with `asServed`, additionally appendTime <= t and (createdTimestamp null or createdTimestamp <= t).
  * The winner is the greatest (eventTimestamp, createdTimestamp, log position) by compareRowVersions;
- * null when there is no candidate (the entity row is kept, with null features).
+ * null when there is no candidate (the entity row is kept, with null features). A delete is a candidate
+ * like any row (its values saying so); when it is the winner, the features are null as if there were none.
  */
 export function pointInTimeLookup<V>(
   rows: readonly PitCandidate<V>[],

@@ -67,6 +67,15 @@ describe('pointInTimeLookup', () => {
     );
   });
 
+  it('lets a delete win like any row, and an upsert after it win again', () => {
+    const history: PitCandidate<string | null>[] = [row('k', 1 * S, 0), { ...row('k', 2 * S, 1), values: null }];
+    history.push(row('k', 3 * S, 2));
+    const at = (t: number) => pointInTimeLookup(history, { entityKey: 'k', timestamp: t }, { ttlSeconds: 0 });
+    assert.equal(at(1 * S)?.values, 'k@0');
+    assert.equal(at(2 * S)?.values, null, 'the delete is the winner');
+    assert.equal(at(3 * S)?.values, 'k@2');
+  });
+
   it('keeps every entity row, duplicates included, in order', () => {
     const result = pointInTimeJoinReference(
       rows,

@@ -207,6 +207,27 @@ describe('registry lookups', () => {
     // The same lookups work on plain definitions.
     assert.equal(resolveServiceFeatures(driverDefinitions(), 'driver_activity').length, 3);
   });
+
+  it('gives a view its join keys from the registry, definitions or its entities, a shared one once', () => {
+    const view = getView(state, 'driver_live')!;
+    const pair = { ...view, entities: ['driver', 'fleet', 'car'] };
+    const entities = [
+      { name: 'car', joinKeys: [{ name: 'driver_id', type: 'int64' as const }] },
+      { name: 'fleet', joinKeys: [{ name: 'fleet_id', type: 'string' as const }] },
+      { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' as const }] },
+    ];
+    const tagged = entities.map((definition) => ({ kind: 'entity' as const, definition }));
+    const expected = [
+      { name: 'driver_id', type: 'int64' },
+      { name: 'fleet_id', type: 'string' },
+    ];
+    assert.deepEqual(viewJoinKeys(entities, pair), expected);
+    assert.deepEqual(viewJoinKeys(tagged, pair), expected);
+    assert.throws(() => viewJoinKeys(entities.slice(1), pair), { code: 'UNKNOWN_ENTITY' });
+    assert.throws(() => viewJoinKeys([], pair), { code: 'UNKNOWN_ENTITY' });
+    const retyped = [...entities.slice(1), { name: 'car', joinKeys: [{ name: 'driver_id', type: 'string' as const }] }];
+    assert.throws(() => viewJoinKeys(retyped, pair), { code: 'INVALID_FEATURE_VIEW' });
+  });
 });
 
 describe('registry fold (randomized)', () => {

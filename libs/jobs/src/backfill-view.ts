@@ -5,7 +5,6 @@ import {
   viewJoinKeys,
   type DefinitionSource,
   type FeatureValue,
-  type JoinKey,
 } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
 import { assertOneTopicFiledUnder, resolveOfflineView } from '@featurelog/compactor';
@@ -85,7 +84,7 @@ export async function backfillView(
     throw new FeaturelogError('VIEW_NOT_ONLINE', `feature view "${view.name}" is not served online (online: false)`);
   }
   const entities = view.entities.map((name) => requireDefinition(definitions, 'entity', name));
-  const joinKeys = distinctJoinKeys(viewJoinKeys(definitions, view));
+  const joinKeys = viewJoinKeys(definitions, view);
   // The view's data source's existing topic, if it reads one, else its managed topic.
   const { topic, source: dataSource } = resolveOfflineView(definitions, sources.project, view);
   if (source === 'segments') assertOneTopicFiledUnder(definitions, sources.project, view);
@@ -170,11 +169,4 @@ export async function backfillView(
     undecodableTailRecords: history.undecodableTailRecords,
     millis: Date.now() - started,
   };
-}
-
-/** Entities that share a join key give the view one key column, as in its row schema and the materializer. */
-function distinctJoinKeys(keys: readonly JoinKey[]): JoinKey[] {
-  const out: JoinKey[] = [];
-  for (const key of keys) if (!out.some((known) => known.name === key.name)) out.push(key);
-  return out;
 }

@@ -3,6 +3,7 @@ import {
   getDataSource,
   getEntity,
   listDefinitions,
+  parseTimestampText,
   topicNames,
   type EntityDefinition,
   type FeatureViewDefinition,
@@ -17,7 +18,6 @@ import {
 } from '@featurelog/avro';
 import { DLQ_HEADERS, type EventLog, type LogRecord } from '@featurelog/log';
 import { ViewProjection } from '@featurelog/materializer';
-import { parseTimestampText } from './timestamp-text';
 
 /**
  * `<project>.dlq` holds the records consumers refused for good: the original key, bytes and headers,

@@ -1,6 +1,5 @@
-import { FeaturelogError, type ValueType } from '@featurelog/domain';
+import { FeaturelogError, parseTimestampText, type ValueType } from '@featurelog/domain';
 import type { ExportPlan } from './export-plan';
-import { parseTimestampText } from './timestamp-text';
 
 /** What a CSV column's text turned out to be, judged over every row. */
 interface TextColumnShape {

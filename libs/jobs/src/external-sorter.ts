@@ -3,8 +3,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { FeaturelogError } from '@featurelog/domain';
-import { mergeSorted } from '@featurelog/pit';
+import { FeaturelogError, mergeSorted } from '@featurelog/domain';
 
 export interface ExternalSorterOptions<T> {
   compare: (a: T, b: T) => number;

@@ -1,5 +1,4 @@
 export * from './sortable-entity-key';
-export * from './timestamp-text';
 export * from './external-sorter';
 export * from './entity-file';
 export * from './entity-rows';

@@ -2,7 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import type { FeatureValue, FeatureViewDefinition } from '@featurelog/domain';
+import {
+  pointInTimeLookup,
+  type FeatureValue,
+  type FeatureViewDefinition,
+  type PitCandidate,
+} from '@featurelog/domain';
 import type { SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog } from '@featurelog/log';
 import type { SegmentCodec } from '@featurelog/offline-store';
@@ -39,9 +44,8 @@ export interface EntityRowSpec {
 }
 
 /**
- * The point-in-time rule by brute force, written from ARCHITECTURE.md and nothing else: candidates share
- * the key, have event_timestamp <= t and (TTL > 0) >= t - TTL; as-served also needs appended and created
- * by t; the winner has the greatest (event_timestamp, created_timestamp with null lowest, offset, partition).
+ * The point-in-time winner among logged rows by the domain's brute-force rule, pointInTimeLookup (the
+ * oracle): the row whose `key` column equals `value` that wins at t under the view's TTL, or null.
  */
 export function oracle(
   history: readonly LoggedRow[],
@@ -52,32 +56,24 @@ export function oracle(
   asServed: boolean,
 ): LoggedRow | null {
   if (value === null) return null;
-  let best: LoggedRow | null = null;
-  for (const row of history) {
-    const et = row.values.event_timestamp as number;
-    const created = row.values.created_timestamp as number | null;
-    if (row.values[key] !== value || et > t) continue;
-    if (view.ttlSeconds > 0 && et < t - view.ttlSeconds * SECOND) continue;
-    if (asServed && (row.appendedAt > t || (created !== null && created > t))) continue;
-    if (best === null) {
-      best = row;
-      continue;
-    }
-    const bet = best.values.event_timestamp as number;
-    const bc = (best.values.created_timestamp as number | null) ?? -Infinity;
-    const c = created ?? -Infinity;
-    const wins =
-      et !== bet
-        ? et > bet
-        : c !== bc
-          ? c > bc
-          : row.offset !== best.offset
-            ? row.offset > best.offset
-            : row.partition > best.partition;
-    if (wins) best = row;
-  }
-  return best;
+  const candidates = history.map((row): PitCandidate<LoggedRow> => ({
+    entityKey: keyText(row.values[key]),
+    eventTimestamp: row.values.event_timestamp as number,
+    createdTimestamp: row.values.created_timestamp as number | null,
+    position: { partition: row.partition, offset: row.offset },
+    appendTime: row.appendedAt,
+    values: row,
+  }));
+  const winner = pointInTimeLookup(
+    candidates,
+    { entityKey: keyText(value), timestamp: t },
+    { ttlSeconds: view.ttlSeconds, asServed },
+  );
+  return winner?.values ?? null;
 }
+
+/** Equal text exactly for strictly equal key values (1 and "1" stay apart). */
+const keyText = (value: unknown): string => `${typeof value}:${String(value)}`;
 
 export function naiveIso(micros: number): string {
   const millis = Math.floor(micros / 1000);

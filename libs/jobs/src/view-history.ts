@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import {
   FeaturelogError,
+  mergeSorted,
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
@@ -19,7 +20,7 @@ import {
   type SegmentSchema,
   type SegmentWritten,
 } from '@featurelog/offline-store';
-import { compareHistoryRows, mergeSorted, type HistoryRow } from '@featurelog/pit';
+import { compareHistoryRows, type HistoryRow } from '@featurelog/pit';
 import { ExternalSorter } from './external-sorter';
 import { readSegmentHistory, type KeyedHistoryRow } from './segment-history-reader';
 

@@ -5,6 +5,7 @@ import {
   topicNames,
   validateFeatureValue,
   validateTimestampMicros,
+  viewJoinKeys,
   type EntityDefinition,
   type FeatureValue,
   type FeatureViewDefinition,
@@ -63,12 +64,7 @@ export class ViewProjection {
     this.sourceDecoder =
       source === undefined ? undefined : new SourceRecordDecoder(source, view, entities, decoder, schemas);
     this.topic = source?.topic ?? topicNames.features(project, view);
-    // Entities that share a join key give the view one column, as in its row schema and in serving.
-    const joinKeys: JoinKey[] = [];
-    for (const key of entities.flatMap((entity) => entity.joinKeys)) {
-      if (!joinKeys.some((known) => known.name === key.name)) joinKeys.push(key);
-    }
-    this.joinKeys = joinKeys;
+    this.joinKeys = viewJoinKeys(entities, view);
     this.reader = readerSchema(rowSchemaFor(view, entities, project));
     this.featureNames = view.features.map((feature) => feature.name);
     this.ttlSeconds =

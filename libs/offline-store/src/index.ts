@@ -5,7 +5,6 @@ export * from './segment-events';
 export * from './offset-ranges';
 export * from './segment-files';
 export * from './segment-catalog';
-export * from './sorted-merge';
 export * from './segment-merge';
 export * from './parquet-columns';
 export * from './parquet-file-buffer';

@@ -1,10 +1,9 @@
-import { FeaturelogError } from '@featurelog/domain';
+import { FeaturelogError, mergeSorted } from '@featurelog/domain';
 import type { SegmentCodec } from './segment-codec.port';
 import type { SegmentsMerged, SegmentWritten } from './segment-events';
 import { liveSegments, type SegmentCatalog } from './segment-catalog';
 import { readSegment, readSegmentSchema, writeSegment, nowMicros } from './segment-files';
 import { compareSegmentRows } from './segment-schema';
-import { mergeSortedBatches } from './sorted-merge';
 
 export interface MergePlanOptions {
   /** Segments below this size are merge candidates. */
@@ -70,6 +69,9 @@ export function planSegmentMerges(
   return plans;
 }
 
+/** Rows per batch of a merge when the caller names no row group size. */
+const MERGE_BATCH_ROWS = 65_536;
+
 /** Position of a segment's first offset, comparable across segments: partition-major. */
 function logStart(segment: SegmentWritten): number {
   const first = segment.ranges.reduce((a, b) =>
@@ -119,10 +121,10 @@ export async function mergeSegments(codec: SegmentCodec, input: MergeSegmentsInp
     schema,
     date: plan.date,
     ranges: plan.segments.flatMap((segment) => segment.ranges),
-    rows: mergeSortedBatches(
+    rows: mergeSorted(
       plan.segments.map((segment) => readSegment(codec, root, segment)),
       (a, b) => compareSegmentRows(schema, a, b),
-      input.rowGroupSize,
+      { batchSize: input.rowGroupSize ?? MERGE_BATCH_ROWS },
     ),
     segmentId: input.segmentId,
     rowGroupSize: input.rowGroupSize,

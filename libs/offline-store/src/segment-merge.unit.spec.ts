@@ -9,7 +9,6 @@ import {
   foldSegmentEvents,
   liveSegments,
   mergeSegments,
-  mergeSortedBatches,
   planSegmentMerges,
   readSegment,
   segmentCoverage,
@@ -140,25 +139,5 @@ describe('segment merge', () => {
       byCount.map((p) => p.segments.map((s) => s.segmentId)),
       [['a', 'b'], ['c', 'd'], ['e'], ['lonely']],
     );
-  });
-
-  it('k-way merges sorted batches stably, whatever the batch boundaries', async () => {
-    async function* batched<T>(values: T[], size: number): AsyncIterable<T[]> {
-      for (let i = 0; i < values.length; i += size) yield values.slice(i, i + size);
-      yield [];
-    }
-    const inputs = [[1, 4, 4, 9, 12], [], [0, 4, 5, 5, 6, 100], [2, 3, 4]];
-    const tagged = inputs.map((values, input) => values.map((value) => ({ value, input })));
-    const out: { value: number; input: number }[] = [];
-    for await (const batch of mergeSortedBatches(
-      tagged.map((values, i) => batched(values, i + 1)),
-      (a, b) => a.value - b.value,
-      4,
-    )) {
-      assert.ok(batch.length <= 4);
-      out.push(...batch);
-    }
-    const expected = tagged.flat().sort((a, b) => a.value - b.value || a.input - b.input);
-    assert.deepEqual(out, expected);
   });
 });

@@ -1,5 +1,4 @@
-import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
-import { MinHeap } from './min-heap';
+import { FeaturelogError, MinHeap, type FeatureValue } from '@featurelog/domain';
 
 /**
  * An entity key in columnar form: a number when the pass's only join key is an integer, else the

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { FeatureValue } from '@featurelog/domain';
+import { pointInTimeLookup, type FeatureValue, type PitCandidate } from '@featurelog/domain';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey, type HistoryColumns } from './columnar-join';
 import { seededRandom } from '@featurelog/testing';
 
@@ -17,37 +17,16 @@ interface Row {
   label: FeatureValue;
 }
 
-/** ARCHITECTURE.md "Point-in-time" by brute force, with no code of the library. */
-function oracle(
-  rows: readonly Row[],
-  key: ColumnKey | null,
-  t: number,
-  ttlSeconds: number,
-  asServed: boolean,
-): Row | undefined {
-  if (key === null) return undefined;
-  let best: Row | undefined;
-  for (const row of rows) {
-    if (row.key !== key || row.event > t) continue;
-    if (ttlSeconds > 0 && row.event < t - ttlSeconds * SECOND) continue;
-    if (asServed && (row.appended > t || (row.created !== null && row.created > t))) continue;
-    if (best === undefined) {
-      best = row;
-      continue;
-    }
-    const c = row.created ?? -Infinity;
-    const bc = best.created ?? -Infinity;
-    const wins =
-      row.event !== best.event
-        ? row.event > best.event
-        : c !== bc
-          ? c > bc
-          : row.offset !== best.offset
-            ? row.offset > best.offset
-            : row.partition > best.partition;
-    if (wins) best = row;
-  }
-  return best;
+/** The rows as candidates of the domain's brute-force point-in-time rule, pointInTimeLookup (the oracle). */
+function candidatesOf(rows: readonly Row[]): PitCandidate<Row>[] {
+  return rows.map((row) => ({
+    entityKey: String(row.key),
+    eventTimestamp: row.event,
+    createdTimestamp: row.created,
+    position: { partition: row.partition, offset: row.offset },
+    appendTime: row.appended,
+    values: row,
+  }));
 }
 
 /** Segment order: key, event, created (null lowest), partition, offset. */
@@ -140,8 +119,16 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
             const [wholeValue, wholeLabel] = here.columnsInRowOrder(order, entities.length);
             assert.deepEqual(wholeValue, value, `seed ${seed}: numeric column in row order`);
             assert.deepEqual(wholeLabel, label, `seed ${seed}: value column in row order`);
+            const candidates = candidatesOf(rows);
             entities.forEach((entity, i) => {
-              const want = oracle(rows, entity.key, entity.t, ttlSeconds, asServed);
+              const want =
+                entity.key === null
+                  ? undefined
+                  : pointInTimeLookup(
+                      candidates,
+                      { entityKey: String(entity.key), timestamp: entity.t },
+                      { ttlSeconds, asServed },
+                    )?.values;
               const got = {
                 value: 'numbers' in value ? (value.present[i] === 1 ? value.numbers[i] : null) : null,
                 label: 'values' in label ? label.values[i] : undefined,

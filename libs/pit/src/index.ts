@@ -1,5 +1,3 @@
-export { BatchCursor } from './batch-cursor';
-export { mergeSorted, type MergeSortedOptions } from './merge-sorted';
 export {
   type EntityRow,
   type HistoryRow,

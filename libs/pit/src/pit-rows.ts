@@ -45,7 +45,7 @@ export function compareEntityKeys(a: string, b: string): number {
 
 /**
  * Sort order of a view's history: (entity key, event timestamp, created timestamp with null lowest,
- * partition, offset). Use it to k-way merge segments and the log tail with {@link mergeSorted}.
+ * partition, offset). Use it to k-way merge segments and the log tail with the domain's mergeSorted.
  */
 export function compareHistoryRows(a: HistoryRow, b: HistoryRow): number {
   if (a.entityKey !== b.entityKey) return a.entityKey < b.entityKey ? -1 : 1;

@@ -1,6 +1,4 @@
-import { compareRowVersions, type FeatureValue, FeaturelogError } from '@featurelog/domain';
-import { BatchCursor } from './batch-cursor';
-import { MinHeap } from './min-heap';
+import { BatchCursor, compareRowVersions, type FeatureValue, FeaturelogError, MinHeap } from '@featurelog/domain';
 import type { EntityRow, HistoryRow, PitView } from './pit-rows';
 
 export interface PointInTimeJoinOptions {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { FeatureValue } from '@featurelog/domain';
+import { mergeSorted, pointInTimeLookup, type FeatureValue, type PitCandidate } from '@featurelog/domain';
 import { pointInTimeJoinInMemory, streamBatches, type KeyedPitView } from './in-memory-join';
-import { mergeSorted } from './merge-sorted';
 import { compareHistoryRows, type EntityRow, type HistoryRow } from './pit-rows';
 import { pointInTimeJoin } from './point-in-time-join';
 import { seededRandom } from '@featurelog/testing';
@@ -18,35 +17,26 @@ interface ViewSpec {
 }
 
 /**
- * The rule of ARCHITECTURE.md "Point-in-time", written out by brute force and independently of the
- * library (no compareRowVersions): scan every row of the view for every entity row.
+ * What the join must emit, by the domain's brute-force rule pointInTimeLookup (the oracle): for every
+ * entity row and view, the winner among all of the view's rows, its requested features or nulls.
  */
-function oracle(entityRows: readonly EntityRow[], views: readonly ViewSpec[], asServed: boolean): EntityRow[] {
-  const beats = (a: HistoryRow, b: HistoryRow): boolean => {
-    if (a.eventTimestamp !== b.eventTimestamp) return a.eventTimestamp > b.eventTimestamp;
-    const ac = a.createdTimestamp === null ? -Infinity : a.createdTimestamp;
-    const bc = b.createdTimestamp === null ? -Infinity : b.createdTimestamp;
-    if (ac !== bc) return ac > bc;
-    if (a.position.offset !== b.position.offset) return a.position.offset > b.position.offset;
-    return a.position.partition > b.position.partition;
-  };
+function expectedJoin(entityRows: readonly EntityRow[], views: readonly ViewSpec[], asServed: boolean): EntityRow[] {
   if (views.length === 0) return [...entityRows];
+  const candidates = views.map((view) =>
+    view.rows.map((row): PitCandidate<HistoryRow> => ({ ...row, appendTime: row.appendedAt, values: row })),
+  );
   return entityRows.map((row) => {
-    const t = row.timestamp;
     const features: Record<string, Record<string, FeatureValue>> = {};
-    for (const view of views) {
-      let winner: HistoryRow | undefined;
-      for (const h of view.rows) {
-        if (h.entityKey !== row.entityKeys[view.keyName]) continue;
-        if (h.eventTimestamp > t) continue;
-        if (view.ttlSeconds > 0 && h.eventTimestamp < t - view.ttlSeconds * SECOND) continue;
-        if (asServed && (h.appendedAt > t || (h.createdTimestamp !== null && h.createdTimestamp > t))) continue;
-        if (winner === undefined || beats(h, winner)) winner = h;
-      }
-      features[view.name] = Object.fromEntries(
-        view.features.map((f) => [f, winner === undefined ? null : (winner.features[f] ?? null)]),
+    views.forEach((view, v) => {
+      const winner = pointInTimeLookup(
+        candidates[v]!,
+        { entityKey: row.entityKeys[view.keyName]!, timestamp: row.timestamp },
+        { ttlSeconds: view.ttlSeconds, asServed },
       );
-    }
+      features[view.name] = Object.fromEntries(
+        view.features.map((f) => [f, winner === null ? null : (winner.values.features[f] ?? null)]),
+      );
+    });
     return { ...row, features };
   });
 }
@@ -181,7 +171,7 @@ describe('pointInTimeJoin against a brute-force oracle', () => {
         const random = seededRandom(seed * 2 + (asServed ? 1 : 0));
         const scenario = randomScenario(random);
         const actual = await runJoin(scenario, asServed, random);
-        const expected = oracle(scenario.entityRows, scenario.views, asServed);
+        const expected = expectedJoin(scenario.entityRows, scenario.views, asServed);
         assert.deepEqual(actual, expected, `seed ${seed}, asServed=${asServed}: output differs from the oracle`);
       }
     });

@@ -1,5 +1,10 @@
-import { listElementType, parseJsonExact, type ScalarType, type ValueType } from '@featurelog/domain';
-import { parseTimestampMicros } from './row-input';
+import {
+  listElementType,
+  parseJsonExact,
+  parseTimestampText,
+  type ScalarType,
+  type ValueType,
+} from '@featurelog/domain';
 
 const INTEGER = /^[+-]?\d+(\.0*)?$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -70,7 +75,7 @@ function scalarFromText(type: ScalarType, text: string): unknown {
       return text;
     case 'timestamp':
       if (/^\d+$/.test(trimmed)) return Number(trimmed);
-      return parseTimestampMicros(trimmed) ?? text;
+      return parseTimestampText(trimmed) ?? text;
     default:
       return text;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeEntityKey, type FeaturelogError, topicNames, valueSubject } from '@featurelog/domain';
 import { readerSchema, RowDecoder, rowSchemaFor } from '@featurelog/avro';
 import { partitionForKey, type LogRecord } from '@featurelog/log';
-import { InvalidRowsError, parseTimestampMicros } from '@featurelog/producer';
+import { InvalidRowsError } from '@featurelog/producer';
 import { appliedProject, type AppliedProject } from './producer.test-kit';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5) * 1000;
@@ -167,21 +167,5 @@ describe('FeatureProducer on the embedded log', () => {
     );
     assert.equal(summary.produced, 96);
     assert.equal((await readAll(project, topic)).length, countBefore + 96);
-  });
-});
-
-describe('parseTimestampMicros', () => {
-  it('reads ISO 8601 exactly to the microsecond, naive as UTC, with offsets', () => {
-    assert.equal(parseTimestampMicros('2025-01-02T03:04:05Z'), T0);
-    assert.equal(parseTimestampMicros('2025-01-02T03:04:05'), T0);
-    assert.equal(parseTimestampMicros('2025-01-02 03:04:05.000001'), T0 + 1);
-    assert.equal(parseTimestampMicros('2025-01-02T03:04:05.1234569Z'), T0 + 123_456);
-    assert.equal(parseTimestampMicros('2025-01-02T04:04:05+01:00'), T0);
-    assert.equal(parseTimestampMicros('2025-01-02T02:34:05-0030'), T0);
-    assert.equal(parseTimestampMicros('2025-01-02'), Date.UTC(2025, 0, 2) * 1000);
-  });
-  it('refuses impossible dates and other text', () => {
-    for (const text of ['2025-02-30', '2025-01-02T24:00:00', 'yesterday', '1735787045', '2025-1-2', ''])
-      assert.equal(parseTimestampMicros(text), undefined, text);
   });
 });

@@ -1,4 +1,4 @@
-import { listElementType, type FeatureViewDefinition, type JoinKey } from '@featurelog/domain';
+import { listElementType, parseTimestampText, type FeatureViewDefinition, type JoinKey } from '@featurelog/domain';
 
 /**
  * A row as callers hand it to the producer: the view's join keys, `event_timestamp`, optional
@@ -67,7 +67,7 @@ function timestampInput(value: unknown): unknown {
     const millis = value.getTime();
     return Number.isNaN(millis) ? value : millis * 1000;
   }
-  if (typeof value === 'string') return parseTimestampMicros(value) ?? value;
+  if (typeof value === 'string') return parseTimestampText(value) ?? value;
   // Past 2^53 µs (year 2255) timestamps are doubles by design (see MAX_TIMESTAMP_MICROS); the range check decides.
   if (typeof value === 'bigint') return Number(value);
   return integerInput(value);
@@ -89,42 +89,4 @@ function listInput(value: unknown, convert: Converter): unknown {
     }
   });
   return out ?? value;
-}
-
-/** Date part, optional time (`T` or space) with up to 9 fraction digits, optional zone; naive means UTC. */
-const ISO_TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?$/;
-
-/**
- * Epoch microseconds of an ISO 8601 timestamp, exact to the microsecond (Date.parse stops at the
- * millisecond; digits past the sixth are truncated). Naive timestamps are UTC, as everywhere in
- * featurelog. Undefined when the text is not such a timestamp or names an impossible date.
- */
-export function parseTimestampMicros(text: string): number | undefined {
-  const match = ISO_TIMESTAMP.exec(text.trim());
-  if (match === null) return undefined;
-  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction = '', zone] = match;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
-  const dayMillis = Date.UTC(year, month - 1, day);
-  const check = new Date(dayMillis);
-  // Date.UTC rolls 2024-02-30 over into March; a timestamp naming a day that does not exist is refused.
-  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
-    return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  let offsetMinutes = 0;
-  if (zone !== undefined && /^[+-]/.test(zone)) {
-    const digits = zone.slice(1).replace(':', '');
-    const zoneHours = Number(digits.slice(0, 2));
-    const zoneMinutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
-    if (zoneHours > 23 || zoneMinutes > 59) return undefined;
-    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
-  }
-  const seconds = dayMillis / 1000 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
-  const micros = fraction === '' ? 0 : Number(fraction.padEnd(6, '0').slice(0, 6));
-  return seconds * 1_000_000 + micros;
 }

@@ -127,17 +127,7 @@ export class ServingCatalog {
     let view = this.views.get(name);
     if (view === undefined) {
       const definition = requireDefinition(this.state, 'feature_view', name);
-      const joinKeys: JoinKey[] = [];
-      for (const key of viewJoinKeys(this.state, definition)) {
-        const seen = joinKeys.find((k) => k.name === key.name);
-        if (seen === undefined) joinKeys.push(key);
-        else if (seen.type !== key.type) {
-          throw new FeaturelogError(
-            'INVALID_FEATURE_VIEW',
-            `view "${name}" has join key "${key.name}" twice with different types (${seen.type}, ${key.type})`,
-          );
-        }
-      }
+      const joinKeys = viewJoinKeys(this.state, definition);
       const found = definition.source === undefined ? undefined : getDataSource(this.state, definition.source);
       // File sources are ingested into the view's managed topic.
       const source = found?.kind === 'kafka' ? found : undefined;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseTimestampText, pointInTimeLookup } from '@featurelog/domain';
 import {
   DEMO_ENTITY_ROWS,
   LATE_DRIVER,
@@ -12,7 +13,8 @@ import {
 
 /** What the quickstart demo must serve and export, worked out by brute force: shared by the specs that run it. */
 
-const TTL_MICROS = 2 * 3_600_000_000;
+/** driver_hourly_stats' TTL in the example repository. */
+const TTL_SECONDS = 2 * 3_600;
 
 /** Parquet hands back bigints and Dates: plain numbers and ISO text compare across runs and with the oracle. */
 export function plain(rows: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
@@ -26,37 +28,35 @@ export function plain(rows: ReadonlyArray<Record<string, unknown>>): Array<Recor
   );
 }
 
-const micros = (iso: string) => Date.parse(iso) * 1_000;
+const micros = (iso: string) => parseTimestampText(iso)!;
 
-/** The training set the demo must export, worked out from the sample history by brute force. */
+/** The training set the demo must export: the domain's point-in-time rule (the oracle) over the sample history. */
 export async function expectedTrainingSet(): Promise<Array<Record<string, unknown>>> {
   const [, ...lines] = (await readFile(join(REPO_ROOT, 'examples', 'drivers', 'data', 'driver_stats.csv'), 'utf8'))
     .trim()
     .split('\n');
-  const history = lines.map((line) => {
+  // Ingested in file order, one driver's rows in one partition: the line is the log position.
+  const history = lines.map((line, offset) => {
     const [driver, event, created, conv, acc, trips] = line.split(',');
     return {
-      driver: Number(driver),
-      event: micros(event!),
-      created: micros(created!),
-      conv_rate: Number(conv),
-      acc_rate: Number(acc),
-      avg_daily_trips: Number(trips),
+      entityKey: driver!,
+      eventTimestamp: micros(event!),
+      createdTimestamp: micros(created!),
+      position: { partition: 0, offset },
+      values: { conv_rate: Number(conv), acc_rate: Number(acc), avg_daily_trips: Number(trips) },
     };
   });
   return DEMO_ENTITY_ROWS.slice(1).map((line) => {
     const [driver, time, label] = line.split(',');
     const at = micros(time!);
-    const match = history
-      .filter((row) => row.driver === Number(driver) && row.event <= at && row.event >= at - TTL_MICROS)
-      .sort((a, b) => b.event - a.event || b.created - a.created)[0];
+    const match = pointInTimeLookup(history, { entityKey: driver!, timestamp: at }, { ttlSeconds: TTL_SECONDS });
     return {
       driver_id: Number(driver),
       event_timestamp: new Date(at / 1_000).toISOString(),
       trip_completed: Number(label),
-      conv_rate: match?.conv_rate ?? null,
-      acc_rate: match?.acc_rate ?? null,
-      avg_daily_trips: match?.avg_daily_trips ?? null,
+      conv_rate: match?.values.conv_rate ?? null,
+      acc_rate: match?.values.acc_rate ?? null,
+      avg_daily_trips: match?.values.avg_daily_trips ?? null,
     };
   });
 }

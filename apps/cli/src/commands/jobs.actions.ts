@@ -2,12 +2,11 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { FeaturelogError } from '@featurelog/domain';
+import { FeaturelogError, parseTimestampText } from '@featurelog/domain';
 import {
   assertParquetOutput,
   projectJobExecutor,
   followJob,
-  parseTimestampText,
   submitJob,
   type JobProgress,
   type JobSpec,

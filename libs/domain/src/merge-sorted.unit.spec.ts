@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mergeSorted } from './merge-sorted';
+import { mergeSorted } from '@featurelog/domain';
 import { seededRandom } from '@featurelog/testing';
 
 async function* inBatches<T>(items: readonly T[], sizes: () => number): AsyncGenerator<T[]> {
@@ -46,6 +46,26 @@ describe('mergeSorted', () => {
     }
   });
 
+  it('k-way merges sorted batches stably, whatever the batch boundaries', async () => {
+    async function* batched<T>(values: T[], size: number): AsyncIterable<T[]> {
+      for (let i = 0; i < values.length; i += size) yield values.slice(i, i + size);
+      yield [];
+    }
+    const inputs = [[1, 4, 4, 9, 12], [], [0, 4, 5, 5, 6, 100], [2, 3, 4]];
+    const tagged = inputs.map((values, input) => values.map((value) => ({ value, input })));
+    const out: { value: number; input: number }[] = [];
+    for await (const batch of mergeSorted(
+      tagged.map((values, i) => batched(values, i + 1)),
+      (a, b) => a.value - b.value,
+      { batchSize: 4 },
+    )) {
+      assert.ok(batch.length <= 4);
+      out.push(...batch);
+    }
+    const expected = tagged.flat().sort((a, b) => a.value - b.value || a.input - b.input);
+    assert.deepEqual(out, expected);
+  });
+
   it('emits nothing for no inputs', async () => {
     assert.deepEqual(await collect(mergeSorted<Item>([], byValue)), []);
   });
@@ -65,5 +85,22 @@ describe('mergeSorted', () => {
       if (taken >= 9) break;
     }
     assert.deepEqual(closed.sort(), [0, 1]);
+  });
+
+  it('closes the inputs that opened when another fails to', async () => {
+    const closed: number[] = [];
+    async function* opens(source: number): AsyncGenerator<Item[]> {
+      try {
+        yield [{ value: 0, source, index: 0 }];
+      } finally {
+        closed.push(source);
+      }
+    }
+    async function* fails(): AsyncGenerator<Item[]> {
+      yield* [];
+      throw new Error('unreadable');
+    }
+    await assert.rejects(collect(mergeSorted([opens(0), fails(), opens(2)], byValue)), /unreadable/);
+    assert.deepEqual(closed.sort(), [0, 2]);
   });
 });

@@ -8,16 +8,24 @@ export interface MergeSortedOptions {
 
 /**
  * K-way merge of streams that are each sorted by `compare` (e.g. Parquet segments and the log
- * tail of one view) into one sorted stream of batches. Holds one batch per input plus one output
- * batch; a binary heap picks the next item in O(log k). Equal items come out in input order, so
- * the merge is stable.
+ * tail of one view, segments compacted into one, spilled runs of a sort) into one sorted stream of
+ * batches. Holds one batch per input plus one output batch; a binary heap picks the next item in
+ * O(log k). Equal items come out in input order, so the merge is stable. Every input is closed when
+ * the merge ends, fails, or its consumer stops early.
  */
 export async function* mergeSorted<T>(
   inputs: readonly AsyncIterable<readonly T[]>[],
   compare: (a: T, b: T) => number,
   { batchSize = 4096 }: MergeSortedOptions = {},
 ): AsyncGenerator<T[]> {
-  const cursors = await Promise.all(inputs.map((input) => BatchCursor.open(input)));
+  const opened = await Promise.allSettled(inputs.map((input) => BatchCursor.open(input)));
+  const cursors = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = opened.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    // The inputs that did open hold files or connections of their own.
+    await Promise.all(cursors.map((cursor) => cursor.close()));
+    throw failed.reason;
+  }
   try {
     const heap = new MinHeap<{ cursor: BatchCursor<T>; source: number }>((a, b) => {
       const order = compare(a.cursor.current as T, b.cursor.current as T);
