@@ -135,7 +135,7 @@ export class DeadLetterQueue {
     const readers = topicReaders(state, project);
     const raw = await readDeadLetterLog(log, project);
     const entries = foldDeadLetters(raw, readers);
-    const selected = this.selectForRedrive(entries, request);
+    const selected = withSiblings(this.selectForRedrive(entries, request), entries);
     const dryRun = request.dryRun ?? false;
     const result: RedriveResult = {
       dryRun,
@@ -302,4 +302,16 @@ function tally(result: RedriveResult): RedriveResult {
   result.failsAgain = count('fails-again');
   result.alreadyRedriven = count('already-redriven');
   return result;
+}
+
+/**
+ * The selection with every other entry of the same source records: each consumer that refused a
+ * record dead-lettered it once (the materializer and the compactor both read a view's topic), and a
+ * redrive re-appends the record once, so all its entries are claimed and completed together. A later
+ * redrive of any of them is then already done, never a second copy of the record.
+ */
+function withSiblings(selected: DeadLetter[], entries: DeadLetter[]): DeadLetter[] {
+  const ids = new Set(selected.map((entry) => entry.id));
+  const sources = new Set(selected.map((entry) => positionText(entry.source)));
+  return entries.filter((entry) => ids.has(entry.id) || sources.has(positionText(entry.source)));
 }
