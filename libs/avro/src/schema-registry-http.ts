@@ -7,6 +7,7 @@ import {
   errorChain,
   tlsFailureKind,
   type ConnectionFailureKind,
+  tlsFailureSetting,
 } from '@featurelog/domain';
 
 export interface SchemaRegistryBasicAuth {
@@ -82,20 +83,10 @@ export class RegistryHttpClient {
 }
 
 function settingFor(kind: ConnectionFailureKind, section: string, hasCredentials: boolean): string {
-  switch (kind) {
-    case 'authentication':
-      return hasCredentials
-        ? `${section}.basicAuth.username / ${section}.basicAuth.password`
-        : `${section}.basicAuth (the registry asks for credentials)`;
-    case 'untrusted-certificate':
-      return `${section}.tls.ca`;
-    case 'certificate-name':
-      return `${section}.url (or ${section}.tls.servername)`;
-    case 'certificate-expired':
-      return `${section}.url`;
-    case 'tls-handshake':
-      return `${section}.url (https:// for TLS) and ${section}.tls`;
-  }
+  if (kind !== 'authentication') return tlsFailureSetting(kind, section, 'url', 'https://');
+  return hasCredentials
+    ? `${section}.basicAuth.username / ${section}.basicAuth.password`
+    : `${section}.basicAuth (the registry asks for credentials)`;
 }
 
 /** A TLS failure of a request to the registry as a ConnectionSettingError naming the setting; undefined otherwise. */

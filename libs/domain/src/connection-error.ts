@@ -98,6 +98,31 @@ export function tlsFailureKind(error: unknown): ConnectionFailureKind | undefine
   return undefined;
 }
 
+/**
+ * The setting of featurelog.yaml a failure other than authentication points at, under `section`:
+ * `address` is where the part is reached (`url`, `brokers`), `scheme` what turns TLS on there
+ * (`rediss://`), if anything does. Authentication is each part's own (credentials differ).
+ */
+export function tlsFailureSetting(
+  kind: Exclude<ConnectionFailureKind, 'authentication'>,
+  section: string,
+  address: string,
+  scheme?: string,
+): string {
+  switch (kind) {
+    case 'untrusted-certificate':
+      return `${section}.tls.ca`;
+    case 'certificate-name':
+      return `${section}.${address} (or ${section}.tls.servername)`;
+    case 'certificate-expired':
+      return `${section}.${address}`;
+    case 'tls-handshake':
+      return scheme === undefined
+        ? `${section}.tls and ${section}.${address}`
+        : `${section}.${address} (${scheme} for TLS) and ${section}.tls`;
+  }
+}
+
 /** What an operator reads for each kind; `detail` is the driver's own reason (never a secret). */
 export function connectionFailureMessage(kind: ConnectionFailureKind, endpoint: string, detail: string): string {
   switch (kind) {

@@ -6,6 +6,7 @@ import {
   errorChain,
   tlsFailureKind,
   type ConnectionFailureKind,
+  tlsFailureSetting,
 } from '@featurelog/domain';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -25,18 +26,8 @@ export type KafkaTls = true | ConnectionOptions;
  * A refused SASL mechanism is the mechanism's fault; other refusals the credentials'.
  */
 function settingFor(kind: ConnectionFailureKind, section: string, mechanismRefused: boolean): string {
-  switch (kind) {
-    case 'authentication':
-      return mechanismRefused ? `${section}.sasl.mechanism` : `${section}.sasl.username / ${section}.sasl.password`;
-    case 'untrusted-certificate':
-      return `${section}.tls.ca`;
-    case 'certificate-name':
-      return `${section}.brokers (or ${section}.tls.servername)`;
-    case 'certificate-expired':
-      return `${section}.brokers`;
-    case 'tls-handshake':
-      return `${section}.tls and ${section}.brokers`;
-  }
+  if (kind !== 'authentication') return tlsFailureSetting(kind, section, 'brokers');
+  return mechanismRefused ? `${section}.sasl.mechanism` : `${section}.sasl.username / ${section}.sasl.password`;
 }
 
 /**

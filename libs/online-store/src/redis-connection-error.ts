@@ -4,26 +4,17 @@ import {
   errorChain,
   tlsFailureKind,
   type ConnectionFailureKind,
+  tlsFailureSetting,
 } from '@featurelog/domain';
 
 /** Redis' answers to a refused AUTH (ACL user or password wrong, user off) or to a command sent without one. */
 const AUTH_REPLY = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid (username-)?password/;
 
 function settingFor(kind: ConnectionFailureKind, section: string, reply: string): string {
-  switch (kind) {
-    case 'authentication':
-      return reply.startsWith('NOPERM')
-        ? `${section}.username (its ACL rules)`
-        : `${section}.username / ${section}.password`;
-    case 'untrusted-certificate':
-      return `${section}.tls.ca`;
-    case 'certificate-name':
-      return `${section}.url (or ${section}.tls.servername)`;
-    case 'certificate-expired':
-      return `${section}.url`;
-    case 'tls-handshake':
-      return `${section}.url (rediss:// for TLS) and ${section}.tls`;
-  }
+  if (kind !== 'authentication') return tlsFailureSetting(kind, section, 'url', 'rediss://');
+  return reply.startsWith('NOPERM')
+    ? `${section}.username (its ACL rules)`
+    : `${section}.username / ${section}.password`;
 }
 
 /**
