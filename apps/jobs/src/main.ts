@@ -73,11 +73,7 @@ export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApp
       log: runtime.log,
       project: config.project,
       schemas: runtime.schemas,
-      registry: async () => {
-        await follower.catchUp();
-        follower.assertComplete();
-        return follower.state;
-      },
+      registry: () => follower.caughtUpState(),
     });
     const app = await NestFactory.create<NestFastifyApplication>(
       {

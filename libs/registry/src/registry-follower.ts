@@ -91,6 +91,13 @@ export class RegistryFollower {
     );
   }
 
+  /** The registry as of the log's end now: catches up, refuses a fold with holes (assertComplete). */
+  async caughtUpState(): Promise<RegistryState> {
+    await this.catchUp();
+    this.assertComplete();
+    return this.current;
+  }
+
   onChange(listener: RegistryListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

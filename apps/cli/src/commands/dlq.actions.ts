@@ -33,11 +33,7 @@ async function withQueue<T>(options: CommonOptions, work: (queue: DeadLetterQueu
       log: runtime.log,
       project: config.project,
       schemas: runtime.schemas,
-      registry: async () => {
-        await follower.catchUp();
-        follower.assertComplete();
-        return follower.state;
-      },
+      registry: () => follower.caughtUpState(),
     });
     return work(queue);
   });
