@@ -3,7 +3,6 @@ export { partitionForKey, murmur2 } from './key-partitioner';
 export { FileEventLog, type FileEventLogOptions, type FsyncMode } from './file-event-log.adapter';
 export { type RecoveryReport } from './file-segment';
 export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-event-log.adapter';
-export * from './consumer-runner';
 export * from './dead-letter-writer';
 export * from './topic-declarations';
 export {

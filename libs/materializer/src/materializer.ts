@@ -9,14 +9,17 @@ import {
   type RegistryState,
 } from '@featurelog/domain';
 import { RowDecoder, type KafkaDataSource, type WriterSchemaSource } from '@featurelog/avro';
-import {
-  ConsumerRunner,
-  type BatchOutcome,
-  type EventLog,
-  type PoisonedRecord,
-  type RecordBatch,
-} from '@featurelog/log';
+import type { EventLog, PoisonedRecord, RecordBatch } from '@featurelog/log';
 import type { OnlineRow, OnlineStore, TopicPartitionOffset } from '@featurelog/online-store';
+import {
+  describeError as describe,
+  ProjectionRuntime,
+  type Projection,
+  type SpecChange,
+  type StreamContext,
+  type StreamRun,
+  type StreamSpec,
+} from '@featurelog/projection';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { MaterializerMetrics } from './materializer-metrics';
 import { DEFAULT_RETENTION_TTL_MULTIPLE, retriable, ViewProjection } from './view-projection';
@@ -80,6 +83,11 @@ interface Settings {
 }
 
 type OffsetsByTopic = Map<string, Map<number, number>>;
+/** Topic → projection of the online view it feeds. */
+type OnlineViews = Map<string, ViewProjection>;
+
+/** The materializer runs as one stream over every online view's topic. */
+const STREAM = 'online';
 
 /**
  * Projects the feature topics of every online view into the online store: the latest row per
@@ -89,39 +97,24 @@ type OffsetsByTopic = Map<string, Map<number, number>>;
  * store write, and consumption starts from those stored offsets (never from the group's commits), so
  * after a crash it resumes exactly where its writes stopped; anything replayed loses last-write-wins.
  *
- * The registry is followed live: a view applied starts being consumed, a view deleted (or turned
- * offline, or moved to a new version's topic) stops being consumed and its values are removed, without
- * a restart. Poison records go to the project's dead-letter topic (ConsumerRunner); infrastructure
- * failures are retried with backoff.
+ * It is a projection (see ProjectionRuntime, which follows the registry, retries, dead-letters and
+ * restarts): a view applied starts being consumed, a view deleted (or turned offline, or moved to a new
+ * version's topic) stops being consumed and its values are removed, without a restart.
  *
  * A wiped store (the checkpoint marker gone, see CHECKPOINT_MARKER_TOPIC) is noticed within
  * `wipeCheckIntervalMs`, or at start, and rebuilt by consuming every topic again from offset 0.
  */
-export class Materializer {
+export class Materializer implements Projection<OnlineViews> {
+  readonly name: string;
   private readonly settings: Settings;
   private readonly decoder: RowDecoder;
   private readonly logger: (level: MaterializerLogLevel, message: string) => void;
-  /** Topic → projection of the view it feeds, for the topics consumed now. */
-  private views = new Map<string, ViewProjection>();
-  private runner: ConsumerRunner | undefined;
-  /** Topics subscribed at some point by the current runner (a re-added one needs a fresh runner). */
-  private consumed = new Set<string>();
-  /** Next offsets as stored in the checkpoint when each topic started being consumed. */
-  private startOffsets: OffsetsByTopic = new Map();
-  /** Next offsets written with the latest batches. */
-  private readonly written: OffsetsByTopic = new Map();
+  private readonly runtime: ProjectionRuntime<OnlineViews>;
+  /** The projections of the latest registry state, reused while their definition is unchanged. */
+  private views: OnlineViews = new Map();
   private readonly existingTopics = new Set<string>();
-  /** Start, reconcile, rebuild and restart run one after another on this chain. */
-  private control: Promise<void> = Promise.resolve();
-  private reconcileQueued = false;
-  /** Checkpoint moves past dead-lettered records, once they are in the DLQ; batches wait for it. */
-  private afterDeadLetters: Promise<void> = Promise.resolve();
-  private readonly pastDeadLetters = new Map<string, { topic: string; partition: number; nextOffset: number }>();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private unfollow: (() => void) | undefined;
-  private stopping = false;
-  private restartAttempts = 0;
-  private lastFailure: unknown;
+  /** Set when a wipe was noticed while running: the next run rebuilds without warning again. */
+  private rebuildingAfterWipe = false;
 
   constructor(private readonly options: MaterializerOptions) {
     const { project } = options;
@@ -138,211 +131,92 @@ export class Materializer {
       restartDelayMs: options.restartDelayMs ?? 500,
       maxRestartDelayMs: options.maxRestartDelayMs ?? 30_000,
     };
+    // The projection's name in its dead letters is its group, as it always was.
+    this.name = this.settings.groupId;
     this.decoder = new RowDecoder(options.schemas);
-    this.logger =
+    const logger =
       options.logger ??
       ((level, message) => {
         if (level !== 'info') process.stderr.write(`[materializer ${level}] ${message}\n`);
       });
-    options.metrics?.attach(this);
+    this.logger = logger;
+    const { metrics } = options;
+    this.runtime = new ProjectionRuntime(this, {
+      log: options.log,
+      dlqTopic: this.settings.dlqTopic,
+      follower: options.follower,
+      registryPollMs: this.settings.registryPollMs,
+      initialRetryMs: this.settings.initialRetryMs,
+      maxRetryMs: this.settings.maxRetryMs,
+      restartDelayMs: this.settings.restartDelayMs,
+      maxRestartDelayMs: this.settings.maxRestartDelayMs,
+      logger: {
+        log: (message) => logger('info', message),
+        warn: (message) => logger('warn', message),
+        error: (message) => logger('error', message),
+      },
+      events: {
+        retry: ({ topic }) => metrics?.retries.inc({ topic }),
+        deadLettered: ({ record, error }) => metrics?.deadLetters.inc({ topic: record.topic, code: error.code }),
+      },
+    });
+    metrics?.attach(this);
   }
 
   /** Topics consumed now, sorted. */
   topics(): string[] {
-    return [...this.views.keys()].sort();
+    return this.runtime.status().flatMap((stream) => stream.topics);
   }
 
   /** Why the consumer is not running, if it is not. */
   assertRunning(): void {
-    if (this.runner !== undefined) return;
-    const reason = this.lastFailure instanceof Error ? this.lastFailure.message : String(this.lastFailure ?? 'stopped');
-    throw new FeaturelogError('MATERIALIZER_NOT_RUNNING', `the materializer is not consuming: ${reason}`, {
-      retriable: true,
-    });
+    this.runtime.assertRunning('MATERIALIZER_NOT_RUNNING', 'the materializer');
   }
 
   /** Reads the registry to its end, starts consuming its online views, and watches for changes. */
   async start(): Promise<void> {
-    await this.options.follower.catchUp();
-    await this.enqueue(() => this.startRunner());
-    this.unfollow = this.options.follower.onFolded(async () => this.scheduleReconcile());
-    this.every(this.settings.wipeCheckIntervalMs, () => this.checkForWipe());
-    this.every(this.settings.registryPollMs, async () => {
-      await this.options.follower.catchUp();
-      this.scheduleReconcile();
-    });
+    await this.runtime.start();
+    this.runtime.every(this.settings.wipeCheckIntervalMs, () => this.checkForWipe());
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.timers.splice(0).forEach(clearInterval);
-    this.unfollow?.();
-    await this.control.catch(() => undefined);
-    await this.stopRunner();
+  stop(): Promise<void> {
+    return this.runtime.stop();
   }
 
   /** Per consumed partition: the end offset of its topic minus the stored checkpoint. */
   async lag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
-    const out: Array<{ topic: string; partition: number; lag: number }> = [];
-    for (const topic of this.topics()) {
-      for (const [partition, end] of await this.options.log.endOffsets(topic)) {
-        const stored = this.written.get(topic)?.get(partition) ?? this.startOffsets.get(topic)?.get(partition) ?? 0;
-        out.push({ topic, partition, lag: Math.max(0, end - stored) });
-      }
-    }
-    return out;
+    return (await this.runtime.lag()).map(({ topic, partition, lag }) => ({ topic, partition, lag }));
   }
 
-  private every(intervalMs: number, task: () => Promise<void>): void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running || this.stopping) return;
-      running = true;
-      task()
-        .catch((error: unknown) => this.logger('warn', describe(error)))
-        .finally(() => (running = false));
-    }, intervalMs);
-    timer.unref();
-    this.timers.push(timer);
+  // ---- the projection -----------------------------------------------------------------------
+
+  groupId(): string {
+    return this.settings.groupId;
   }
 
-  private enqueue(step: () => Promise<void>): Promise<void> {
-    const run = this.control.then(() => (this.stopping ? undefined : step()));
-    this.control = run.catch(() => undefined);
-    return run;
-  }
-
-  private scheduleReconcile(): void {
-    if (this.reconcileQueued) return;
-    this.reconcileQueued = true;
-    void this.enqueue(async () => {
-      this.reconcileQueued = false;
-      await this.reconcile();
-    }).catch((error: unknown) => this.logger('warn', `applying registry changes: ${describe(error)}`));
-  }
-
-  // ---- consumer lifecycle -------------------------------------------------------------------
-
-  private async startRunner(afterWipe = false): Promise<void> {
-    const { store } = this.options;
-    const { checkpointName } = this.settings;
-    const stored = await store.readCheckpoint(checkpointName);
-    const complete = stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC);
-    let offsets = byTopic(stored.filter((entry) => entry.topic !== CHECKPOINT_MARKER_TOPIC));
-    if (!complete) {
-      if (stored.length > 0 && !afterWipe) {
-        this.logger('warn', `checkpoint ${checkpointName} was wiped: rebuilding the online store from offset 0`);
-        this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-incomplete' });
-      }
-      offsets = new Map();
-      await store.writeBatch({
-        rows: [],
-        checkpoint: {
-          consumer: checkpointName,
-          offsets: [{ topic: CHECKPOINT_MARKER_TOPIC, partition: 0, nextOffset: Date.now() }],
-        },
-      });
-    }
-    const views = await this.desiredViews();
-    await this.retireStaleTopics(offsets, views);
-    this.views = views;
-    this.startOffsets = offsets;
-    this.written.clear();
-    const topics = [...views.keys()];
-    this.runner = await ConsumerRunner.start({
-      log: this.options.log,
-      groupId: this.settings.groupId,
-      topics,
-      dlqTopic: this.settings.dlqTopic,
-      fromBeginning: true,
-      // Always a number: the stored checkpoint, or 0. The group's own commits are never used.
-      startOffsets: (topic, partition) => this.startOffsets.get(topic)?.get(partition) ?? 0,
-      handle: (batch) => this.handle(batch),
-      initialRetryMs: this.settings.initialRetryMs,
-      maxRetryMs: this.settings.maxRetryMs,
-      onRetry: ({ error, attempt, delayMs, topic, partition }) => {
-        this.options.metrics?.retries.inc({ topic });
-        this.logger('warn', `${topic}/${partition}: retry ${attempt} in ${delayMs} ms: ${describe(error)}`);
-      },
-      onPoison: (poisoned) => this.deadLettered(poisoned),
-    });
-    this.consumed = new Set(topics);
-    this.lastFailure = undefined;
-    this.restartAttempts = 0;
-    const runner = this.runner;
-    this.logger('info', `consuming ${topics.length} topic(s): ${topics.join(', ')}`);
-    runner.done.then(
-      () => undefined,
-      (error: unknown) => {
-        if (this.runner !== runner || this.stopping) return;
-        this.logger('error', `the consumer failed, restarting: ${describe(error)}`);
-        this.runner = undefined;
-        this.lastFailure = error;
-        this.scheduleRestart();
-      },
-    );
-  }
-
-  private async stopRunner(): Promise<void> {
-    const runner = this.runner;
-    this.runner = undefined;
-    await runner?.stop();
-  }
-
-  /** Stops and starts the consumer from the stored checkpoint, with growing pauses while that fails. */
-  private scheduleRestart(): void {
-    const delay = Math.min(this.settings.maxRestartDelayMs, this.settings.restartDelayMs * 2 ** this.restartAttempts);
-    this.restartAttempts++;
-    const timer = setTimeout(() => {
-      void this.enqueue(async () => {
-        await this.stopRunner();
-        await this.startRunner();
-      }).catch((error: unknown) => {
-        this.lastFailure = error;
-        this.logger('warn', `restart failed, retrying in ${delay} ms: ${describe(error)}`);
-        if (!this.stopping) this.scheduleRestart();
-      });
-    }, delay);
-    timer.unref();
-  }
-
-  private async checkForWipe(): Promise<void> {
-    if (this.runner === undefined) return;
-    const stored = await this.options.store.readCheckpoint(this.settings.checkpointName);
-    if (stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC)) return;
-    await this.enqueue(async () => {
-      if (this.runner === undefined) return;
-      this.logger(
-        'warn',
-        `checkpoint ${this.settings.checkpointName} vanished: the online store was wiped; rebuilding`,
-      );
-      this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-vanished' });
-      await this.stopRunner();
-      await this.startRunner(true);
-    }).catch((error: unknown) => {
-      this.lastFailure = error;
-      this.scheduleRestart();
-      throw error;
-    });
-  }
-
-  // ---- registry changes -------------------------------------------------------------------
-
-  /** The projections of the registry's online views whose topics exist, reusing unchanged ones. */
-  private async desiredViews(): Promise<Map<string, ViewProjection>> {
-    const state = this.options.follower.state;
+  /** One stream: the registry's online views whose topics exist, reusing unchanged projections. */
+  async streams(state: RegistryState | undefined): Promise<Array<StreamSpec<OnlineViews>>> {
     const all = ViewProjection.forRegistry(
-      state,
+      state ?? this.options.follower.state,
       this.options.project,
       (view, entities, source) => this.projectionFor(view, entities, source),
       (view, error) => this.logger('warn', `view "${view}" is not materialized: ${describe(error)}`),
     );
-    const desired = new Map<string, ViewProjection>();
+    const views: OnlineViews = new Map();
     for (const [topic, projection] of all) {
-      if (await this.topicExists(topic)) desired.set(topic, projection);
+      if (await this.topicExists(topic)) views.set(topic, projection);
       else this.logger('warn', `view "${projection.view.name}" waits for its topic ${topic} to exist`);
     }
-    return desired;
+    this.views = views;
+    return [{ key: STREAM, topics: [...views.keys()], fingerprint: STREAM, unit: views }];
+  }
+
+  async open(spec: StreamSpec<OnlineViews>, context: StreamContext): Promise<StreamRun<OnlineViews>> {
+    const afterWipe = this.rebuildingAfterWipe;
+    this.rebuildingAfterWipe = false;
+    const run = new OnlineRun(this.options, this.settings, context, spec.unit);
+    await run.restoreCheckpoint(afterWipe, this.options.follower.state);
+    return run;
   }
 
   private projectionFor(
@@ -376,39 +250,83 @@ export class Materializer {
     return true;
   }
 
-  private async reconcile(): Promise<void> {
-    const runner = this.runner;
-    if (runner === undefined) return;
-    const desired = await this.desiredViews();
-    const removed = [...this.views.keys()].filter((topic) => !desired.has(topic));
-    const added = [...desired.keys()].filter((topic) => !this.views.has(topic));
-    for (const [topic, projection] of desired) if (this.views.has(topic)) this.views.set(topic, projection);
-    if (removed.length > 0) {
-      await runner.removeTopics(removed);
-      const retired = removed.map((topic) => ({ topic, view: this.views.get(topic)!.view.name }));
-      removed.forEach((topic) => this.views.delete(topic));
-      for (const { topic, view } of retired) {
-        this.logger('info', `view "${view}" is no longer materialized from ${topic}: removing its values`);
-        await this.options.store.deleteView(this.options.project, view);
-        await this.resetOffsets([topic]);
+  private async checkForWipe(): Promise<void> {
+    const run = this.runtime.run(STREAM) as OnlineRun | undefined;
+    if (run === undefined) return;
+    const stored = await this.options.store.readCheckpoint(this.settings.checkpointName);
+    if (stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC)) return;
+    this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-vanished' });
+    this.rebuildingAfterWipe = true;
+    await run.context.restart(
+      `checkpoint ${this.settings.checkpointName} vanished: the online store was wiped; rebuilding`,
+    );
+  }
+}
+
+/** One run of the materializer: from the stored checkpoint, the online views' batches into the store. */
+class OnlineRun implements StreamRun<OnlineViews> {
+  /** Next offsets as stored in the checkpoint when each topic started being consumed. */
+  private startOffsets: OffsetsByTopic = new Map();
+  /** Next offsets written with the latest batches. */
+  private readonly written: OffsetsByTopic = new Map();
+
+  constructor(
+    private readonly options: MaterializerOptions,
+    private readonly settings: Settings,
+    readonly context: StreamContext,
+    private views: OnlineViews,
+  ) {}
+
+  /**
+   * Reads the checkpoint; a checkpoint without its marker was wiped and is rebuilt from offset 0, and
+   * topics with stored offsets that no view reads any more are retired.
+   */
+  async restoreCheckpoint(afterWipe: boolean, state: RegistryState): Promise<void> {
+    const { store } = this.options;
+    const { checkpointName } = this.settings;
+    const stored = await store.readCheckpoint(checkpointName);
+    const complete = stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC);
+    let offsets = byTopic(stored.filter((entry) => entry.topic !== CHECKPOINT_MARKER_TOPIC));
+    if (!complete) {
+      if (stored.length > 0 && !afterWipe) {
+        this.context.logger.warn(`checkpoint ${checkpointName} was wiped: rebuilding the online store from offset 0`);
+        this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-incomplete' });
       }
+      offsets = new Map();
+      await store.writeBatch({
+        rows: [],
+        checkpoint: {
+          consumer: checkpointName,
+          offsets: [{ topic: CHECKPOINT_MARKER_TOPIC, partition: 0, nextOffset: Date.now() }],
+        },
+      });
+    }
+    await this.retireStaleTopics(offsets, state);
+    this.startOffsets = offsets;
+  }
+
+  startOffset(topic: string, partition: number): number {
+    return this.startOffsets.get(topic)?.get(partition) ?? 0;
+  }
+
+  checkpoint(topic: string, partition: number): number {
+    return this.written.get(topic)?.get(partition) ?? this.startOffset(topic, partition);
+  }
+
+  async update({ spec, added, removed }: SpecChange<OnlineViews>): Promise<void> {
+    const retired = removed.map((topic) => ({ topic, view: this.views.get(topic)!.view.name }));
+    this.views = spec.unit;
+    for (const { topic, view } of retired) {
+      this.context.logger.log(`view "${view}" is no longer materialized from ${topic}: removing its values`);
+      await this.options.store.deleteView(this.options.project, view);
+      await this.resetOffsets([topic]);
     }
     if (added.length === 0) return;
-    if (added.some((topic) => this.consumed.has(topic))) {
-      // A subscription seeds a partition's start offset once: a topic consumed again needs a new one.
-      await this.stopRunner();
-      await this.startRunner();
-      return;
-    }
     const stored = byTopic(await this.options.store.readCheckpoint(this.settings.checkpointName));
-    for (const topic of added) {
-      this.startOffsets.set(topic, stored.get(topic) ?? new Map());
-      this.views.set(topic, desired.get(topic)!);
-      this.consumed.add(topic);
-    }
-    this.logger('info', `now also consuming ${added.join(', ')}`);
-    await runner.addTopics(added);
+    for (const topic of added) this.startOffsets.set(topic, stored.get(topic) ?? new Map());
   }
+
+  async close(): Promise<void> {}
 
   /**
    * A topic with stored offsets that no online view reads any more (its view was deleted, or moved to
@@ -416,17 +334,17 @@ export class Materializer {
    * values are removed and its offsets reset, and a view of that name that reads another topic now is
    * rebuilt from that topic's start.
    */
-  private async retireStaleTopics(offsets: OffsetsByTopic, views: Map<string, ViewProjection>): Promise<void> {
+  private async retireStaleTopics(offsets: OffsetsByTopic, state: RegistryState): Promise<void> {
     const stale = [...offsets].filter(
-      ([topic, partitions]) => !views.has(topic) && [...partitions.values()].some((offset) => offset > 0),
+      ([topic, partitions]) => !this.views.has(topic) && [...partitions.values()].some((offset) => offset > 0),
     );
     for (const [topic] of stale) {
-      const name = viewThatRead(this.options.follower.state, this.options.project, topic);
+      const name = viewThatRead(state, this.options.project, topic);
       const reset = [topic];
       if (name !== undefined) {
-        this.logger('info', `view "${name}" no longer reads ${topic}: removing its values`);
+        this.context.logger.log(`view "${name}" no longer reads ${topic}: removing its values`);
         await this.options.store.deleteView(this.options.project, name);
-        const current = [...views.values()].find((projection) => projection.view.name === name);
+        const current = [...this.views.values()].find((projection) => projection.view.name === name);
         if (current !== undefined) reset.push(current.topic);
       }
       await this.resetOffsets(reset, offsets);
@@ -448,8 +366,7 @@ export class Materializer {
 
   // ---- the hot path -------------------------------------------------------------------------
 
-  private async handle(batch: RecordBatch): Promise<BatchOutcome | void> {
-    await this.afterDeadLetters;
+  async handle(batch: RecordBatch): Promise<void> {
     const projection = this.views.get(batch.topic);
     if (projection === undefined) return;
     const { project } = this.options;
@@ -518,12 +435,8 @@ export class Materializer {
       await this.write(projection, chunk, batch, stopAt, superseded);
     }
     if (poisoned.length === 0) return;
-    this.pastDeadLetters.set(`${batch.topic}:${batch.partition}`, {
-      topic: batch.topic,
-      partition: batch.partition,
-      nextOffset: end,
-    });
-    return { poisoned };
+    await this.context.deadLetter(poisoned);
+    await this.write(projection, [], batch, end);
   }
 
   private async write(
@@ -571,29 +484,6 @@ export class Materializer {
     }
     partitions.set(partition, nextOffset);
   }
-
-  /** Called once the poison records of a batch are in the DLQ: the checkpoint may now pass them. */
-  private deadLettered({ record, error }: PoisonedRecord): void {
-    this.options.metrics?.deadLetters.inc({ topic: record.topic, code: error.code });
-    this.logger(
-      'warn',
-      `${record.topic}/${record.partition}@${record.offset} sent to ${this.settings.dlqTopic}: ${error.code}: ${error.message}`,
-    );
-    const key = `${record.topic}:${record.partition}`;
-    this.afterDeadLetters = this.afterDeadLetters.then(async () => {
-      const past = this.pastDeadLetters.get(key);
-      if (past === undefined) return;
-      this.pastDeadLetters.delete(key);
-      const projection = this.views.get(past.topic);
-      if (projection === undefined) return;
-      try {
-        await this.write(projection, [], past, past.nextOffset);
-      } catch (failure) {
-        // Only the checkpoint lags: the dead letters are sent again after a restart.
-        this.logger('warn', `moving the checkpoint past dead letters of ${key}: ${describe(failure)}`);
-      }
-    });
-  }
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -627,9 +517,4 @@ function viewThatRead(state: RegistryState, project: string, topic: string): str
     }
   }
   return undefined;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof FeaturelogError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,12 @@
 import { FeaturelogError } from '@featurelog/domain';
-import { DeadLetterWriter, type PoisonedRecord } from './dead-letter-writer';
-import { type EventLog, type RecordBatch, type SubscribeOptions, type Subscription } from './event-log.port';
+import {
+  DeadLetterWriter,
+  type EventLog,
+  type PoisonedRecord,
+  type RecordBatch,
+  type SubscribeOptions,
+  type Subscription,
+} from '@featurelog/log';
 
 /** What a handler reports after processing what it could of a batch. */
 export interface BatchOutcome {
@@ -13,6 +19,8 @@ export interface BatchOutcome {
  * - with a non-retriable FeaturelogError: the batch is handled again record by record to find the
  *   poison, which then goes to the DLQ (so a handler may simply throw on the first bad record,
  *   provided re-applying the good ones is harmless — featurelog's projections are idempotent);
+ * - with a RestartFromCheckpoint: the handler's own state can no longer be trusted (a buffer half
+ *   flushed); the runner ends, failing `done`, and its owner starts again from the sink's checkpoint;
  * - with anything else (a retriable FeaturelogError, or an unknown error): the batch is retried
  *   with backoff until it succeeds, and never goes to the DLQ.
  */
@@ -29,6 +37,8 @@ export interface ConsumerRunnerOptions {
    * record redelivered after a crash is not dead-lettered again; default `groupId`.
    */
   consumer?: string;
+  /** The writer to dead-letter with, when the owner dead-letters records itself too (one per consumer). */
+  deadLetters?: DeadLetterWriter;
   handle: BatchHandler;
   fromBeginning?: boolean;
   startOffsets?: SubscribeOptions['startOffsets'];
@@ -45,6 +55,17 @@ export interface ConsumerRunnerOptions {
 class RunnerStopped extends Error {}
 
 /**
+ * Thrown by a handler whose in-memory state a failure has made untrustworthy: retrying the batch would
+ * build on it, so the runner ends instead (its `done` rejects with `cause`) and is started again from
+ * the checkpoint in the sink.
+ */
+export class RestartFromCheckpoint extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/**
  * A subscription with featurelog's failure policy: poison records go to the DLQ and processing
  * moves on; transient failures (broker or Redis down) are retried with exponential backoff.
  */
@@ -59,7 +80,8 @@ export class ConsumerRunner {
   private readonly deadLetters: DeadLetterWriter;
 
   private constructor(private readonly options: ConsumerRunnerOptions) {
-    this.deadLetters = new DeadLetterWriter(options.log, options.dlqTopic, options.consumer ?? options.groupId);
+    this.deadLetters =
+      options.deadLetters ?? new DeadLetterWriter(options.log, options.dlqTopic, options.consumer ?? options.groupId);
     this.initialRetryMs = options.initialRetryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
@@ -77,7 +99,10 @@ export class ConsumerRunner {
     });
     runner.subscription.done.then(
       () => runner.settle.resolve(),
-      (error: unknown) => (error instanceof RunnerStopped ? runner.settle.resolve() : runner.settle.reject(error)),
+      (error: unknown) => {
+        if (error instanceof RunnerStopped) runner.settle.resolve();
+        else runner.settle.reject(error instanceof RestartFromCheckpoint ? error.cause : error);
+      },
     );
     return runner;
   }
@@ -135,7 +160,7 @@ export class ConsumerRunner {
       try {
         return await operation();
       } catch (error) {
-        if (isPoison(error) || error instanceof RunnerStopped) throw error;
+        if (isPoison(error) || error instanceof RunnerStopped || error instanceof RestartFromCheckpoint) throw error;
         const delayMs = Math.min(this.maxRetryMs, this.initialRetryMs * 2 ** (attempt - 1));
         this.options.onRetry?.({ error, attempt, delayMs, topic: batch.topic, partition: batch.partition });
         await this.sleep(delayMs);

@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeaturelogError } from '@featurelog/domain';
 import { uniqueName, waitFor } from '@featurelog/testing';
-import { ConsumerRunner, DLQ_HEADERS, KafkaEventLog, type LogRecord } from '@featurelog/log';
+import { ConsumerRunner } from './consumer-runner';
+import { DLQ_HEADERS, KafkaEventLog, type LogRecord } from '@featurelog/log';
 
 const brokers = (process.env.FEATURELOG_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const text = (value: string) => Buffer.from(value, 'utf8');

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeaturelogError } from '@featurelog/domain';
 import { uniqueName, waitFor } from '@featurelog/testing';
-import { ConsumerRunner, DLQ_HEADERS, type EventLog, FileEventLog, type LogRecord } from '@featurelog/log';
+import { ConsumerRunner } from './consumer-runner';
+import { DLQ_HEADERS, type EventLog, FileEventLog, type LogRecord } from '@featurelog/log';
 
 const text = (value: string) => Buffer.from(value, 'utf8');
 

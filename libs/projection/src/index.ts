@@ -1,0 +1,3 @@
+export * from './consumer-runner';
+export * from './projection';
+export * from './projection-runtime';
