@@ -1,25 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { SchemaRegistryPort } from '@featurelog/avro';
-import { DeadLetterWriter, type EventLog, type TopicSpec } from '@featurelog/log';
-import { topicNames } from '@featurelog/domain';
+import type { EventLog, TopicSpec } from '@featurelog/log';
+import { topicNames, type RegistryState } from '@featurelog/domain';
+import { HyparquetSegmentCodec, type MergePlanOptions, type SegmentCodec } from '@featurelog/offline-store';
 import {
-  HyparquetSegmentCodec,
-  segmentCoverage,
-  type MergePlanOptions,
-  type SegmentCodec,
-} from '@featurelog/offline-store';
-import type { RegistryFollower } from '@featurelog/registry';
+  ProjectionRuntime,
+  type FollowedRegistry,
+  type Projection,
+  type StreamContext,
+  type StreamSpec,
+  type StreamState,
+} from '@featurelog/projection';
 import { offlineViews, type OfflineView } from './offline-view';
 import { SegmentEventSerde } from './segment-event-serde';
 import { SegmentLog } from './segment-log';
 import {
-  ViewCompactor,
+  ViewCompactorRun,
   zeroCounters,
   type CompactorCounters,
   type CompactorHooks,
   type CompactorLogger,
-  type ViewCompactorState,
+  type ViewCompactorDeps,
 } from './view-compactor';
 
 /** Every tunable of the compactor with its default; options override them one by one. */
@@ -41,7 +43,7 @@ export interface CompactorOptions {
   log: EventLog;
   schemas: SchemaRegistryPort;
   /** Started (or at least caught up) by the caller; the compactor follows its changes. */
-  follower: RegistryFollower;
+  follower: FollowedRegistry;
   /** The offline root: segments go to `<root>/<project>/<view>/date=YYYY-MM-DD/<segment-id>.parquet`. */
   offlineRoot: string;
   /** `<project>.segments`, created on first announcement if the registry has not created it yet. */
@@ -80,157 +82,45 @@ export interface CompactorOptions {
 export interface CompactorViewStatus {
   view: string;
   topic: string;
-  state: ViewCompactorState;
+  state: StreamState;
   lastError?: string;
 }
 
 /**
- * Writes the history of every offline view as Parquet segments. It follows the registry: a view applied
- * with `offline: true` starts being compacted, a deleted one stops (after flushing), a changed one is
- * flushed with its old schema and restarted with the new. See ViewCompactor for how each view resumes
- * from `<project>.segments` alone and why every offset ends up in exactly one live segment.
+ * Writes the history of every offline view as Parquet segments. It is a projection with a stream per
+ * offline view (see ProjectionRuntime): a view applied with `offline: true` starts being compacted, a
+ * deleted one stops (after flushing), a changed one is flushed with its old schema and restarted with
+ * the new. See ViewCompactorRun for how each view resumes from `<project>.segments` alone and why every
+ * offset ends up in exactly one live segment.
  */
-export class Compactor {
+export class Compactor implements Projection<OfflineView> {
+  readonly name: string;
   readonly counters: CompactorCounters = zeroCounters();
   readonly segmentLog: SegmentLog;
-  private readonly views = new Map<string, ViewCompactor>();
-  private readonly codec: SegmentCodec;
-  private readonly groupId: string;
-  private readonly logger: CompactorLogger;
-  private readonly deadLetters: DeadLetterWriter;
-  private syncing: Promise<void> = Promise.resolve();
+  private readonly runtime: ProjectionRuntime<OfflineView>;
+  private readonly deps: ViewCompactorDeps;
+  private readonly groupIdPrefix: string;
+  private readonly unmergeable = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => void) | undefined;
-  private stopped = false;
 
   private constructor(private readonly options: CompactorOptions) {
-    this.codec = options.codec ?? new HyparquetSegmentCodec();
-    this.groupId = options.groupId ?? `featurelog-compactor.${options.project}.${randomUUID()}`;
-    this.logger = options.logger ?? new Logger('Compactor');
+    const o = options;
     // Named by project, not by the per-process group id: a restarted compactor must know its own dead letters.
-    this.deadLetters = new DeadLetterWriter(
-      options.log,
-      topicNames.dlq(options.project),
-      `${options.project}.compactor`,
-    );
+    this.name = `${o.project}.compactor`;
+    this.groupIdPrefix = o.groupId ?? `featurelog-compactor.${o.project}.${randomUUID()}`;
+    const logger: CompactorLogger = o.logger ?? new Logger('Compactor');
     this.segmentLog = new SegmentLog({
-      log: options.log,
-      serde: new SegmentEventSerde(options.schemas, options.project),
-      project: options.project,
-      ...(options.segmentsTopicSpec === undefined ? {} : { topicSpec: options.segmentsTopicSpec }),
+      log: o.log,
+      serde: new SegmentEventSerde(o.schemas, o.project),
+      project: o.project,
+      ...(o.segmentsTopicSpec === undefined ? {} : { topicSpec: o.segmentsTopicSpec }),
     });
-  }
-
-  static async start(options: CompactorOptions): Promise<Compactor> {
-    const compactor = new Compactor(options);
-    await options.follower.catchUp();
-    await compactor.segmentLog.catchUp();
-    compactor.unsubscribe = options.follower.onChange(() => void compactor.sync());
-    await compactor.sync();
-    compactor.timer = setInterval(() => compactor.tick(), options.tickMs ?? COMPACTOR_DEFAULTS.tickMs);
-    compactor.timer.unref();
-    return compactor;
-  }
-
-  get project(): string {
-    return this.options.project;
-  }
-
-  get offlineRoot(): string {
-    return this.options.offlineRoot;
-  }
-
-  status(): CompactorViewStatus[] {
-    return [...this.views.values()].map((v) => ({
-      view: v.view.key,
-      topic: v.view.topic,
-      state: v.state,
-      ...(v.lastError === undefined ? {} : { lastError: String((v.lastError as Error).message ?? v.lastError) }),
-    }));
-  }
-
-  /** Per view, offsets in the log not yet in any live segment (end offset − covered prefix, summed). */
-  async lag(): Promise<Map<string, number>> {
-    await this.segmentLog.catchUp();
-    const lag = new Map<string, number>();
-    for (const compactor of this.views.values()) {
-      const ends = await this.options.log.endOffsets(compactor.view.topic);
-      const covered = new Map(
-        segmentCoverage(this.segmentLog.catalog, compactor.view.key).partitions.map(
-          (p) => [p.partition, p.coveredUntil] as const,
-        ),
-      );
-      let total = 0;
-      for (const [partition, end] of ends) total += Math.max(0, end - (covered.get(partition) ?? 0));
-      lag.set(compactor.view.key, total);
-    }
-    return lag;
-  }
-
-  /** Flushes every view's buffers now. */
-  async flushAll(): Promise<void> {
-    await this.syncing;
-    await Promise.all([...this.views.values()].map((view) => view.flushAll()));
-  }
-
-  /** Merges due small segments of every view now. */
-  async mergeNow(): Promise<void> {
-    await this.syncing;
-    await Promise.all([...this.views.values()].map((view) => view.mergeNow()));
-  }
-
-  /** Stops every view; `flush: false` drops the buffers as a crash would (they are read again next time). */
-  async stop({ flush = true }: { flush?: boolean } = {}): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    if (this.timer) clearInterval(this.timer);
-    await this.syncing;
-    await Promise.all([...this.views.values()].map((view) => view.stop({ flush })));
-    this.views.clear();
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    for (const view of this.views.values()) view.tick(now);
-  }
-
-  private sync(): Promise<void> {
-    const run = this.syncing.then(() => this.reconcile());
-    this.syncing = run.catch((error: unknown) =>
-      this.logger.error(`following the registry failed: ${error instanceof Error ? error.message : String(error)}`),
-    );
-    return run;
-  }
-
-  private async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    const desired = offlineViews(this.options.follower.state, this.options.project);
-    for (const [key, running] of this.views) {
-      const next = desired.get(key);
-      if (next !== undefined && next.fingerprint === running.view.fingerprint) continue;
-      await running.stop({ flush: true });
-      this.views.delete(key);
-      this.logger.log(
-        next === undefined ? `view ${key}: no longer offline, stopped` : `view ${key}: changed, restarting`,
-      );
-    }
-    for (const [key, view] of desired) {
-      if (this.views.has(key)) continue;
-      this.views.set(key, this.startView(view));
-    }
-  }
-
-  private startView(view: OfflineView): ViewCompactor {
-    const o = this.options;
-    const compactor = new ViewCompactor(view, {
+    this.deps = {
       project: o.project,
       root: o.offlineRoot,
-      log: o.log,
       schemas: o.schemas,
       segmentLog: this.segmentLog,
-      deadLetters: this.deadLetters,
-      codec: this.codec,
-      groupId: `${this.groupId}.${view.key}`,
+      codec: o.codec ?? new HyparquetSegmentCodec(),
       settings: {
         maxRows: o.maxRows ?? COMPACTOR_DEFAULTS.maxRows,
         maxAgeMs: o.maxAgeMs ?? COMPACTOR_DEFAULTS.maxAgeMs,
@@ -245,9 +135,118 @@ export class Compactor {
       },
       hooks: o.hooks ?? {},
       counters: this.counters,
-      logger: this.logger,
+    };
+    this.runtime = new ProjectionRuntime(this, {
+      log: o.log,
+      dlqTopic: topicNames.dlq(o.project),
+      ...(o.dlqTopicSpec === undefined ? {} : { dlqTopicSpec: o.dlqTopicSpec }),
+      follower: o.follower,
+      // A failed view starts again from the segment log after 100, 200, 400 … ms.
+      restartDelayMs: this.deps.settings.initialRetryMs,
+      maxRestartDelayMs: this.deps.settings.maxRetryMs,
+      logger,
+      events: { restarting: () => this.counters.restarts++ },
     });
-    compactor.start();
+  }
+
+  static async start(options: CompactorOptions): Promise<Compactor> {
+    const compactor = new Compactor(options);
+    await options.follower.catchUp();
+    await compactor.segmentLog.catchUp();
+    await compactor.runtime.start();
+    compactor.timer = setInterval(() => compactor.tick(), options.tickMs ?? COMPACTOR_DEFAULTS.tickMs);
+    compactor.timer.unref();
     return compactor;
+  }
+
+  get project(): string {
+    return this.options.project;
+  }
+
+  get offlineRoot(): string {
+    return this.options.offlineRoot;
+  }
+
+  status(): CompactorViewStatus[] {
+    return this.runtime.status().map((stream) => ({
+      view: stream.key,
+      topic: stream.topics[0]!,
+      state: stream.state,
+      ...(stream.lastError === undefined ? {} : { lastError: stream.lastError }),
+    }));
+  }
+
+  /** Next offset each partition of a view's compaction will account for (empty while it is not running). */
+  cursors(view: string): Map<number, number> {
+    return this.viewRun(view)?.cursors() ?? new Map();
+  }
+
+  /** Per view, offsets in the log not yet in any live segment (end offset − covered prefix, summed). */
+  async lag(): Promise<Map<string, number>> {
+    await this.segmentLog.catchUp();
+    const lag = new Map<string, number>(this.runtime.status().map((stream) => [stream.key, 0]));
+    for (const partition of await this.runtime.lag()) {
+      lag.set(partition.stream, (lag.get(partition.stream) ?? 0) + partition.lag);
+    }
+    return lag;
+  }
+
+  /** Flushes every view's buffers now. */
+  async flushAll(): Promise<void> {
+    await this.runtime.settled();
+    await Promise.all(this.runs().map((run) => run.flushAll()));
+  }
+
+  /** Merges due small segments of every view now. */
+  async mergeNow(): Promise<void> {
+    await this.runtime.settled();
+    await Promise.all(this.runs().map((run) => run.mergeNow()));
+  }
+
+  /** Stops every view; `flush: false` drops the buffers as a crash would (they are read again next time). */
+  async stop({ flush = true }: { flush?: boolean } = {}): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.runtime.stop({ flush });
+  }
+
+  // ---- the projection -----------------------------------------------------------------------
+
+  streams(state: RegistryState | undefined): Array<StreamSpec<OfflineView>> {
+    const views = offlineViews(state ?? this.options.follower.state, this.options.project);
+    return [...views.values()].map((view) => ({
+      key: view.key,
+      topics: [view.topic],
+      fingerprint: view.fingerprint,
+      unit: view,
+    }));
+  }
+
+  groupId(spec: StreamSpec<OfflineView>): string {
+    return `${this.groupIdPrefix}.${spec.key}`;
+  }
+
+  open(spec: StreamSpec<OfflineView>, context: StreamContext): Promise<ViewCompactorRun> {
+    let unmergeable = this.unmergeable.get(spec.key);
+    if (unmergeable === undefined) {
+      unmergeable = new Set();
+      this.unmergeable.set(spec.key, unmergeable);
+    }
+    return ViewCompactorRun.open(spec.unit, this.deps, context, unmergeable);
+  }
+
+  private viewRun(view: string): ViewCompactorRun | undefined {
+    return this.runtime.run(view) as ViewCompactorRun | undefined;
+  }
+
+  private runs(): ViewCompactorRun[] {
+    return this.runtime
+      .status()
+      .map((stream) => this.viewRun(stream.key))
+      .filter((run): run is ViewCompactorRun => run !== undefined);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const run of this.runs()) run.tick(now);
   }
 }

@@ -2,7 +2,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FeaturelogError } from '@featurelog/domain';
 import { RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
-import type { DeadLetterWriter, EventLog, RecordBatch, Subscription } from '@featurelog/log';
+import type { RecordBatch } from '@featurelog/log';
+import { RestartFromCheckpoint, type StreamContext, type StreamRun } from '@featurelog/projection';
 import {
   liveSegments,
   mergeSegments,
@@ -58,11 +59,7 @@ export function zeroCounters(): CompactorCounters {
   };
 }
 
-export interface CompactorLogger {
-  log(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+export type { ProjectionLogger as CompactorLogger } from '@featurelog/projection';
 
 export interface ViewCompactorSettings {
   maxRows: number;
@@ -80,54 +77,69 @@ export interface ViewCompactorSettings {
 export interface ViewCompactorDeps {
   project: string;
   root: string;
-  log: EventLog;
   schemas: SchemaRegistryPort;
   segmentLog: SegmentLog;
-  /** The project's DLQ as the compactor writes it: each poison record once, whatever the restarts. */
-  deadLetters: DeadLetterWriter;
   codec: SegmentCodec;
-  groupId: string;
   settings: ViewCompactorSettings;
   hooks: CompactorHooks;
   counters: CompactorCounters;
-  logger: CompactorLogger;
 }
 
-export type ViewCompactorState = 'starting' | 'running' | 'retrying' | 'stopped';
-
 /**
- * Compacts one view's feature topic into segments. Each run ("generation") starts from the segment log
+ * One run of the compaction of a view's feature topic into segments. A run starts from the segment log
  * alone: it folds `<project>.segments`, resumes every partition where its covered prefix ends, skips
  * offsets already in live segments, and buffers rows per partition until `maxRows` or `maxAgeMs`.
- * A flush writes one segment per date, then announces them; the announcement is the commit.
- * Any failure ends the generation and drops its buffers; the next one rebuilds them from the log.
+ * A flush writes one segment per date, then announces them; the announcement is the commit (the
+ * checkpoint lives in the segment log). Any failure ends the run and drops its buffers; the runtime
+ * opens the next one, which rebuilds them from the log.
  */
-export class ViewCompactor {
-  state: ViewCompactorState = 'starting';
-  lastError: unknown;
-  private generation = 0;
-  private chain: Promise<unknown> = Promise.resolve();
+export class ViewCompactorRun implements StreamRun<OfflineView> {
   private buffers = new Map<number, PartitionBuffer>();
-  private reader: SegmentRowReader | undefined;
-  private decoder: RowDecoder;
-  private subscription: Subscription | undefined;
-  private failGeneration: ((error: unknown) => void) | undefined;
-  private stopping = false;
-  private wake: (() => void) | undefined;
-  private running: Promise<void> | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private ended = false;
   private lastMergeAt = Date.now();
   private lastSweepAt = Date.now();
-  private readonly unmergeable = new Set<string>();
+  private readonly resume: Map<number, number>;
+  private readonly live: ReturnType<typeof liveSegments>[number]['ranges'];
 
-  constructor(
+  private constructor(
     readonly view: OfflineView,
     private readonly deps: ViewCompactorDeps,
+    private readonly context: StreamContext,
+    private readonly reader: SegmentRowReader,
+    private readonly decoder: RowDecoder,
+    /** Merges refused for a schema change, by merged id: never tried again by this compactor. */
+    private readonly unmergeable: Set<string>,
   ) {
-    this.decoder = new RowDecoder(deps.schemas);
+    const catalog = deps.segmentLog.catalog;
+    this.resume = new Map(
+      segmentCoverage(catalog, view.key).partitions.map((p) => [p.partition, p.coveredUntil] as const),
+    );
+    this.live = liveSegments(catalog, view.key).flatMap((segment) => segment.ranges);
   }
 
-  start(): void {
-    this.running ??= this.loop();
+  static async open(
+    view: OfflineView,
+    deps: ViewCompactorDeps,
+    context: StreamContext,
+    unmergeable: Set<string>,
+  ): Promise<ViewCompactorRun> {
+    await deps.segmentLog.catchUp();
+    const reader = SegmentRowReader.open(view, deps.schemas, deps.project);
+    const run = new ViewCompactorRun(view, deps, context, reader, new RowDecoder(deps.schemas), unmergeable);
+    await run.sweep();
+    return run;
+  }
+
+  startOffset(_topic: string, partition: number): number {
+    return this.resume.get(partition) ?? 0;
+  }
+
+  checkpoint(_topic: string, partition: number): number {
+    return (
+      segmentCoverage(this.deps.segmentLog.catalog, this.view.key).partitions.find((p) => p.partition === partition)
+        ?.coveredUntil ?? 0
+    );
   }
 
   /** Next offset each partition's compaction will account for (the in-memory view; the log is the truth). */
@@ -135,11 +147,16 @@ export class ViewCompactor {
     return new Map([...this.buffers].map(([partition, buffer]) => [partition, buffer.cursor]));
   }
 
+  handle(batch: RecordBatch): Promise<void> {
+    return this.enqueue(() => this.accept(this.bufferFor(batch.partition), batch)).catch((error: unknown) => {
+      // Never retried in place: the buffers this batch touched are gone; the next run reads it again.
+      throw new RestartFromCheckpoint(error);
+    });
+  }
+
   /** Runs due flushes, merges and sweeps; called by the compactor's timer. */
   tick(now = Date.now()): void {
-    if (this.state !== 'running') return;
-    const generation = this.generation;
-    void this.enqueue(generation, async () => {
+    void this.enqueue(async () => {
       const { maxAgeMs, mergeIntervalMs, gcIntervalMs } = this.deps.settings;
       for (const buffer of this.buffers.values()) {
         if (buffer.openedAt !== undefined && now - buffer.openedAt >= maxAgeMs) await this.flush(buffer);
@@ -157,129 +174,58 @@ export class ViewCompactor {
 
   /** Flushes everything buffered now (tests, shutdown). */
   flushAll(): Promise<void> {
-    return this.enqueue(this.generation, async () => {
+    return this.enqueue(async () => {
       for (const buffer of this.buffers.values()) await this.flush(buffer);
     });
   }
 
   /** Merges due small segments now. */
   mergeNow(): Promise<void> {
-    return this.enqueue(this.generation, () => this.mergeSmallSegments());
+    return this.enqueue(() => this.mergeSmallSegments());
   }
 
   /**
-   * Stops consuming. With `flush`, what is buffered is written and announced first; without, it is
-   * dropped (as a crash would) and simply read again by the next compactor.
+   * Ends the run (the subscription is already stopped). With `flush`, what is buffered is written and
+   * announced first; without, it is dropped (as a crash would) and simply read again by the next run.
+   * A step already running (a flush announcing) ends before this returns: a closed run never writes
+   * again, as a killed one would not, and the next run's catalog read sees its outcome.
    */
-  async stop({ flush = true }: { flush?: boolean } = {}): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    if (flush && this.state === 'running') {
-      await this.subscription?.stop().catch(() => undefined);
+  async close({ flush }: { flush: boolean }): Promise<void> {
+    if (flush && !this.ended) {
       await this.flushAll().catch((error: unknown) =>
-        this.deps.logger.warn(
+        this.context.logger.warn(
           `view ${this.view.key}: final flush failed (${describe(error)}); the log still has the rows`,
         ),
       );
     }
-    // Nothing queued runs any more, and a step already running (a flush announcing) ends before stop returns:
-    // a stopped compactor never writes again, as a killed one would not.
-    this.generation++;
-    this.failGeneration?.(new StopRequested());
-    await this.running;
-    await this.chain;
-    this.state = 'stopped';
+    this.ended = true;
+    await this.chain.catch(() => undefined);
   }
 
-  private async loop(): Promise<void> {
-    for (let attempt = 0; !this.stopping;) {
-      try {
-        await this.runGeneration();
-        attempt = 0;
-      } catch (error) {
-        if (this.stopping || error instanceof StopRequested) break;
-        attempt++;
-        this.deps.counters.restarts++;
-        this.state = 'retrying';
-        this.lastError = error;
-        const { initialRetryMs, maxRetryMs } = this.deps.settings;
-        const delayMs = Math.min(maxRetryMs, initialRetryMs * 2 ** (attempt - 1));
-        this.deps.logger.warn(
-          `view ${this.view.key}: compaction failed (${describe(error)}); restarting from the segment log in ${delayMs} ms`,
-        );
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delayMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+  private bufferFor(partition: number): PartitionBuffer {
+    let buffer = this.buffers.get(partition);
+    if (buffer === undefined) {
+      buffer = new PartitionBuffer(partition, this.resume.get(partition) ?? 0, this.live);
+      this.buffers.set(partition, buffer);
     }
+    return buffer;
   }
 
-  private async runGeneration(): Promise<void> {
-    // A step of the previous generation may still be writing or announcing: the catalog read below, and the
-    // sweep, must see its outcome (the sweep would otherwise delete a file that is announced a moment later).
-    await this.chain;
-    this.buffers = new Map();
-    const generation = ++this.generation;
-    this.state = 'starting';
-    const { segmentLog, log, schemas, project } = this.deps;
-    await segmentLog.catchUp();
-    this.reader = SegmentRowReader.open(this.view, schemas, project);
-    await this.enqueue(generation, () => this.sweep());
-    const catalog = segmentLog.catalog;
-    const resume = new Map(
-      segmentCoverage(catalog, this.view.key).partitions.map((p) => [p.partition, p.coveredUntil] as const),
-    );
-    const live = liveSegments(catalog, this.view.key).flatMap((segment) => segment.ranges);
-    this.buffers = new Map();
-    const bufferFor = (partition: number) => {
-      let buffer = this.buffers.get(partition);
-      if (buffer === undefined) {
-        buffer = new PartitionBuffer(partition, resume.get(partition) ?? 0, live);
-        this.buffers.set(partition, buffer);
-      }
-      return buffer;
-    };
-
-    const failed = new Promise<never>((_, reject) => (this.failGeneration = reject));
-    failed.catch(() => undefined);
-    if (this.stopping) return;
-    this.subscription = await log.subscribe({
-      groupId: this.deps.groupId,
-      topics: [this.view.topic],
-      fromBeginning: true,
-      startOffsets: (_topic, partition) => resume.get(partition) ?? 0,
-      eachBatch: (batch) => this.enqueue(generation, () => this.accept(bufferFor(batch.partition), batch)),
-    });
-    this.state = 'running';
-    this.lastError = undefined;
-    try {
-      await Promise.race([this.subscription.done, failed]);
-    } finally {
-      // Steps still queued belong to buffers that are now dropped (a stop flushes before this).
-      if (!this.stopping) this.generation++;
-      await this.subscription.stop().catch(() => undefined);
-    }
-  }
-
-  /** Runs `step` after the steps before it, unless its generation has ended meanwhile. */
-  private enqueue(generation: number, step: () => Promise<void>): Promise<void> {
+  /** Runs `step` after the steps before it, unless the run has ended meanwhile. */
+  private enqueue(step: () => Promise<void>): Promise<void> {
     const run = this.chain.then(() => {
-      if (generation !== this.generation) {
+      if (this.ended) {
         throw new FeaturelogError('COMPACTOR_GENERATION_ENDED', `view ${this.view.key}: compaction restarted`, {
           retriable: true,
         });
       }
       return step().catch((error: unknown) => {
-        // Whatever failed (a batch, a flush, a merge), this generation's buffers can no longer be trusted:
+        // Whatever failed (a batch, a flush, a merge), this run's buffers can no longer be trusted:
         // a drained buffer whose segments were not announced would leave a hole. Start over from the log.
-        if (generation === this.generation) {
-          this.generation++;
+        if (!this.ended) {
+          this.ended = true;
           this.buffers = new Map();
-          this.failGeneration?.(error);
+          this.context.fail(error);
         }
         throw error;
       });
@@ -290,12 +236,12 @@ export class ViewCompactor {
 
   private async accept(buffer: PartitionBuffer, batch: RecordBatch): Promise<void> {
     const unreadable: UnreadableRecord[] = [];
-    const rows = await this.reader!.read(this.decoder, batch.records, unreadable);
+    const rows = await this.reader.read(this.decoder, batch.records, unreadable);
     if (unreadable.length > 0) {
       // Poison is dead-lettered before its offset can be covered (announced): a crash in between reads it
       // again, and the DLQ, which knows this consumer's entries, does not take it twice.
       const byOffset = new Map(batch.records.map((record) => [record.offset, record]));
-      await this.deps.deadLetters.send(
+      await this.context.deadLetter(
         unreadable.map(({ offset, code, reason }) => ({
           record: byOffset.get(offset)!,
           error: new FeaturelogError(code, reason),
@@ -308,21 +254,15 @@ export class ViewCompactor {
       // Cut inside a batch too, so a segment never holds much more than maxRows however batches come.
       if (buffer.rowCount >= this.deps.settings.maxRows) await this.flush(buffer);
     }
-    for (const record of unreadable) {
-      this.deps.counters.unreadableRecords++;
-      this.deps.logger.warn(
-        `view ${this.view.key}: ${this.view.topic}[${record.partition}]@${record.offset} skipped and dead-lettered: ${record.code}: ${record.reason}`,
-      );
-    }
+    this.deps.counters.unreadableRecords += unreadable.length;
   }
-
   private async flush(buffer: PartitionBuffer): Promise<void> {
     if (buffer.isEmpty) return;
     const { codec, root, project, hooks, segmentLog, counters } = this.deps;
     const written = await writeDatedSegments(codec, {
       root,
       project,
-      schema: this.reader!.schema,
+      schema: this.reader.schema,
       inputs: buffer.drain(),
       rowGroupSize: this.deps.settings.rowGroupSize,
       ...(hooks.segmentWritten === undefined ? {} : { onWritten: hooks.segmentWritten }),
@@ -399,12 +339,10 @@ export class ViewCompactor {
     });
     counters.filesDeleted += result.deletedOrphans.length + result.deletedReplaced.length;
     if (result.deletedOrphans.length > 0) {
-      this.deps.logger.log(`view ${this.view.key}: deleted unannounced files ${result.deletedOrphans.join(', ')}`);
+      this.context.logger.log(`view ${this.view.key}: deleted unannounced files ${result.deletedOrphans.join(', ')}`);
     }
   }
 }
-
-class StopRequested extends Error {}
 
 function describe(error: unknown): string {
   return error instanceof FeaturelogError

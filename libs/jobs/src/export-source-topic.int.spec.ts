@@ -13,15 +13,9 @@ import {
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { ConfluentSchemaRegistry } from '@featurelog/avro';
-import {
-  offlineViewKey,
-  resolveOfflineView,
-  SegmentEventSerde,
-  SegmentLog,
-  ViewCompactor,
-  zeroCounters,
-} from '@featurelog/compactor';
-import { DeadLetterWriter, KafkaEventLog } from '@featurelog/log';
+import { Compactor, offlineViewKey, SegmentEventSerde, SegmentLog } from '@featurelog/compactor';
+import { KafkaEventLog } from '@featurelog/log';
+import { registryOf } from '@featurelog/serving/testing';
 import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
@@ -224,40 +218,34 @@ describe(
       const wave1 = await log.endOffsets(topic);
       const segmentLog = new SegmentLog({ log, serde: new SegmentEventSerde(schemas, project), project });
       const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
-      const compactor = new ViewCompactor(resolveOfflineView(DEFINITIONS, project, VIEW), {
+      const registry = registryOf(DEFINITIONS);
+      const compactor = await Compactor.start({
         project,
-        root: sources.offlineRoot,
+        offlineRoot: sources.offlineRoot,
         log,
         schemas,
-        segmentLog,
+        follower: { state: registry, catchUp: async () => undefined, onFolded: () => () => undefined },
         // The keyless records are invalid rows: dead-lettered into a DLQ created on the first one.
-        deadLetters: new DeadLetterWriter(log, topicNames.dlq(project), `${project}.compactor`, {
-          name: topicNames.dlq(project),
-          partitions: 1,
-          config: {},
-        }),
+        dlqTopicSpec: { name: topicNames.dlq(project), partitions: 1, config: {} },
         codec,
         groupId: `${project}.compactor`,
-        settings: {
-          maxRows: 40, // several segments per partition
-          maxAgeMs: 3_600_000,
-          mergeIntervalMs: 3_600_000,
-          merge: {},
-          gcIntervalMs: 3_600_000,
-          orphanGraceMs: 3_600_000,
-          replacedGraceMs: 3_600_000,
-          rowGroupSize: 16,
-          initialRetryMs: 50,
-          maxRetryMs: 1_000,
-        },
-        hooks: {},
-        counters: zeroCounters(),
+        maxRows: 40, // several segments per partition
+        maxAgeMs: 3_600_000,
+        mergeIntervalMs: 3_600_000,
+        gcIntervalMs: 3_600_000,
+        orphanGraceMs: 3_600_000,
+        replacedGraceMs: 3_600_000,
+        rowGroupSize: 16,
+        initialRetryMs: 50,
+        maxRetryMs: 1_000,
         logger: quiet,
       });
-      compactor.start();
       try {
         await waitFor(
-          () => [...wave1].every(([partition, end]) => end === 0 || compactor.cursors().get(partition) === end),
+          () =>
+            [...wave1].every(
+              ([partition, end]) => end === 0 || compactor.cursors(offlineViewKey(VIEW)).get(partition) === end,
+            ),
           {
             description: 'the compactor to have read wave 1',
             timeoutMs: 60_000,
