@@ -1,7 +1,14 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { FeaturelogError, topicNames } from '@featurelog/domain';
-import type { EventLog, LogRecord, Subscription } from '@featurelog/log';
+import type { EventLog, LogRecord, PoisonedRecord } from '@featurelog/log';
+import {
+  ProjectionRuntime,
+  type Projection,
+  type StreamContext,
+  type StreamRun,
+  type StreamSpec,
+} from '@featurelog/projection';
 import {
   decodeJobEvent,
   encodeJobEvent,
@@ -49,15 +56,19 @@ const MICROS_PER_MILLI = 1000;
  * next stage and cleans up, and the worker reports JobCancelled. A job cancelled before any worker
  * reported on it is never run, whenever a worker starts (the fold says it is cancelled).
  *
+ * It is a projection of one stream (see ProjectionRuntime): a failed subscription starts again from the
+ * last event folded, and an event that cannot be decoded goes to the dead-letter topic once.
+ *
  * One worker per project: two would both pick up unfinished jobs when they start.
  */
-export class JobWorker {
+export class JobWorker implements Projection<undefined> {
   readonly workerId: string;
+  readonly name: string;
   private readonly topic: string;
+  private readonly runtime: ProjectionRuntime<undefined>;
   private readonly jobs = new Map<string, JobState>();
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
-  private subscription: Subscription | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private nextOffset = 0;
@@ -72,6 +83,8 @@ export class JobWorker {
   constructor(private readonly options: JobWorkerOptions) {
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.topic = topicNames.jobs(options.project);
+    this.name = options.groupId ?? `${options.project}.jobs-worker`;
+    this.runtime = new ProjectionRuntime(this, { log: options.log, dlqTopic: topicNames.dlq(options.project) });
   }
 
   /** Every job the topic has seen, newest request last. */
@@ -89,49 +102,81 @@ export class JobWorker {
   }
 
   async start(): Promise<void> {
-    const { log } = this.options;
-    await log.ensureTopic({ name: this.topic, partitions: 1, config: {} });
-    const end = (await log.endOffsets(this.topic)).get(0) ?? 0;
-    if (end > 0) {
-      for await (const records of log.read(this.topic, 0, 0, { untilOffset: end })) this.fold(records);
-    }
-    this.nextOffset = end;
-    for (const job of this.list()) if (!isJobEnded(job)) this.enqueue(job.jobId);
-    this.subscription = await log.subscribe({
-      groupId: this.options.groupId ?? `${this.options.project}.jobs-worker`,
-      topics: [this.topic],
-      fromBeginning: true,
-      startOffsets: () => this.nextOffset,
-      eachBatch: async (batch) => {
-        this.fold(batch.records);
-        for (const record of batch.records) {
-          const job = record.key ? this.jobs.get(record.key.toString('utf8')) : undefined;
-          if (job !== undefined && job.status === 'requested' && job.offset === record.offset) this.enqueue(job.jobId);
-        }
-      },
-    });
+    await this.runtime.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.subscription?.stop();
-    this.subscription = undefined;
+    await this.runtime.stop();
     await this.running;
   }
 
-  private fold(records: LogRecord[]): void {
+  // ---- the projection -----------------------------------------------------------------------
+
+  streams(): Array<StreamSpec<undefined>> {
+    return [{ key: 'jobs', topics: [this.topic], fingerprint: 'jobs', unit: undefined }];
+  }
+
+  groupId(): string {
+    return this.name;
+  }
+
+  /**
+   * Folds the topic to its end before following it: only then is it known which jobs are unfinished (a
+   * request folded alone would run a job whose outcome comes later in the log).
+   */
+  async open(_spec: StreamSpec<undefined>, context: StreamContext): Promise<StreamRun<undefined>> {
+    const { log } = this.options;
+    await log.ensureTopic({ name: this.topic, partitions: 1, config: {} });
+    const end = (await log.endOffsets(this.topic)).get(0) ?? 0;
+    const poisoned: PoisonedRecord[] = [];
+    if (end > this.nextOffset) {
+      for await (const records of log.read(this.topic, 0, this.nextOffset, { untilOffset: end })) {
+        poisoned.push(...this.fold(records));
+      }
+    }
+    if (poisoned.length > 0) await context.deadLetter(poisoned);
+    this.nextOffset = Math.max(this.nextOffset, end);
+    for (const job of this.list()) if (!isJobEnded(job)) this.enqueue(job.jobId);
+    return {
+      startOffset: () => this.nextOffset,
+      checkpoint: () => this.nextOffset,
+      handle: async (batch) => {
+        const refused = this.fold(batch.records);
+        for (const record of batch.records) {
+          const job = record.key ? this.jobs.get(record.key.toString('utf8')) : undefined;
+          if (job !== undefined && job.status === 'requested' && job.offset === record.offset) this.enqueue(job.jobId);
+        }
+        return { poisoned: refused };
+      },
+      close: async () => undefined,
+    };
+  }
+
+  /** Folds the records not folded yet; returns those that are not job events. */
+  private fold(records: LogRecord[]): PoisonedRecord[] {
+    const poisoned: PoisonedRecord[] = [];
     for (const record of records) {
       if (record.offset < this.nextOffset || record.value === null) continue;
       this.nextOffset = record.offset + 1;
       let event: JobEvent;
       try {
         event = decodeJobEvent(record.value);
-      } catch {
-        continue; // A malformed request cannot be run or answered (it names no usable job).
+      } catch (error) {
+        // A malformed request cannot be run or answered (it names no usable job): an operator sees it in the DLQ.
+        poisoned.push({
+          record,
+          error:
+            error instanceof FeaturelogError
+              ? error
+              : new FeaturelogError('JOB_EVENT_UNREADABLE', error instanceof Error ? error.message : String(error)),
+        });
+        continue;
       }
       evolveJobs(this.jobs, event, record.offset);
       if (event.type === 'JobCancelRequested' && event.jobId === this.current) this.cancelCurrent?.abort();
     }
+    return poisoned;
   }
 
   private enqueue(jobId: string): void {
