@@ -281,6 +281,7 @@ class Stream<Unit> {
       if (run === undefined || runner === undefined) return; // the next run opens with the new spec
       const removed = before.topics.filter((topic) => !spec.topics.includes(topic));
       const added = spec.topics.filter((topic) => !before.topics.includes(topic));
+      if (removed.length === 0 && added.length === 0 && spec.unit === before.unit) return;
       if (run.update === undefined) {
         if (removed.length > 0 || added.length > 0) await this.reopen({ flush: true });
         return;
