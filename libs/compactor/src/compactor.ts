@@ -5,14 +5,15 @@ import { DeadLetterWriter, type EventLog, type TopicSpec } from '@featurelog/log
 import { topicNames } from '@featurelog/domain';
 import {
   HyparquetSegmentCodec,
+  offlineViews,
   segmentCoverage,
+  SegmentEventSerde,
+  SegmentLog,
   type MergePlanOptions,
+  type OfflineView,
   type SegmentCodec,
 } from '@featurelog/offline-store';
 import type { RegistryFollower } from '@featurelog/registry';
-import { offlineViews, type OfflineView } from './offline-view';
-import { SegmentEventSerde } from './segment-event-serde';
-import { SegmentLog } from './segment-log';
 import {
   ViewCompactor,
   zeroCounters,

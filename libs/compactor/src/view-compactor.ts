@@ -5,20 +5,24 @@ import { RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
 import type { DeadLetterWriter, EventLog, RecordBatch, Subscription } from '@featurelog/log';
 import {
   liveSegments,
+  mergedSegmentId,
   mergeSegments,
+  PartitionBuffer,
   planSegmentMerges,
   segmentCoverage,
+  SegmentRowReader,
+  sweepSegmentFiles,
+  utcDate,
+  writeDatedSegments,
   type MergePlan,
   type MergePlanOptions,
+  type OfflineView,
   type SegmentCodec,
+  type SegmentLog,
   type SegmentsMerged,
   type SegmentWritten,
 } from '@featurelog/offline-store';
-import { SegmentRowReader, type OfflineView, type UnreadableRecord } from './offline-view';
-import { PartitionBuffer, utcDate } from './partition-buffer';
-import { sweepSegmentFiles } from './segment-garbage';
-import type { SegmentLog } from './segment-log';
-import { mergedSegmentId, writeDatedSegments } from './segment-writer';
+import type { UnreadableRecord } from '@featurelog/view-rows';
 
 /** Test seams at the steps where a crash matters; a hook that throws fails the step like a crash would. */
 export interface CompactorHooks {

@@ -13,21 +13,21 @@ import {
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { ConfluentSchemaRegistry } from '@featurelog/avro';
+import { DeadLetterWriter, KafkaEventLog } from '@featurelog/log';
 import {
+  HyparquetSegmentCodec,
+  liveSegments,
   offlineViewKey,
   resolveOfflineView,
+  segmentCoverage,
   SegmentEventSerde,
   SegmentLog,
-  ViewCompactor,
-  zeroCounters,
-} from '@featurelog/compactor';
-import { DeadLetterWriter, KafkaEventLog } from '@featurelog/log';
-import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
+} from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { backfillView, exportTrainingSet, type HistorySources } from '@featurelog/jobs';
-import type { LoggedRow } from './jobs.test-kit';
-import { naiveIso, oracle, plain, readParquet } from './pit-scenario.test-kit';
+import { naiveIso, oracle, plain, readParquet, type LoggedRow } from '@featurelog/jobs/testing';
+import { ViewCompactor, zeroCounters } from './view-compactor';
 
 /**
  * A feature view over an EXISTING topic that a backend app produces with Confluent's own Avro serializer
