@@ -10,32 +10,34 @@ import {
 import { resolvedView, resolveView, rowVersion, ViewRowDecoder } from '@featurelog/view-rows';
 
 const PROJECT = 'rides';
-const driver: EntityDefinition = { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] };
+const rider: EntityDefinition = { name: 'rider', joinKeys: [{ name: 'rider_id', type: 'int64' }] };
+/** `note` is in no source record: absent is null. */
 const view: FeatureViewDefinition = {
-  name: 'driver_live',
+  name: 'rider_speed',
   version: 1,
-  entities: ['driver'],
+  entities: ['rider'],
   features: [
-    { name: 'conv_rate', type: 'float64' },
+    { name: 'speed', type: 'float64' },
     { name: 'trips', type: 'int64' },
+    { name: 'note', type: 'string' },
   ],
-  ttlSeconds: 0,
+  ttlSeconds: 3600,
   online: true,
-  offline: true,
+  offline: false,
 };
 const source: KafkaDataSource = {
-  name: 'driver_events',
+  name: 'rider_events',
   kind: 'kafka',
-  topic: 'rides.driver-events',
+  topic: 'rides.rider-events',
   timestampField: 'ts',
-  fieldMapping: { driver: 'driver_id', conversion: 'conv_rate' },
+  fieldMapping: { rdr: 'rider_id', kmh: 'speed' },
 };
 const appSchema = {
   type: 'record',
-  name: 'DriverEvent',
+  name: 'RiderEvent',
   fields: [
-    { name: 'driver', type: ['null', 'long'] },
-    { name: 'conversion', type: ['null', 'double', 'string'] },
+    { name: 'rdr', type: ['null', 'long'] },
+    { name: 'kmh', type: ['null', 'double', 'string'] },
     { name: 'trips', type: 'long' },
     { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
   ],
@@ -58,66 +60,60 @@ function registry(schemas: Map<number, unknown>) {
 
 const record = (value: Buffer | null, offset = 0) => ({ value, partition: 2, offset });
 
+/** A row of the view's own schema (id 1), as a producer writes it. */
+const managedRow = (values: Record<string, unknown>) =>
+  encodeRow(1, avroType(rowSchemaFor(view, [rider], PROJECT)), {
+    rider_id: 7,
+    event_timestamp: millis * 1000,
+    created_timestamp: null,
+    speed: null,
+    trips: null,
+    note: null,
+    ...values,
+  });
+
 describe('ViewRowDecoder', () => {
   it('resolves a view to its managed topic, or to the topic of its kafka data source', () => {
     const definitions: TaggedDefinition[] = [
-      { kind: 'entity', definition: driver },
+      { kind: 'entity', definition: rider },
       { kind: 'data_source', definition: source },
       { kind: 'feature_view', definition: view },
     ];
-    assert.equal(resolveView(definitions, PROJECT, view).topic, 'rides.features.driver_live');
-    const reading = resolveView(definitions, PROJECT, { ...view, source: 'driver_events' });
-    assert.equal(reading.topic, 'rides.driver-events');
-    assert.deepEqual(reading.joinKeys, driver.joinKeys);
+    assert.equal(resolveView(definitions, PROJECT, view).topic, 'rides.features.rider_speed');
+    const reading = resolveView(definitions, PROJECT, { ...view, source: 'rider_events' });
+    assert.equal(reading.topic, 'rides.rider-events');
+    assert.deepEqual(reading.joinKeys, rider.joinKeys);
     assert.throws(() => resolveView(definitions, PROJECT, { ...view, source: 'gone' }), {
       code: 'UNKNOWN_DATA_SOURCE',
-      message: /feature view "driver_live" reads data source "gone"/,
+      message: /feature view "rider_speed" reads data source "gone"/,
     });
-    assert.throws(() => resolveView(definitions, PROJECT, { ...view, entities: ['rider'] }), {
+    assert.throws(() => resolveView(definitions, PROJECT, { ...view, entities: ['driver'] }), {
       code: 'UNKNOWN_ENTITY',
     });
   });
 
   it('decodes a managed record into the view row, and refuses tombstones, bad frames and impossible timestamps', async () => {
-    const schema = rowSchemaFor(view, [driver], PROJECT);
+    const schema = rowSchemaFor(view, [rider], PROJECT);
     const schemas = registry(new Map([[1, schema]]));
     const rows = new ViewRowDecoder(
-      resolvedView(PROJECT, view, [driver], undefined),
+      resolvedView(PROJECT, view, [rider], undefined),
       PROJECT,
       new RowDecoder(schemas),
       schemas,
     );
-    const type = avroType(schema);
-    const good = encodeRow(1, type, {
-      driver_id: 7,
-      event_timestamp: millis * 1000,
-      created_timestamp: null,
-      conv_rate: 0.5,
-      trips: 3,
-    });
-    const early = encodeRow(1, type, {
-      driver_id: 7,
-      event_timestamp: -5,
-      created_timestamp: null,
-      conv_rate: null,
-      trips: null,
-    });
-    const unknown = encodeRow(9, type, {
-      driver_id: 7,
-      event_timestamp: 1,
-      created_timestamp: null,
-      conv_rate: null,
-      trips: null,
-    });
+    const good = managedRow({ speed: 0.5, trips: 3 });
+    const early = managedRow({ event_timestamp: -5 });
+    const unknown = Buffer.from(good);
+    unknown.writeUInt32BE(9, 1); // a writer schema id the registry never gave
     await rows.prepare([record(good), record(early), record(unknown), record(null)]);
     const row = rows.decode(good);
     assert.deepEqual(row, {
-      joinKeys: { driver_id: 7 },
+      joinKeys: { rider_id: 7 },
       eventTimestamp: millis * 1000,
       createdTimestamp: null,
-      features: { conv_rate: 0.5, trips: 3 },
+      features: { speed: 0.5, trips: 3, note: null },
     });
-    assert.equal(rows.entityKey(row), 'driver_id=7');
+    assert.equal(rows.entityKey(row), 'rider_id=7');
     assert.deepEqual(rowVersion(row, record(good, 41)), {
       eventTimestamp: millis * 1000,
       createdTimestamp: null,
@@ -132,30 +128,30 @@ describe('ViewRowDecoder', () => {
   it("maps an app's own record and checks it against the view: each problem with its own code", async () => {
     const schemas = registry(new Map([[3, appSchema]]));
     const rows = new ViewRowDecoder(
-      resolvedView(PROJECT, { ...view, source: source.name }, [driver], source),
+      resolvedView(PROJECT, { ...view, source: source.name }, [rider], source),
       PROJECT,
       new RowDecoder(schemas),
       schemas,
     );
-    assert.equal(rows.topic, 'rides.driver-events');
+    assert.equal(rows.topic, 'rides.rider-events');
     const type = avroType(appSchema);
     const encode = (values: Record<string, unknown>) =>
-      encodeRow(3, type, { driver: 1, conversion: 0.5, trips: 2, ts: millis, ...values });
+      encodeRow(3, type, { rdr: 1, kmh: 0.5, trips: 2, ts: millis, ...values });
     const good = encode({});
-    const keyless = encode({ driver: null });
-    const wrongType = encode({ conversion: 'fast' });
+    const keyless = encode({ rdr: null });
+    const wrongType = encode({ kmh: 'fast' });
     const ancient = encode({ ts: -1e15 });
     await rows.prepare([good, keyless, wrongType, ancient].map((value) => record(value)));
     assert.deepEqual(rows.decode(good), {
-      joinKeys: { driver_id: 1 },
+      joinKeys: { rider_id: 1 },
       eventTimestamp: millis * 1000,
       createdTimestamp: null,
-      features: { conv_rate: 0.5, trips: 2 },
+      features: { speed: 0.5, trips: 2, note: null },
     });
-    assert.throws(() => rows.decode(keyless), { code: 'MISSING_JOIN_KEY', message: /driver_id/ });
+    assert.throws(() => rows.decode(keyless), { code: 'MISSING_JOIN_KEY', message: /rider_id/ });
     assert.throws(() => rows.decode(wrongType), {
       code: 'SOURCE_TYPE_MISMATCH',
-      message: /rides\.driver-events does not resolve to view "driver_live": conv_rate/,
+      message: /rides\.rider-events does not resolve to view "rider_speed": speed/,
     });
     assert.throws(() => rows.decode(ancient), { code: 'INVALID_TIMESTAMP' });
   });
@@ -163,25 +159,19 @@ describe('ViewRowDecoder', () => {
   it('fails prepare as retriable only when the registry cannot answer', async () => {
     const schemas = registry(new Map());
     const rows = new ViewRowDecoder(
-      resolvedView(PROJECT, view, [driver], undefined),
+      resolvedView(PROJECT, view, [rider], undefined),
       PROJECT,
       new RowDecoder(schemas),
       schemas,
     );
-    const value = encodeRow(1, avroType(rowSchemaFor(view, [driver], PROJECT)), {
-      driver_id: 7,
-      event_timestamp: 1,
-      created_timestamp: null,
-      conv_rate: null,
-      trips: null,
-    });
+    const value = managedRow({});
     await rows.prepare([record(value)]);
     assert.throws(() => rows.decode(value), { code: 'SCHEMA_NOT_FOUND' });
     schemas.state.down = true;
     await assert.rejects(rows.prepare([record(value)]), {
       code: 'WRITER_SCHEMAS_UNAVAILABLE',
       retriable: true,
-      message: /rides\.features\.driver_live: connect ECONNREFUSED/,
+      message: /rides\.features\.rider_speed: connect ECONNREFUSED/,
     });
   });
 
@@ -189,7 +179,7 @@ describe('ViewRowDecoder', () => {
     const schemas = registry(new Map());
     const decoder = new RowDecoder(schemas);
     const make = (definition: FeatureViewDefinition) =>
-      new ViewRowDecoder(resolvedView(PROJECT, definition, [driver], undefined), PROJECT, decoder, schemas);
+      new ViewRowDecoder(resolvedView(PROJECT, definition, [rider], undefined), PROJECT, decoder, schemas);
     assert.ok(make(view).sameAs(make(view)));
     assert.ok(!make(view).sameAs(make({ ...view })));
   });
