@@ -57,6 +57,25 @@ module.exports = {
       to: { dependencyTypes: ['core'], path: '^(node:)?(test|assert)(/|$)' },
     },
     {
+      name: 'readers-never-import-consumers',
+      comment:
+        'Serving and jobs read what the consumers wrote; they decode records with @featurelog/view-rows and read ' +
+        'segments with @featurelog/offline-store, never through the materializer or the compactor (tests included), ' +
+        'so that a consumer can change without the readers, and no reader loads a consumer it does not run.',
+      severity: 'error',
+      from: { path: '^libs/(serving|jobs)/' },
+      to: { path: '^libs/(materializer|compactor)/' },
+    },
+    {
+      name: 'view-rows-and-offline-store-import-no-framework',
+      comment:
+        'The decoder of view rows and the offline store are plain libraries that every consumer and reader shares: ' +
+        'no NestJS, and no consumer or reader lib.',
+      severity: 'error',
+      from: { path: '^libs/(view-rows|offline-store)/' },
+      to: { path: '(^|/)node_modules/@nestjs/|^libs/(materializer|compactor|serving|jobs|registry|runtime)/' },
+    },
+    {
       name: 'libs-never-import-apps',
       severity: 'error',
       from: { path: '^libs/' },

@@ -39,13 +39,14 @@ import { avroType, encodeRow, LocalSchemaRegistry, rowSchemaFor } from '@feature
 import { FileEventLog } from '@featurelog/log';
 import {
   HyparquetSegmentCodec,
+  jsonSegmentEventDecoder,
   segmentSchemaFor,
   sortSegmentRows,
   writeSegment,
   type SegmentRow,
   type SegmentWritten,
 } from '@featurelog/offline-store';
-import { exportTrainingSet, jsonSegmentEventDecoder } from '@featurelog/jobs';
+import { exportTrainingSet } from '@featurelog/jobs';
 import { seededRandom } from '@featurelog/testing';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);

@@ -28,15 +28,16 @@ import {
 } from '@featurelog/domain';
 import { avroType, encodeRow, LocalSchemaRegistry, RowDecoder, rowSchemaFor } from '@featurelog/avro';
 import type { LogRecord } from '@featurelog/log';
-import { HyparquetSegmentCodec, type SegmentRow } from '@featurelog/offline-store';
 import {
-  COMPACTOR_DEFAULTS,
+  HyparquetSegmentCodec,
   offlineViews,
   PartitionBuffer,
   SegmentRowReader,
   utcDate,
   writeDatedSegments,
-} from '@featurelog/compactor';
+  type SegmentRow,
+} from '@featurelog/offline-store';
+import { COMPACTOR_DEFAULTS } from '@featurelog/compactor';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const PROJECT = 'bench';

@@ -21,12 +21,14 @@
 import { loadavg } from 'node:os';
 import { rm } from 'node:fs/promises';
 import Table3 from 'cli-table3';
-import { SegmentEventSerde, SegmentLog } from '@featurelog/compactor';
 import { loadProjectConfig } from '@featurelog/config';
-import { avroSegmentEventDecoder, readSegmentCatalog } from '@featurelog/jobs';
 import {
+  avroSegmentEventDecoder,
   evolveSegmentCatalogInPlace,
   initialSegmentCatalog,
+  readSegmentCatalog,
+  SegmentEventSerde,
+  SegmentLog,
   type OffsetRange,
   type SegmentCatalog,
   type SegmentEvent,

@@ -1,7 +1,9 @@
 /**
  * The dependency rules are only worth having if they fail: this builds a small tree that breaks
  * them (a domain file importing a driver, a pit file importing a framework, a deep import into a
- * lib, a production file loading a contract suite, node:test or a lib's `testing` entry) and one that keeps them, and runs dependency-cruiser with the project's own config on both.
+ * lib, a production file loading a contract suite, node:test or a lib's `testing` entry, serving or jobs
+ * importing a consumer, the offline store importing NestJS) and one that keeps them, and runs
+ * dependency-cruiser with the project's own config on both.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +23,10 @@ async function tree(files: Record<string, string>): Promise<string> {
     '@featurelog/domain': ['libs/domain/src/index.ts'],
     '@featurelog/log': ['libs/log/src/index.ts'],
     '@featurelog/log/testing': ['libs/log/src/testing.ts'],
+    '@featurelog/materializer': ['libs/materializer/src/index.ts'],
+    '@featurelog/compactor': ['libs/compactor/src/index.ts'],
+    '@featurelog/view-rows': ['libs/view-rows/src/index.ts'],
+    '@featurelog/offline-store': ['libs/offline-store/src/index.ts'],
   };
   await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { baseUrl: '.', paths } }));
   for (const [path, text] of Object.entries(files)) {
@@ -83,6 +89,36 @@ describe('dependency rules', () => {
     assert.doesNotMatch(result.stdout, /libs\/log\/src\/log\.contract\.ts → node:test/);
   });
 
+  it('refuse serving or jobs importing the materializer or the compactor (tests too), and NestJS in the offline store', async () => {
+    const root = await tree({
+      'libs/materializer/src/index.ts': 'export class ViewProjection {}\n',
+      'libs/compactor/src/index.ts': 'export class ViewCompactor {}\n',
+      'libs/serving/src/feed.ts':
+        "import { ViewProjection } from '@featurelog/materializer';\nexport const p = ViewProjection;\n",
+      'libs/jobs/src/dead-letters.ts':
+        "import { ViewProjection } from '@featurelog/materializer';\nexport const p = ViewProjection;\n",
+      'libs/jobs/src/export.int.spec.ts':
+        "import { ViewCompactor } from '@featurelog/compactor';\nexport const c = ViewCompactor;\n",
+      'libs/offline-store/src/index.ts': "import { Injectable } from '@nestjs/common';\nexport const i = Injectable;\n",
+    });
+    roots.push(root);
+    const result = depcruise(root);
+    assert.notEqual(result.status, 0, result.stdout);
+    assert.match(
+      result.stdout,
+      /readers-never-import-consumers: libs\/serving\/src\/feed\.ts → libs\/materializer\/src\/index\.ts/,
+    );
+    assert.match(
+      result.stdout,
+      /readers-never-import-consumers: libs\/jobs\/src\/dead-letters\.ts → libs\/materializer\/src\/index\.ts/,
+    );
+    assert.match(
+      result.stdout,
+      /readers-never-import-consumers: libs\/jobs\/src\/export\.int\.spec\.ts → libs\/compactor\/src\/index\.ts/,
+    );
+    assert.match(result.stdout, /view-rows-and-offline-store-import-no-framework: libs\/offline-store\/src\/index\.ts/);
+  });
+
   it("accept a tree that keeps them (specs reach contracts through a lib's testing entry)", async () => {
     const root = await tree({
       'libs/domain/src/index.ts': "export * from './good';\n",
@@ -92,6 +128,11 @@ describe('dependency rules', () => {
       'libs/log/src/log.contract.ts': "import { it } from 'node:test';\nexport const suite = () => it('works');\n",
       'libs/log/src/testing.ts': "export * from './log.contract';\n",
       'apps/x/src/x.unit.spec.ts': "import { suite } from '@featurelog/log/testing';\nsuite();\n",
+      // Readers decode with the shared decoder lib; a consumer may use it too.
+      'libs/view-rows/src/index.ts': "import { good } from '@featurelog/domain';\nexport const decode = good;\n",
+      'libs/serving/src/feed.ts': "import { decode } from '@featurelog/view-rows';\nexport const f = decode;\n",
+      'libs/jobs/src/dead-letters.ts': "import { decode } from '@featurelog/view-rows';\nexport const d = decode;\n",
+      'libs/materializer/src/index.ts': "import { decode } from '@featurelog/view-rows';\nexport const m = decode;\n",
     });
     roots.push(root);
     const result = depcruise(root);

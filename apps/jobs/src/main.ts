@@ -7,13 +7,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
-import {
-  DeadLetterQueue,
-  JobWorker,
-  projectJobExecutor,
-  type ExportOptions,
-  type SegmentEventDecoder,
-} from '@featurelog/jobs';
+import { DeadLetterQueue, JobWorker, projectJobExecutor, type ExportOptions } from '@featurelog/jobs';
+import type { SegmentEventDecoder } from '@featurelog/offline-store';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { JobsAppModule } from './jobs.module';
 

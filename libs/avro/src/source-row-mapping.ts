@@ -106,11 +106,12 @@ function toMicros(value: FeatureValue, unit: SourceTimestampUnit): FeatureValue 
 }
 
 /**
- * Decodes the records of an existing topic into rows of a view — the one decode step every consumer of
- * such a view shares (materializer, compactor, exports and backfills), so that online, segments and the
- * log tail agree. Each record is decoded with its own writer schema (by the id in its wire header) as is,
- * then mapped by {@link sourceRowMapper}; the values are not checked against the view's types here (the
- * consumer validates as it must).
+ * Decodes the records of an existing topic into rows of a view: the Confluent-Avro format of a `kafka`
+ * data source in @featurelog/view-rows, whose ViewRowDecoder every reader of such a view shares
+ * (materializer, compactor, exports, backfills, serving), so that online, segments and the log tail
+ * agree. Each record is decoded with its own writer schema (by the id in its wire header) as is, then
+ * mapped by {@link sourceRowMapper}; the values are not checked against the view's types here
+ * (ViewRowDecoder checks them).
  *
  * `prepare` loads the writer schemas of a batch; it throws only when the registry cannot answer (an
  * outage, retriable). A writer schema id the registry does not know, or a schema the mapping cannot use

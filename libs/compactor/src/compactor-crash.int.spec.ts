@@ -9,8 +9,7 @@ import { topicNames } from '@featurelog/domain';
 import { loadProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
-import { liveSegments, segmentCoverage } from '@featurelog/offline-store';
-import { SegmentEventSerde, SegmentLog } from '@featurelog/compactor';
+import { liveSegments, segmentCoverage, SegmentEventSerde, SegmentLog } from '@featurelog/offline-store';
 import {
   assertExactlyOnce,
   logTrips,

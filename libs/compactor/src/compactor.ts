@@ -12,9 +12,7 @@ import {
   type StreamSpec,
   type StreamState,
 } from '@featurelog/projection';
-import { offlineViews, type OfflineView } from './offline-view';
-import { SegmentEventSerde } from './segment-event-serde';
-import { SegmentLog } from './segment-log';
+import { offlineViews, SegmentEventSerde, SegmentLog, type OfflineView } from '@featurelog/offline-store';
 import {
   ViewCompactorRun,
   zeroCounters,

@@ -7,17 +7,19 @@ import { FeaturelogError, PUSH_TO_HEADER, topicNames, type TaggedDefinition } fr
 import { uniqueName, waitFor } from '@featurelog/testing';
 import type { ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { HyparquetSegmentCodec, liveSegments, segmentCoverage, type SegmentWritten } from '@featurelog/offline-store';
 import {
-  Compactor,
+  HyparquetSegmentCodec,
+  liveSegments,
   offlineViews,
   PartitionBuffer,
+  segmentCoverage,
   SegmentEventSerde,
   SegmentLog,
   SegmentRowReader,
   writeDatedSegments,
-  type CompactorOptions,
-} from '@featurelog/compactor';
+  type SegmentWritten,
+} from '@featurelog/offline-store';
+import { Compactor, type CompactorOptions } from '@featurelog/compactor';
 import { LocalSchemaRegistry, RowDecoder } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import {

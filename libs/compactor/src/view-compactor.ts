@@ -6,20 +6,24 @@ import type { RecordBatch } from '@featurelog/log';
 import { RestartFromCheckpoint, type StreamContext, type StreamRun } from '@featurelog/projection';
 import {
   liveSegments,
+  mergedSegmentId,
   mergeSegments,
+  PartitionBuffer,
   planSegmentMerges,
   segmentCoverage,
+  SegmentRowReader,
+  sweepSegmentFiles,
+  utcDate,
+  writeDatedSegments,
   type MergePlan,
   type MergePlanOptions,
+  type OfflineView,
   type SegmentCodec,
+  type SegmentLog,
   type SegmentsMerged,
   type SegmentWritten,
 } from '@featurelog/offline-store';
-import { SegmentRowReader, type OfflineView, type UnreadableRecord } from './offline-view';
-import { PartitionBuffer, utcDate } from './partition-buffer';
-import { sweepSegmentFiles } from './segment-garbage';
-import type { SegmentLog } from './segment-log';
-import { mergedSegmentId, writeDatedSegments } from './segment-writer';
+import type { UnreadableRecord } from '@featurelog/view-rows';
 
 /** Test seams at the steps where a crash matters; a hook that throws fails the step like a crash would. */
 export interface CompactorHooks {

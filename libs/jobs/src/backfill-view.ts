@@ -7,11 +7,18 @@ import {
   type FeatureValue,
 } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
-import { assertOneTopicFiledUnder, resolveOfflineView } from '@featurelog/compactor';
-import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-store';
+import {
+  assertOneTopicFiledUnder,
+  avroSegmentEventDecoder,
+  initialSegmentCatalog,
+  readSegmentCatalog,
+  resolveOfflineView,
+  segmentSchemaFor,
+  type KeyedHistoryRow,
+  type SegmentEventDecoder,
+} from '@featurelog/offline-store';
 import { watermarkOf, type JobProgress } from './export-training-set';
-import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
-import { openViewHistory, type HistorySources, type KeyedHistoryRow } from './view-history';
+import { openViewHistory, type HistorySources } from './view-history';
 import { throwIfCancelled } from './job-cancellation';
 
 export interface BackfillRequest {

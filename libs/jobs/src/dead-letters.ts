@@ -17,7 +17,7 @@ import {
   type SchemaRegistryPort,
 } from '@featurelog/avro';
 import { DLQ_HEADERS, type EventLog, type LogRecord } from '@featurelog/log';
-import { ViewProjection } from '@featurelog/materializer';
+import { resolvedView, ViewRowDecoder, viewTopic } from '@featurelog/view-rows';
 
 /**
  * `<project>.dlq` holds the records consumers refused for good: the original key, bytes and headers,
@@ -148,7 +148,7 @@ export function topicReaders(state: RegistryState, project: string): Map<string,
     const entities = view.entities.flatMap((name) => getEntity(state, name) ?? []);
     const found = view.source === undefined ? undefined : getDataSource(state, view.source);
     const source = found?.kind === 'kafka' ? found : undefined;
-    readers.set(source?.topic ?? topicNames.features(project, view), { view, entities, source });
+    readers.set(viewTopic(project, view, source), { view, entities, source });
   }
   return readers;
 }
@@ -279,10 +279,10 @@ function bytesText(bytes: Buffer): string {
 }
 
 /**
- * Whether the consumers would take the record now: the materializer's own decode step (ViewProjection:
- * the writer schema by id, resolved to the view's current row schema, or the kafka source's mapping;
- * timestamps and join keys checked). Returns the refusal, or undefined when it passes. Throws when the
- * schema registry cannot answer (retriable), since then nothing can be said.
+ * Whether the consumers would take the record now: the decode step they all share (ViewRowDecoder: the
+ * writer schema by id, resolved to the view's current row schema, or the kafka source's mapping; the row
+ * checked). Returns the refusal, or undefined when it passes. Throws when the schema registry cannot
+ * answer (retriable), since then nothing can be said.
  */
 export async function consumerRefusal(
   record: Pick<LogRecord, 'topic' | 'partition' | 'offset' | 'key' | 'value' | 'headers' | 'timestamp'>,
@@ -293,18 +293,15 @@ export async function consumerRefusal(
   if (reader === undefined) {
     return new FeaturelogError('DLQ_NO_VIEW', `no feature view reads ${record.topic} now, so nothing would consume it`);
   }
-  const projection = new ViewProjection(
-    reader.view,
-    reader.entities,
-    reader.source,
+  const rows = new ViewRowDecoder(
+    resolvedView(project, reader.view, reader.entities, reader.source),
     project,
     new RowDecoder(schemas),
     schemas,
-    0,
   );
-  await projection.prepare([record]);
+  await rows.prepare([record]);
   try {
-    projection.toRow(record, project);
+    rows.decode(record.value);
     return undefined;
   } catch (error) {
     if (error instanceof FeaturelogError && !error.retriable) return error;

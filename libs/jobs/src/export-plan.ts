@@ -11,8 +11,12 @@ import {
   type ValueType,
 } from '@featurelog/domain';
 import type { KafkaDataSource } from '@featurelog/avro';
-import { assertOneTopicFiledUnder, resolveOfflineView } from '@featurelog/compactor';
-import { segmentSchemaFor, type SegmentColumn } from '@featurelog/offline-store';
+import {
+  assertOneTopicFiledUnder,
+  resolveOfflineView,
+  segmentSchemaFor,
+  type SegmentColumn,
+} from '@featurelog/offline-store';
 import { openEntityFile, type EntityFile, type EntityFileFormat } from './entity-file';
 
 /** The column of the entity file that holds each row's point in time. */

@@ -4,13 +4,19 @@ import type { KafkaDataSource } from '@featurelog/avro';
 import { joinHistorySource, sortEntities, ViewWinners, type ColumnKey } from '@featurelog/pit';
 import { EntityFrames, textAs } from './entity-rows';
 import { planExport, type ExportPlan, type ExportRequest } from './export-plan';
-import { columnKeyOf, keyFormOf, type KeyForm } from './history-columns';
-import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { SegmentJoinPool, SegmentQueue } from './segment-join-pool';
 import { encodeRowGroup, TrainingSetWriter, type EncodedRowGroup, type RowGroupColumn } from './training-set-writer';
 import { ViewHistoryColumns, type HistorySource } from './view-history-columns';
 import type { HistorySources, Watermark } from './view-history';
 import { throwIfCancelled } from './job-cancellation';
+import {
+  avroSegmentEventDecoder,
+  columnKeyOf,
+  keyFormOf,
+  readSegmentCatalog,
+  type KeyForm,
+  type SegmentEventDecoder,
+} from '@featurelog/offline-store';
 
 export interface JobProgress {
   phase: string;

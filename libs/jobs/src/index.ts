@@ -1,9 +1,7 @@
-export * from './sortable-entity-key';
 export * from './external-sorter';
 export * from './entity-file';
 export * from './entity-rows';
 export * from './export-plan';
-export * from './segment-catalog-reader';
 export * from './view-history';
 export * from './training-set-writer';
 export * from './export-training-set';
@@ -15,5 +13,4 @@ export * from './dead-letter-queue';
 export * from './job-worker';
 export * from './job-client';
 export * from './job-executor';
-export * from './history-columns';
 export * from './view-history-columns';

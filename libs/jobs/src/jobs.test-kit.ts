@@ -10,6 +10,7 @@ import {
 import { avroType, encodeRow, readerSchema, rowSchemaFor, RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog } from '@featurelog/log';
 import {
+  SegmentEventSerde,
   segmentSchemaFor,
   sortSegmentRows,
   writeSegment,
@@ -17,7 +18,6 @@ import {
   type SegmentEvent,
   type SegmentRow,
 } from '@featurelog/offline-store';
-import { SegmentEventSerde } from '@featurelog/compactor';
 import type { Type } from 'avsc';
 
 /** Test fixtures shared by the jobs specs: definitions, feature rows on a log, segments written from it. */

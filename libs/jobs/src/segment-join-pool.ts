@@ -1,9 +1,8 @@
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FeaturelogError } from '@featurelog/domain';
-import type { SegmentSchema } from '@featurelog/offline-store';
+import type { KeyForm, SegmentSchema } from '@featurelog/offline-store';
 import type { EntityColumns, ViewWinnersData } from '@featurelog/pit';
-import type { KeyForm } from './history-columns';
 import type { EncodedRowGroup, RowGroupColumn, TrainingSetColumn } from './training-set-writer';
 
 /** Segments still to join, taken one at a time by whichever thread is free. */

@@ -1,9 +1,9 @@
 import { parentPort } from 'node:worker_threads';
 import { FeaturelogError } from '@featurelog/domain';
 import { joinHistorySource, ViewWinners, type EntityColumns } from '@featurelog/pit';
-import { readSegmentColumns } from './history-columns';
 import { encodeRowGroup } from './training-set-writer';
 import type { SegmentJoinRequest, SegmentJoinReply } from './segment-join-pool';
+import { readSegmentColumns } from '@featurelog/offline-store';
 
 /**
  * A segment-join worker (see SegmentJoinPool): holds the entity rows of the current pass and the winners of

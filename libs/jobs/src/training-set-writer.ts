@@ -2,16 +2,17 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
-import { parquetColumnElements, toParquetValue } from '@featurelog/offline-store';
-import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import type { RowGroup } from 'hyparquet';
 import {
   builtinSnappy,
-  type PendingIndex,
+  parquetColumnElements,
+  toParquetValue,
   writePageHeader,
   writerInternals,
   writeRleBitPackedHybrid,
-} from './hyparquet-writer-internals.adapter';
+  type PendingIndex,
+} from '@featurelog/offline-store';
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import type { RowGroup } from 'hyparquet';
 
 /** Where a row group starts in a file of its own: after the 4-byte magic. */
 const GROUP_START = 4;

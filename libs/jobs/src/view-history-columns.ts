@@ -1,8 +1,14 @@
 import { join } from 'node:path';
 import type { FeatureValue } from '@featurelog/domain';
-import type { SegmentRow, SegmentSchema, SegmentWritten } from '@featurelog/offline-store';
+import {
+  columnKeyOf,
+  readSegmentColumns,
+  type KeyForm,
+  type SegmentRow,
+  type SegmentSchema,
+  type SegmentWritten,
+} from '@featurelog/offline-store';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
-import { columnKeyOf, readSegmentColumns, type KeyForm } from './history-columns';
 import type { SegmentJoinTask } from './segment-join-pool';
 import { selectViewSegments, tailViewOf, type HistorySources, type ViewHistoryOptions } from './view-history';
 import { ViewTail } from './view-tail';

@@ -7,13 +7,17 @@ import {
   type FeatureViewDefinition,
 } from '@featurelog/domain';
 import type { KafkaDataSource, SchemaRegistryPort } from '@featurelog/avro';
-import { buildOfflineView, offlineViewKey, type OfflineView } from '@featurelog/compactor';
 import type { EventLog } from '@featurelog/log';
 import {
   assertSegmentCoverage,
+  buildOfflineView,
   liveSegments,
+  offlineViewKey,
+  readSegmentHistory,
   segmentCoverage,
+  sortableEntityKey,
   verifySegment,
+  type OfflineView,
   type SegmentCatalog,
   type SegmentCodec,
   type SegmentColumn,
@@ -22,10 +26,6 @@ import {
 } from '@featurelog/offline-store';
 import { compareHistoryRows, type HistoryRow } from '@featurelog/pit';
 import { ExternalSorter } from './external-sorter';
-import { readSegmentHistory, type KeyedHistoryRow } from './segment-history-reader';
-
-export type { KeyedHistoryRow };
-import { sortableEntityKey } from './sortable-entity-key';
 import { ViewTail } from './view-tail';
 
 /** Where history comes from: the log (tail and, for backfills, all of it) and the offline segments. */

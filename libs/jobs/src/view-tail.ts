@@ -1,7 +1,7 @@
 import { RowDecoder, type SchemaRegistryPort } from '@featurelog/avro';
-import { SegmentRowReader, type OfflineView, type UnreadableRecord } from '@featurelog/compactor';
 import type { EventLog } from '@featurelog/log';
-import type { SegmentRow } from '@featurelog/offline-store';
+import { SegmentRowReader, type OfflineView, type SegmentRow } from '@featurelog/offline-store';
+import type { UnreadableRecord } from '@featurelog/view-rows';
 
 export interface ViewTailOptions {
   /** The view as the compactor reads it: its topic and, for an existing topic, its data source. */

@@ -1,13 +1,10 @@
 import {
   FeaturelogError,
-  topicNames,
   type FeatureViewDefinition,
   type EntityDefinition,
   type RegistryState,
 } from '@featurelog/domain';
-import { RowDecoder, type KafkaDataSource, type WriterSchemaSource } from '@featurelog/avro';
-import type { EventLog } from '@featurelog/log';
-import type { OnlineStore } from '@featurelog/online-store';
+import { RowDecoder, type KafkaDataSource } from '@featurelog/avro';
 import {
   describeError as describe,
   ProjectionRuntime,
@@ -16,48 +13,16 @@ import {
   type StreamRun,
   type StreamSpec,
 } from '@featurelog/projection';
-import type { RegistryFollower } from '@featurelog/registry';
-import type { MaterializerMetrics } from './materializer-metrics';
-import { CHECKPOINT_MARKER_TOPIC, OnlineRun, type MaterializerSettings, type OnlineViews } from './online-run';
+import {
+  materializerSettings,
+  type MaterializerLogLevel,
+  type MaterializerOptions,
+  type MaterializerSettings,
+} from './materializer-options';
+import { CHECKPOINT_MARKER_TOPIC, OnlineRun, type OnlineViews } from './online-run';
+import { ViewProjection } from './view-projection';
 
 export { CHECKPOINT_MARKER_TOPIC };
-import { DEFAULT_RETENTION_TTL_MULTIPLE, ViewProjection } from './view-projection';
-
-export type MaterializerLogLevel = 'info' | 'warn' | 'error';
-
-export interface MaterializerOptions {
-  project: string;
-  log: EventLog;
-  /** Writer schemas by id (the schema registry port). */
-  schemas: WriterSchemaSource;
-  store: OnlineStore;
-  /** Follows `<project>.registry`; the caller starts it (it may be shared with other components). */
-  follower: RegistryFollower;
-  /**
-   * Kafka consumer group over the feature topics. It only shares partitions between instances: where
-   * to start is always the stored checkpoint, never the group's commits.
-   */
-  groupId?: string;
-  /** Name of the checkpoint in the online store; shared by every instance of one materializer. */
-  checkpointName?: string;
-  dlqTopic?: string;
-  /** Most rows per online store write (one Lua call): bounds how long one script holds Redis. */
-  maxRowsPerWrite?: number;
-  /** How often the checkpoint marker is looked for, to notice a wiped store while running. */
-  wipeCheckIntervalMs?: number;
-  /** How often the registry is read to its end besides the live subscription, and missing topics looked for. */
-  registryPollMs?: number;
-  /** The store forgets a row this many view TTLs after its event time (views without TTL: never); 0 = never. */
-  retentionTtlMultiple?: number;
-  /** Backoff of batches failing on infrastructure (see ConsumerRunner). */
-  initialRetryMs?: number;
-  maxRetryMs?: number;
-  /** Backoff of restarts after the consumer itself failed. */
-  restartDelayMs?: number;
-  maxRestartDelayMs?: number;
-  metrics?: MaterializerMetrics;
-  logger?: (level: MaterializerLogLevel, message: string) => void;
-}
 
 /** The materializer runs as one stream over every online view's topic. */
 const STREAM = 'online';
@@ -90,20 +55,7 @@ export class Materializer implements Projection<OnlineViews> {
   private rebuildingAfterWipe = false;
 
   constructor(private readonly options: MaterializerOptions) {
-    const { project } = options;
-    this.settings = {
-      groupId: options.groupId ?? `${project}.materializer`,
-      checkpointName: options.checkpointName ?? `${project}.materializer`,
-      dlqTopic: options.dlqTopic ?? topicNames.dlq(project),
-      maxRowsPerWrite: options.maxRowsPerWrite ?? 1_000,
-      wipeCheckIntervalMs: options.wipeCheckIntervalMs ?? 1_000,
-      registryPollMs: options.registryPollMs ?? 5_000,
-      retentionTtlMultiple: options.retentionTtlMultiple ?? DEFAULT_RETENTION_TTL_MULTIPLE,
-      initialRetryMs: options.initialRetryMs ?? 100,
-      maxRetryMs: options.maxRetryMs ?? 5_000,
-      restartDelayMs: options.restartDelayMs ?? 500,
-      maxRestartDelayMs: options.maxRestartDelayMs ?? 30_000,
-    };
+    this.settings = materializerSettings(options);
     // The projection's name in its dead letters is its group, as it always was.
     this.name = this.settings.groupId;
     this.decoder = new RowDecoder(options.schemas);

@@ -10,7 +10,7 @@ import {
 import type { PoisonedRecord, RecordBatch } from '@featurelog/log';
 import type { OnlineRow, TopicPartitionOffset } from '@featurelog/online-store';
 import type { SpecChange, StreamContext, StreamRun } from '@featurelog/projection';
-import type { MaterializerOptions } from './materializer';
+import type { MaterializerOptions, MaterializerSettings } from './materializer-options';
 import { retriable, type ViewProjection } from './view-projection';
 
 /**
@@ -20,21 +20,6 @@ import { retriable, type ViewProjection } from './view-projection';
  * batches written since the wipe have put some offsets back, so its offsets cannot be trusted.
  */
 export const CHECKPOINT_MARKER_TOPIC = '__featurelog.materializer.complete';
-
-/** The materializer's tunables, each resolved to its default (see MaterializerOptions). */
-export interface MaterializerSettings {
-  groupId: string;
-  checkpointName: string;
-  dlqTopic: string;
-  maxRowsPerWrite: number;
-  wipeCheckIntervalMs: number;
-  registryPollMs: number;
-  retentionTtlMultiple: number;
-  initialRetryMs: number;
-  maxRetryMs: number;
-  restartDelayMs: number;
-  maxRestartDelayMs: number;
-}
 
 type OffsetsByTopic = Map<string, Map<number, number>>;
 /** Topic → projection of the online view it feeds. */

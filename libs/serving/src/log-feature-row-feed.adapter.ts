@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { FeaturelogError } from '@featurelog/domain';
 import { RowDecoder, type WriterSchemaSource } from '@featurelog/avro';
 import type { EventLog, LogRecord } from '@featurelog/log';
-import { ViewProjection } from '@featurelog/materializer';
+import { resolvedView, rowVersion, ViewRowDecoder } from '@featurelog/view-rows';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { FeatureRowFeed, FeedListener, FeedRow } from './feature-row-feed.port';
 import type { ServingView } from './serving-catalog';
@@ -27,8 +27,8 @@ export interface LogFeatureRowFeedOptions {
 
 interface Tail {
   topic: string;
-  /** Decodes records for the view's current definition (the materializer's own decoding). */
-  projection: ViewProjection;
+  /** Decodes records for the view's current definition (the decoder the materializer shares). */
+  rows: ViewRowDecoder;
   listeners: Set<FeedListener>;
   /** Follows still catching up: the tail runs for them although it has no listener yet. */
   starting: number;
@@ -38,7 +38,7 @@ interface Tail {
    */
   positions: Map<number, number>;
   ready: Promise<void>;
-  /** `prepare` then `toRow` of a projection must not interleave with another batch's. */
+  /** `prepare` then `decode` of a batch must not interleave with another batch's. */
   decoding: Promise<unknown>;
   controller: AbortController;
   stopped: boolean;
@@ -46,8 +46,8 @@ interface Tail {
 
 /**
  * One live tail per followed topic (EventLog.follow on every partition, no consumer group), shared
- * by every subscriber of its views. Records are decoded exactly as the materializer decodes them
- * (ViewProjection: managed row schemas by schema resolution, existing Kafka topics by their field
+ * by every subscriber of its views. Records are decoded by the decoder the materializer decodes them
+ * with (ViewRowDecoder: managed row schemas by schema resolution, existing Kafka topics by their field
  * mapping), so a subscriber sees the rows the online store gets; a record the materializer would
  * dead-letter is skipped.
  *
@@ -72,14 +72,14 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
   }
 
   async follow(view: ServingView, listener: FeedListener, from?: ReadonlyMap<number, number>): Promise<() => void> {
-    const projection = this.projectionOf(view);
+    const rows = this.rowsOf(view);
     let tail = this.tails.get(view.topic);
     if (tail === undefined) {
-      tail = this.startTail(view.topic, projection);
+      tail = this.startTail(view.topic, rows);
       this.tails.set(view.topic, tail);
-    } else if (!tail.projection.sameAs(projection)) {
+    } else if (!tail.rows.sameAs(rows)) {
       // A newer definition reads every older row (changes are backward compatible), so it takes over.
-      tail.projection = projection;
+      tail.rows = rows;
     }
     const current = tail;
     // Held by this follow while it catches up, so the tail is not stopped under it.
@@ -117,16 +117,16 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
     for (const tail of [...this.tails.values()]) this.stopTail(tail);
   }
 
-  private projectionOf(view: ServingView): ViewProjection {
+  private rowsOf(view: ServingView): ViewRowDecoder {
     const { project, schemas } = this.options;
-    // Retention is the materializer's business: 0 leaves the rows' TTL unset.
-    return new ViewProjection(view.definition, view.entities, view.source, project, this.decoder, schemas, 0);
+    const resolved = resolvedView(project, view.definition, view.entities, view.source);
+    return new ViewRowDecoder(resolved, project, this.decoder, schemas);
   }
 
-  private startTail(topic: string, projection: ViewProjection): Tail {
+  private startTail(topic: string, rows: ViewRowDecoder): Tail {
     const tail: Tail = {
       topic,
-      projection,
+      rows,
       listeners: new Set(),
       starting: 0,
       positions: new Map(),
@@ -254,15 +254,20 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
 
   private decode(tail: Tail, records: readonly LogRecord[]): Promise<FeedRow[]> {
     const run = tail.decoding.then(async () => {
-      const projection = tail.projection;
+      const decoder = tail.rows;
       // A schema that cannot be fetched fails the tail, so its subscribers are told (and resnapshot)
       // rather than silently missing rows.
-      await projection.prepare(records);
+      await decoder.prepare(records);
       const rows: FeedRow[] = [];
       for (const record of records) {
         try {
-          const row = projection.toRow(record, this.options.project);
-          rows.push({ view: row.view, entityKey: row.entityKey, version: row.version, row: row.features });
+          const row = decoder.decode(record.value);
+          rows.push({
+            view: decoder.view.definition.name,
+            entityKey: decoder.entityKey(row),
+            version: rowVersion(row, record),
+            row: row.features,
+          });
         } catch (error) {
           if (!(error instanceof FeaturelogError) || error.retriable) throw error;
           // The materializer sends such a record to the DLQ; subscribers never see it either.

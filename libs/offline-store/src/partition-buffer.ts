@@ -1,4 +1,5 @@
-import type { OffsetRange, SegmentRow } from '@featurelog/offline-store';
+import type { OffsetRange } from './segment-events';
+import type { SegmentRow } from './segment-schema';
 
 const MICROS_PER_DAY = 86_400_000_000;
 const dayNames = new Map<number, string>();

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareSegmentRows, type SegmentColumn, type SegmentRow, type SegmentSchema } from '@featurelog/offline-store';
-import { sortableEntityKey } from '@featurelog/jobs';
+import { sortableEntityKey } from '@featurelog/offline-store';
 
 const KEYS: SegmentColumn[] = [
   { name: 'n', type: 'int64' },

@@ -1,13 +1,9 @@
 import { FeaturelogError, topicNames } from '@featurelog/domain';
 import type { SchemaRegistryPort } from '@featurelog/avro';
-import { SegmentEventSerde } from '@featurelog/compactor';
+import { SegmentEventSerde } from './segment-event-serde';
 import type { EventLog } from '@featurelog/log';
-import {
-  evolveSegmentCatalogInPlace,
-  initialSegmentCatalog,
-  type SegmentCatalog,
-  type SegmentEvent,
-} from '@featurelog/offline-store';
+import { evolveSegmentCatalogInPlace, initialSegmentCatalog, type SegmentCatalog } from './segment-catalog';
+import type { SegmentEvent } from './segment-events';
 
 /** How the bytes of a `<project>.segments` record become an event; the compactor owns the encoding. */
 export type SegmentEventDecoder = (value: Buffer) => SegmentEvent | Promise<SegmentEvent>;

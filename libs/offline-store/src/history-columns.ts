@@ -1,12 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
-import {
-  parquetFileBuffer,
-  SEGMENT_SYSTEM_COLUMNS as SYS,
-  type SegmentColumn,
-  type SegmentSchema,
-} from '@featurelog/offline-store';
+import { parquetFileBuffer } from './parquet-file-buffer';
+import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentColumn, type SegmentSchema } from './segment-schema';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
 import { parquetMetadataAsync, parquetScan } from 'hyparquet';
 import { sortableEntityKey } from './sortable-entity-key';

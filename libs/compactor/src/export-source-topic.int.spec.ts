@@ -13,20 +13,26 @@ import {
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { ConfluentSchemaRegistry } from '@featurelog/avro';
-import { Compactor, offlineViewKey, SegmentEventSerde, SegmentLog } from '@featurelog/compactor';
+import { Compactor } from './compactor';
 import { KafkaEventLog } from '@featurelog/log';
 import { registryOf } from '@featurelog/serving/testing';
-import { HyparquetSegmentCodec, liveSegments, segmentCoverage } from '@featurelog/offline-store';
+import {
+  HyparquetSegmentCodec,
+  liveSegments,
+  offlineViewKey,
+  segmentCoverage,
+  SegmentEventSerde,
+  SegmentLog,
+} from '@featurelog/offline-store';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { backfillView, exportTrainingSet, type HistorySources } from '@featurelog/jobs';
-import type { LoggedRow } from './jobs.test-kit';
-import { naiveIso, oracle, plain, readParquet } from './pit-scenario.test-kit';
+import { naiveIso, oracle, plain, readParquet, type LoggedRow } from '@featurelog/jobs/testing';
 
 /**
  * A feature view over an EXISTING topic that a backend app produces with Confluent's own Avro serializer
  * (Python confluent-kafka, its own schema: other field names, timestamps in milliseconds). Part of the
- * topic is compacted into segments by the real ViewCompactor, the rest is only in the log tail; the
+ * topic is compacted into segments by the real Compactor, the rest is only in the log tail; the
  * export must equal a brute-force point-in-time oracle that decodes the topic with the app's schema and
  * maps the fields by hand (independently of sourceRowMapper).
  */

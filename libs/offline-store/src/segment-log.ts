@@ -5,8 +5,8 @@ import {
   initialSegmentCatalog,
   type MutableSegmentCatalog,
   type SegmentCatalog,
-  type SegmentEvent,
-} from '@featurelog/offline-store';
+} from './segment-catalog';
+import type { SegmentEvent } from './segment-events';
 import type { SegmentEventSerde } from './segment-event-serde';
 
 export interface SegmentLogOptions {

@@ -1,5 +1,5 @@
 import { FeaturelogError, type ValueType } from '@featurelog/domain';
-import type { SegmentColumn } from '@featurelog/offline-store';
+import type { SegmentColumn } from './segment-schema';
 
 /**
  * Exports merge Parquet segments as they lie on disk: sorted by join keys compared by type (numbers

@@ -1,7 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue } from '@featurelog/domain';
-import { parquetFileBuffer, SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentSchema } from '@featurelog/offline-store';
+import { parquetFileBuffer } from './parquet-file-buffer';
+import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentSchema } from './segment-schema';
 import { parquetScan } from 'hyparquet';
 import { corrupt, plain } from './history-columns';
 import type { HistoryRow } from '@featurelog/pit';

@@ -1,6 +1,6 @@
 import { FeaturelogError, topicNames, valueSubject } from '@featurelog/domain';
 import { SubjectSerde, type SchemaRegistryPort } from '@featurelog/avro';
-import type { SegmentEvent, SegmentWritten } from '@featurelog/offline-store';
+import type { SegmentEvent, SegmentWritten } from './segment-events';
 
 const TIMESTAMP_MICROS = { type: 'long', logicalType: 'timestamp-micros' } as const;
 

@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
-import {
-  normalizeRanges,
-  sortSegmentRows,
-  writeSegment,
-  type MergePlan,
-  type OffsetRange,
-  type SegmentCodec,
-  type SegmentSchema,
-  type SegmentWritten,
-} from '@featurelog/offline-store';
+import { normalizeRanges } from './offset-ranges';
+import { sortSegmentRows, type SegmentSchema } from './segment-schema';
+import { writeSegment } from './segment-files';
+import type { MergePlan } from './segment-merge';
+import type { OffsetRange, SegmentWritten } from './segment-events';
+import type { SegmentCodec } from './segment-codec.port';
 import type { DatedSegmentInput } from './partition-buffer';
 
 const shortHash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);

@@ -1,6 +1,6 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SegmentCatalog } from '@featurelog/offline-store';
+import type { SegmentCatalog } from './segment-catalog';
 
 export interface SweepInput {
   root: string;
