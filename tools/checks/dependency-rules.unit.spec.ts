@@ -1,7 +1,7 @@
 /**
  * The dependency rules are only worth having if they fail: this builds a small tree that breaks
  * them (a domain file importing a driver, a pit file importing a framework, a deep import into a
- * lib, a production file loading a contract suite, node:test or a lib's `testing` entry) and one that keeps them, and runs dependency-cruiser with the project's own config on both.
+ * lib or into another app, a production file loading a contract suite, node:test or a lib's `testing` entry) and one that keeps them, and runs dependency-cruiser with the project's own config on both.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ async function tree(files: Record<string, string>): Promise<string> {
     '@featurelog/domain': ['libs/domain/src/index.ts'],
     '@featurelog/log': ['libs/log/src/index.ts'],
     '@featurelog/log/testing': ['libs/log/src/testing.ts'],
+    '@featurelog/app-a': ['apps/a/src/index.ts'],
   };
   await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { baseUrl: '.', paths } }));
   for (const [path, text] of Object.entries(files)) {
@@ -58,6 +59,24 @@ describe('dependency rules', () => {
     assert.match(result.stdout, /pure-libs-import-no-framework-or-driver: libs\/domain\/src\/bad\.ts/);
     assert.match(result.stdout, /pure-libs-import-no-framework-or-driver: libs\/pit\/src\/index\.ts/);
     assert.match(result.stdout, /no-deep-imports-into-libs: apps\/x\/src\/main\.ts/);
+  });
+
+  it('refuse a deep import into another app, and accept its entry file and its own files', async () => {
+    const root = await tree({
+      'libs/log/src/index.ts': 'export const log = 1;\n',
+      'apps/a/src/index.ts': "export { aApp } from './a-app';\n",
+      'apps/a/src/a-app.ts': "import { a } from './a.module';\nexport const aApp = a;\n",
+      'apps/a/src/a.module.ts': 'export const a = 1;\n',
+      'apps/a/src/main.ts': "import { aApp } from './a-app';\nexport const main = aApp;\n",
+      'apps/b/src/main.ts': "import { a } from '../../a/src/a.module';\nexport const b = a;\n",
+      'apps/c/src/main.ts': "import { aApp } from '@featurelog/app-a';\nexport const c = aApp;\n",
+    });
+    roots.push(root);
+    const result = depcruise(root);
+    assert.notEqual(result.status, 0, result.stdout);
+    assert.match(result.stdout, /no-deep-imports-into-apps: apps\/b\/src\/main\.ts → apps\/a\/src\/a\.module\.ts/);
+    assert.doesNotMatch(result.stdout, /no-deep-imports-into-apps: apps\/a\//);
+    assert.doesNotMatch(result.stdout, /apps\/c\/src\/main\.ts/);
   });
 
   it("refuse test code reached from production: a contract in a barrel, node:test, a lib's testing entry", async () => {

@@ -1,0 +1,109 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { guardedFastifyAdapter } from '@featurelog/auth';
+import { nestLoggerService } from '@featurelog/observability';
+import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
+import {
+  appKeys,
+  appLogger,
+  listenAddress,
+  listenNestApp,
+  type AppSettings,
+  type FeaturelogApp,
+  type ProjectRuntime,
+  type RunningApp,
+} from '@featurelog/runtime';
+import { RegistryAppModule } from './registry.module';
+import { RegistryFoldProgress, type RegistryRuntime } from './registry.runtime';
+
+export const DEFAULT_REGISTRY_PORT = 6570;
+
+export interface RegistryAppSettings extends AppSettings {
+  /** classic-level directory of the folded registry; default `<repo>/.featurelog/registry`. */
+  statePath?: string;
+  /** Events folded (and checkpointed in one LevelDB batch) at a time. */
+  foldBatch?: number;
+  /** Wait between attempts when the log cannot be read at start. */
+  retryDelayMs?: number;
+}
+
+/**
+ * The registry app: folds `<project>.registry` into classic-level (resuming from its checkpoint, or
+ * rebuilding from offset 0 when the state is gone), follows the log live, and serves the REST API.
+ * It listens at once; the registry itself is served once the fold has caught up (503 before).
+ */
+export const registryApp: FeaturelogApp<RegistryAppSettings> = {
+  name: 'registry',
+  defaultPort: DEFAULT_REGISTRY_PORT,
+  async create(project: ProjectRuntime, settings: RegistryAppSettings = {}): Promise<RunningApp> {
+    const { config } = project;
+    const { foldBatch = 5_000, retryDelayMs = 1_000 } = settings;
+    // Before anything opens: a key that cannot be checked stops the app here.
+    const auth = appKeys(config, settings);
+    const store = await RegistryStateStore.open(settings.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
+    const loaded = await store.load();
+    const follower = new RegistryFollower(
+      { log: project.log, codec: project.registryCodec, project: config.project, maxBatch: foldBatch },
+      loaded.state,
+      loaded.unreadable,
+    );
+    store.attach(follower);
+    const registry = project.registry(follower);
+    const fold = new RegistryFoldProgress(follower);
+    let closing = false;
+    let following: Promise<void> = Promise.resolve();
+
+    const runtime: RegistryRuntime = {
+      follower,
+      applier: registry.applier,
+      fold,
+      checkLog: async () => {
+        if (follower.followError) throw follower.followError;
+        await project.log.describeTopic(follower.topic);
+      },
+      close: async () => {
+        closing = true;
+        await following;
+        await follower.stop();
+        await store.close();
+      },
+    };
+    let app: NestFastifyApplication | undefined;
+    try {
+      app = await NestFactory.create<NestFastifyApplication>(
+        RegistryAppModule.forRuntime(runtime),
+        guardedFastifyAdapter(auth),
+        { logger: nestLoggerService(appLogger(settings)) },
+      );
+      const running = await listenNestApp('registry', app, listenAddress(registryApp, project, settings), {
+        stopWork: () => runtime.close(),
+      });
+      following = (async () => {
+        for (let attempt = 0; !closing; attempt++) {
+          try {
+            // The registry topic is the app's own: created (as declared in topics/) so it can be followed
+            // before the first apply.
+            const declared = project.topics.project.find((spec) => spec.name === follower.topic);
+            if (declared) await project.log.ensureTopic(declared);
+            fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
+            await follower.catchUp();
+            fold.done();
+            await follower.start(`${config.project}.registry-app`);
+            return;
+          } catch (error) {
+            fold.failed(error);
+            await delay(Math.min(retryDelayMs * 2 ** attempt, 30_000));
+          }
+        }
+      })();
+      return running;
+    } catch (error) {
+      await app?.close().catch(() => undefined);
+      await runtime.close().catch(() => undefined);
+      throw error;
+    }
+  },
+};
