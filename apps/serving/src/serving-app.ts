@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import { FeaturelogError, type FeaturelogLogger } from '@featurelog/domain';
 import type { EventLog } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
-import { PushModule, useExactJsonBodies, type FeatureProducer } from '@featurelog/producer';
+import { useExactJsonBodies, type FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import {
@@ -33,13 +33,13 @@ import {
   LogFeatureRowFeed,
   OnlineFeatureRetriever,
   OPENAPI_DOCUMENT,
-  registerOnlineFeaturesRoute,
   ServingMetrics,
-  ServingModule,
   type FeatureRowFeed,
-  type ServingRuntime,
   type SubscriptionLimits,
 } from '@featurelog/serving';
+import { registerOnlineFeaturesRoute } from './online-features.route';
+import { PushModule } from './push.module';
+import { SERVING_RUNTIME, ServingController, type ServingRuntime } from './serving.controller';
 
 export const DEFAULT_SERVING_PORT = 6574;
 
@@ -200,11 +200,15 @@ export class ServingAppModule {
     return {
       module: ServingAppModule,
       imports: [
-        ServingModule.forRoot(parts.runtime),
         ...push,
         ObservabilityModule.forRoot({ metrics: parts.metrics, checks: { useFactory: () => parts.checks } }),
       ],
-      providers: [{ provide: SERVING_SHUTDOWN, useValue: parts.shutdown }, ServingLifecycle],
+      controllers: [ServingController],
+      providers: [
+        { provide: SERVING_RUNTIME, useValue: parts.runtime },
+        { provide: SERVING_SHUTDOWN, useValue: parts.shutdown },
+        ServingLifecycle,
+      ],
     };
   }
 }
