@@ -42,7 +42,6 @@ export const compactorApp: FeaturelogApp<CompactorAppSettings> = {
     // Before anything opens: a key that cannot be checked stops the app here.
     const auth = appKeys(config, settings);
     const logger = appLogger(settings);
-    const scoped = scopedLogger(logger, 'compactor');
     const { follower } = runtime.registry();
     let compactor: Compactor | undefined;
     try {
@@ -56,7 +55,7 @@ export const compactorApp: FeaturelogApp<CompactorAppSettings> = {
         offlineRoot: config.offlineStore.path,
         segmentsTopicSpec: runtime.topics.project.find((spec) => spec.name === `${config.project}.segments`),
         dlqTopicSpec: runtime.topics.project.find((spec) => spec.name === `${config.project}.dlq`),
-        logger: { log: (message) => scoped.info(message), warn: scoped.warn, error: scoped.error },
+        logger: scopedLogger(logger, 'compactor'),
       });
       const app = await NestFactory.create<NestFastifyApplication>(
         CompactorAppModule.forCompactor(compactor),

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { guardedFastifyAdapter } from '@featurelog/auth';
 import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
-import { scopedLogger } from '@featurelog/domain';
+import { logAt, scopedLogger } from '@featurelog/domain';
 import { createMetricsRegistry, nestLoggerService } from '@featurelog/observability';
 import {
   appKeys,
@@ -49,7 +49,7 @@ export const materializerApp: FeaturelogApp<MaterializerAppSettings> = {
       store,
       follower,
       metrics: new MaterializerMetrics(metrics),
-      logger: (level, message) => scoped[level](message),
+      logger: (level, message) => logAt(scoped, level, message),
     });
     const stop = async () => {
       await materializer.stop();

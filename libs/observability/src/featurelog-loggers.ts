@@ -10,14 +10,13 @@ export function stderrLogger({ level = 'info' }: { level?: LogLevel } = {}): Fea
     if (logLevelAtLeast(at, level))
       process.stderr.write(`${new Date().toISOString()} ${at.toUpperCase()} ${message}\n`);
   };
-  return { info: write('info'), warn: write('warn'), error: write('error') };
+  return { log: write('info'), warn: write('warn'), error: write('error') };
 }
 
 /**
  * Nest's own lines (start-up, the exception filter's 500s, `new Logger(context)` of a lib) into a
  * FeaturelogLogger: pass it as NestFactory.create's `logger`. Nest's logger is process-wide (the last
- * app created sets it), so every app of one process must pass the same kind of logger. Nest's
- * `log` is `info`; `debug` and `verbose` are dropped; the context becomes the line's `[scope]`.
+ * app created sets it), so every app of one process must pass the same kind of logger. `debug` and `verbose` are dropped; the context becomes the line's `[scope]`.
  */
 export function nestLoggerService(logger: FeaturelogLogger): LoggerService {
   const line = (message: unknown, params: unknown[]): string => {
@@ -28,7 +27,7 @@ export function nestLoggerService(logger: FeaturelogLogger): LoggerService {
     return `${context === undefined ? '' : `[${context}] `}${text}${stack}`;
   };
   return {
-    log: (message: unknown, ...params: unknown[]) => logger.info(line(message, params)),
+    log: (message: unknown, ...params: unknown[]) => logger.log(line(message, params)),
     warn: (message: unknown, ...params: unknown[]) => logger.warn(line(message, params)),
     error: (message: unknown, ...params: unknown[]) => logger.error(line(message, params)),
     fatal: (message: unknown, ...params: unknown[]) => logger.error(line(message, params)),
