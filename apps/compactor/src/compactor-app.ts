@@ -1,20 +1,7 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { guardedFastifyAdapter } from '@featurelog/auth';
 import { Compactor, type CompactorOptions } from '@featurelog/compactor';
 import { scopedLogger } from '@featurelog/domain';
-import { nestLoggerService } from '@featurelog/observability';
-import {
-  appKeys,
-  appLogger,
-  listenAddress,
-  listenNestApp,
-  type AppSettings,
-  type FeaturelogApp,
-  type ProjectRuntime,
-  type RunningApp,
-} from '@featurelog/runtime';
+import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import { CompactorAppModule } from './compactor.module';
 
 export const DEFAULT_COMPACTOR_PORT = 6572;
@@ -34,14 +21,10 @@ export interface CompactorAppSettings extends AppSettings {
  * under the configured offline root, and serves /health and /metrics. Closing it flushes what is
  * buffered before the HTTP server stops.
  */
-export const compactorApp: FeaturelogApp<CompactorAppSettings> = {
+export const compactorApp = featurelogApp<CompactorAppSettings>({
   name: 'compactor',
   defaultPort: DEFAULT_COMPACTOR_PORT,
-  async create(runtime: ProjectRuntime, settings: CompactorAppSettings = {}): Promise<RunningApp> {
-    const { config } = runtime;
-    // Before anything opens: a key that cannot be checked stops the app here.
-    const auth = appKeys(config, settings);
-    const logger = appLogger(settings);
+  async start({ runtime, config, settings, logger, nest }) {
     const { follower } = runtime.registry();
     let compactor: Compactor | undefined;
     try {
@@ -57,23 +40,19 @@ export const compactorApp: FeaturelogApp<CompactorAppSettings> = {
         dlqTopicSpec: runtime.topics.project.find((spec) => spec.name === `${config.project}.dlq`),
         logger: scopedLogger(logger, 'compactor'),
       });
-      const app = await NestFactory.create<NestFastifyApplication>(
-        CompactorAppModule.forCompactor(compactor),
-        guardedFastifyAdapter(auth),
-        { logger: nestLoggerService(logger) },
-      );
       const running = compactor;
-      return await listenNestApp('compactor', app, listenAddress(compactorApp, runtime, settings), {
+      return {
+        app: await nest(CompactorAppModule.forCompactor(running)),
         stopWork: () => running.stop({ flush: true }),
         release: () => follower.stop(),
-      });
+      };
     } catch (error) {
       await compactor?.stop({ flush: false });
       await follower.stop();
       throw error;
     }
   },
-};
+});
 
 /** Tuning from FEATURELOG_COMPACTOR_* variables; unset ones keep their defaults. */
 export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): CompactorTuning {

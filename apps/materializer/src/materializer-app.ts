@@ -1,21 +1,9 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { NestFactory } from '@nestjs/core';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { guardedFastifyAdapter } from '@featurelog/auth';
-import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
 import { logAt, scopedLogger } from '@featurelog/domain';
-import { createMetricsRegistry, nestLoggerService } from '@featurelog/observability';
-import {
-  appKeys,
-  appLogger,
-  listenAddress,
-  listenNestApp,
-  type AppSettings,
-  type FeaturelogApp,
-  type ProjectRuntime,
-  type RunningApp,
-} from '@featurelog/runtime';
+import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
+import { createMetricsRegistry } from '@featurelog/observability';
+import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import { MaterializerAppModule } from './materializer.module';
 
 export const DEFAULT_MATERIALIZER_PORT = 6571;
@@ -29,18 +17,14 @@ export interface MaterializerAppSettings extends AppSettings {
  * The materializer app: follows the registry, projects every online view's feature topic into the
  * online store (see Materializer), and serves /health and /metrics.
  */
-export const materializerApp: FeaturelogApp<MaterializerAppSettings> = {
+export const materializerApp = featurelogApp<MaterializerAppSettings>({
   name: 'materializer',
   defaultPort: DEFAULT_MATERIALIZER_PORT,
-  async create(runtime: ProjectRuntime, settings: MaterializerAppSettings = {}): Promise<RunningApp> {
-    const { config } = runtime;
-    // Before anything opens: a key that cannot be checked stops the app here.
-    const auth = appKeys(config, settings);
-    const logger = appLogger(settings);
-    const scoped = scopedLogger(logger, 'materializer');
+  async start({ runtime, config, settings, logger, nest }) {
     const store = await runtime.onlineStore();
     const { follower } = runtime.registry();
     const metrics = createMetricsRegistry('materializer');
+    const scoped = scopedLogger(logger, 'materializer');
     const materializer = new Materializer({
       ...settings.tuning,
       project: config.project,
@@ -51,7 +35,7 @@ export const materializerApp: FeaturelogApp<MaterializerAppSettings> = {
       metrics: new MaterializerMetrics(metrics),
       logger: (level, message) => logAt(scoped, level, message),
     });
-    const stop = async () => {
+    const stopWork = async () => {
       await materializer.stop();
       await follower.stop();
     };
@@ -60,24 +44,11 @@ export const materializerApp: FeaturelogApp<MaterializerAppSettings> = {
       // a unique one also spares a restarted process the dead member's session timeout.
       await follower.start(`${config.project}.materializer.registry.${randomUUID()}`);
       await materializer.start();
-      const app = await NestFactory.create<NestFastifyApplication>(
-        MaterializerAppModule.forParts({
-          project: config.project,
-          materializer,
-          follower,
-          store,
-          log: runtime.log,
-          metrics,
-        }),
-        guardedFastifyAdapter(auth),
-        { logger: nestLoggerService(logger) },
-      );
-      return await listenNestApp('materializer', app, listenAddress(materializerApp, runtime, settings), {
-        stopWork: stop,
-      });
+      const parts = { project: config.project, materializer, follower, store, log: runtime.log, metrics };
+      return { app: await nest(MaterializerAppModule.forParts(parts)), stopWork };
     } catch (error) {
-      await stop().catch(() => undefined);
+      await stopWork().catch(() => undefined);
       throw error;
     }
   },
-};
+});

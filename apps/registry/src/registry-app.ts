@@ -1,21 +1,8 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { NestFactory } from '@nestjs/core';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { guardedFastifyAdapter } from '@featurelog/auth';
-import { nestLoggerService } from '@featurelog/observability';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
-import {
-  appKeys,
-  appLogger,
-  listenAddress,
-  listenNestApp,
-  type AppSettings,
-  type FeaturelogApp,
-  type ProjectRuntime,
-  type RunningApp,
-} from '@featurelog/runtime';
+import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import { RegistryAppModule } from './registry.module';
 import { RegistryFoldProgress, type RegistryRuntime } from './registry.runtime';
 
@@ -35,14 +22,11 @@ export interface RegistryAppSettings extends AppSettings {
  * rebuilding from offset 0 when the state is gone), follows the log live, and serves the REST API.
  * It listens at once; the registry itself is served once the fold has caught up (503 before).
  */
-export const registryApp: FeaturelogApp<RegistryAppSettings> = {
+export const registryApp = featurelogApp<RegistryAppSettings>({
   name: 'registry',
   defaultPort: DEFAULT_REGISTRY_PORT,
-  async create(project: ProjectRuntime, settings: RegistryAppSettings = {}): Promise<RunningApp> {
-    const { config } = project;
+  async start({ runtime: project, config, settings, nest }) {
     const { foldBatch = 5_000, retryDelayMs = 1_000 } = settings;
-    // Before anything opens: a key that cannot be checked stops the app here.
-    const auth = appKeys(config, settings);
     const store = await RegistryStateStore.open(settings.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
     const loaded = await store.load();
     const follower = new RegistryFollower(
@@ -51,14 +35,13 @@ export const registryApp: FeaturelogApp<RegistryAppSettings> = {
       loaded.unreadable,
     );
     store.attach(follower);
-    const registry = project.registry(follower);
     const fold = new RegistryFoldProgress(follower);
     let closing = false;
     let following: Promise<void> = Promise.resolve();
 
     const runtime: RegistryRuntime = {
       follower,
-      applier: registry.applier,
+      applier: project.registry(follower).applier,
       fold,
       checkLog: async () => {
         if (follower.followError) throw follower.followError;
@@ -71,39 +54,29 @@ export const registryApp: FeaturelogApp<RegistryAppSettings> = {
         await store.close();
       },
     };
-    let app: NestFastifyApplication | undefined;
-    try {
-      app = await NestFactory.create<NestFastifyApplication>(
-        RegistryAppModule.forRuntime(runtime),
-        guardedFastifyAdapter(auth),
-        { logger: nestLoggerService(appLogger(settings)) },
-      );
-      const running = await listenNestApp('registry', app, listenAddress(registryApp, project, settings), {
-        stopWork: () => runtime.close(),
-      });
-      following = (async () => {
-        for (let attempt = 0; !closing; attempt++) {
-          try {
-            // The registry topic is the app's own: created (as declared in topics/) so it can be followed
-            // before the first apply.
-            const declared = project.topics.project.find((spec) => spec.name === follower.topic);
-            if (declared) await project.log.ensureTopic(declared);
-            fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
-            await follower.catchUp();
-            fold.done();
-            await follower.start(`${config.project}.registry-app`);
-            return;
-          } catch (error) {
-            fold.failed(error);
-            await delay(Math.min(retryDelayMs * 2 ** attempt, 30_000));
-          }
-        }
-      })();
-      return running;
-    } catch (error) {
-      await app?.close().catch(() => undefined);
-      await runtime.close().catch(() => undefined);
+    const app = await nest(RegistryAppModule.forRuntime(runtime)).catch(async (error: unknown) => {
+      await runtime.close();
       throw error;
-    }
+    });
+    // The fold runs beside the HTTP server, which answers /health and /metrics during a long cold start.
+    following = (async () => {
+      for (let attempt = 0; !closing; attempt++) {
+        try {
+          // The registry topic is the app's own: created (as declared in topics/) so it can be followed
+          // before the first apply.
+          const declared = project.topics.project.find((spec) => spec.name === follower.topic);
+          if (declared) await project.log.ensureTopic(declared);
+          fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
+          await follower.catchUp();
+          fold.done();
+          await follower.start(`${config.project}.registry-app`);
+          return;
+        } catch (error) {
+          fold.failed(error);
+          await delay(Math.min(retryDelayMs * 2 ** attempt, 30_000));
+        }
+      }
+    })();
+    return { app, stopWork: () => runtime.close() };
   },
-};
+});

@@ -1,16 +1,7 @@
 import { hostname } from 'node:os';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { FeatureProducer } from '@featurelog/producer';
-import {
-  appKeys,
-  appLogger,
-  listenAddress,
-  listenNestApp,
-  type AppSettings,
-  type FeaturelogApp,
-  type ProjectRuntime,
-  type RunningApp,
-} from '@featurelog/runtime';
+import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import type { SubscriptionLimits } from '@featurelog/serving';
 import { createServingApp, DEFAULT_SERVING_PORT } from './serving-app';
 
@@ -25,14 +16,10 @@ export interface ServingAppSettings extends AppSettings {
  * /docs, /health and /metrics, with the API keys of its `serving` section. Closing it ends its
  * subscriptions, then stops its registry follower.
  */
-export const servingApp: FeaturelogApp<ServingAppSettings> = {
+export const servingApp = featurelogApp<ServingAppSettings>({
   name: 'serving',
   defaultPort: DEFAULT_SERVING_PORT,
-  async create(runtime: ProjectRuntime, settings: ServingAppSettings = {}): Promise<RunningApp> {
-    const { config } = runtime;
-    const auth = settings.auth ?? { apiKeys: config.serving?.apiKeys ?? [] };
-    // Before anything opens: a key that cannot be checked stops the app here.
-    appKeys(config, settings);
+  async start({ runtime, config, settings, logger, auth }) {
     const { follower } = runtime.registry();
     try {
       // One registry partition: each serving instance follows it whole, in a group of its own.
@@ -57,14 +44,12 @@ export const servingApp: FeaturelogApp<ServingAppSettings> = {
         maxEntityRows: config.serving?.maxEntityRows,
         subscriptions: settings.subscriptions,
         metrics: createMetricsRegistry('serving'),
-        logger: appLogger(settings),
+        logger,
       });
-      return await listenNestApp('serving', app, listenAddress(servingApp, runtime, settings), {
-        release: () => follower.stop(),
-      });
+      return { app, release: () => follower.stop() };
     } catch (error) {
       await follower.stop().catch(() => undefined);
       throw error;
     }
   },
-};
+});

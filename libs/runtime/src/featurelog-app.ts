@@ -1,9 +1,11 @@
-import type { INestApplication } from '@nestjs/common';
-import { ApiKeyVerifier, type ApiKeysConfig } from '@featurelog/auth';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, loadProjectConfig, type AppName, type ProjectConfig } from '@featurelog/config';
 import type { FeaturelogLogger } from '@featurelog/domain';
 import {
   HEALTH_CHECKS,
+  nestLoggerService,
   runHealthChecks,
   stderrLogger,
   type HealthCheck,
@@ -54,58 +56,94 @@ export interface FeaturelogApp<S extends AppSettings = AppSettings> {
   create(runtime: ProjectRuntime, settings?: S): Promise<RunningApp>;
 }
 
-/** The app's host and port: the settings, else featurelog.yaml's `apps.<app>`, else its default. */
-export function listenAddress(
-  app: Pick<FeaturelogApp, 'name' | 'defaultPort'>,
-  runtime: ProjectRuntime,
-  settings: AppSettings,
-): { host: string; port: number } {
-  const configured = appListenAddress(runtime.config.apps, app.name, app.defaultPort, {});
-  return { host: settings.host ?? configured.host, port: settings.port ?? configured.port };
+/** What an app's `start` is given: the ports, its settings, and the pieces every app builds the same way. */
+export interface AppContext<S extends AppSettings> {
+  runtime: ProjectRuntime;
+  config: ProjectConfig;
+  settings: S;
+  /** The settings' logger, or stderrLogger(). */
+  logger: FeaturelogLogger;
+  /** The settings' API keys, or featurelog.yaml's (`serving.apiKeys`). */
+  auth: ApiKeysConfig;
+  /**
+   * The app's Nest application over `module`, on a Fastify adapter whose guard checks every route's
+   * scope, with Nest's own lines going to `logger`. Not listening yet.
+   */
+  nest(
+    module: Type | DynamicModule,
+    adapter?: { bodyLimit?: number; forceCloseConnections?: boolean },
+  ): Promise<INestApplication>;
 }
 
-/** The API keys the app checks: the settings' or featurelog.yaml's. Throws when a key's variable is unset. */
-export function appKeys(config: ProjectConfig, settings: AppSettings): ApiKeyVerifier {
-  return new ApiKeyVerifier(settings.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
-}
-
-export function appLogger(settings: AppSettings): FeaturelogLogger {
-  return settings.logger ?? stderrLogger();
+/** What an app's `start` built: its Nest application (not listening yet) and how to stop what it runs. */
+export interface StartedApp {
+  app: INestApplication;
+  /** Stops what the app runs (consumers, folds, jobs), before its HTTP server closes. */
+  stopWork?: () => Promise<void>;
+  /** Releases what it built (followers, its own state), after its HTTP server closed. */
+  release?: () => Promise<void>;
 }
 
 /**
- * A started Nest app as a RunningApp: listens, and closes in the order RunningApp.close states. Health
- * comes from the checks its ObservabilityModule was given.
+ * An app from what it alone does (`start`: build its parts and its Nest application, start its work)
+ * and what every app does the same way: check the API keys before anything opens, pick the logger,
+ * listen where the settings or featurelog.yaml say, report health, and close in RunningApp's order.
+ * A `start` that fails releases what it had built before it throws.
  */
-export async function listenNestApp(
-  name: AppName,
-  app: INestApplication,
-  address: { host: string; port: number },
-  {
-    stopWork = async () => undefined,
-    release = async () => undefined,
-  }: { stopWork?: () => Promise<void>; release?: () => Promise<void> } = {},
-): Promise<RunningApp> {
-  try {
-    await app.listen(address.port, address.host);
-  } catch (error) {
-    // A port in use: what the app built is released by its create, the app itself here.
-    await app.close().catch(() => undefined);
-    throw error;
-  }
-  const checks = app.get<symbol, HealthCheck[]>(HEALTH_CHECKS, { strict: false });
-  let closing: Promise<void> | undefined;
+export function featurelogApp<S extends AppSettings>(definition: {
+  name: AppName;
+  defaultPort: number;
+  start(context: AppContext<S>): Promise<StartedApp>;
+}): FeaturelogApp<S> {
+  const { name, defaultPort } = definition;
   return {
     name,
-    url: localUrl(await app.getUrl()),
-    http: app.getHttpAdapter().getInstance() as object,
-    health: () => runHealthChecks(checks),
-    close: () =>
-      (closing ??= (async () => {
-        await stopWork();
-        await app.close();
-        await release();
-      })()),
+    defaultPort,
+    async create(runtime: ProjectRuntime, settings = {} as S): Promise<RunningApp> {
+      const { config } = runtime;
+      const auth = settings.auth ?? { apiKeys: config.serving?.apiKeys ?? [] };
+      // Before anything opens: a key that cannot be checked stops the app here.
+      const verifier = new ApiKeyVerifier(auth);
+      const logger = settings.logger ?? stderrLogger();
+      const nest: AppContext<S>['nest'] = (module, adapter) =>
+        NestFactory.create(module, guardedFastifyAdapter(verifier, adapter), { logger: nestLoggerService(logger) });
+      const {
+        app,
+        stopWork = async () => undefined,
+        release = async () => undefined,
+      } = await definition.start({
+        runtime,
+        config,
+        settings,
+        logger,
+        auth,
+        nest,
+      });
+      const configured = appListenAddress(config.apps, name, defaultPort, {});
+      try {
+        await app.listen(settings.port ?? configured.port, settings.host ?? configured.host);
+      } catch (error) {
+        // A port in use: nothing was served yet, so all of it goes, in the usual order.
+        await stopWork().catch(() => undefined);
+        await app.close().catch(() => undefined);
+        await release().catch(() => undefined);
+        throw error;
+      }
+      const checks = app.get<symbol, HealthCheck[]>(HEALTH_CHECKS, { strict: false });
+      let closing: Promise<void> | undefined;
+      return {
+        name,
+        url: localUrl(await app.getUrl()),
+        http: app.getHttpAdapter().getInstance() as object,
+        health: () => runHealthChecks(checks),
+        close: () =>
+          (closing ??= (async () => {
+            await stopWork();
+            await app.close();
+            await release();
+          })()),
+      };
+    },
   };
 }
 
@@ -124,7 +162,8 @@ export async function startApp<S extends AppSettings>(
   config: ProjectConfig,
   settings?: S,
 ): Promise<RunningApp> {
-  appKeys(config, settings ?? {});
+  // Before anything opens: a key that cannot be checked stops the app here, with nothing to undo.
+  new ApiKeyVerifier(settings?.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
   const runtime = await ProjectRuntime.open(config);
   try {
     const running = await app.create(runtime, settings);
