@@ -2,8 +2,9 @@
 export {
   createServingApp,
   DEFAULT_SERVING_PORT,
+  servingApp,
   ServingAppModule,
   type ServingAppOptions,
   type ServingAppParts,
+  type ServingAppSettings,
 } from './serving-app';
-export { servingApp, type ServingAppSettings } from './serving-start';

@@ -1,5 +1,5 @@
 import { runAppMain } from '@featurelog/runtime';
-import { servingApp } from './serving-start';
+import { servingApp } from './serving-app';
 
 runAppMain(servingApp, undefined, (config) => {
   // Key names and scopes only: the keys themselves are never printed.

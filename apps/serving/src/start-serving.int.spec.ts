@@ -7,7 +7,7 @@ import { SILENT_LOGGER } from '@featurelog/domain';
 import { ProjectRuntime, startApp, type RunningApp } from '@featurelog/runtime';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
 import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
-import { servingApp } from './serving-start';
+import { servingApp } from './serving-app';
 
 const READ_KEY = 'reader-key-0123456789abcdef';
 const PUSH_KEY = 'pusher-key-0123456789abcdef';
