@@ -25,7 +25,7 @@ import {
   FeaturelogExceptionFilter,
   nestLoggerService,
   ObservabilityModule,
-  stderrLogger,
+  consoleLogger,
   type HealthCheck,
 } from '@featurelog/observability';
 import { ApiKeyVerifier, declareAccessUnder, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
@@ -68,7 +68,7 @@ export interface ServingAppOptions {
   subscriptions?: SubscriptionLimits;
   /** Largest request body, bytes (Fastify's default, 1 MiB). */
   bodyLimit?: number;
-  /** Where Nest's lines go (default stderrLogger()); Nest's logger is process-wide: the last app created sets it. */
+  /** Where Nest's lines go (default consoleLogger()); Nest's logger is process-wide: the last app created sets it. */
   logger?: FeaturelogLogger;
   /** Called once the app is closed (server stopped, subscriptions ended): release what the caller built for it. */
   onClose?: () => Promise<void>;
@@ -141,7 +141,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     }),
     // Subscriptions are endless responses: on close they are ended, and their sockets destroyed.
     guardedFastifyAdapter(auth, { bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
-    { logger: nestLoggerService(options.logger ?? stderrLogger()) },
+    { logger: nestLoggerService(options.logger ?? consoleLogger()) },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());
   useExactJsonBodies(app);

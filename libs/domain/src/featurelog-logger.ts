@@ -9,7 +9,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * LoggerService reduced to three levels, so a Nest `Logger` is one, and so is a lib's logger option
  * of the same three methods. Lines are plain text and never hold a secret (an API key, a password).
  *
- * Implementations: `stderrLogger` of @featurelog/observability (and `nestLoggerService` turns one into
+ * Implementations: `consoleLogger` of @featurelog/observability (and `nestLoggerService` turns one into
  * Nest's own logger); tests pass SILENT_LOGGER or a recording one.
  */
 export interface FeaturelogLogger {

@@ -2,15 +2,18 @@ import type { LoggerService } from '@nestjs/common';
 import { logLevelAtLeast, type FeaturelogLogger, type LogLevel } from '@featurelog/domain';
 
 /**
- * Lines of `level` and above to stderr, one per line with its time and level (stdout stays the
- * command's own output, such as an app's `listening on …`).
+ * Lines of `level` and above, each with its time and level, as Nest's console logger splits them:
+ * `info` to stdout, `warn` and `error` to stderr (so a supervisor that keeps stderr keeps the problems).
  */
-export function stderrLogger({ level = 'info' }: { level?: LogLevel } = {}): FeaturelogLogger {
-  const write = (at: LogLevel) => (message: string) => {
-    if (logLevelAtLeast(at, level))
-      process.stderr.write(`${new Date().toISOString()} ${at.toUpperCase()} ${message}\n`);
+export function consoleLogger({ level = 'info' }: { level?: LogLevel } = {}): FeaturelogLogger {
+  const write = (at: LogLevel, stream: NodeJS.WriteStream) => (message: string) => {
+    if (logLevelAtLeast(at, level)) stream.write(`${new Date().toISOString()} ${at.toUpperCase()} ${message}\n`);
   };
-  return { log: write('info'), warn: write('warn'), error: write('error') };
+  return {
+    log: write('info', process.stdout),
+    warn: write('warn', process.stderr),
+    error: write('error', process.stderr),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger } from '@nestjs/common';
 import { logAt, scopedLogger, type FeaturelogLogger } from '@featurelog/domain';
-import { nestLoggerService, stderrLogger } from './featurelog-loggers';
+import { nestLoggerService, consoleLogger } from './featurelog-loggers';
 
 function recording(): { logger: FeaturelogLogger; lines: string[] } {
   const lines: string[] = [];
@@ -43,20 +43,25 @@ describe('FeaturelogLogger', () => {
     assert.deepEqual(lines, ['info [materializer] consuming 2 topics', 'error [materializer] gave up']);
   });
 
-  it('keeps the levels at and above its threshold on stderr', () => {
+  it('keeps the levels at and above its threshold: info on stdout, warnings and errors on stderr', () => {
     const written: string[] = [];
-    const write = process.stderr.write;
-    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
-    try {
-      const logger = stderrLogger({ level: 'warn' });
-      logger.log('start-up line');
-      logger.warn('retrying');
-      logger.error('failed');
-    } finally {
-      process.stderr.write = write;
+    const streams = [process.stdout, process.stderr] as const;
+    const writes = streams.map((stream) => stream.write);
+    for (const stream of streams) {
+      const name = stream === process.stdout ? 'stdout' : 'stderr';
+      stream.write = ((chunk: string) => written.push(`${name} ${chunk}`) > 0) as typeof stream.write;
     }
-    assert.equal(written.length, 2);
-    assert.match(written[0]!, /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN retrying\n$/);
-    assert.match(written[1]!, /ERROR failed\n$/);
+    try {
+      consoleLogger({ level: 'warn' }).log('start-up line');
+      consoleLogger({ level: 'warn' }).warn('retrying');
+      consoleLogger().log('consuming');
+      consoleLogger().error('failed');
+    } finally {
+      streams.forEach((stream, i) => (stream.write = writes[i]!));
+    }
+    assert.equal(written.length, 3, written.join(''));
+    assert.match(written[0]!, /^stderr \d{4}-\d\d-\d\dT[\d:.]+Z WARN retrying\n$/);
+    assert.match(written[1]!, /^stdout .*Z INFO consuming\n$/);
+    assert.match(written[2]!, /^stderr .*Z ERROR failed\n$/);
   });
 });

@@ -7,7 +7,7 @@ import {
   HEALTH_CHECKS,
   nestLoggerService,
   runHealthChecks,
-  stderrLogger,
+  consoleLogger,
   type HealthCheck,
   type HealthReport,
 } from '@featurelog/observability';
@@ -22,7 +22,7 @@ export interface AppSettings {
   port?: number;
   /** Overrides `serving.apiKeys` of featurelog.yaml (`{ apiKeys: [] }`: no authentication, for local use). */
   auth?: ApiKeysConfig;
-  /** Where the app, the libs it composes and Nest write their lines; default stderrLogger() (info and above). */
+  /** Where the app, the libs it composes and Nest write their lines; default consoleLogger() (info and above). */
   logger?: FeaturelogLogger;
 }
 
@@ -61,7 +61,7 @@ export interface AppContext<S extends AppSettings> {
   runtime: ProjectRuntime;
   config: ProjectConfig;
   settings: S;
-  /** The settings' logger, or stderrLogger(). */
+  /** The settings' logger, or consoleLogger(). */
   logger: FeaturelogLogger;
   /** The settings' API keys, or featurelog.yaml's (`serving.apiKeys`). */
   auth: ApiKeysConfig;
@@ -104,7 +104,7 @@ export function featurelogApp<S extends AppSettings>(definition: {
       const auth = settings.auth ?? { apiKeys: config.serving?.apiKeys ?? [] };
       // Before anything opens: a key that cannot be checked stops the app here.
       const verifier = new ApiKeyVerifier(auth);
-      const logger = settings.logger ?? stderrLogger();
+      const logger = settings.logger ?? consoleLogger();
       const nest: AppContext<S>['nest'] = (module, adapter) =>
         NestFactory.create(module, guardedFastifyAdapter(verifier, adapter), { logger: nestLoggerService(logger) });
       const {

@@ -9,7 +9,7 @@ import { ApiKeyVerifier, guardedFastifyAdapter, mayUse, routeAccess, type ApiKey
 import { appListenAddress, type AppName, type ProjectConfig } from '@featurelog/config';
 import { FeaturelogError, type FeaturelogLogger } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
-import { nestLoggerService, runHealthChecks, stderrLogger } from '@featurelog/observability';
+import { consoleLogger, nestLoggerService, runHealthChecks } from '@featurelog/observability';
 import {
   devServerHoldsMessage,
   liveDevServer,
@@ -150,7 +150,7 @@ export async function startDevServer(
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
 
     // The apps' warnings and errors, without their start-up lines; one logger for all, as Nest's is process-wide.
-    const logger = stderrLogger({ level: 'warn' });
+    const logger = consoleLogger({ level: 'warn' });
     for (const app of APPS) {
       apps.push(
         await app.create(runtime, {
