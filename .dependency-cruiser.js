@@ -91,6 +91,15 @@ module.exports = {
       to: { path: '^libs/[^/]+/src/(?!(index|testing)\\.ts$)' },
     },
     {
+      name: 'no-deep-imports-into-apps',
+      comment:
+        'An app is entered from outside only through apps/<name>/src/index.ts (@featurelog/app-<name>): its Nest ' +
+        'module and its FeaturelogApp. `featurelog dev`, tests of other apps and benches compose apps through it.',
+      severity: 'error',
+      from: { path: '^(apps/[^/]+|tools|bench)/' },
+      to: { path: '^apps/[^/]+/src/(?!index\\.ts$)', pathNot: '^$1/' },
+    },
+    {
       name: 'no-deep-imports-between-libs',
       severity: 'error',
       from: { path: '^libs/([^/]+)/' },

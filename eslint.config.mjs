@@ -21,6 +21,10 @@ export default tseslint.config(
               group: ['**/libs/*/src/**', '../../libs/**', '../../../libs/**'],
               message: 'Import a lib only through its @featurelog/<lib> alias.',
             },
+            {
+              group: ['**/apps/*/src/**', '../../*/src/**', '../../../*/src/**'],
+              message: 'Import another app only through its @featurelog/app-<app> alias (apps/<app>/src/index.ts).',
+            },
           ],
         },
       ],

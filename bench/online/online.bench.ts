@@ -27,13 +27,13 @@ import Table3 from 'cli-table3';
 // autocannon's own histogram library, so its results keep their shape with microsecond values.
 import * as hdr from 'hdr-histogram-js';
 import Redis from 'ioredis';
-import { topicNames, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
+import { SILENT_LOGGER, topicNames, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { READ_FIELDS_SCRIPT, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving/testing';
-import { createServingApp } from '../../apps/serving/src/serving-app';
+import { createServingApp } from '@featurelog/app-serving';
 
 /** autocannon ships no types: the slice of it used here. */
 interface CannonResult {
@@ -126,7 +126,7 @@ async function serve(): Promise<void> {
     follower,
     auth: {},
     metrics: createMetricsRegistry('serving'),
-    logger: false,
+    logger: SILENT_LOGGER,
   });
   await app.listen(0, '127.0.0.1');
   process.send!({ url: await app.getUrl() });

@@ -18,13 +18,13 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import Table3 from 'cli-table3';
 import { avroType, ConfluentSchemaRegistry, encodeRow, rowSchemaFor } from '@featurelog/avro';
-import { requireDefinition, topicNames, valueSubject, type FeatureValue } from '@featurelog/domain';
+import { requireDefinition, SILENT_LOGGER, topicNames, valueSubject, type FeatureValue } from '@featurelog/domain';
 import { KafkaEventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { registryOf, servingTestDefinitions, upsertChangeset } from '@featurelog/serving/testing';
-import { createServingApp } from '../../apps/serving/src/serving-app';
+import { createServingApp } from '@featurelog/app-serving';
 import { stackEnv } from '@featurelog/testing';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -55,7 +55,7 @@ async function serve(project: string): Promise<void> {
     schemaRegistry: schemas,
     auth: {},
     metrics: createMetricsRegistry('serving'),
-    logger: false,
+    logger: SILENT_LOGGER,
     onClose: async () => {
       await follower.stop();
       await onlineStore.close();

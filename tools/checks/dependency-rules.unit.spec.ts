@@ -1,9 +1,9 @@
 /**
  * The dependency rules are only worth having if they fail: this builds a small tree that breaks
  * them (a domain file importing a driver, a pit file importing a framework, a deep import into a
- * lib, a production file loading a contract suite, node:test or a lib's `testing` entry, serving or jobs
- * importing a consumer, the offline store importing NestJS) and one that keeps them, and runs
- * dependency-cruiser with the project's own config on both.
+ * lib or into another app, a production file loading a contract suite, node:test or a lib's `testing`
+ * entry, serving or jobs importing a consumer, the offline store importing NestJS) and one that keeps them,
+ * and runs dependency-cruiser with the project's own config on both.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ async function tree(files: Record<string, string>): Promise<string> {
     '@featurelog/compactor': ['libs/compactor/src/index.ts'],
     '@featurelog/view-rows': ['libs/view-rows/src/index.ts'],
     '@featurelog/offline-store': ['libs/offline-store/src/index.ts'],
+    '@featurelog/app-a': ['apps/a/src/index.ts'],
   };
   await writeFile(join(root, 'tsconfig.json'), JSON.stringify({ compilerOptions: { baseUrl: '.', paths } }));
   for (const [path, text] of Object.entries(files)) {
@@ -49,7 +50,7 @@ describe('dependency rules', () => {
   const roots: string[] = [];
   after(() => Promise.all(roots.map((root) => rm(root, { recursive: true, force: true }))));
 
-  it('refuse a driver in libs/domain, a framework in libs/pit and a deep import into a lib', async () => {
+  it('refuse a driver in libs/domain, a framework in libs/pit and a deep import into a lib or another app', async () => {
     const root = await tree({
       'libs/domain/src/index.ts': "export * from './bad';\n",
       'libs/domain/src/bad.ts': "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n",
@@ -57,6 +58,9 @@ describe('dependency rules', () => {
       'libs/log/src/index.ts': "export * from './inner';\n",
       'libs/log/src/inner.ts': 'export const inner = 1;\n',
       'apps/x/src/main.ts': "import { inner } from '../../../libs/log/src/inner';\nexport const x = inner;\n",
+      'apps/a/src/index.ts': "export { a } from './a.module';\n",
+      'apps/a/src/a.module.ts': 'export const a = 1;\n',
+      'apps/b/src/main.ts': "import { a } from '../../a/src/a.module';\nexport const b = a;\n",
     });
     roots.push(root);
     const result = depcruise(root);
@@ -64,6 +68,7 @@ describe('dependency rules', () => {
     assert.match(result.stdout, /pure-libs-import-no-framework-or-driver: libs\/domain\/src\/bad\.ts/);
     assert.match(result.stdout, /pure-libs-import-no-framework-or-driver: libs\/pit\/src\/index\.ts/);
     assert.match(result.stdout, /no-deep-imports-into-libs: apps\/x\/src\/main\.ts/);
+    assert.match(result.stdout, /no-deep-imports-into-apps: apps\/b\/src\/main\.ts → apps\/a\/src\/a\.module\.ts/);
   });
 
   it("refuse test code reached from production: a contract in a barrel, node:test, a lib's testing entry", async () => {
@@ -119,7 +124,7 @@ describe('dependency rules', () => {
     assert.match(result.stdout, /view-rows-and-offline-store-import-no-framework: libs\/offline-store\/src\/index\.ts/);
   });
 
-  it("accept a tree that keeps them (specs reach contracts through a lib's testing entry)", async () => {
+  it("accept a tree that keeps them (specs reach contracts through a lib's testing entry, apps another app's entry)", async () => {
     const root = await tree({
       'libs/domain/src/index.ts': "export * from './good';\n",
       'libs/domain/src/good.ts': 'export const good = 1;\n',
@@ -133,6 +138,11 @@ describe('dependency rules', () => {
       'libs/serving/src/feed.ts': "import { decode } from '@featurelog/view-rows';\nexport const f = decode;\n",
       'libs/jobs/src/dead-letters.ts': "import { decode } from '@featurelog/view-rows';\nexport const d = decode;\n",
       'libs/materializer/src/index.ts': "import { decode } from '@featurelog/view-rows';\nexport const m = decode;\n",
+      // An app reaches its own files by path, another app through its entry (@featurelog/app-<app>).
+      'apps/a/src/index.ts': "export { aApp } from './a-app';\n",
+      'apps/a/src/a-app.ts': "import { a } from './a.module';\nexport const aApp = a;\n",
+      'apps/a/src/a.module.ts': 'export const a = 1;\n',
+      'apps/c/src/main.ts': "import { aApp } from '@featurelog/app-a';\nexport const c = aApp;\n",
     });
     roots.push(root);
     const result = depcruise(root);

@@ -1,5 +1,5 @@
 /**
- * The compactor as a child process for crash tests: `startCompactor` on FEATURELOG_REPO with
+ * The compactor as a child process for crash tests: `compactorApp` on FEATURELOG_REPO with
  * FEATURELOG_COMPACTOR_* tuning. FEATURELOG_TEST_SELF_KILL=<hook>:<probability> makes the process
  * SIGKILL itself at that step (segmentWritten, beforeAnnounce, mergeWritten, mergeAnnounced), so the
  * kills land exactly in the windows that matter, not only wherever a timer happens to fall.
@@ -7,7 +7,8 @@
 import { resolve } from 'node:path';
 import { loadProjectConfig } from '@featurelog/config';
 import type { CompactorHooks } from '@featurelog/compactor';
-import { startCompactor, tuningFromEnv } from './main';
+import { startApp } from '@featurelog/runtime';
+import { compactorApp, tuningFromEnv } from './compactor-app';
 
 function selfKillHooks(spec: string | undefined): CompactorHooks {
   if (!spec) return {};
@@ -20,14 +21,15 @@ function selfKillHooks(spec: string | undefined): CompactorHooks {
 
 async function main(): Promise<void> {
   const config = await loadProjectConfig(resolve(process.env.FEATURELOG_REPO ?? '.'));
-  const running = await startCompactor({
-    config,
-    ...tuningFromEnv(),
-    tickMs: 50,
-    initialRetryMs: 20,
-    maxRetryMs: 500,
+  const running = await startApp(compactorApp, config, {
+    tuning: {
+      ...tuningFromEnv(),
+      tickMs: 50,
+      initialRetryMs: 20,
+      maxRetryMs: 500,
+      hooks: selfKillHooks(process.env.FEATURELOG_TEST_SELF_KILL),
+    },
     port: Number(process.env.FEATURELOG_COMPACTOR_PORT ?? 0),
-    hooks: selfKillHooks(process.env.FEATURELOG_TEST_SELF_KILL),
   });
   process.once('SIGTERM', () => void running.close().then(() => process.exit(0)));
   process.stdout.write('compactor started\n');

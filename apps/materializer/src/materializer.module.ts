@@ -8,9 +8,7 @@ import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/obse
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryFollower } from '@featurelog/registry';
 
-export const MATERIALIZER = Symbol('featurelog:Materializer');
-
-/** What the app module is composed of; built and started by startMaterializer. */
+/** What the app module is composed of; built and started by materializerApp.create. */
 export interface MaterializerParts {
   project: string;
   materializer: Materializer;
@@ -40,10 +38,7 @@ export class MaterializerAppModule {
           },
         }),
       ],
-      providers: [
-        { provide: MATERIALIZER, useValue: materializer },
-        { provide: APP_FILTER, useClass: FeaturelogExceptionFilter },
-      ],
+      providers: [{ provide: APP_FILTER, useClass: FeaturelogExceptionFilter }],
     };
   }
 }

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig } from '@featurelog/config';
-import type { TaggedDefinition } from '@featurelog/domain';
+import { SILENT_LOGGER, type TaggedDefinition } from '@featurelog/domain';
 import { waitFor } from '@featurelog/testing';
-import { startRegistryApp } from './main';
+import { startApp, type RunningApp } from '@featurelog/runtime';
+import { registryApp } from './registry-app';
 
 const APPLY_KEY = 'apply-key-0123456789';
 const READ_KEY = 'read-key-0123456789a';
@@ -19,7 +19,7 @@ const definitions: TaggedDefinition[] = [
 /** The registry app on the embedded default, with the API keys of featurelog.yaml. */
 describe('registry app API keys', () => {
   let dir: string;
-  let app: NestFastifyApplication;
+  let app: RunningApp;
   let url: string;
 
   before(async () => {
@@ -35,8 +35,8 @@ describe('registry app API keys', () => {
         '',
       ].join('\n'),
     );
-    app = await startRegistryApp({ config: await loadProjectConfig(dir), port: 0, logger: false });
-    url = await app.getUrl();
+    app = await startApp(registryApp, await loadProjectConfig(dir), { port: 0, logger: SILENT_LOGGER });
+    url = app.url;
     await waitFor(async () => (await call('/entities', READ_KEY)).status === 200, {
       description: 'the registry app to serve',
     });

@@ -3,22 +3,23 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadProjectConfig } from '@featurelog/config';
+import { SILENT_LOGGER } from '@featurelog/domain';
 import { waitFor } from '@featurelog/testing';
-import { startRegistryApp } from './main';
+import { startApp, type RunningApp } from '@featurelog/runtime';
+import { registryApp } from './registry-app';
 
 /** The registry app on the embedded default: kind segments are user input. */
 describe('registry app kind segments', () => {
   let dir: string;
-  let app: NestFastifyApplication;
+  let app: RunningApp;
   let url: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'featurelog-regroutes-'));
     await writeFile(join(dir, 'featurelog.yaml'), 'project: regroutes\n');
-    app = await startRegistryApp({ config: await loadProjectConfig(dir), port: 0, logger: false });
-    url = await app.getUrl();
+    app = await startApp(registryApp, await loadProjectConfig(dir), { port: 0, logger: SILENT_LOGGER });
+    url = app.url;
     await waitFor(async () => (await fetch(`${url}/entities`)).status === 200, {
       description: 'the registry app to serve',
     });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeaturelogClient, FeaturelogClientError } from '@featurelog/client';
-import { FeaturelogError, type FeatureViewDefinition, type RowVersion } from '@featurelog/domain';
+import { FeaturelogError, SILENT_LOGGER, type FeatureViewDefinition, type RowVersion } from '@featurelog/domain';
 import { type FeatureRowFeed, type FeedListener, type FeedRow } from '@featurelog/serving';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
 import { waitFor } from '@featurelog/testing';
@@ -110,7 +110,7 @@ describe('@featurelog/client against the serving app', () => {
         feed,
         auth: { apiKeys: [{ name: 'model', key: 'k1', scopes: ['read'] }] },
         metrics: createMetricsRegistry('serving'),
-        logger: false,
+        logger: SILENT_LOGGER,
       });
       await second.listen(port, '127.0.0.1');
       serving.app = second;

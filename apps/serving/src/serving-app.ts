@@ -1,17 +1,33 @@
 import 'reflect-metadata';
-import { Injectable, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { hostname } from 'node:os';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { Registry } from 'prom-client';
-import { FeaturelogError } from '@featurelog/domain';
+import { FeaturelogError, type FeaturelogLogger } from '@featurelog/domain';
 import type { EventLog } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
-import { PushModule, useExactJsonBodies, type FeatureProducer } from '@featurelog/producer';
+import { FeatureProducer, useExactJsonBodies } from '@featurelog/producer';
+import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { WriterSchemaSource } from '@featurelog/avro';
-import { FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
+import {
+  createMetricsRegistry,
+  FeaturelogExceptionFilter,
+  nestLoggerService,
+  ObservabilityModule,
+  consoleLogger,
+  type HealthCheck,
+} from '@featurelog/observability';
 import { ApiKeyVerifier, declareAccessUnder, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import {
   CatalogSource,
@@ -20,12 +36,13 @@ import {
   LogFeatureRowFeed,
   OnlineFeatureRetriever,
   OPENAPI_DOCUMENT,
-  registerOnlineFeaturesRoute,
   ServingMetrics,
-  ServingModule,
   type FeatureRowFeed,
   type SubscriptionLimits,
 } from '@featurelog/serving';
+import { registerOnlineFeaturesRoute } from './online-features.route';
+import { PushModule } from './push.module';
+import { SERVING_RUNTIME, ServingController, type ServingRuntime } from './serving.controller';
 
 export const DEFAULT_SERVING_PORT = 6574;
 
@@ -51,8 +68,8 @@ export interface ServingAppOptions {
   subscriptions?: SubscriptionLimits;
   /** Largest request body, bytes (Fastify's default, 1 MiB). */
   bodyLimit?: number;
-  /** Nest's log levels (default error, warn, log); false silences Nest's logger for the whole process. */
-  logger?: false | Array<'error' | 'warn' | 'log'>;
+  /** Where Nest's lines go (default consoleLogger()); Nest's logger is process-wide: the last app created sets it. */
+  logger?: FeaturelogLogger;
   /** Called once the app is closed (server stopped, subscriptions ended): release what the caller built for it. */
   onClose?: () => Promise<void>;
 }
@@ -96,52 +113,35 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
     subscriptions,
     metrics,
   };
-  // The route guard checks every route's scope (push: `push`), so the module needs no check of its own.
-  const push = options.producer ? [PushModule.forRoot({ producer: options.producer })] : [];
-
-  // Nest's application proxy ignores assignments (app.close = … does nothing): its lifecycle hooks it is.
-  @Injectable()
-  class ServingLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
-    async beforeApplicationShutdown(): Promise<void> {
-      // Subscriptions are endless responses: ended first, so the server's close does not wait on them.
-      subscriptions.closeAll();
-      if (options.feed === undefined) await feed.close();
-    }
-
-    async onApplicationShutdown(): Promise<void> {
-      await options.onClose?.();
-    }
-  }
-
-  @Module({
-    providers: [ServingLifecycle],
-    imports: [
-      ServingModule.forRoot(runtime),
-      ...push,
-      ObservabilityModule.forRoot({
-        metrics: options.metrics,
-        checks: {
-          useFactory: () => [
-            { name: 'online-store', check: () => onlineStore.ping() },
-            {
-              name: 'log',
-              check: async () => {
-                await log.endOffsets(follower.topic);
-              },
-            },
-            { name: 'registry', check: async () => follower.assertComplete() },
-          ],
-        },
-      }),
-    ],
-  })
-  class ServingAppModule {}
-
   const app = await NestFactory.create<NestFastifyApplication>(
-    ServingAppModule,
+    ServingAppModule.forParts({
+      runtime,
+      producer: options.producer,
+      metrics: options.metrics,
+      checks: [
+        { name: 'online-store', check: () => onlineStore.ping() },
+        {
+          name: 'log',
+          check: async () => {
+            await log.endOffsets(follower.topic);
+          },
+        },
+        { name: 'registry', check: async () => follower.assertComplete() },
+      ],
+      shutdown: {
+        // Subscriptions are endless responses: ended first, so the server's close does not wait on them.
+        beforeServerClose: async () => {
+          subscriptions.closeAll();
+          if (options.feed === undefined) await feed.close();
+        },
+        afterServerClose: async () => {
+          await options.onClose?.();
+        },
+      },
+    }),
     // Subscriptions are endless responses: on close they are ended, and their sockets destroyed.
     guardedFastifyAdapter(auth, { bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true }),
-    { logger: options.logger ?? ['error', 'warn', 'log'] },
+    { logger: nestLoggerService(options.logger ?? consoleLogger()) },
   );
   app.useGlobalFilters(new FeaturelogExceptionFilter());
   useExactJsonBodies(app);
@@ -161,10 +161,109 @@ export async function createServingApp(options: ServingAppOptions): Promise<Nest
   declareAccessUnder(fastify as never, '/docs', 'read');
   await app.register(fastifySwaggerUi as never, { routePrefix: '/docs' });
   registerOnlineFeaturesRoute(fastify, runtime);
-  app.enableShutdownHooks();
   await app.init();
   return app;
 }
+
+/** What the serving app's module is composed of; built by createServingApp. */
+export interface ServingAppParts {
+  runtime: ServingRuntime;
+  /** When given, POST /push produces rows through it, for keys with the `push` scope. */
+  producer?: FeatureProducer;
+  metrics: Registry;
+  checks: HealthCheck[];
+  shutdown: { beforeServerClose(): Promise<void>; afterServerClose(): Promise<void> };
+}
+
+const SERVING_SHUTDOWN = Symbol('featurelog:ServingShutdown');
+
+// Nest's application proxy ignores assignments (app.close = … does nothing): its lifecycle hooks it is.
+@Injectable()
+class ServingLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+  constructor(@Inject(SERVING_SHUTDOWN) private readonly shutdown: ServingAppParts['shutdown']) {}
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.shutdown.beforeServerClose();
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.shutdown.afterServerClose();
+  }
+}
+
+/**
+ * GET /subscribe, POST /push (with a producer), /health and /metrics; POST /get-online-features and
+ * /docs are registered on the app's Fastify instance by createServingApp.
+ */
+@Module({})
+export class ServingAppModule {
+  static forParts(parts: ServingAppParts): DynamicModule {
+    // The route guard checks every route's scope (push: `push`), so the module needs no check of its own.
+    const push = parts.producer ? [PushModule.forRoot({ producer: parts.producer })] : [];
+    return {
+      module: ServingAppModule,
+      imports: [
+        ...push,
+        ObservabilityModule.forRoot({ metrics: parts.metrics, checks: { useFactory: () => parts.checks } }),
+      ],
+      controllers: [ServingController],
+      providers: [
+        { provide: SERVING_RUNTIME, useValue: parts.runtime },
+        { provide: SERVING_SHUTDOWN, useValue: parts.shutdown },
+        ServingLifecycle,
+      ],
+    };
+  }
+}
+
+export interface ServingAppSettings extends AppSettings {
+  /** POST /push for keys with the `push` scope (default true). */
+  push?: boolean;
+  subscriptions?: SubscriptionLimits;
+}
+
+/**
+ * The serving app over the project's ports: POST /get-online-features, GET /subscribe, POST /push,
+ * /docs, /health and /metrics, with the API keys of its `serving` section. Closing it ends its
+ * subscriptions, then stops its registry follower.
+ */
+export const servingApp = featurelogApp<ServingAppSettings>({
+  name: 'serving',
+  defaultPort: DEFAULT_SERVING_PORT,
+  async start({ runtime, config, settings, logger, auth }) {
+    const { follower } = runtime.registry();
+    try {
+      // One registry partition: each serving instance follows it whole, in a group of its own.
+      await follower.start(`${config.project}.serving.registry.${hostname()}.${process.pid}`);
+      const app = await createServingApp({
+        project: config.project,
+        onlineStore: await runtime.onlineStore(),
+        log: runtime.log,
+        follower,
+        schemaRegistry: runtime.schemas,
+        // POST /push produces through the log, like any producer; the materializer and compactor pick it up.
+        producer:
+          settings.push === false
+            ? undefined
+            : new FeatureProducer({
+                log: runtime.log,
+                schemas: runtime.schemas,
+                project: config.project,
+                definitions: follower,
+              }),
+        auth,
+        maxEntityRows: config.serving?.maxEntityRows,
+        subscriptions: settings.subscriptions,
+        metrics: createMetricsRegistry('serving'),
+        logger,
+      });
+      return { app, release: () => follower.stop() };
+    } catch (error) {
+      await follower.stop().catch(() => undefined);
+      throw error;
+    }
+  },
+});
 
 function unavailableFeed(reason: string): FeatureRowFeed {
   return {

@@ -2,7 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { topicNames, type RegistryChange, type RegistryChangeset, type TaggedDefinition } from '@featurelog/domain';
+import {
+  SILENT_LOGGER,
+  topicNames,
+  type RegistryChange,
+  type RegistryChangeset,
+  type TaggedDefinition,
+} from '@featurelog/domain';
 import { FileEventLog, type EventLog } from '@featurelog/log';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { RedisOnlineStore } from '@featurelog/online-store';
@@ -84,7 +90,7 @@ export async function startServing(
     log,
     follower,
     metrics: createMetricsRegistry('serving'),
-    logger: false,
+    logger: SILENT_LOGGER,
   });
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();

@@ -2,12 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
-import { ProjectRuntime } from '@featurelog/runtime';
+import { SILENT_LOGGER } from '@featurelog/domain';
+import { ProjectRuntime, startApp, type RunningApp } from '@featurelog/runtime';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
 import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
-import { startServing } from './main';
+import { servingApp } from './serving-app';
 
 const READ_KEY = 'reader-key-0123456789abcdef';
 const PUSH_KEY = 'pusher-key-0123456789abcdef';
@@ -33,9 +33,9 @@ function stackConfig(project: string): ProjectConfig {
   });
 }
 
-describe('startServing: the serving app composed from featurelog.yaml (Kafka, schema registry, Redis)', () => {
+describe('servingApp: the serving app composed from featurelog.yaml (Kafka, schema registry, Redis)', () => {
   let runtime: ProjectRuntime;
-  let app: NestFastifyApplication;
+  let app: RunningApp;
   let url: string;
 
   before(async () => {
@@ -44,8 +44,8 @@ describe('startServing: the serving app composed from featurelog.yaml (Kafka, sc
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
     const { applier } = runtime.registry();
     await applier.apply(servingTestDefinitions());
-    app = await startServing({ config, port: 0, logger: false });
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    app = await startApp(servingApp, config, { port: 0, logger: SILENT_LOGGER });
+    url = app.url;
   });
   after(async () => {
     await app?.close();

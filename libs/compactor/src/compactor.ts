@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog, TopicSpec } from '@featurelog/log';
-import { topicNames, type RegistryState } from '@featurelog/domain';
+import { topicNames, type FeaturelogLogger, type RegistryState } from '@featurelog/domain';
 import { HyparquetSegmentCodec, type MergePlanOptions, type SegmentCodec } from '@featurelog/offline-store';
 import {
   ProjectionRuntime,
@@ -18,7 +18,6 @@ import {
   zeroCounters,
   type CompactorCounters,
   type CompactorHooks,
-  type CompactorLogger,
   type ViewCompactorDeps,
 } from './view-compactor';
 
@@ -74,7 +73,7 @@ export interface CompactorOptions {
   initialRetryMs?: number;
   maxRetryMs?: number;
   hooks?: CompactorHooks;
-  logger?: CompactorLogger;
+  logger?: FeaturelogLogger;
 }
 
 export interface CompactorViewStatus {
@@ -106,7 +105,7 @@ export class Compactor implements Projection<OfflineView> {
     // Named by project, not by the per-process group id: a restarted compactor must know its own dead letters.
     this.name = `${o.project}.compactor`;
     this.groupIdPrefix = o.groupId ?? `featurelog-compactor.${o.project}.${randomUUID()}`;
-    const logger: CompactorLogger = o.logger ?? new Logger('Compactor');
+    const logger: FeaturelogLogger = o.logger ?? new Logger('Compactor');
     this.segmentLog = new SegmentLog({
       log: o.log,
       serde: new SegmentEventSerde(o.schemas, o.project),

@@ -63,8 +63,6 @@ export function zeroCounters(): CompactorCounters {
   };
 }
 
-export type { ProjectionLogger as CompactorLogger } from '@featurelog/projection';
-
 export interface ViewCompactorSettings {
   maxRows: number;
   maxAgeMs: number;

@@ -17,4 +17,5 @@ export * from './online-status';
 export * from './point-in-time';
 export * from './push-destination';
 export * from './connection-error';
+export * from './featurelog-logger';
 export * from './exact-json';

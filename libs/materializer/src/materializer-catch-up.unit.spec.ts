@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { SILENT_LOGGER } from '@featurelog/domain';
 import type { OnlineStore, OnlineWriteBatch } from '@featurelog/online-store';
 import { waitFor } from '@featurelog/testing';
 import { Materializer } from './materializer';
@@ -59,7 +60,7 @@ describe('materializer catching up a backlog', () => {
         follower,
         // The file log delivers 500 records a batch: five chunks each.
         maxRowsPerWrite: 100,
-        logger: () => undefined,
+        logger: SILENT_LOGGER,
       });
       setImmediate(tick);
       await materializer.start();

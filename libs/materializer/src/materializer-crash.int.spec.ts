@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { compareRowVersions, FeaturelogError } from '@featurelog/domain';
+import { compareRowVersions, FeaturelogError, SILENT_LOGGER } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
 import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
@@ -197,7 +197,7 @@ describe('the broker restarted while rows are produced', () => {
       store: await test.store(),
       follower,
       metrics: new MaterializerMetrics(new Registry()),
-      logger: () => undefined,
+      logger: SILENT_LOGGER,
     });
     await materializer.start();
   });

@@ -1,12 +1,10 @@
-import { topicNames } from '@featurelog/domain';
+import { topicNames, type FeaturelogLogger } from '@featurelog/domain';
 import type { WriterSchemaSource } from '@featurelog/avro';
 import type { EventLog } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryFollower } from '@featurelog/registry';
 import type { MaterializerMetrics } from './materializer-metrics';
 import { DEFAULT_RETENTION_TTL_MULTIPLE } from './view-projection';
-
-export type MaterializerLogLevel = 'info' | 'warn' | 'error';
 
 export interface MaterializerOptions {
   project: string;
@@ -39,7 +37,8 @@ export interface MaterializerOptions {
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
   metrics?: MaterializerMetrics;
-  logger?: (level: MaterializerLogLevel, message: string) => void;
+  /** Where its lines go; default: warnings and errors to stderr. */
+  logger?: FeaturelogLogger;
 }
 
 /** The materializer's tunables, each resolved to its default (see MaterializerOptions). */

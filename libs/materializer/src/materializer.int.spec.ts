@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { consoleLogger } from '@featurelog/observability';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Redis from 'ioredis';
-import { topicNames, type TaggedDefinition } from '@featurelog/domain';
+import { topicNames, type TaggedDefinition, SILENT_LOGGER } from '@featurelog/domain';
 import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { stackEnv, waitFor } from '@featurelog/testing';
@@ -101,7 +102,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
       metrics: new MaterializerMetrics(metrics),
       wipeCheckIntervalMs: 200,
       registryPollMs: 1_000,
-      logger: (level, message) => process.env.FEATURELOG_TEST_VERBOSE && process.stderr.write(`${level} ${message}\n`),
+      logger: process.env.FEATURELOG_TEST_VERBOSE ? consoleLogger() : SILENT_LOGGER,
     });
     await materializer.start();
   });

@@ -13,12 +13,7 @@ import {
   type StreamRun,
   type StreamSpec,
 } from '@featurelog/projection';
-import {
-  materializerSettings,
-  type MaterializerLogLevel,
-  type MaterializerOptions,
-  type MaterializerSettings,
-} from './materializer-options';
+import { materializerSettings, type MaterializerOptions, type MaterializerSettings } from './materializer-options';
 import { CHECKPOINT_MARKER_TOPIC, OnlineRun, type OnlineViews } from './online-run';
 import { ViewProjection } from './view-projection';
 
@@ -46,7 +41,6 @@ export class Materializer implements Projection<OnlineViews> {
   readonly name: string;
   private readonly settings: MaterializerSettings;
   private readonly decoder: RowDecoder;
-  private readonly logger: (level: MaterializerLogLevel, message: string) => void;
   private readonly runtime: ProjectionRuntime<OnlineViews>;
   /** The projections of the latest registry state, reused while their definition is unchanged. */
   private views: OnlineViews = new Map();
@@ -59,12 +53,6 @@ export class Materializer implements Projection<OnlineViews> {
     // The projection's name in its dead letters is its group, as it always was.
     this.name = this.settings.groupId;
     this.decoder = new RowDecoder(options.schemas);
-    const logger =
-      options.logger ??
-      ((level, message) => {
-        if (level !== 'info') process.stderr.write(`[materializer ${level}] ${message}\n`);
-      });
-    this.logger = logger;
     const { metrics } = options;
     this.runtime = new ProjectionRuntime(this, {
       log: options.log,
@@ -75,11 +63,7 @@ export class Materializer implements Projection<OnlineViews> {
       maxRetryMs: this.settings.maxRetryMs,
       restartDelayMs: this.settings.restartDelayMs,
       maxRestartDelayMs: this.settings.maxRestartDelayMs,
-      logger: {
-        log: (message) => logger('info', message),
-        warn: (message) => logger('warn', message),
-        error: (message) => logger('error', message),
-      },
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       events: {
         retry: ({ topic }) => metrics?.retries.inc({ topic }),
         deadLettered: ({ record, error }) => metrics?.deadLetters.inc({ topic: record.topic, code: error.code }),
@@ -125,12 +109,12 @@ export class Materializer implements Projection<OnlineViews> {
       state ?? this.options.follower.state,
       this.options.project,
       (view, entities, source) => this.projectionFor(view, entities, source),
-      (view, error) => this.logger('warn', `view "${view}" is not materialized: ${describe(error)}`),
+      (view, error) => this.runtime.logger.warn(`view "${view}" is not materialized: ${describe(error)}`),
     );
     const views: OnlineViews = new Map();
     for (const [topic, projection] of all) {
       if (await this.topicExists(topic)) views.set(topic, projection);
-      else this.logger('warn', `view "${projection.view.name}" waits for its topic ${topic} to exist`);
+      else this.runtime.logger.warn(`view "${projection.view.name}" waits for its topic ${topic} to exist`);
     }
     this.views = views;
     return [{ key: STREAM, topics: [...views.keys()], fingerprint: STREAM, unit: views }];

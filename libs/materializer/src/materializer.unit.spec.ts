@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition } from '@featurelog/domain';
+import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition, SILENT_LOGGER } from '@featurelog/domain';
 import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { waitFor } from '@featurelog/testing';
@@ -44,7 +44,7 @@ async function startMaterializer(test: TestProject, registry = new Registry()) {
     metrics,
     wipeCheckIntervalMs: 50,
     registryPollMs: 200,
-    logger: () => undefined,
+    logger: SILENT_LOGGER,
   });
   await materializer.start();
   return {

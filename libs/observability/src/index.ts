@@ -4,3 +4,4 @@ export * from './observability.controller';
 export * from './observability.module';
 export * from './featurelog-exception.filter';
 export * from './shutdown-hook.module';
+export * from './featurelog-loggers';

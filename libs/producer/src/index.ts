@@ -5,6 +5,4 @@ export * from './csv-values';
 export * from './feature-files';
 export * from './file-ingest';
 export * from './push-request';
-export * from './push.controller';
-export * from './push.module';
 export * from './exact-json-body';

@@ -1,7 +1,7 @@
-import { FeaturelogError, type RegistryState } from '@featurelog/domain';
+import { FeaturelogError, type FeaturelogLogger, type RegistryState } from '@featurelog/domain';
 import { DeadLetterWriter, type EventLog, type PoisonedRecord, type TopicSpec } from '@featurelog/log';
 import { ConsumerRunner } from './consumer-runner';
-import type { Projection, ProjectionLogger, StreamContext, StreamRun, StreamSpec } from './projection';
+import type { Projection, StreamContext, StreamRun, StreamSpec } from './projection';
 
 /** The registry as the runtime follows it (RegistryFollower, without depending on its lib). */
 export interface FollowedRegistry {
@@ -36,7 +36,7 @@ export interface ProjectionRuntimeOptions {
   /** Backoff of a stream's restarts after its run failed. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
-  logger?: ProjectionLogger;
+  logger?: FeaturelogLogger;
   events?: ProjectionEvents;
 }
 
@@ -76,7 +76,7 @@ const defaults = {
 export class ProjectionRuntime<Unit> {
   private readonly streams = new Map<string, Stream<Unit>>();
   private readonly settings: typeof defaults;
-  readonly logger: ProjectionLogger;
+  readonly logger: FeaturelogLogger;
   readonly deadLetters: DeadLetterWriter;
   private control: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
@@ -434,7 +434,7 @@ export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function stderrLogger(name: string): ProjectionLogger {
+function stderrLogger(name: string): FeaturelogLogger {
   return {
     log: () => undefined,
     warn: (message) => process.stderr.write(`[${name} warn] ${message}\n`),

@@ -1,4 +1,4 @@
-import type { RegistryState } from '@featurelog/domain';
+import type { FeaturelogLogger, RegistryState } from '@featurelog/domain';
 import type { PoisonedRecord, RecordBatch } from '@featurelog/log';
 import type { BatchOutcome } from './consumer-runner';
 
@@ -16,16 +16,10 @@ export interface StreamSpec<Unit> {
   unit: Unit;
 }
 
-export interface ProjectionLogger {
-  log(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
 /** What the runtime offers a run: the shared dead-letter policy and the way out. */
 export interface StreamContext {
   readonly key: string;
-  readonly logger: ProjectionLogger;
+  readonly logger: FeaturelogLogger;
   /**
    * Sends poison records to the project's dead-letter topic, each once for this projection whatever the
    * redeliveries, and reports them; resolves once they are durable (so a checkpoint may then pass them).

@@ -4,4 +4,4 @@ export * from './event-log-bridge';
 export * from './remote-event-log.adapter';
 export { TOPIC_DECLARATIONS_DIR, projectTopicSpecs } from './kafka-and-topics';
 export * from './json-http-client';
-export * from './run-app-main';
+export * from './featurelog-app';

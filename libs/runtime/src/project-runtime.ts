@@ -141,6 +141,11 @@ export class ProjectRuntime {
     return this.ports.schemas;
   }
 
+  /** Where the local Parquet segments live (`offlineStore.path`): with the ports above, what a job runs on. */
+  get offlineRoot(): string {
+    return this.ports.config.offlineStore.path;
+  }
+
   get topics(): ProjectTopicSpecs {
     return this.ports.topics;
   }

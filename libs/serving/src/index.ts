@@ -7,6 +7,3 @@ export * from './log-feature-row-feed.adapter';
 export * from './feature-subscription';
 export * from './serving-metrics';
 export * from './serving-openapi';
-export * from './serving.controller';
-export * from './online-features.route';
-export * from './serving.module';

@@ -2,34 +2,32 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { Module, type INestApplication } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter, mayUse, routeAccess, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, type AppName, type ProjectConfig } from '@featurelog/config';
-import { FeaturelogError } from '@featurelog/domain';
+import { FeaturelogError, type FeaturelogLogger } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
-import { createMetricsRegistry } from '@featurelog/observability';
-import { FeatureProducer } from '@featurelog/producer';
+import { consoleLogger, nestLoggerService, runHealthChecks } from '@featurelog/observability';
 import {
   devServerHoldsMessage,
   liveDevServer,
+  localUrl,
   ProjectRuntime,
   registerEventLogBridge,
   removeDevServerRecord,
   writeDevServerRecord,
   type DevServerRecord,
   type DevServerUrls,
+  type FeaturelogApp,
+  type RunningApp,
 } from '@featurelog/runtime';
-import { DEFAULT_REGISTRY_PORT, startRegistryApp } from '../../../registry/src/main';
-import { REGISTRY_RUNTIME, type RegistryRuntime } from '../../../registry/src/registry.runtime';
-import { DEFAULT_MATERIALIZER_PORT, MATERIALIZER, startMaterializer } from '../../../materializer/src/main';
-import type { Materializer } from '@featurelog/materializer';
-import type { JobWorker } from '@featurelog/jobs';
-import { JOB_WORKER } from '../../../jobs/src/jobs.controller';
-import { createServingApp, DEFAULT_SERVING_PORT } from '../../../serving/src/serving-app';
-import { DEFAULT_COMPACTOR_PORT, startCompactor } from '../../../compactor/src/main';
-import { DEFAULT_JOBS_PORT, startJobs } from '../../../jobs/src/main';
+import { compactorApp } from '@featurelog/app-compactor';
+import { jobsApp } from '@featurelog/app-jobs';
+import { materializerApp } from '@featurelog/app-materializer';
+import { registryApp } from '@featurelog/app-registry';
+import { servingApp } from '@featurelog/app-serving';
 import { consoleOutput, table, type Output } from '../output';
 import { loadConfig } from '../repo';
 
@@ -37,8 +35,8 @@ import { loadConfig } from '../repo';
 export const DEFAULT_DEV_PORT = 6569;
 /** How long `featurelog dev` waits for every app to report healthy before printing their state anyway. */
 const HEALTHY_WITHIN_MS = 30_000;
-/** The apps' warnings and errors, without Nest's start-up lines. */
-const QUIET: Array<'error' | 'warn'> = ['error', 'warn'];
+/** Every app of the project, in the order they start (the registry first: the others follow it). */
+const APPS: readonly FeaturelogApp[] = [registryApp, materializerApp, compactorApp, jobsApp, servingApp];
 /** A log bridge request can carry an ingest batch. */
 const DEV_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -48,15 +46,6 @@ export interface DevOptions {
   host?: string;
   portOffset: string;
   anyPorts: boolean;
-}
-
-/** One app of the dev process: where it listens and how to stop it. */
-interface RunningApp {
-  name: keyof DevServerUrls;
-  url: string;
-  /** Its Fastify instance (the routes it serves). */
-  http: object;
-  close(): Promise<void>;
 }
 
 export interface DevServer {
@@ -160,41 +149,19 @@ export async function startDevServer(
     // The project topics exist before any app follows them (a fresh repo has none yet).
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
 
-    const registry = await startRegistryApp({
-      config,
-      host: host('registry'),
-      port: port(DEFAULT_REGISTRY_PORT, 'registry'),
-      auth,
-      logger: QUIET,
-    });
-    apps.push(await running('registry', registry, () => registry.get<RegistryRuntime>(REGISTRY_RUNTIME).close()));
-    const materializer = await startMaterializer({
-      config,
-      host: host('materializer'),
-      port: port(DEFAULT_MATERIALIZER_PORT, 'materializer'),
-      auth,
-      logger: QUIET,
-    });
-    apps.push(await running('materializer', materializer, () => materializer.get<Materializer>(MATERIALIZER).stop()));
-    const compactor = await startCompactor({
-      config,
-      runtime,
-      host: host('compactor'),
-      port: port(DEFAULT_COMPACTOR_PORT, 'compactor'),
-      auth,
-      nestLogger: QUIET,
-    });
-    apps.push({ ...(await running('compactor', compactor.app)), close: () => compactor.close() });
-    const jobs = await startJobs({
-      config,
-      host: host('jobs'),
-      port: port(DEFAULT_JOBS_PORT, 'jobs'),
-      auth,
-      logger: QUIET,
-    });
-    apps.push(await running('jobs', jobs, () => jobs.get<JobWorker>(JOB_WORKER).stop()));
-    apps.push(await startServing(runtime, host('serving'), port(DEFAULT_SERVING_PORT, 'serving'), auth));
-    apps.push(await startDevApi(runtime, apps, host('dev'), port(DEFAULT_DEV_PORT, 'dev'), verifier, ownKey));
+    // The apps' warnings and errors, without their start-up lines; one logger for all, as Nest's is process-wide.
+    const logger = consoleLogger({ level: 'warn' });
+    for (const app of APPS) {
+      apps.push(
+        await app.create(runtime, {
+          host: host(app.name),
+          port: port(app.defaultPort, app.name),
+          auth,
+          logger,
+        }),
+      );
+    }
+    apps.push(await startDevApi(runtime, apps, host('dev'), port(DEFAULT_DEV_PORT, 'dev'), verifier, ownKey, logger));
   } catch (error) {
     await stopApps();
     throw error;
@@ -226,77 +193,6 @@ export async function startDevServer(
 }
 
 /**
- * `stopWork` stops what the app runs (consumers, folds) before its HTTP server closes: the apps' own
- * close hooks are not relied on, so that nothing still writes when the shared stores close.
- */
-async function running(
-  name: RunningApp['name'],
-  app: INestApplication,
-  stopWork: () => Promise<void> = async () => undefined,
-): Promise<RunningApp> {
-  return {
-    name,
-    url: localUrl(await app.getUrl()),
-    http: app.getHttpAdapter().getInstance() as object,
-    close: async () => {
-      await stopWork();
-      await app.close();
-    },
-  };
-}
-
-/** Nest reports `http://[::1]:port` or `http://127.0.0.1:port`; clients want one they can call. */
-function localUrl(url: string): string {
-  return url.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
-}
-
-async function startServing(
-  runtime: ProjectRuntime,
-  host: string,
-  port: number,
-  auth: ApiKeysConfig,
-): Promise<RunningApp> {
-  const { follower } = runtime.registry();
-  await follower.start(`${runtime.project}.serving.registry`);
-  try {
-    const app = await createServingApp({
-      project: runtime.project,
-      onlineStore: await runtime.onlineStore(),
-      log: runtime.log,
-      follower,
-      schemaRegistry: runtime.schemas,
-      // POST /push produces through the log, like any producer; the materializer and compactor pick it up.
-      producer: new FeatureProducer({
-        log: runtime.log,
-        schemas: runtime.schemas,
-        project: runtime.project,
-        definitions: follower,
-      }),
-      auth,
-      metrics: createMetricsRegistry('serving'),
-      // Not false: Nest's logger is process-wide, and `logger: false` drops it for every app of this process
-      // (a later app's levels do not bring it back), so a 500 of any app, logged by the exception filter,
-      // would leave no line.
-      logger: QUIET,
-    });
-    await app.listen(port, host);
-    const url = localUrl(await app.getUrl());
-    return {
-      name: 'serving',
-      url,
-      http: app.getHttpAdapter().getInstance() as object,
-      close: async () => {
-        await app.close();
-        await follower.stop();
-      },
-    };
-  } catch (error) {
-    await follower.stop();
-    throw error;
-  }
-}
-
-/**
  * The dev process's own API: `/health` of every app at once, and the log bridge other processes use
  * (`admin` scope). Without a `read` key, /health says ok or not ok and nothing else.
  */
@@ -307,6 +203,7 @@ async function startDevApi(
   port: number,
   verifier: ApiKeyVerifier,
   ownKey: string | undefined,
+  logger: FeaturelogLogger,
 ): Promise<RunningApp> {
   @Module({})
   class DevApiModule {}
@@ -314,7 +211,7 @@ async function startDevApi(
     DevApiModule,
     guardedFastifyAdapter(verifier, { bodyLimit: DEV_BODY_LIMIT }),
     // Nest's logger is process-wide and the last app created sets it: this one, created last.
-    { logger: QUIET },
+    { logger: nestLoggerService(logger) },
   );
   const fastify = app.getHttpAdapter().getInstance();
   registerEventLogBridge(fastify, runtime.log);
@@ -331,7 +228,25 @@ async function startDevApi(
       .send(mayUse(request, 'read') ? { status, pid: process.pid, apps: reports } : { status });
   });
   await app.listen(port, host);
-  return { name: 'dev', url: localUrl(await app.getUrl()), http: fastify, close: () => app.close() };
+  return {
+    name: 'dev',
+    url: localUrl(await app.getUrl()),
+    http: fastify,
+    // Every other app's health, checked in this process.
+    health: () =>
+      runHealthChecks(
+        apps
+          .filter((running) => running.name !== 'dev')
+          .map((running) => ({
+            name: running.name,
+            check: async () => {
+              const report = await running.health();
+              if (report.status !== 'ok') throw new Error(`${running.name} is ${report.status}`);
+            },
+          })),
+      ),
+    close: () => app.close(),
+  };
 }
 
 /** The dev process's own `read` key, for its health calls (see devAccess); keyed by its record. */

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_KEY_SCOPES, type ApiKeyScope } from '@featurelog/auth';
 import { loadProjectConfig, type ProjectConfig } from '@featurelog/config';
-import { startCompactor } from '../../../compactor/src/main';
-import { startJobs } from '../../../jobs/src/main';
-import { startMaterializer } from '../../../materializer/src/main';
-import { startRegistryApp } from '../../../registry/src/main';
-import { startServing } from '../../../serving/src/main';
+import { compactorApp } from '@featurelog/app-compactor';
+import { jobsApp } from '@featurelog/app-jobs';
+import { materializerApp } from '@featurelog/app-materializer';
+import { registryApp } from '@featurelog/app-registry';
+import { servingApp } from '@featurelog/app-serving';
+import { SILENT_LOGGER } from '@featurelog/domain';
+import { startApp } from '@featurelog/runtime';
 import { startDevServer } from './dev.actions';
 
 /** Per scope: a key holding only it, and one holding every other scope. */
@@ -124,9 +126,6 @@ async function repoWithKeys(project: string): Promise<{ dir: string; config: Pro
   return { dir, config: await loadProjectConfig(dir) };
 }
 
-const urlOf = async (app: { getUrl(): Promise<string> }) =>
-  (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
-
 describe('every HTTP route of every app refuses a missing key, a wrong key and a key without its scope', () => {
   const cleanup: Array<() => Promise<unknown>> = [];
   after(async () => {
@@ -164,29 +163,11 @@ describe('every HTTP route of every app refuses a missing key, a wrong key and a
     const { dir, config } = await repoWithKeys('appauth');
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const apps: ServedApp[] = [];
-    const registry = await startRegistryApp({ config, port: 0, logger: false });
-    cleanup.push(() => registry.close());
-    apps.push({ name: 'registry', url: await urlOf(registry), fastify: registry.getHttpAdapter().getInstance() });
-    const materializer = await startMaterializer({ config, port: 0, logger: false });
-    cleanup.push(() => materializer.close());
-    apps.push({
-      name: 'materializer',
-      url: await urlOf(materializer),
-      fastify: materializer.getHttpAdapter().getInstance(),
-    });
-    const compactor = await startCompactor({ config, port: 0, nestLogger: false });
-    cleanup.push(() => compactor.close());
-    apps.push({
-      name: 'compactor',
-      url: await urlOf(compactor.app),
-      fastify: compactor.app.getHttpAdapter().getInstance(),
-    });
-    const jobs = await startJobs({ config, port: 0, logger: false });
-    cleanup.push(() => jobs.close());
-    apps.push({ name: 'jobs', url: await urlOf(jobs), fastify: jobs.getHttpAdapter().getInstance() });
-    const serving = await startServing({ config, port: 0, logger: false });
-    cleanup.push(() => serving.close());
-    apps.push({ name: 'serving', url: await urlOf(serving), fastify: serving.getHttpAdapter().getInstance() });
+    for (const app of [registryApp, materializerApp, compactorApp, jobsApp, servingApp]) {
+      const running = await startApp(app, config, { port: 0, logger: SILENT_LOGGER });
+      cleanup.push(() => running.close());
+      apps.push({ name: running.name, url: running.url, fastify: running.http });
+    }
     for (const app of apps) assert.ok((await checkEveryRoute(app)).length >= 2, `${app.name} serves routes`);
   });
 });

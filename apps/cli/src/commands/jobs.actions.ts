@@ -130,16 +130,7 @@ async function runJob(spec: JobSpec, options: JobCommandOptions): Promise<unknow
     return await withRuntime(config, options, async (runtime) => {
       if (options.local) {
         const { follower } = runtime.registry();
-        const execute = projectJobExecutor(
-          {
-            project: config.project,
-            offlineRoot: config.offlineStore.path,
-            log: runtime.log,
-            schemas: runtime.schemas,
-            onlineStore: () => runtime.onlineStore(),
-          },
-          follower,
-        );
+        const execute = projectJobExecutor(runtime, follower);
         return execute(spec, progress.update);
       }
       const job = await submitJob(runtime.log, config.project, spec, { requestedBy: process.env.USER });

@@ -1,6 +1,6 @@
 import { routeAccess, type RequestHeaders } from '@featurelog/auth';
+import { GET_ONLINE_FEATURES_SCHEMA } from '@featurelog/serving';
 import type { ServingRuntime } from './serving.controller';
-import { GET_ONLINE_FEATURES_SCHEMA } from './serving-openapi';
 
 /** The path of the hot route, as /metrics and /docs name it. */
 export const GET_ONLINE_FEATURES_PATH = '/get-online-features';

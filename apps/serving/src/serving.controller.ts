@@ -1,11 +1,14 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventSink, FeatureSubscriptions } from './feature-subscription';
-import type { OnlineFeatureRetriever } from './online-retrieval';
 import { RequireScope } from '@featurelog/auth';
-import type { ServingMetrics } from './serving-metrics';
-import { SUBSCRIBE_SCHEMA } from './serving-openapi';
+import {
+  SUBSCRIBE_SCHEMA,
+  type EventSink,
+  type FeatureSubscriptions,
+  type OnlineFeatureRetriever,
+  type ServingMetrics,
+} from '@featurelog/serving';
 
 /** Everything the serving routes use, built once by the app. */
 export interface ServingRuntime {

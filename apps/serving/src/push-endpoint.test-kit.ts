@@ -4,8 +4,15 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FeaturelogError, type TaggedDefinition } from '@featurelog/domain';
 import { FeaturelogExceptionFilter } from '@featurelog/observability';
-import { PUSH_TO_HEADER, PushModule, useExactJsonBodies } from '@featurelog/producer';
-import { appliedProject, producerDefinitions, readTopic, topicRows, type AppliedProject } from './producer.test-kit';
+import { PUSH_TO_HEADER, useExactJsonBodies } from '@featurelog/producer';
+import {
+  appliedProject,
+  producerDefinitions,
+  readTopic,
+  topicRows,
+  type AppliedProject,
+} from '@featurelog/producer/testing';
+import { PushModule } from './push.module';
 
 const T0 = Date.UTC(2025, 2, 3, 4, 5, 6) * 1000;
 const API_KEY = 'push-secret';

@@ -14,10 +14,17 @@ import type { FastifyReply } from 'fastify';
 import { RequireScope } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
 import { httpStatusOf } from '@featurelog/observability';
-import type { FeatureProducer, ViewTarget } from './feature-producer';
-import { InvalidRowsError, type RowProblemAt } from './invalid-rows.error';
-import { bytesFromBase64, parsePushRequest, PUSH_TO_HEADER, type PushDestination } from './push-request';
-import type { InputRow } from './row-input';
+import {
+  bytesFromBase64,
+  InvalidRowsError,
+  parsePushRequest,
+  PUSH_TO_HEADER,
+  type FeatureProducer,
+  type InputRow,
+  type PushDestination,
+  type RowProblemAt,
+  type ViewTarget,
+} from '@featurelog/producer';
 
 /** Injection token of the push options (PushModule.forRoot). */
 export const PUSH_OPTIONS = Symbol('featurelog:PushOptions');

@@ -1,0 +1,3 @@
+/** The materializer app's one door (`@featurelog/app-materializer`): its Nest module and its start. */
+export { MaterializerAppModule } from './materializer.module';
+export { DEFAULT_MATERIALIZER_PORT, materializerApp, type MaterializerAppSettings } from './materializer-app';
