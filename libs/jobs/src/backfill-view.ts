@@ -9,7 +9,8 @@ import {
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
 import { assertOneTopicFiledUnder, resolveOfflineView } from '@featurelog/compactor';
 import { segmentSchemaFor, initialSegmentCatalog } from '@featurelog/offline-store';
-import { watermarkOf, type JobProgress } from './export-training-set';
+import { watermarkOf } from './export-history';
+import type { JobProgress } from './job-progress';
 import { avroSegmentEventDecoder, readSegmentCatalog, type SegmentEventDecoder } from './segment-catalog-reader';
 import { openViewHistory, type HistorySources, type KeyedHistoryRow } from './view-history';
 import { throwIfCancelled } from './job-cancellation';
