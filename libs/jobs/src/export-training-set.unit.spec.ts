@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSchemaRegistry } from '@featurelog/avro';
@@ -170,6 +170,31 @@ describe('exportTrainingSet against a brute-force oracle (embedded log, segments
       assert.deepEqual(readdirSync(outputDir), []);
     });
   }
+
+  it('keeps entity rows without a join key, with null features, even a whole frame of them', async () => {
+    const entities = join(dir, 'entities-keyless.csv');
+    const t = '2025-01-02T00:00:00';
+    writeFileSync(entities, `driver_id,customer_id,event_timestamp\n,,${t}\n,,${t}\n0,,${t}\n`);
+    const output = join(dir, 'out-keyless.parquet');
+    const features = ['driver_stats:trips', 'customer_profile:spend'];
+    for (const workers of [0, 2]) {
+      await exportTrainingSet(
+        sources,
+        TEST_DEFINITIONS,
+        { entities, features, output },
+        { entityRowsInMemory: 1, workers },
+      );
+      const rows = await readParquet(output);
+      assert.deepEqual(
+        rows.slice(0, 2).map((row) => [row.trips, row.spend]),
+        [
+          [null, null],
+          [null, null],
+        ],
+      );
+      assert.equal(rows.length, 3);
+    }
+  });
 
   it('names columns view__feature with full feature names, so equal feature names can be exported together', async () => {
     const entitiesPath = join(dir, 'entities-full.csv');

@@ -502,6 +502,8 @@ function allocate(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuff
 
 /** Counting sort of row numbers by key rank, then each key's rows by (time, row number). */
 function sortNumericKeys(keys: ArrayLike<number | null>, timestamps: ArrayLike<number>, rows: Uint32Array): void {
+  // No row with a key (an empty frame, or a frame of rows that all lack it): nothing to order, no key range.
+  if (rows.length === 0) return;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < keys.length; i++) {

@@ -168,6 +168,17 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
     });
   }
 
+  it('orders a frame without any key (empty, or every row lacking it): no position, no error', () => {
+    for (const keys of [[], [null], [null, Number.NaN], [null, null, null]] as (number | null)[][]) {
+      const order = sortEntities(keys, new Float64Array(keys.length));
+      assert.deepEqual([...order.rows], []);
+      assert.deepEqual(
+        [...order.positions],
+        keys.map(() => -1),
+      );
+    }
+  });
+
   it('refuses a source that is not sorted, naming it', async () => {
     const order = sortEntities([1, 2], Float64Array.from([10, 10]));
     const rows = [
