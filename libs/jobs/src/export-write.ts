@@ -22,10 +22,10 @@ export interface FrameWriteOptions {
 
 /**
  * The export's write stage: the training set, frame after frame, in the entity file's row order — its
- * columns (typed as {@link EntityFrames.columnTypes} decided) followed by the requested features. Each frame
- * is cut into row groups, encoded in parallel (this thread and the pool's workers each take a share) and
- * appended in order to a {@link TrainingSetWriter}: nothing is visible at the output path before
- * {@link finish}, and {@link abort} removes what was written.
+ * columns (typed as EntityFrames.columnTypes decided) followed by the requested features. Each frame is
+ * cut into row groups, encoded in parallel (this thread and the pool's workers each take a share) and
+ * appended in order to a {@link TrainingSetWriter}, whose hidden temporary file is created with this
+ * object: nothing is visible at the output path before {@link finish}, and {@link abort} removes it.
  */
 export class TrainingSetOutput {
   private readonly writer: TrainingSetWriter;
@@ -45,10 +45,6 @@ export class TrainingSetOutput {
       ),
     );
     this.sources = plan.columns.map((column) => sourceOf(plan, column));
-  }
-
-  get rowsWritten(): number {
-    return this.writer.rowsWritten;
   }
 
   /** Writes a joined frame; `rowsRead` (the entity rows read so far) is the total its progress reports. */
