@@ -5,7 +5,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { topicNames, type TaggedDefinition } from '@featurelog/domain';
+import { pointInTimeLookup, topicNames, type TaggedDefinition } from '@featurelog/domain';
 import type { ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
@@ -25,20 +25,19 @@ async function readParquet(path: string): Promise<Record<string, unknown>[]> {
 const POISON = Buffer.from([0x00, 0x00, 0x01, 0x86, 0x9f, 0x02, 0x04]);
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** Point in time over the produced rows: greatest (event, created, log position) at or before `at` (TTL 0). */
+/**
+ * The point-in-time winner at `at` (TTL 0) among the produced rows, by the domain's oracle pointInTimeLookup.
+ * Rows of one rider share a partition, so produce order is log order: a row's index stands for its offset.
+ */
 function expectedAt(rows: readonly TripRow[], rider: number, at: number): TripRow | undefined {
-  let best: { row: TripRow; index: number } | undefined;
-  rows.forEach((row, index) => {
-    if (row.rider_id !== rider || row.event_timestamp > at) return;
-    if (best === undefined) return void (best = { row, index });
-    const b = best.row;
-    const created = (row.created_timestamp ?? -Infinity) - (b.created_timestamp ?? -Infinity);
-    // Rows of one rider share a partition, so produce order is log order.
-    if (row.event_timestamp - b.event_timestamp > 0 || (row.event_timestamp === b.event_timestamp && created >= 0)) {
-      best = { row, index };
-    }
-  });
-  return best?.row;
+  const candidates = rows.map((row, index) => ({
+    entityKey: String(row.rider_id),
+    eventTimestamp: row.event_timestamp,
+    createdTimestamp: row.created_timestamp,
+    position: { partition: 0, offset: index },
+    values: row,
+  }));
+  return pointInTimeLookup(candidates, { entityKey: String(rider), timestamp: at }, { ttlSeconds: 0 })?.values;
 }
 
 describe('a poison record on a view topic over Kafka and Apicurio (issue #12)', () => {

@@ -28,7 +28,7 @@ export interface PointInTimeOptions {
 
 /**
  * The point-in-time rule, by brute force: the one oracle every point-in-time test checks against (the
- * streaming and columnar joins of libs/pit, exports, the quickstart demo).
+ * columnar join of libs/pit, exports, the quickstart demo, the pit bench).
  * For an entity row with key k and timestamp t, the candidates are the rows with
  * - entityKey = k,
  * - eventTimestamp <= t,

@@ -17,7 +17,8 @@ import {
   type KeyedHistoryRow,
   type SegmentEventDecoder,
 } from '@featurelog/offline-store';
-import { watermarkOf, type JobProgress } from './export-training-set';
+import { watermarkOf } from './export-history';
+import type { JobProgress } from './job-progress';
 import { openViewHistory, type HistorySources } from './view-history';
 import { throwIfCancelled } from './job-cancellation';
 

@@ -13,10 +13,14 @@ import {
 import type { KafkaDataSource } from '@featurelog/avro';
 import {
   assertOneTopicFiledUnder,
+  columnKeyOf,
+  keyFormOf,
   resolveOfflineView,
   segmentSchemaFor,
+  type KeyForm,
   type SegmentColumn,
 } from '@featurelog/offline-store';
+import type { ColumnKey } from '@featurelog/pit';
 import { openEntityFile, type EntityFile, type EntityFileFormat } from './entity-file';
 
 /** The column of the entity file that holds each row's point in time. */
@@ -72,6 +76,20 @@ export interface ExportPlan {
   /** Join key column → its position in the entity file and its type (from the entity definitions). */
   joinKeyColumns: Map<string, { index: number; type: SegmentColumn['type'] }>;
   columns: OutputColumn[];
+  /** The views grouped by join keys, in order of first request: one join pass each. */
+  passes: JoinPass[];
+}
+
+/**
+ * Views that share join keys (in the same order), joined against one ordering of the entity rows by
+ * those keys: the entity rows are sorted once per pass and frame, whatever the number of its views.
+ */
+export interface JoinPass {
+  keyName: string;
+  keyForm: KeyForm;
+  views: PlannedView[];
+  /** Each row's key in the pass's form; null when a join key is missing (the row matches nothing). */
+  keysOf(columns: readonly unknown[][], length: number): ArrayLike<ColumnKey | null>;
 }
 
 /** The formats an export writes, by file extension. */
@@ -94,9 +112,10 @@ export function assertParquetOutput(output: string): void {
 }
 
 /**
- * Checks everything that can be checked before any work: the features or service exist, every view keeps
- * offline history, the entity file has `event_timestamp` and every join key, and the output columns do
- * not collide. Throws a FeaturelogError naming the problem.
+ * The export's first stage: checks everything that can be checked before any work — the features or
+ * service exist, every view keeps offline history, the entity file has `event_timestamp` and every join
+ * key, and the output columns do not collide — and groups the views into join passes. Throws a
+ * FeaturelogError naming the problem; bad input fails here, before the log is read.
  */
 export async function planExport(
   project: string,
@@ -161,7 +180,8 @@ export async function planExport(
       });
     }
   }
-  return { project, request, entityFile, views, timestampIndex, joinKeyColumns, columns };
+  const passes = planJoinPasses(views, joinKeyColumns);
+  return { project, request, entityFile, views, timestampIndex, joinKeyColumns, columns, passes };
 
   function planViews(features: ResolvedFeature[], source: DefinitionSource): PlannedView[] {
     const byView = new Map<string, PlannedView>();
@@ -210,4 +230,44 @@ function resolveRequestedFeatures(request: ExportRequest, definitions: Definitio
   return hasFeatures
     ? resolveFeatureReferences(definitions, request.features!)
     : resolveServiceFeatures(definitions, request.service!);
+}
+
+function planJoinPasses(views: readonly PlannedView[], joinKeyColumns: ExportPlan['joinKeyColumns']): JoinPass[] {
+  const passes = new Map<string, JoinPass>();
+  for (const view of views) {
+    let pass = passes.get(view.keyName);
+    if (pass === undefined) {
+      const joinKeys = view.joinKeys;
+      const keyForm = keyFormOf(joinKeys);
+      const indexes = joinKeys.map((key) => joinKeyColumns.get(key.name)!.index);
+      const record: Record<string, unknown> = {};
+      pass = {
+        keyName: view.keyName,
+        keyForm,
+        views: [],
+        keysOf: (columns, length) => {
+          const keyColumns = indexes.map((index) => columns[index]!);
+          if (keyForm === 'number') {
+            // NaN marks a missing key (left out of the order).
+            const keys = new Float64Array(length);
+            const column = keyColumns[0]!;
+            for (let i = 0; i < length; i++) {
+              const value = column[i];
+              keys[i] = value === null || value === undefined ? Number.NaN : (value as number);
+            }
+            return keys;
+          }
+          const keys = new Array<ColumnKey | null>(length);
+          for (let i = 0; i < length; i++) {
+            for (let k = 0; k < joinKeys.length; k++) record[joinKeys[k]!.name] = keyColumns[k]![i];
+            keys[i] = columnKeyOf(keyForm, joinKeys, record);
+          }
+          return keys;
+        },
+      };
+      passes.set(view.keyName, pass);
+    }
+    pass.views.push(view);
+  }
+  return [...passes.values()];
 }

@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSchemaRegistry } from '@featurelog/avro';
 import { FileEventLog } from '@featurelog/log';
 import { HyparquetSegmentCodec } from '@featurelog/offline-store';
-import { exportTrainingSet, type ExportRequest, type HistorySources } from '@featurelog/jobs';
+import { exportTrainingSet, JOB_CANCELLED, type ExportRequest, type HistorySources } from '@featurelog/jobs';
 import { CUSTOMER_PROFILE, DRIVER_DAILY, TEST_DEFINITIONS } from './jobs.test-kit';
 import {
   buildPitScenario,
@@ -105,6 +105,96 @@ describe('exportTrainingSet against a brute-force oracle (embedded log, segments
       assert.ok(matched > scenario.entities.length / 4, `the data exercises matches (${matched} rows with a value)`);
     });
   }
+
+  it('reports its stages in order: planning, verifying segments, joining each view, reading and writing frames', async () => {
+    const entities = join(dir, 'entities-progress.csv');
+    scenario.writeCsv(entities);
+    const phases: string[] = [];
+    const last: { done?: number; total?: number } = {};
+    const result = await exportTrainingSet(
+      sources,
+      TEST_DEFINITIONS,
+      { entities, features: REQUESTED_FEATURES, output: join(dir, 'out-progress.parquet') },
+      {
+        entityRowsInMemory: 200,
+        workers: 0,
+        onProgress: ({ phase, done, total }) => {
+          if (phases.at(-1) !== phase) phases.push(phase);
+          Object.assign(last, { done, total });
+        },
+      },
+    );
+    const joining = ['joining driver_stats', 'joining driver_daily', 'joining customer_profile'];
+    const verifying = joining.map((phase) => phase.replace('joining', 'verifying segments of'));
+    // Per frame: each view joined (its log tail read within), the frame written, the next frame read.
+    const frames = Math.ceil(scenario.entities.length / 200);
+    const perFrame = [...joining, 'writing', 'reading entity rows'];
+    assert.deepEqual(
+      phases
+        .filter((phase) => !phase.startsWith('reading the log tail'))
+        .filter((phase, i, kept) => kept[i - 1] !== phase),
+      ['planning', ...verifying, ...Array.from({ length: frames }, () => perFrame).flat(), 'writing'],
+    );
+    assert.equal(result.entityFrames, frames);
+    assert.deepEqual(last, { done: scenario.entities.length, total: scenario.entities.length });
+  });
+
+  // A cancel takes effect within a stage; the temporary output is removed, nothing is renamed into place.
+  for (const [stage, workers] of [
+    ['verifying segments of driver_daily', 0],
+    ['joining driver_daily', 2],
+    ['writing', 0],
+    ['writing', 2],
+  ] as const) {
+    it(`cancelled while ${stage} (${workers} workers), fails with ${JOB_CANCELLED} and leaves no file behind`, async () => {
+      const entities = join(dir, `entities-cancel.csv`);
+      scenario.writeCsv(entities);
+      const outputDir = mkdtempSync(join(dir, 'cancel-'));
+      const controller = new AbortController();
+      await assert.rejects(
+        exportTrainingSet(
+          sources,
+          TEST_DEFINITIONS,
+          { entities, features: REQUESTED_FEATURES, output: join(outputDir, 'out.parquet') },
+          {
+            entityRowsInMemory: 37,
+            rowGroupSize: 5,
+            workers,
+            signal: controller.signal,
+            onProgress: ({ phase, done }) => phase === stage && done > 0 && controller.abort(),
+          },
+        ),
+        { code: JOB_CANCELLED },
+      );
+      assert.ok(controller.signal.aborted, `the export reached ${stage}`);
+      assert.deepEqual(readdirSync(outputDir), []);
+    });
+  }
+
+  it('keeps entity rows without a join key, with null features, even a whole frame of them', async () => {
+    const entities = join(dir, 'entities-keyless.csv');
+    const t = '2025-01-02T00:00:00';
+    writeFileSync(entities, `driver_id,customer_id,event_timestamp\n,,${t}\n,,${t}\n0,,${t}\n`);
+    const output = join(dir, 'out-keyless.parquet');
+    const features = ['driver_stats:trips', 'customer_profile:spend'];
+    for (const workers of [0, 2]) {
+      await exportTrainingSet(
+        sources,
+        TEST_DEFINITIONS,
+        { entities, features, output },
+        { entityRowsInMemory: 1, workers },
+      );
+      const rows = await readParquet(output);
+      assert.deepEqual(
+        rows.slice(0, 2).map((row) => [row.trips, row.spend]),
+        [
+          [null, null],
+          [null, null],
+        ],
+      );
+      assert.equal(rows.length, 3);
+    }
+  });
 
   it('names columns view__feature with full feature names, so equal feature names can be exported together', async () => {
     const entitiesPath = join(dir, 'entities-full.csv');

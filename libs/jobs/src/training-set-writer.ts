@@ -148,6 +148,14 @@ const NUMERIC_PHYSICAL = {
 
 type NumericType = keyof typeof NUMERIC_PHYSICAL;
 
+/**
+ * Whether values of `type` travel as numbers ({@link RowGroupColumn} `numbers`, timestamps as epoch µs):
+ * the scalar numeric types, which the writer encodes straight from numbers.
+ */
+export function isNumberType(type: ValueType): boolean {
+  return Object.hasOwn(NUMERIC_PHYSICAL, type);
+}
+
 /** Values of a page: at most 1 MiB of 8-byte values, as hyparquet-writer's default page size. */
 const ROWS_PER_PAGE = 131_072;
 

@@ -73,7 +73,7 @@ export interface ViewHistoryOptions {
   onProgress?: (progress: { phase: string; done: number; total: number }) => void;
 }
 
-/** A view's history as of one watermark, sorted for the point-in-time join. */
+/** A view's history as of one watermark, as rows sorted by compareHistoryRows (what a backfill replays). */
 export interface ViewHistory {
   /** Segments that will be read (verified by checksum before anything else). */
   segments: SegmentWritten[];

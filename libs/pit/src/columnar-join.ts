@@ -337,10 +337,22 @@ export interface JoinHistorySourceOptions {
  * Joins one sorted history source of a view into `winners`, point in time, for every entity row of
  * `entities`: each row is offered this source's greatest candidate (key equal, event_timestamp <= t and,
  * as served, known at t). Because the greatest of a union is the greatest of the greatest of its parts,
- * joining every source of a view in turn leaves each row the view's winner (see pointInTimeJoin for the
- * rule); the TTL bound is applied when reading ({@link ViewWinners.valueAt}). The sources need no merge:
- * each is read once, in its own order, against the entity rows in key order — one pass, two cursors, no
- * object per history row.
+ * joining every source of a view in turn leaves each row the view's winner; the TTL bound is applied when
+ * reading ({@link ViewWinners.valueAt}). The sources need no merge: each is read once, in its own order,
+ * against the entity rows in key order — one pass, two cursors, no object per history row.
+ *
+ * The rule (the domain's pointInTimeLookup is its oracle), for an entity row with key k and timestamp t
+ * and a view with TTL s: candidates are the view's rows with key k, `event_timestamp <= t` and, when
+ * s > 0, `event_timestamp >= t - s` (both bounds inclusive, s in seconds, timestamps in microseconds). The
+ * winner is the greatest (event timestamp, created timestamp with null lowest, log position). No
+ * candidate: every feature is null. As served, a row is a candidate only once known at t: appended at or
+ * before t, and created (when stated) at or before t.
+ *
+ * Why one pass suffices: within one key, t only grows, so the set of rows with event_timestamp <= t (and,
+ * as served, known at t) only grows, and so does its greatest element. The TTL needs no buffer: if the
+ * greatest is older than t - s, so is every candidate. As served, rows read but not yet known wait in a
+ * heap ordered by when they become known (those already beaten by the winner are dropped at once): a
+ * source holds at most one key's not-yet-known rows.
  */
 export async function joinHistorySource(
   entities: EntityColumns,
@@ -502,6 +514,8 @@ function allocate(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuff
 
 /** Counting sort of row numbers by key rank, then each key's rows by (time, row number). */
 function sortNumericKeys(keys: ArrayLike<number | null>, timestamps: ArrayLike<number>, rows: Uint32Array): void {
+  // No row with a key (an empty frame, or a frame of rows that all lack it): nothing to order, no key range.
+  if (rows.length === 0) return;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < keys.length; i++) {

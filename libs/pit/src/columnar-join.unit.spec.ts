@@ -168,6 +168,17 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
     });
   }
 
+  it('orders a frame without any key (empty, or every row lacking it): no position, no error', () => {
+    for (const keys of [[], [null], [null, Number.NaN], [null, null, null]] as (number | null)[][]) {
+      const order = sortEntities(keys, new Float64Array(keys.length));
+      assert.deepEqual([...order.rows], []);
+      assert.deepEqual(
+        [...order.positions],
+        keys.map(() => -1),
+      );
+    }
+  });
+
   it('refuses a source that is not sorted, naming it', async () => {
     const order = sortEntities([1, 2], Float64Array.from([10, 10]));
     const rows = [
@@ -190,5 +201,106 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
       (error: Error & { code?: string }) =>
         error.code === 'PIT_HISTORY_UNSORTED' && error.message.includes('segment x.parquet'),
     );
+  });
+});
+
+/** A history row of key `d1` (unless said) with the one feature `v`. */
+function history(
+  event: number,
+  value: FeatureValue,
+  extra: Partial<Pick<Row, 'created' | 'appended' | 'key' | 'offset'>> = {},
+): Row {
+  return {
+    key: extra.key ?? 'd1',
+    event,
+    created: extra.created ?? null,
+    partition: 0,
+    offset: extra.offset ?? 0,
+    appended: extra.appended ?? event,
+    value,
+    label: null,
+  };
+}
+
+/** The feature `v` for each entity row (key `d1` unless said, at time t), joined from one sorted source. */
+async function joinOne(
+  entities: { t: number; key?: ColumnKey }[],
+  rows: Row[],
+  { ttlSeconds = 0, asServed = false } = {},
+): Promise<FeatureValue[]> {
+  const order = sortEntities(
+    entities.map((entity) => entity.key ?? 'd1'),
+    Float64Array.from(entities, (entity) => entity.t),
+  );
+  const winners = new ViewWinners(order.keys.length, ['v'], ttlSeconds);
+  const source = chunksOf([...rows].sort(segmentOrder), seededRandom(rows.length));
+  await joinHistorySource(order, source, winners, { source: 'one source', asServed });
+  const [column] = winners.columnsInRowOrder(order, entities.length);
+  return 'values' in column! ? column.values : [];
+}
+
+describe('columnar point-in-time join boundaries', () => {
+  it('includes a row exactly at t and one exactly at t - TTL, excludes one just outside', async () => {
+    const t = 10 * SECOND;
+    assert.deepEqual(await joinOne([{ t }], [history(t, 'at-t')], { ttlSeconds: 5 }), ['at-t']);
+    assert.deepEqual(await joinOne([{ t }], [history(t - 5 * SECOND, 'at-lower')], { ttlSeconds: 5 }), ['at-lower']);
+    assert.deepEqual(await joinOne([{ t }], [history(t - 5 * SECOND - 1, 'too-old')], { ttlSeconds: 5 }), [null]);
+    assert.deepEqual(await joinOne([{ t }], [history(t + 1, 'future')]), [null]);
+  });
+
+  it('treats TTL 0 as no lower bound', async () => {
+    assert.deepEqual(await joinOne([{ t: 1e12 }], [history(1, 'ancient')]), ['ancient']);
+  });
+
+  it('breaks event-time ties by created timestamp (null lowest), then by log position', async () => {
+    const rows = [
+      history(5, 'created-7', { created: 7, offset: 1 }),
+      history(5, 'null-created-late-offset', { offset: 9 }),
+      history(5, 'created-3', { created: 3, offset: 8 }),
+    ];
+    assert.deepEqual(await joinOne([{ t: 5 }], rows), ['created-7']);
+    const noCreated = [history(5, 'offset-2', { offset: 2 }), history(5, 'offset-4', { offset: 4 })];
+    assert.deepEqual(await joinOne([{ t: 5 }], noCreated), ['offset-4']);
+  });
+
+  it('keeps duplicate entity rows and rows whose key has no history, with nulls', async () => {
+    const entities = [{ t: 5 }, { t: 5 }, { t: 5, key: 'd9' }];
+    assert.deepEqual(await joinOne(entities, [history(1, 'a')]), ['a', 'a', null]);
+  });
+
+  it('as served: a later row not yet known at t is skipped, then wins once known', async () => {
+    const rows = [
+      history(1, 'early'),
+      history(2, 'late-known', { appended: 8 }),
+      history(3, 'created-later', { created: 6 }),
+    ];
+    const entities = [{ t: 4 }, { t: 6 }, { t: 7 }, { t: 8 }];
+    assert.deepEqual(await joinOne(entities, rows, { asServed: true }), [
+      'early',
+      'created-later',
+      'created-later',
+      'created-later',
+    ]);
+    assert.deepEqual(await joinOne(entities, rows), [
+      'created-later',
+      'created-later',
+      'created-later',
+      'created-later',
+    ]);
+    const onlyLate = [history(1, 'early'), history(2, 'late-known', { appended: 8 })];
+    assert.deepEqual(await joinOne(entities, onlyLate, { asServed: true }), ['early', 'early', 'early', 'late-known']);
+  });
+
+  it('handles empty entity rows and empty history', async () => {
+    assert.deepEqual(await joinOne([], [history(1, 'a')]), []);
+    assert.deepEqual(await joinOne([{ t: 5 }], []), [null]);
+  });
+
+  it('refuses history out of (key, event timestamp) order', async () => {
+    const order = sortEntities(['d1'], Float64Array.from([9]));
+    const source = chunksOf([history(5, 'a'), history(4, 'b')], seededRandom(1));
+    await assert.rejects(joinHistorySource(order, source, new ViewWinners(1, ['v'], 0), { source: 'segment y' }), {
+      code: 'PIT_HISTORY_UNSORTED',
+    });
   });
 });

@@ -1,16 +1,4 @@
 export {
-  type EntityRow,
-  type HistoryRow,
-  type PitView,
-  compareEntityKeys,
-  compareHistoryRows,
-  entityRowOrder,
-  sortEntityRows,
-  restoreRowOrder,
-} from './pit-rows';
-export { pointInTimeJoin, PitJoinStats, type PointInTimeJoinOptions } from './point-in-time-join';
-export { pointInTimeJoinInMemory, streamBatches, type KeyedPitView, type InMemoryJoinOptions } from './in-memory-join';
-export {
   type ColumnKey,
   type HistoryColumns,
   type EntityColumns,
@@ -21,3 +9,4 @@ export {
   sortEntities,
   type EntityOrder,
 } from './columnar-join';
+export { type HistoryRow, compareHistoryRows } from './history-row';
