@@ -21,6 +21,13 @@ describe('compactor /metrics while unhealthy', () => {
     segmentLog: { catchUp: () => Promise.reject(undecodable) },
     lag: () => Promise.reject(undecodable),
     status: () => [{ view: 'driver_stats', topic: 'demo.features.driver_stats', state: 'retrying', lastError: 'x' }],
+    // Its projection runtime, whose lag cannot be read either.
+    runtime: {
+      projection: { name: 'demo.compactor' },
+      status: () => [{ key: 'driver_stats', topics: ['demo.features.driver_stats'], state: 'retrying', restarts: 43 }],
+      lag: () => Promise.reject(undecodable),
+      observe: () => undefined,
+    },
   } as unknown as Compactor;
 
   before(async () => {
@@ -41,5 +48,9 @@ describe('compactor /metrics while unhealthy', () => {
     assert.equal(metrics.status, 200, text);
     assert.match(text, /featurelog_compactor_view_restarts_total\{app="compactor"\} 43/);
     assert.match(text, /featurelog_compactor_rows_written_total\{app="compactor"\} 120/);
+    assert.match(
+      text,
+      /featurelog_projection_streams\{projection="demo.compactor",state="retrying",app="compactor"\} 1/,
+    );
   });
 });

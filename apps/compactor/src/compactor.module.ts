@@ -4,6 +4,7 @@ import { Counter, Gauge } from 'prom-client';
 import { createMetricsRegistry, FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
 import { FeaturelogError } from '@featurelog/domain';
 import type { Compactor, CompactorCounters } from '@featurelog/compactor';
+import { ProjectionMetrics } from '@featurelog/projection';
 
 const COUNTERS: Array<[keyof CompactorCounters, string, string]> = [
   ['segmentsWritten', 'featurelog_compactor_segments_written_total', 'Segments written and announced by flushes'],
@@ -25,6 +26,7 @@ const COUNTERS: Array<[keyof CompactorCounters, string, string]> = [
 export class CompactorAppModule {
   static forCompactor(compactor: Compactor): DynamicModule {
     const metrics = createMetricsRegistry('compactor');
+    new ProjectionMetrics(metrics).attach(compactor.runtime);
     for (const [field, name, help] of COUNTERS) {
       new Counter({
         name,

@@ -7,6 +7,7 @@ import type { RegistryFollower } from '@featurelog/registry';
 import { Gauge } from 'prom-client';
 import { JOB_WORKER, JobsController } from './jobs.controller';
 import { DEAD_LETTER_QUEUE, DlqController } from './dlq.controller';
+import { ProjectionMetrics } from '@featurelog/projection';
 
 export interface JobsAppParts {
   worker: JobWorker;
@@ -21,6 +22,7 @@ export class JobsAppModule {
   static forParts(parts: JobsAppParts): DynamicModule {
     const metrics = createMetricsRegistry('jobs');
     const { worker } = parts;
+    new ProjectionMetrics(metrics).attach(worker.runtime);
     new Gauge({
       name: 'featurelog_jobs_completed',
       help: 'Jobs this process finished since it started',

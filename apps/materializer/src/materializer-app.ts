@@ -5,6 +5,7 @@ import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@fe
 import { createMetricsRegistry } from '@featurelog/observability';
 import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import { MaterializerAppModule } from './materializer.module';
+import { ProjectionMetrics } from '@featurelog/projection';
 
 export const DEFAULT_MATERIALIZER_PORT = 6571;
 
@@ -43,6 +44,7 @@ export const materializerApp = featurelogApp<MaterializerAppSettings>({
       // Every instance needs the whole registry (one partition), so the follower never shares a group;
       // a unique one also spares a restarted process the dead member's session timeout.
       await follower.start(`${config.project}.materializer.registry.${randomUUID()}`);
+      new ProjectionMetrics(metrics).attach(materializer.runtime);
       await materializer.start();
       const parts = { project: config.project, materializer, follower, store, log: runtime.log, metrics };
       return { app: await nest(MaterializerAppModule.forParts(parts)), stopWork };

@@ -94,7 +94,8 @@ export class Compactor implements Projection<OfflineView> {
   readonly name: string;
   readonly counters: CompactorCounters = zeroCounters();
   readonly segmentLog: SegmentLog;
-  private readonly runtime: ProjectionRuntime<OfflineView>;
+  /** The runtime it runs on: status, lag and metrics of its streams. */
+  readonly runtime: ProjectionRuntime<OfflineView>;
   private readonly deps: ViewCompactorDeps;
   private readonly groupIdPrefix: string;
   private readonly unmergeable = new Map<string, Set<string>>();

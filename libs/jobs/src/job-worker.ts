@@ -65,7 +65,8 @@ export class JobWorker implements Projection<undefined> {
   readonly workerId: string;
   readonly name: string;
   private readonly topic: string;
-  private readonly runtime: ProjectionRuntime<undefined>;
+  /** The runtime it runs on: status, lag and metrics of its streams. */
+  readonly runtime: ProjectionRuntime<undefined>;
   private readonly jobs = new Map<string, JobState>();
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();

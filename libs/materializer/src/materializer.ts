@@ -41,7 +41,8 @@ export class Materializer implements Projection<OnlineViews> {
   readonly name: string;
   private readonly settings: MaterializerSettings;
   private readonly decoder: RowDecoder;
-  private readonly runtime: ProjectionRuntime<OnlineViews>;
+  /** The runtime it runs on: status, lag and metrics of its streams. */
+  readonly runtime: ProjectionRuntime<OnlineViews>;
   /** The projections of the latest registry state, reused while their definition is unchanged. */
   private views: OnlineViews = new Map();
   private readonly existingTopics = new Set<string>();

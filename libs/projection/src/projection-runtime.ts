@@ -83,6 +83,9 @@ export class ProjectionRuntime<Unit> {
   private readonly timers: NodeJS.Timeout[] = [];
   private unfollow: (() => void) | undefined;
   private stopping = false;
+  private readonly listeners: ProjectionEvents[] = [];
+  /** Tells every listener (the projection's own, its metrics) of an event. */
+  readonly events: Required<ProjectionEvents>;
 
   constructor(
     readonly projection: Projection<Unit>,
@@ -97,6 +100,18 @@ export class ProjectionRuntime<Unit> {
     };
     this.logger = options.logger ?? stderrLogger(projection.name);
     this.deadLetters = new DeadLetterWriter(options.log, options.dlqTopic, projection.name, options.dlqTopicSpec);
+    if (options.events !== undefined) this.listeners.push(options.events);
+    const listeners = this.listeners;
+    this.events = {
+      retry: (event) => listeners.forEach((listener) => listener.retry?.(event)),
+      deadLettered: (poisoned) => listeners.forEach((listener) => listener.deadLettered?.(poisoned)),
+      restarting: (event) => listeners.forEach((listener) => listener.restarting?.(event)),
+    };
+  }
+
+  /** Tells `events` of what happens to the streams from now on (metrics attach here). */
+  observe(events: ProjectionEvents): void {
+    this.listeners.push(events);
   }
 
   /** Reads the registry to its end, opens the streams it asks for, and follows its changes. */
@@ -338,7 +353,7 @@ class Stream<Unit> {
         initialRetryMs: settings.initialRetryMs,
         maxRetryMs: settings.maxRetryMs,
         onRetry: (event) => {
-          options.events?.retry?.(event);
+          this.runtime.events.retry(event);
           this.runtime.logger.warn(
             `${event.topic}/${event.partition}: retry ${event.attempt} in ${event.delayMs} ms: ${describeError(event.error)}`,
           );
@@ -386,7 +401,7 @@ class Stream<Unit> {
 
   private reportDeadLetter(poisoned: PoisonedRecord): void {
     const { record, error } = poisoned;
-    this.runtime.options.events?.deadLettered?.(poisoned);
+    this.runtime.events.deadLettered(poisoned);
     this.runtime.logger.warn(
       `${record.topic}/${record.partition}@${record.offset} sent to ${this.runtime.options.dlqTopic}: ${error.code}: ${error.message}`,
     );
@@ -416,7 +431,7 @@ class Stream<Unit> {
     this.restarts++;
     this.state = 'retrying';
     this.lastError = error;
-    this.runtime.options.events?.restarting?.({ stream: this.spec.key, error, attempt: this.attempts, delayMs });
+    this.runtime.events.restarting({ stream: this.spec.key, error, attempt: this.attempts, delayMs });
     this.runtime.logger.warn(
       `${this.spec.key}: the consumer failed (${describeError(error)}); starting again from the checkpoint in ${delayMs} ms`,
     );

@@ -8,7 +8,9 @@ import { DLQ_HEADERS, FileEventLog, type EventLog, type LogRecord, type RecordBa
 import { uniqueName, waitFor } from '@featurelog/testing';
 import { RestartFromCheckpoint } from './consumer-runner';
 import type { Projection, SpecChange, StreamContext, StreamRun, StreamSpec } from './projection';
+import { ProjectionMetrics } from './projection-metrics';
 import { ProjectionRuntime, type FollowedRegistry } from './projection-runtime';
+import { Registry as MetricsRegistry } from 'prom-client';
 
 const text = (value: string) => Buffer.from(value, 'utf8');
 
@@ -383,6 +385,52 @@ describe('ProjectionRuntime on the file log', () => {
       );
     } finally {
       await ok.runtime.stop();
+    }
+  });
+
+  it('counts restarts, retries and dead letters, and reports streams by state and lag, per projection', async () => {
+    const { registry, projection, runtime, topic } = await setUp();
+    const other = await setUp();
+    const metrics = new MetricsRegistry();
+    // Two projections of one process share the families.
+    new ProjectionMetrics(metrics).attach(runtime);
+    new ProjectionMetrics(metrics).attach(other.runtime);
+    const trips = await topic('trips');
+    registry.wanted.set('trips', { topics: [trips], fingerprint: 'v1' });
+    projection.poison.add('bad');
+    projection.crashOn.add('t2');
+    await append(trips, ['t1', 'bad', 't2'], 'one-key');
+    await runtime.start();
+    await other.runtime.start();
+    try {
+      // The crash comes before the batch is checkpointed: t1 is applied again by the next run.
+      await waitFor(() => projection.sink.get('trips')?.values.includes('t2') || undefined);
+      const name = projection.name;
+      const text = await waitFor(async () => {
+        const scraped = await metrics.metrics();
+        return scraped.includes(`featurelog_projection_dead_letters_total{projection="${name}"`) ? scraped : undefined;
+      });
+      assert.match(text, new RegExp(`featurelog_projection_restarts_total\\{projection="${name}",stream="trips"\\} 1`));
+      assert.match(
+        text,
+        new RegExp(
+          `featurelog_projection_dead_letters_total\\{projection="${name}",topic="${trips}",code="BAD_VALUE"\\} 1`,
+        ),
+      );
+      assert.match(text, new RegExp(`featurelog_projection_streams\\{projection="${name}",state="running"\\} 1`));
+      assert.match(
+        text,
+        new RegExp(`featurelog_projection_streams\\{projection="${other.projection.name}",state="running"\\} 0`),
+      );
+      assert.match(
+        text,
+        new RegExp(
+          `featurelog_projection_lag_records\\{projection="${name}",stream="trips",topic="${trips}",partition="\\d"\\} 0`,
+        ),
+      );
+    } finally {
+      await runtime.stop();
+      await other.runtime.stop();
     }
   });
 });
