@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@nestjs/common';
 import type { SchemaRegistryPort } from '@featurelog/avro';
 import type { EventLog, TopicSpec } from '@featurelog/log';
 import { topicNames, type FeaturelogLogger, type RegistryState } from '@featurelog/domain';
@@ -106,7 +105,6 @@ export class Compactor implements Projection<OfflineView> {
     // Named by project, not by the per-process group id: a restarted compactor must know its own dead letters.
     this.name = `${o.project}.compactor`;
     this.groupIdPrefix = o.groupId ?? `featurelog-compactor.${o.project}.${randomUUID()}`;
-    const logger: FeaturelogLogger = o.logger ?? new Logger('Compactor');
     this.segmentLog = new SegmentLog({
       log: o.log,
       serde: new SegmentEventSerde(o.schemas, o.project),
@@ -142,7 +140,7 @@ export class Compactor implements Projection<OfflineView> {
       // A failed view starts again from the segment log after 100, 200, 400 … ms.
       restartDelayMs: this.deps.settings.initialRetryMs,
       maxRestartDelayMs: this.deps.settings.maxRetryMs,
-      logger,
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
       events: { restarting: () => this.counters.restarts++ },
     });
   }
