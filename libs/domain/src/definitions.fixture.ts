@@ -1,4 +1,4 @@
-import type { TaggedDefinition } from './definitions';
+import type { FeatureViewDefinition, TaggedDefinition } from './definitions';
 
 /** The drivers example as domain definitions, for unit tests. A fresh copy per call, so tests can mutate it. */
 export function driverDefinitions(): TaggedDefinition[] {
@@ -17,23 +17,7 @@ export function driverDefinitions(): TaggedDefinition[] {
         fieldMapping: { conversion: 'conv_rate', driver: 'driver_id' },
       },
     },
-    {
-      kind: 'feature_view',
-      definition: {
-        name: 'driver_hourly_stats',
-        version: 1,
-        entities: ['driver'],
-        features: [
-          { name: 'conv_rate', type: 'float64' },
-          { name: 'acc_rate', type: 'float64' },
-          { name: 'avg_daily_trips', type: 'int64' },
-        ],
-        ttlSeconds: 7200,
-        online: true,
-        offline: true,
-        tags: { team: 'rides' },
-      },
-    },
+    driverHourlyStatsView({ tags: { team: 'rides' } }),
     {
       kind: 'feature_view',
       definition: {
@@ -53,3 +37,17 @@ export function driverDefinitions(): TaggedDefinition[] {
     },
   ];
 }
+
+/** The example's `driver_hourly_stats` view (3 features over `driver`, TTL 2 h, online and offline), with `extra` on top. */
+export function driverHourlyStatsView(extra: Partial<FeatureViewDefinition> = {}): TaggedDefinition {
+  const features: FeatureViewDefinition['features'] = [];
+  for (const [name, type] of HOURLY_FEATURES) features.push({ name, type });
+  const definition = { name: 'driver_hourly_stats', version: 1, entities: ['driver'], features, ttlSeconds: 7200 };
+  return { kind: 'feature_view', definition: { ...definition, online: true, offline: true, ...extra } };
+}
+
+const HOURLY_FEATURES = [
+  ['conv_rate', 'float64'],
+  ['acc_rate', 'float64'],
+  ['avg_daily_trips', 'int64'],
+] as const;

@@ -2,22 +2,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { FeaturelogError, topicNames } from '@featurelog/domain';
 import type { EventLog, LogRecord, PoisonedRecord } from '@featurelog/log';
-import {
-  ProjectionRuntime,
-  type Projection,
-  type StreamContext,
-  type StreamRun,
-  type StreamSpec,
-} from '@featurelog/projection';
-import {
-  decodeJobEvent,
-  encodeJobEvent,
-  evolveJobs,
-  isJobEnded,
-  type JobEvent,
-  type JobSpec,
-  type JobState,
-} from './job-events';
+import { ProjectionRuntime } from '@featurelog/projection';
+import type { Projection, StreamContext, StreamRun, StreamSpec } from '@featurelog/projection';
+import { decodeJobEvent, encodeJobEvent, evolveJobs, isJobEnded } from './job-events';
+import type { JobEvent, JobSpec, JobState } from './job-events';
 import type { JobProgress } from './export-training-set';
 import { requestJobCancel, type CancelJobOptions } from './job-client';
 

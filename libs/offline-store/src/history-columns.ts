@@ -1,10 +1,7 @@
-import { open, type FileHandle } from 'node:fs/promises';
-import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
-import { parquetFileBuffer } from './parquet-file-buffer';
+import { scanSegmentRowGroups } from './segment-column-scan';
 import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentColumn, type SegmentSchema } from './segment-schema';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
-import { parquetMetadataAsync, parquetScan } from 'hyparquet';
 import { sortableEntityKey } from './sortable-entity-key';
 
 /**
@@ -62,12 +59,6 @@ export interface SegmentColumnsReadOptions {
   keep?: (partition: number, offset: number) => boolean;
 }
 
-const MICROS_PARSERS = {
-  timestampFromMicroseconds: (micros: bigint) => Number(micros),
-  timestampFromMilliseconds: (millis: bigint) => Number(millis) * 1000,
-  timestampFromNanoseconds: (nanos: bigint) => Number(nanos / 1000n),
-};
-
 /**
  * Reads a segment as {@link HistoryColumns}, one row group at a time, decoding only the columns the join
  * needs: no object per row. The file is plain Parquet in the segment layout (segment-schema.ts), sorted
@@ -78,86 +69,44 @@ export async function* readSegmentColumns(
   schema: SegmentSchema,
   { features, keyForm, withAppendTime = false, keep }: SegmentColumnsReadOptions,
 ): AsyncGenerator<HistoryColumns> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new FeaturelogError('SEGMENT_MISSING', `segment file ${path} cannot be opened: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  try {
-    const file = await parquetFileBuffer(handle);
-    let scan: Awaited<ReturnType<typeof parquetScan>>;
-    try {
-      const metadata = await parquetMetadataAsync(file);
-      // µs timestamps decode as their INT64 (a BigInt64Array when required), read below without a bigint
-      // or a parser call per value; they are the same epoch microseconds.
-      for (const element of metadata.schema) {
-        if (element.converted_type === 'TIMESTAMP_MICROS') {
-          delete element.converted_type;
-          delete element.logical_type;
-        }
-      }
-      scan = await parquetScan({
-        file,
-        metadata,
-        utf8: true,
-        compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
-        parsers: MICROS_PARSERS,
-      });
-    } catch (error) {
-      throw corrupt(path, error);
+  const featureTypes = features.map((name) => {
+    const column = schema.features.find((feature) => feature.name === name);
+    if (column === undefined) {
+      throw new FeaturelogError('SEGMENT_SCHEMA_MISMATCH', `segment file ${path} has no feature column "${name}"`);
     }
-    const featureTypes = features.map((name) => {
-      const column = schema.features.find((feature) => feature.name === name);
-      if (column === undefined) {
-        throw new FeaturelogError('SEGMENT_SCHEMA_MISMATCH', `segment file ${path} has no feature column "${name}"`);
-      }
-      return column.type;
-    });
-    const featureValue = featureValueConverter(featureTypes);
-    const keyNames = schema.joinKeys.map((key) => key.name);
-    for (const { rowStart, rowEnd } of scan.ranges) {
-      const read = async (column: string) => {
-        try {
-          return (await scan.readColumn({ column, rowStart, rowEnd })) as ArrayLike<unknown>;
-        } catch (error) {
-          throw corrupt(path, error);
-        }
-      };
-      const [keys, events, created, partitions, offsets, appended, values] = await Promise.all([
-        Promise.all(keyNames.map(read)),
-        read(SYS.eventTimestamp),
-        read(SYS.createdTimestamp),
-        read(SYS.partition),
-        read(SYS.offset),
-        withAppendTime ? read(SYS.appendTime) : undefined,
-        Promise.all(features.map(read)),
-      ]);
-      const rows = rowEnd - rowStart;
-      let kept: number[] | undefined;
-      if (keep !== undefined) {
-        kept = [];
-        for (let i = 0; i < rows; i++) if (keep(Number(partitions[i]), Number(offsets[i]))) kept.push(i);
-      }
-      const length = kept === undefined ? rows : kept.length;
-      const at = kept === undefined ? (i: number) => i : (i: number) => kept[i]!;
-      const chunk: HistoryColumns = {
-        length,
-        keys: keyColumn(keyForm, schema.joinKeys, keys, length, at),
-        eventTimestamps: numbers(events, length, at, 0),
-        createdTimestamps: numbers(created, length, at, Number.NEGATIVE_INFINITY),
-        partitions: numbers(partitions, length, at, 0),
-        offsets: numbers(offsets, length, at, 0),
-        appendedAt: appended === undefined ? null : numbers(appended, length, at, 0),
-        features: kept === undefined ? values : values.map((column) => kept.map((i) => column[i])),
-        featureValue,
-      };
-      if (length > 0) yield chunk;
+    return column.type;
+  });
+  const featureValue = featureValueConverter(featureTypes);
+  const keyNames = schema.joinKeys.map((key) => key.name);
+  for await (const { rows, read } of scanSegmentRowGroups(path, { rawMicros: true })) {
+    const [keys, events, created, partitions, offsets, appended, values] = await Promise.all([
+      Promise.all(keyNames.map(read)),
+      read(SYS.eventTimestamp),
+      read(SYS.createdTimestamp),
+      read(SYS.partition),
+      read(SYS.offset),
+      withAppendTime ? read(SYS.appendTime) : undefined,
+      Promise.all(features.map(read)),
+    ]);
+    let kept: number[] | undefined;
+    if (keep !== undefined) {
+      kept = [];
+      for (let i = 0; i < rows; i++) if (keep(Number(partitions[i]), Number(offsets[i]))) kept.push(i);
     }
-  } finally {
-    await handle.close();
+    const length = kept === undefined ? rows : kept.length;
+    const at = kept === undefined ? (i: number) => i : (i: number) => kept[i]!;
+    const chunk: HistoryColumns = {
+      length,
+      keys: keyColumn(keyForm, schema.joinKeys, keys, length, at),
+      eventTimestamps: numbers(events, length, at, 0),
+      createdTimestamps: numbers(created, length, at, Number.NEGATIVE_INFINITY),
+      partitions: numbers(partitions, length, at, 0),
+      offsets: numbers(offsets, length, at, 0),
+      appendedAt: appended === undefined ? null : numbers(appended, length, at, 0),
+      features: kept === undefined ? values : values.map((column) => kept.map((i) => column[i])),
+      featureValue,
+    };
+    if (length > 0) yield chunk;
   }
 }
 
@@ -202,8 +151,3 @@ function keyColumn(
 }
 
 /** A segment file hyparquet cannot decode: SEGMENT_CORRUPT naming the path. */
-export function corrupt(path: string, error: unknown): FeaturelogError {
-  return new FeaturelogError('SEGMENT_CORRUPT', `segment file ${path} cannot be decoded: ${(error as Error).message}`, {
-    cause: error,
-  });
-}

@@ -6,6 +6,7 @@ import { readerSchema, RowDecoder, rowSchemaFor } from '@featurelog/avro';
 import { partitionForKey } from '@featurelog/log';
 import { ingestFile } from '@featurelog/producer';
 import { appliedProject, readTopic, topicRows, type AppliedProject } from './producer.test-kit';
+import { driverHourlyStatsView } from '@featurelog/domain/testing';
 
 const SAMPLE = resolve(__dirname, '..', '..', '..', 'examples', 'drivers', 'data');
 const JOIN_KEYS = [{ name: 'driver_id', type: 'int64' as const }];
@@ -13,23 +14,7 @@ const JOIN_KEYS = [{ name: 'driver_id', type: 'int64' as const }];
 function definitions(): TaggedDefinition[] {
   return [
     { kind: 'entity', definition: { name: 'driver', joinKeys: JOIN_KEYS } },
-    {
-      kind: 'feature_view',
-      definition: {
-        name: 'driver_hourly_stats',
-        version: 1,
-        entities: ['driver'],
-        features: [
-          { name: 'conv_rate', type: 'float64' },
-          { name: 'acc_rate', type: 'float64' },
-          { name: 'avg_daily_trips', type: 'int64' },
-        ],
-        ttlSeconds: 7200,
-        online: true,
-        offline: true,
-        partitions: 4,
-      },
-    },
+    driverHourlyStatsView({ partitions: 4 }),
   ];
 }
 

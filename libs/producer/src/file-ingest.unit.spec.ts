@@ -7,6 +7,7 @@ import { validateFeatureValue, type FeaturelogError, type TaggedDefinition } fro
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { csvValue, ingestFile, type IngestProgress, type RejectedRow } from '@featurelog/producer';
 import { appliedProject, provisionView, readTopic, topicRows, type AppliedProject } from './producer.test-kit';
+import { driverHourlyStatsView } from '@featurelog/domain/testing';
 
 const T0 = Date.UTC(2025, 0, 1) * 1000;
 const HOUR = 3_600_000_000;
@@ -14,22 +15,7 @@ const HOUR = 3_600_000_000;
 function definitions(): TaggedDefinition[] {
   return [
     { kind: 'entity', definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] } },
-    {
-      kind: 'feature_view',
-      definition: {
-        name: 'driver_hourly_stats',
-        version: 1,
-        entities: ['driver'],
-        features: [
-          { name: 'conv_rate', type: 'float64' },
-          { name: 'acc_rate', type: 'float64' },
-          { name: 'avg_daily_trips', type: 'int64' },
-        ],
-        ttlSeconds: 7200,
-        online: true,
-        offline: true,
-      },
-    },
+    driverHourlyStatsView(),
     {
       kind: 'data_source',
       definition: {
