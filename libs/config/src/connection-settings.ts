@@ -51,7 +51,7 @@ export interface AppListenSettings {
   port?: number;
 }
 
-export const APP_NAMES = ['registry', 'materializer', 'compactor', 'jobs', 'serving', 'dev'] as const;
+export const APP_NAMES = ['registry', 'materializer', 'compactor', 'jobs', 'serving', 'dev', 'ui'] as const;
 export type AppName = (typeof APP_NAMES)[number];
 export type AppsSettings = Partial<Record<AppName, AppListenSettings>>;
 
@@ -166,6 +166,7 @@ const HOST_ENV: Record<AppName, string> = {
   jobs: 'FEATURELOG_JOBS_HOST',
   serving: 'FEATURELOG_SERVING_HOST',
   dev: 'FEATURELOG_DEV_HOST',
+  ui: 'FEATURELOG_UI_HOST',
 };
 
 export const DEFAULT_APP_HOST = '127.0.0.1';

@@ -30,6 +30,7 @@ import { JOB_WORKER } from '../../../jobs/src/jobs.controller';
 import { createServingApp, DEFAULT_SERVING_PORT } from '../../../serving/src/serving-app';
 import { DEFAULT_COMPACTOR_PORT, startCompactor } from '../../../compactor/src/main';
 import { DEFAULT_JOBS_PORT, startJobs } from '../../../jobs/src/main';
+import { DEFAULT_UI_PORT, startUi, uiOrigins } from '../../../ui/src/main';
 import { consoleOutput, table, type Output } from '../output';
 import { loadConfig } from '../repo';
 
@@ -143,10 +144,27 @@ export async function startDevServer(
       ),
     );
   }
-  const { auth, verifier, ownKey } = devAccess(config);
-  // Held for the whole life of the process: every app's ProjectRuntime.open is a lease on these ports.
-  const runtime = await ProjectRuntime.open(config, { embeddedAccess: 'direct' });
+  const { auth: keys, ownKey } = devAccess(config);
+  // The web UI first: its origin is the one the other apps let a browser call them from (CORS).
   const apps: RunningApp[] = [];
+  const ui = await startUi({
+    config,
+    host: host('ui'),
+    port: port(DEFAULT_UI_PORT, 'ui'),
+    apps: () =>
+      Object.fromEntries(
+        apps.filter((app) => app.name !== 'dev' && app.name !== 'ui').map((app) => [app.name, app.url]),
+      ),
+    logger: QUIET,
+  });
+  apps.push(await running('ui', ui));
+  const auth: ApiKeysConfig = { ...keys, browserOrigins: uiOrigins(apps[0]!.url) };
+  const verifier = new ApiKeyVerifier(auth);
+  // Held for the whole life of the process: every app's ProjectRuntime.open is a lease on these ports.
+  const runtime = await ProjectRuntime.open(config, { embeddedAccess: 'direct' }).catch(async (error: unknown) => {
+    await ui.close();
+    throw error;
+  });
   const stopApps = async () => {
     for (const app of apps.splice(0).reverse()) await app.close().catch(() => undefined);
     // The stores are released even if an app kept its lease: the next process must find them free.
@@ -378,13 +396,18 @@ async function printHealth(record: DevServerRecord, out: Output): Promise<void> 
       [
         ...reports.map(([name, report]) => [
           name,
-          name === 'serving' ? `${report.url}  (/get-online-features, /push, /docs)` : report.url,
+          name === 'serving'
+            ? `${report.url}  (/get-online-features, /push, /docs)`
+            : name === 'ui'
+              ? `${report.url}  (the web UI: open it in a browser)`
+              : report.url,
           report.status === 'ok' ? `ok (${Object.keys(report.checks).join(', ')})` : `UNAVAILABLE: ${failing(report)}`,
         ]),
         ['dev', `${record.urls.dev}  (/health of all apps, /log bridge)`, 'ok'],
       ],
     ),
   );
+  if (record.urls.ui !== undefined) out.print(`\nWeb UI: ${record.urls.ui}/`);
 }
 
 function describeStores(config: ProjectConfig): string {
