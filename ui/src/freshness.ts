@@ -69,8 +69,15 @@ export function liveOf(view: string): ViewLive | undefined {
   if (previous !== undefined) {
     const seconds = (latest.at - previous.at) / 1000;
     live.rowsPerSecond = (latest.view.rowsConsumed - previous.view.rowsConsumed) / seconds;
-    const written = latest.view.delayCount - previous.view.delayCount;
-    if (written > 0) live.recentDelaySeconds = (latest.view.delaySum - previous.view.delaySum) / written;
+  }
+  // The mean delay of the last interval in which rows were written (quiet intervals say nothing new).
+  for (let i = points!.length - 1; i > 0; i--) {
+    const [older, newer] = [points![i - 1]!.view, points![i]!.view];
+    const written = newer.delayCount - older.delayCount;
+    if (written > 0) {
+      live.recentDelaySeconds = (newer.delaySum - older.delaySum) / written;
+      break;
+    }
   }
   return live;
 }
