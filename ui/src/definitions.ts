@@ -126,3 +126,22 @@ export function stableJson(value: unknown): string {
         : v;
   return JSON.stringify(sort(value), null, 2);
 }
+
+export type DiffLine = { op: ' ' | '+' | '-'; line: string } | { op: '…'; skipped: number };
+
+/** The changed lines with `context` unchanged lines around each change; longer unchanged runs folded. */
+export function foldUnchanged(lines: ReadonlyArray<{ op: ' ' | '+' | '-'; line: string }>, context = 3): DiffLine[] {
+  const near = lines.map((_, i) =>
+    lines.slice(Math.max(0, i - context), i + context + 1).some((line) => line.op !== ' '),
+  );
+  const out: DiffLine[] = [];
+  lines.forEach((line, i) => {
+    if (near[i] || line.op !== ' ') out.push(line);
+    else {
+      const last = out[out.length - 1];
+      if (last?.op === '…') last.skipped++;
+      else out.push({ op: '…', skipped: 1 });
+    }
+  });
+  return out;
+}

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
-import { appListenAddress, type ProjectConfig } from '@featurelog/config';
+import { appListenAddress, uiBrowserOrigins, type ProjectConfig } from '@featurelog/config';
 import { Compactor, type CompactorOptions } from '@featurelog/compactor';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { CompactorAppModule } from './compactor.module';
@@ -50,7 +50,9 @@ export async function startCompactor(options: CompactorAppOptions): Promise<Runn
     ...tuning
   } = options;
   // Before anything opens: a key that cannot be checked stops the app here.
-  const auth = new ApiKeyVerifier(keys ?? { apiKeys: config.serving?.apiKeys ?? [] });
+  const auth = new ApiKeyVerifier(
+    keys ?? { apiKeys: config.serving?.apiKeys ?? [], browserOrigins: uiBrowserOrigins(config.apps) },
+  );
   const runtime = shared ?? (await ProjectRuntime.open(config));
   const { follower } = runtime.registry();
   let compactor: Compactor | undefined;

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
-import { appListenAddress, type ProjectConfig } from '@featurelog/config';
+import { appListenAddress, uiBrowserOrigins, type ProjectConfig } from '@featurelog/config';
 import { topicNames } from '@featurelog/domain';
 import {
   DeadLetterQueue,
@@ -48,7 +48,9 @@ class JobsAppRoot {}
 export async function startJobs(options: JobsAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   // Before anything opens: a key that cannot be checked stops the app here.
-  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
+  const auth = new ApiKeyVerifier(
+    options.auth ?? { apiKeys: config.serving?.apiKeys ?? [], browserOrigins: uiBrowserOrigins(config.apps) },
+  );
   const runtime = await ProjectRuntime.open(config);
   try {
     const { follower } = runtime.registry();

@@ -5,7 +5,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
-import { appListenAddress, type ProjectConfig } from '@featurelog/config';
+import { appListenAddress, uiBrowserOrigins, type ProjectConfig } from '@featurelog/config';
 import { Materializer, MaterializerMetrics, type MaterializerOptions } from '@featurelog/materializer';
 import { createMetricsRegistry, ShutdownHookModule } from '@featurelog/observability';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -39,7 +39,9 @@ class MaterializerAppRoot {}
 export async function startMaterializer(options: MaterializerAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
   // Before anything opens: a key that cannot be checked stops the app here.
-  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
+  const auth = new ApiKeyVerifier(
+    options.auth ?? { apiKeys: config.serving?.apiKeys ?? [], browserOrigins: uiBrowserOrigins(config.apps) },
+  );
   const runtime = await ProjectRuntime.open(config);
   try {
     const store = await runtime.onlineStore();

@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { ShutdownHookModule } from '@featurelog/observability';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
-import { appListenAddress, type ProjectConfig } from '@featurelog/config';
+import { appListenAddress, uiBrowserOrigins, type ProjectConfig } from '@featurelog/config';
 import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
 import { RegistryAppModule } from './registry.module';
@@ -42,7 +42,9 @@ class RegistryAppRoot {}
 export async function startRegistryApp(options: RegistryAppOptions): Promise<NestFastifyApplication> {
   const { config, foldBatch = 5_000, retryDelayMs = 1_000 } = options;
   // Before anything opens: a key that cannot be checked stops the app here.
-  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
+  const auth = new ApiKeyVerifier(
+    options.auth ?? { apiKeys: config.serving?.apiKeys ?? [], browserOrigins: uiBrowserOrigins(config.apps) },
+  );
   const project = await ProjectRuntime.open(config);
   const store = await RegistryStateStore.open(options.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
   const loaded = await store.load();

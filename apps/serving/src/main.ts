@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { appListenAddress, type ProjectConfig } from '@featurelog/config';
+import { appListenAddress, uiBrowserOrigins, type ProjectConfig } from '@featurelog/config';
 import { createMetricsRegistry } from '@featurelog/observability';
 import { FeatureProducer } from '@featurelog/producer';
 import { ProjectRuntime, runAppMain } from '@featurelog/runtime';
@@ -59,7 +59,7 @@ export async function startServing(options: StartServingOptions): Promise<NestFa
       follower,
       schemaRegistry: runtime.schemas,
       producer,
-      auth: options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] },
+      auth: options.auth ?? { apiKeys: config.serving?.apiKeys ?? [], browserOrigins: uiBrowserOrigins(config.apps) },
       maxEntityRows: config.serving?.maxEntityRows,
       subscriptions: options.subscriptions,
       metrics: createMetricsRegistry('serving'),

@@ -3,13 +3,13 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyVerifier, guardedFastifyAdapter } from '@featurelog/auth';
-import { appListenAddress, type AppName, type ProjectConfig } from '@featurelog/config';
+import { appListenAddress, DEFAULT_UI_PORT, type AppName, type ProjectConfig } from '@featurelog/config';
 import { runAppMain } from '@featurelog/runtime';
 import { loadUiBundle } from './ui-bundle';
 import type { UiSettings } from './ui.controller';
 import { UiAppModule } from './ui.module';
 
-export const DEFAULT_UI_PORT = 6575;
+export { DEFAULT_UI_PORT };
 /** The apps whose public APIs the page reads, with their default ports (see each app's main). */
 const API_APPS = { registry: 6570, materializer: 6571, compactor: 6572, jobs: 6573, serving: 6574 } as const;
 

@@ -314,6 +314,37 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     await capture('lookup');
   });
 
+  it('stays quick on a registry of 2,000 views (the registry’s answer made in the browser)', async () => {
+    const items = Array.from({ length: 2_000 }, (_, i) => ({
+      name: `view_${String(i).padStart(4, '0')}`,
+      version: 1,
+      entities: ['driver'],
+      features: Array.from({ length: 10 }, (_, f) => ({ name: `feature_${f}`, type: 'float64' })),
+      ttlSeconds: 3600,
+      online: true,
+      offline: true,
+      owner: `team_${i % 20}`,
+      tags: { domain: `d${i % 50}` },
+      description: `synthetic view ${i}`,
+    }));
+    const origin = new URL(ui).origin;
+    await page.route(`${dev.record.urls.registry}/feature-views`, (route) =>
+      route.fulfill({ json: { version: 1, items }, headers: { 'access-control-allow-origin': origin } }),
+    );
+    await page.goto(`${ui}/#/`);
+    let started = Date.now();
+    await page.goto(`${ui}/#/catalog/feature-views`);
+    await page.getByText('2000 of 2000 feature views').waitFor();
+    figures.catalog2000ViewsMs = Date.now() - started;
+    started = Date.now();
+    await page.getByLabel('Search by name, tag or owner').fill('owner:team_7 tag:domain=d7');
+    // i % 20 = 7 and i % 50 = 7: i = 7 (mod 100).
+    await page.getByText('20 of 2000 feature views').waitFor();
+    figures.search2000ViewsMs = Date.now() - started;
+    await page.getByRole('link', { name: 'view_0107' }).waitFor();
+    await page.unrouteAll();
+  });
+
   it('shows an app that does not answer as down, and the rest still works', async () => {
     await page.route(`${dev.record.urls.compactor}/**`, (route) => route.abort('connectionrefused'));
     await page.route(`${dev.record.urls.jobs}/**`, (route) => route.abort('connectionrefused'));

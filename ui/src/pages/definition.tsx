@@ -3,6 +3,7 @@ import { project } from '../api';
 import { Loading, Problem, Section, seconds, Table, Tags, time, ttl } from '../components';
 import {
   diffLines,
+  foldUnchanged,
   KINDS,
   stableJson,
   typeName,
@@ -300,12 +301,19 @@ function History({
             Diff {before ? `offset ${before.offset}` : '(nothing)'} → {after ? `offset ${after.offset}` : '(nothing)'}
           </h3>
           <pre class="diff code" aria-labelledby="diff-heading" tabIndex={0}>
-            {diffLines(before?.definition, after?.definition).map((line, i) => (
-              <span key={i} class={line.op === '+' ? 'added' : line.op === '-' ? 'removed' : undefined}>
-                {line.op} {line.line}
-                {'\n'}
-              </span>
-            ))}
+            {foldUnchanged(diffLines(before?.definition, after?.definition)).map((line, i) =>
+              line.op === '…' ? (
+                <span key={i} class="folded">
+                  … {line.skipped} unchanged line{line.skipped === 1 ? '' : 's'}
+                  {'\n'}
+                </span>
+              ) : (
+                <span key={i} class={line.op === '+' ? 'added' : line.op === '-' ? 'removed' : undefined}>
+                  {line.op} {line.line}
+                  {'\n'}
+                </span>
+              ),
+            )}
           </pre>
         </>
       )}
