@@ -4,6 +4,7 @@ import './styles.css';
 import { apiKey, configure, onAuthProblem, project, setApiKey, type ApiError, type UiSettings } from './api';
 import { keyChanged, useRoute } from './hooks';
 import { CatalogPage } from './pages/catalog';
+import { ChangesPage } from './pages/changes';
 import { DefinitionPage } from './pages/definition';
 import { DlqPage } from './pages/dlq';
 import { JobsPage } from './pages/jobs';
@@ -13,6 +14,7 @@ import { StatusPage } from './pages/status';
 const NAV = [
   { route: '', label: 'Overview' },
   { route: 'catalog', label: 'Catalog' },
+  { route: 'changes', label: 'Changes' },
   { route: 'jobs', label: 'Jobs' },
   { route: 'dlq', label: 'Dead letters' },
   { route: 'lookup', label: 'Online lookup' },
@@ -37,6 +39,8 @@ function App() {
       case 'data-sources':
       case 'feature-services':
         return <DefinitionPage route={route} />;
+      case 'changes':
+        return <ChangesPage />;
       case 'jobs':
         return <JobsPage />;
       case 'dlq':

@@ -194,6 +194,23 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     await capture('view');
   });
 
+  it('lists the registry’s changesets, each change linked to the object as it then was', async () => {
+    await page.goto(`${ui}/#/changes`);
+    const changes = page.getByRole('table', { name: 'Accepted changesets, newest first' });
+    await changes.locator('tbody tr').nth(1).waitFor();
+    // Newest first: the second apply changed only the view.
+    const newest = changes.locator('tbody tr').first();
+    await newest.getByRole('link', { name: DEMO_VIEW }).click();
+    await page.getByText('3.0 h (10800 s)').waitFor();
+    await page.goto(`${ui}/#/changes`);
+    await changes.locator('tbody tr').nth(1).getByRole('link', { name: DEMO_VIEW }).click();
+    await page.getByText('2.0 h (7200 s)').waitFor();
+    await page.goto(`${ui}/#/changes`);
+    await changes.locator('tbody tr').nth(1).waitFor();
+    await capture('changes');
+    await page.goto(`${ui}/#/feature-views/${DEMO_VIEW}`);
+  });
+
   it('sees the view’s freshness move while rows are pushed', async () => {
     const consumed = page.locator('[data-testid="rows-consumed"]');
     await consumed.waitFor();

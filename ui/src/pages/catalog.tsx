@@ -16,10 +16,9 @@ export function CatalogPage({ route }: { route: Route }) {
   const kind = KINDS.find((k) => k.segment === segment) ?? KINDS[0];
   const query = route.query.get('q') ?? '';
   const version = route.query.get('version') ?? '';
-  const list = useApi<{ version: number; items: AnyDefinition[] }>(
-    'registry',
-    `/${kind.segment}${version ? `?version=${encodeURIComponent(version)}` : ''}`,
-  );
+  const at = route.query.get('time') ?? '';
+  const asOf = version ? `?version=${encodeURIComponent(version)}` : at ? `?time=${encodeURIComponent(at)}` : '';
+  const list = useApi<{ version: number; items: AnyDefinition[] }>('registry', `/${kind.segment}${asOf}`);
   const [shown, setShown] = useState(PAGE);
   const indexed = useMemo(
     () => (list.data?.items ?? []).map((item) => ({ item, text: searchText(item) })),
@@ -29,8 +28,8 @@ export function CatalogPage({ route }: { route: Route }) {
     () => indexed.filter(({ item, text }) => matches(item, text, query)).map(({ item }) => item),
     [indexed, query],
   );
-  const navigate = (next: { q?: string; version?: string }) => {
-    location.hash = href(['catalog', kind.segment], { q: query, version, ...next });
+  const navigate = (next: { q?: string; version?: string; time?: string }) => {
+    location.hash = href(['catalog', kind.segment], { q: query, version, time: at, ...next });
     setShown(PAGE);
   };
   return (
@@ -66,7 +65,17 @@ export function CatalogPage({ route }: { route: Route }) {
             name="version"
             value={version}
             placeholder="now"
-            onChange={(event) => navigate({ version: event.currentTarget.value })}
+            onChange={(event) => navigate({ version: event.currentTarget.value, time: undefined })}
+          />
+        </label>
+        <label>
+          Or as of a time (ISO 8601, UTC unless a zone is given)
+          <input
+            type="text"
+            name="time"
+            value={at}
+            placeholder="2025-01-01T12:00:00Z"
+            onChange={(event) => navigate({ time: event.currentTarget.value, version: undefined })}
           />
         </label>
       </form>
@@ -92,7 +101,11 @@ export function CatalogPage({ route }: { route: Route }) {
               {found.slice(0, shown).map((item) => (
                 <tr key={item.name}>
                   <th scope="row">
-                    <a href={href([kind.segment, item.name], { version })}>{item.name}</a>
+                    <a
+                      href={href([kind.segment, item.name], { version: asOf ? String(list.data!.version) : undefined })}
+                    >
+                      {item.name}
+                    </a>
                   </th>
                   {kind.segment === 'feature-views' && <td>{(item as FeatureView).entities.join(', ')}</td>}
                   {kind.segment === 'feature-views' && <td>{(item as FeatureView).features.length}</td>}
