@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    // The web UI runs in the browser (ui/README.md).
+    // The web UI runs in the browser (the README's "The web UI").
     files: ['ui/src/**/*.{ts,tsx}'],
     languageOptions: {
       globals: {

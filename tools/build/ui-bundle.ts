@@ -1,5 +1,5 @@
 /**
- * The web UI's bundle (ui/, see ui/README.md): esbuild compiles ui/src/main.tsx (Preact, uPlot and the
+ * The web UI's bundle (ui/, see the README's "The web UI"): esbuild compiles ui/src/main.tsx (Preact, uPlot and the
  * page's own code) into one minified script and one stylesheet in ui/build/, beside a copy of
  * ui/index.html. Everything the page loads is then served by the UI app itself (apps/ui): no CDN, no
  * request leaves for another host at run time. ui/build/ is gitignored; `npm run build` (npm's

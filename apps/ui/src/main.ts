@@ -47,7 +47,7 @@ function browserHost(host: string): string {
 }
 
 /**
- * The web UI app: serves the single-page app built into ui/build (see ui/README.md) and
+ * The web UI app: serves the single-page app built into ui/build (see the README's "The web UI") and
  * `/config.json`, the URLs of the apps whose APIs the page calls with the user's key, plus /health
  * and /metrics. It holds no data and no key: the page is public, what it shows is not.
  */
