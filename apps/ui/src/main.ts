@@ -2,7 +2,7 @@ import 'reflect-metadata';
 
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ApiKeyVerifier, guardedFastifyAdapter } from '@featurelog/auth';
+import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
 import { appListenAddress, DEFAULT_UI_PORT, type AppName, type ProjectConfig } from '@featurelog/config';
 import { runAppMain } from '@featurelog/runtime';
 import { loadUiBundle } from './ui-bundle';
@@ -22,6 +22,8 @@ export interface UiAppOptions {
    * `featurelog dev` passes the ones it started (their ports may be chosen at start).
    */
   apps?: () => UiSettings['apps'];
+  /** Overrides `serving.apiKeys` of featurelog.yaml: they guard /metrics and /health's details, as in every app. */
+  auth?: ApiKeysConfig;
   logger?: false | Array<'error' | 'warn' | 'log'>;
 }
 
@@ -49,16 +51,18 @@ function browserHost(host: string): string {
 /**
  * The web UI app: serves the single-page app built into ui/build (see the README's "The web UI") and
  * `/config.json`, the URLs of the apps whose APIs the page calls with the user's key, plus /health
- * and /metrics. It holds no data and no key: the page is public, what it shows is not.
+ * and /metrics. It holds no data and no key of its own: the page is public, what it shows is not.
  */
 export async function startUi(options: UiAppOptions): Promise<NestFastifyApplication> {
   const { config } = options;
+  // Before anything opens: a key that cannot be checked stops the app here.
+  const auth = new ApiKeyVerifier(options.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
   const bundle = loadUiBundle();
   const apps = options.apps ?? (() => configuredAppUrls(config));
   const app = await NestFactory.create<NestFastifyApplication>(
     UiAppModule.forBundle(bundle, () => ({ project: config.project, apps: apps() })),
-    // No keys: every route of this app is public (the page, its assets, the apps' URLs, ok/not ok).
-    guardedFastifyAdapter(new ApiKeyVerifier({})),
+    // The page, its assets and the apps' URLs are public (UiController); /metrics needs `read` as everywhere.
+    guardedFastifyAdapter(auth),
     { logger: options.logger ?? ['error', 'warn', 'log'] },
   );
   const listen = appListenAddress(config.apps, 'ui', DEFAULT_UI_PORT, {});

@@ -151,6 +151,7 @@ export async function startDevServer(
     config,
     host: host('ui'),
     port: port(DEFAULT_UI_PORT, 'ui'),
+    auth: keys,
     apps: () =>
       Object.fromEntries(
         apps.filter((app) => app.name !== 'dev' && app.name !== 'ui').map((app) => [app.name, app.url]),

@@ -10,6 +10,7 @@ import { startJobs } from '../../../jobs/src/main';
 import { startMaterializer } from '../../../materializer/src/main';
 import { startRegistryApp } from '../../../registry/src/main';
 import { startServing } from '../../../serving/src/main';
+import { startUi } from '../../../ui/src/main';
 import { startDevServer } from './dev.actions';
 
 /** Per scope: a key holding only it, and one holding every other scope. */
@@ -68,6 +69,9 @@ async function request(base: string, route: Route, key?: string): Promise<{ stat
   return { status: response.status, text };
 }
 
+/** The web UI app's routes that answer without a key (see apps/ui's UiController). */
+const UI_PAGE_ROUTES = new Set(['/', '/config.json', '/assets/:file']);
+
 interface ServedApp {
   name: string;
   url: string;
@@ -88,6 +92,11 @@ async function checkEveryRoute(app: ServedApp): Promise<Route[]> {
     assert.equal(wrong.status, 401, `${name} with a wrong key`);
     assert.ok(!wrong.text.includes(WRONG_KEY), `${name}: the answer repeats the key`);
     const anonymous = await request(app.url, route);
+    if (app.name === 'ui' && UI_PAGE_ROUTES.has(route.url)) {
+      // The web UI's page, its assets and the apps' URLs: public, holding no data (the page asks the apps with a key).
+      assert.ok([200, 404].includes(anonymous.status), `${name} without a key: ${anonymous.status}`);
+      continue;
+    }
     if (route.url === '/health') {
       assert.ok([200, 503].includes(anonymous.status), `${name} without a key: ${anonymous.status}`);
       if (route.method === 'GET') assert.deepEqual(Object.keys(JSON.parse(anonymous.text) as object), ['status']);
@@ -155,6 +164,8 @@ describe('every HTTP route of every app refuses a missing key, a wrong key and a
       ['dev', 'GET /health'],
       ['materializer', 'GET /metrics'],
       ['compactor', 'GET /health'],
+      ['ui', 'GET /config.json'],
+      ['ui', 'GET /metrics'],
     ] as const) {
       assert.ok(urls(name).includes(route), `${name} serves ${route}: ${urls(name).join(', ')}`);
     }
@@ -187,6 +198,9 @@ describe('every HTTP route of every app refuses a missing key, a wrong key and a
     const serving = await startServing({ config, port: 0, logger: false });
     cleanup.push(() => serving.close());
     apps.push({ name: 'serving', url: await urlOf(serving), fastify: serving.getHttpAdapter().getInstance() });
+    const ui = await startUi({ config, port: 0, logger: false });
+    cleanup.push(() => ui.close());
+    apps.push({ name: 'ui', url: await urlOf(ui), fastify: ui.getHttpAdapter().getInstance() });
     for (const app of apps) assert.ok((await checkEveryRoute(app)).length >= 2, `${app.name} serves routes`);
   });
 });
