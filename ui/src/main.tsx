@@ -25,8 +25,13 @@ function App() {
   const [asking, setAsking] = useState<ApiError | 'by-hand' | undefined>();
   useEffect(() => onAuthProblem((error) => setAsking(error)), []);
   const main = useRef<HTMLElement>(null);
-  // A new page: focus its content, so keyboard and screen reader users start there.
-  useEffect(() => main.current?.focus({ preventScroll: true }), [route.parts[0], route.parts[1]]);
+  // A new page: focus its content, so keyboard and screen reader users start there (not on the first
+  // load, where the skip link comes first).
+  const firstPage = useRef(true);
+  useEffect(() => {
+    if (firstPage.current) firstPage.current = false;
+    else main.current?.focus({ preventScroll: true });
+  }, [route.parts[0], route.parts[1]]);
   const section = route.parts[0] ?? '';
   const page = (() => {
     switch (section) {

@@ -172,6 +172,32 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     await search.fill('');
   });
 
+  it('works from the keyboard alone: skip link, search, a link, the page’s content focused', async () => {
+    await page.goto(`${ui}/#/catalog/feature-views`);
+    await page.reload();
+    await page.getByRole('link', { name: DEMO_VIEW }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate<string>('document.activeElement.textContent'), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'main');
+    // From the content: the kind tabs, then the search box.
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate<string>('document.activeElement.name')) === 'q') break;
+    }
+    assert.equal(await page.evaluate<string>('document.activeElement.name'), 'q', 'the search box is reachable');
+    await page.keyboard.type('hourly');
+    await page.getByText('1 of 1 feature views').waitFor();
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate<string>('document.activeElement.textContent')) === DEMO_VIEW) break;
+    }
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: new RegExp(DEMO_VIEW) }).waitFor();
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'main', 'a new page focuses its content');
+    await page.goto(`${ui}/#/catalog/feature-views`);
+  });
+
   it('shows a view: schema, TTL, services using it, and its history with a diff', async () => {
     await page.getByRole('link', { name: DEMO_VIEW }).click();
     await page.getByRole('heading', { name: new RegExp(DEMO_VIEW) }).waitFor();

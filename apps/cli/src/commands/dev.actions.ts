@@ -402,7 +402,9 @@ async function printHealth(record: DevServerRecord, out: Output): Promise<void> 
             : name === 'ui'
               ? `${report.url}  (the web UI: open it in a browser)`
               : report.url,
-          report.status === 'ok' ? `ok (${Object.keys(report.checks).join(', ')})` : `UNAVAILABLE: ${failing(report)}`,
+          report.status === 'ok'
+            ? `ok${Object.keys(report.checks).length > 0 ? ` (${Object.keys(report.checks).join(', ')})` : ''}`
+            : `UNAVAILABLE: ${failing(report)}`,
         ]),
         ['dev', `${record.urls.dev}  (/health of all apps, /log bridge)`, 'ok'],
       ],
