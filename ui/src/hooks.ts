@@ -17,20 +17,31 @@ export function useApi<T>(
   path: string | undefined,
   { pollMs, text }: { pollMs?: number; text?: boolean } = {},
 ): Loaded<T> {
-  const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({ loading: path !== undefined });
+  // Keyed by what was read: a page that now reads another path never shows the previous one's data.
+  const [state, setState] = useState<{ key?: string; data?: T; error?: ApiError; loading: boolean }>({
+    loading: path !== undefined,
+  });
+  const key = `${app} ${path ?? ''}`;
   const [generation, setGeneration] = useState(0);
   const keyGeneration = useKeyGeneration();
   useEffect(() => {
     if (path === undefined) return undefined;
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    setState((previous) => ({ ...previous, loading: true }));
+    setState((previous) => (previous.key === key ? { ...previous, loading: true } : { key, loading: true }));
     const read = async () => {
       try {
         const data = await request<T>(app, path, { ...(text ? { text: true } : {}) });
-        if (live) setState({ data, loading: false });
+        if (live) setState({ key, data, loading: false });
       } catch (error) {
-        if (live) setState((previous) => ({ data: previous.data, error: asApiError(error, app), loading: false }));
+        // A failed poll keeps what the last one read, beside the error.
+        if (live)
+          setState((previous) => ({
+            key,
+            data: previous.key === key ? previous.data : undefined,
+            error: asApiError(error, app),
+            loading: false,
+          }));
       }
       if (live && pollMs !== undefined) timer = setTimeout(read, pollMs);
     };
@@ -40,7 +51,13 @@ export function useApi<T>(
       clearTimeout(timer);
     };
   }, [app, path, pollMs, generation, keyGeneration]);
-  return { ...state, reload: () => setGeneration((n) => n + 1) };
+  const current = state.key === key ? state : { loading: path !== undefined };
+  return {
+    data: current.data,
+    error: current.error,
+    loading: current.loading,
+    reload: () => setGeneration((n) => n + 1),
+  };
 }
 
 export function asApiError(error: unknown, app: AppName): ApiError {

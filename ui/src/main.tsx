@@ -1,5 +1,6 @@
 import { render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useErrorBoundary, useRef, useState } from 'preact/hooks';
 import './styles.css';
 import { apiKey, configure, onAuthProblem, project, setApiKey, type ApiError, type UiSettings } from './api';
 import { keyChanged, useRoute } from './hooks';
@@ -43,7 +44,8 @@ function App() {
       case 'entities':
       case 'data-sources':
       case 'feature-services':
-        return <DefinitionPage route={route} />;
+        // Keyed: another object is a new page (its history's picks, its reads), not this one updated.
+        return <DefinitionPage key={`${section}/${route.parts[1] ?? ''}`} route={route} />;
       case 'changes':
         return <ChangesPage />;
       case 'jobs':
@@ -94,10 +96,23 @@ function App() {
         />
       )}
       <main id="main" ref={main} tabIndex={-1}>
-        {page}
+        <PageBoundary key={route.parts.slice(0, 2).join('/')}>{page}</PageBoundary>
       </main>
     </>
   );
+}
+
+/** A page that fails to draw says so in its place; the header and the other pages keep working. */
+function PageBoundary({ children }: { children: ComponentChildren }) {
+  const [error] = useErrorBoundary();
+  if (error !== undefined) {
+    return (
+      <p role="alert" class="problem">
+        This page could not be drawn: {String(error)}. <a href="#/">Overview</a>
+      </p>
+    );
+  }
+  return <>{children}</>;
 }
 
 /**

@@ -220,6 +220,17 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     await capture('view');
   });
 
+  it('follows the lineage: the view’s service and entity, and back', async () => {
+    await page.goto(`${ui}/#/feature-views/${DEMO_VIEW}`);
+    await page.getByRole('link', { name: 'driver_activity' }).click();
+    const reads = page.getByRole('region', { name: 'Feature views it reads' });
+    await reads.getByRole('link', { name: DEMO_VIEW }).waitFor();
+    await capture('service');
+    await page.goto(`${ui}/#/entities/driver`);
+    await page.getByRole('region', { name: 'Feature views using it' }).getByRole('link', { name: DEMO_VIEW }).click();
+    await page.getByRole('table', { name: `Schema of ${DEMO_VIEW}` }).waitFor();
+  });
+
   it('lists the registry’s changesets, each change linked to the object as it then was', async () => {
     await page.goto(`${ui}/#/changes`);
     const changes = page.getByRole('table', { name: 'Accepted changesets, newest first' });

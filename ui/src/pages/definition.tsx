@@ -48,9 +48,12 @@ export function DefinitionPage({ route }: { route: Route }) {
       {definition && kind.segment !== 'feature-views' && (
         <Section title="Definition">
           <Described definition={definition} />
-          <pre class="code">{stableJson(definition)}</pre>
+          <pre class="code" tabIndex={0}>
+            {stableJson(definition)}
+          </pre>
         </Section>
       )}
+      {definition && kind.segment !== 'feature-views' && <Lineage segment={kind.segment} definition={definition} />}
       {definition && kind.segment === 'feature-views' && <Freshness view={name} />}
       <History segment={kind.segment} name={name} loaded={history} />
     </div>
@@ -317,6 +320,55 @@ function History({
           </pre>
         </>
       )}
+    </Section>
+  );
+}
+
+/**
+ * What an entity, data source or feature service is linked to: the views of an entity or a source,
+ * the views (and features) a service reads.
+ */
+function Lineage({ segment, definition }: { segment: string; definition: AnyDefinition }) {
+  const views = useApi<{ items: FeatureView[] }>(
+    'registry',
+    segment === 'feature-services' ? undefined : '/feature-views',
+  );
+  if (segment === 'feature-services') {
+    const byView = new Map<string, string[]>();
+    for (const ref of (definition as FeatureService).features) {
+      const [view = '', feature = ''] = ref.split(':');
+      byView.set(view, [...(byView.get(view) ?? []), feature]);
+    }
+    return (
+      <Section title="Feature views it reads">
+        <ul>
+          {[...byView].map(([view, features]) => (
+            <li key={view}>
+              <a href={href(['feature-views', view])}>{view}</a>: {features.join(', ')}
+            </li>
+          ))}
+        </ul>
+      </Section>
+    );
+  }
+  const using = (views.data?.items ?? []).filter((view) =>
+    segment === 'entities' ? view.entities.includes(definition.name) : view.source === definition.name,
+  );
+  return (
+    <Section title="Feature views using it">
+      {views.error && <Problem error={views.error} what="reading the feature views" />}
+      {views.data &&
+        (using.length === 0 ? (
+          <p class="muted">No feature view uses it.</p>
+        ) : (
+          <ul>
+            {using.map((view) => (
+              <li key={view.name}>
+                <a href={href(['feature-views', view.name])}>{view.name}</a>
+              </li>
+            ))}
+          </ul>
+        ))}
     </Section>
   );
 }
