@@ -73,13 +73,18 @@ export function viewFreshness(samples: readonly Sample[], project: string): Map<
         of(view).rowsConsumed += sample.value;
         if (sample.labels.outcome === 'won') of(view).rowsWon += sample.value;
         break;
+      // The same figure as the projection runtime reports it (one partition counted once, whichever names it).
       case 'featurelog_materializer_lag_records':
-        of(view).lag.push({
-          topic: sample.labels.topic ?? '',
-          partition: sample.labels.partition ?? '',
-          records: sample.value,
-        });
+      case 'featurelog_projection_lag_records': {
+        if (sample.name === 'featurelog_projection_lag_records' && sample.labels.projection !== 'materializer') break;
+        const topic = sample.labels.topic ?? '';
+        const partition = sample.labels.partition ?? '';
+        const lag = of(view).lag;
+        const known = lag.find((p) => p.topic === topic && p.partition === partition);
+        if (known) known.records = Math.max(known.records, sample.value);
+        else lag.push({ topic, partition, records: sample.value });
         break;
+      }
       case 'featurelog_materializer_dead_letters_total':
         of(view).deadLetters += sample.value;
         break;

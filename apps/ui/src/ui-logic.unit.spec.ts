@@ -12,6 +12,8 @@ featurelog_materializer_freshness_seconds_bucket{le="0.005",view="driver_hourly_
 featurelog_materializer_freshness_seconds_sum{view="driver_hourly_stats"} 12.5
 featurelog_materializer_freshness_seconds_count{view="driver_hourly_stats"} 840
 featurelog_materializer_lag_records{topic="drivers.features.driver_hourly_stats",partition="0"} 7
+featurelog_projection_lag_records{projection="materializer",stream="s",topic="drivers.features.driver_hourly_stats",partition="0"} 7
+featurelog_projection_lag_records{projection="compactor",stream="s",topic="drivers.features.driver_hourly_stats",partition="0"} 99
 featurelog_materializer_lag_records{topic="drivers.features.other.v2",partition="1"} 2
 featurelog_materializer_dead_letters_total{topic="drivers.features.driver_hourly_stats",code="SCHEMA_NOT_FOUND"} 1
 process_cpu_seconds_total 1.5
@@ -26,7 +28,7 @@ describe('the page’s reading of the materializer’s /metrics', () => {
     ]);
   });
 
-  it('groups rows, the delay histogram, lag and dead letters by view (topics mapped to their view)', () => {
+  it('groups rows, the delay histogram, lag (each partition once, the materializer’s only) and dead letters by view', () => {
     const views = viewFreshness(parsePrometheus(METRICS), 'drivers');
     assert.deepEqual(views.get('driver_hourly_stats'), {
       view: 'driver_hourly_stats',
