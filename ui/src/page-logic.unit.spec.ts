@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 // The page's pure parts (no DOM): what it makes of the apps' answers.
-import { parsePrometheus, viewFreshness } from '../../../ui/src/prometheus';
-import { diffLines, foldUnchanged, matches, searchText, type FeatureView } from '../../../ui/src/definitions';
+import { parsePrometheus, viewFreshness } from './prometheus';
+import { diffLines, foldUnchanged, matches, searchText, type FeatureView } from './definitions';
 
 const METRICS = `# HELP featurelog_materializer_rows_total Feature rows consumed
 # TYPE featurelog_materializer_rows_total counter
