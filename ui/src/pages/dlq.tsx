@@ -50,15 +50,16 @@ export function DlqPage({ route }: { route: Route }) {
           View
           <input type="search" value={view} onChange={(e) => go({ view: e.currentTarget.value })} />
         </label>
-        <label>
-          Status
-          <select value={status} onChange={(e) => go({ status: e.currentTarget.value })}>
+        {/* Labelled by id, not by wrapping: a wrapped select's name would include its value. */}
+        <div class="field">
+          <label for="dlq-status">Status</label>
+          <select id="dlq-status" value={status} onChange={(e) => go({ status: e.currentTarget.value })}>
             <option value="">any</option>
             <option value="dead">dead</option>
             <option value="redriving">redriving</option>
             <option value="redriven">redriven</option>
           </select>
-        </label>
+        </div>
       </form>
       {page.error && <Problem error={page.error} what="reading the dead letters" />}
       {page.loading && !page.data && <Loading what="dead letters" />}

@@ -82,16 +82,16 @@ export function LookupPage() {
             Features
           </label>
           {mode === 'service' ? (
-            <label>
-              Feature service
-              <select value={chosenService} onChange={(e) => setService(e.currentTarget.value)}>
+            <div class="field">
+              <label for="lookup-service">Feature service</label>
+              <select id="lookup-service" value={chosenService} onChange={(e) => setService(e.currentTarget.value)}>
                 {(services.data?.items ?? []).map((s) => (
                   <option key={s.name} value={s.name}>
                     {s.name}
                   </option>
                 ))}
               </select>
-            </label>
+            </div>
           ) : (
             <label>
               Features (view:feature, separated by commas)
