@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.stack/', '.venv/', 'coverage/', 'target/'] },
+  { ignores: ['node_modules/', 'dist/', '.stack/', '.venv/', 'coverage/', 'target/', 'ui/build/', 'ui/screenshots/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -28,6 +28,20 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    // The web UI runs in the browser (the README's "The web UI").
+    files: ['ui/src/**/*.{ts,tsx}'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        addEventListener: 'readonly',
+        removeEventListener: 'readonly',
+      },
     },
   },
   {

@@ -29,6 +29,7 @@ import standaloneCode from 'ajv/dist/standalone';
 import { VALIDATED_SCHEMAS, VALIDATOR_OPTIONS } from '@featurelog/config';
 import { readDefaultTsConfig, tsCompilerOptionsToSwcConfig } from '@swc-node/register/read-default-tsconfig';
 import { ModuleKind } from 'typescript';
+import { bundleUi } from './ui-bundle';
 
 const ROOT = resolve(__dirname, '..', '..');
 const OUT = join(ROOT, 'dist');
@@ -182,6 +183,9 @@ function build(): void {
       filter: (source) => !source.split(/[\\/]/).includes('.featurelog'),
     });
   }
+  // The web UI's page and assets, served by apps/ui from the same relative place in dist/ (see ui-bundle).
+  const ui = bundleUi(ROOT);
+  cpSync(ui.dir, join(OUT, 'ui', 'build'), { recursive: true });
   const allowed = runtimePackages();
   const missing = compiled.flatMap(({ file, code }) => [
     ...unresolvedRequires(file, code),
@@ -191,7 +195,7 @@ function build(): void {
     throw new Error(`dist/ would fail where featurelog is installed:\n  ${missing.join('\n  ')}`);
   }
   process.stdout.write(
-    `featurelog build: ${compiled.length} files into ${relative(process.cwd(), OUT) || '.'} in ${Math.round(performance.now() - started)} ms\n`,
+    `featurelog build: ${compiled.length} files and the web UI (${ui.files} files) into ${relative(process.cwd(), OUT) || '.'} in ${Math.round(performance.now() - started)} ms\n`,
   );
 }
 

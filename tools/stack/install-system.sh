@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Parquet-reading tests need on a Debian 12
 # machine, skipping anything already present (safe to run on every CI start):
-#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl
+#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl, chromium
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
 #   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
 #     Compose file schema without an engine (tools/stack/compose.unit.spec.ts)
@@ -36,6 +36,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # Compose v2 (a docker plugin) parses the file as well; Debian's v1 is the one a package gives.
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# The web UI's browser tests (apps/ui/src/ui.e2e.spec.ts) drive Debian's Chromium: no browser download.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ! command -v "$(python_bin)" >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
 elif ! "$(python_bin)" -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -56,7 +58,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ "$policy_created" -eq 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
 else
-  step "Debian packages present (redis-server, java 17+, maven, openssl, docker-compose, python3-venv)"
+  step "Debian packages present (redis-server, java 17+, maven, openssl, docker-compose, chromium, python3-venv)"
 fi
 
 # --- Python venv for the Parquet readers ------------------------------------

@@ -28,6 +28,13 @@ export interface ApiKeysConfig {
      */
     unavailable?: string;
   }>;
+  /**
+   * Origins (`http://127.0.0.1:6575`) of the web pages whose scripts may call the app with a key:
+   * the featurelog UI. Their CORS preflight is answered and their responses carry
+   * `Access-Control-Allow-Origin` with that one origin; every other origin gets no CORS header, so a
+   * browser keeps other pages' scripts out. Never `*`: a key would then work from any page.
+   */
+  browserOrigins?: string[];
 }
 
 interface StoredKey {
@@ -58,8 +65,26 @@ export type RequestHeaders = Record<string, string | string[] | undefined>;
  */
 export class ApiKeyVerifier {
   private readonly keys: StoredKey[];
+  private readonly origins: ReadonlySet<string>;
 
   constructor(config: ApiKeysConfig = {}) {
+    this.origins = new Set(
+      (config.browserOrigins ?? []).map((origin, i) => {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+          throw new FeaturelogError(
+            'INVALID_CONFIG',
+            `auth.browserOrigins[${i}] must be an origin like http://127.0.0.1:6575 (scheme, host, port; no path, no *), got ${JSON.stringify(origin)}`,
+          );
+        }
+        return origin;
+      }),
+    );
     const names = new Set<string>();
     this.keys = (config.apiKeys ?? []).map((entry, i) => {
       const where = `auth.apiKeys[${i}]`;
@@ -108,6 +133,11 @@ export class ApiKeyVerifier {
 
   get enabled(): boolean {
     return this.keys.length > 0;
+  }
+
+  /** Whether a page of this origin may call the app from a browser (see ApiKeysConfig.browserOrigins). */
+  allowsOrigin(origin: string): boolean {
+    return this.origins.has(origin);
   }
 
   /** The caller, if its key is valid and holds `scope`. Throws UNAUTHENTICATED (401) or FORBIDDEN (403). */

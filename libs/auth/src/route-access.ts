@@ -95,8 +95,15 @@ export interface GuardedRequest {
   routeOptions: { url?: string; config?: unknown };
 }
 export interface GuardReply {
-  code(status: number): { send(body: unknown): unknown };
+  code(status: number): { send(body?: unknown): unknown };
+  header(name: string, value: string): unknown;
 }
+
+/** What a browser may send to a featurelog app across origins: its reads and actions, with a key. */
+const CORS_ALLOWED_METHODS = 'GET, POST, DELETE';
+const CORS_ALLOWED_HEADERS = 'authorization, content-type, x-api-key';
+/** How long a browser may reuse a preflight answer (seconds). */
+const CORS_MAX_AGE_S = '600';
 export interface GuardHost {
   addHook(name: 'onRequest', hook: (request: GuardedRequest, reply: GuardReply) => Promise<unknown>): unknown;
   addHook(
@@ -127,6 +134,21 @@ export function declareAccessUnder(fastify: Pick<GuardHost, 'addHook'>, prefix: 
  * Unknown paths are left to the 404 handler: they name nothing and serve nothing.
  */
 export function guardRoutes(fastify: GuardHost, verifier: ApiKeyVerifier): void {
+  // First, so a refusal below still carries the header and the UI can tell a 401 from a network error.
+  fastify.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (typeof origin !== 'string' || !verifier.allowsOrigin(origin)) return undefined;
+    reply.header('access-control-allow-origin', origin);
+    reply.header('vary', 'Origin');
+    // A preflight carries no key by design: it is answered here, before the key check.
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+      reply.header('access-control-allow-methods', CORS_ALLOWED_METHODS);
+      reply.header('access-control-allow-headers', CORS_ALLOWED_HEADERS);
+      reply.header('access-control-max-age', CORS_MAX_AGE_S);
+      return reply.code(204).send();
+    }
+    return undefined;
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     if (!verifier.enabled) {
       accessByRequest.set(request, { keysRequired: false, scopes: ALL_SCOPES });

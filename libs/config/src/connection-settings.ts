@@ -51,7 +51,7 @@ export interface AppListenSettings {
   port?: number;
 }
 
-export const APP_NAMES = ['registry', 'materializer', 'compactor', 'jobs', 'serving', 'dev'] as const;
+export const APP_NAMES = ['registry', 'materializer', 'compactor', 'jobs', 'serving', 'dev', 'ui'] as const;
 export type AppName = (typeof APP_NAMES)[number];
 export type AppsSettings = Partial<Record<AppName, AppListenSettings>>;
 
@@ -166,6 +166,7 @@ const HOST_ENV: Record<AppName, string> = {
   jobs: 'FEATURELOG_JOBS_HOST',
   serving: 'FEATURELOG_SERVING_HOST',
   dev: 'FEATURELOG_DEV_HOST',
+  ui: 'FEATURELOG_UI_HOST',
 };
 
 export const DEFAULT_APP_HOST = '127.0.0.1';
@@ -223,6 +224,29 @@ export function appListenAddress(
     );
   }
   return { host, port };
+}
+
+/** Where the web UI (apps/ui) listens unless featurelog.yaml or FEATURELOG_UI_PORT says otherwise. */
+export const DEFAULT_UI_PORT = 6575;
+
+/**
+ * The origins a browser gives the web UI's page, which every app lets call it with a key (CORS; see
+ * ApiKeysConfig.browserOrigins): the UI's address as appListenAddress gives it (a local or wildcard
+ * host as both 127.0.0.1 and localhost), plus FEATURELOG_UI_ORIGINS (comma-separated, e.g.
+ * `https://features.example.com`) for a UI reached through a proxy or a public name.
+ */
+export function uiBrowserOrigins(
+  apps: AppsSettings | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  const { host, port } = appListenAddress(apps, 'ui', DEFAULT_UI_PORT, env);
+  const local = ['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(host);
+  const hosts = local ? ['127.0.0.1', 'localhost'] : [host.includes(':') ? `[${host}]` : host];
+  const extra = (nonEmpty(env.FEATURELOG_UI_ORIGINS) ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  return [...hosts.map((name) => `http://${name}:${port}`), ...extra];
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -180,7 +180,7 @@ describe('apps listen addresses', () => {
 
   it('refuses an unknown app or a port out of range', () => {
     assert.deepEqual(problemsOf('project: p\napps:\n  server: { port: 1 }\n  jobs: { port: 70000 }\n'), [
-      '3 apps.server: unknown field "server"; allowed here: registry, materializer, compactor, jobs, serving, dev',
+      '3 apps.server: unknown field "server"; allowed here: registry, materializer, compactor, jobs, serving, dev, ui',
       '4 apps.jobs.port: must be <= 65535, got 70000',
     ]);
   });

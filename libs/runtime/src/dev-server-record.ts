@@ -25,6 +25,8 @@ export interface DevServerUrls {
   serving: string;
   compactor?: string;
   jobs?: string;
+  /** The web UI (apps/ui): the page a browser opens. */
+  ui?: string;
 }
 
 export const DEV_RECORD_FILE = 'dev.json';

@@ -1,7 +1,13 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ApiKeyVerifier, guardedFastifyAdapter, type ApiKeysConfig } from '@featurelog/auth';
-import { appListenAddress, loadProjectConfig, type AppName, type ProjectConfig } from '@featurelog/config';
+import {
+  appListenAddress,
+  loadProjectConfig,
+  uiBrowserOrigins,
+  type AppName,
+  type ProjectConfig,
+} from '@featurelog/config';
 import type { FeaturelogLogger } from '@featurelog/domain';
 import {
   HEALTH_CHECKS,
@@ -101,7 +107,7 @@ export function featurelogApp<S extends AppSettings>(definition: {
     defaultPort,
     async create(runtime: ProjectRuntime, settings = {} as S): Promise<RunningApp> {
       const { config } = runtime;
-      const auth = settings.auth ?? { apiKeys: config.serving?.apiKeys ?? [] };
+      const auth = settings.auth ?? configuredKeys(config);
       // Before anything opens: a key that cannot be checked stops the app here.
       const verifier = new ApiKeyVerifier(auth);
       const logger = settings.logger ?? consoleLogger();
@@ -163,7 +169,7 @@ export async function startApp<S extends AppSettings>(
   settings?: S,
 ): Promise<RunningApp> {
   // Before anything opens: a key that cannot be checked stops the app here, with nothing to undo.
-  new ApiKeyVerifier(settings?.auth ?? { apiKeys: config.serving?.apiKeys ?? [] });
+  new ApiKeyVerifier(settings?.auth ?? configuredKeys(config));
   const runtime = await ProjectRuntime.open(config);
   try {
     const running = await app.create(runtime, settings);
@@ -207,4 +213,12 @@ export function runAppMain<S extends AppSettings>(
       process.stderr.write(`featurelog ${app.name}: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
     });
+}
+
+/**
+ * The keys of featurelog.yaml (`serving.apiKeys`), and the web UI's origin (from `apps.ui`, or
+ * FEATURELOG_UI_ORIGINS) as the one a browser may call the app from.
+ */
+export function configuredKeys(config: ProjectConfig): ApiKeysConfig {
+  return { apiKeys: config.serving?.apiKeys ?? [], browserOrigins: uiBrowserOrigins(config.apps) };
 }

@@ -149,7 +149,7 @@ describe('featurelog dev with API keys: every surface, the CLI, and no key in an
       ).body;
       assert.deepEqual(
         body.apps.map((app) => [app.app, app.status]),
-        ['registry', 'materializer', 'compactor', 'jobs', 'serving'].map((app) => [app, 'ok']),
+        ['ui', 'registry', 'materializer', 'compactor', 'jobs', 'serving'].map((app) => [app, 'ok']),
       );
     } finally {
       detailed.close();

@@ -28,6 +28,7 @@ import { jobsApp } from '@featurelog/app-jobs';
 import { materializerApp } from '@featurelog/app-materializer';
 import { registryApp } from '@featurelog/app-registry';
 import { servingApp } from '@featurelog/app-serving';
+import { uiApp, uiOrigins } from '@featurelog/app-ui';
 import { consoleOutput, table, type Output } from '../output';
 import { loadConfig } from '../repo';
 
@@ -132,7 +133,7 @@ export async function startDevServer(
       ),
     );
   }
-  const { auth, verifier, ownKey } = devAccess(config);
+  const { auth: keys, ownKey } = devAccess(config);
   // Held for the whole life of the process: every app's ProjectRuntime.open is a lease on these ports.
   const runtime = await ProjectRuntime.open(config, { embeddedAccess: 'direct' });
   const apps: RunningApp[] = [];
@@ -141,6 +142,7 @@ export async function startDevServer(
     // The stores are released even if an app kept its lease: the next process must find them free.
     await runtime.closeForEveryLease();
   };
+  let verifier: ApiKeyVerifier;
   try {
     if (runtime.log instanceof FileEventLog) {
       for (const recovery of runtime.log.recoveries)
@@ -151,6 +153,20 @@ export async function startDevServer(
 
     // The apps' warnings and errors, without their start-up lines; one logger for all, as Nest's is process-wide.
     const logger = consoleLogger({ level: 'warn' });
+    // The web UI first: its origin is the one the other apps let a browser call them from (CORS).
+    const ui = await uiApp.create(runtime, {
+      host: host('ui'),
+      port: port(uiApp.defaultPort, 'ui'),
+      auth: keys,
+      logger,
+      apps: () =>
+        Object.fromEntries(
+          apps.filter((app) => app.name !== 'dev' && app.name !== 'ui').map((app) => [app.name, app.url]),
+        ),
+    });
+    apps.push(ui);
+    const auth: ApiKeysConfig = { ...keys, browserOrigins: uiOrigins(ui.url) };
+    verifier = new ApiKeyVerifier(auth);
     for (const app of APPS) {
       apps.push(
         await app.create(runtime, {
@@ -293,13 +309,20 @@ async function printHealth(record: DevServerRecord, out: Output): Promise<void> 
       [
         ...reports.map(([name, report]) => [
           name,
-          name === 'serving' ? `${report.url}  (/get-online-features, /push, /docs)` : report.url,
-          report.status === 'ok' ? `ok (${Object.keys(report.checks).join(', ')})` : `UNAVAILABLE: ${failing(report)}`,
+          name === 'serving'
+            ? `${report.url}  (/get-online-features, /push, /docs)`
+            : name === 'ui'
+              ? `${report.url}  (the web UI: open it in a browser)`
+              : report.url,
+          report.status === 'ok'
+            ? `ok${Object.keys(report.checks).length > 0 ? ` (${Object.keys(report.checks).join(', ')})` : ''}`
+            : `UNAVAILABLE: ${failing(report)}`,
         ]),
         ['dev', `${record.urls.dev}  (/health of all apps, /log bridge)`, 'ok'],
       ],
     ),
   );
+  if (record.urls.ui !== undefined) out.print(`\nWeb UI: ${record.urls.ui}/`);
 }
 
 function describeStores(config: ProjectConfig): string {

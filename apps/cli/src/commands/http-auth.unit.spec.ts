@@ -10,6 +10,7 @@ import { jobsApp } from '@featurelog/app-jobs';
 import { materializerApp } from '@featurelog/app-materializer';
 import { registryApp } from '@featurelog/app-registry';
 import { servingApp } from '@featurelog/app-serving';
+import { uiApp } from '@featurelog/app-ui';
 import { SILENT_LOGGER } from '@featurelog/domain';
 import { startApp } from '@featurelog/runtime';
 import { startDevServer } from './dev.actions';
@@ -70,6 +71,9 @@ async function request(base: string, route: Route, key?: string): Promise<{ stat
   return { status: response.status, text };
 }
 
+/** The web UI app's routes that answer without a key (see apps/ui's UiController). */
+const UI_PAGE_ROUTES = new Set(['/', '/config.json', '/assets/:file']);
+
 interface ServedApp {
   name: string;
   url: string;
@@ -90,6 +94,11 @@ async function checkEveryRoute(app: ServedApp): Promise<Route[]> {
     assert.equal(wrong.status, 401, `${name} with a wrong key`);
     assert.ok(!wrong.text.includes(WRONG_KEY), `${name}: the answer repeats the key`);
     const anonymous = await request(app.url, route);
+    if (app.name === 'ui' && UI_PAGE_ROUTES.has(route.url)) {
+      // The web UI's page, its assets and the apps' URLs: public, holding no data (the page asks the apps with a key).
+      assert.ok([200, 404].includes(anonymous.status), `${name} without a key: ${anonymous.status}`);
+      continue;
+    }
     if (route.url === '/health') {
       assert.ok([200, 503].includes(anonymous.status), `${name} without a key: ${anonymous.status}`);
       if (route.method === 'GET') assert.deepEqual(Object.keys(JSON.parse(anonymous.text) as object), ['status']);
@@ -154,6 +163,8 @@ describe('every HTTP route of every app refuses a missing key, a wrong key and a
       ['dev', 'GET /health'],
       ['materializer', 'GET /metrics'],
       ['compactor', 'GET /health'],
+      ['ui', 'GET /config.json'],
+      ['ui', 'GET /metrics'],
     ] as const) {
       assert.ok(urls(name).includes(route), `${name} serves ${route}: ${urls(name).join(', ')}`);
     }
@@ -163,7 +174,7 @@ describe('every HTTP route of every app refuses a missing key, a wrong key and a
     const { dir, config } = await repoWithKeys('appauth');
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const apps: ServedApp[] = [];
-    for (const app of [registryApp, materializerApp, compactorApp, jobsApp, servingApp]) {
+    for (const app of [registryApp, materializerApp, compactorApp, jobsApp, servingApp, uiApp]) {
       const running = await startApp(app, config, { port: 0, logger: SILENT_LOGGER });
       cleanup.push(() => running.close());
       apps.push({ name: running.name, url: running.url, fastify: running.http });

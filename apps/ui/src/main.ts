@@ -1,0 +1,4 @@
+import { runAppMain } from '@featurelog/runtime';
+import { uiApp } from './ui-app';
+
+runAppMain(uiApp);

@@ -1,0 +1,86 @@
+import { APP_NAMES, appUrl, type AppName } from '../api';
+import { Problem, Section, seconds, Table, time } from '../components';
+import { liveOf, useFreshness } from '../freshness';
+import { href, useApi } from '../hooks';
+
+/** `#/`: every app's health (public, no key needed) and every view's freshness. */
+export function StatusPage() {
+  return (
+    <div>
+      <h1>Overview</h1>
+      <Section title="Apps">
+        <Table caption="Apps">
+          <thead>
+            <tr>
+              <th scope="col">App</th>
+              <th scope="col">URL</th>
+              <th scope="col">Health</th>
+            </tr>
+          </thead>
+          <tbody>
+            {APP_NAMES.map((app) => (
+              <AppRow key={app} app={app} />
+            ))}
+          </tbody>
+        </Table>
+      </Section>
+      <FreshnessTable />
+    </div>
+  );
+}
+
+function AppRow({ app }: { app: AppName }) {
+  const health = useApi<{ status: string }>(app, '/health', { pollMs: 5_000 });
+  // /health answers 503 with its checks when the app runs but is not ok: that is "down" too.
+  const status = health.data?.status ?? (health.error ? 'down' : '…');
+  return (
+    <tr data-app={app}>
+      <th scope="row">{app}</th>
+      <td>{appUrl(app) ?? 'not deployed'}</td>
+      <td class={status === 'ok' ? 'ok' : status === '…' ? '' : 'bad'} data-testid={`health-${app}`}>
+        {status === 'ok' ? 'ok' : status === 'down' ? `down: ${health.error?.message ?? ''}` : status}
+      </td>
+    </tr>
+  );
+}
+
+export function FreshnessTable() {
+  const { views, error } = useFreshness();
+  return (
+    <Section title="Freshness and lag per view" id="freshness-all">
+      {error && <Problem error={error} what="reading the materializer's metrics" />}
+      <Table caption="Freshness per view">
+        <thead>
+          <tr>
+            <th scope="col">View</th>
+            <th scope="col">Rows consumed</th>
+            <th scope="col">Rows/s</th>
+            <th scope="col">Event to online delay</th>
+            <th scope="col">Last write seen</th>
+            <th scope="col">Lag (records)</th>
+            <th scope="col">Dead letters</th>
+          </tr>
+        </thead>
+        <tbody>
+          {views.map((view) => {
+            const live = liveOf(view)!;
+            return (
+              <tr key={view}>
+                <th scope="row">
+                  <a href={href(['feature-views', view])}>{view}</a>
+                </th>
+                <td>{live.latest.rowsConsumed}</td>
+                <td>{live.rowsPerSecond === undefined ? '–' : live.rowsPerSecond.toFixed(1)}</td>
+                <td>{live.recentDelaySeconds === undefined ? '–' : seconds(live.recentDelaySeconds)}</td>
+                <td>{live.lastWriteSeenAt ? time(live.lastWriteSeenAt) : '–'}</td>
+                <td>{live.lagRecords}</td>
+                <td>{live.latest.deadLetters}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </Table>
+      {views.length === 0 && !error && <p class="muted">No view has been materialized yet.</p>}
+    </Section>
+  );
+}
