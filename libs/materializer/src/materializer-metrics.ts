@@ -16,7 +16,11 @@ export class MaterializerMetrics {
   readonly rebuilds: Counter<'reason'>;
   readonly freshness: Histogram<'view'>;
   readonly batchSeconds: Histogram;
-  private readonly freshnessByView = new Map<string, { observe(value: number): void }>();
+  readonly newestEvent: Gauge<'view'>;
+  private readonly freshnessByView = new Map<
+    string,
+    { delay: { observe(value: number): void }; newest: { set(value: number): void }; newestMicros: number }
+  >();
   private lagSource: LagSource | undefined;
 
   constructor(registry: Registry) {
@@ -58,6 +62,12 @@ export class MaterializerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     });
+    this.newestEvent = new Gauge({
+      name: 'featurelog_materializer_newest_event_timestamp_seconds',
+      help: 'The greatest event timestamp (epoch seconds) of the rows written to the online store, by view: now minus it is the lag in seconds',
+      labelNames: ['view'],
+      registers,
+    });
     const lagSource = () => this.lagSource;
     new Gauge({
       name: 'featurelog_materializer_lag_records',
@@ -77,13 +87,26 @@ export class MaterializerMetrics {
     this.lagSource = source;
   }
 
-  /** Observes the freshness of every row of a stored batch, at one write time. */
+  /**
+   * Observes the freshness of every row of a stored batch, at one write time, and keeps the view's
+   * newest event time online (the maximum taken in the same pass). A row of the batch that lost
+   * last-write-wins lost to a stored row whose version, which orders by event timestamp first, is at
+   * least its own: so the maximum over the rows sent is the maximum over the rows online.
+   */
   observeFreshness(view: string, eventTimestampsMicros: readonly number[], writtenAtMicros: number): void {
     let child = this.freshnessByView.get(view);
     if (child === undefined) {
-      child = this.freshness.labels(view);
+      child = { delay: this.freshness.labels(view), newest: this.newestEvent.labels(view), newestMicros: -Infinity };
       this.freshnessByView.set(view, child);
     }
-    for (const eventTimestamp of eventTimestampsMicros) child.observe((writtenAtMicros - eventTimestamp) / 1e6);
+    let newest = child.newestMicros;
+    for (const eventTimestamp of eventTimestampsMicros) {
+      child.delay.observe((writtenAtMicros - eventTimestamp) / 1e6);
+      if (eventTimestamp > newest) newest = eventTimestamp;
+    }
+    if (newest > child.newestMicros) {
+      child.newestMicros = newest;
+      child.newest.set(newest / 1e6);
+    }
   }
 }

@@ -74,6 +74,13 @@ async function assertStoreEqualsFold(
   );
 }
 
+/** The view's newest event time online, as the materializer's gauge reports it (epoch seconds). */
+function newestEventSeconds(metrics: string, view = 'driver_stats'): number | undefined {
+  const line = new RegExp(`^featurelog_materializer_newest_event_timestamp_seconds\\{view="${view}"\\} (\\S+)$`, 'm');
+  const value = line.exec(metrics)?.[1];
+  return value === undefined ? undefined : Number(value);
+}
+
 async function deadLetters(test: TestProject): Promise<LogRecord[]> {
   const topic = topicNames.dlq(test.project);
   const end = (await test.runtime.log.endOffsets(topic)).get(0) ?? 0;
@@ -107,6 +114,7 @@ describe('Materializer on the embedded ports', () => {
       assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="lost"\} 2/);
       assert.match(text, /featurelog_materializer_freshness_seconds_count\{view="driver_stats"\} 2/);
       assert.match(text, /featurelog_materializer_lag_records\{topic="[^"]+",partition="\d"\} 0/);
+      assert.equal(newestEventSeconds(text), (now + 30) / 1e6, 'the newest event time online is that of trips 3');
     } finally {
       await running.stop();
     }
@@ -173,7 +181,8 @@ describe('Materializer on the embedded ports', () => {
       await test.produce('driver_stats', [row(40, 10, 1), row(41, 10, 1)]);
       // Newer rows for the offline store only: the online values must stay those of trips 1.
       await test.produce('driver_stats', [row(40, 20, 2), row(41, 20, 2)], undefined, pushedTo('offline'));
-      await test.produce('driver_stats', [row(42, 10, 3)], undefined, pushedTo('offline'));
+      // The newest event of all, but offline only: it must not count as the newest online.
+      await test.produce('driver_stats', [row(42, 50, 3)], undefined, pushedTo('offline'));
       await test.produce('driver_stats', [row(43, 10, 4)], undefined, pushedTo('online'));
       await test.produce('driver_stats', [row(41, 30, 5)], undefined, pushedTo('online_and_offline'));
       await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
@@ -194,6 +203,7 @@ describe('Materializer on the embedded ports', () => {
         await running.registry.metrics(),
         /featurelog_materializer_rows_total\{view="driver_stats",outcome="offline_only"\} 3/,
       );
+      assert.equal(newestEventSeconds(await running.registry.metrics()), (now + 30) / 1e6);
       await assertStoreEqualsFold(test);
     } finally {
       await running.stop();
