@@ -12,6 +12,7 @@ featurelog_materializer_freshness_seconds_bucket{le="0.005",view="driver_hourly_
 featurelog_materializer_freshness_seconds_sum{view="driver_hourly_stats"} 12.5
 featurelog_materializer_freshness_seconds_count{view="driver_hourly_stats"} 840
 featurelog_materializer_lag_records{topic="drivers.features.driver_hourly_stats",partition="0"} 7
+featurelog_materializer_newest_event_timestamp_seconds{view="driver_hourly_stats"} 1764638400.25
 featurelog_projection_lag_records{projection="drivers.materializer",stream="s",topic="drivers.features.driver_hourly_stats",partition="0"} 7
 featurelog_projection_lag_records{projection="drivers.compactor",stream="s",topic="drivers.features.driver_hourly_stats",partition="0"} 99
 featurelog_materializer_lag_records{topic="drivers.features.other.v2",partition="1"} 2
@@ -28,7 +29,7 @@ describe('the page’s reading of the materializer’s /metrics', () => {
     ]);
   });
 
-  it('groups rows, the delay histogram, lag (each partition once, the materializer’s only) and dead letters by view', () => {
+  it('groups rows, the delay histogram, the newest event online, lag (each partition once, the materializer’s only) and dead letters by view', () => {
     const views = viewFreshness(parsePrometheus(METRICS), 'drivers');
     assert.deepEqual(views.get('driver_hourly_stats'), {
       view: 'driver_hourly_stats',
@@ -38,7 +39,9 @@ describe('the page’s reading of the materializer’s /metrics', () => {
       rowsWon: 840,
       lag: [{ topic: 'drivers.features.driver_hourly_stats', partition: '0', records: 7 }],
       deadLetters: 1,
+      newestEventSeconds: 1764638400.25,
     });
+    assert.equal(views.get('other')?.newestEventSeconds, undefined, 'no row of other written yet');
     assert.deepEqual(views.get('other')?.lag, [{ topic: 'drivers.features.other.v2', partition: '1', records: 2 }]);
   });
 });

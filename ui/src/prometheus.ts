@@ -41,6 +41,8 @@ export interface ViewFreshness {
   /** Records between the materializer's position and the end of each partition of the view's topic. */
   lag: Array<{ topic: string; partition: string; records: number }>;
   deadLetters: number;
+  /** The greatest event time of the rows written online (epoch seconds), once the materializer wrote one. */
+  newestEventSeconds?: number;
 }
 
 export function viewFreshness(samples: readonly Sample[], project: string): Map<string, ViewFreshness> {
@@ -88,6 +90,9 @@ export function viewFreshness(samples: readonly Sample[], project: string): Map<
         else lag.push({ topic, partition, records: sample.value });
         break;
       }
+      case 'featurelog_materializer_newest_event_timestamp_seconds':
+        of(view).newestEventSeconds = sample.value;
+        break;
       case 'featurelog_materializer_dead_letters_total':
         of(view).deadLetters += sample.value;
         break;

@@ -269,6 +269,16 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     });
     await page.locator('[data-testid="last-write"]', { hasNotText: 'not while' }).waitFor();
     assert.notEqual(await page.locator('[data-testid="recent-delay"]').textContent(), '–');
+    // The rows were stamped now: the newest event online is seconds old, in both places it is shown.
+    const lagSeconds = page.locator('[data-testid="lag-seconds"]');
+    await waitFor(
+      async () => /^\d+$/.test((await lagSeconds.textContent()) ?? '') && Number(await lagSeconds.textContent()) < 60,
+      {
+        timeoutMs: WAIT_MS,
+        description: 'the lag in seconds to fall to that of the pushed rows',
+      },
+    );
+    assert.match((await page.locator('[data-testid="newest-event"]').textContent())!, /\(\d+ s ago\)$/);
   });
 
   it('follows an export on the jobs page and cancels it there', async () => {

@@ -180,6 +180,11 @@ function ViewDetails({ view }: { view: FeatureView }) {
   );
 }
 
+/** Now minus the newest event time online, whole seconds (never negative: an event stamped ahead of this clock is 0 s old). */
+function lagSeconds(newestEventSeconds: number): number {
+  return Math.max(0, Math.round(Date.now() / 1000 - newestEventSeconds));
+}
+
 export function Freshness({ view }: { view: string }) {
   const { error, polls } = useFreshness();
   const live = liveOf(view);
@@ -203,6 +208,16 @@ export function Freshness({ view }: { view: string }) {
             <dt>Last write seen</dt>
             <dd data-testid="last-write">
               {live.lastWriteSeenAt ? time(live.lastWriteSeenAt) : 'not while this page was open'}
+            </dd>
+            <dt>Newest event online</dt>
+            <dd data-testid="newest-event">
+              {live.latest.newestEventSeconds === undefined
+                ? 'no row written since the materializer started'
+                : `${time(live.latest.newestEventSeconds * 1000)} (${lagSeconds(live.latest.newestEventSeconds)} s ago)`}
+            </dd>
+            <dt>Lag (seconds)</dt>
+            <dd data-testid="lag-seconds">
+              {live.latest.newestEventSeconds === undefined ? '–' : lagSeconds(live.latest.newestEventSeconds)}
             </dd>
             <dt>Lag (records)</dt>
             <dd data-testid="lag">{live.lagRecords}</dd>
