@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { AuthorizedCaller, RequireScope, type Caller } from '@featurelog/auth';
 import { FeaturelogError } from '@featurelog/domain';
-import type { JobState, JobWorker } from '@featurelog/jobs';
+import { parseExportRequest, type JobState, type JobWorker, type SubmittedJob } from '@featurelog/jobs';
 
 export const JOB_WORKER = Symbol('featurelog:JobWorker');
 
@@ -24,6 +24,25 @@ export class JobsController {
   @Get()
   list(): JobState[] {
     return this.worker.list();
+  }
+
+  /**
+   * Submits an export, the request `featurelog export` submits (its paths on this server; a relative one
+   * from this app's working directory): 202 with the job id, to follow at GET /jobs/:id. A malformed
+   * request is a 400 naming the field; the rest (entity file, features) is checked by the job.
+   */
+  @Post('exports')
+  @HttpCode(202)
+  async submitExport(
+    @Body() body: unknown,
+    @AuthorizedCaller() caller: Caller | undefined,
+  ): Promise<SubmittedJob & { status: 'requested' }> {
+    const request = parseExportRequest(body, process.cwd());
+    const submitted = await this.worker.submit(
+      { kind: 'export', request },
+      caller !== undefined ? { requestedBy: caller.name } : {},
+    );
+    return { ...submitted, status: 'requested' };
   }
 
   @Get(':id')

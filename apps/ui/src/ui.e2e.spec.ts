@@ -281,27 +281,49 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     assert.match((await page.locator('[data-testid="newest-event"]').textContent())!, /\(\d+ s ago\)$/);
   });
 
-  it('follows an export on the jobs page and cancels it there', async () => {
+  it('starts an export from the jobs page, follows it and cancels it there', async () => {
     // Big enough that the export is still running when the page's Cancel arrives.
     const lines = ['driver_id,event_timestamp'];
     for (let i = 0; i < 1_000_000; i++) {
       lines.push(`${1001 + (i % 5)},2025-01-0${1 + (i % 7)}T${String(i % 24).padStart(2, '0')}:00:00Z`);
     }
     await writeFile(join(repo, 'many.csv'), `${lines.join('\n')}\n`);
-    const exporting = runCli(
-      ['export', '--entities', 'many.csv', '--service', 'driver_activity', '--output', 'big.parquet'],
-      repo,
-    );
+    // A malformed request is a 400 naming the field, never a 500.
+    const refused = await http.request('POST', `${dev.record.urls.jobs}/jobs/exports`, { service: 'driver_activity' });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match((refused.body as { message: string }).message, /^entities /);
+
     await page.goto(`${ui}/#/jobs`);
-    const running = page.locator('tr[data-status="running"]');
+    // Paths relative to the jobs app's working directory: the repo under featurelog dev.
+    await page.getByLabel(/^Entity file on the jobs server/).fill('many.csv');
+    await page.getByLabel('Feature service', { exact: true }).selectOption('driver_activity');
+    const output = page.getByLabel(/^Output Parquet file/);
+    await output.fill('big.csv');
+    await page.getByRole('button', { name: 'Start the export' }).click();
+    await page
+      .locator('[data-app="jobs"][data-kind="request"]', { hasText: 'INVALID_EXPORT_REQUEST: output:' })
+      .waitFor();
+    await output.fill('big.parquet');
+    await page.getByRole('button', { name: 'Start the export' }).click();
+    const jobId = await page.locator('[data-testid="export-submitted"] code').textContent();
+    assert.ok(jobId);
+    const running = page.locator(`tr[data-job="${jobId}"][data-status="running"]`);
     await running.waitFor();
-    const jobId = await running.getAttribute('data-job');
     await capture('jobs');
     await running.getByRole('button', { name: `Cancel job ${jobId}` }).click();
     await page.locator(`tr[data-job="${jobId}"][data-status="cancelled"]`).waitFor();
-    const exported = await exporting;
-    assert.notEqual(exported.code, 0);
-    assert.match(exported.stderr, /JOB_CANCELLED: .*cancelled from the web UI/);
+    const job = (await http.request('GET', `${dev.record.urls.jobs}/jobs/${jobId}`)).body as {
+      spec: { request: { entities: string; service: string; output: string } };
+      requestedBy?: string;
+      cancel?: { reason?: string };
+    };
+    assert.deepEqual(job.spec.request, {
+      entities: join(repo, 'many.csv'),
+      service: 'driver_activity',
+      output: join(repo, 'big.parquet'),
+    });
+    assert.equal(job.requestedBy, 'ui-user', 'the job is requested under the key’s name');
+    assert.equal(job.cancel?.reason, 'cancelled from the web UI');
   });
 
   it('lists a poison record’s dead letters, shows one, and redrives it once its schema is back', async () => {

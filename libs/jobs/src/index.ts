@@ -2,6 +2,7 @@ export * from './external-sorter';
 export * from './entity-file';
 export * from './entity-rows';
 export * from './export-plan';
+export * from './export-request';
 export * from './view-history';
 export * from './training-set-writer';
 export * from './export-training-set';

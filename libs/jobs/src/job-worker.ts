@@ -7,7 +7,7 @@ import type { Projection, StreamContext, StreamRun, StreamSpec } from '@featurel
 import { decodeJobEvent, encodeJobEvent, evolveJobs, isJobEnded } from './job-events';
 import type { JobEvent, JobSpec, JobState } from './job-events';
 import type { JobProgress } from './export-training-set';
-import { requestJobCancel, type CancelJobOptions } from './job-client';
+import { requestJobCancel, submitJob, type CancelJobOptions, type SubmittedJob } from './job-client';
 
 /**
  * Runs one job; reports progress as it goes; resolves with a JSON-serialisable result. Once `signal`
@@ -88,6 +88,11 @@ export class JobWorker implements Projection<undefined> {
   /** Asks for a job of this worker's project to be cancelled (see requestJobCancel). */
   cancel(jobId: string, options: CancelJobOptions = {}): Promise<JobState> {
     return requestJobCancel(this.options.log, this.options.project, jobId, options);
+  }
+
+  /** Requests a job of this worker's project on its topic (see submitJob): any worker may run it. */
+  submit(spec: JobSpec, options: { requestedBy?: string } = {}): Promise<SubmittedJob> {
+    return submitJob(this.options.log, this.options.project, spec, options);
   }
 
   async start(): Promise<void> {

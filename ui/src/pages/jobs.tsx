@@ -1,4 +1,6 @@
-import { Loading, Problem, Table, time } from '../components';
+import { useState } from 'preact/hooks';
+import { Loading, Problem, Section, Table, time } from '../components';
+import type { FeatureService } from '../definitions';
 import { useAction, useApi } from '../hooks';
 
 interface Job {
@@ -25,9 +27,10 @@ export function JobsPage() {
     <div>
       <h1>Jobs</h1>
       <p class="muted">
-        Exports and backfills are requested with <code>featurelog export</code> and <code>featurelog backfill</code>;
-        this page follows them on the jobs topic.
+        Exports and backfills are requested with <code>featurelog export</code> and <code>featurelog backfill</code>, or
+        an export with the form below; this page follows them on the jobs topic.
       </p>
+      <ExportForm onSubmitted={jobs.reload} />
       {jobs.error && <Problem error={jobs.error} what="reading the jobs" />}
       {jobs.loading && !jobs.data && <Loading what="jobs" />}
       {jobs.data && list.length === 0 && <p>No job yet.</p>}
@@ -51,6 +54,106 @@ export function JobsPage() {
         </Table>
       )}
     </div>
+  );
+}
+
+/**
+ * An export as `featurelog export` requests it, through the jobs app's POST /jobs/exports: the paths
+ * are on the jobs server (a relative one from its working directory, the repo under `featurelog dev`).
+ */
+function ExportForm({ onSubmitted }: { onSubmitted(): void }) {
+  const services = useApi<{ items: FeatureService[] }>('registry', '/feature-services');
+  const [mode, setMode] = useState<'service' | 'features'>('service');
+  const [service, setService] = useState('');
+  const [features, setFeatures] = useState('');
+  const [entities, setEntities] = useState('');
+  const [output, setOutput] = useState('');
+  const submit = useAction<{ jobId: string }>();
+  const chosenService = service || services.data?.items[0]?.name || '';
+  return (
+    <Section title="Run an export" id="run-export">
+      <form
+        class="lookup"
+        onSubmit={async (event) => {
+          event.preventDefault();
+          const submitted = await submit.run('jobs', '/jobs/exports', {
+            method: 'POST',
+            body: {
+              entities,
+              ...(mode === 'service'
+                ? { service: chosenService }
+                : { features: features.split(/[\s,]+/).filter(Boolean) }),
+              output,
+            },
+          });
+          if (submitted) onSubmitted();
+        }}
+      >
+        <label>
+          Entity file on the jobs server (Parquet or CSV with the join keys and event_timestamp)
+          <input
+            type="text"
+            required
+            value={entities}
+            placeholder="entities.csv"
+            onInput={(e) => setEntities(e.currentTarget.value)}
+          />
+        </label>
+        <fieldset>
+          <legend>Features to join</legend>
+          <label class="inline">
+            <input type="radio" name="export-mode" checked={mode === 'service'} onChange={() => setMode('service')} /> A
+            feature service
+          </label>
+          <label class="inline">
+            <input type="radio" name="export-mode" checked={mode === 'features'} onChange={() => setMode('features')} />{' '}
+            Features
+          </label>
+          {mode === 'service' ? (
+            <div class="field">
+              <label for="export-service">Feature service</label>
+              <select id="export-service" value={chosenService} onChange={(e) => setService(e.currentTarget.value)}>
+                {(services.data?.items ?? []).map((s) => (
+                  <option key={s.name} value={s.name}>
+                    {s.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+          ) : (
+            <label>
+              Features (view:feature or view:*, separated by commas)
+              <input
+                type="text"
+                value={features}
+                placeholder="driver_hourly_stats:conv_rate"
+                onInput={(e) => setFeatures(e.currentTarget.value)}
+              />
+            </label>
+          )}
+          {services.error && <Problem error={services.error} what="reading the feature services" />}
+        </fieldset>
+        <label>
+          Output Parquet file on the jobs server
+          <input
+            type="text"
+            required
+            value={output}
+            placeholder="training.parquet"
+            onInput={(e) => setOutput(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" disabled={submit.running}>
+          Start the export
+        </button>
+      </form>
+      {submit.error && <Problem error={submit.error} what="starting the export" />}
+      {submit.result && (
+        <p role="status" data-testid="export-submitted">
+          Export requested: job <code>{submit.result.jobId}</code>, followed below.
+        </p>
+      )}
+    </Section>
   );
 }
 

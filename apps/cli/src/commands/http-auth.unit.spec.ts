@@ -159,6 +159,7 @@ describe('every HTTP route of every app refuses a missing key, a wrong key and a
       ['serving', 'GET /docs'],
       ['registry', 'POST /apply'],
       ['jobs', 'GET /jobs/:id'],
+      ['jobs', 'POST /jobs/exports'],
       ['dev', 'POST /log/topics/:topic/append'],
       ['dev', 'GET /health'],
       ['materializer', 'GET /metrics'],
