@@ -10,6 +10,7 @@ import { DefinitionPage } from './pages/definition';
 import { DlqPage } from './pages/dlq';
 import { JobsPage } from './pages/jobs';
 import { LookupPage } from './pages/lookup';
+import { ProjectsPage } from './pages/projects';
 import { StatusPage } from './pages/status';
 
 const NAV = [
@@ -19,6 +20,7 @@ const NAV = [
   { route: 'jobs', label: 'Jobs' },
   { route: 'dlq', label: 'Dead letters' },
   { route: 'lookup', label: 'Online lookup' },
+  { route: 'projects', label: 'Projects' },
 ];
 
 function App() {
@@ -54,6 +56,8 @@ function App() {
         return <DlqPage route={route} />;
       case 'lookup':
         return <LookupPage />;
+      case 'projects':
+        return <ProjectsPage />;
       default:
         return (
           <p role="alert">

@@ -135,6 +135,20 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     await capture('overview');
   });
 
+  it('lists the project of this deployment with its apps and their health, and says there is one', async () => {
+    await page.goto(`${ui}/#/`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    for (const app of ['registry', 'materializer', 'compactor', 'jobs', 'serving']) {
+      await page.locator(`[data-testid="project-app-${app}"][data-status="ok"]`).waitFor();
+    }
+    const projects = page.getByRole('table', { name: 'Projects' });
+    assert.equal(await projects.locator('tbody tr').count(), 1);
+    assert.equal(await projects.locator('tbody th').textContent(), 'drivers');
+    assert.match((await page.locator('[data-testid="one-project"]').textContent())!, /one project per deployment/);
+    await capture('projects');
+  });
+
   it('asks for a key on a 401, says so on a wrong key, then lists the views with the right one', async () => {
     await page.goto(`${ui}/#/catalog/feature-views`);
     const prompt = page.getByRole('dialog', { name: 'API key' });
@@ -439,6 +453,9 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     await page.locator('[data-testid="health-registry"]', { hasText: 'ok' }).waitFor();
     await page.goto(`${ui}/#/jobs`);
     await page.locator('[data-kind="down"][data-app="jobs"]').waitFor();
+    await page.goto(`${ui}/#/projects`);
+    await page.locator('[data-testid="project-app-jobs"][data-status="down"]').waitFor();
+    await page.locator('[data-testid="project-app-registry"][data-status="ok"]').waitFor();
     await page.goto(`${ui}/#/catalog/feature-views`);
     await page.getByRole('link', { name: DEMO_VIEW }).waitFor();
     await page.unrouteAll();
