@@ -252,6 +252,20 @@ interface Measured {
   cpuPerRequest?: number;
 }
 
+/** A row of the table: latency and rate, then errors and CPU where measured (`-` and blank where not). */
+function measuredRow(name: string, what: string, load: string, measured: Measured): string[] {
+  return [
+    name,
+    what,
+    load,
+    measured.p50.toFixed(2),
+    measured.p99.toFixed(2),
+    measured.rps.toFixed(0),
+    measured.errors === undefined ? '-' : String(measured.errors),
+    measured.cpuPerRequest === undefined ? '' : measured.cpuPerRequest.toFixed(0),
+  ];
+}
+
 /** The serving child's CPU time so far, microseconds. */
 function childCpu(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
@@ -461,36 +475,9 @@ async function main(): Promise<void> {
       const flat = await cannon(child, base, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
       table.push(
-        [
-          testCase.name,
-          'serving HTTP',
-          `${testCase.rate}/s`,
-          fixed.p50.toFixed(2),
-          fixed.p99.toFixed(2),
-          fixed.rps.toFixed(0),
-          String(fixed.errors),
-          fixed.cpuPerRequest!.toFixed(0),
-        ],
-        [
-          '',
-          'serving HTTP',
-          `${CONNECTIONS} conns`,
-          flat.p50.toFixed(2),
-          flat.p99.toFixed(2),
-          flat.rps.toFixed(0),
-          String(flat.errors),
-          flat.cpuPerRequest!.toFixed(0),
-        ],
-        [
-          '',
-          'floor ioredis',
-          '1 in flight',
-          bare.latency.p50.toFixed(2),
-          bare.latency.p99.toFixed(2),
-          bare.latency.rps.toFixed(0),
-          '-',
-          '',
-        ],
+        measuredRow(testCase.name, 'serving HTTP', `${testCase.rate}/s`, fixed),
+        measuredRow('', 'serving HTTP', `${CONNECTIONS} conns`, flat),
+        measuredRow('', 'floor ioredis', '1 in flight', bare.latency),
         ['', 'floor ioredis', `${CONNECTIONS} in flight`, '', '', bare.throughput.toFixed(0), '-', ''],
         ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), '', ''],
       );
