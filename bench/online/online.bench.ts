@@ -34,6 +34,7 @@ import { READ_FIELDS_SCRIPT, RedisOnlineStore, type OnlineRow } from '@featurelo
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
+import { exitOnFailure } from '../bench-entry';
 
 /** autocannon ships no types: the slice of it used here. */
 interface CannonResult {
@@ -496,14 +497,4 @@ async function main(): Promise<void> {
   console.log(table.toString());
 }
 
-if (process.argv[2] === 'serve') {
-  serve().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+exitOnFailure(process.argv[2] === 'serve' ? serve() : main());
