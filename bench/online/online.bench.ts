@@ -35,6 +35,7 @@ import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
 import { exitOnFailure } from '../bench-entry';
+import { driverFeatures } from '../driver-features';
 
 /** autocannon ships no types: the slice of it used here. */
 interface CannonResult {
@@ -91,18 +92,7 @@ function definitions(): TaggedDefinition[] {
 
 function features(entity: number, view: number): Record<string, FeatureValue> {
   const x = entity * 7 + view;
-  return {
-    trips_1h: x % 50,
-    trips_24h: x % 1_000,
-    revenue_24h: (x % 10_000) / 7,
-    avg_rating: Math.fround(3 + (x % 200) / 100),
-    acceptance_rate: (x % 997) / 997,
-    distance_km: (x % 123_457) / 13,
-    last_trip_at: START + x,
-    is_active: x % 3 !== 0,
-    city: ['paris', 'são paulo', 'tokyo', 'new york'][x % 4]!,
-    vehicle_id: 10_000_000_000 + x,
-  };
+  return driverFeatures(x, START + x);
 }
 
 const jsonCodec: RegistryCodec = {
