@@ -48,6 +48,7 @@ import {
 } from '@featurelog/offline-store';
 import { exportTrainingSet } from '@featurelog/jobs';
 import { seededRandom } from '@featurelog/testing';
+import { exitOnFailure } from '../bench-entry';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ENTITY_ROWS = Math.round(1_000_000 * SCALE);
@@ -525,7 +526,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+exitOnFailure(main());

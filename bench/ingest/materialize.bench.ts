@@ -43,6 +43,7 @@ import { avroType, encodeRow, readerSchema, RowDecoder, rowSchemaFor, type Featu
 import { Materializer, MaterializerMetrics } from '@featurelog/materializer';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { stackEnv } from '@featurelog/testing';
+import { exitOnFailure } from '../bench-entry';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ROWS = Math.round(300_000 * SCALE);
@@ -322,7 +323,4 @@ async function bareConsume(
   return { activeMs: end - first!, joinMs: first! - started, totalMs: end - started };
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+exitOnFailure(main());

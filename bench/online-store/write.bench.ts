@@ -20,6 +20,7 @@ import Table3 from 'cli-table3';
 import type { FeatureValue } from '@featurelog/domain';
 import { encodeStoredValue, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import Redis from 'ioredis';
+import { driverFeatures } from '../driver-features';
 
 const url = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -32,18 +33,7 @@ const START = 1_735_689_600_000_000; // 2025-01-01T00:00:00Z in microseconds
 
 function features(entity: number, pass: number): Record<string, FeatureValue> {
   const x = entity * 7 + pass;
-  return {
-    trips_1h: x % 50,
-    trips_24h: x % 1_000,
-    revenue_24h: (x % 10_000) / 7,
-    avg_rating: Math.fround(3 + (x % 200) / 100),
-    acceptance_rate: (x % 997) / 997,
-    distance_km: (x % 123_457) / 13,
-    last_trip_at: START + x * 1_000_003,
-    is_active: x % 3 !== 0,
-    city: ['paris', 'são paulo', 'tokyo', 'new york'][x % 4]!,
-    vehicle_id: 10_000_000_000 + x,
-  };
+  return driverFeatures(x, START + x * 1_000_003);
 }
 
 function rowsOf(project: string, view: string, pass: number): OnlineRow[] {

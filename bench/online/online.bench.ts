@@ -34,6 +34,8 @@ import { READ_FIELDS_SCRIPT, RedisOnlineStore, type OnlineRow } from '@featurelo
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
+import { exitOnFailure } from '../bench-entry';
+import { driverFeatures } from '../driver-features';
 
 /** autocannon ships no types: the slice of it used here. */
 interface CannonResult {
@@ -90,18 +92,7 @@ function definitions(): TaggedDefinition[] {
 
 function features(entity: number, view: number): Record<string, FeatureValue> {
   const x = entity * 7 + view;
-  return {
-    trips_1h: x % 50,
-    trips_24h: x % 1_000,
-    revenue_24h: (x % 10_000) / 7,
-    avg_rating: Math.fround(3 + (x % 200) / 100),
-    acceptance_rate: (x % 997) / 997,
-    distance_km: (x % 123_457) / 13,
-    last_trip_at: START + x,
-    is_active: x % 3 !== 0,
-    city: ['paris', 'são paulo', 'tokyo', 'new york'][x % 4]!,
-    vehicle_id: 10_000_000_000 + x,
-  };
+  return driverFeatures(x, START + x);
 }
 
 const jsonCodec: RegistryCodec = {
@@ -250,6 +241,20 @@ interface Measured {
   errors?: number;
   /** CPU time (user + system) of the serving process per request, microseconds. */
   cpuPerRequest?: number;
+}
+
+/** A row of the table: latency and rate, then errors and CPU where measured (`-` and blank where not). */
+function measuredRow(name: string, what: string, load: string, measured: Measured): string[] {
+  return [
+    name,
+    what,
+    load,
+    measured.p50.toFixed(2),
+    measured.p99.toFixed(2),
+    measured.rps.toFixed(0),
+    measured.errors === undefined ? '-' : String(measured.errors),
+    measured.cpuPerRequest === undefined ? '' : measured.cpuPerRequest.toFixed(0),
+  ];
 }
 
 /** The serving child's CPU time so far, microseconds. */
@@ -461,36 +466,9 @@ async function main(): Promise<void> {
       const flat = await cannon(child, base, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
       table.push(
-        [
-          testCase.name,
-          'serving HTTP',
-          `${testCase.rate}/s`,
-          fixed.p50.toFixed(2),
-          fixed.p99.toFixed(2),
-          fixed.rps.toFixed(0),
-          String(fixed.errors),
-          fixed.cpuPerRequest!.toFixed(0),
-        ],
-        [
-          '',
-          'serving HTTP',
-          `${CONNECTIONS} conns`,
-          flat.p50.toFixed(2),
-          flat.p99.toFixed(2),
-          flat.rps.toFixed(0),
-          String(flat.errors),
-          flat.cpuPerRequest!.toFixed(0),
-        ],
-        [
-          '',
-          'floor ioredis',
-          '1 in flight',
-          bare.latency.p50.toFixed(2),
-          bare.latency.p99.toFixed(2),
-          bare.latency.rps.toFixed(0),
-          '-',
-          '',
-        ],
+        measuredRow(testCase.name, 'serving HTTP', `${testCase.rate}/s`, fixed),
+        measuredRow('', 'serving HTTP', `${CONNECTIONS} conns`, flat),
+        measuredRow('', 'floor ioredis', '1 in flight', bare.latency),
         ['', 'floor ioredis', `${CONNECTIONS} in flight`, '', '', bare.throughput.toFixed(0), '-', ''],
         ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), '', ''],
       );
@@ -509,14 +487,4 @@ async function main(): Promise<void> {
   console.log(table.toString());
 }
 
-if (process.argv[2] === 'serve') {
-  serve().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+exitOnFailure(process.argv[2] === 'serve' ? serve() : main());

@@ -26,6 +26,7 @@ import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { registryOf, servingTestDefinitions, upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
 import { stackEnv } from '@featurelog/testing';
+import { exitOnFailure } from '../bench-entry';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const RATE = 1_000;
@@ -237,14 +238,4 @@ async function main(): Promise<void> {
   console.log(`serving p99 / floor p99: ${(p99Of(viaSse) / p99Of(viaFollow)).toFixed(2)}`);
 }
 
-if (process.argv[2] === 'serve') {
-  serve(process.argv[3]!).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+exitOnFailure(process.argv[2] === 'serve' ? serve(process.argv[3]!) : main());

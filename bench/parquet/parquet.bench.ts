@@ -50,6 +50,7 @@ import { ByteWriter, ParquetWriter as HyparquetWriter } from 'hyparquet-writer';
 // Resolves to the Node build at run time (export condition `node`); the types are the same.
 import * as parquetWasm from 'parquet-wasm';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { exitOnFailure } from '../bench-entry';
 // parquetjs-lite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite');
@@ -741,7 +742,4 @@ async function main(): Promise<void> {
   console.log(`parquetjs-lite TIMESTAMP_MILLIS: ${await parquetjsMillisProbe()}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+exitOnFailure(main());

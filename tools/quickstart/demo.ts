@@ -10,7 +10,13 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
-import { JsonHttpClient, liveDevServer, type DevServerRecord } from '@featurelog/runtime';
+import {
+  JsonHttpClient,
+  liveDevServer,
+  runProcess,
+  type DevServerRecord,
+  type ProcessResult,
+} from '@featurelog/runtime';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 /** The package's `featurelog` bin: the compiled CLI in dist/ (npm install builds it; `npm run test:e2e` rebuilds it). */
@@ -173,23 +179,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   }
 }
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** `featurelog <args>` in a child process, as a user types it. */
-export function runCli(args: string[], cwd: string): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(NODE, [FEATURELOG_BIN, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
+export function runCli(args: string[], cwd: string): Promise<ProcessResult> {
+  return runProcess(NODE, [FEATURELOG_BIN, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
 }
 
 export interface RunningDev {

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -144,4 +145,42 @@ export async function postJson(
     // not JSON: the test sees the text
   }
   return { status: response.status, body: parsed as ResponseBody, headers: response.headers };
+}
+
+/** One server-sent event as a test reads it; `id` is undefined when it has none, '' when it clears the id. */
+export interface SseEvent<Data> {
+  event: string;
+  id: string | undefined;
+  data: Data;
+}
+
+/** Opens an SSE stream (GET `url`), resuming after `lastEventId` when given. */
+export function openSse(url: string, lastEventId?: string): Promise<IncomingMessage> {
+  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { headers }, resolve);
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** Reads an SSE response into a list of events as they arrive; `data` is parsed as JSON. */
+export function collectSse<Data>(response: IncomingMessage): Array<SseEvent<Data>> {
+  const events: Array<SseEvent<Data>> = [];
+  let buffer = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      const id = /^id:(.*)$/m.exec(block)?.[1]?.trim();
+      if (event && data) events.push({ event, id, data: JSON.parse(data) as Data });
+    }
+  });
+  return events;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import {
   avroType,
   ConfluentSchemaRegistry,
@@ -16,51 +16,19 @@ import { encodeEntityKey, requireDefinition, topicNames, valueSubject, type Feat
 import { FileEventLog, KafkaEventLog, type EventLog } from '@featurelog/log';
 import { materializerCheckpointName } from '@featurelog/serving';
 import { stackEnv, waitFor } from '@featurelog/testing';
-import { startServing, type ServingUnderTest } from './serving.test-kit';
+import { collectSse, openSse, startServing, type ServingUnderTest, type SseEvent } from './serving.test-kit';
 
-interface SseEvent {
-  event: string;
-  /** The event's `id:` line: undefined when it has none, '' when it clears the id. */
-  id: string | undefined;
-  data: {
-    rows?: Array<{ entity_key: string; values: Record<string, unknown> | null }>;
-    entity_key?: string;
-    values?: Record<string, unknown>;
-    reason?: string;
-  };
-}
+type SubscribeEvent = SseEvent<{
+  rows?: Array<{ entity_key: string; values: Record<string, unknown> | null }>;
+  entity_key?: string;
+  values?: Record<string, unknown>;
+  reason?: string;
+}>;
 
-function collect(response: IncomingMessage): SseEvent[] {
-  const events: SseEvent[] = [];
-  let buffer = '';
-  response.setEncoding('utf8');
-  response.on('data', (chunk: string) => {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      const id = /^id:(.*)$/m.exec(block)?.[1]?.trim();
-      if (event && data) events.push({ event, id, data: JSON.parse(data) as SseEvent['data'] });
-    }
-  });
-  return events;
-}
-
-function open(url: string, lastEventId?: string): Promise<IncomingMessage> {
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
-  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { headers }, resolve);
-    request.on('error', reject);
-    request.end();
-  });
-}
+const collect = (response: IncomingMessage) => collectSse<SubscribeEvent['data']>(response);
 
 /** The id a client holds after these events (an event without `id:` keeps the previous one). */
-const lastId = (events: readonly SseEvent[]) => events.reduce<string>((id, e) => e.id ?? id, '');
+const lastId = (events: readonly SubscribeEvent[]) => events.reduce<string>((id, e) => e.id ?? id, '');
 
 /**
  * Reconnecting with Last-Event-ID: exactly the updates missed, on one log adapter. The online store
@@ -68,7 +36,8 @@ const lastId = (events: readonly SseEvent[]) => events.reduce<string>((id, e) =>
  */
 function resumeSuite(
   name: string,
-  makeLog: () => Promise<{ log: EventLog; schemas: SchemaRegistryPort; close(): Promise<void> }>,
+  /** The adapter's log and registry (closed by the suite), and what else to clean up after them. */
+  makeLog: () => Promise<{ log: EventLog; schemas: SchemaRegistryPort; cleanUp?(): Promise<void> }>,
 ) {
   describe(`GET /subscribe resumes from Last-Event-ID (${name})`, () => {
     let serving: ServingUnderTest;
@@ -91,7 +60,9 @@ function resumeSuite(
     });
     after(async () => {
       await serving.close();
-      await made.close();
+      await made.log.close();
+      await made.schemas.close();
+      await made.cleanUp?.();
     });
 
     const joinKeys = [{ name: 'driver_id', type: 'int64' as const }];
@@ -132,12 +103,12 @@ function resumeSuite(
 
     const url = (drivers: number[]) =>
       `${serving.url}/subscribe?features=driver_stats:trips&entities=${encodeURIComponent(JSON.stringify({ driver_id: drivers }))}`;
-    const trips = (events: readonly SseEvent[]) =>
+    const trips = (events: readonly SubscribeEvent[]) =>
       events.filter((e) => e.event === 'update').map((e) => [e.data.entity_key, e.data.values?.trips]);
 
     it('sends exactly the changes missed while away (none lost, none repeated), then the live ones', async () => {
       await produce([driverRow(11, 1), driverRow(12, 1)]);
-      const first = await open(url([11, 12]));
+      const first = await openSse(url([11, 12]));
       const before = collect(first);
       await waitFor(() => before.some((e) => e.event === 'snapshot'), { description: 'snapshot' });
       await produce([driverRow(11, 2), driverRow(12, 20)]);
@@ -160,7 +131,7 @@ function resumeSuite(
       await produce([driverRow(11, 4)]);
       await produce([driverRow(11, -1, clock - 1_000_000)]);
 
-      const second = await open(url([11, 12]), id);
+      const second = await openSse(url([11, 12]), id);
       assert.equal(second.statusCode, 200);
       const after = collect(second);
       await waitFor(() => trips(after).length >= 3, { description: 'the missed updates' });
@@ -180,7 +151,7 @@ function resumeSuite(
 
       // Resuming again from the resumed stream's id: nothing was missed, nothing comes again.
       second.destroy();
-      const third = await open(url([11, 12]), resumedId);
+      const third = await openSse(url([11, 12]), resumedId);
       const again = collect(third);
       await produce([driverRow(11, 5)]);
       await waitFor(() => trips(again).length >= 1, { description: 'the next live update' });
@@ -197,7 +168,7 @@ function resumeSuite(
         [`${topic}:0=99999999,1=0`, /ends at/],
       ];
       for (const [id, reason] of cases) {
-        const response = await open(url([21]), id);
+        const response = await openSse(url([21]), id);
         assert.equal(response.statusCode, 200);
         const events = collect(response);
         await waitFor(() => events.some((e) => e.event === 'snapshot'), { description: `snapshot after ${id}` });
@@ -220,11 +191,7 @@ resumeSuite('embedded file log', async () => {
   return {
     log,
     schemas,
-    close: async () => {
-      await log.close();
-      await schemas.close();
-      await rm(directory, { recursive: true, force: true });
-    },
+    cleanUp: () => rm(directory, { recursive: true, force: true }),
   };
 });
 
@@ -232,12 +199,5 @@ resumeSuite('Kafka', async () => {
   const { kafkaBrokers: brokers, schemaRegistryUrl: url } = stackEnv();
   const log = await KafkaEventLog.connect({ brokers, maxWaitTimeMs: 50, logLevel: 'ERROR' });
   const schemas = new ConfluentSchemaRegistry({ url });
-  return {
-    log,
-    schemas,
-    close: async () => {
-      await log.close();
-      await schemas.close();
-    },
-  };
+  return { log, schemas };
 });

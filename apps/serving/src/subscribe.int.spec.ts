@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { avroType, ConfluentSchemaRegistry, encodeRow, rowSchemaFor } from '@featurelog/avro';
 import {
   encodeEntityKey,
@@ -13,51 +13,23 @@ import {
 import { KafkaEventLog } from '@featurelog/log';
 import { materializerCheckpointName } from '@featurelog/serving';
 import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
-import { startServing, type ServingUnderTest } from './serving.test-kit';
+import { collectSse, openSse, startServing, type ServingUnderTest, type SseEvent } from './serving.test-kit';
 
 const { kafkaBrokers: brokers, schemaRegistryUrl: registryUrl } = stackEnv();
 
-interface SseEvent {
-  event: string;
-  data: {
-    rows?: Array<{ entity_key: string; status: string; values: Record<string, unknown> | null }>;
-    entity_key?: string;
-    values?: Record<string, unknown>;
-    version?: { offset: number };
-    reason?: string;
-    feature_names?: string[];
-    code?: string;
-    message?: string;
-    retriable?: boolean;
-  };
-}
+type SubscribeEvent = SseEvent<{
+  rows?: Array<{ entity_key: string; status: string; values: Record<string, unknown> | null }>;
+  entity_key?: string;
+  values?: Record<string, unknown>;
+  version?: { offset: number };
+  reason?: string;
+  feature_names?: string[];
+  code?: string;
+  message?: string;
+  retriable?: boolean;
+}>;
 
-/** Reads an SSE response into a list of events as they arrive. */
-function collect(response: IncomingMessage): SseEvent[] {
-  const events: SseEvent[] = [];
-  let buffer = '';
-  response.setEncoding('utf8');
-  response.on('data', (chunk: string) => {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data) events.push({ event, data: JSON.parse(data) as SseEvent['data'] });
-    }
-  });
-  return events;
-}
-
-function open(url: string): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { headers: { accept: 'text/event-stream' } }, resolve);
-    request.on('error', reject);
-    request.end();
-  });
-}
+const collect = (response: IncomingMessage) => collectSse<SubscribeEvent['data']>(response);
 
 describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
   let serving: ServingUnderTest;
@@ -137,7 +109,7 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
 
   it('sends the current values, then every newer change of its entities only, never a regression', async () => {
     await produce('driver_stats', [driverRow(1, 1)]);
-    const response = await open(
+    const response = await openSse(
       `${serving.url}/subscribe?features=driver_stats:trips,driver_stats:conv_rate&entities=${encodeURIComponent('{"driver_id":[1,2]}')}`,
     );
     assert.equal(response.statusCode, 200);
@@ -168,7 +140,7 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
   });
 
   it('tells a subscriber that stops reading (resync with the reason), then sends a fresh snapshot with the latest value', async () => {
-    const response = await open(
+    const response = await openSse(
       `${serving.url}/subscribe?features=customer_profile:name&entities=${encodeURIComponent('{"customer_id":["slow"]}')}`,
     );
     response.pause();
@@ -213,7 +185,7 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
     await produce('driver_stats', [driverRow(id, 1)]);
     // The materializer is behind: these rows are in the log, not in Redis, when the snapshot is read.
     await produce('driver_stats', [driverRow(id, 2), driverRow(id, 3)], { materialize: false });
-    const response = await open(
+    const response = await openSse(
       `${serving.url}/subscribe?features=driver_stats:trips&entities=${encodeURIComponent(`{"driver_id":[${id}]}`)}`,
     );
     const events = collect(response);
@@ -270,7 +242,7 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
         },
       },
     ]);
-    const response = await open(
+    const response = await openSse(
       `${serving.url}/subscribe?features=trip_stats:fare&entities=${encodeURIComponent('{"driver_id":[77]}')}`,
     );
     const events = collect(response);
@@ -294,7 +266,7 @@ describe('GET /subscribe over real Kafka, schema registry and Redis', () => {
     const state = serving.follower.state;
     const view = requireDefinition(state, 'feature_view', 'driver_customer');
     await kafka.ensureTopic({ name: topicNames.features(serving.project, view), partitions: 1, config: {} });
-    const response = await open(
+    const response = await openSse(
       `${serving.url}/subscribe?features=driver_customer:*&entities=${encodeURIComponent('{"driver_id":[1],"customer_id":["c"]}')}`,
     );
     const events = collect(response);

@@ -4,10 +4,9 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   ConnectionSettingError,
   connectionFailureMessage,
-  errorChain,
-  tlsFailureKind,
-  type ConnectionFailureKind,
   tlsFailureSetting,
+  tlsSettingError,
+  type ConnectionFailureKind,
 } from '@featurelog/domain';
 
 export interface SchemaRegistryBasicAuth {
@@ -95,16 +94,7 @@ export function registryTlsError(
   endpoint: string,
   section: string,
 ): ConnectionSettingError | undefined {
-  const kind = tlsFailureKind(error);
-  if (kind === undefined) return undefined;
-  const detail = [...errorChain(error)].map((link) => link.message).find(Boolean) ?? String(error);
-  return new ConnectionSettingError(
-    'schema registry',
-    kind,
-    settingFor(kind, section, false),
-    connectionFailureMessage(kind, endpoint, detail),
-    error,
-  );
+  return tlsSettingError('schema registry', error, endpoint, (kind) => settingFor(kind, section, false));
 }
 
 /** 401 / 403 from the registry: the credentials (or their absence) are wrong. */

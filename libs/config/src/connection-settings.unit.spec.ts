@@ -1,25 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  appListenAddress,
-  ConfigInvalidError,
-  FETCH_BLOCKED_PORTS,
-  parseProjectConfig,
-  resolveSecret,
-} from '@featurelog/config';
-
-const parse = (text: string, env: Record<string, string> = {}) =>
-  parseProjectConfig(text, { file: 'featurelog.yaml', repoDir: '/repo', env });
-
-function problemsOf(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parse(text, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigInvalidError, String(error));
-    return error.problems.map((p) => `${p.line ?? '-'} ${p.setting}: ${p.message}`);
-  }
-  assert.fail('expected the settings to be refused');
-}
+import { appListenAddress, FETCH_BLOCKED_PORTS, resolveSecret } from '@featurelog/config';
+import { parse, problemsOf } from './config.test-kit';
 
 const SECURE = `project: p
 log:

@@ -1,28 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import {
-  ConfigInvalidError,
-  interpolateEnv,
-  loadProjectConfig,
-  parseProjectConfig,
-  type InterpolationProblem,
-} from '@featurelog/config';
+import { interpolateEnv, loadProjectConfig, type InterpolationProblem } from '@featurelog/config';
+import { parse, problemsOf } from './config.test-kit';
 
 const EXAMPLE = join(__dirname, '../../../examples/drivers');
-const parse = (text: string, env: Record<string, string> = {}) =>
-  parseProjectConfig(text, { file: 'featurelog.yaml', repoDir: '/repo', env });
-
-function problemsOf(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parse(text, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigInvalidError, String(error));
-    assert.equal(error.code, 'CONFIG_INVALID');
-    return error.problems.map((p) => `${p.line ?? '-'} ${p.setting}: ${p.message}`);
-  }
-  assert.fail('expected the settings to be refused');
-}
 
 describe('loadProjectConfig', () => {
   it('reads the example repo, interpolating defaults and resolving paths against the repo', async () => {

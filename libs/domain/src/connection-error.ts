@@ -138,3 +138,30 @@ export function connectionFailureMessage(kind: ConnectionFailureKind, endpoint: 
       return `no TLS session with ${endpoint} (${detail}); is it a TLS endpoint, and is TLS configured for it?`;
   }
 }
+
+/**
+ * A TLS failure (see tlsFailureKind) of a connection to `component` as a ConnectionSettingError naming
+ * `setting(kind)`; undefined for every other error. `detail` is what the operator reads as the reason:
+ * by default the first non-empty message of the cause chain.
+ */
+export function tlsSettingError(
+  component: ConnectionComponent,
+  error: unknown,
+  endpoint: string,
+  setting: (kind: ConnectionFailureKind) => string,
+  detail: (error: unknown) => string = firstMessage,
+): ConnectionSettingError | undefined {
+  const kind = tlsFailureKind(error);
+  if (kind === undefined) return undefined;
+  return new ConnectionSettingError(
+    component,
+    kind,
+    setting(kind),
+    connectionFailureMessage(kind, endpoint, detail(error)),
+    error,
+  );
+}
+
+function firstMessage(error: unknown): string {
+  return [...errorChain(error)].map((link) => link.message).find(Boolean) ?? String(error);
+}

@@ -23,6 +23,16 @@ import {
 
 const SPEC: JobSpec = { kind: 'backfill', request: { view: 'driver_stats' } };
 
+/** Runs `body` while `worker` runs, and stops the worker however `body` ends. */
+async function whileRunning(worker: JobWorker, body: () => Promise<void>): Promise<void> {
+  await worker.start();
+  try {
+    await body();
+  } finally {
+    await worker.stop();
+  }
+}
+
 describe('JobWorker and the job client over <project>.jobs (embedded log)', () => {
   let dir: string;
   let log: FileEventLog;
@@ -36,6 +46,17 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A worker whose jobs succeed with 'ok', noting each job's kind in `ran`. */
+  const recordingWorker = (project: string, ran: string[]) =>
+    new JobWorker({
+      log,
+      project,
+      execute: async (spec) => {
+        ran.push(spec.kind);
+        return 'ok';
+      },
+    });
+
   it('runs a submitted job and the client follows its progress to the result', async () => {
     const project = uniqueName('p');
     const execute: JobExecutor = async (spec, onProgress) => {
@@ -43,8 +64,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
       return { echoed: spec.kind };
     };
     const worker = new JobWorker({ log, project, execute, progressIntervalMs: 0 });
-    await worker.start();
-    try {
+    await whileRunning(worker, async () => {
       const events: JobEvent[] = [];
       const job = await submitJob(log, project, SPEC);
       const result = await followJob(log, project, job, { onEvent: (event) => events.push(event) });
@@ -66,9 +86,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
         description: 'the worker folds its outcome',
       });
       assert.equal(worker.completed, 1);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it("reports a failed job with the job's own error code and message", async () => {
@@ -77,8 +95,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
       throw new FeaturelogError('ENTITY_TIMESTAMP_MISSING', 'entity file x.csv has no "event_timestamp" column');
     };
     const worker = new JobWorker({ log, project, execute });
-    await worker.start();
-    try {
+    await whileRunning(worker, async () => {
       const job = await submitJob(log, project, SPEC);
       await assert.rejects(followJob(log, project, job), (error: unknown) => {
         assert.ok(error instanceof FeaturelogError);
@@ -86,9 +103,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
         assert.match(error.message, /x\.csv/);
         return true;
       });
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('on start, runs jobs requested but never finished, and not those already finished', async () => {
@@ -99,16 +114,8 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
     const finished: JobEvent = { type: 'JobFinished', jobId: 'done', worker: 'old', result: null, at: 1 };
     await log.append(topic, [{ key: Buffer.from('done'), value: encodeJobEvent(finished) }]);
     const ran: string[] = [];
-    const worker = new JobWorker({
-      log,
-      project,
-      execute: async (spec) => {
-        ran.push(spec.kind);
-        return 'ok';
-      },
-    });
-    await worker.start();
-    try {
+    const worker = recordingWorker(project, ran);
+    await whileRunning(worker, async () => {
       assert.equal(await followJob(log, project, pending), 'ok');
       assert.deepEqual(ran, ['backfill']);
       // The submitter may see JobFinished before the worker has folded it into its own list.
@@ -123,9 +130,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
           ['done', 'finished'],
         ],
       );
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('tells the submitter when no worker picks the job up, and cancels it so that no worker runs it later', async () => {
@@ -138,24 +143,14 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
     );
     assert.equal((await readJob(log, project, job.jobId)).status, 'cancelled');
     const ran: string[] = [];
-    const worker = new JobWorker({
-      log,
-      project,
-      execute: async (spec) => {
-        ran.push(spec.kind);
-        return 'ok';
-      },
-    });
-    await worker.start();
-    try {
+    const worker = recordingWorker(project, ran);
+    await whileRunning(worker, async () => {
       // A later job runs, so the worker has folded past the cancelled one by then.
       const later = await submitJob(log, project, SPEC);
       assert.equal(await followJob(log, project, later), 'ok');
       assert.deepEqual(ran, ['backfill'], 'only the later job ran');
       assert.equal(worker.get(job.jobId)?.status, 'cancelled');
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('stops a running job on a cancel request, reports it cancelled, and refuses to cancel it again', async () => {
@@ -174,8 +169,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
       }
     };
     const worker = new JobWorker({ log, project, execute, progressIntervalMs: 0 });
-    await worker.start();
-    try {
+    await whileRunning(worker, async () => {
       const job = await submitJob(log, project, SPEC);
       const outcome = followJob(log, project, job);
       outcome.catch(() => undefined);
@@ -204,9 +198,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
       assert.equal(stages, stagesAtCancel, 'nothing ran after the cancel');
       assert.equal(worker.cancelled, 1);
       await assert.rejects(requestJobCancel(log, project, 'no-such-job'), { code: 'JOB_NOT_FOUND' });
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it("on start, reports a job cancelled while a worker that is gone ran it, and doesn't run it", async () => {
@@ -233,14 +225,11 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
         return 'ok';
       },
     });
-    await worker.start();
-    try {
+    await whileRunning(worker, async () => {
       const ended = await watchJob(log, project, job.jobId, { timeoutMs: 10_000 });
       assert.equal(ended.status, 'cancelled');
       assert.equal(ran, false);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 
   it('publishes the progress held back by the interval before the outcome, so progress ends at its total', async () => {
@@ -250,8 +239,7 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
       return 'ok';
     };
     const worker = new JobWorker({ log, project, execute, progressIntervalMs: 60_000 });
-    await worker.start();
-    try {
+    await whileRunning(worker, async () => {
       const job = await submitJob(log, project, SPEC);
       const seen: string[] = [];
       await followJob(log, project, job, {
@@ -261,8 +249,6 @@ describe('JobWorker and the job client over <project>.jobs (embedded log)', () =
       const state = (await readJobs(log, project)).get(job.jobId)!;
       assert.equal(state.status, 'finished');
       assert.deepEqual([state.progress?.done, state.progress?.total], [10, 10]);
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 });

@@ -43,16 +43,23 @@ describe('view history from the log tail and the push destination', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function tripsFor(forStore?: 'offline' | 'online'): Promise<number[]> {
+  /** driver_stats read from the log alone: no segments yet, up to the log's end now. */
+  async function logOnlyView() {
     const entities = entitiesOf(DRIVER_STATS);
     const topic = topicNames.features(PROJECT, DRIVER_STATS);
-    const history = await openViewHistory(sources, {
+    return {
       view: DRIVER_STATS,
       entities,
       joinKeys: segmentSchemaFor(DRIVER_STATS, entities).joinKeys,
       topic,
       catalog: initialSegmentCatalog(),
       watermark: await log.endOffsets(topic),
+    };
+  }
+
+  async function tripsFor(forStore?: 'offline' | 'online'): Promise<number[]> {
+    const history = await openViewHistory(sources, {
+      ...(await logOnlyView()),
       source: 'log',
       ...(forStore === undefined ? {} : { forStore }),
     });
@@ -75,15 +82,8 @@ describe('view history from the log tail and the push destination', () => {
   });
 
   it('reads the log tail as sorted columns (exports) with the same rule', async () => {
-    const entities = entitiesOf(DRIVER_STATS);
-    const topic = topicNames.features(PROJECT, DRIVER_STATS);
     const history = await ViewHistoryColumns.open(sources, {
-      view: DRIVER_STATS,
-      entities,
-      joinKeys: segmentSchemaFor(DRIVER_STATS, entities).joinKeys,
-      topic,
-      catalog: initialSegmentCatalog(),
-      watermark: await log.endOffsets(topic),
+      ...(await logOnlyView()),
       features: ['trips'],
       keyForm: 'number',
       tailRowsInMemory: 2,

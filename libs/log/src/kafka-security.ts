@@ -4,9 +4,9 @@ import {
   ConnectionSettingError,
   connectionFailureMessage,
   errorChain,
-  tlsFailureKind,
-  type ConnectionFailureKind,
   tlsFailureSetting,
+  tlsSettingError,
+  type ConnectionFailureKind,
 } from '@featurelog/domain';
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -59,15 +59,12 @@ export function kafkaSettingError(
       error,
     );
   }
-  const kind = tlsFailureKind(error);
-  if (kind === undefined) return undefined;
-  const detail = chain.map((link) => link.message).find((message) => message !== undefined) ?? String(error);
-  return new ConnectionSettingError(
+  return tlsSettingError(
     'kafka',
-    kind,
-    settingFor(kind, section, false),
-    connectionFailureMessage(kind, endpoint, detail),
     error,
+    endpoint,
+    (kind) => settingFor(kind, section, false),
+    () => chain.map((link) => link.message).find((message) => message !== undefined) ?? String(error),
   );
 }
 

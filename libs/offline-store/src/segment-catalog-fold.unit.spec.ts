@@ -16,6 +16,7 @@ import {
   type SegmentEvent,
   type SegmentWritten,
 } from '@featurelog/offline-store';
+import { catalogHolding } from '@featurelog/offline-store/testing';
 import { seededRandom } from '@featurelog/testing';
 
 /**
@@ -221,20 +222,7 @@ describe('segment catalog fold against its oracle', () => {
   it('reports every clash of a catalog that already holds overlapping segments, as the oracle does', () => {
     const a = segment('a', 'trips', [{ partition: 0, fromOffset: 0, untilOffset: 100 }]);
     const b = segment('b', 'trips', [{ partition: 0, fromOffset: 90, untilOffset: 150 }]);
-    const handMade: SegmentCatalog = {
-      live: new Map([
-        [
-          'trips',
-          new Map([
-            ['a', a],
-            ['b', b],
-          ]),
-        ],
-      ]),
-      seen: new Set(['a', 'b']),
-      ignored: [],
-      eventCount: 2,
-    };
+    const handMade = catalogHolding('trips', [a, b]);
     const events: SegmentEvent[] = [
       segment('c', 'trips', [{ partition: 0, fromOffset: 95, untilOffset: 96 }]),
       { type: 'SegmentsMerged', mergedInto: segment('m', 'trips', a.ranges), replaced: ['a'] },

@@ -10,6 +10,7 @@ import {
   type SegmentEvent,
   type SegmentWritten,
 } from '@featurelog/offline-store';
+import { catalogHolding } from '@featurelog/offline-store/testing';
 
 function written(
   segmentId: string,
@@ -156,20 +157,7 @@ describe('segment catalog fold', () => {
     // The fold never builds this; coverage must still say so rather than trust it.
     const a = written('a', [[0, 0, 100]]);
     const b = written('b', [[0, 90, 150]]);
-    const catalog = {
-      live: new Map([
-        [
-          'trips',
-          new Map([
-            ['a', a],
-            ['b', b],
-          ]),
-        ],
-      ]),
-      seen: new Set(['a', 'b']),
-      ignored: [],
-      eventCount: 2,
-    };
+    const catalog = catalogHolding('trips', [a, b]);
     const coverage = segmentCoverage(catalog, 'trips');
     assert.deepEqual(coverage.overlaps, [{ partition: 0, fromOffset: 90, untilOffset: 100, segmentIds: ['a', 'b'] }]);
     assert.deepEqual(coverage.partitions, [{ partition: 0, coveredUntil: 150 }]);

@@ -42,14 +42,19 @@ describe('segment files', () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+  /** Where and what `rows` are written as: a demo every_type segment of 2025-01-01 over their own ranges. */
+  const demoSegment = (rows: SegmentRow[]) => ({
+    root,
+    project: 'demo',
+    schema: EVERY_TYPE_SCHEMA,
+    date: '2025-01-01',
+    ranges: rangesOf(rows),
+  });
+
   it('writes to <project>/<view>/date=YYYY-MM-DD/<id>.parquet, announces checksum and stats, reads back', async () => {
     const rows = sortSegmentRows(EVERY_TYPE_SCHEMA, everyTypeRows(20));
     const event = await writeSegment(codec, {
-      root,
-      project: 'demo',
-      schema: EVERY_TYPE_SCHEMA,
-      date: '2025-01-01',
-      ranges: rangesOf(rows),
+      ...demoSegment(rows),
       rows: [rows.slice(0, 7), rows.slice(7)],
       segmentId: 'seg-1',
       now: () => 42,
@@ -76,11 +81,7 @@ describe('segment files', () => {
       seen.push(readdirSync(directory));
     }
     await writeSegment(codec, {
-      root,
-      project: 'demo',
-      schema: EVERY_TYPE_SCHEMA,
-      date: '2025-01-01',
-      ranges: rangesOf(rows),
+      ...demoSegment(rows),
       rows: slowly(),
       segmentId: 'seg-1',
       rowGroupSize: 5,
@@ -100,11 +101,7 @@ describe('segment files', () => {
     }
     await assert.rejects(
       writeSegment(codec, {
-        root,
-        project: 'demo',
-        schema: EVERY_TYPE_SCHEMA,
-        date: '2025-01-01',
-        ranges: rangesOf(rows),
+        ...demoSegment(rows),
         rows: failing(),
         segmentId: 'seg-1',
         rowGroupSize: 5,
@@ -135,11 +132,7 @@ describe('segment files', () => {
   it('detects a flipped byte (SEGMENT_CORRUPT) and a missing file (SEGMENT_MISSING), naming the path', async () => {
     const rows = sortSegmentRows(EVERY_TYPE_SCHEMA, everyTypeRows(5));
     const event = await writeSegment(codec, {
-      root,
-      project: 'demo',
-      schema: EVERY_TYPE_SCHEMA,
-      date: '2025-01-01',
-      ranges: rangesOf(rows),
+      ...demoSegment(rows),
       rows: [rows],
     });
     const file = join(root, event.path);

@@ -3,3 +3,4 @@
  * of the production barrel (index.ts) so that loading the lib never loads node:test.
  */
 export * from './segment-codec.contract';
+export * from './segment-catalog.test-kit';

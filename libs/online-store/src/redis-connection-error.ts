@@ -2,9 +2,9 @@ import {
   ConnectionSettingError,
   connectionFailureMessage,
   errorChain,
-  tlsFailureKind,
-  type ConnectionFailureKind,
   tlsFailureSetting,
+  tlsSettingError,
+  type ConnectionFailureKind,
 } from '@featurelog/domain';
 
 /** Redis' answers to a refused AUTH (ACL user or password wrong, user off) or to a command sent without one. */
@@ -39,14 +39,5 @@ export function redisSettingError(
       );
     }
   }
-  const kind = tlsFailureKind(error);
-  if (kind === undefined) return undefined;
-  const detail = [...errorChain(error)].map((link) => link.message).find(Boolean) ?? String(error);
-  return new ConnectionSettingError(
-    'redis',
-    kind,
-    settingFor(kind, section, ''),
-    connectionFailureMessage(kind, endpoint, detail),
-    error,
-  );
+  return tlsSettingError('redis', error, endpoint, (kind) => settingFor(kind, section, ''));
 }

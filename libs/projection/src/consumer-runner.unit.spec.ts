@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeaturelogError } from '@featurelog/domain';
 import { uniqueName, waitFor } from '@featurelog/testing';
-import { ConsumerRunner } from './consumer-runner';
+import { ConsumerRunner, type ConsumerRunnerOptions } from './consumer-runner';
 import { DLQ_HEADERS, type EventLog, FileEventLog, type LogRecord } from '@featurelog/log';
 
 const text = (value: string) => Buffer.from(value, 'utf8');
@@ -40,6 +40,10 @@ describe('ConsumerRunner on the file log', () => {
     await log.ensureTopic({ name: dlq, partitions: 1, config: {} });
   };
 
+  /** A runner on the fresh topics, in a group of its own, sending poison to the DLQ. */
+  const startRunner = (options: Omit<ConsumerRunnerOptions, 'log' | 'groupId' | 'topics' | 'dlqTopic'>) =>
+    ConsumerRunner.start({ log, groupId: uniqueName('runner'), topics: [topic], dlqTopic: dlq, ...options });
+
   it('sends a record the handler throws on to the DLQ, with its bytes and why, and goes on', async () => {
     await freshTopics();
     await log.append(topic, [
@@ -48,11 +52,7 @@ describe('ConsumerRunner on the file log', () => {
       { key: text('k3'), value: text('good-2') },
     ]);
     const applied: string[] = [];
-    const runner = await ConsumerRunner.start({
-      log,
-      groupId: uniqueName('runner'),
-      topics: [topic],
-      dlqTopic: dlq,
+    const runner = await startRunner({
       handle: async ({ records }) => {
         for (const record of records) {
           if (!record.value?.toString().startsWith('good')) {
@@ -89,11 +89,7 @@ describe('ConsumerRunner on the file log', () => {
     );
     const seen: string[] = [];
     const poisonedSeen: string[] = [];
-    const runner = await ConsumerRunner.start({
-      log,
-      groupId: uniqueName('runner'),
-      topics: [topic],
-      dlqTopic: dlq,
+    const runner = await startRunner({
       onPoison: ({ record }) => poisonedSeen.push(record.key!.toString()),
       handle: async ({ records }) => {
         const poisoned = records
@@ -123,13 +119,9 @@ describe('ConsumerRunner on the file log', () => {
     const run = async (consumer: string) => {
       const applied: string[] = [];
       const poisoned: number[] = [];
-      const runner = await ConsumerRunner.start({
-        log,
-        // A new group each time and no checkpoint: every record is delivered again, as after a crash.
-        groupId: uniqueName('runner'),
+      const runner = await startRunner({
+        // A new group each time (startRunner's) and no checkpoint: every record is delivered again, as after a crash.
         consumer,
-        topics: [topic],
-        dlqTopic: dlq,
         startOffsets: () => 0,
         onPoison: ({ record }) => poisoned.push(record.offset),
         handle: async ({ records }) => {
@@ -165,11 +157,7 @@ describe('ConsumerRunner on the file log', () => {
     await log.append(topic, [{ key: text('k'), value: text('v') }]);
     let calls = 0;
     const delays: number[] = [];
-    const runner = await ConsumerRunner.start({
-      log,
-      groupId: uniqueName('runner'),
-      topics: [topic],
-      dlqTopic: dlq,
+    const runner = await startRunner({
       initialRetryMs: 5,
       maxRetryMs: 20,
       onRetry: ({ delayMs }) => delays.push(delayMs),
@@ -189,11 +177,7 @@ describe('ConsumerRunner on the file log', () => {
     await freshTopics();
     await log.append(topic, [{ key: text('k'), value: text('v') }]);
     const delays: number[] = [];
-    const runner = await ConsumerRunner.start({
-      log,
-      groupId: uniqueName('runner'),
-      topics: [topic],
-      dlqTopic: dlq,
+    const runner = await startRunner({
       onRetry: ({ delayMs }) => delays.push(delayMs),
       handle: async () => {
         throw new FeaturelogError('LOG_UNAVAILABLE', 'down', { retriable: true });
@@ -216,11 +200,7 @@ describe('ConsumerRunner on the file log', () => {
       ...good.map((key) => ({ key: text(key), value: text('ok') })),
     ]);
     const applied = new Set<string>();
-    const runner = await ConsumerRunner.start({
-      log,
-      groupId: uniqueName('runner'),
-      topics: [topic],
-      dlqTopic: dlq,
+    const runner = await startRunner({
       handle: async ({ records }) => {
         for (const record of records) {
           if (record.value?.toString() === 'poison') throw new FeaturelogError('ROW_INVALID', 'bad row');

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runProcess, type ProcessResult } from '@featurelog/runtime';
 import { stackEnv, uniqueName } from '@featurelog/testing';
 
 /** The repo root: tsconfig.json and node_modules/.bin/node live there. */
@@ -18,23 +18,11 @@ export const CLI_FROM_SOURCE = [
 const CLI_ENV = { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.json') };
 export const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
 /** Runs `featurelog <args>` as a user would: a child process, from `cwd` (default: a neutral folder). */
 export function runCli(args: string[], { cwd = tmpdir() }: { cwd?: string } = {}): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(NODE, [...CLI_FROM_SOURCE, ...args], { cwd, env: CLI_ENV });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
+  return runProcess(NODE, [...CLI_FROM_SOURCE, ...args], { cwd, env: CLI_ENV });
 }
 
 export interface FeatureView {
