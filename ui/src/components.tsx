@@ -35,13 +35,39 @@ export function Section({ title, children, id }: { title: string; children: Comp
   );
 }
 
-/** A table that scrolls sideways on a narrow screen instead of overflowing the page. */
-export function Table({ caption, children }: { caption: string; children: ComponentChildren }) {
+/**
+ * A table that scrolls sideways on a narrow screen instead of overflowing the page. With `columns`
+ * it writes the header row (one column header each) and `children` are the body's rows.
+ */
+export function Table({
+  caption,
+  columns,
+  children,
+}: {
+  caption: string;
+  columns?: ReadonlyArray<string>;
+  children: ComponentChildren;
+}) {
   return (
     <div class="table-scroll" tabIndex={0} role="region" aria-label={caption}>
       <table>
         <caption class="visually-hidden">{caption}</caption>
-        {children}
+        {columns ? (
+          <>
+            <thead>
+              <tr>
+                {columns.map((column) => (
+                  <th key={column} scope="col">
+                    {column}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>{children}</tbody>
+          </>
+        ) : (
+          children
+        )}
       </table>
     </div>
   );

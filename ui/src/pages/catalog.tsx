@@ -86,37 +86,32 @@ export function CatalogPage({ route }: { route: Route }) {
           <p class="muted" role="status">
             {found.length} of {list.data.items.length} {kind.label.toLowerCase()}, registry version {list.data.version}
           </p>
-          <Table caption={kind.label}>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                {kind.segment === 'feature-views' && <th scope="col">Entities</th>}
-                {kind.segment === 'feature-views' && <th scope="col">Features</th>}
-                <th scope="col">Owner</th>
-                <th scope="col">Tags</th>
-                <th scope="col">Description</th>
+          <Table
+            caption={kind.label}
+            columns={[
+              'Name',
+              ...(kind.segment === 'feature-views' ? ['Entities', 'Features'] : []),
+              'Owner',
+              'Tags',
+              'Description',
+            ]}
+          >
+            {found.slice(0, shown).map((item) => (
+              <tr key={item.name}>
+                <th scope="row">
+                  <a href={href([kind.segment, item.name], { version: asOf ? String(list.data!.version) : undefined })}>
+                    {item.name}
+                  </a>
+                </th>
+                {kind.segment === 'feature-views' && <td>{(item as FeatureView).entities.join(', ')}</td>}
+                {kind.segment === 'feature-views' && <td>{(item as FeatureView).features.length}</td>}
+                <td>{item.owner ?? <span class="muted">none</span>}</td>
+                <td>
+                  <Tags tags={item.tags} />
+                </td>
+                <td>{item.description ?? ''}</td>
               </tr>
-            </thead>
-            <tbody>
-              {found.slice(0, shown).map((item) => (
-                <tr key={item.name}>
-                  <th scope="row">
-                    <a
-                      href={href([kind.segment, item.name], { version: asOf ? String(list.data!.version) : undefined })}
-                    >
-                      {item.name}
-                    </a>
-                  </th>
-                  {kind.segment === 'feature-views' && <td>{(item as FeatureView).entities.join(', ')}</td>}
-                  {kind.segment === 'feature-views' && <td>{(item as FeatureView).features.length}</td>}
-                  <td>{item.owner ?? <span class="muted">none</span>}</td>
-                  <td>
-                    <Tags tags={item.tags} />
-                  </td>
-                  <td>{item.description ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
+            ))}
           </Table>
           {found.length > shown && (
             <button type="button" onClick={() => setShown(shown + PAGE)}>

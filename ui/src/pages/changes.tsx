@@ -35,49 +35,41 @@ export function ChangesPage() {
             Registry version {registry.data.version}: {applies.length} accepted changesets,{' '}
             {registry.data.rejections.length} rejected.
           </p>
-          <Table caption="Accepted changesets, newest first">
-            <thead>
-              <tr>
-                <th scope="col">Offset</th>
-                <th scope="col">Applied</th>
-                <th scope="col">Author</th>
-                <th scope="col">Changes</th>
-                <th scope="col">Registry then</th>
+          <Table
+            caption="Accepted changesets, newest first"
+            columns={['Offset', 'Applied', 'Author', 'Changes', 'Registry then']}
+          >
+            {applies.slice(0, shown).map((apply) => (
+              <tr key={apply.offset}>
+                <th scope="row">{apply.offset}</th>
+                <td>{time(apply.appliedAt)}</td>
+                <td>{apply.author ?? <span class="muted">unknown</span>}</td>
+                <td>
+                  <ul class="changes">
+                    {apply.changes.map((change) => {
+                      const kind = KINDS.find((k) => k.kind === change.kind);
+                      return (
+                        <li key={`${change.kind}/${change.name}`}>
+                          {change.op} {kind?.one ?? change.kind}{' '}
+                          {kind && change.op !== 'delete' ? (
+                            <a href={href([kind.segment, change.name], { version: String(apply.offset + 1) })}>
+                              {change.name}
+                            </a>
+                          ) : (
+                            change.name
+                          )}
+                        </li>
+                      );
+                    })}
+                  </ul>
+                </td>
+                <td>
+                  <a href={href(['catalog', 'feature-views'], { version: String(apply.offset + 1) })}>
+                    views as of version {apply.offset + 1}
+                  </a>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {applies.slice(0, shown).map((apply) => (
-                <tr key={apply.offset}>
-                  <th scope="row">{apply.offset}</th>
-                  <td>{time(apply.appliedAt)}</td>
-                  <td>{apply.author ?? <span class="muted">unknown</span>}</td>
-                  <td>
-                    <ul class="changes">
-                      {apply.changes.map((change) => {
-                        const kind = KINDS.find((k) => k.kind === change.kind);
-                        return (
-                          <li key={`${change.kind}/${change.name}`}>
-                            {change.op} {kind?.one ?? change.kind}{' '}
-                            {kind && change.op !== 'delete' ? (
-                              <a href={href([kind.segment, change.name], { version: String(apply.offset + 1) })}>
-                                {change.name}
-                              </a>
-                            ) : (
-                              change.name
-                            )}
-                          </li>
-                        );
-                      })}
-                    </ul>
-                  </td>
-                  <td>
-                    <a href={href(['catalog', 'feature-views'], { version: String(apply.offset + 1) })}>
-                      views as of version {apply.offset + 1}
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
+            ))}
           </Table>
           {applies.length > shown && (
             <button type="button" onClick={() => setShown(shown + PAGE)}>

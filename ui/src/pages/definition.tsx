@@ -122,39 +122,29 @@ function ViewDetails({ view }: { view: FeatureView }) {
         <Described definition={view} />
       </Section>
       <Section title="Schema">
-        <Table caption={`Schema of ${view.name}`}>
-          <thead>
-            <tr>
-              <th scope="col">Column</th>
-              <th scope="col">Type</th>
-              <th scope="col">Role</th>
-              <th scope="col">Description</th>
-            </tr>
-          </thead>
-          <tbody>
-            {joinKeys.map((key) => (
-              <tr key={`key-${key.name}`}>
-                <th scope="row">{key.name}</th>
-                <td>{key.type}</td>
-                <td>join key ({key.entity})</td>
-                <td />
-              </tr>
-            ))}
-            <tr>
-              <th scope="row">event_timestamp</th>
-              <td>timestamp (µs, UTC)</td>
-              <td>event time</td>
+        <Table caption={`Schema of ${view.name}`} columns={['Column', 'Type', 'Role', 'Description']}>
+          {joinKeys.map((key) => (
+            <tr key={`key-${key.name}`}>
+              <th scope="row">{key.name}</th>
+              <td>{key.type}</td>
+              <td>join key ({key.entity})</td>
               <td />
             </tr>
-            {view.features.map((feature) => (
-              <tr key={feature.name}>
-                <th scope="row">{feature.name}</th>
-                <td>{typeName(feature.type)}</td>
-                <td>feature</td>
-                <td>{feature.description ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
+          ))}
+          <tr>
+            <th scope="row">event_timestamp</th>
+            <td>timestamp (µs, UTC)</td>
+            <td>event time</td>
+            <td />
+          </tr>
+          {view.features.map((feature) => (
+            <tr key={feature.name}>
+              <th scope="row">{feature.name}</th>
+              <td>{typeName(feature.type)}</td>
+              <td>feature</td>
+              <td>{feature.description ?? ''}</td>
+            </tr>
+          ))}
         </Table>
         {entities.error && <Problem error={entities.error} what="reading the entities" />}
       </Section>
@@ -225,23 +215,14 @@ export function Freshness({ view }: { view: string }) {
             <dd>{live.latest.deadLetters}</dd>
           </dl>
           {live.latest.lag.length > 0 && (
-            <Table caption={`Lag per partition of ${view}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Topic</th>
-                  <th scope="col">Partition</th>
-                  <th scope="col">Records behind</th>
+            <Table caption={`Lag per partition of ${view}`} columns={['Topic', 'Partition', 'Records behind']}>
+              {live.latest.lag.map((p) => (
+                <tr key={`${p.topic}/${p.partition}`}>
+                  <td>{p.topic}</td>
+                  <td>{p.partition}</td>
+                  <td>{p.records}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {live.latest.lag.map((p) => (
-                  <tr key={`${p.topic}/${p.partition}`}>
-                    <td>{p.topic}</td>
-                    <td>{p.partition}</td>
-                    <td>{p.records}</td>
-                  </tr>
-                ))}
-              </tbody>
+              ))}
             </Table>
           )}
           <FreshnessChart view={view} polls={polls} />
@@ -271,49 +252,39 @@ function History({
       {loaded.error && <Problem error={loaded.error} what="reading the history" />}
       {loaded.data && (
         <>
-          <Table caption={`Changes of ${name}`}>
-            <thead>
-              <tr>
-                <th scope="col">Registry offset</th>
-                <th scope="col">Applied</th>
-                <th scope="col">Change</th>
-                <th scope="col">Author</th>
-                <th scope="col">Diff from</th>
-                <th scope="col">Diff to</th>
-                <th scope="col">Registry then</th>
+          <Table
+            caption={`Changes of ${name}`}
+            columns={['Registry offset', 'Applied', 'Change', 'Author', 'Diff from', 'Diff to', 'Registry then']}
+          >
+            {versions.map((v) => (
+              <tr key={v.offset} class="history-row">
+                <th scope="row">{v.offset}</th>
+                <td>{time(v.appliedAt)}</td>
+                <td>{v.op}</td>
+                <td>{v.author ?? <span class="muted">unknown</span>}</td>
+                <td>
+                  <input
+                    type="radio"
+                    name="diff-from"
+                    aria-label={`diff from offset ${v.offset}`}
+                    checked={v.offset === from}
+                    onChange={() => setPicked({ from: v.offset, to })}
+                  />
+                </td>
+                <td>
+                  <input
+                    type="radio"
+                    name="diff-to"
+                    aria-label={`diff to offset ${v.offset}`}
+                    checked={v.offset === to}
+                    onChange={() => setPicked({ from, to: v.offset })}
+                  />
+                </td>
+                <td>
+                  <a href={href([segment, name], { version: String(v.offset + 1) })}>as of version {v.offset + 1}</a>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {versions.map((v) => (
-                <tr key={v.offset} class="history-row">
-                  <th scope="row">{v.offset}</th>
-                  <td>{time(v.appliedAt)}</td>
-                  <td>{v.op}</td>
-                  <td>{v.author ?? <span class="muted">unknown</span>}</td>
-                  <td>
-                    <input
-                      type="radio"
-                      name="diff-from"
-                      aria-label={`diff from offset ${v.offset}`}
-                      checked={v.offset === from}
-                      onChange={() => setPicked({ from: v.offset, to })}
-                    />
-                  </td>
-                  <td>
-                    <input
-                      type="radio"
-                      name="diff-to"
-                      aria-label={`diff to offset ${v.offset}`}
-                      checked={v.offset === to}
-                      onChange={() => setPicked({ from, to: v.offset })}
-                    />
-                  </td>
-                  <td>
-                    <a href={href([segment, name], { version: String(v.offset + 1) })}>as of version {v.offset + 1}</a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
+            ))}
           </Table>
           <h3 id="diff-heading">
             Diff {before ? `offset ${before.offset}` : '(nothing)'} → {after ? `offset ${after.offset}` : '(nothing)'}

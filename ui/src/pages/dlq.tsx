@@ -68,31 +68,20 @@ export function DlqPage({ route }: { route: Route }) {
           <p class="muted" role="status">
             {page.data.total} dead letter{page.data.total === 1 ? '' : 's'}
           </p>
-          <Table caption="Dead letters">
-            <thead>
-              <tr>
-                <th scope="col">Entry</th>
-                <th scope="col">When</th>
-                <th scope="col">View</th>
-                <th scope="col">Error</th>
-                <th scope="col">Status</th>
+          <Table caption="Dead letters" columns={['Entry', 'When', 'View', 'Error', 'Status']}>
+            {page.data.items.map((item) => (
+              <tr key={item.id} data-entry={item.id} data-status={item.status}>
+                <th scope="row">
+                  <a href={href(['dlq'], { view, status, entry: item.id })}>{item.id}</a>
+                </th>
+                <td>{time(item.deadLetteredAt)}</td>
+                <td>{item.view ?? <span class="muted">none</span>}</td>
+                <td>
+                  <code>{item.error.code}</code> {item.error.reason}
+                </td>
+                <td class={`status status-${item.status}`}>{item.status}</td>
               </tr>
-            </thead>
-            <tbody>
-              {page.data.items.map((item) => (
-                <tr key={item.id} data-entry={item.id} data-status={item.status}>
-                  <th scope="row">
-                    <a href={href(['dlq'], { view, status, entry: item.id })}>{item.id}</a>
-                  </th>
-                  <td>{time(item.deadLetteredAt)}</td>
-                  <td>{item.view ?? <span class="muted">none</span>}</td>
-                  <td>
-                    <code>{item.error.code}</code> {item.error.reason}
-                  </td>
-                  <td class={`status status-${item.status}`}>{item.status}</td>
-                </tr>
-              ))}
-            </tbody>
+            ))}
           </Table>
           <div class="pager">
             {skip > 0 && (

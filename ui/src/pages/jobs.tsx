@@ -35,22 +35,10 @@ export function JobsPage() {
       {jobs.loading && !jobs.data && <Loading what="jobs" />}
       {jobs.data && list.length === 0 && <p>No job yet.</p>}
       {list.length > 0 && (
-        <Table caption="Jobs">
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Status</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Requested</th>
-              <th scope="col">Action</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((job) => (
-              <JobRow key={job.jobId} job={job} onChange={jobs.reload} />
-            ))}
-          </tbody>
+        <Table caption="Jobs" columns={['Job', 'Kind', 'Status', 'Progress', 'Requested', 'Action']}>
+          {list.map((job) => (
+            <JobRow key={job.jobId} job={job} onChange={jobs.reload} />
+          ))}
         </Table>
       )}
     </div>

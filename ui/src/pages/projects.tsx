@@ -18,28 +18,20 @@ export function ProjectsPage() {
         topics and online store) with its own UI.
       </p>
       <Section title="This deployment" id="deployment">
-        <Table caption="Projects">
-          <thead>
-            <tr>
-              <th scope="col">Project</th>
-              <th scope="col">Apps and their health</th>
-            </tr>
-          </thead>
-          <tbody>
-            <tr data-project={project()}>
-              <th scope="row">{project()}</th>
-              <td>
-                <ul class="apps">
-                  {deployed.map((app) => (
-                    <AppHealth key={app} app={app} />
-                  ))}
-                </ul>
-                {deployed.length < APP_NAMES.length && (
-                  <p class="muted">Not deployed: {APP_NAMES.filter((app) => !deployed.includes(app)).join(', ')}</p>
-                )}
-              </td>
-            </tr>
-          </tbody>
+        <Table caption="Projects" columns={['Project', 'Apps and their health']}>
+          <tr data-project={project()}>
+            <th scope="row">{project()}</th>
+            <td>
+              <ul class="apps">
+                {deployed.map((app) => (
+                  <AppHealth key={app} app={app} />
+                ))}
+              </ul>
+              {deployed.length < APP_NAMES.length && (
+                <p class="muted">Not deployed: {APP_NAMES.filter((app) => !deployed.includes(app)).join(', ')}</p>
+              )}
+            </td>
+          </tr>
         </Table>
       </Section>
     </div>

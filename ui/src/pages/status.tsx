@@ -9,19 +9,10 @@ export function StatusPage() {
     <div>
       <h1>Overview</h1>
       <Section title="Apps">
-        <Table caption="Apps">
-          <thead>
-            <tr>
-              <th scope="col">App</th>
-              <th scope="col">URL</th>
-              <th scope="col">Health</th>
-            </tr>
-          </thead>
-          <tbody>
-            {APP_NAMES.map((app) => (
-              <AppRow key={app} app={app} />
-            ))}
-          </tbody>
+        <Table caption="Apps" columns={['App', 'URL', 'Health']}>
+          {APP_NAMES.map((app) => (
+            <AppRow key={app} app={app} />
+          ))}
         </Table>
       </Section>
       <FreshnessTable />
@@ -49,36 +40,34 @@ export function FreshnessTable() {
   return (
     <Section title="Freshness and lag per view" id="freshness-all">
       {error && <Problem error={error} what="reading the materializer's metrics" />}
-      <Table caption="Freshness per view">
-        <thead>
-          <tr>
-            <th scope="col">View</th>
-            <th scope="col">Rows consumed</th>
-            <th scope="col">Rows/s</th>
-            <th scope="col">Event to online delay</th>
-            <th scope="col">Last write seen</th>
-            <th scope="col">Lag (records)</th>
-            <th scope="col">Dead letters</th>
-          </tr>
-        </thead>
-        <tbody>
-          {views.map((view) => {
-            const live = liveOf(view)!;
-            return (
-              <tr key={view}>
-                <th scope="row">
-                  <a href={href(['feature-views', view])}>{view}</a>
-                </th>
-                <td>{live.latest.rowsConsumed}</td>
-                <td>{live.rowsPerSecond === undefined ? '–' : live.rowsPerSecond.toFixed(1)}</td>
-                <td>{live.recentDelaySeconds === undefined ? '–' : seconds(live.recentDelaySeconds)}</td>
-                <td>{live.lastWriteSeenAt ? time(live.lastWriteSeenAt) : '–'}</td>
-                <td>{live.lagRecords}</td>
-                <td>{live.latest.deadLetters}</td>
-              </tr>
-            );
-          })}
-        </tbody>
+      <Table
+        caption="Freshness per view"
+        columns={[
+          'View',
+          'Rows consumed',
+          'Rows/s',
+          'Event to online delay',
+          'Last write seen',
+          'Lag (records)',
+          'Dead letters',
+        ]}
+      >
+        {views.map((view) => {
+          const live = liveOf(view)!;
+          return (
+            <tr key={view}>
+              <th scope="row">
+                <a href={href(['feature-views', view])}>{view}</a>
+              </th>
+              <td>{live.latest.rowsConsumed}</td>
+              <td>{live.rowsPerSecond === undefined ? '–' : live.rowsPerSecond.toFixed(1)}</td>
+              <td>{live.recentDelaySeconds === undefined ? '–' : seconds(live.recentDelaySeconds)}</td>
+              <td>{live.lastWriteSeenAt ? time(live.lastWriteSeenAt) : '–'}</td>
+              <td>{live.lagRecords}</td>
+              <td>{live.latest.deadLetters}</td>
+            </tr>
+          );
+        })}
       </Table>
       {views.length === 0 && !error && <p class="muted">No view has been materialized yet.</p>}
     </Section>
