@@ -73,6 +73,34 @@ export function Table({
   );
 }
 
+/** A one-line text input inside its label (the label is its accessible name). */
+export function TextField({
+  label,
+  value,
+  placeholder,
+  required,
+  onInput,
+}: {
+  label: string;
+  value: string;
+  placeholder?: string;
+  required?: boolean;
+  onInput(value: string): void;
+}) {
+  return (
+    <label>
+      {label}
+      <input
+        type="text"
+        required={required}
+        value={value}
+        placeholder={placeholder}
+        onInput={(e) => onInput(e.currentTarget.value)}
+      />
+    </label>
+  );
+}
+
 export function Tags({ tags }: { tags?: Record<string, string> }) {
   const entries = Object.entries(tags ?? {});
   if (entries.length === 0) return <span class="muted">none</span>;

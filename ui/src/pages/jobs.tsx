@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import { Loading, Problem, Section, Table, time } from '../components';
-import type { FeatureService } from '../definitions';
+import { Loading, Problem, Section, Table, TextField, time } from '../components';
+import { FeatureChoice, useFeatureChoice } from '../feature-choice';
 import { useAction, useApi } from '../hooks';
 
 interface Job {
@@ -50,14 +50,10 @@ export function JobsPage() {
  * are on the jobs server (a relative one from its working directory, the repo under `featurelog dev`).
  */
 function ExportForm({ onSubmitted }: { onSubmitted(): void }) {
-  const services = useApi<{ items: FeatureService[] }>('registry', '/feature-services');
-  const [mode, setMode] = useState<'service' | 'features'>('service');
-  const [service, setService] = useState('');
-  const [features, setFeatures] = useState('');
+  const choice = useFeatureChoice();
   const [entities, setEntities] = useState('');
   const [output, setOutput] = useState('');
   const submit = useAction<{ jobId: string }>();
-  const chosenService = service || services.data?.items[0]?.name || '';
   return (
     <Section title="Run an export" id="run-export">
       <form
@@ -68,69 +64,33 @@ function ExportForm({ onSubmitted }: { onSubmitted(): void }) {
             method: 'POST',
             body: {
               entities,
-              ...(mode === 'service'
-                ? { service: chosenService }
-                : { features: features.split(/[\s,]+/).filter(Boolean) }),
+              ...(choice.mode === 'service' ? { service: choice.service } : { features: choice.featureList }),
               output,
             },
           });
           if (submitted) onSubmitted();
         }}
       >
-        <label>
-          Entity file on the jobs server (Parquet or CSV with the join keys and event_timestamp)
-          <input
-            type="text"
-            required
-            value={entities}
-            placeholder="entities.csv"
-            onInput={(e) => setEntities(e.currentTarget.value)}
-          />
-        </label>
-        <fieldset>
-          <legend>Features to join</legend>
-          <label class="inline">
-            <input type="radio" name="export-mode" checked={mode === 'service'} onChange={() => setMode('service')} /> A
-            feature service
-          </label>
-          <label class="inline">
-            <input type="radio" name="export-mode" checked={mode === 'features'} onChange={() => setMode('features')} />{' '}
-            Features
-          </label>
-          {mode === 'service' ? (
-            <div class="field">
-              <label for="export-service">Feature service</label>
-              <select id="export-service" value={chosenService} onChange={(e) => setService(e.currentTarget.value)}>
-                {(services.data?.items ?? []).map((s) => (
-                  <option key={s.name} value={s.name}>
-                    {s.name}
-                  </option>
-                ))}
-              </select>
-            </div>
-          ) : (
-            <label>
-              Features (view:feature or view:*, separated by commas)
-              <input
-                type="text"
-                value={features}
-                placeholder="driver_hourly_stats:conv_rate"
-                onInput={(e) => setFeatures(e.currentTarget.value)}
-              />
-            </label>
-          )}
-          {services.error && <Problem error={services.error} what="reading the feature services" />}
-        </fieldset>
-        <label>
-          Output Parquet file on the jobs server
-          <input
-            type="text"
-            required
-            value={output}
-            placeholder="training.parquet"
-            onInput={(e) => setOutput(e.currentTarget.value)}
-          />
-        </label>
+        <TextField
+          label="Entity file on the jobs server (Parquet or CSV with the join keys and event_timestamp)"
+          required
+          value={entities}
+          placeholder="entities.csv"
+          onInput={setEntities}
+        />
+        <FeatureChoice
+          choice={choice}
+          legend="Features to join"
+          name="export"
+          featuresLabel="Features (view:feature or view:*, separated by commas)"
+        />
+        <TextField
+          label="Output Parquet file on the jobs server"
+          required
+          value={output}
+          placeholder="training.parquet"
+          onInput={setOutput}
+        />
         <button type="submit" disabled={submit.running}>
           Start the export
         </button>

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { apiKey, appUrl } from '../api';
 import { Problem, Section, Table } from '../components';
-import type { FeatureService } from '../definitions';
-import { useAction, useApi } from '../hooks';
+import { FeatureChoice, useFeatureChoice } from '../feature-choice';
+import { useAction } from '../hooks';
 
 interface OnlineResponse {
   metadata: { feature_names: string[] };
@@ -33,21 +33,15 @@ export function parseEntities(text: string): Record<string, Array<string | numbe
 
 /** `#/lookup`: one online request, its values and statuses, and the same request as code. */
 export function LookupPage() {
-  const services = useApi<{ items: FeatureService[] }>('registry', '/feature-services');
-  const [mode, setMode] = useState<'service' | 'features'>('service');
-  const [service, setService] = useState('');
-  const [features, setFeatures] = useState('');
+  const choice = useFeatureChoice();
   const [entities, setEntities] = useState('driver_id=1001,1002');
   const [full, setFull] = useState(false);
   const [inputError, setInputError] = useState<string | undefined>();
   const lookup = useAction<OnlineResponse>();
-  const chosenService = service || services.data?.items[0]?.name || '';
   let body: Record<string, unknown> | undefined;
   try {
     body = {
-      ...(mode === 'service'
-        ? { feature_service: chosenService }
-        : { features: features.split(/[\s,]+/).filter(Boolean) }),
+      ...(choice.mode === 'service' ? { feature_service: choice.service } : { features: choice.featureList }),
       entities: parseEntities(entities),
       ...(full ? { full_feature_names: true } : {}),
     };
@@ -71,40 +65,12 @@ export function LookupPage() {
           if (body) await lookup.run('serving', '/get-online-features', { method: 'POST', body });
         }}
       >
-        <fieldset>
-          <legend>What to read</legend>
-          <label class="inline">
-            <input type="radio" name="mode" checked={mode === 'service'} onChange={() => setMode('service')} /> A
-            feature service
-          </label>
-          <label class="inline">
-            <input type="radio" name="mode" checked={mode === 'features'} onChange={() => setMode('features')} />{' '}
-            Features
-          </label>
-          {mode === 'service' ? (
-            <div class="field">
-              <label for="lookup-service">Feature service</label>
-              <select id="lookup-service" value={chosenService} onChange={(e) => setService(e.currentTarget.value)}>
-                {(services.data?.items ?? []).map((s) => (
-                  <option key={s.name} value={s.name}>
-                    {s.name}
-                  </option>
-                ))}
-              </select>
-            </div>
-          ) : (
-            <label>
-              Features (view:feature, separated by commas)
-              <input
-                type="text"
-                value={features}
-                placeholder="driver_hourly_stats:conv_rate"
-                onInput={(e) => setFeatures(e.currentTarget.value)}
-              />
-            </label>
-          )}
-          {services.error && <Problem error={services.error} what="reading the feature services" />}
-        </fieldset>
+        <FeatureChoice
+          choice={choice}
+          legend="What to read"
+          name="lookup"
+          featuresLabel="Features (view:feature, separated by commas)"
+        />
         <label>
           Entities (one join key per line: key=value,value,…)
           <textarea rows={3} value={entities} onInput={(e) => setEntities(e.currentTarget.value)} />
