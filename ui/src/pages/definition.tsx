@@ -262,24 +262,17 @@ function History({
                 <td>{time(v.appliedAt)}</td>
                 <td>{v.op}</td>
                 <td>{v.author ?? <span class="muted">unknown</span>}</td>
-                <td>
-                  <input
-                    type="radio"
-                    name="diff-from"
-                    aria-label={`diff from offset ${v.offset}`}
-                    checked={v.offset === from}
-                    onChange={() => setPicked({ from: v.offset, to })}
-                  />
-                </td>
-                <td>
-                  <input
-                    type="radio"
-                    name="diff-to"
-                    aria-label={`diff to offset ${v.offset}`}
-                    checked={v.offset === to}
-                    onChange={() => setPicked({ from, to: v.offset })}
-                  />
-                </td>
+                {(['from', 'to'] as const).map((end) => (
+                  <td key={end}>
+                    <input
+                      type="radio"
+                      name={`diff-${end}`}
+                      aria-label={`diff ${end} offset ${v.offset}`}
+                      checked={v.offset === (end === 'from' ? from : to)}
+                      onChange={() => setPicked({ from, to, [end]: v.offset })}
+                    />
+                  </td>
+                ))}
                 <td>
                   <a href={href([segment, name], { version: String(v.offset + 1) })}>as of version {v.offset + 1}</a>
                 </td>
