@@ -45,6 +45,13 @@ export interface ViewFreshness {
   newestEventSeconds?: number;
 }
 
+/** The metrics a view has one figure of, as the last sample read gives it, and where each goes. */
+const ONE_PER_VIEW = new Map<string, 'delaySum' | 'delayCount' | 'newestEventSeconds'>([
+  ['featurelog_materializer_freshness_seconds_sum', 'delaySum'],
+  ['featurelog_materializer_freshness_seconds_count', 'delayCount'],
+  ['featurelog_materializer_newest_event_timestamp_seconds', 'newestEventSeconds'],
+]);
+
 export function viewFreshness(samples: readonly Sample[], project: string): Map<string, ViewFreshness> {
   const views = new Map<string, ViewFreshness>();
   const of = (view: string) => {
@@ -64,13 +71,12 @@ export function viewFreshness(samples: readonly Sample[], project: string): Map<
   for (const sample of samples) {
     const view = sample.labels.view ?? viewOfTopic(sample.labels.topic ?? '');
     if (view === undefined) continue;
+    const figure = ONE_PER_VIEW.get(sample.name);
+    if (figure !== undefined) {
+      of(view)[figure] = sample.value;
+      continue;
+    }
     switch (sample.name) {
-      case 'featurelog_materializer_freshness_seconds_sum':
-        of(view).delaySum = sample.value;
-        break;
-      case 'featurelog_materializer_freshness_seconds_count':
-        of(view).delayCount = sample.value;
-        break;
       case 'featurelog_materializer_rows_total':
         of(view).rowsConsumed += sample.value;
         if (sample.labels.outcome === 'won') of(view).rowsWon += sample.value;
@@ -90,9 +96,6 @@ export function viewFreshness(samples: readonly Sample[], project: string): Map<
         else lag.push({ topic, partition, records: sample.value });
         break;
       }
-      case 'featurelog_materializer_newest_event_timestamp_seconds':
-        of(view).newestEventSeconds = sample.value;
-        break;
       case 'featurelog_materializer_dead_letters_total':
         of(view).deadLetters += sample.value;
         break;
