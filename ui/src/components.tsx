@@ -73,6 +73,26 @@ export function Table({
   );
 }
 
+/** A long list shows `shown` items; this button shows `page` more while some are hidden. */
+export function ShowMore({
+  total,
+  shown,
+  page,
+  onMore,
+}: {
+  total: number;
+  shown: number;
+  page: number;
+  onMore(shown: number): void;
+}) {
+  if (total <= shown) return null;
+  return (
+    <button type="button" onClick={() => onMore(shown + page)}>
+      Show {Math.min(page, total - shown)} more
+    </button>
+  );
+}
+
 /** A one-line text input inside its label (the label is its accessible name). */
 export function TextField({
   label,

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import { Loading, Problem, Table, Tags } from '../components';
+import { Loading, Problem, ShowMore, Table, Tags } from '../components';
 import { KINDS, matches, searchText, type AnyDefinition, type FeatureView, type KindSegment } from '../definitions';
 import { href, useApi, type Route } from '../hooks';
 
@@ -113,11 +113,7 @@ export function CatalogPage({ route }: { route: Route }) {
               </tr>
             ))}
           </Table>
-          {found.length > shown && (
-            <button type="button" onClick={() => setShown(shown + PAGE)}>
-              Show {Math.min(PAGE, found.length - shown)} more
-            </button>
-          )}
+          <ShowMore total={found.length} shown={shown} page={PAGE} onMore={setShown} />
         </>
       )}
     </div>

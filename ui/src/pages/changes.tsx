@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Loading, Problem, Table, time } from '../components';
+import { Loading, Problem, ShowMore, Table, time } from '../components';
 import { KINDS } from '../definitions';
 import { href, useApi } from '../hooks';
 
@@ -71,11 +71,7 @@ export function ChangesPage() {
               </tr>
             ))}
           </Table>
-          {applies.length > shown && (
-            <button type="button" onClick={() => setShown(shown + PAGE)}>
-              Show {Math.min(PAGE, applies.length - shown)} more
-            </button>
-          )}
+          <ShowMore total={applies.length} shown={shown} page={PAGE} onMore={setShown} />
         </>
       )}
     </div>

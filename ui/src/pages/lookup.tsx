@@ -100,28 +100,17 @@ function Results({ response }: { response: OnlineResponse }) {
   const rows = response.results[0]?.values.length ?? 0;
   return (
     <Section title="Values and statuses" id="lookup-results">
-      <Table caption="Online features">
-        <thead>
-          <tr>
-            {names.map((name) => (
-              <th key={name} scope="col">
-                {name}
-              </th>
+      <Table caption="Online features" columns={names}>
+        {Array.from({ length: rows }, (_, row) => (
+          <tr key={row}>
+            {response.results.map((column, i) => (
+              <td key={i} class={column.statuses[row] === 'PRESENT' ? '' : 'bad'}>
+                {JSON.stringify(column.values[row])}
+                <div class="muted status-text">{column.statuses[row]}</div>
+              </td>
             ))}
           </tr>
-        </thead>
-        <tbody>
-          {Array.from({ length: rows }, (_, row) => (
-            <tr key={row}>
-              {response.results.map((column, i) => (
-                <td key={i} class={column.statuses[row] === 'PRESENT' ? '' : 'bad'}>
-                  {JSON.stringify(column.values[row])}
-                  <div class="muted status-text">{column.statuses[row]}</div>
-                </td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
+        ))}
       </Table>
     </Section>
   );
