@@ -1,15 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { avroType, encodeRow, LocalSchemaRegistry } from '@featurelog/avro';
-import { encodeEntityKey, topicNames, valueSubject } from '@featurelog/domain';
+import { valueSubject } from '@featurelog/domain';
 import { JsonHttpClient, RemoteEventLog } from '@featurelog/runtime';
 import { waitFor } from '@featurelog/testing';
 import { DEMO_VIEW, runCli, startDev, type RunningDev } from '../../../tools/quickstart/demo';
+import { initRepoWithKeys, unknownSchemaPoison } from '../../../tools/quickstart/demo.test-kit';
 
 /**
  * The web UI in a real browser: Debian's Chromium driven by playwright-core (no browser download),
@@ -53,18 +53,10 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
     const parent = await mkdtemp(join(tmpdir(), 'featurelog-ui-'));
     cleanup.push(() => rm(parent, { recursive: true, force: true }));
     repo = join(parent, 'repo');
-    assert.equal((await runCli(['init', repo], parent)).code, 0);
-    await appendFile(
-      join(repo, 'featurelog.yaml'),
-      [
-        '',
-        'serving:',
-        '  apiKeys:',
-        '    - { name: ui-user, key: "${FL_UI_KEY}", scopes: [read, push, apply, jobs, admin] }',
-        '    - { name: reader, key: "${FL_READ_KEY}", scopes: [read] }',
-        '',
-      ].join('\n'),
-    );
+    await initRepoWithKeys(repo, parent, [
+      { name: 'ui-user', variable: 'FL_UI_KEY', scopes: ['read', 'push', 'apply', 'jobs', 'admin'] },
+      { name: 'reader', variable: 'FL_READ_KEY', scopes: ['read'] },
+    ]);
     Object.assign(process.env, { FL_UI_KEY: KEY, FL_READ_KEY: READ_ONLY_KEY, FEATURELOG_API_KEY: KEY });
     dev = await startDev(repo);
     cleanup.push(() => dev.stop());
@@ -341,17 +333,6 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
   });
 
   it('lists a poison record’s dead letters, shows one, and redrives it once its schema is back', async () => {
-    const topic = topicNames.features('drivers', { name: DEMO_VIEW, version: 1 });
-    const schemas = await LocalSchemaRegistry.open({ directory: join(repo, '.featurelog', 'schemas') });
-    cleanup.push(() => schemas.close());
-    const rowSchema = (await schemas.latestVersion(valueSubject(topic)))!.schema as { fields: object[] };
-    const producerSchema = {
-      ...rowSchema,
-      fields: [...rowSchema.fields, { name: 'source_app', type: ['null', 'string'], default: null }],
-    };
-    const ids: number[] = [];
-    for (const subject of await schemas.listSubjects()) ids.push((await schemas.latestVersion(subject))!.id);
-    const unknownId = Math.max(...ids) + 1;
     const row = {
       driver_id: 4242,
       event_timestamp: Date.now() * 1000,
@@ -360,14 +341,11 @@ describe('the web UI on featurelog dev (example repo, API keys on), in Chromium'
       avg_daily_trips: 42,
       source_app: 'app',
     };
+    const { topic, schemas, producerSchema, unknownId, record } = await unknownSchemaPoison(repo, row);
+    cleanup.push(() => schemas.close());
     const log = new RemoteEventLog(dev.record, { apiKey: KEY });
     cleanup.push(() => log.close());
-    await log.append(topic, [
-      {
-        key: Buffer.from(encodeEntityKey([{ name: 'driver_id', type: 'int64' }], row)),
-        value: encodeRow(unknownId, avroType(producerSchema), row),
-      },
-    ]);
+    await log.append(topic, [record]);
 
     await page.goto(`${ui}/#/dlq`);
     const dead = page.locator('tr[data-status="dead"]');

@@ -1,10 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonHttpClient } from '@featurelog/runtime';
 import { DEMO_VIEW, runCli, startDev } from '../../../../tools/quickstart/demo';
+import { initRepoWithKeys } from '../../../../tools/quickstart/demo.test-kit';
 
 /** The project's keys, each from its own variable as featurelog.yaml names them. */
 const KEYS = {
@@ -46,20 +47,12 @@ describe('featurelog dev with API keys: every surface, the CLI, and no key in an
       outputs.push(result.stdout, result.stderr);
       return result;
     };
-    assert.equal((await runCli(['init', repo], parent)).code, 0);
-    await appendFile(
-      join(repo, 'featurelog.yaml'),
-      [
-        '',
-        'serving:',
-        '  apiKeys:',
-        '    - { name: operator, key: "${FL_ADMIN_KEY}", scopes: [admin] }',
-        '    - { name: model, key: "${FL_READ_KEY}", scopes: [read] }',
-        '    - { name: backend, key: "${FL_PUSH_KEY}", scopes: [push] }',
-        '    - { name: trainer, key: "${FL_JOBS_KEY}", scopes: [jobs] }',
-        '',
-      ].join('\n'),
-    );
+    await initRepoWithKeys(repo, parent, [
+      { name: 'operator', variable: 'FL_ADMIN_KEY', scopes: ['admin'] },
+      { name: 'model', variable: 'FL_READ_KEY', scopes: ['read'] },
+      { name: 'backend', variable: 'FL_PUSH_KEY', scopes: ['push'] },
+      { name: 'trainer', variable: 'FL_JOBS_KEY', scopes: ['jobs'] },
+    ]);
 
     // Unset key variables fail only what checks keys, naming the variable.
     const plan = await cli(['plan']);

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEntityKey, topicNames, valueSubject, type EntityDefinition } from '@featurelog/domain';
-import { avroType, encodeRow, LocalSchemaRegistry } from '@featurelog/avro';
+import { valueSubject } from '@featurelog/domain';
 import type { DeadLetterPage, JobState, RedriveResult } from '@featurelog/jobs';
 import { JsonHttpClient, RemoteEventLog } from '@featurelog/runtime';
 import { waitFor } from '@featurelog/testing';
 import { DEMO_VIEW, runCli, runDemo, startDev, type DemoResult } from '../../../../tools/quickstart/demo';
+import { unknownSchemaPoison } from '../../../../tools/quickstart/demo.test-kit';
 
 /**
  * Jobs and dead letters against the real apps: `featurelog dev` on the example repo (embedded
@@ -18,8 +18,6 @@ const cleanup: Array<() => Promise<unknown>> = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step().catch(() => undefined);
 });
-
-const DRIVER: EntityDefinition = { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] };
 
 function json<T>(result: { code: number; stdout: string; stderr: string }): T {
   try {
@@ -148,20 +146,8 @@ describe('jobs and dead letters on featurelog dev', () => {
 
   it('a poison record is listed, shown, fails again until its schema is back, then is redriven once and served', async () => {
     const jobsUrl = demo.dev.urls.jobs!;
-    const topic = topicNames.features('drivers', { name: DEMO_VIEW, version: 1 });
     // The cause: a producer wrote with a schema id the project's schema registry does not know (it
     // registered its newer schema elsewhere, or the registry lost it). The fix: register it here.
-    const schemas = await LocalSchemaRegistry.open({ directory: join(demo.repoDir, '.featurelog', 'schemas') });
-    cleanup.push(() => schemas.close());
-    const current = (await schemas.latestVersion(valueSubject(topic)))!;
-    const rowSchema = current.schema as { fields: object[] };
-    const producerSchema = {
-      ...rowSchema,
-      fields: [...rowSchema.fields, { name: 'source_app', type: ['null', 'string'], default: null }],
-    };
-    const ids: number[] = [];
-    for (const subject of await schemas.listSubjects()) ids.push((await schemas.latestVersion(subject))!.id);
-    const unknownId = Math.max(...ids) + 1;
     const row = {
       driver_id: 4242,
       event_timestamp: Date.now() * 1000,
@@ -170,14 +156,11 @@ describe('jobs and dead letters on featurelog dev', () => {
       avg_daily_trips: 42,
       source_app: 'app',
     };
+    const { topic, schemas, producerSchema, unknownId, record } = await unknownSchemaPoison(demo.repoDir, row);
+    cleanup.push(() => schemas.close());
     const log = new RemoteEventLog(demo.dev);
     cleanup.push(() => log.close());
-    const [poison] = await log.append(topic, [
-      {
-        key: Buffer.from(encodeEntityKey(DRIVER.joinKeys, row)),
-        value: encodeRow(unknownId, avroType(producerSchema), row),
-      },
-    ]);
+    const [poison] = await log.append(topic, [record]);
 
     let page: DeadLetterPage | undefined;
     await waitFor(
