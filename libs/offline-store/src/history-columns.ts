@@ -1,6 +1,6 @@
 import { FeaturelogError, listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
-import { scanSegmentRowGroups } from './segment-column-scan';
-import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentColumn, type SegmentSchema } from './segment-schema';
+import { readHistoryColumns, scanSegmentRowGroups } from './segment-column-scan';
+import type { SegmentColumn, SegmentSchema } from './segment-schema';
 import type { ColumnKey, HistoryColumns } from '@featurelog/pit';
 import { sortableEntityKey } from './sortable-entity-key';
 
@@ -78,16 +78,17 @@ export async function* readSegmentColumns(
   });
   const featureValue = featureValueConverter(featureTypes);
   const keyNames = schema.joinKeys.map((key) => key.name);
-  for await (const { rows, read } of scanSegmentRowGroups(path, { rawMicros: true })) {
-    const [keys, events, created, partitions, offsets, appended, values] = await Promise.all([
-      Promise.all(keyNames.map(read)),
-      read(SYS.eventTimestamp),
-      read(SYS.createdTimestamp),
-      read(SYS.partition),
-      read(SYS.offset),
-      withAppendTime ? read(SYS.appendTime) : undefined,
-      Promise.all(features.map(read)),
-    ]);
+  for await (const group of scanSegmentRowGroups(path, { rawMicros: true })) {
+    const { rows } = group;
+    const {
+      keys,
+      events,
+      created,
+      partitions,
+      offsets,
+      appended,
+      features: values,
+    } = await readHistoryColumns(group, keyNames, features, withAppendTime);
     let kept: number[] | undefined;
     if (keep !== undefined) {
       kept = [];

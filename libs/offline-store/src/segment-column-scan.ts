@@ -3,12 +3,43 @@ import { zstdDecompressSync } from 'node:zlib';
 import { FeaturelogError } from '@featurelog/domain';
 import { parquetMetadataAsync, parquetScan } from 'hyparquet';
 import { parquetFileBuffer } from './parquet-file-buffer';
+import { SEGMENT_SYSTEM_COLUMNS as SYS } from './segment-schema';
 
 /** One row group of a segment being scanned: its row count and a reader of its columns. */
 export interface SegmentRowGroup {
   rows: number;
   /** The decoded values of one column of this row group (a typed array for numbers where Parquet allows). */
   read(column: string): Promise<ArrayLike<unknown>>;
+}
+
+/** The columns of a row group a history reader needs, each read once and side by side. */
+export interface HistoryColumnsRead {
+  keys: Array<ArrayLike<unknown>>;
+  events: ArrayLike<unknown>;
+  created: ArrayLike<unknown>;
+  partitions: ArrayLike<unknown>;
+  offsets: ArrayLike<unknown>;
+  appended: ArrayLike<unknown> | undefined;
+  features: Array<ArrayLike<unknown>>;
+}
+
+/** Reads the join keys, the system columns (append time if asked) and these features of a row group. */
+export async function readHistoryColumns(
+  { read }: SegmentRowGroup,
+  keyNames: readonly string[],
+  featureNames: readonly string[],
+  withAppendTime: boolean,
+): Promise<HistoryColumnsRead> {
+  const [keys, events, created, partitions, offsets, appended, features] = await Promise.all([
+    Promise.all(keyNames.map(read)),
+    read(SYS.eventTimestamp),
+    read(SYS.createdTimestamp),
+    read(SYS.partition),
+    read(SYS.offset),
+    withAppendTime ? read(SYS.appendTime) : undefined,
+    Promise.all(featureNames.map(read)),
+  ]);
+  return { keys, events, created, partitions, offsets, appended, features };
 }
 
 export interface SegmentScanOptions {

@@ -1,7 +1,7 @@
 import { listElementType, type FeatureValue } from '@featurelog/domain';
-import { SEGMENT_SYSTEM_COLUMNS as SYS, type SegmentSchema } from './segment-schema';
+import type { SegmentSchema } from './segment-schema';
 import { plain } from './history-columns';
-import { scanSegmentRowGroups } from './segment-column-scan';
+import { readHistoryColumns, scanSegmentRowGroups } from './segment-column-scan';
 import type { HistoryRow } from '@featurelog/pit';
 import { sortableEntityKey } from './sortable-entity-key';
 
@@ -37,16 +37,11 @@ export async function* readSegmentHistory(
   const listFeatures = new Set(
     schema.features.filter((feature) => listElementType(feature.type) !== undefined).map((feature) => feature.name),
   );
-  for await (const { rows, read } of scanSegmentRowGroups(path)) {
-    const [keys, events, created, partitions, offsets, appended, features] = await Promise.all([
-      Promise.all(keyNames.map(read)),
-      read(SYS.eventTimestamp),
-      read(SYS.createdTimestamp),
-      read(SYS.partition),
-      read(SYS.offset),
-      read(SYS.appendTime),
-      Promise.all(featureNames.map(read)),
-    ]);
+  for await (const group of scanSegmentRowGroups(path)) {
+    const { rows } = group;
+    const columns = await readHistoryColumns(group, keyNames, featureNames, true);
+    const { keys, events, created, partitions, offsets, features } = columns;
+    const appended = columns.appended!;
     for (let start = 0; start < rows; start += batchSize) {
       const end = Math.min(rows, start + batchSize);
       const batch: KeyedHistoryRow[] = [];
