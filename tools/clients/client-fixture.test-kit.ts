@@ -184,6 +184,8 @@ export async function startClientFixture(mode: FixtureMode): Promise<ClientFixtu
   };
   try {
     const { urls } = dev.record;
+    if (urls.jobs === undefined) throw new Error('featurelog dev did not name the jobs app in dev.json');
+    const jobsUrl = urls.jobs;
     await withApiKey(adminKey, async () => {
       for (const args of [['apply'], ['ingest', DEMO_VIEW, 'data/driver_stats.parquet']]) {
         const result = await runCli(args, repoDir);
@@ -228,7 +230,7 @@ export async function startClientFixture(mode: FixtureMode): Promise<ClientFixtu
     const env: Record<string, string> = {
       FEATURELOG_SERVING_URL: urls.serving,
       FEATURELOG_REGISTRY_URL: urls.registry,
-      FEATURELOG_JOBS_URL: urls.jobs,
+      FEATURELOG_JOBS_URL: jobsUrl,
       FEATURELOG_API_KEY: clientKey,
       FEATURELOG_PROJECT: project,
       FEATURELOG_REPO: repoDir,
