@@ -102,22 +102,22 @@ func (c *Client) call(ctx context.Context, method, url string, body []byte) ([]b
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if err := c.sleep(ctx, attempt); err != nil {
-				last.Attempts = attempt
-				return nil, cancelled(err, last, c.apiKey)
+				return nil, cancelled(err, last, attempt, c.apiKey)
 			}
 		}
 		answer, err := c.attempt(ctx, method, url, body)
 		if err == nil {
 			return answer, nil
 		}
-		last = err
-		if !err.Retriable || attempt >= c.retries || ctx.Err() != nil {
-			err.Attempts = attempt + 1
-			if ctx.Err() != nil && err.StatusCode == 0 {
-				return nil, cancelled(ctx.Err(), err, c.apiKey)
-			}
+		err.Attempts = attempt + 1
+		// The caller's own context ended during the attempt: not a failure of the service.
+		if ctx.Err() != nil && err.StatusCode == 0 {
+			return nil, cancelled(ctx.Err(), last, attempt+1, c.apiKey)
+		}
+		if !err.Retriable || attempt >= c.retries {
 			return nil, err
 		}
+		last = err
 	}
 }
 
@@ -243,13 +243,12 @@ func messageText(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// cancelled: the caller's context ended (while waiting to retry, or during an attempt).
-func cancelled(err error, last *Error, key string) *Error {
+// cancelled: the caller's context ended (while waiting to retry, or during an attempt); the
+// error of the attempt before, if any, is said too.
+func cancelled(err error, last *Error, attempts int, key string) *Error {
 	message := err.Error()
-	attempts := 1
 	if last != nil {
-		message += "; last error: " + last.Error()
-		attempts = last.Attempts
+		message += "; the attempt before failed with " + last.Error()
 	}
 	return &Error{Code: "CANCELLED", Message: redact(message, key), Attempts: attempts, cause: err}
 }

@@ -34,6 +34,10 @@ type definitions struct {
 	} `json:"objects"`
 }
 
+// minRefetch spaces the reads of the registry for a column it does not know: were the registry app
+// behind the serving app for a while, it is not read on every request.
+const minRefetch = time.Second
+
 // typeCache holds the registry's definitions for a while; one fetch at a time.
 type typeCache struct {
 	ttl       time.Duration
@@ -63,7 +67,7 @@ func (t *typeCache) resolve(ctx context.Context, c *Client, request Request, nam
 		}
 	}
 	known, complete := t.current.columns(request, names)
-	if !complete && !fresh && t.fetch(ctx, c) == nil {
+	if !complete && !fresh && time.Since(t.fetchedAt) >= minRefetch && t.fetch(ctx, c) == nil {
 		known, _ = t.current.columns(request, names)
 	}
 	return known, nil
