@@ -65,7 +65,13 @@ func WithRetries(n int, backoff time.Duration) Option {
 
 // WithHTTPClient uses c for every request (transport, proxies, TLS). Its own Timeout, if any, adds
 // to WithTimeout's. Default: a client of its own with http.DefaultTransport.
-func WithHTTPClient(c *http.Client) Option { return func(cl *Client) { cl.http = c } }
+func WithHTTPClient(c *http.Client) Option {
+	return func(cl *Client) {
+		if c != nil {
+			cl.http = c
+		}
+	}
+}
 
 // WithRegistry names the registry app (e.g. http://127.0.0.1:6570): the client then reads the
 // feature views and services from it (GET /definitions, the same API key) and decodes every column
