@@ -1,3 +1,3 @@
 module github.com/featurelog/featurelog/clients/go
 
-go 1.26
+go 1.24
