@@ -68,6 +68,7 @@ type fakeApps struct {
 	definitions atomic.Int32
 	lastBody    atomic.Value // []byte
 	lastAuth    atomic.Value // string
+	registry    atomic.Value // string: the /definitions answer, definitionsJSON unless set
 }
 
 func newFakeApps(t *testing.T, online func(w http.ResponseWriter, r *http.Request, attempt int)) *fakeApps {
@@ -78,7 +79,11 @@ func newFakeApps(t *testing.T, online func(w http.ResponseWriter, r *http.Reques
 		case "/definitions":
 			f.definitions.Add(1)
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, definitionsJSON)
+			body, _ := f.registry.Load().(string)
+			if body == "" {
+				body = definitionsJSON
+			}
+			_, _ = io.WriteString(w, body)
 		case "/get-online-features":
 			body, _ := io.ReadAll(r.Body)
 			f.lastBody.Store(body)
@@ -634,5 +639,24 @@ func TestFloat32DecodesTheShortestDecimals(t *testing.T) {
 		if err != nil || got.(float32) != want || math.Signbit(float64(got.(float32))) != math.Signbit(float64(want)) {
 			t.Errorf("%s: %v, %v", text, got, err)
 		}
+	}
+}
+
+func TestRereadsTheRegistryWhenAValueIsNotOfItsCachedType(t *testing.T) {
+	f := newFakeApps(t, answer(`{"metadata":{"feature_names":["b"]},"results":[`+column(`"yes"`, `"PRESENT"`, at)+`]}`))
+	c := NewClient(f.server.URL, WithRegistry(f.server.URL))
+	request := Request{Features: []string{"all:b"}}
+	if _, err := c.GetOnlineFeatures(context.Background(), request); err == nil {
+		t.Fatal("a string decoded as a bool")
+	}
+	// The view's feature became a string (a new version of the view).
+	f.registry.Store(strings.Replace(definitionsJSON, `{"name":"b","type":"bool"}`, `{"name":"b","type":"string"}`, 1))
+	c.types.fetchedAt = c.types.fetchedAt.Add(-minRefetch)
+	resp, err := c.GetOnlineFeatures(context.Background(), request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := resp.Value(0, "all:b"); v != "yes" || f.definitions.Load() != 2 {
+		t.Errorf("value %#v after %d registry reads", v, f.definitions.Load())
 	}
 }

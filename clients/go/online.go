@@ -88,7 +88,19 @@ func (c *Client) GetOnlineFeatures(ctx context.Context, request Request) (*Respo
 	} else {
 		types = referencesFromRequest(request, wire.Metadata.FeatureNames)
 	}
-	return decodeResponse(&wire, types)
+	response, err := decodeResponse(&wire, types)
+	// A value not of its cached type: the type may have changed since (a new view version); read
+	// the registry again (at most once a second) before calling the answer malformed.
+	if err != nil && c.registryURL != "" && c.types.refresh(ctx, c) {
+		if types, err = c.types.resolve(ctx, c, request, wire.Metadata.FeatureNames); err != nil {
+			return nil, err
+		}
+		response, err = decodeResponse(&wire, types)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return response, nil
 }
 
 func requestBody(request Request) ([]byte, error) {

@@ -73,6 +73,14 @@ func (t *typeCache) resolve(ctx context.Context, c *Client, request Request, nam
 	return known, nil
 }
 
+// refresh reads the registry again unless it was read less than minRefetch ago; it says whether
+// there are new definitions.
+func (t *typeCache) refresh(ctx context.Context, c *Client) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return time.Since(t.fetchedAt) >= minRefetch && t.fetch(ctx, c) == nil
+}
+
 func (t *typeCache) fetch(ctx context.Context, c *Client) error {
 	answer, err := c.call(ctx, "GET", c.registryURL+"/definitions", nil)
 	if err != nil {
