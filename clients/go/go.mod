@@ -1,0 +1,3 @@
+module github.com/featurelog/featurelog/clients/go
+
+go 1.24
