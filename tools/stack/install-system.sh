@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Parquet-reading tests need on a Debian 12
 # machine, skipping anything already present (safe to run on every CI start):
-#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl, chromium
+#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl, chromium,
+#     golang-go (only where no Go is installed)
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
 #   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
 #     Compose file schema without an engine (tools/stack/compose.unit.spec.ts)
@@ -38,6 +39,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # The web UI's browser tests (apps/ui/src/ui.e2e.spec.ts) drive Debian's Chromium: no browser download.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The Go client's tests (clients/go, Go 1.24+): this machine kind has Go; Debian's is the fallback.
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 if ! command -v "$(python_bin)" >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
 elif ! "$(python_bin)" -c 'import ensurepip, venv' >/dev/null 2>&1; then
