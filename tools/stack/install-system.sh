@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Parquet-reading tests need on a Debian 12
 # machine, skipping anything already present (safe to run on every CI start):
-#   - Debian packages: redis-server, openjdk-17-jre-headless (if no Java 17+), maven, openssl, chromium,
+#   - Debian packages: redis-server, openjdk-17-jdk-headless (if no Java 17+ JDK), maven, openssl, chromium,
 #     golang-go (only where no Go is installed)
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
 #   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
@@ -31,7 +31,8 @@ python_bin() {
 # --- Debian packages --------------------------------------------------------
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-java_ok || missing+=(openjdk-17-jre-headless)
+# A JDK, not only a runtime: the Java client (clients/java) is compiled by its `mvn test`.
+{ java_ok && command -v javac >/dev/null 2>&1; } || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # makes the stack's CA and server certificate at every up (the secured listeners)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
