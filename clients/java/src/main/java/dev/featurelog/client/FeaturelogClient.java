@@ -25,6 +25,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -95,21 +96,23 @@ public final class FeaturelogClient {
 
   /** Online features for the request's entity rows; retries retriable failures as configured. */
   public OnlineFeaturesResponse getOnlineFeatures(OnlineFeaturesRequest request) {
+    HttpRequest httpRequest = onlineRequest(request);
+    return toResponse(withRetries(() -> send(httpRequest, "serving")), request);
+  }
+
+  private HttpRequest onlineRequest(OnlineFeaturesRequest request) {
     Objects.requireNonNull(request, "request");
     if (request.entities().isEmpty()) {
       throw new IllegalArgumentException("the request has no entities: call .entities(Map.of(joinKey, values))");
     }
-    byte[] body = requestBody(request);
-    HttpResponse<byte[]> answer =
-        withRetries(
-            () ->
-                send(
-                    authorized(HttpRequest.newBuilder(onlineFeaturesUri))
-                        .header("Content-Type", "application/json")
-                        .header("Accept", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofByteArray(body))
-                        .build(),
-                    "serving"));
+    return authorized(HttpRequest.newBuilder(onlineFeaturesUri))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(requestBody(request)))
+        .build();
+  }
+
+  private OnlineFeaturesResponse toResponse(HttpResponse<byte[]> answer, OnlineFeaturesRequest request) {
     long version = answer.headers().firstValue(REGISTRY_VERSION_HEADER).map(FeaturelogClient::parseVersion).orElse(-1L);
     JsonNode json = readJson(answer, "serving");
     Map<String, ValueType> types = definitionsUri == null ? Map.of() : typesAt(version).columnTypes(request);
@@ -132,21 +135,40 @@ public final class FeaturelogClient {
   }
 
   /**
-   * {@link #getOnlineFeatures(OnlineFeaturesRequest)} on the client's executor (its own daemon
-   * threads unless {@link Builder#executor} gave one): the future fails with the same
-   * {@link FeaturelogException}, unwrapped.
+   * {@link #getOnlineFeatures(OnlineFeaturesRequest)} without blocking a thread on the network: the
+   * HttpClient's own asynchronous send, retries scheduled after their backoff, the answer decoded on
+   * the client's executor (its own daemon threads unless {@link Builder#executor} gave one; reading
+   * the registry's definitions, when due, happens there too). The future fails with the same
+   * {@link FeaturelogException}; a request the client refuses (IllegalArgumentException) is thrown
+   * at once.
    */
   public CompletableFuture<OnlineFeaturesResponse> getOnlineFeaturesAsync(OnlineFeaturesRequest request) {
-    CompletableFuture<OnlineFeaturesResponse> future = new CompletableFuture<>();
-    executor.execute(
-        () -> {
-          try {
-            future.complete(getOnlineFeatures(request));
-          } catch (RuntimeException | Error e) {
-            future.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
-          }
-        });
-    return future;
+    HttpRequest httpRequest = onlineRequest(request);
+    return sendAsync(httpRequest, "serving", 0).thenApplyAsync(answer -> toResponse(answer, request), executor);
+  }
+
+  /** One attempt and, after a retriable failure, the next ones, each after its backoff. */
+  private CompletableFuture<HttpResponse<byte[]>> sendAsync(HttpRequest request, String app, int done) {
+    return http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray())
+        .handle(
+            (answer, error) -> {
+              FeaturelogException failure;
+              if (error != null) {
+                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                failure = cause instanceof Exception ? failureOf((Exception) cause, request, app) : null;
+                if (failure == null) return CompletableFuture.<HttpResponse<byte[]>>failedFuture(cause);
+              } else if (answer.statusCode() >= 200 && answer.statusCode() < 300) {
+                return CompletableFuture.completedFuture(answer);
+              } else {
+                failure = errorOf(answer, app);
+              }
+              if (done >= retries || !shouldRetry(failure)) {
+                return CompletableFuture.<HttpResponse<byte[]>>failedFuture(failure);
+              }
+              Executor later = CompletableFuture.delayedExecutor(delayBefore(done + 1).toNanos(), TimeUnit.NANOSECONDS, executor);
+              return CompletableFuture.supplyAsync(() -> done + 1, later).thenCompose(next -> sendAsync(request, app, next));
+            })
+        .thenCompose(next -> next);
   }
 
   // --- types from the registry ---------------------------------------------------------------
@@ -227,22 +249,36 @@ public final class FeaturelogClient {
     HttpResponse<byte[]> answer;
     try {
       answer = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-    } catch (HttpConnectTimeoutException e) {
-      throw noAnswer(FeaturelogException.TIMEOUT, "connecting to the " + app + " app at " + origin(request) + " took longer than " + timeout, e);
-    } catch (HttpTimeoutException e) {
-      throw noAnswer(FeaturelogException.TIMEOUT, "the " + app + " app at " + origin(request) + " did not answer within " + timeout, e);
-    } catch (ConnectException e) {
-      throw noAnswer(FeaturelogException.CONNECTION_FAILED, "cannot connect to the " + app + " app at " + origin(request) + describe(e), e);
     } catch (IOException e) {
-      throw noAnswer(FeaturelogException.CONNECTION_FAILED, "the connection to the " + app + " app at " + origin(request) + " failed" + describe(e), e);
+      throw failureOf(e, request, app);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new FeaturelogException(
-          FeaturelogException.INTERRUPTED, "interrupted while waiting for the " + app + " app", FeaturelogException.NO_STATUS, false, null);
+      throw failureOf(e, request, app);
     }
     int status = answer.statusCode();
     if (status >= 200 && status < 300) return answer;
     throw errorOf(answer, app);
+  }
+
+  /** A failure to get any answer, as a FeaturelogException; null for what is not one (a bug to pass on). */
+  private FeaturelogException failureOf(Exception e, HttpRequest request, String app) {
+    if (e instanceof HttpConnectTimeoutException) {
+      return noAnswer(FeaturelogException.TIMEOUT, "connecting to the " + app + " app at " + origin(request) + " took longer than " + timeout, e);
+    }
+    if (e instanceof HttpTimeoutException) {
+      return noAnswer(FeaturelogException.TIMEOUT, "the " + app + " app at " + origin(request) + " did not answer within " + timeout, e);
+    }
+    if (e instanceof ConnectException) {
+      return noAnswer(FeaturelogException.CONNECTION_FAILED, "cannot connect to the " + app + " app at " + origin(request) + describe(e), e);
+    }
+    if (e instanceof IOException) {
+      return noAnswer(FeaturelogException.CONNECTION_FAILED, "the connection to the " + app + " app at " + origin(request) + " failed" + describe(e), e);
+    }
+    if (e instanceof InterruptedException) {
+      return new FeaturelogException(
+          FeaturelogException.INTERRUPTED, "interrupted while waiting for the " + app + " app", FeaturelogException.NO_STATUS, false, null);
+    }
+    return null;
   }
 
   /**

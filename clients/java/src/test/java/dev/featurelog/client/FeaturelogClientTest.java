@@ -396,6 +396,29 @@ class FeaturelogClientTest {
     FeaturelogException cause = assertInstanceOf(FeaturelogException.class, e.getCause());
     assertEquals("UNKNOWN_FEATURE", cause.code());
     assertEquals(404, cause.statusCode());
+    assertEquals(2, server.seen(ONLINE).size(), "one answer, then a 404 not retried");
+  }
+
+  @Test
+  void theAsyncVariantRetriesA503AndATimeoutWithoutBlocking() throws Exception {
+    server.on(ONLINE, json(503, error(503, "ONLINE_STORE_UNAVAILABLE", true)), json(200, V1, ALL_TYPES_ANSWER));
+    FeaturelogClient client = client().registryUrl(server.url()).build();
+    server.on(DEFINITIONS, json(200, DEFINITIONS_V1));
+    OnlineFeaturesResponse answer = client.getOnlineFeaturesAsync(allTypes(1L, 2L, 3L)).get(5, TimeUnit.SECONDS);
+    assertEquals(Float.valueOf(4.9f), answer.value(0, "f_float32"), "typed on the executor by the registry's types");
+    assertEquals(2, server.seen(ONLINE).size());
+
+    server.on(ONLINE, server.hang());
+    ExecutionException e =
+        assertThrows(
+            ExecutionException.class,
+            () -> client().timeout(Duration.ofMillis(200)).retries(2, Duration.ofMillis(1)).build()
+                .getOnlineFeaturesAsync(allTypes(1L)).get(10, TimeUnit.SECONDS));
+    FeaturelogException timeout = assertInstanceOf(FeaturelogException.class, e.getCause());
+    assertEquals(FeaturelogException.TIMEOUT, timeout.code());
+    assertTrue(timeout.retriable());
+    assertNoKey(timeout);
+    assertEquals(2 + 3, server.seen(ONLINE).size(), "the timed-out attempt and its 2 retries");
   }
 
   @Test
