@@ -64,6 +64,8 @@ public final class FeaturelogClient {
   static final String REGISTRY_VERSION_HEADER = "x-featurelog-registry-version";
   private static final long MAX_SAFE_INTEGER = (1L << 53) - 1;
   private static final int MAX_BACKOFF_DOUBLINGS = 6;
+  /** After a failed refresh of the registry's types, the ones known are used this long before trying again. */
+  static final Duration REFRESH_PAUSE = Duration.ofSeconds(30);
 
   private final URI onlineFeaturesUri;
   private final URI definitionsUri;
@@ -75,6 +77,8 @@ public final class FeaturelogClient {
   private final Executor executor;
   private final Object registryLock = new Object();
   private volatile RegistryTypes registryTypes;
+  /** System.nanoTime before which no refresh is tried again (guarded by registryLock). */
+  private long refreshPausedUntil;
 
   private FeaturelogClient(Builder builder) {
     this.onlineFeaturesUri = URI.create(trimSlash(builder.url) + "/get-online-features");
@@ -179,7 +183,7 @@ public final class FeaturelogClient {
     if (cached != null && cached.version >= version) return cached;
     synchronized (registryLock) {
       cached = registryTypes;
-      if (cached != null && cached.version >= version) return cached;
+      if (cached != null && (cached.version >= version || System.nanoTime() - refreshPausedUntil < 0)) return cached;
       try {
         URI uri = version >= 0 ? URI.create(definitionsUri + "?minVersion=" + version) : definitionsUri;
         HttpResponse<byte[]> answer =
@@ -189,8 +193,12 @@ public final class FeaturelogClient {
         return fresh;
       } catch (FeaturelogException | IllegalArgumentException e) {
         // Keep answering with the types already known (a view's type changes only with a new version
-        // of it); without any, the answer cannot be typed as promised, so the failure is the caller's.
-        if (cached != null) return cached;
+        // of it), and not pay the registry's timeouts on every call while it is down; without any
+        // types, the answer cannot be typed as promised, so the failure is the caller's.
+        if (cached != null) {
+          refreshPausedUntil = System.nanoTime() + REFRESH_PAUSE.toNanos();
+          return cached;
+        }
         if (e instanceof FeaturelogException) throw (FeaturelogException) e;
         throw new FeaturelogException(
             FeaturelogException.INVALID_RESPONSE, "the registry's /definitions: " + mask(e.getMessage()), 200, false, e);

@@ -252,6 +252,37 @@ class FeaturelogClientTest {
   }
 
   @Test
+  void aRegistryThatFailsToRefreshLeavesTheKnownTypesInUseForAWhile() {
+    String answerBody =
+        """
+        {"metadata":{"feature_names":["driver_id","trips"]},"results":[
+          {"values":[1001],"statuses":["PRESENT"],"event_timestamps":["1970-01-01T00:00:00Z"]},
+          {"values":[12],"statuses":["PRESENT"],"event_timestamps":["2026-12-02T00:06:00.000Z"]}]}
+        """;
+    server
+        .on(DEFINITIONS, json(200, DEFINITIONS_V1), json(503, error(503, "REGISTRY_VERSION_NOT_REACHED", true)))
+        .on(ONLINE, json(200, V1, answerBody), json(200, Map.of(FeaturelogClient.REGISTRY_VERSION_HEADER, "2"), answerBody));
+    FeaturelogClient client = client().registryUrl(server.url()).build();
+    OnlineFeaturesRequest request =
+        OnlineFeaturesRequest.features(List.of("stats:trips")).entities(Map.of("driver_id", List.of(1001L)));
+
+    assertEquals(Long.valueOf(12), client.getOnlineFeatures(request).value(0, "trips"));
+    assertEquals(Long.valueOf(12), client.getOnlineFeatures(request).value(0, "trips"), "typed by version 1");
+    assertEquals(1 + 3, server.seen(DEFINITIONS).size(), "the first read, then a refresh and its 2 retries");
+    assertEquals(Long.valueOf(12), client.getOnlineFeatures(request).value(0, "trips"));
+    assertEquals(1 + 3, server.seen(DEFINITIONS).size(), "no new refresh within " + FeaturelogClient.REFRESH_PAUSE);
+  }
+
+  @Test
+  void withNoTypesKnownARegistryFailureIsTheCallersError() {
+    server.on(DEFINITIONS, json(401, error(401, "UNAUTHENTICATED", false))).on(ONLINE, json(200, V1, ALL_TYPES_ANSWER));
+    FeaturelogException e =
+        assertThrows(FeaturelogException.class, () -> client().registryUrl(server.url()).build().getOnlineFeatures(allTypes(1L)));
+    assertEquals("UNAUTHENTICATED", e.code());
+    assertEquals(401, e.statusCode());
+  }
+
+  @Test
   void retriesA503ThenSucceeds() {
     server.on(
         ONLINE,
