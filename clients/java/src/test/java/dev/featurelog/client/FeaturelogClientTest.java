@@ -147,7 +147,9 @@ class FeaturelogClientTest {
     assertEquals(FieldStatus.NULL_VALUE, answer.status(1, "f_string"));
     assertEquals(Instant.parse("2026-12-02T03:06:03Z"), answer.eventTimestamp(0, "f_bool"));
     assertEquals(ValueType.parse("list<float32>"), answer.type("f_list_f32").orElseThrow());
-    assertEquals(Map.of("driver_id", 1003L), Map.of("driver_id", answer.row(2).get("driver_id")));
+    assertEquals(answer.featureNames(), List.copyOf(answer.row(2).keySet()));
+    assertEquals(1003L, answer.row(2).get("driver_id"));
+    assertEquals(-7, answer.row(0).get("f_int32"));
   }
 
   @Test
