@@ -82,7 +82,7 @@ for (const mode of MODES) {
     });
 
     it('Java client: mvn test', async () => {
-      const result = await run('mvn', ['-B', 'test'], join(REPO_ROOT, 'clients', 'java'), fixture.env);
+      const result = await run('mvn', ['-B', '-ntp', 'test'], join(REPO_ROOT, 'clients', 'java'), fixture.env);
       assertPassed('mvn test', result, /Tests run: [1-9]\d*, Failures: 0, Errors: 0, Skipped: 0\s*$/m);
     });
 
