@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 from typing import Iterable, Iterator, Optional
@@ -26,7 +27,10 @@ class ChunkReader(io.RawIOBase):
     def __init__(self, chunks: Iterable[bytes]) -> None:
         super().__init__()
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = bytearray()
+        # Pending chunks as received (the first one possibly partly read): a read joins only the
+        # pieces it needs, one copy, instead of growing and shifting one buffer.
+        self._pending: collections.deque[memoryview] = collections.deque()
+        self._pending_size = 0
         self._tail = b""
         self.bytes_read = 0
         self.exhausted = False
@@ -35,26 +39,36 @@ class ChunkReader(io.RawIOBase):
         return True
 
     def _fill(self, size: int) -> None:
-        while not self.exhausted and (size < 0 or len(self._buffer) < size):
+        while not self.exhausted and (size < 0 or self._pending_size < size):
             try:
                 chunk = next(self._chunks)
             except StopIteration:
                 self.exhausted = True
                 break
-            self._buffer += chunk
+            if chunk:
+                self._pending.append(memoryview(chunk))
+                self._pending_size += len(chunk)
 
     def read(self, size: Optional[int] = -1) -> bytes:
         size = -1 if size is None else size
         self._fill(size)
-        if size < 0 or size >= len(self._buffer):
-            out = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            out = bytes(self._buffer[:size])
-            del self._buffer[:size]
+        wanted = self._pending_size if size < 0 else min(size, self._pending_size)
+        pieces: list[memoryview] = []
+        remaining = wanted
+        while remaining > 0:
+            first = self._pending[0]
+            if len(first) <= remaining:
+                pieces.append(self._pending.popleft())
+                remaining -= len(first)
+            else:
+                pieces.append(first[:remaining])
+                self._pending[0] = first[remaining:]
+                remaining = 0
+        self._pending_size -= wanted
+        out = b"".join(pieces)
         self.bytes_read += len(out)
         if out:
-            self._tail = (self._tail + out)[-8:]
+            self._tail = (self._tail + out[-8:])[-8:]
         return out
 
     def readinto(self, target: bytearray) -> int:  # type: ignore[override]
@@ -68,7 +82,7 @@ class ChunkReader(io.RawIOBase):
     def at_end(self) -> bool:
         """Whether nothing follows what was read (reads ahead to find out)."""
         self._fill(1)
-        return not self._buffer
+        return self._pending_size == 0
 
 
 class ArrowStream:
