@@ -34,6 +34,9 @@ class HistoryRow:
     created: Optional[dt.datetime]
     position: int  # order in the log: rows of one key are pushed in this order, in one partition
     values: dict[str, Any]
+    #: When the log got it (as-served only): the test pushes well away from every entity time, so
+    #: the instant it took the push is as good as the log's own append time.
+    appended: Optional[dt.datetime] = None
 
 
 def _value(rng: random.Random, value_type: str) -> Any:
@@ -94,13 +97,22 @@ def generate_entity_rows(
 
 
 def point_in_time(
-    history: list[HistoryRow], key: int, t: dt.datetime, ttl: dt.timedelta, features: list[str]
+    history: list[HistoryRow],
+    key: int,
+    t: dt.datetime,
+    ttl: dt.timedelta,
+    features: list[str],
+    as_served: bool = False,
 ) -> dict[str, Any]:
-    """The feature values of entity row (key, t), by the rules above, by brute force."""
+    """The feature values of entity row (key, t), by the rules above, by brute force. ``as_served``:
+    also leave out rows not yet known at t ("created, or appended to the log, after t")."""
     candidates = [
         row
         for row in history
-        if row.key == key and row.event <= t and (ttl <= dt.timedelta(0) or row.event >= t - ttl)
+        if row.key == key
+        and row.event <= t
+        and (ttl <= dt.timedelta(0) or row.event >= t - ttl)
+        and (not as_served or ((row.created is None or row.created <= t) and row.appended is not None and row.appended <= t))
     ]
     if not candidates:
         return {name: None for name in features}
@@ -110,7 +122,12 @@ def point_in_time(
 
 
 def expected_rows(
-    entity_df: pd.DataFrame, history: list[HistoryRow], ttl: dt.timedelta, features: list[str], key_column: str
+    entity_df: pd.DataFrame,
+    history: list[HistoryRow],
+    ttl: dt.timedelta,
+    features: list[str],
+    key_column: str,
+    as_served: bool = False,
 ) -> list[dict[str, Any]]:
     """The oracle's feature values for each row of ``entity_df`` (naive event_timestamp = UTC), in its
     order; None for null."""
@@ -118,5 +135,5 @@ def expected_rows(
     for key, t in zip(entity_df[key_column], entity_df["event_timestamp"]):
         stamp = pd.Timestamp(t)
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        out.append(point_in_time(history, int(key), stamp.to_pydatetime(), ttl, features))
+        out.append(point_in_time(history, int(key), stamp.to_pydatetime(), ttl, features, as_served))
     return out

@@ -10,7 +10,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Optional
 
 import pandas as pd
 import pyarrow as pa
@@ -84,9 +84,16 @@ def pit() -> Iterator[PitData]:
         store.close()
 
 
-def assert_matches_oracle(data: PitData, result: pd.DataFrame, entity_df: pd.DataFrame, columns: dict[str, str]) -> None:
+def assert_matches_oracle(
+    data: PitData,
+    result: pd.DataFrame,
+    entity_df: pd.DataFrame,
+    columns: dict[str, str],
+    wanted: Optional[list[dict[str, Any]]] = None,
+) -> None:
     """``columns``: result column → feature name. Every entity row once (duplicates included), its
-    extra columns as given, and the oracle's value for every feature."""
+    extra columns as given, and the oracle's value for every feature (``wanted`` when given, in
+    ``row_id`` order)."""
     assert len(result) == len(entity_df)
     assert sorted(result["row_id"]) == list(range(len(entity_df)))
     got = result.sort_values("row_id").reset_index(drop=True)
@@ -95,7 +102,8 @@ def assert_matches_oracle(data: PitData, result: pd.DataFrame, entity_df: pd.Dat
     assert list(got["label"].isna()) == list(given["label"].isna())
     assert got["label"].dropna().tolist() == given["label"].dropna().tolist()
     assert [None if pd.isna(v) else v for v in got["note"]] == [None if pd.isna(v) else v for v in given["note"]]
-    wanted = oracle.expected_rows(given, data.history, data.ttl, list(data.features), KEY)
+    if wanted is None:
+        wanted = oracle.expected_rows(given, data.history, data.ttl, list(data.features), KEY)
     mismatches = []
     for column, feature in columns.items():
         for i, (actual, expected) in enumerate(zip(got[column], (row[feature] for row in wanted))):
@@ -184,3 +192,52 @@ def test_an_unknown_job_is_not_found(pit: PitData) -> None:
     with pytest.raises(featurelog.NotFoundError) as raised:
         pit.store.get_training_set("no-such-job-id", progress=False)
     assert raised.value.status == 404
+
+
+def test_as_served_leaves_out_rows_the_log_did_not_know_yet(pit: PitData) -> None:
+    """Rows pushed now with event times in the last hours and created times some in the future;
+    entity times well before the push (nothing known yet) and well after it (known unless created
+    later). Minutes separate every entity time from the push, so the log's append time is the push's."""
+    rng = random.Random(pit.seed + 1)
+    store, features = pit.store, pit.features
+    keys = [5 * 10**12 + pit.seed * 1000 + rng.randrange(900) * 100 + i for i in range(15)]
+    before = dt.datetime.now(UTC).replace(second=0, microsecond=0)
+    history: list[oracle.HistoryRow] = []
+    for key in keys:
+        for _ in range(rng.randint(1, 6)):
+            event = before - dt.timedelta(minutes=10 * rng.randint(1, 9), microseconds=rng.choice([0, 0, rng.randint(1, 999_999)]))
+            created = rng.choice([None, event, event + dt.timedelta(minutes=5), before + dt.timedelta(minutes=20),
+                                  before + dt.timedelta(hours=3)])
+            values = {name: oracle._value(rng, value_type) for name, value_type in features.items()}
+            history.append(oracle.HistoryRow(key, event, created, 0, values))
+    rng.shuffle(history)
+    for position, row in enumerate(history):
+        row.position = position
+    rows = [{KEY: r.key, "event_timestamp": r.event, "created_timestamp": r.created, **r.values} for r in history]
+    assert store.push(VIEW, rows, to="offline")["produced"] == len(rows)
+    after = dt.datetime.now(UTC)
+    assert after - before < dt.timedelta(minutes=4), "the push took minutes: entity times would be too close to it"
+    for row in history:
+        row.appended = after  # somewhere in [before, after]: every entity time is minutes away from both
+    times = [before - dt.timedelta(minutes=5), after + dt.timedelta(minutes=19), after + dt.timedelta(minutes=21),
+             after + dt.timedelta(minutes=30), before + dt.timedelta(hours=3)]
+    pairs = [(key, t) for key in keys for t in times] + [(keys[0], times[3])]
+    entity_df = pd.DataFrame(
+        {
+            KEY: pd.array([k for k, _ in pairs], dtype="int64"),
+            "event_timestamp": pd.Series([t for _, t in pairs], dtype="datetime64[us, UTC]"),
+            "row_id": range(len(pairs)),
+            "label": [float(i) for i in range(len(pairs))],
+            "note": [f"n{i}" for i in range(len(pairs))],
+        }
+    )
+    refs = [f"{VIEW}:{name}" for name in features]
+    as_data = PitData(store, pit.seed, features, pit.ttl, history, entity_df)
+    served = store.get_historical_features(entity_df, features=refs, as_served=True, progress=False).to_df()
+    wanted = oracle.expected_rows(entity_df, history, pit.ttl, list(features), KEY, as_served=True)
+    assert_matches_oracle(as_data, served, entity_df, {name: name for name in features}, wanted)
+    # Without as_served the same request sees every row (and must differ somewhere, or this test
+    # proves nothing about the option).
+    everything = store.get_historical_features(entity_df, features=refs, progress=False).to_df()
+    assert_matches_oracle(as_data, everything, entity_df, {name: name for name in features})
+    assert oracle.expected_rows(entity_df, history, pit.ttl, list(features), KEY) != wanted

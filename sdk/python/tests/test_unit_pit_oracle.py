@@ -43,3 +43,16 @@ def test_both_bounds_are_inclusive_and_a_null_winner_is_null() -> None:
     assert point_in_time(HISTORY[:3], 1, T0 + 2 * HOUR + MICRO, 2 * HOUR, ["x"])["x"] is None  # one µs past the TTL
     assert point_in_time(HISTORY[:3], 1, T0 + 1000 * HOUR, dt.timedelta(0), ["x"])["x"] == "later created"  # TTL 0
     assert point_in_time(HISTORY, 2, T0, HOUR, ["x"]) == {"x": None}  # another key
+
+
+def test_as_served_leaves_out_rows_created_or_appended_after_t() -> None:
+    rows = [
+        HistoryRow(1, T0, T0 + 3 * HOUR, 0, {"x": "created later"}, appended=T0),
+        HistoryRow(1, T0 - HOUR, None, 1, {"x": "known"}, appended=T0),
+        HistoryRow(1, T0 - HOUR, T0 - HOUR, 2, {"x": "appended later"}, appended=T0 + 5 * HOUR),
+    ]
+    at = T0 + HOUR
+    assert point_in_time(rows, 1, at, 2 * HOUR, ["x"])["x"] == "created later"
+    assert point_in_time(rows, 1, at, 2 * HOUR, ["x"], as_served=True)["x"] == "known"
+    assert point_in_time(rows, 1, T0 - MICRO, 2 * HOUR, ["x"], as_served=True)["x"] is None  # nothing appended yet
+    assert point_in_time(rows, 1, T0 + 5 * HOUR, 5 * HOUR, ["x"], as_served=True)["x"] == "created later"
