@@ -48,13 +48,13 @@ def read_entity_rows(entity_df: Any) -> pa.Table:
 
 def _key_type_fits(arrow: pa.DataType, key_type: str) -> bool:
     if key_type in ("int32", "int64"):
-        return pa.types.is_integer(arrow)
+        return bool(pa.types.is_integer(arrow))
     if key_type == "string":
-        return pa.types.is_string(arrow) or pa.types.is_large_string(arrow)
+        return bool(pa.types.is_string(arrow) or pa.types.is_large_string(arrow))
     if key_type == "bytes":
-        return pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow) or pa.types.is_fixed_size_binary(arrow)
+        return bool(pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow) or pa.types.is_fixed_size_binary(arrow))
     if key_type == "bool":
-        return pa.types.is_boolean(arrow)
+        return bool(pa.types.is_boolean(arrow))
     return True
 
 

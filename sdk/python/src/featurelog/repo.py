@@ -48,7 +48,7 @@ def _apps_block(config_path: str) -> dict[str, Any]:
     if not re.search(r"^apps\s*:", text, flags=re.MULTILINE):
         return {}
     try:
-        import yaml  # type: ignore[import-untyped]
+        import yaml
     except ImportError:
         raise FeaturelogError(
             "YAML_NEEDED",

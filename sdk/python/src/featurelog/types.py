@@ -111,8 +111,8 @@ def encode_json_value(value: Any) -> Any:
         number = int(value)
         return str(number) if abs(number) > _MAX_SAFE_INTEGER else number
     if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return None if math.isnan(number) else number
+        real = float(value)
+        return None if math.isnan(real) else real
     if value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
