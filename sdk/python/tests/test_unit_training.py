@@ -88,6 +88,18 @@ def test_aware_times_in_another_zone_and_int32_keys_are_normalized(tmp_path: Pat
         assert post.url.params.get_list("features") == ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"]
 
 
+def test_dates_are_midnight_utc_and_nanoseconds_floor_to_microseconds() -> None:
+    for values, first in (
+        ([dt.date(2024, 5, 1)] * 3, dt.datetime(2024, 5, 1, tzinfo=UTC)),
+        (pd.to_datetime(["1969-12-31 23:59:59.999999999"] * 3), dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+    ):
+        recorder = accepting_jobs_app()
+        store_with(recorder).get_historical_features(entity_frame(event_timestamp=values), feature_service="driver_activity")
+        table = uploaded_table(recorder)
+        assert table.schema.field("event_timestamp").type == pa.timestamp("us", tz="UTC")
+        assert table.column("event_timestamp")[0].as_py() == first
+
+
 @pytest.mark.parametrize(
     ("frame", "code", "named"),
     [

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence, Union
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import ValidationError
@@ -67,6 +68,17 @@ _KEY_ARROW_TYPES = {
 }
 
 
+def _utc_micros(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A timestamp or date column as timestamp[us, UTC]. A naive timestamp is UTC: Arrow keeps naive
+    values as UTC wall time, so the cast only labels it; a date is its midnight UTC. Nanoseconds are
+    floored to the microseconds featurelog works in (never moving a time into its own future)."""
+    if pa.types.is_date(column.type):
+        column = column.cast(pa.timestamp("us"))
+    elif column.type.unit == "ns":
+        column = pc.floor_temporal(column, unit="microsecond")
+    return column.cast(_UTC_MICROS)
+
+
 def to_entity_table(entity_df: Any, join_keys: Mapping[str, Sequence[JoinKey]]) -> pa.Table:
     """The entity rows as the jobs app takes them: ``event_timestamp`` as timestamp[us, UTC] (naive
     read as UTC), each join key in its type, every other column kept as it is.
@@ -88,7 +100,7 @@ def to_entity_table(entity_df: Any, join_keys: Mapping[str, Sequence[JoinKey]]) 
         )
     index = names.index(EVENT_TIMESTAMP)
     column = table.column(index)
-    if not pa.types.is_timestamp(column.type):
+    if not (pa.types.is_timestamp(column.type) or pa.types.is_date(column.type)):
         raise ValidationError(
             "INVALID_EVENT_TIMESTAMP",
             f'entity_df column "{EVENT_TIMESTAMP}" is {column.type}, not a timestamp '
@@ -98,9 +110,7 @@ def to_entity_table(entity_df: Any, join_keys: Mapping[str, Sequence[JoinKey]]) 
         raise ValidationError(
             "INVALID_EVENT_TIMESTAMP", f'entity_df column "{EVENT_TIMESTAMP}" has {column.null_count} null value(s)'
         )
-    # A naive timestamp is UTC: Arrow keeps naive values as UTC wall time, so the cast only labels it.
-    # Finer units are truncated to the microseconds featurelog works in.
-    table = table.set_column(index, EVENT_TIMESTAMP, column.cast(_UTC_MICROS, safe=False))
+    table = table.set_column(index, EVENT_TIMESTAMP, _utc_micros(column))
 
     seen: dict[str, tuple[str, str]] = {}
     for view, keys in join_keys.items():

@@ -34,10 +34,11 @@ def list_element_type(value_type: str) -> Optional[str]:
 
 
 def arrow_type(value_type: str) -> pa.DataType:
-    """The Arrow type of a featurelog type, as the Parquet export writes it."""
+    """The Arrow type of a featurelog type, as pyarrow reads the Parquet export's column (a list's
+    item field is named ``element``, as Parquet's three-level lists are)."""
     element = list_element_type(value_type)
     if element is not None:
-        return pa.list_(arrow_type(element))
+        return pa.list_(pa.field("element", arrow_type(element)))
     try:
         return _SCALARS[value_type]
     except KeyError:
