@@ -63,13 +63,17 @@ class Recorder:
     """A MockTransport that answers /definitions from DEFINITIONS and everything else with the
     test's handler, recording every request."""
 
-    def __init__(self, handler: Optional[Handler] = None) -> None:
+    def __init__(self, handler: Optional[Handler] = None, registry_readable: bool = True) -> None:
         self.requests: list[httpx.Request] = []
         self.handler = handler
+        self.registry_readable = registry_readable
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
         self.requests.append(request)
+        if request.url.path == "/definitions" and not self.registry_readable:
+            body = {"statusCode": 403, "code": "FORBIDDEN", "message": "the key lacks the read scope", "retriable": False}
+            return httpx.Response(403, json=body)
         if request.url.path == "/definitions":
             return httpx.Response(200, json=DEFINITIONS)
         if self.handler is None:

@@ -142,6 +142,15 @@ def test_unknown_names_are_refused_before_anything_is_submitted(kwargs: dict[str
     assert all(r.method == "GET" for r in recorder.requests)
 
 
+def test_a_key_without_the_read_scope_leaves_the_name_checks_to_the_server() -> None:
+    recorder = Recorder(lambda request: httpx.Response(202, json={"id": "job-2", "status": "requested"}), registry_readable=False)
+    job = store_with(recorder).get_historical_features(entity_frame(), features=["any_view:x"], progress=False)
+    assert job.id == "job-2"
+    assert uploaded_table(recorder).schema.field("event_timestamp").type == pa.timestamp("us", tz="UTC")
+    with pytest.raises(featurelog.ValidationError, match="event_timestamp"):
+        store_with(recorder).get_historical_features(entity_frame(event_timestamp=None), features=["any_view:x"])
+
+
 def test_not_a_frame_nor_a_parquet_path_is_refused(tmp_path: Path) -> None:
     store = store_with(accepting_jobs_app())
     with pytest.raises(featurelog.ValidationError, match="not a .parquet"):

@@ -15,8 +15,10 @@ import pyarrow as pa
 
 from .entity_df import to_entity_table
 from .errors import (
+    AuthenticationError,
     FeaturelogError,
     NotFoundError,
+    PermissionDeniedError,
     UnknownNameError,
     ValidationError,
     error_from_response,
@@ -358,14 +360,15 @@ class FeatureStore:
         """Column name → featurelog type, for typing the JSON values (the server answered, so the
         names are known to a registry at least as new as ``min_version``)."""
         try:
-            definitions = self._cached_definitions(min_version)
-            resolved = self._resolve(
-                definitions, body.get("features"), body.get("feature_service")
-            )
+            resolved = self._resolve(self._cached_definitions(min_version), body.get("features"), body.get("feature_service"))
         except UnknownNameError:
             # The cache may predate a definition the server already serves: read once more.
-            definitions = self._read_definitions()
-            resolved = self._resolve(definitions, body.get("features"), body.get("feature_service"))
+            try:
+                resolved = self._resolve(self._read_definitions(), body.get("features"), body.get("feature_service"))
+            except FeaturelogError:
+                return {}, []  # the values stay as JSON gave them rather than failing an answered request
+        except (PermissionDeniedError, AuthenticationError):
+            return {}, []
         types: dict[str, str] = {}
         for keys in resolved.join_keys.values():
             for key in keys:
@@ -423,7 +426,15 @@ class FeatureStore:
         ``job.to_df()`` / ``to_arrow()`` / ``to_parquet(path)`` wait for it, with a tqdm progress
         bar unless ``progress=False``.
         """
-        definitions = self._read_definitions()
+        try:
+            definitions: Optional[_Definitions] = self._read_definitions()
+        except PermissionDeniedError:
+            # A key with the jobs scope but not read: the server checks names and join keys itself.
+            definitions = None
+        if definitions is None:
+            if (features is None) == (feature_service is None):
+                raise ValidationError("INVALID_REQUEST", "give exactly one of features=[...] and feature_service=...")
+            return self._submit(to_entity_table(entity_df, {}), features, feature_service, full_feature_names, as_served, progress)
         resolved = self._resolve(definitions, features, feature_service)
         if not full_feature_names:
             names = resolved.column_names(False)
@@ -442,6 +453,17 @@ class FeatureStore:
                     f"entity_df column(s) {', '.join(taken)} have the name of a requested feature: rename them "
                     "or pass full_feature_names=True",
                 )
+        return self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+
+    def _submit(
+        self,
+        table: pa.Table,
+        features: Optional[FeatureRefs],
+        feature_service: Optional[ServiceRef],
+        full_feature_names: bool,
+        as_served: bool,
+        progress: bool,
+    ) -> TrainingSetJob:
         params: list[tuple[str, str]] = []
         if feature_service is not None:
             name = feature_service.name if isinstance(feature_service, FeatureService) else feature_service
