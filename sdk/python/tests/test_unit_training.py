@@ -142,6 +142,14 @@ def test_unknown_names_are_refused_before_anything_is_submitted(kwargs: dict[str
     assert all(r.method == "GET" for r in recorder.requests)
 
 
+def test_a_feature_service_object_may_come_as_features_as_in_feast() -> None:
+    recorder = accepting_jobs_app()
+    service = featurelog.FeatureService("driver_activity", ["driver_hourly_stats:conv_rate"])
+    store_with(recorder).get_historical_features(entity_frame(), features=service, progress=False)
+    post = next(r for r in recorder.requests if r.method == "POST")
+    assert post.url.params.get_list("service") == ["driver_activity"] and post.url.params.get_list("features") == []
+
+
 def test_a_key_without_the_read_scope_leaves_the_name_checks_to_the_server() -> None:
     recorder = Recorder(lambda request: httpx.Response(202, json={"id": "job-2", "status": "requested"}), registry_readable=False)
     job = store_with(recorder).get_historical_features(entity_frame(), features=["any_view:x"], progress=False)

@@ -325,7 +325,7 @@ class FeatureStore:
 
     def get_online_features(
         self,
-        features: Optional[FeatureRefs] = None,
+        features: Union[FeatureRefs, FeatureService, None] = None,
         entity_rows: Union[Sequence[Mapping[str, Any]], Mapping[str, Sequence[Any]], pd.DataFrame, None] = None,
         feature_service: Optional[ServiceRef] = None,
         full_feature_names: bool = False,
@@ -334,6 +334,8 @@ class FeatureStore:
         ``feature_service`` for ``entity_rows`` (a list of ``{join_key: value}``, a dict of columns
         or a DataFrame of join keys). Unknown names are the server's 404 (UNKNOWN_FEATURE_VIEW,
         UNKNOWN_FEATURE, ...) as NotFoundError."""
+        if isinstance(features, FeatureService):  # Feast passes a service as features=
+            features, feature_service = None, features
         if entity_rows is None:
             raise ValidationError("INVALID_REQUEST", "entity_rows is required: [{join_key: value}, ...]")
         if (features is None) == (feature_service is None):
@@ -408,7 +410,7 @@ class FeatureStore:
     def get_historical_features(
         self,
         entity_df: Any,
-        features: Optional[FeatureRefs] = None,
+        features: Union[FeatureRefs, FeatureService, None] = None,
         feature_service: Optional[ServiceRef] = None,
         full_feature_names: bool = False,
         as_served: bool = False,
@@ -426,6 +428,8 @@ class FeatureStore:
         ``job.to_df()`` / ``to_arrow()`` / ``to_parquet(path)`` wait for it, with a tqdm progress
         bar unless ``progress=False``.
         """
+        if isinstance(features, FeatureService):  # Feast passes a service as features=
+            features, feature_service = None, features
         try:
             definitions: Optional[_Definitions] = self._read_definitions()
         except PermissionDeniedError:
