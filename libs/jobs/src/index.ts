@@ -18,3 +18,4 @@ export * from './view-history-columns';
 export * from './arrow-columns';
 export * from './training-set-arrow';
 export * from './training-set-requests';
+export * from './jobs-openapi';

@@ -32,6 +32,7 @@ import {
   parseTrainingSetQuery,
   TrainingSets,
   TrainingSetWriter,
+  type JobState,
 } from '@featurelog/jobs';
 
 const COLUMNS: Array<{ name: string; type: ValueType }> = [
@@ -339,5 +340,42 @@ describe('training sets as Arrow', () => {
       message: /exactly one of features and service/,
     });
     assert.deepEqual(readdirSync(upload), []);
+  });
+
+  it('answers a result by the job state: 409 while unfinished, the job’s own error once failed, 404 for others', async () => {
+    const directory = join(dir, 'states');
+    const jobs = new Map<string, JobState>();
+    const sets = new TrainingSets({
+      project: 'p',
+      directory,
+      definitions: () => Promise.reject(new Error('unused')),
+      jobs: { submit: () => Promise.reject(new Error('unused')), get: (id) => jobs.get(id) },
+    });
+    const request = {
+      entities: join(directory, 'x.entities.arrow'),
+      output: join(directory, 'x.parquet'),
+      service: 's',
+    };
+    const job = (status: JobState['status'], more: Partial<JobState> = {}): JobState => ({
+      jobId: 'x',
+      spec: { kind: 'export', request },
+      status,
+      requestedAt: 1,
+      offset: 0,
+      ...more,
+    });
+    jobs.set('x', job('running', { progress: { phase: 'joining', done: 3, total: 9, at: 1 } }));
+    await assert.rejects(sets.resultFile('x'), { code: 'JOB_NOT_FINISHED', message: /is running \(joining: 3\/9\)/ });
+    jobs.set('x', job('requested'));
+    await assert.rejects(sets.resultFile('x'), { code: 'JOB_NOT_FINISHED', retriable: true });
+    jobs.set('x', job('failed', { error: { code: 'UNKNOWN_FEATURE', message: 'no such feature', retriable: false } }));
+    await assert.rejects(sets.resultFile('x'), { code: 'UNKNOWN_FEATURE', message: /failed: no such feature/ });
+    jobs.set('x', job('cancelled'));
+    await assert.rejects(sets.resultFile('x'), { code: 'JOB_CANCELLED' });
+    jobs.set('x', job('finished', { result: { rows: 3 } }));
+    await assert.rejects(sets.resultFile('x'), { code: 'TRAINING_SET_RESULT_NOT_FOUND' });
+    jobs.set('y', { ...job('finished'), jobId: 'y' });
+    assert.throws(() => sets.state('y'), { code: 'TRAINING_SET_NOT_FOUND', message: /not a training set/ });
+    assert.throws(() => sets.state('z'), { code: 'TRAINING_SET_NOT_FOUND' });
   });
 });

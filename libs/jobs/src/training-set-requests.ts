@@ -16,6 +16,8 @@ import { parquetRecordBatches } from './training-set-arrow';
 
 /** The media types of the training-set routes. */
 export const ARROW_STREAM_MEDIA_TYPE = 'application/vnd.apache.arrow.stream';
+/** Accepted for uploads too: the entity reader tells the IPC file framing from the stream's. */
+export const ARROW_FILE_MEDIA_TYPE = 'application/vnd.apache.arrow.file';
 export const PARQUET_MEDIA_TYPE = 'application/vnd.apache.parquet';
 
 /** The default most bytes of an uploaded entity file (Arrow or Parquet): 4 GiB. */
