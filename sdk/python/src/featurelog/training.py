@@ -72,6 +72,10 @@ class TrainingSetJob:
         """Waits until the job ends, showing its progress (tqdm: a widget in notebooks, a bar in
         terminals). Raises JobFailedError / JobCancelledError when it did not finish, TimeoutError
         after ``timeout`` seconds (the job keeps running). Ctrl-C cancels the job before re-raising."""
+        if self._state.get("status") in FINAL_STATUSES:
+            # Already ended (e.g. a second to_df()): its state no longer changes.
+            self._raise_unless_finished()
+            return self
         show = self.progress if progress is None else progress
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = None
@@ -178,7 +182,7 @@ def _show_progress(bar: Any, state: dict[str, Any]) -> Any:
     total = progress.get("total")
     done = progress.get("done")
     if bar is None:
-        bar = tqdm(total=total if isinstance(total, (int, float)) else None, desc=phase, unit="row", leave=False)
+        bar = tqdm(total=total if isinstance(total, (int, float)) else None, desc=phase, leave=False)
     if isinstance(total, (int, float)) and bar.total != total:
         bar.total = total
     if bar.desc != phase:
