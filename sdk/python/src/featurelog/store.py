@@ -180,6 +180,7 @@ class FeatureStore:
                 response = self._client.request(method, base + path, **kwargs)
             except httpx.HTTPError as error:
                 failure: FeaturelogError = transport_error(error, f"{what} ({method} {base}{path})")
+                failure.__cause__ = error
             else:
                 if response.is_success:
                     return response
