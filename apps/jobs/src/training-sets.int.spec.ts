@@ -8,7 +8,8 @@ import { RecordBatchReader, Table, tableFromIPC, tableToIPC, type RecordBatch } 
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { SILENT_LOGGER, type ValueType } from '@featurelog/domain';
-import { arrowRecordBatch, arrowValues, parquetRecordBatches } from '@featurelog/jobs';
+import { parquetRecordBatches } from '@featurelog/jobs';
+import { arrowRecordBatch, arrowValues } from '@featurelog/offline-store';
 import { TEST_DEFINITIONS } from '@featurelog/jobs/testing';
 import { FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';

@@ -5,7 +5,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { RecordBatchReader, type DataType, type RecordBatch, type Schema, type Vector } from 'apache-arrow';
 import { FeaturelogError, parseValueType, type ScalarType, type ValueType } from '@featurelog/domain';
-import { parquetFileBuffer } from '@featurelog/offline-store';
+import { parquetFileBuffer, arrowValues, domainTypeOfArrow } from '@featurelog/offline-store';
 import {
   parquetMetadataAsync,
   parquetRead,
@@ -14,7 +14,6 @@ import {
   type AsyncBuffer,
   type FileMetaData,
 } from 'hyparquet';
-import { arrowValues, domainTypeOfArrow } from './arrow-columns';
 
 export type EntityFileFormat = 'parquet' | 'csv' | 'arrow';
 

@@ -3,8 +3,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import type { RecordBatch } from 'apache-arrow';
 import { parquetMetadataAsync, parquetScan, parquetSchema } from 'hyparquet';
 import { FeaturelogError, type ValueType } from '@featurelog/domain';
-import { parquetFileBuffer } from '@featurelog/offline-store';
-import { arrowRecordBatch } from './arrow-columns';
+import { parquetFileBuffer, arrowRecordBatch } from '@featurelog/offline-store';
 import { MICROS_PARSERS, parquetColumnType, type SchemaNode } from './entity-file';
 
 /**

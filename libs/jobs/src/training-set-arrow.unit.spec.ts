@@ -22,9 +22,8 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import type { ValueType } from '@featurelog/domain';
+import { arrowRecordBatch, arrowValues } from '@featurelog/offline-store';
 import {
-  arrowRecordBatch,
-  arrowValues,
   encodeRowGroup,
   jsonEntityRowsToArrow,
   openEntityFile,
