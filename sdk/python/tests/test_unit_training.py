@@ -334,3 +334,16 @@ def test_a_result_asked_too_early_is_job_not_finished() -> None:
             with store._stream("GET", url, "/training-sets/job-1/result", what="result") as response:
                 response.read()
         assert raised.value.retriable and raised.value.status == 409
+
+
+def test_a_cut_before_the_end_marker_is_caught_even_after_zero_padding() -> None:
+    """A small batch's body ends in zero padding, which looks like the old 4-byte end marker: only
+    the short last read tells the body simply ran out."""
+    small = pa.table({"a": pa.array([1, 2, 3], pa.int64())})
+    body = arrow_bytes(small)
+    assert body[-16:-8].endswith(b"\x00\x00\x00\x00")
+    with serve_result(body, send=len(body) - 8, length="sent") as url:
+        with pytest.raises(featurelog.TruncatedStreamError, match="end-of-stream marker"):
+            job_on(url).to_arrow()
+    with serve_result(body, send=len(body)) as url:
+        assert job_on(url).to_arrow().equals(small)

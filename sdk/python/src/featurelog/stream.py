@@ -34,6 +34,9 @@ class ChunkReader(io.RawIOBase):
         self._tail = b""
         self.bytes_read = 0
         self.exhausted = False
+        # pyarrow reads exactly what it needs (no read-ahead) and stops by itself only at an
+        # end-of-stream marker: a last read that came back short means the body just ran out.
+        self.last_read_short = False
 
     def readable(self) -> bool:
         return True
@@ -65,6 +68,7 @@ class ChunkReader(io.RawIOBase):
                 self._pending[0] = first[remaining:]
                 remaining = 0
         self._pending_size -= wanted
+        self.last_read_short = 0 <= size and wanted < size
         out = b"".join(pieces)
         self.bytes_read += len(out)
         if out:
@@ -77,6 +81,10 @@ class ChunkReader(io.RawIOBase):
         return len(data)
 
     def ended_with_marker(self) -> bool:
+        """Whether the last bytes read were an end-of-stream marker (and not zero padding at the end
+        of a batch body followed by the end of the body)."""
+        if self.last_read_short:
+            return False
         return self._tail == END_OF_STREAM or (len(self._tail) >= 4 and self._tail[-4:] == _LEGACY_END_OF_STREAM)
 
     def at_end(self) -> bool:
