@@ -293,3 +293,65 @@ def test_push_422_lists_the_problems() -> None:
     with pytest.raises(featurelog.InvalidRequestError, match="conv_rate") as raised:
         store.push("driver_hourly_stats", pd.DataFrame({"driver_id": [1], "conv_rate": ["x"]}))
     assert raised.value.code == "INVALID_ROWS" and raised.value.status == 422
+
+
+def _arrow_answer() -> bytes:
+    epoch = None
+    at = dt.datetime(2024, 5, 1, 12, 0, 0, 1, tzinfo=UTC)
+    table = pa.table(
+        {
+            "city": pa.array(["paris", "rome"]),
+            "conv_rate": pa.array([math.nan, None], pa.float64()),
+            "conv_rate__status": pa.array(["PRESENT", "NOT_FOUND"]),
+            "conv_rate__event_timestamp": pa.array([at, epoch], pa.timestamp("us", tz="UTC")),
+            "photo": pa.array([b"\x00\xffpng", None], pa.binary()),
+            "photo__status": pa.array(["PRESENT", "NOT_FOUND"]),
+            "photo__event_timestamp": pa.array([at, epoch], pa.timestamp("us", tz="UTC")),
+            "seen_at": pa.array([dt.datetime(2024, 5, 1, 12, tzinfo=UTC), None], pa.timestamp("us", tz="UTC")),
+            "seen_at__status": pa.array(["PRESENT", "NOT_FOUND"]),
+            "seen_at__event_timestamp": pa.array([at, epoch], pa.timestamp("us", tz="UTC")),
+            "scores": pa.array([[1.5, -math.inf], None], pa.list_(pa.field("element", pa.float32()))),
+            "scores__status": pa.array(["OUTSIDE_MAX_AGE", "NOT_FOUND"]),
+            "scores__event_timestamp": pa.array([at, epoch], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and a == b
+
+
+def test_the_arrow_transport_reads_into_the_same_response_as_json() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("accept") == "application/vnd.apache.arrow.stream":
+            return httpx.Response(200, content=_arrow_answer(), headers={"content-type": "application/vnd.apache.arrow.stream"})
+        return httpx.Response(200, json=ONLINE_ANSWER)
+
+    recorder = Recorder(answer)
+    store = store_with(recorder)
+    rows = [{"city": "paris"}, {"city": "rome"}]
+    by_json = store.get_online_features(features=["city_stats:*"], entity_rows=rows)
+    by_arrow = store.get_online_features(features=["city_stats:*"], entity_rows=rows, transport="arrow")
+    assert by_arrow.feature_names == by_json.feature_names
+    both = [r.to_dict(include_statuses=True, include_event_timestamps=True) for r in (by_json, by_arrow)]
+    assert both[0].keys() == both[1].keys()
+    for name in both[0]:
+        assert _same(both[0][name], both[1][name]), (name, both[0][name], both[1][name])
+    assert by_arrow.to_arrow().schema == by_json.to_arrow().schema
+    with pytest.raises(featurelog.ValidationError, match="transport"):
+        store.get_online_features(features=["city_stats:*"], entity_rows=rows, transport="grpc")
+
+
+def test_a_cut_arrow_online_answer_raises() -> None:
+    body = _arrow_answer()[:-8]
+    store = store_with(Recorder(lambda request: httpx.Response(200, content=body)))
+    with pytest.raises(featurelog.TruncatedStreamError):
+        store.get_online_features(features=["city_stats:*"], entity_rows=[{"city": "paris"}], transport="arrow")

@@ -8,9 +8,27 @@ from typing import Any, Mapping, Optional, Sequence
 import pandas as pd
 import pyarrow as pa
 
-from .types import arrow_type, decode_json_value, parse_timestamp
+from .types import arrow_type, decode_json_value, featurelog_type, parse_timestamp
 
 __all__ = ["OnlineResponse", "STATUSES"]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _from_arrow_value(value: Any, value_type: Optional[str]) -> Any:
+    if value is None or value_type is None:
+        return value
+    if value_type.startswith("list<"):
+        return [_from_arrow_value(v, value_type[5:-1]) for v in value]
+    if value_type == "float32":
+        # JSON writes a float32 as its shortest decimal (4.9, not 4.900000095367432): the same here.
+        import numpy as np
+
+        return float(str(np.float32(value)))
+    if value_type == "timestamp":
+        return value.astimezone(dt.timezone.utc)
+    return value
+
 
 #: Feast's field statuses, as the serving app writes them.
 STATUSES = ("PRESENT", "NULL_VALUE", "OUTSIDE_MAX_AGE", "NOT_FOUND")
@@ -43,6 +61,39 @@ class OnlineResponse:
             self._timestamps[name] = [
                 parse_timestamp(t) if isinstance(t, str) else None for t in column.get("event_timestamps", [])
             ]
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> "OnlineResponse":
+        """The serving app's Arrow answer (``Accept: application/vnd.apache.arrow.stream``): join-key
+        columns, then per feature ``<name>``, ``<name>__status`` and ``<name>__event_timestamp``. Read
+        into the same shape as the JSON answer: float32 values as the shortest decimal that reads back
+        as the same float32 (JSON's units), the epoch as the event time of NOT_FOUND and join keys."""
+        names = table.column_names
+        features = [name for name in names if f"{name}__status" in names and f"{name}__event_timestamp" in names]
+        derived = {suffixed for name in features for suffixed in (f"{name}__status", f"{name}__event_timestamp")}
+        keys = [name for name in names if name not in derived and name not in features]
+        response = cls.__new__(cls)
+        response.feature_names = keys + features
+        response.join_keys = keys
+        response.types = {}
+        response._values, response._statuses, response._timestamps = {}, {}, {}
+        rows = table.num_rows
+        for name in response.feature_names:
+            arrow = table.schema.field(name).type
+            value_type = featurelog_type(arrow)
+            if value_type is not None:
+                response.types[name] = value_type
+            response._values[name] = [_from_arrow_value(v, value_type) for v in table.column(name).to_pylist()]
+            if name in keys:
+                response._statuses[name] = ["PRESENT"] * rows
+                response._timestamps[name] = [_EPOCH] * rows
+            else:
+                response._statuses[name] = [str(v) for v in table.column(f"{name}__status").to_pylist()]
+                response._timestamps[name] = [
+                    _EPOCH if t is None else t.astimezone(dt.timezone.utc)
+                    for t in table.column(f"{name}__event_timestamp").to_pylist()
+                ]
+        return response
 
     def __len__(self) -> int:
         return len(next(iter(self._values.values()), []))

@@ -45,6 +45,23 @@ def arrow_type(value_type: str) -> pa.DataType:
         raise ValueError(f"unknown featurelog type {value_type!r}") from None
 
 
+def featurelog_type(arrow: pa.DataType) -> Optional[str]:
+    """The featurelog type of an Arrow type (as the apps write them); None for any other."""
+    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
+        element = featurelog_type(arrow.value_type)
+        return None if element is None or element.startswith("list<") else f"list<{element}>"
+    if pa.types.is_timestamp(arrow):
+        return "timestamp"
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        return "string"
+    if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
+        return "bytes"
+    for name, scalar in _SCALARS.items():
+        if arrow == scalar:
+            return name
+    return None
+
+
 def parse_timestamp(text: str) -> dt.datetime:
     """RFC 3339 text (``2024-05-01T12:00:00.000001Z``) → an aware datetime in UTC."""
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
