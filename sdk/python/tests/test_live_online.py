@@ -95,6 +95,28 @@ def test_every_client_case_through_get_online_features_equals_the_raw_answer(liv
             assert response.event_timestamps[name] == instants, f"{case['name']}: event_timestamps of {name}"
 
 
+def test_every_client_case_through_the_arrow_transport_equals_json(live_store: featurelog.FeatureStore) -> None:
+    path = os.environ.get("FEATURELOG_CLIENT_CASES")
+    if not path:
+        pytest.skip("FEATURELOG_CLIENT_CASES is not set (the harness writes the shared online cases there)")
+    with open(path, encoding="utf-8") as handle:
+        cases = json.load(handle)["cases"]
+    for case in cases:
+        request = case["request"]
+        kwargs: dict[str, Any] = dict(
+            features=request.get("features"),
+            feature_service=request.get("feature_service"),
+            entity_rows=request["entities"],
+            full_feature_names=bool(request.get("full_feature_names", False)),
+        )
+        by_json = live_store.get_online_features(**kwargs).to_dict(True, True)
+        by_arrow = live_store.get_online_features(**kwargs, transport="arrow").to_dict(True, True)
+        assert list(by_arrow) == list(by_json), case["name"]
+        for name, values in by_json.items():
+            for row, (expected, actual) in enumerate(zip(values, by_arrow[name])):
+                assert same(actual, expected), f"{case['name']}: {name}[{row}] is {actual!r} by Arrow, {expected!r} by JSON"
+
+
 def test_registry_reads_name_the_drivers_example(live_store: featurelog.FeatureStore) -> None:
     entities = {e.name: e for e in live_store.list_entities()}
     assert featurelog.JoinKey("driver_id", "int64") in entities["driver"].join_keys
