@@ -3,7 +3,8 @@
 # machine, skipping anything already present (safe to run on every CI start):
 #   - Debian packages: redis-server, openjdk-17-jdk-headless (if no Java 17+ JDK), maven, openssl, chromium,
 #     golang-go (only where no Go is installed)
-#   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb)
+#   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb, pandas, pytest, …) and the
+#     Python SDK (sdk/python)
 #   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
 #     Compose file schema without an engine (tools/stack/compose.unit.spec.ts)
 set -euo pipefail
@@ -77,5 +78,11 @@ else
   "${VENV}/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
   echo "$want_hash" >"${VENV}/.requirements.sha256"
 fi
+
+# The Python SDK installed the way its README tells users to (`pip install ./sdk/python`, a normal build of
+# the package): proves on every fresh machine that it installs. Its tests import the source tree
+# (PYTHONPATH=sdk/python/src), so an edit is tested without reinstalling.
+step "pip install ./sdk/python into ${VENV}"
+"${VENV}/bin/python" -m pip install -q --disable-pip-version-check "${REPO_ROOT}/sdk/python"
 
 step "done"
