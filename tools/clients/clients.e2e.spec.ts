@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../quickstart/demo';
 import { startClientFixture, type ClientFixture, type FixtureMode } from './client-fixture.test-kit';
@@ -94,6 +95,20 @@ for (const mode of MODES) {
         /Skipped: [1-9].* in dev\.featurelog\.client\.(?!OnlineBenchTest)/,
         result.output,
       );
+    });
+
+    it("the README's Python snippet, with the SDK as `pip install ./sdk/python` installed it", async () => {
+      const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+      const snippet = [...readme.matchAll(/```python\n([\s\S]*?)```/g)]
+        .map((match) => match[1]!)
+        .find((code) => code.includes('get_historical_features'));
+      assert.ok(snippet !== undefined, 'README.md has no Python snippet with get_historical_features');
+      // No PYTHONPATH: the package tools/stack/install-system.sh installed into .venv.
+      // Run where a user runs it: in the feature repo of the running `featurelog dev`.
+      const result = await run(PYTHON, ['-c', snippet], fixture.repoDir, fixture.env);
+      assert.equal(result.code, 0, `the README snippet failed:\n${result.output}`);
+      assert.match(result.output, /conv_rate/);
+      assert.match(result.output, /PRESENT|NOT_FOUND|OUTSIDE_MAX_AGE/);
     });
 
     it('the training example: examples/training/train.py', async () => {
