@@ -135,6 +135,14 @@ describe('training sets as Arrow', () => {
     }
   });
 
+  it('writes 64-bit values given as numbers exactly, negative ones and ±(2^53 - 1) included', () => {
+    const values = [0, -1, 1, -4_294_967_297, 4_294_967_296, 2 ** 53 - 1, -(2 ** 53 - 1), null, 123n];
+    for (const type of ['int64', 'timestamp'] as const) {
+      const batch = arrowRecordBatch([{ name: 'x', type, values }], values.length);
+      assert.deepEqual(arrowValues(batch.getChildAt(0)!), [...values.slice(0, -1), 123], type);
+    }
+  });
+
   it('streams the same table as pyarrow reads from the Parquet file (schema and values)', async (t) => {
     const py = python();
     if (py === undefined) return t.skip('no python with pyarrow (FEATURELOG_PYTHON or the project venv)');
