@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RecordBatchReader, Table, tableFromIPC, tableToIPC, type RecordBatch } from 'apache-arrow';
@@ -227,6 +227,10 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
       'one record batch per row group of the export',
     );
     const arrowResult = new Table(batches);
+    // Once the job ended, only its result is kept under the training-sets directory.
+    await waitFor(() => readdirSync(join(dir, 'training-sets')).join() === `${arrowJob.id}.parquet`, {
+      description: 'the uploaded entity file removed, the result kept',
+    });
     assert.deepEqual(contentOf(arrowResult), expected);
 
     // pyarrow, an independent reader, sees the same schema and values in the Arrow stream and the Parquet export.

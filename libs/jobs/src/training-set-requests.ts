@@ -198,6 +198,8 @@ export class TrainingSets {
   readonly uploadLimit: number;
   /** Jobs submitted here that the worker's fold may not have reached yet. */
   private readonly pending = new Map<string, JobState>();
+  /** Ended jobs whose uploaded entity file was removed. */
+  private readonly cleaned = new Set<string>();
 
   constructor(private readonly options: TrainingSetsOptions) {
     this.uploadLimit = options.uploadLimit ?? DEFAULT_TRAINING_SET_UPLOAD_LIMIT;
@@ -248,6 +250,11 @@ export class TrainingSets {
       this.pending.delete(jobId);
       if (job.spec.kind !== 'export' || job.spec.request.output !== this.outputOf(jobId)) {
         throw new FeaturelogError('TRAINING_SET_NOT_FOUND', `job ${jobId} is not a training set requested over HTTP`);
+      }
+      // The upload is needed until the job ends; then only its result is.
+      if (isJobEnded(job) && !this.cleaned.has(jobId)) {
+        this.cleaned.add(jobId);
+        void rm(job.spec.request.entities, { force: true }).catch(() => undefined);
       }
       return job;
     }
