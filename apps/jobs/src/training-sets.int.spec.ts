@@ -320,6 +320,13 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
     for (const path of ['/training-sets', '/training-sets/{id}', '/training-sets/{id}/result']) {
       assert.ok(path in paths, `${path} is documented`);
     }
+    const submit = (paths['/training-sets'] as { post: { requestBody: { content: Record<string, unknown> } } }).post;
+    assert.deepEqual(Object.keys(submit.requestBody.content).sort(), [
+      'application/json',
+      'application/vnd.apache.arrow.file',
+      'application/vnd.apache.arrow.stream',
+      'application/vnd.apache.parquet',
+    ]);
   });
 
   it('answers every bad input with a 4xx naming what is wrong', async () => {
