@@ -254,6 +254,18 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
       assert.equal(check.status, 0, check.stderr);
     }
 
+    // A result that cannot be read to its end is cut off, never ended as if complete.
+    const stored = join(dir, 'training-sets', `${arrowJob.id}.parquet`);
+    const garbled = readFileSync(stored);
+    garbled.fill(0xff, Math.floor(garbled.length / 2) - 300, Math.floor(garbled.length / 2) + 300);
+    writeFileSync(stored, garbled);
+    const cut = await fetch(`${url}/training-sets/${arrowJob.id}/result`, { headers: auth });
+    await assert.rejects(async () => {
+      const bytes = new Uint8Array(await cut.arrayBuffer());
+      if (cut.status !== 200) throw new Error(`refused with ${cut.status}`);
+      assert.fail(`the answer ended cleanly after ${bytes.length} bytes`);
+    }, /terminated|refused|other side closed|aborted/);
+
     const parquetUpload = await post(`?${features}`, PARQUET, readFileSync(entityFile));
     assert.equal(parquetUpload.status, 202, await parquetUpload.clone().text());
     const parquetJob = (await parquetUpload.json()) as { id: string };

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -175,6 +175,21 @@ describe('training sets as Arrow', () => {
     );
     assert.equal(check.status, 0, check.stderr);
     assert.equal(check.stdout.trim(), '2 40');
+  });
+
+  it('a result that fails to read midway is a stream that errors, never one that ends early', async () => {
+    const { path } = writeTrainingSet('broken.parquet', 3, 50);
+    const bytes = readFileSync(path);
+    // Garbles the middle of the file (the second row group's pages), leaving the footer readable.
+    bytes.fill(0xff, Math.floor(bytes.length / 2) - 200, Math.floor(bytes.length / 2) + 200);
+    writeFileSync(path, bytes);
+    const sets = new TrainingSets({
+      project: 'p',
+      directory: dir,
+      definitions: () => Promise.reject(new Error('unused')),
+      jobs: { submit: () => Promise.reject(new Error('unused')), get: () => undefined },
+    });
+    await assert.rejects(buffer(sets.arrowStream(path)));
   });
 
   it('an empty training set is a stream with its schema and no rows', async () => {
