@@ -12,6 +12,7 @@ import { planExport, type ExportRequest } from './export-plan';
 import { parseExportRequest } from './export-request';
 import { isJobEnded, type JobSpec, type JobState } from './job-events';
 import type { SubmittedJob } from './job-client';
+import { JOB_CANCELLED } from './job-cancellation';
 import { parquetRecordBatches } from './training-set-arrow';
 
 /** The media types of the training-set routes. */
@@ -285,7 +286,7 @@ export class TrainingSets {
       });
     }
     if (job.status === 'cancelled') {
-      throw new FeaturelogError('JOB_CANCELLED', `training set ${jobId} was cancelled: it has no result`);
+      throw new FeaturelogError(JOB_CANCELLED, `training set ${jobId} was cancelled: it has no result`);
     }
     const path = this.outputOf(jobId);
     let bytes: number;
