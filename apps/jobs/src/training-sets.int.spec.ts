@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RecordBatchReader, Table, tableFromIPC, tableToIPC, type RecordBatch } from 'apache-arrow';
@@ -227,6 +227,10 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
       'one record batch per row group of the export',
     );
     const arrowResult = new Table(batches);
+    // Once the job ended, only its result is kept under the training-sets directory.
+    await waitFor(() => readdirSync(join(dir, 'training-sets')).join() === `${arrowJob.id}.parquet`, {
+      description: 'the uploaded entity file removed, the result kept',
+    });
     assert.deepEqual(contentOf(arrowResult), expected);
 
     // pyarrow, an independent reader, sees the same schema and values in the Arrow stream and the Parquet export.
@@ -249,6 +253,18 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
       );
       assert.equal(check.status, 0, check.stderr);
     }
+
+    // A result that cannot be read to its end is cut off, never ended as if complete.
+    const stored = join(dir, 'training-sets', `${arrowJob.id}.parquet`);
+    const garbled = readFileSync(stored);
+    garbled.fill(0xff, Math.floor(garbled.length / 2) - 300, Math.floor(garbled.length / 2) + 300);
+    writeFileSync(stored, garbled);
+    const cut = await fetch(`${url}/training-sets/${arrowJob.id}/result`, { headers: auth });
+    await assert.rejects(async () => {
+      const bytes = new Uint8Array(await cut.arrayBuffer());
+      if (cut.status !== 200) throw new Error(`refused with ${cut.status}`);
+      assert.fail(`the answer ended cleanly after ${bytes.length} bytes`);
+    }, /terminated|refused|other side closed|aborted/);
 
     const parquetUpload = await post(`?${features}`, PARQUET, readFileSync(entityFile));
     assert.equal(parquetUpload.status, 202, await parquetUpload.clone().text());
@@ -316,6 +332,13 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
     for (const path of ['/training-sets', '/training-sets/{id}', '/training-sets/{id}/result']) {
       assert.ok(path in paths, `${path} is documented`);
     }
+    const submit = (paths['/training-sets'] as { post: { requestBody: { content: Record<string, unknown> } } }).post;
+    assert.deepEqual(Object.keys(submit.requestBody.content).sort(), [
+      'application/json',
+      'application/vnd.apache.arrow.file',
+      'application/vnd.apache.arrow.stream',
+      'application/vnd.apache.parquet',
+    ]);
   });
 
   it('answers every bad input with a 4xx naming what is wrong', async () => {

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { tableFromIPC } from 'apache-arrow';
 import { FeaturelogClient, FeaturelogClientError } from '@featurelog/client';
 import { FeaturelogError, SILENT_LOGGER, type FeatureViewDefinition, type RowVersion } from '@featurelog/domain';
 import { type FeatureRowFeed, type FeedListener, type FeedRow } from '@featurelog/serving';
@@ -59,6 +60,22 @@ describe('@featurelog/client against the serving app', () => {
       anonymous.getOnlineFeatures({ features: ['driver_stats:trips'], entities: { driver_id: [1] } }),
       /401/,
     );
+  });
+
+  it('gets online features as Arrow IPC bytes, the same statuses as JSON', async () => {
+    const client = new FeaturelogClient({ url: serving.url, apiKey: 'k1' });
+    const table = tableFromIPC(
+      await client.getOnlineFeaturesArrow({ features: ['driver_stats:trips'], entities: { driver_id: [1, 2] } }),
+    );
+    assert.deepEqual(
+      table.schema.fields.map((field) => field.name),
+      ['driver_id', 'trips', 'trips__status', 'trips__event_timestamp'],
+    );
+    assert.deepEqual(table.getChild('trips__status')!.toArray(), ['NOT_FOUND', 'NOT_FOUND']);
+    await assert.rejects(client.getOnlineFeaturesArrow({ featureService: 'ghost', entities: { driver_id: [1] } }), {
+      code: 'UNKNOWN_FEATURE_SERVICE',
+      status: 404,
+    });
   });
 
   it('subscribes, reconnects after the server goes away, and never lets a snapshot regress what it holds', async () => {

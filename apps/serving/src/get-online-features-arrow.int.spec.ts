@@ -210,4 +210,13 @@ describe('POST /get-online-features answered in Arrow IPC (real Redis)', () => {
     assert.equal(anonymous.status, 401);
     await anonymous.arrayBuffer();
   });
+
+  it('documents the Arrow answer at /docs', async () => {
+    const docs = (await (await fetch(`${serving.url}/docs/json`, { headers: read })).json()) as {
+      paths: Record<string, { post: { description: string; responses: Record<string, { content: object }> } }>;
+    };
+    const route = docs.paths['/get-online-features']!.post;
+    assert.deepEqual(Object.keys(route.responses['200']!.content), ['application/json', ARROW]);
+    assert.match(route.description, /<feature>__status/);
+  });
 });

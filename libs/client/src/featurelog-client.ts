@@ -73,6 +73,8 @@ export interface SubscribeOptions extends SubscribeHandlers {
   maxReconnectDelayMs?: number;
 }
 
+const ARROW_STREAM_MEDIA_TYPE = 'application/vnd.apache.arrow.stream';
+
 /**
  * A typed client for the serving API on Node's own fetch, with no dependencies.
  */
@@ -84,6 +86,31 @@ export class FeaturelogClient {
   }
 
   async getOnlineFeatures(request: OnlineFeaturesRequest): Promise<OnlineFeaturesResponse> {
+    const response = await this.postOnlineFeatures(request, 'application/json');
+    return (await response.json()) as OnlineFeaturesResponse;
+  }
+
+  /**
+   * The same answer as one Arrow IPC stream, as its bytes (read them with any Arrow library, e.g.
+   * apache-arrow's `tableFromIPC`): the join-key columns, then per feature `<feature>`,
+   * `<feature>__status` and `<feature>__event_timestamp` (see the serving app's /docs). Returned as bytes
+   * so that this client keeps no dependency.
+   */
+  async getOnlineFeaturesArrow(request: OnlineFeaturesRequest): Promise<Uint8Array> {
+    const response = await this.postOnlineFeatures(request, ARROW_STREAM_MEDIA_TYPE);
+    const type = response.headers.get('content-type');
+    if (type !== ARROW_STREAM_MEDIA_TYPE) {
+      throw new FeaturelogClientError(
+        'UNEXPECTED_RESPONSE',
+        `the server answered ${String(type)}, not Arrow: it may predate Arrow answers`,
+        response.status,
+        false,
+      );
+    }
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  private async postOnlineFeatures(request: OnlineFeaturesRequest, accept: string): Promise<Response> {
     const body = {
       ...(request.features ? { features: request.features } : { feature_service: request.featureService }),
       entities: request.entities,
@@ -93,7 +120,7 @@ export class FeaturelogClient {
     try {
       response = await fetch(`${this.base}/get-online-features`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.authHeaders() },
+        headers: { 'content-type': 'application/json', accept, ...this.authHeaders() },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       });
@@ -101,7 +128,7 @@ export class FeaturelogClient {
       throw unreachable(error);
     }
     if (!response.ok) throw await errorOf(response);
-    return (await response.json()) as OnlineFeaturesResponse;
+    return response;
   }
 
   /**

@@ -99,6 +99,22 @@ const SUBMIT_TRAINING_SET = {
     'it at GET /training-sets/{id}/result.',
   tags: ['training sets'],
   security: [{ apiKey: [] }, { bearer: [] }],
+  consumes: [ARROW_STREAM_MEDIA_TYPE, ARROW_FILE_MEDIA_TYPE, PARQUET_MEDIA_TYPE, 'application/json'],
+  body: {
+    description: 'Arrow IPC or Parquet bytes (options in the query), or this JSON object (options in it)',
+    type: 'object',
+    properties: {
+      entities: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      features: { type: 'array', items: { type: 'string' } },
+      service: { type: 'string' },
+      fullFeatureNames: { type: 'boolean' },
+      asServed: { type: 'boolean' },
+    },
+    example: {
+      entities: [{ driver_id: 1001, event_timestamp: '2024-05-01T12:00:00Z', label: 1 }],
+      features: ['driver_hourly_stats:conv_rate'],
+    },
+  },
   querystring: TRAINING_SET_QUERY,
   response: {
     202: {
@@ -146,6 +162,7 @@ const TRAINING_SET_RESULT = {
     'with fewer, or a connection cut before the end-of-stream marker, is a failed transfer.',
   tags: ['training sets'],
   security: [{ apiKey: [] }, { bearer: [] }],
+  produces: [ARROW_STREAM_MEDIA_TYPE, PARQUET_MEDIA_TYPE, 'application/json'],
   querystring: { type: 'object', properties: { format: { type: 'string', enum: ['arrow', 'parquet'] } } },
   response: {
     200: { description: `${ARROW_STREAM_MEDIA_TYPE} or ${PARQUET_MEDIA_TYPE}`, type: 'string', format: 'binary' },

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -135,6 +135,14 @@ describe('training sets as Arrow', () => {
     }
   });
 
+  it('writes 64-bit values given as numbers exactly, negative ones and ±(2^53 - 1) included', () => {
+    const values = [0, -1, 1, -4_294_967_297, 4_294_967_296, 2 ** 53 - 1, -(2 ** 53 - 1), null, 123n];
+    for (const type of ['int64', 'timestamp'] as const) {
+      const batch = arrowRecordBatch([{ name: 'x', type, values }], values.length);
+      assert.deepEqual(arrowValues(batch.getChildAt(0)!), [...values.slice(0, -1), 123], type);
+    }
+  });
+
   it('streams the same table as pyarrow reads from the Parquet file (schema and values)', async (t) => {
     const py = python();
     if (py === undefined) return t.skip('no python with pyarrow (FEATURELOG_PYTHON or the project venv)');
@@ -167,6 +175,21 @@ describe('training sets as Arrow', () => {
     );
     assert.equal(check.status, 0, check.stderr);
     assert.equal(check.stdout.trim(), '2 40');
+  });
+
+  it('a result that fails to read midway is a stream that errors, never one that ends early', async () => {
+    const { path } = writeTrainingSet('broken.parquet', 3, 50);
+    const bytes = readFileSync(path);
+    // Garbles the middle of the file (the second row group's pages), leaving the footer readable.
+    bytes.fill(0xff, Math.floor(bytes.length / 2) - 200, Math.floor(bytes.length / 2) + 200);
+    writeFileSync(path, bytes);
+    const sets = new TrainingSets({
+      project: 'p',
+      directory: dir,
+      definitions: () => Promise.reject(new Error('unused')),
+      jobs: { submit: () => Promise.reject(new Error('unused')), get: () => undefined },
+    });
+    await assert.rejects(buffer(sets.arrowStream(path)));
   });
 
   it('an empty training set is a stream with its schema and no rows', async () => {

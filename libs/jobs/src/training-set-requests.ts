@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { RecordBatchStreamWriter, tableToIPC, Table } from 'apache-arrow';
 import { arrowRecordBatch } from '@featurelog/offline-store';
@@ -12,6 +12,7 @@ import { planExport, type ExportRequest } from './export-plan';
 import { parseExportRequest } from './export-request';
 import { isJobEnded, type JobSpec, type JobState } from './job-events';
 import type { SubmittedJob } from './job-client';
+import { JOB_CANCELLED } from './job-cancellation';
 import { parquetRecordBatches } from './training-set-arrow';
 
 /** The media types of the training-set routes. */
@@ -198,6 +199,8 @@ export class TrainingSets {
   readonly uploadLimit: number;
   /** Jobs submitted here that the worker's fold may not have reached yet. */
   private readonly pending = new Map<string, JobState>();
+  /** Ended jobs whose uploaded entity file was removed. */
+  private readonly cleaned = new Set<string>();
 
   constructor(private readonly options: TrainingSetsOptions) {
     this.uploadLimit = options.uploadLimit ?? DEFAULT_TRAINING_SET_UPLOAD_LIMIT;
@@ -249,6 +252,11 @@ export class TrainingSets {
       if (job.spec.kind !== 'export' || job.spec.request.output !== this.outputOf(jobId)) {
         throw new FeaturelogError('TRAINING_SET_NOT_FOUND', `job ${jobId} is not a training set requested over HTTP`);
       }
+      // The upload is needed until the job ends; then only its result is.
+      if (isJobEnded(job) && !this.cleaned.has(jobId)) {
+        this.cleaned.add(jobId);
+        void rm(job.spec.request.entities, { force: true }).catch(() => undefined);
+      }
       return job;
     }
     const pending = this.pending.get(jobId);
@@ -278,7 +286,7 @@ export class TrainingSets {
       });
     }
     if (job.status === 'cancelled') {
-      throw new FeaturelogError('JOB_CANCELLED', `training set ${jobId} was cancelled: it has no result`);
+      throw new FeaturelogError(JOB_CANCELLED, `training set ${jobId} was cancelled: it has no result`);
     }
     const path = this.outputOf(jobId);
     let bytes: number;
@@ -296,10 +304,8 @@ export class TrainingSets {
 
   /** The result as an Arrow IPC stream: the schema, then one record batch per row group of the Parquet file. */
   arrowStream(path: string): Readable {
-    const batches = Readable.from(parquetRecordBatches(path));
-    const writer = RecordBatchStreamWriter.throughNode() as unknown as Transform;
-    batches.on('error', (error) => writer.destroy(error));
-    return batches.pipe(writer);
+    // A failure midway destroys the stream with the error: the HTTP answer is cut off, never ended as if complete.
+    return Readable.from(arrowIpcChunks(path), { objectMode: false });
   }
 
   private exportRequest(jobId: string, format: EntityFileFormat, options: TrainingSetOptions): ExportRequest {
@@ -342,7 +348,7 @@ export class TrainingSets {
       },
     });
     try {
-      await pipeline(Readable.from(body), count, createWriteStream(path, { flags: 'wx' }));
+      await pipelineAsync(Readable.from(body), count, createWriteStream(path, { flags: 'wx' }));
     } catch (error) {
       if (error instanceof FeaturelogError) throw error;
       throw new FeaturelogError(
@@ -380,6 +386,30 @@ export class TrainingSets {
     if (this.options.jobs.get(jobId) === undefined) this.pending.set(jobId, state);
     return { id: jobId, jobId, offset: submitted.offset, status: 'requested' };
   }
+}
+
+/** The end-of-stream marker of the Arrow IPC stream format: continuation 0xFFFFFFFF, then a zero length. */
+const END_OF_STREAM = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
+
+/**
+ * The Arrow IPC stream of a training set's Parquet file, a row group at a time: the schema message, each
+ * batch's message and body, the end-of-stream marker. Each batch is written by a writer of its own (Arrow's
+ * streaming writer buffers its output in a queue that only an async reader drains), its schema prefix and
+ * end marker cut off, so a batch is serialized and handed on before the next row group is read.
+ */
+async function* arrowIpcChunks(path: string): AsyncGenerator<Uint8Array> {
+  let schemaLength: number | undefined;
+  for await (const batch of parquetRecordBatches(path)) {
+    const bytes = RecordBatchStreamWriter.writeAll([batch]).toUint8Array(true);
+    if (schemaLength === undefined) {
+      schemaLength =
+        RecordBatchStreamWriter.writeAll(new Table(batch.schema)).toUint8Array(true).length - END_OF_STREAM.length;
+      yield bytes.subarray(0, bytes.length - END_OF_STREAM.length);
+    } else {
+      yield bytes.subarray(schemaLength, bytes.length - END_OF_STREAM.length);
+    }
+  }
+  yield END_OF_STREAM;
 }
 
 /** What `POST /training-sets` answers (202). */

@@ -80,6 +80,7 @@ export const GET_ONLINE_FEATURES_SCHEMA = {
     'null when NOT_FOUND). The schema metadata holds `featurelog.registry_version`. Errors stay JSON.',
   tags: ['serving'],
   security: [{ apiKey: [] }, { bearer: [] }],
+  produces: ['application/json', 'application/vnd.apache.arrow.stream'],
   response: {
     200: {
       description:
