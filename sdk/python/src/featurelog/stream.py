@@ -1,0 +1,126 @@
+"""Reading an Arrow IPC stream from a streamed HTTP body, batch by batch, refusing a truncated one."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Iterable, Iterator, Optional
+
+import httpx
+import pyarrow as pa
+
+from .errors import TruncatedStreamError
+
+__all__ = ["ChunkReader", "ArrowStream", "END_OF_STREAM"]
+
+#: The IPC end-of-stream marker: continuation token 0xFFFFFFFF and a zero metadata length.
+END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+#: The pre-0.15 end-of-stream marker (a bare zero length), still valid to readers.
+_LEGACY_END_OF_STREAM = b"\x00\x00\x00\x00"
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (an httpx body), remembering the last bytes
+    handed out so the caller can tell whether the stream ended with its end-of-stream marker."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._buffer = bytearray()
+        self._tail = b""
+        self.bytes_read = 0
+        self.exhausted = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self, size: int) -> None:
+        while not self.exhausted and (size < 0 or len(self._buffer) < size):
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self.exhausted = True
+                break
+            self._buffer += chunk
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        size = -1 if size is None else size
+        self._fill(size)
+        if size < 0 or size >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            out = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        self.bytes_read += len(out)
+        if out:
+            self._tail = (self._tail + out)[-8:]
+        return out
+
+    def readinto(self, target: bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def ended_with_marker(self) -> bool:
+        return self._tail == END_OF_STREAM or (len(self._tail) >= 4 and self._tail[-4:] == _LEGACY_END_OF_STREAM)
+
+    def at_end(self) -> bool:
+        """Whether nothing follows what was read (reads ahead to find out)."""
+        self._fill(1)
+        return not self._buffer
+
+
+class ArrowStream:
+    """An Arrow IPC stream read from a streamed body: ``schema`` once opened, then the record
+    batches as they arrive (iterate once).
+
+    Raises TruncatedStreamError when the body ends mid-message, ends without the end-of-stream
+    marker (pyarrow alone takes a clean end at a batch boundary for the end of the stream), or the
+    connection fails: the caller never gets a shorter table as if it were whole.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], what: str) -> None:
+        self._what = what
+        self._source = ChunkReader(chunks)
+        with self._errors():
+            self._reader = pa.ipc.open_stream(self._source)
+        self.schema: pa.Schema = self._reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        with self._errors():
+            for batch in self._reader:
+                yield batch
+            complete = self._source.ended_with_marker() and self._source.at_end()
+        if not complete:
+            raise TruncatedStreamError(
+                "STREAM_TRUNCATED",
+                f"{self._what}: the Arrow stream ended after {self._source.bytes_read} bytes without its "
+                "end-of-stream marker (the server or the connection stopped early); no partial result is returned",
+                None,
+                True,
+            )
+
+    def read_all(self) -> pa.Table:
+        """Every batch, as one table (after the whole stream arrived intact)."""
+        return pa.Table.from_batches(list(self), schema=self.schema)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        source = self._source
+        try:
+            yield
+        except (httpx.TransportError, httpx.StreamError) as error:
+            raise TruncatedStreamError(
+                "STREAM_TRUNCATED",
+                f"{self._what}: the connection failed after {source.bytes_read} bytes ({type(error).__name__}: {error})",
+                None,
+                True,
+            ) from error
+        except (pa.ArrowInvalid, OSError, EOFError) as error:
+            raise TruncatedStreamError(
+                "STREAM_TRUNCATED",
+                f"{self._what}: the Arrow stream is cut or corrupt after {source.bytes_read} bytes ({error})",
+                None,
+                True,
+            ) from error
