@@ -1,4 +1,4 @@
-"""featurelog.producer writes the same bytes as featurelog's Node producer, and its rows are materialized alike.
+"""featurelog.producer writes the same bytes as featurelog's Node producer; its rows are materialized and exported alike.
 
 The Node side is the real FeatureProducer of libs/producer, run by `node -r @swc-node/register` on a small
 script this test writes to a temp dir (NODE_SCRIPT below) inside the repo's TypeScript setup: it resolves the
@@ -7,7 +7,7 @@ produces the rows through its KafkaEventLog (mode `produce`).
 
 Needs the real stack: FEATURELOG_SCHEMA_REGISTRY_URL (+ FEATURELOG_BOOTSTRAP, FEATURELOG_SERVING_URL,
 FEATURELOG_REGISTRY_URL, FEATURELOG_API_KEY, FEATURELOG_PROJECT for the materialization test, the drivers
-example applied); skipped, saying why, when absent. The repo (for node and its node_modules) is found from
+example applied; FEATURELOG_JOBS_URL for its export half); skipped, saying why, when absent. The repo (for node and its node_modules) is found from
 this file, or FEATURELOG_SOURCE_DIR.
 """
 
@@ -287,13 +287,27 @@ def test_bad_rows_are_named_and_nothing_is_serialized() -> None:
           "definitions": definitions, "view": "v", "rows": [], "bytesFields": []})
     good = {"driver_id": 1, "event_timestamp": T0, "x": 1}
     with pytest.raises(InvalidRowsError) as invalid:
-        producer.records("v", [good, {"event_timestamp": T0}, {**good, "y": 2}, {**good, "event_timestamp": "yesterday"}, {**good, "x": "many"}])
+        producer.records(
+            "v",
+            [
+                good,
+                {"event_timestamp": T0},
+                {**good, "y": 2},
+                {**good, "event_timestamp": "yesterday"},
+                {**good, "x": "many"},
+                {**good, "driver_id": "1"},
+                good,
+            ],
+        )
     problems = {(p.row, p.field, p.code) for p in invalid.value.problems}
-    assert (1, "driver_id", "MISSING_JOIN_KEY") in problems
-    assert (2, "y", "UNKNOWN_FIELD") in problems
-    assert (3, "event_timestamp", "INVALID_TIMESTAMP") in problems
-    assert any(row == 4 and code == "INVALID_VALUE" for row, _, code in problems)
-    assert 0 not in {p.row for p in invalid.value.problems}
+    assert problems == {
+        (1, "driver_id", "MISSING_JOIN_KEY"),
+        (2, "y", "UNKNOWN_FIELD"),
+        (3, "event_timestamp", "INVALID_TIMESTAMP"),
+        (4, "x", "INVALID_VALUE"),
+        (5, "driver_id", "INVALID_JOIN_KEY_VALUE"),
+    }
+    assert "5 of 7 row(s) for v are invalid" in str(invalid.value)
 
 
 # ------------------------------------------------------------------------ materialized like the Node producer's
@@ -401,3 +415,22 @@ def test_python_rows_are_materialized_like_the_node_producers() -> None:
         python_cells = {n: c for n, c in by_python[i].items() if n != "driver_id"}
         node_cells = {n: c for n, c in by_node[i].items() if n != "driver_id"}
         assert python_cells == node_cells
+
+    # Exported alike: the point-in-time training set gives the Python rows and the Node rows the same values.
+    if not os.environ.get("FEATURELOG_JOBS_URL"):
+        pytest.skip("FEATURELOG_JOBS_URL is not set: the export half needs the jobs app")
+    pandas = pytest.importorskip("pandas")
+    import featurelog
+
+    after = datetime.now(timezone.utc) + timedelta(seconds=1)
+    entity_df = pandas.DataFrame({"driver_id": python_ids + node_ids, "event_timestamp": [after] * 6})
+    with featurelog.FeatureStore.from_env() as store:
+        exported = store.get_historical_features(entity_df, features=[f"{VIEW}:{f}" for f in features], progress=False).to_df()
+    exported = exported.set_index("driver_id")
+    for i in range(3):
+        by_python_row = exported.loc[python_ids[i], features]
+        by_node_row = exported.loc[node_ids[i], features]
+        assert by_python_row.equals(by_node_row), f"{by_python_row.to_dict()} vs {by_node_row.to_dict()}"
+        assert by_python_row["conv_rate"] == values[i]["conv_rate"]
+        assert by_python_row["avg_daily_trips"] == values[i]["avg_daily_trips"]
+        assert pandas.isna(by_python_row["acc_rate"]) == (values[i]["acc_rate"] is None)

@@ -50,6 +50,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 try:
+    import fastavro
+    import fastavro.validation
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroSerializer
@@ -253,6 +255,18 @@ class ViewTarget:
     fields: dict[str, str]
     schema_id: int
 
+    #: Avro field name → its type as parsed by fastavro, to name the field a serializer failure is about.
+    field_types: dict[str, Any] = field(default_factory=dict)
+
+    def value_problems(self, row: Mapping[str, Any], error: Exception) -> list[tuple[str, str, str]]:
+        """The fields of a checked row that do not fit the row schema (the serializer refused the row)."""
+        found = [
+            (name, "INVALID_VALUE", f"{name} {row.get(name)!r:.60} is not a {_type_text(avro_type)}")
+            for name, avro_type in self.field_types.items()
+            if not fastavro.validation.validate(row.get(name), avro_type, raise_errors=False)
+        ]
+        return found or [("", "INVALID_VALUE", f"does not fit the row schema: {error}")]
+
     def check(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
         """The row as the serializer takes it, and its problems as (field, code, message)."""
         problems: list[tuple[str, str, str]] = []
@@ -280,6 +294,11 @@ class ViewTarget:
         for key in self.join_keys:
             if out.get(key.name) is None:
                 problems.append((key.name, "MISSING_JOIN_KEY", f'join key "{key.name}" has no value'))
+                continue
+            try:
+                _encode_key_value(key, out[key.name])
+            except ProducerError as error:
+                problems.append((key.name, error.code, error.message))
         if out.get("event_timestamp") is None:
             problems.append(("event_timestamp", "MISSING_EVENT_TIMESTAMP", "event_timestamp has no value"))
         for name in self.fields:
@@ -376,7 +395,8 @@ class FeatureProducer:
                 f"the latest schema under {subject} (id {registered.schema_id}) has no field {', '.join(missing)} "
                 f'of feature view "{view}"; run featurelog apply',
             )
-        resolved = ViewTarget(view, topic, subject, join_keys, fields, registered.schema_id)
+        field_types = {f["name"]: fastavro.parse_schema(f["type"]) for f in avro_fields}
+        resolved = ViewTarget(view, topic, subject, join_keys, fields, registered.schema_id, field_types)
         self._targets[view] = resolved
         return resolved
 
@@ -417,19 +437,14 @@ class FeatureProducer:
         for index, row in enumerate(_rows(rows)):
             count += 1
             checked, row_problems = target.check(row)
-            try:
-                key = encode_entity_key(target.join_keys, checked).encode("utf-8")
-            except ProducerError as error:
-                if not row_problems:
-                    row_problems.append(("", error.code, error.message))
             if row_problems:
                 problems.extend(RowProblem(index, f, code, message) for f, code, message in row_problems)
                 continue
+            key = encode_entity_key(target.join_keys, checked).encode("utf-8")
             try:
                 value = self._serializer(checked, context)
             except (ValueError, TypeError, AttributeError, OverflowError) as error:
-                # fastavro says which value does not fit the schema, not always which field.
-                problems.append(RowProblem(index, "", "INVALID_VALUE", f"does not fit the row schema: {error}"))
+                problems.extend(RowProblem(index, *problem) for problem in target.value_problems(checked, error))
                 continue
             except SchemaRegistryError as error:
                 raise ProducerError("SCHEMA_REGISTRY_UNAVAILABLE", str(error), retriable=True) from error
@@ -507,6 +522,16 @@ def _value_kind(avro_type: Any) -> str:
             return "timestamp"
         return _value_kind(avro_type.get("type"))
     return "integer" if avro_type in ("int", "long") else ""
+
+
+def _type_text(avro_type: Any) -> str:
+    if isinstance(avro_type, list):
+        return " or ".join(_type_text(t) for t in avro_type)
+    if isinstance(avro_type, dict):
+        if avro_type.get("type") == "array":
+            return f"array of {_type_text(avro_type['items'])}"
+        return str(avro_type.get("logicalType") or avro_type.get("type"))
+    return str(avro_type)
 
 
 def _integer(value: Any) -> Any:
