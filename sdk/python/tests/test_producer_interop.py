@@ -146,6 +146,18 @@ class TestEntityKey:
         text = encode_entity_key(keys, {"trip": "a|b=c%d\x01\x7fé", "driver_id": -(2**63), "b": b"\x00\xab", "ok": False})
         assert text == "b=00ab|driver_id=-9223372036854775808|ok=false|trip=a%7Cb%3Dc%25d%01%7Fé"
 
+    def test_timestamp_text_reads_as_the_node_producer_reads_it(self) -> None:
+        from featurelog.producer import _timestamp_micros
+
+        t = micros(datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc))
+        assert _timestamp_micros("2025-01-31T12:00:00.123456789Z") == t + 123_456
+        assert _timestamp_micros("2025-01-31 12:00") == t
+        assert _timestamp_micros("2025-01-31T13:30:00+01:30") == t
+        assert _timestamp_micros("2025-01-31") == t - 12 * 3600 * 1_000_000
+        assert _timestamp_micros(datetime(2025, 1, 31, 12)) == t  # naive means UTC
+        for bad in ("2025-02-30", "2025-01-31T24:00", "2025-01-31T12:00+24:00", "yesterday"):
+            assert _timestamp_micros(bad) == bad
+
     def test_wrong_and_missing_keys_are_named(self) -> None:
         with pytest.raises(ProducerError) as missing:
             encode_entity_key([JoinKey("driver_id", "int64")], {"driver_id": None})

@@ -234,10 +234,15 @@ def _timestamp_micros(value: Any) -> Any:
             day = datetime(int(y), int(mo), int(d), tzinfo=timezone.utc)
         except ValueError:
             return value
+        if int(h or 0) > 23 or int(mi or 0) > 59 or int(s or 0) > 59:
+            return value
         offset = 0
         if zone is not None and zone[0] in "+-":
             digits = zone[1:].replace(":", "")
-            offset = (-1 if zone[0] == "-" else 1) * (int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) > 2 else 0))
+            zone_hours, zone_minutes = int(digits[:2]), int(digits[2:]) if len(digits) > 2 else 0
+            if zone_hours > 23 or zone_minutes > 59:
+                return value
+            offset = (-1 if zone[0] == "-" else 1) * (zone_hours * 60 + zone_minutes)
         seconds = (day - EPOCH) // timedelta(seconds=1) + int(h or 0) * 3600 + int(mi or 0) * 60 + int(s or 0)
         return (seconds - offset * 60) * 1_000_000 + (int((fraction or "").ljust(6, "0")[:6]) if fraction else 0)
     return value
