@@ -1,17 +1,19 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { createMetricsRegistry, FeaturelogExceptionFilter, ObservabilityModule } from '@featurelog/observability';
-import { isJobEnded, type DeadLetterQueue, type JobWorker } from '@featurelog/jobs';
+import { isJobEnded, type DeadLetterQueue, type JobWorker, type TrainingSets } from '@featurelog/jobs';
 import type { EventLog } from '@featurelog/log';
 import type { RegistryFollower } from '@featurelog/registry';
 import { Gauge } from 'prom-client';
 import { JOB_WORKER, JobsController } from './jobs.controller';
 import { DEAD_LETTER_QUEUE, DlqController } from './dlq.controller';
+import { TRAINING_SETS, TrainingSetsController } from './training-sets.controller';
 import { ProjectionMetrics } from '@featurelog/projection';
 
 export interface JobsAppParts {
   worker: JobWorker;
   deadLetters: DeadLetterQueue;
+  trainingSets: TrainingSets;
   follower: RegistryFollower;
   log: EventLog;
   jobsTopic: string;
@@ -76,10 +78,11 @@ export class JobsAppModule {
           },
         }),
       ],
-      controllers: [JobsController, DlqController],
+      controllers: [JobsController, DlqController, TrainingSetsController],
       providers: [
         { provide: JOB_WORKER, useValue: worker },
         { provide: DEAD_LETTER_QUEUE, useValue: parts.deadLetters },
+        { provide: TRAINING_SETS, useValue: parts.trainingSets },
         { provide: APP_FILTER, useClass: FeaturelogExceptionFilter },
       ],
     };

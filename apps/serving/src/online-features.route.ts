@@ -1,5 +1,5 @@
 import { routeAccess, type RequestHeaders } from '@featurelog/auth';
-import { GET_ONLINE_FEATURES_SCHEMA } from '@featurelog/serving';
+import { ARROW_STREAM_MEDIA_TYPE, GET_ONLINE_FEATURES_SCHEMA } from '@featurelog/serving';
 import type { ServingRuntime } from './serving.controller';
 
 /** The path of the hot route, as /metrics and /docs name it. */
@@ -37,6 +37,17 @@ export function registerOnlineFeaturesRoute(fastify: RouteRegistrar, runtime: Se
     // Checked by the app's route guard before the body is even read.
     config: routeAccess('read'),
     handler: async (request, reply) => {
+      const accept = request.headers.accept;
+      // JSON unless Arrow is asked for by name: one header read on the JSON path, nothing more.
+      const arrow = typeof accept === 'string' && accept.includes(ARROW_STREAM_MEDIA_TYPE);
+      if (arrow) {
+        const answer = await retriever.retrieveArrow(request.body);
+        metrics.countStatuses(answer.statuses);
+        reply
+          .header('content-type', ARROW_STREAM_MEDIA_TYPE)
+          .header('x-featurelog-registry-version', String(answer.registryVersion));
+        return answer.body;
+      }
       const result = await retriever.retrieve(request.body);
       metrics.countStatuses(result.statuses);
       // A Buffer is sent as is: the JSON was written by the shaper.

@@ -3,8 +3,9 @@ import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
 import { parse } from 'csv-parse';
+import { RecordBatchReader, type DataType, type RecordBatch, type Schema, type Vector } from 'apache-arrow';
 import { FeaturelogError, parseValueType, type ScalarType, type ValueType } from '@featurelog/domain';
-import { parquetFileBuffer } from '@featurelog/offline-store';
+import { parquetFileBuffer, arrowValues, domainTypeOfArrow } from '@featurelog/offline-store';
 import {
   parquetMetadataAsync,
   parquetRead,
@@ -14,12 +15,15 @@ import {
   type FileMetaData,
 } from 'hyparquet';
 
-export type EntityFileFormat = 'parquet' | 'csv';
+export type EntityFileFormat = 'parquet' | 'csv' | 'arrow';
 
 /** A column of the entity file; `type` is known up front for Parquet, inferred while reading for CSV. */
 export interface EntityFileColumn {
   name: string;
-  /** Parquet: the column's type. CSV: undefined (text; see EntityRowDecoder for inference). */
+  /**
+   * Parquet and Arrow: the column's type (undefined for one with no domain type, kept as text). CSV:
+   * undefined (text; see EntityRowDecoder for inference).
+   */
   type: ValueType | undefined;
 }
 
@@ -34,8 +38,8 @@ export interface EntityFile {
   /** Rows as arrays in column order: CSV gives text (empty cells as null), Parquet typed values. */
   rows(): AsyncIterable<unknown[][]>;
   /**
-   * Parquet only: the same values a row group at a time, as columns (file order, equal lengths; a column
-   * may be a typed array), with no array per row.
+   * Parquet and Arrow: the same values a row group (record batch) at a time, as columns (file order, equal
+   * lengths; a column may be a typed array), with no array per row.
    */
   columnBatches?(): AsyncIterable<ArrayLike<unknown>[]>;
 }
@@ -53,17 +57,88 @@ export async function openEntityFile(path: string, format?: EntityFileFormat): P
       },
     );
   }
-  return chosen === 'csv' ? openCsv(path) : openParquet(path);
+  return chosen === 'csv' ? openCsv(path) : chosen === 'arrow' ? openArrow(path) : openParquet(path);
 }
 
 function formatOf(path: string): EntityFileFormat {
   const extension = extname(path).toLowerCase();
   if (extension === '.csv') return 'csv';
   if (extension === '.parquet' || extension === '.pq') return 'parquet';
+  if (ARROW_EXTENSIONS.includes(extension)) return 'arrow';
   throw new FeaturelogError(
     'ENTITY_FILE_FORMAT_UNKNOWN',
-    `entity file ${path}: cannot tell the format from "${extension}"; expected .parquet or .csv`,
+    `entity file ${path}: cannot tell the format from "${extension}"; expected .parquet, .csv or .arrow`,
   );
+}
+
+const ARROW_EXTENSIONS = ['.arrow', '.arrows', '.ipc', '.feather'];
+
+/**
+ * An Arrow IPC file or stream (either framing: the reader tells them apart by their first bytes), read a
+ * record batch at a time from disk: memory holds one batch however long the file is. Values are taken
+ * as {@link arrowValues} gives them (timestamps of any unit, zoned or naive — naive is UTC — as epoch µs).
+ */
+async function openArrow(path: string): Promise<EntityFile> {
+  const invalid = (error: unknown, what: string) =>
+    error instanceof FeaturelogError
+      ? error
+      : new FeaturelogError('ENTITY_FILE_INVALID', `entity file ${path} ${what}: ${(error as Error).message}`, {
+          cause: error,
+        });
+  let schema: Schema | undefined;
+  const handle = await open(path, 'r');
+  try {
+    const reader = await RecordBatchReader.from(handle);
+    await reader.open();
+    schema = reader.schema as Schema | undefined;
+  } catch (error) {
+    throw invalid(error, 'is not a readable Arrow IPC stream or file');
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  if (schema === undefined) {
+    throw new FeaturelogError(
+      'ENTITY_FILE_INVALID',
+      `entity file ${path} is not an Arrow IPC stream or file: it has no schema message (is it empty?)`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const field of schema.fields) {
+    if (seen.has(field.name)) {
+      throw new FeaturelogError('ENTITY_FILE_INVALID', `entity file ${path} has two columns named "${field.name}"`);
+    }
+    seen.add(field.name);
+  }
+  const columns = schema.fields.map((field): EntityFileColumn => ({
+    name: field.name,
+    type: domainTypeOfArrow(field.type as DataType),
+  }));
+  async function* columnBatches(): AsyncIterable<ArrayLike<unknown>[]> {
+    const handle = await open(path, 'r');
+    try {
+      const reader = await RecordBatchReader.from(handle);
+      for await (const batch of reader as AsyncIterable<RecordBatch>) {
+        if (batch.numRows === 0) continue;
+        yield columns.map((_column, c) => arrowValues(batch.getChildAt(c) as Vector));
+      }
+    } catch (error) {
+      throw invalid(error, 'cannot be decoded');
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+  return {
+    path,
+    format: 'arrow',
+    columns,
+    columnBatches,
+    async *rows() {
+      for await (const batch of columnBatches()) {
+        const length = batch[0]?.length ?? 0;
+        yield Array.from({ length }, (_row, r) => batch.map((column) => column[r]));
+      }
+    },
+  };
 }
 
 async function openCsv(path: string): Promise<EntityFile> {
@@ -202,7 +277,7 @@ async function openParquet(path: string): Promise<EntityFile> {
 }
 
 /** Every Parquet time type becomes epoch microseconds, the domain's unit. */
-const MICROS_PARSERS = {
+export const MICROS_PARSERS = {
   timestampFromMilliseconds: (millis: bigint) => Number(millis) * 1000,
   timestampFromMicroseconds: (micros: bigint) => Number(micros),
   // Floor, not round: a nanosecond timestamp never moves into its own future.
@@ -210,7 +285,7 @@ const MICROS_PARSERS = {
   dateFromDays: (days: number) => days * 86_400_000_000,
 };
 
-interface SchemaNode {
+export interface SchemaNode {
   element: {
     name: string;
     type?: string;
@@ -221,7 +296,7 @@ interface SchemaNode {
 }
 
 /** The domain type a Parquet column's values have once read; undefined for what only text can carry. */
-function parquetColumnType(node: SchemaNode): ValueType | undefined {
+export function parquetColumnType(node: SchemaNode): ValueType | undefined {
   const { element } = node;
   const logical = element.logical_type?.type;
   if (logical === 'LIST' || element.converted_type === 'LIST') {

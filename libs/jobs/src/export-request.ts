@@ -43,8 +43,13 @@ export function parseExportRequest(body: unknown, baseDir: string): ExportReques
     throw invalid(`output: ${(error as Error).message}`);
   }
   const { entitiesFormat, features, service } = fields;
-  if (entitiesFormat !== undefined && entitiesFormat !== 'parquet' && entitiesFormat !== 'csv') {
-    throw invalid('entitiesFormat must be "parquet" or "csv" (or left out: taken from the file name)');
+  if (
+    entitiesFormat !== undefined &&
+    entitiesFormat !== 'parquet' &&
+    entitiesFormat !== 'csv' &&
+    entitiesFormat !== 'arrow'
+  ) {
+    throw invalid('entitiesFormat must be "parquet", "csv" or "arrow" (or left out: taken from the file name)');
   }
   if (features !== undefined) {
     if (!Array.isArray(features) || features.length === 0) {

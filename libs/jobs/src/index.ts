@@ -15,3 +15,6 @@ export * from './job-worker';
 export * from './job-client';
 export * from './job-executor';
 export * from './view-history-columns';
+export * from './training-set-arrow';
+export * from './training-set-requests';
+export * from './jobs-openapi';

@@ -91,7 +91,7 @@ export class JobWorker implements Projection<undefined> {
   }
 
   /** Requests a job of this worker's project on its topic (see submitJob): any worker may run it. */
-  submit(spec: JobSpec, options: { requestedBy?: string } = {}): Promise<SubmittedJob> {
+  submit(spec: JobSpec, options: { jobId?: string; requestedBy?: string } = {}): Promise<SubmittedJob> {
     return submitJob(this.options.log, this.options.project, spec, options);
   }
 

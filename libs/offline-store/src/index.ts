@@ -20,3 +20,4 @@ export * from './sortable-entity-key';
 export * from './history-columns';
 export * from './segment-history-reader';
 export * from './hyparquet-writer-internals.adapter';
+export * from './arrow-columns';

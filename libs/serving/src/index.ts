@@ -7,3 +7,4 @@ export * from './log-feature-row-feed.adapter';
 export * from './feature-subscription';
 export * from './serving-metrics';
 export * from './serving-openapi';
+export * from './online-arrow';

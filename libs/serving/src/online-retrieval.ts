@@ -1,6 +1,7 @@
 import { encodeEntityKey, FeaturelogError, onlineStatus, type JoinKey, type OnlineStatus } from '@featurelog/domain';
 import type { OnlineStore, SelectedReadRequest, StoredViewValue } from '@featurelog/online-store';
 import { EPOCH_TEXT, timestampJson } from './json-values';
+import { shapeOnlineArrow } from './online-arrow';
 import { DEFAULT_MAX_ENTITY_ROWS, parseOnlineFeaturesRequest, type OnlineFeaturesRequest } from './online-request';
 import type { CatalogSource, EntityGroup, RetrievalPlan } from './serving-catalog';
 
@@ -45,6 +46,16 @@ export class OnlineFeatureRetriever {
     const reads = storeRequests(plan, request);
     const replies = reads.length === 0 ? [] : await this.options.store.readStored(this.options.project, reads);
     return shapeOnlineResponse(plan, request, replies, now);
+  }
+
+  /** {@link retrieve}, answered as one Arrow IPC stream (see shapeOnlineArrow) instead of Feast's JSON. */
+  async retrieveArrow(body: unknown): Promise<OnlineFeaturesResult> {
+    const now = this.nowMicros();
+    const request = parseOnlineFeaturesRequest(body, this.maxEntityRows);
+    const plan = this.options.catalogs.current().plan(request.selection, request.fullFeatureNames);
+    const reads = storeRequests(plan, request);
+    const replies = reads.length === 0 ? [] : await this.options.store.readStored(this.options.project, reads);
+    return shapeOnlineArrow(plan, request, replies, now);
   }
 }
 

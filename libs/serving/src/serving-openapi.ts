@@ -68,12 +68,23 @@ export const GET_ONLINE_FEATURES_BODY = {
 };
 
 export const GET_ONLINE_FEATURES_SCHEMA = {
-  summary: 'Latest feature values for entity rows (Feast response shape)',
+  summary: 'Latest feature values for entity rows (Feast response shape, or Arrow IPC)',
+  description:
+    "JSON (Feast's shape) by default. With `Accept: application/vnd.apache.arrow.stream` the answer is one Arrow IPC " +
+    'stream (Content-Type application/vnd.apache.arrow.stream) holding one record batch, a row per entity row: the ' +
+    "join-key columns in the request's order (int32, int64, utf8, binary, bool as the join key's type), then for " +
+    'each feature (named as in JSON: `feature`, or `view__feature` with full_feature_names) three columns: ' +
+    "`<feature>` of the feature's type (bool, int32, int64, float32, float64, utf8, binary, timestamp[us, UTC], " +
+    'list<element: T>; null when absent), `<feature>__status` (utf8, not null: PRESENT, NULL_VALUE, OUTSIDE_MAX_AGE, ' +
+    'NOT_FOUND, as in JSON) and `<feature>__event_timestamp` (timestamp[us, UTC] of the row the value comes from; ' +
+    'null when NOT_FOUND). The schema metadata holds `featurelog.registry_version`. Errors stay JSON.',
   tags: ['serving'],
   security: [{ apiKey: [] }, { bearer: [] }],
   response: {
     200: {
-      description: 'Columns: join keys first, then features',
+      description:
+        'Columns: join keys first, then features (JSON; or an Arrow IPC stream when Accept asks for ' +
+        'application/vnd.apache.arrow.stream, see the description)',
       type: 'object',
       properties: {
         metadata: { type: 'object', properties: { feature_names: { type: 'array', items: { type: 'string' } } } },
