@@ -29,7 +29,9 @@ def featurelog_command(override: str | None = None) -> list[str]:
         return shlex.split(override)
     if (ROOT / "dist" / "apps" / "cli" / "src" / "main.js").exists():
         return [str(NODE), str(ROOT / "bin" / "featurelog.js")]
-    return [str(NODE), "-r", "@swc-node/register", str(ROOT / "apps" / "cli" / "src" / "main.ts")]
+    # By path: the commands run in the feature repo, where `-r @swc-node/register` would not resolve.
+    register = ROOT / "node_modules" / "@swc-node" / "register" / "index.js"
+    return [str(NODE), "-r", str(register), str(ROOT / "apps" / "cli" / "src" / "main.ts")]
 
 
 def run_cli(command: list[str], args: list[str], repo: Path, env: dict[str, str] | None = None) -> str:

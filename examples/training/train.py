@@ -3,12 +3,12 @@
     # the drivers example applied and its apps running (featurelog dev, or the apps on Kafka/Redis)
     export FEATURELOG_SERVING_URL=http://127.0.0.1:6574 FEATURELOG_REGISTRY_URL=http://127.0.0.1:6570 \
            FEATURELOG_JOBS_URL=http://127.0.0.1:6573 FEATURELOG_API_KEY=...   # scopes read, push, jobs
-    python examples/training/train.py [--drivers 40] [--driver-base 7700000]
+    python examples/training/train.py [--drivers 40] [--driver-base N] [--seed 7]
 
 The steps, each printed as it runs:
 
-1. Push a few hours of `driver_hourly_stats` rows for drivers of this script's own id range (so it needs
-   no data but the applied example, and leaves other drivers alone): each driver has a hidden "quality"
+1. Push a few hours of `driver_hourly_stats` rows for drivers of this run's own id range (1,000,000,000 and
+   up, from the clock; so it needs no data but the applied example, and leaves other drivers alone): each driver has a hidden "quality"
    that drives its conversion and acceptance rates, its trips, and whether it completes a ride — the
    label the model learns.
 2. Build the entity DataFrame (driver_id, event_timestamp, label) at times between the pushed rows and
@@ -57,10 +57,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drivers", type=int, default=40, help="drivers of this run (default 40)")
     parser.add_argument(
-        "--driver-base", type=int, default=7_700_000, help="first driver id of this run's own range (default 7700000)"
+        "--driver-base",
+        type=int,
+        help="first driver id of this run's own range (default: from the clock, so that runs never share drivers: "
+        "a rerun's labels must not meet an earlier run's features)",
     )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.driver_base is None:
+        args.driver_base = 1_000_000_000 + int(time.time()) % 10_000_000 * 100
     started = time.perf_counter()
 
     store = featurelog.FeatureStore.from_env()
