@@ -91,9 +91,18 @@ export class ViewProjection {
     return this.rows.prepare(records);
   }
 
-  /** The online row of a record, or a non-retriable FeaturelogError saying why the record is poison. */
-  toRow(record: LogRecord, project: string): OnlineRow {
-    const row = this.rows.decode(record.value);
+  /**
+   * The online row of a record, or a non-retriable FeaturelogError saying why the record is poison; null
+   * for the tombstone that follows a delete (Debezium's), which changes nothing of its own.
+   *
+   * A delete (change data capture) is refused as DELETE_NOT_APPLIED, so it goes to the DLQ with its
+   * reason rather than being served as an upsert of nulls: the online store has no deleted state yet
+   * (a version that removes the entity's values and still wins last-write-wins against older upserts).
+   */
+  toRow(record: LogRecord, project: string): OnlineRow | null {
+    const change = this.rows.decodeChange(record.value);
+    if (change.op === 'tombstone') return null;
+    const row = this.rows.upsertOf(change);
     const online: OnlineRow = {
       project,
       entityKey: this.rows.entityKey(row),

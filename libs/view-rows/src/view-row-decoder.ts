@@ -123,7 +123,11 @@ export class ViewRowDecoder {
    * and a tombstone is RECORD_VALUE_MISSING.
    */
   decode(value: Uint8Array | null): ViewRow {
-    const change = this.decodeChange(value);
+    return this.upsertOf(this.decodeChange(value));
+  }
+
+  /** The row of an upsert; a delete or a tombstone refused as `decode` refuses them. */
+  upsertOf(change: ViewChange): ViewRow {
     if (change.op === 'upsert') return change.row;
     if (change.op === 'tombstone') {
       throw new FeaturelogError(
