@@ -111,22 +111,25 @@ class WideLongType extends SafeLongType {
   }
 
   override _read(tap: Tap): number | bigint {
-    const start = tap.pos;
-    try {
-      return super._read(tap);
-    } catch (error) {
-      tap.pos = start;
-      let code = 0n;
-      let shift = 0n;
-      let byte: number;
-      do {
-        byte = tap.buf[tap.pos++] ?? 0;
-        code |= BigInt(byte & 0x7f) << shift;
-        shift += 7n;
-      } while (byte & 0x80 && shift < 70n);
-      if (byte & 0x80) throw error;
-      return (code >> 1n) ^ -(code & 1n);
-    }
+    const buf = tap.buf;
+    // Up to seven bytes (49 bits of zig-zag code) is a safe integer: SafeLongType reads it. Longer codes
+    // are read here, without an exception per value (Debezium writes two ts_ns per record).
+    let length = 1;
+    while (length < 8 && (buf[tap.pos + length - 1] ?? 0) & 0x80) length++;
+    if (length < 8) return super._read(tap);
+    let code = 0n;
+    let shift = 0n;
+    let byte: number;
+    do {
+      byte = buf[tap.pos++] ?? 0;
+      code |= BigInt(byte & 0x7f) << shift;
+      shift += 7n;
+    } while (byte & 0x80 && shift < 70n);
+    if (byte & 0x80) throw new Error('long encoded on more than ten bytes');
+    const value = (code >> 1n) ^ -(code & 1n);
+    return value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value;
   }
 
   override _write(tap: Tap, value: number | bigint): void {

@@ -182,6 +182,31 @@ describe('connect-json (JsonConverter, schemas.enable=true)', () => {
     assert.equal(rows.decode(record).features.plan, 'free');
   });
 
+  it('reads a repeated schema once, and judges every other record whole', () => {
+    const reader = decoderFor(accountsSource('connect-json'), { view: jdbcView });
+    // Compact, as JsonConverter writes it (the fixture file is pretty-printed).
+    const recorded = JSON.stringify(JSON.parse(fixture('connect-json-jdbc-accounts.json').toString('utf8')));
+    const prefix = recorded.slice(0, recorded.indexOf(',"payload":') + ',"payload":'.length);
+    const payload = (plan: string) => JSON.stringify({ ...JSON.parse(recorded).payload, plan });
+    const plans = (values: string[]) => values.map((value) => reader.decode(Buffer.from(value)).features.plan);
+    assert.deepEqual(
+      plans([
+        recorded,
+        `${prefix}${payload('team')}}`,
+        `${prefix}${payload('free')},"extra":1}`, // another key after the payload: read whole, the same
+        `${prefix} ${payload('solo')} }`,
+      ]),
+      ['pro', 'team', 'free', 'solo'],
+    );
+    assert.throws(() => reader.decode(Buffer.from(`${prefix}${payload('x')}}}`)), { code: 'JSON_MALFORMED' });
+    assert.throws(() => reader.decode(Buffer.from(`${prefix}null}`)), { code: 'CONNECT_PAYLOAD_INVALID' });
+    // `,"payload":` inside the schema's own text is no end of the schema.
+    const tricky = edited('connect-json-jdbc-accounts.json', (r) => (r.schema.parameters = { a: '1', payload: '{}' }));
+    const trickyText = tricky.toString('utf8');
+    const trickyPrefix = trickyText.slice(0, trickyText.lastIndexOf(',"payload":') + ',"payload":'.length);
+    assert.deepEqual(plans([trickyText, `${trickyPrefix}${payload('team')}}`]), ['pro', 'team']);
+  });
+
   it("refuses a Decimal that does not fit the feature's type, and a Time as a timestamp", () => {
     const record = fixture('connect-json-jdbc-accounts.json');
     assert.throws(() => withFeature('balance', 'int64').decode(record), {

@@ -10,8 +10,8 @@ import {
   type WriterSchemaSource,
 } from '@featurelog/avro';
 import { FeaturelogError, type EntityDefinition, type FeatureViewDefinition } from '@featurelog/domain';
-import { connectEnvelope, connectStructLookup, parseJsonValue } from './connect-json-format.adapter';
-import { avroColumnType, avroNames, avroRecord, type ColumnType, type ConnectSchema } from './connect-types';
+import { ConnectEnvelopeReader, connectStructLookup } from './connect-json-format.adapter';
+import { avroColumnType, avroNames, avroRecord, type ColumnType } from './connect-types';
 import type { SourceChange, ViewRecordFormat } from './record-format.port';
 import { SourceColumns, type ColumnLookup } from './source-columns';
 
@@ -156,6 +156,7 @@ export class DebeziumFormat implements ViewRecordFormat {
   private readonly json: SourceColumns;
   private readonly avro: SourceColumns;
   private readonly avroChanges: AvroChanges;
+  private readonly envelopes: ConnectEnvelopeReader;
 
   constructor(
     private readonly source: KafkaDataSource,
@@ -166,6 +167,7 @@ export class DebeziumFormat implements ViewRecordFormat {
   ) {
     this.json = new SourceColumns(source, view, entities, 'base64');
     this.avro = new SourceColumns(source, view, entities, 'binary');
+    this.envelopes = new ConnectEnvelopeReader(source.topic);
     this.avroChanges = new AvroChanges(source.topic, decoder, schemas, (schema, names) => {
       const fields = (schema.fields as { name: string; type: unknown }[] | undefined) ?? [];
       const after = fields.find((field) => field.name === 'after') ?? fields.find((field) => field.name === 'before');
@@ -182,16 +184,15 @@ export class DebeziumFormat implements ViewRecordFormat {
       const { record, columns } = this.avroChanges.decode(value);
       return this.change(record, this.avro, (row) => avroLookup(row, columns));
     }
-    const { schema, payload } = connectEnvelope(parseJsonValue(value, this.source.topic), this.source.topic);
+    const { schema, payload } = this.envelopes.read(value);
     if (!isObject(payload)) {
       throw new FeaturelogError(
         'DEBEZIUM_ENVELOPE_INVALID',
         `a record of ${this.source.topic}: the payload is no object`,
       );
     }
-    const fields = new Map(((schema.fields as ConnectSchema[] | undefined) ?? []).map((field) => [field.field, field]));
     return this.change(payload, this.json, (row, which) => {
-      const rowSchema = fields.get(which);
+      const rowSchema = schema.fields?.find((field) => field.field === which);
       if (rowSchema === undefined) {
         throw new FeaturelogError(
           'DEBEZIUM_ENVELOPE_INVALID',
@@ -276,6 +277,7 @@ export class DebeziumUnwrappedFormat implements ViewRecordFormat {
   private readonly json: SourceColumns;
   private readonly avro: SourceColumns;
   private readonly avroChanges: AvroChanges;
+  private readonly envelopes: ConnectEnvelopeReader;
 
   constructor(
     private readonly source: KafkaDataSource,
@@ -286,6 +288,7 @@ export class DebeziumUnwrappedFormat implements ViewRecordFormat {
   ) {
     this.json = new SourceColumns(source, view, entities, 'base64');
     this.avro = new SourceColumns(source, view, entities, 'binary');
+    this.envelopes = new ConnectEnvelopeReader(source.topic);
     this.avroChanges = new AvroChanges(source.topic, decoder, schemas, (schema) => schema);
   }
 
@@ -298,7 +301,7 @@ export class DebeziumUnwrappedFormat implements ViewRecordFormat {
       const { record, columns } = this.avroChanges.decode(value);
       return this.change(record, this.avro, avroLookup(record, columns));
     }
-    const { schema, payload } = connectEnvelope(parseJsonValue(value, this.source.topic), this.source.topic);
+    const { schema, payload } = this.envelopes.read(value);
     return this.change(
       payload as Record<string, unknown>,
       this.json,
