@@ -261,7 +261,11 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
       const rows: FeedRow[] = [];
       for (const record of records) {
         try {
-          const row = decoder.decode(record.value);
+          const change = decoder.decodeChange(record.value);
+          // The tombstone after a Debezium delete says nothing of its own.
+          if (change.op === 'tombstone') continue;
+          // A delete is refused (DELETE_NOT_APPLIED) as the materializer refuses it, never sent as nulls.
+          const row = decoder.upsertOf(change);
           rows.push({
             view: decoder.view.definition.name,
             entityKey: decoder.entityKey(row),
