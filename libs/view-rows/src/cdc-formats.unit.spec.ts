@@ -414,7 +414,11 @@ describe('debezium-unwrapped (ExtractNewRecordState)', () => {
         features: { owner: null, plan: null, balance: null, opened_at: null },
       },
     });
-    assert.deepEqual(rows.decodeChange(null), { op: 'tombstone' });
+    // Without rewritten deletes a delete is only a tombstone: refused with the setting to change, never skipped.
+    assert.throws(() => rows.decodeChange(null), {
+      code: 'RECORD_VALUE_MISSING',
+      message: /delete\.tombstone\.handling\.mode=rewrite/,
+    });
     assert.throws(() => rows.decode(fixture('debezium-unwrapped-pg-delete.json')), { code: 'DELETE_NOT_APPLIED' });
   });
 });

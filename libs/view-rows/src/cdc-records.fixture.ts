@@ -342,7 +342,7 @@ export function debeziumJsonRecord(op: DebeziumOp, row: CustomerRow, lsn: number
   );
 }
 
-/** Debezium's ExtractNewRecordState output (add.fields=op,source.ts_ms,source.lsn; deletes rewritten). */
+/** Debezium's ExtractNewRecordState output (add.fields=op,source.ts_ms,source.lsn; delete.tombstone.handling.mode=rewrite). */
 export function unwrappedJsonRecord(op: DebeziumOp, row: CustomerRow, lsn: number): Buffer {
   const schema = customerConnectSchema('debezium', 'pg.public.customers.Value', {
     extra: [

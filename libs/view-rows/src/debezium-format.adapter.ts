@@ -267,13 +267,19 @@ export class DebeziumFormat implements ViewRecordFormat {
  * A `debezium-unwrapped` source: rows flattened by Debezium's ExtractNewRecordState, in JsonConverter
  * with schemas or in Avro (see DebeziumFormat). The transform must add the operation and the commit
  * time (`add.fields=op,source.ts_ms`, so `__op` and `__source_ts_ms`) and rewrite deletes
- * (`delete.tombstone.handling.mode=rewrite` or `rewrite-with-tombstone`, so `__deleted`): a row with
- * `__deleted` "true" (or `__op` d) deletes its entity, at its event time (`timestampField`, by default
- * `__source_ts_ms`). A tombstone follows such a delete and says nothing of its own.
+ * (`delete.tombstone.handling.mode=rewrite`, so `__deleted`): a row with `__deleted` "true" (or `__op`
+ * d) deletes its entity, at its event time (`timestampField`, by default `__source_ts_ms`).
+ *
+ * A tombstone is refused (RECORD_VALUE_MISSING, dead-lettered with the reason): in the transform's
+ * default mode a delete is ONLY a tombstone, which names no entity to the decoder and has no time of its
+ * own, so skipping it would serve the deleted row's values on, silently.
  */
 export class DebeziumUnwrappedFormat implements ViewRecordFormat {
   readonly typed = false;
-  readonly tombstonesFollowDeletes = true;
+  readonly tombstonesFollowDeletes = false;
+  readonly tombstoneRefusal =
+    'record has no value: a tombstone on a debezium-unwrapped source, whose deletes featurelog reads only ' +
+    'when ExtractNewRecordState rewrites them (delete.tombstone.handling.mode=rewrite, add.fields=op,source.ts_ms)';
   private readonly json: SourceColumns;
   private readonly avro: SourceColumns;
   private readonly avroChanges: AvroChanges;

@@ -31,6 +31,8 @@ export interface ViewRecordFormat {
    * tombstone is poison, as on a feature topic.
    */
   readonly tombstonesFollowDeletes: boolean;
+  /** Why a tombstone is refused, when the format says more than the default (a tombstone on a feature topic). */
+  readonly tombstoneRefusal?: string;
   /**
    * Loads what decoding a batch needs (writer schemas). Throws only when retrying can help (a registry
    * that does not answer): whatever is wrong with one record makes that record poison in `decode`.

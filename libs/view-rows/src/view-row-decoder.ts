@@ -149,7 +149,10 @@ export class ViewRowDecoder {
   decodeChange(value: Uint8Array | null): ViewChange {
     if (value === null) {
       if (this.format.tombstonesFollowDeletes) return TOMBSTONE;
-      throw new FeaturelogError('RECORD_VALUE_MISSING', `record has no value (a tombstone on a feature topic)`);
+      throw new FeaturelogError(
+        'RECORD_VALUE_MISSING',
+        this.format.tombstoneRefusal ?? `record has no value (a tombstone on a feature topic)`,
+      );
     }
     const change = this.format.decode(value);
     const row = change.row;
