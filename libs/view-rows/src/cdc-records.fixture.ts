@@ -9,13 +9,13 @@ import { decimalText } from './column-values';
  * (Confluent wire format), and as plain JSON; and the view over it.
  */
 
-export const customer: EntityDefinition = { name: 'customer', joinKeys: [{ name: 'customer_id', type: 'int64' }] };
+export const customer: EntityDefinition = { name: 'shop_customer', joinKeys: [{ name: 'customer_id', type: 'int64' }] };
 
 /** The view over the table: `id` is mapped to the join key, the other columns keep their names. */
 export const customerView: FeatureViewDefinition = {
-  name: 'customer_profile',
+  name: 'shop_customers',
   version: 1,
-  entities: ['customer'],
+  entities: ['shop_customer'],
   features: [
     { name: 'plan', type: 'string' },
     { name: 'balance', type: 'float64' },
