@@ -301,7 +301,8 @@ export async function consumerRefusal(
   );
   await rows.prepare([record]);
   try {
-    rows.decode(record.value);
+    // As the materializer takes it: a delete (change data capture) and the tombstone after it are taken too.
+    rows.decodeChange(record.value);
     return undefined;
   } catch (error) {
     if (error instanceof FeaturelogError && !error.retriable) return error;
