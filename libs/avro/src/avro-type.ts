@@ -31,7 +31,8 @@ class SafeLongType extends (types.LongType as unknown as new () => Type) {
     return valid;
   }
 
-  _read(tap: Tap): number {
+  /** number | bigint: WideLongType reads beyond the safe integers; this type never returns a bigint. */
+  _read(tap: Tap): number | bigint {
     const buf = tap.buf;
     let pos = tap.pos;
     let byte = buf[pos++]!;
@@ -94,6 +95,55 @@ class SafeLongType extends (types.LongType as unknown as new () => Type) {
   }
 }
 
+/**
+ * Longs over their whole range: safe integers as numbers (as SafeLongType), the others as BigInt, for
+ * records written by others that featurelog reads only in part. Debezium's envelopes carry `ts_ns`
+ * (about 1.7e18) and a PostgreSQL bigint column may hold any long: such a value must not make the whole
+ * record unreadable; a column the view reads is still checked against the view's type (a BigInt is no
+ * int64 feature value).
+ */
+class WideLongType extends SafeLongType {
+  override _check(value: unknown, flags: unknown, hook?: (value: unknown, type: Type) => void): boolean {
+    if (typeof value !== 'bigint') return super._check(value, flags, hook);
+    const valid = value >= -(2n ** 63n) && value < 2n ** 63n;
+    if (!valid && hook) hook(value, this);
+    return valid;
+  }
+
+  override _read(tap: Tap): number | bigint {
+    const buf = tap.buf;
+    // Up to seven bytes (49 bits of zig-zag code) is a safe integer: SafeLongType reads it. Longer codes
+    // are read here, without an exception per value (Debezium writes two ts_ns per record).
+    let length = 1;
+    while (length < 8 && (buf[tap.pos + length - 1] ?? 0) & 0x80) length++;
+    if (length < 8) return super._read(tap);
+    let code = 0n;
+    let shift = 0n;
+    let byte: number;
+    do {
+      byte = buf[tap.pos++] ?? 0;
+      code |= BigInt(byte & 0x7f) << shift;
+      shift += 7n;
+    } while (byte & 0x80 && shift < 70n);
+    if (byte & 0x80) throw new Error('long encoded on more than ten bytes');
+    const value = (code >> 1n) ^ -(code & 1n);
+    return value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value;
+  }
+
+  override _write(tap: Tap, value: number | bigint): void {
+    if (typeof value !== 'bigint') return super._write(tap, value);
+    if (value < -(2n ** 63n) || value >= 2n ** 63n) throw new Error(`invalid "long": ${value} is outside 64 bits`);
+    let code = value >= 0n ? value << 1n : ((-value - 1n) << 1n) | 1n;
+    while (code > 0x7fn) {
+      tap.buf[tap.pos++] = Number(code & 0x7fn) | 0x80;
+      code >>= 7n;
+    }
+    tap.buf[tap.pos++] = Number(code);
+  }
+}
+
 function isLongSchema(schema: unknown): boolean {
   return (
     schema === 'long' ||
@@ -121,18 +171,24 @@ function usePlainRecords(type: Type, seen = new Set<Type>()): void {
   for (const branch of anyType.types ?? []) usePlainRecords(branch, seen);
 }
 
+export interface AvroTypeOptions {
+  /** Longs beyond the safe-integer range read as BigInt instead of failing the record (WideLongType). */
+  wideLongs?: boolean;
+}
+
 /**
  * Parses a schema into an avsc type the way featurelog reads and writes data: longs as exact safe
  * integers, records as plain objects, logical types left as their underlying values (timestamps
  * stay epoch microseconds), ambiguous unions wrapped. Throws AVRO_SCHEMA_INVALID.
  */
-export function avroType(schema: AvroSchema): Type {
+export function avroType(schema: AvroSchema, { wideLongs = false }: AvroTypeOptions = {}): Type {
   const parsed = parseSchema(schema);
   try {
     const type = Type.forSchema(parsed as Schema, {
       omitRecordMethods: true,
       wrapUnions: 'auto',
-      typeHook: (candidate) => (isLongSchema(candidate) ? new SafeLongType() : undefined),
+      typeHook: (candidate) =>
+        isLongSchema(candidate) ? (wideLongs ? new WideLongType() : new SafeLongType()) : undefined,
     });
     usePlainRecords(type);
     return type;

@@ -89,10 +89,15 @@ export const REGISTRY_CHANGESET_SCHEMA = {
                 {
                   type: 'record',
                   name: 'KafkaDataSource',
-                  doc: 'An existing topic that backend apps produce in Avro.',
+                  doc: 'An existing topic that backend apps or Kafka Connect produce.',
                   fields: [
                     { name: 'name', type: 'string' },
                     { name: 'topic', type: 'string' },
+                    {
+                      name: 'format',
+                      doc: 'A KafkaSourceFormat (avro, connect-json, json, debezium, debezium-unwrapped); null is avro.',
+                      ...nullableString,
+                    },
                     { name: 'subject', ...nullableString },
                     { name: 'timestampField', type: 'string' },
                     { name: 'createdTimestampField', ...nullableString },

@@ -150,7 +150,14 @@ function definitionToAvro(kind: DefinitionKind, definition: AnyDefinition): Avro
         ...described(source),
       };
       if (source.kind === 'kafka')
-        return { [BRANCH.kafka]: { ...common, topic: source.topic, subject: source.subject ?? null } };
+        return {
+          [BRANCH.kafka]: {
+            ...common,
+            topic: source.topic,
+            format: source.format ?? null,
+            subject: source.subject ?? null,
+          },
+        };
       return { [BRANCH.file]: { ...common, path: source.path, format: source.format } };
     }
     case 'feature_view': {

@@ -55,6 +55,18 @@ const changeset: RegistryChangeset = {
     {
       op: 'upsert',
       kind: 'data_source',
+      name: 'orders_cdc',
+      definition: {
+        name: 'orders_cdc',
+        kind: 'kafka',
+        topic: 'pg.public.orders',
+        format: 'debezium',
+        timestampField: 'source.ts_ms',
+      },
+    },
+    {
+      op: 'upsert',
+      kind: 'data_source',
       name: 'history',
       definition: {
         name: 'history',

@@ -1,6 +1,6 @@
 import type { Resolver, Type } from 'avsc';
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
-import { avroType, schemaFingerprint, type AvroSchema } from './avro-type';
+import { avroType, schemaFingerprint, type AvroSchema, type AvroTypeOptions } from './avro-type';
 import { assertSchemaId, decodeEnvelope, WIRE_HEADER_LENGTH, WIRE_MAGIC_BYTE } from './wire-format';
 
 /** A feature row in memory: field name → value in the domain's representation (see FeatureValue). */
@@ -14,8 +14,8 @@ export interface ReaderSchema {
   readonly fingerprint: string;
 }
 
-export function readerSchema(schema: AvroSchema): ReaderSchema {
-  return { schema, type: avroType(schema), fingerprint: schemaFingerprint(schema) };
+export function readerSchema(schema: AvroSchema, options: AvroTypeOptions = {}): ReaderSchema {
+  return { schema, type: avroType(schema, options), fingerprint: schemaFingerprint(schema) };
 }
 
 /** Where writer schemas come from: the schema registry port satisfies it. */
@@ -76,6 +76,7 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string')
     return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (value instanceof Uint8Array) return `${value.length} byte(s)`;
+  if (typeof value === 'bigint') return `bigint ${value}`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 

@@ -1,6 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
+  DEBEZIUM_SOURCE_TIMESTAMP,
+  DEBEZIUM_UNWRAPPED_TIMESTAMP,
   DEFINITION_KINDS,
   DefinitionsInvalidError,
   fieldPathText,
@@ -11,6 +13,7 @@ import {
   type EntityDefinition,
   type FeatureServiceDefinition,
   type FeatureViewDefinition,
+  type KafkaSourceFormat,
   type TaggedDefinition,
 } from '@featurelog/domain';
 import { formatDurationSeconds, parseDurationSeconds } from './duration';
@@ -183,13 +186,23 @@ function toDomain(doc: YamlDefinition): TaggedDefinition {
       };
       let definition: DataSourceDefinition;
       if (doc.type === 'kafka') {
+        const format = doc.format as KafkaSourceFormat | undefined;
         definition = {
           ...common,
           kind: 'kafka',
           topic: doc.topic as string,
+          format,
           subject: doc.subject as string | undefined,
           ...fromStream,
-        };
+          // Debezium says when a change was committed; a source over it need not name that field.
+          timestampField:
+            fromStream.timestampField ??
+            (format === 'debezium'
+              ? DEBEZIUM_SOURCE_TIMESTAMP
+              : format === 'debezium-unwrapped'
+                ? DEBEZIUM_UNWRAPPED_TIMESTAMP
+                : undefined),
+        } as DataSourceDefinition;
       } else if (doc.type === 'file') {
         definition = {
           ...common,

@@ -193,6 +193,83 @@ describe('definition file problems', () => {
     assert.match(collision.message, /"event_timestamp" is reserved/);
   });
 
+  it("reads a kafka source's format, defaulting Debezium's event time, and names a bad one with file and line", () => {
+    const sources = [
+      'kind: data_source', // 1
+      'name: orders_avro', // 2
+      'type: kafka', // 3
+      'topic: shop.orders', // 4
+      'timestamp_field: ts', // 5
+      '---', // 6
+      'kind: data_source', // 7
+      'name: orders_cdc', // 8
+      'type: kafka', // 9
+      'topic: pg.public.orders', // 10
+      'format: debezium', // 11
+      'field_mapping: { id: order_id }', // 12
+      '---', // 13
+      'kind: data_source', // 14
+      'name: orders_flat', // 15
+      'type: kafka', // 16
+      'topic: pg.flat.orders', // 17
+      'format: debezium-unwrapped', // 18
+      '---', // 19
+      'kind: data_source', // 20
+      'name: orders_bad', // 21
+      'type: kafka', // 22
+      'topic: x.orders', // 23
+      'format: protobuf', // 24
+      'timestamp_field: ts', // 25
+      '---', // 26
+      'kind: data_source', // 27
+      'name: orders_json', // 28
+      'type: kafka', // 29
+      'topic: y.orders', // 30
+      'format: connect-json', // 31
+      'subject: y.orders-value', // 32
+      'timestamp_field: ts', // 33
+      '---', // 34
+      'kind: data_source', // 35
+      'name: orders_cdc_ts', // 36
+      'type: kafka', // 37
+      'topic: pg.public.orders2', // 38
+      'format: debezium', // 39
+      'timestamp_field: updated_at', // 40
+      '---', // 41
+      'kind: data_source', // 42
+      'name: orders_no_ts', // 43
+      'type: kafka', // 44
+      'topic: z.orders', // 45
+      'format: json', // 46
+    ].join('\n');
+    const { definitions, problems } = parseDefinitionTexts([{ file: 'sources.yaml', text: sources }]);
+    assert.deepEqual(brief(problems), [
+      'sources.yaml:24 INVALID_VALUE format',
+      'sources.yaml:32 INVALID_VALUE subject',
+      'sources.yaml:40 INVALID_VALUE timestamp_field',
+      'sources.yaml:42 MISSING_FIELD timestamp_field',
+    ]);
+    assert.match(problems[0]!.message, /avro, connect-json, json, debezium, debezium-unwrapped/);
+    assert.match(problems[2]!.message, /source\.ts_ms; got "updated_at"/);
+    const byName = new Map(definitions.map((d) => [d.definition.name, d.definition]));
+    // No format is what a kafka source always meant: Confluent Avro.
+    assert.deepEqual(byName.get('orders_avro'), {
+      name: 'orders_avro',
+      kind: 'kafka',
+      topic: 'shop.orders',
+      timestampField: 'ts',
+    });
+    assert.deepEqual(byName.get('orders_cdc'), {
+      name: 'orders_cdc',
+      kind: 'kafka',
+      topic: 'pg.public.orders',
+      format: 'debezium',
+      timestampField: 'source.ts_ms',
+      fieldMapping: { id: 'order_id' },
+    });
+    assert.equal((byName.get('orders_flat') as { timestampField?: string }).timestampField, '__source_ts_ms');
+  });
+
   it('reports a YAML alias bomb as a problem of its file and line, not an unexpected error', () => {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 8; i++) {

@@ -24,9 +24,31 @@ export interface EntityDefinition extends Described {
 export type FieldMapping = Record<string, string>;
 
 /**
+ * How the values of an existing topic are written (a `kafka` data source's `format`; absent is `avro`):
+ * - `avro`: the Confluent wire format (magic byte, 4-byte schema id, Avro body) through the schema
+ *   registry, as backend apps and Connect's Avro converters write it;
+ * - `connect-json`: Kafka Connect's JsonConverter with `schemas.enable=true` (`{"schema", "payload"}`);
+ * - `json`: plain JSON objects without schemas, typed by the view's definition;
+ * - `debezium`: Debezium change events (`before`, `after`, `op`, `source`), in connect-json or Avro;
+ * - `debezium-unwrapped`: rows flattened by Debezium's ExtractNewRecordState (`__deleted`, `__op`,
+ *   `__source_ts_ms`), in connect-json or Avro.
+ */
+export const KAFKA_SOURCE_FORMATS = ['avro', 'connect-json', 'json', 'debezium', 'debezium-unwrapped'] as const;
+export type KafkaSourceFormat = (typeof KAFKA_SOURCE_FORMATS)[number];
+
+/**
+ * The event time of a `debezium` source: the envelope's `source.ts_ms`, when the change was committed in
+ * the source database (not the envelope's `ts_ms`, when the connector read it).
+ */
+export const DEBEZIUM_SOURCE_TIMESTAMP = 'source.ts_ms';
+/** The default event time of a `debezium-unwrapped` source: the commit time ExtractNewRecordState adds. */
+export const DEBEZIUM_UNWRAPPED_TIMESTAMP = '__source_ts_ms';
+
+/**
  * Where a view's rows come from.
  * - `managed`: the view's own topic `<project>.features.<view>`, written by featurelog's producers.
- * - `kafka`: an existing topic that backend apps already produce in Avro (their own schema).
+ * - `kafka`: an existing topic that backend apps (or Kafka Connect) already produce, in one of the
+ *   KAFKA_SOURCE_FORMATS (Confluent Avro with their own schema when `format` is absent).
  * - `file`: a Parquet or CSV file, read by `featurelog ingest`.
  */
 export type DataSourceDefinition = Described & { name: string } & (
@@ -34,6 +56,8 @@ export type DataSourceDefinition = Described & { name: string } & (
     | {
         kind: 'kafka';
         topic: string;
+        /** Absent: `avro`, what a source without `format` always meant. */
+        format?: KafkaSourceFormat;
         subject?: string;
         timestampField: string;
         createdTimestampField?: string;

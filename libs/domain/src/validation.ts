@@ -1,5 +1,7 @@
 import {
+  DEBEZIUM_SOURCE_TIMESTAMP,
   DEFINITION_KINDS,
+  KAFKA_SOURCE_FORMATS,
   type DataSourceDefinition,
   type DefinitionKind,
   type EntityDefinition,
@@ -237,6 +239,7 @@ function checkDataSource(source: DataSourceDefinition, catalog: Catalog, report:
     if (source.subject !== undefined && (typeof source.subject !== 'string' || source.subject === '')) {
       report('INVALID_VALUE', ['subject'], 'subject, when given, must be a non-empty string');
     }
+    checkKafkaFormat(source, report);
   } else {
     if (typeof source.path !== 'string' || source.path === '') {
       report('MISSING_FIELD', ['path'], 'a file source needs a path');
@@ -260,6 +263,39 @@ function checkDataSource(source: DataSourceDefinition, catalog: Catalog, report:
     }
   }
   checkFieldMapping(source, catalog, report);
+}
+
+function checkKafkaFormat(source: Extract<DataSourceDefinition, { kind: 'kafka' }>, report: Report): void {
+  const { format } = source;
+  if (format === undefined) return;
+  if (!(KAFKA_SOURCE_FORMATS as readonly unknown[]).includes(format)) {
+    report(
+      'INVALID_VALUE',
+      ['format'],
+      `format "${String(format)}" must be one of ${KAFKA_SOURCE_FORMATS.join(', ')} (absent is avro)`,
+    );
+    return;
+  }
+  if ((format === 'connect-json' || format === 'json') && source.subject !== undefined) {
+    report(
+      'INVALID_VALUE',
+      ['subject'],
+      `a ${format} source reads no schema from the schema registry, so it has no subject; leave subject out`,
+    );
+  }
+  // The commit time in the source database is the only event time a delete (no `after`) also carries.
+  if (
+    format === 'debezium' &&
+    source.timestampField !== undefined &&
+    source.timestampField !== DEBEZIUM_SOURCE_TIMESTAMP
+  ) {
+    report(
+      'INVALID_VALUE',
+      ['timestampField'],
+      `the event time of a debezium source is the source's commit time, ${DEBEZIUM_SOURCE_TIMESTAMP}; ` +
+        `got "${String(source.timestampField)}" (leave timestamp_field out)`,
+    );
+  }
 }
 
 function checkFieldMapping(

@@ -18,6 +18,7 @@ import { DLQ_HEADERS, FileEventLog, type LogRecord } from '@featurelog/log';
 import { uniqueName } from '@featurelog/testing';
 import {
   DeadLetterQueue,
+  decodeBody,
   matchesDeadLetterFilter,
   parseDeadLetterFilter,
   REDRIVE_HEADERS,
@@ -247,3 +248,20 @@ function deadLetter(record: LogRecord, code: string, reason: string) {
     },
   };
 }
+
+describe('decodeBody', () => {
+  const schemas = {
+    getSchema: async () => {
+      throw new Error('a JSON body names no schema');
+    },
+  } as never;
+
+  it('shows a JSON body (Kafka Connect, Debezium) as its text, and binary bytes as undecodable alone', async () => {
+    const json = Buffer.from('{"schema":{"type":"struct","fields":[]},"payload":{"id":"é"}}');
+    const shown = await decodeBody(json, schemas);
+    assert.equal(shown !== null && 'text' in shown ? shown.text : undefined, json.toString('utf8'));
+    assert.match(JSON.stringify(shown), /"undecodable":"[^"]*magic/);
+    const binary = await decodeBody(Buffer.from([0xff, 0xfe, 1, 2, 3, 4, 5]), schemas);
+    assert.equal(binary !== null && 'text' in binary, false);
+  });
+});

@@ -86,7 +86,8 @@ export interface DeadLetter {
 export interface DeadLetterDetail extends DeadLetter {
   body:
     | { schemaId: number; writerSchema: string; row: Record<string, unknown> }
-    | { schemaId?: number; undecodable: string }
+    /** `text`: the body as UTF-8 text when it is some (JSON written by Kafka Connect or an app). */
+    | { schemaId?: number; undecodable: string; text?: string }
     | null;
   /** The check a redrive runs now: would the consumers take the record? */
   redriveCheck: { ok: true } | { ok: false; code: string; message: string };
@@ -272,10 +273,14 @@ function deadLetterOf(record: LogRecord, readers: ReadonlyMap<string, TopicReade
 
 /** UTF-8 text when the bytes are valid UTF-8 without control characters, else `base64:<…>`. */
 function bytesText(bytes: Buffer): string {
+  return utf8Text(bytes) ?? `base64:${bytes.toString('base64')}`;
+}
+
+/** The bytes as text when they are valid UTF-8 without control characters (what JSON records are). */
+function utf8Text(bytes: Buffer): string | undefined {
   const text = bytes.toString('utf8');
   // eslint-disable-next-line no-control-regex
-  if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u0008\u000e-\u001f]/.test(text)) return text;
-  return `base64:${bytes.toString('base64')}`;
+  return Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u0008\u000e-\u001f]/.test(text) ? text : undefined;
 }
 
 /**
@@ -301,7 +306,8 @@ export async function consumerRefusal(
   );
   await rows.prepare([record]);
   try {
-    rows.decode(record.value);
+    // As the materializer takes it: a delete (change data capture) and the tombstone after it are taken too.
+    rows.decodeChange(record.value);
     return undefined;
   } catch (error) {
     if (error instanceof FeaturelogError && !error.retriable) return error;
@@ -316,7 +322,8 @@ export async function decodeBody(value: Buffer | null, schemas: SchemaRegistryPo
   try {
     schemaId = decodeEnvelope(value).schemaId;
   } catch (error) {
-    return { undecodable: (error as Error).message };
+    const text = utf8Text(value);
+    return { undecodable: (error as Error).message, ...(text === undefined ? {} : { text }) };
   }
   let writer;
   try {

@@ -4,7 +4,17 @@ import { Registry } from 'prom-client';
 import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition, SILENT_LOGGER } from '@featurelog/domain';
 import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
-import { waitFor } from '@featurelog/testing';
+import { seededRandom, waitFor } from '@featurelog/testing';
+import {
+  customer,
+  customersSource,
+  customerView,
+  debeziumJsonRecord,
+  debeziumPayload,
+  expectedFeatures,
+  randomCustomerRow,
+  type CustomerRow,
+} from '@featurelog/view-rows/testing';
 import { CHECKPOINT_MARKER_TOPIC, Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
 import {
@@ -350,6 +360,93 @@ describe('Materializer on the embedded ports', () => {
         { description: 'the row written with the older schema' },
       );
       assert.deepEqual(stored.features, { conv_rate: 0.09, trips: 9, city: 'city-9', rating: null });
+    } finally {
+      await running.stop();
+    }
+  });
+  it('materializes a Debezium source: upserts, deletes (NOT_FOUND, not resurrected), poison to the DLQ', async () => {
+    const topic = `${test.project}.cdc.customers`;
+    await test.runtime.log.ensureTopic({ name: topic, partitions: 1, config: {} });
+    // Beside the driver views of the earlier tests (no prune).
+    await test.applier.apply(
+      [
+        { kind: 'entity', definition: customer },
+        { kind: 'data_source', definition: { ...customersSource('debezium'), topic } },
+        { kind: 'feature_view', definition: customerView },
+      ],
+      { prune: false },
+    );
+    const random = seededRandom(31);
+    const customerRow = (id: number, updatedMs: number): CustomerRow => ({
+      ...randomCustomerRow(random, id),
+      avatar: null,
+      updatedMs,
+    });
+    const first = customerRow(1, 1_740_823_300_000);
+    const second = customerRow(2, 1_740_823_300_000);
+    const snapshot = customerRow(4, 1_740_823_200_000);
+    const later = customerRow(1, 1_740_823_400_000);
+    const noAfter = JSON.parse(debeziumJsonRecord('u', customerRow(1, 1_740_823_350_000), 11).toString()) as {
+      payload: { after: unknown };
+    };
+    noAfter.payload.after = null;
+    const running = await startMaterializer(test);
+    try {
+      const third = customerRow(3, 1_740_823_310_000);
+      const values = [
+        debeziumJsonRecord('c', first, 10),
+        Buffer.from(JSON.stringify(noAfter)),
+        debeziumJsonRecord('c', second, 12),
+        debeziumJsonRecord('c', third, 13),
+        debeziumJsonRecord('d', customerRow(3, 1_740_823_360_000), 14),
+        null, // the tombstone after the delete
+        debeziumJsonRecord('r', snapshot, 15),
+        Buffer.from(JSON.stringify(debeziumPayload('u', later, 16))), // schemas.enable=false
+        debeziumJsonRecord('u', later, 17),
+        debeziumJsonRecord('c', third, 13), // redelivered after a connector restart: older than the delete
+      ];
+      const [{ offset: start }] = (await test.runtime.log.append(
+        topic,
+        values.map((value, i) => ({ key: Buffer.from(`{"id":${i}}`), value, partition: 0 })),
+      )) as unknown as [{ offset: number }];
+      const keys = ['customer_id=1', 'customer_id=2', 'customer_id=3', 'customer_id=4'];
+      const stored = await waitFor(
+        async () => {
+          const found = await storedValues(await test.store(), test.project, customerView.name, keys);
+          return found.get('customer_id=1')?.version.eventTimestamp === later.updatedMs * 1000 && found.size === 3
+            ? found
+            : undefined;
+        },
+        { description: 'the good change events around the poison' },
+      );
+      for (const [key, expected] of [
+        ['customer_id=1', later],
+        ['customer_id=2', second],
+        ['customer_id=4', snapshot],
+      ] as const) {
+        assert.deepEqual(stored.get(key)?.features, expectedFeatures(expected), key);
+        // The event time is the commit time in PostgreSQL (source.ts_ms), not when Debezium read it.
+        assert.equal(stored.get(key)?.version.eventTimestamp, expected.updatedMs * 1000, key);
+      }
+      await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
+        description: 'the checkpoint to move past the dead letters and the tombstone',
+      });
+      const deleted = await storedValues(await test.store(), test.project, customerView.name, ['customer_id=3']);
+      assert.equal(deleted.size, 0, 'deleted, and not brought back by the older replay');
+      const letters = (await deadLetters(test)).filter(
+        (letter) => letter.headers[DLQ_HEADERS.sourceTopic]?.toString() === topic,
+      );
+      assert.deepEqual(
+        letters.map((letter) => [
+          letter.headers[DLQ_HEADERS.errorCode]!.toString(),
+          Number(letter.headers[DLQ_HEADERS.sourceOffset]!.toString()) - start,
+        ]),
+        [
+          ['DEBEZIUM_AFTER_MISSING', 1],
+          ['CONNECT_SCHEMA_MISSING', 7],
+        ],
+      );
+      assert.match(letters[0]!.headers[DLQ_HEADERS.errorReason]!.toString(), /has no "after"/);
     } finally {
       await running.stop();
     }

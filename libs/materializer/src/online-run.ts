@@ -150,7 +150,7 @@ export class OnlineRun implements StreamRun<OnlineViews> {
         offlineOnly++;
         continue;
       }
-      let row: OnlineRow;
+      let row: OnlineRow | null;
       try {
         row = projection.toRow(record, project);
       } catch (error) {
@@ -166,6 +166,8 @@ export class OnlineRun implements StreamRun<OnlineViews> {
         }
         continue;
       }
+      // The tombstone after a delete: nothing to write, its offset is covered by the checkpoint.
+      if (row === null) continue;
       const seen = chunkIndex.get(row.entityKey);
       if (seen === undefined) {
         chunkIndex.set(row.entityKey, chunk.length);

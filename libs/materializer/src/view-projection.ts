@@ -91,16 +91,25 @@ export class ViewProjection {
     return this.rows.prepare(records);
   }
 
-  /** The online row of a record, or a non-retriable FeaturelogError saying why the record is poison. */
-  toRow(record: LogRecord, project: string): OnlineRow {
-    const row = this.rows.decode(record.value);
+  /**
+   * The online row of a record, or a non-retriable FeaturelogError saying why the record is poison; null
+   * for the tombstone that follows a delete (Debezium's), which changes nothing of its own.
+   *
+   * A delete (change data capture) is a deleted online row with the delete's version: when it wins, the
+   * entity's values of the view are gone (NOT_FOUND), and an older upsert cannot bring them back.
+   */
+  toRow(record: LogRecord, project: string): OnlineRow | null {
+    const change = this.rows.decodeChange(record.value);
+    if (change.op === 'tombstone') return null;
+    const { row } = change;
     const online: OnlineRow = {
       project,
       entityKey: this.rows.entityKey(row),
       view: this.view.name,
       version: rowVersion(row, record),
-      features: row.features,
+      features: change.op === 'delete' ? {} : row.features,
     };
+    if (change.op === 'delete') online.deleted = true;
     if (this.ttlSeconds !== undefined) online.ttlSeconds = this.ttlSeconds;
     return online;
   }

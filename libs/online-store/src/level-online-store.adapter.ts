@@ -22,8 +22,11 @@ export interface LevelOnlineStoreConfig {
   path: string;
 }
 
-/** `[eventTs, createdTs, partition, offset, { feature: stored form }]` — see encodeStoredValue. */
-type StoredRow = [number, number | null, number, number, Record<string, string>];
+/**
+ * `[eventTs, createdTs, partition, offset, { feature: stored form }]` — see encodeStoredValue; the values
+ * are null for a deleted row (read as absent, its version kept for last-write-wins).
+ */
+type StoredRow = [number, number | null, number, number, Record<string, string> | null];
 
 /**
  * The embedded online store, for a single machine. Same contract as the Redis adapter.
@@ -74,7 +77,7 @@ export class LevelOnlineStore implements OnlineStore {
         const before = current.get(key);
         if (before && compareRowVersions(row.version, before) <= 0) return;
         current.set(key, row.version);
-        winners.set(key, encodeRow(row.version, row.features));
+        winners.set(key, encodeRow(row.version, row.deleted === true ? null : row.features));
         won++;
       });
 
@@ -120,6 +123,7 @@ export class LevelOnlineStore implements OnlineStore {
         const text = stored[next++];
         if (text === undefined) return null;
         const [eventTimestamp, createdTimestamp, partition, offset, values] = JSON.parse(text) as StoredRow;
+        if (values === null) return null;
         return {
           version: { eventTimestamp, createdTimestamp, position: { partition, offset } },
           stored: request.features[j]!.map((name) => (Object.hasOwn(values, name) ? values[name]! : '')),
@@ -187,9 +191,13 @@ function checkpointKey(consumer: string, topic: string, partition: number): stri
   return `c\0${consumer}\0${topic}\0${partition}`;
 }
 
-function encodeRow(version: RowVersion, features: Record<string, FeatureValue>): string {
-  const values: Record<string, string> = {};
-  for (const name of Object.keys(features)) values[name] = encodeStoredValue(features[name] ?? null);
+/** A deleted row (null features) is stored with its version and null values: read as absent. */
+function encodeRow(version: RowVersion, features: Record<string, FeatureValue> | null): string {
+  let values: Record<string, string> | null = null;
+  if (features !== null) {
+    values = {};
+    for (const name of Object.keys(features)) values[name] = encodeStoredValue(features[name] ?? null);
+  }
   const row: StoredRow = [
     version.eventTimestamp,
     version.createdTimestamp,
@@ -210,6 +218,7 @@ function versionOf(text: string | undefined): RowVersion | null {
 function decodeRow(text: string | undefined, wanted: readonly string[] | undefined): OnlineViewValue | null {
   if (text === undefined) return null;
   const [eventTimestamp, createdTimestamp, partition, offset, values] = JSON.parse(text) as StoredRow;
+  if (values === null) return null;
   const features: Record<string, FeatureValue> = {};
   for (const name of wanted ?? Object.keys(values)) {
     const stored = Object.hasOwn(values, name) ? values[name] : undefined;

@@ -77,6 +77,9 @@ function validateRow(row: OnlineRow, index: number): void {
     throw invalid(`${where}: ttlSeconds must be an integer >= 0, got ${row.ttlSeconds}`);
   }
   if (typeof row.features !== 'object' || row.features === null) throw invalid(`${where}: features must be an object`);
+  if (row.deleted === true && Object.keys(row.features).length > 0) {
+    throw invalid(`${where}: a deleted row carries no features`);
+  }
   for (const name of Object.keys(row.features)) {
     if (validNames.has(name)) continue;
     if (name === '' || name === '__v' || name === '__proto__' || /[,|\0]/.test(name)) {

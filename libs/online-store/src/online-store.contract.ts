@@ -292,6 +292,38 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
       assert.deepEqual(await readOne(store, project, 'e1', 'v'), { version: version([3, null, 0, 3]), features: {} });
     });
 
+    it('applies a delete like any row: absent once it wins, its version kept against older rows', async () => {
+      const project = uniqueProject();
+      const deleted = (tuple: VersionTuple): OnlineRow => ({ ...row(project, 'e1', 'v', tuple, {}), deleted: true });
+      const other = row(project, 'e1', 'w', [100, null, 0, 1], { c: 2 });
+      await store.writeBatch({ rows: [row(project, 'e1', 'v', [100, null, 0, 1], { a: 1, b: 'x' }), other] });
+      assert.equal(await store.writeBatch({ rows: [deleted([200, null, 0, 2])] }), 1);
+      assert.equal(await readOne(store, project, 'e1', 'v'), null);
+      assert.deepEqual(
+        await store.read(project, [{ entityKey: 'e1', views: ['v', 'w'], features: [['a', 'b'], ['c']] }]),
+        [[null, valueOf(other)]],
+        'the other view of the entity keeps its values',
+      );
+      assert.deepEqual(await store.readStored(project, [{ entityKey: 'e1', views: ['v'], features: [['a']] }]), [
+        [null],
+      ]);
+      assert.equal(
+        await store.writeBatch({ rows: [row(project, 'e1', 'v', [150, 9, 0, 3], { a: 9, b: 'older' })] }),
+        0,
+        'an older row cannot bring the values back',
+      );
+      assert.equal(await store.writeBatch({ rows: [deleted([200, null, 0, 2])] }), 0, 'the same delete again');
+      assert.equal(await readOne(store, project, 'e1', 'v'), null);
+      const back = row(project, 'e1', 'v', [300, null, 0, 4], { a: 3, b: null });
+      assert.equal(await store.writeBatch({ rows: [deleted([250, null, 0, 5]), back, deleted([299, null, 0, 6])] }), 2);
+      assert.deepEqual(await readOne(store, project, 'e1', 'v'), valueOf(back), 'a newer row wins again');
+      await assert.rejects(store.writeBatch({ rows: [{ ...deleted([400, null, 0, 7]), features: { a: 1 } }] }), {
+        code: 'INVALID_ONLINE_ROW',
+        message: /a deleted row carries no features/,
+      });
+      assert.equal(await store.deleteView(project, 'v'), 1);
+    });
+
     it('round-trips every value type exactly', async () => {
       const project = uniqueProject();
       const features: Record<string, FeatureValue> = {

@@ -18,6 +18,12 @@ export interface OnlineRow {
    */
   features: Record<string, FeatureValue>;
   /**
+   * The row deletes the entity's values of the view (change data capture): if it wins, the view reads
+   * as absent for the entity (null, served NOT_FOUND), and its version stays, so that an older row
+   * cannot bring the values back while a newer one can. `features` must then be empty.
+   */
+  deleted?: boolean;
+  /**
    * The store may forget this row this long after its event timestamp; absent or 0 keeps it forever.
    * This is retention, not serving: serving still judges freshness with the view's TTL, so callers that
    * want stale values to show as OUTSIDE_MAX_AGE rather than NOT_FOUND pass more than the view's TTL.
@@ -80,6 +86,7 @@ export interface OnlineViewValue {
  * Contract (checked by `onlineStoreContract` for every adapter):
  * - A row is applied only if it is greater than the stored version of its (project, entityKey, view);
  *   a row that loses, or ties (the same row again), changes nothing. Rows of one batch apply in order.
+ *   A deleted row that wins makes the view read as null for the entity, and keeps its version.
  * - A batch is atomic with its checkpoint: after a crash, either both rows and offsets are stored or
  *   neither (Redis: see the adapter for the cluster caveat). An invalid batch stores nothing.
  * - `read` answers a whole request in one round trip to the store.

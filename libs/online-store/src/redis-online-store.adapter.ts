@@ -20,7 +20,14 @@ import type {
 import { redisSettingError } from './redis-connection-error';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
-import { decodeVersion, decodeVersionField, encodeVersion, featureNamesOf } from './redis-version-field';
+import {
+  decodeVersion,
+  decodeVersionField,
+  encodeVersion,
+  DELETED_NAMES,
+  featureNamesOf,
+  isDeletedVersionField,
+} from './redis-version-field';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
 import { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';
 
@@ -153,7 +160,9 @@ export class RedisOnlineStore implements OnlineStore {
     packed.uint(batch.rows.length);
     for (const row of batch.rows) {
       keys.push(this.entityHashKey(row.project, row.entityKey));
-      const fields = this.viewFields.of(row.view, row.features);
+      // A delete writes its version alone, with names no row has: the script drops every field of the view.
+      const fields =
+        row.deleted === true ? this.viewFields.deleted(row.view) : this.viewFields.of(row.view, row.features);
       let spec = specs.get(fields);
       if (spec === undefined) {
         spec = specs.size + 1;
@@ -479,7 +488,7 @@ export class RedisOnlineStore implements OnlineStore {
 
 function decodeView(hash: Record<string, string>, view: string): OnlineViewValue | null {
   const stored = hash[`${view}:__v`];
-  if (stored === undefined) return null;
+  if (stored === undefined || isDeletedVersionField(stored)) return null;
   const { version, names } = decodeVersionField(stored);
   const features: Record<string, FeatureValue> = {};
   for (const name of names) {
@@ -498,7 +507,7 @@ function storedSelectedFields(reply: readonly string[], selection: FieldSelectio
     const count = features[j]!.length;
     const stored = reply[at];
     out[j] =
-      stored === '' || stored === undefined
+      stored === '' || stored === undefined || isDeletedVersionField(stored)
         ? null
         : { version: decodeVersion(stored), stored: reply.slice(at + 1, at + 1 + count) };
     at += count + 1;
@@ -538,7 +547,7 @@ function decodeSelectedFields(reply: readonly string[], selection: FieldSelectio
   for (let j = 0; j < views.length; j++) {
     const names = features[j]!;
     const stored = reply[at];
-    if (stored === '' || stored === undefined) {
+    if (stored === '' || stored === undefined || isDeletedVersionField(stored)) {
       out[j] = null;
     } else {
       const values: Record<string, FeatureValue> = {};
@@ -591,6 +600,18 @@ interface ViewFields {
  */
 class ViewFieldNames {
   private readonly byView = new Map<string, ViewFields>();
+  private readonly deletes = new Map<string, ViewFields>();
+
+  /** The fields of a deleted row: none, and the names DELETED_NAMES. */
+  deleted(view: string): ViewFields {
+    let made = this.deletes.get(view);
+    if (made === undefined) {
+      made = { names: [], fields: [], joinedNames: DELETED_NAMES, versionField: `${view}:__v` };
+      if (this.deletes.size > 10_000) this.deletes.clear();
+      this.deletes.set(view, made);
+    }
+    return made;
+  }
 
   of(view: string, features: Record<string, FeatureValue>): ViewFields {
     const names = Object.keys(features);

@@ -24,6 +24,17 @@ import { FeaturelogError, type RowVersion } from '@featurelog/domain';
  */
 export const VERSION_DIGITS = 66;
 
+/**
+ * The feature names of a deleted row's version field: `|` is in no feature name, so no row with
+ * features is ever stored with it. A view whose version field says it reads as absent.
+ */
+export const DELETED_NAMES = '|';
+
+/** Whether a stored version field is a delete's (see DELETED_NAMES). */
+export function isDeletedVersionField(stored: string): boolean {
+  return stored.length === VERSION_DIGITS + 3 && stored.charCodeAt(VERSION_DIGITS + 2) === 0x7c; /* | */
+}
+
 const TWO_53 = 2 ** 53;
 const NULL_TIMESTAMP = '0'.repeat(17);
 

@@ -261,7 +261,12 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
       const rows: FeedRow[] = [];
       for (const record of records) {
         try {
-          const row = decoder.decode(record.value);
+          const change = decoder.decodeChange(record.value);
+          // The tombstone after a Debezium delete says nothing of its own.
+          if (change.op === 'tombstone') continue;
+          // A delete goes out as a row without values with the delete's version, so that a subscriber drops
+          // the deleted values rather than keeping them (the online store then reads the view as absent).
+          const { row } = change;
           rows.push({
             view: decoder.view.definition.name,
             entityKey: decoder.entityKey(row),

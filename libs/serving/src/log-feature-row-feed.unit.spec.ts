@@ -15,7 +15,15 @@ import {
   type FeedRow,
 } from '@featurelog/serving';
 import { registryOf, servingTestDefinitions } from '@featurelog/serving/testing';
-import { waitFor } from '@featurelog/testing';
+import { seededRandom, waitFor } from '@featurelog/testing';
+import {
+  customer,
+  customersSource,
+  CUSTOMERS_TOPIC,
+  customerView,
+  debeziumJsonRecord,
+  randomCustomerRow,
+} from '@featurelog/view-rows/testing';
 
 const PROJECT = 'feedtest';
 const MS = 1_700_000_000_000;
@@ -64,7 +72,15 @@ describe('LogFeatureRowFeed over the file log', () => {
   let log: FileEventLog;
   let schemas: LocalSchemaRegistry;
   let checkpoint: TopicPartitionOffset[] = [];
-  const catalog = new ServingCatalog(PROJECT, registryOf([...servingTestDefinitions(), ...tripDefinitions]));
+  const cdcDefinitions: TaggedDefinition[] = [
+    { kind: 'entity', definition: customer },
+    { kind: 'data_source', definition: customersSource('debezium') },
+    { kind: 'feature_view', definition: customerView },
+  ];
+  const catalog = new ServingCatalog(
+    PROJECT,
+    registryOf([...servingTestDefinitions(), ...tripDefinitions, ...cdcDefinitions]),
+  );
   const driverStats = catalog.view('driver_stats');
   const tripStats = catalog.view('trip_stats');
   let driverRow: (driverId: number, trips: number) => Buffer;
@@ -101,6 +117,7 @@ describe('LogFeatureRowFeed over the file log', () => {
     schemas = await LocalSchemaRegistry.open({ directory: join(directory, 'schemas') });
     await log.ensureTopic({ name: driverStats.topic, partitions: 1, config: {} });
     await log.ensureTopic({ name: tripStats.topic, partitions: 1, config: {} });
+    await log.ensureTopic({ name: CUSTOMERS_TOPIC, partitions: 1, config: {} });
     const rowSchema = rowSchemaFor(driverStats.definition, driverStats.entities, PROJECT);
     const rowId = await schemas.register(valueSubject(driverStats.topic), rowSchema);
     const rowType = avroType(rowSchema);
@@ -186,6 +203,30 @@ describe('LogFeatureRowFeed over the file log', () => {
         ['trip_stats', 'driver_id=8', { fare: 3 }, MS * 1_000],
       ],
     );
+    assert.deepEqual(seen.failures, []);
+    unfollow();
+  });
+
+  it('sends a Debezium delete as a row without values at its version, and nothing for its tombstone', async () => {
+    checkpoint = [];
+    const feed = newFeed();
+    const seen = collector();
+    const unfollow = await feed.follow(catalog.view(customerView.name), seen.listener);
+    const created = { ...randomCustomerRow(seededRandom(9), 5), updatedMs: MS };
+    await log.append(CUSTOMERS_TOPIC, [
+      { key: null, value: debeziumJsonRecord('c', created, 1) },
+      { key: null, value: debeziumJsonRecord('d', { ...created, updatedMs: MS + 1 }, 2) },
+      { key: null, value: null },
+    ]);
+    await waitFor(() => seen.rows.length === 2, { description: 'the create and the delete' });
+    assert.deepEqual(
+      seen.rows.map((row) => [row.entityKey, row.row.plan, row.version.eventTimestamp]),
+      [
+        ['customer_id=5', created.plan, MS * 1_000],
+        ['customer_id=5', null, (MS + 1) * 1_000],
+      ],
+    );
+    assert.ok(Object.values(seen.rows[1]!.row).every((value) => value === null));
     assert.deepEqual(seen.failures, []);
     unfollow();
   });

@@ -23,6 +23,14 @@ export interface ViewRow {
   features: Record<string, FeatureValue>;
 }
 
+/**
+ * What one record of a view's topic says: a row to upsert; the delete of an entity (from change data
+ * capture: its row has the join keys and the time of the delete, every feature null); or a tombstone
+ * that follows a delete already said (Debezium's, for log compaction), which changes nothing.
+ * `sourcePosition` is where the change sits in the source database's log, when the format knows it.
+ */
+export type ViewChange = { op: 'upsert' | 'delete'; row: ViewRow; sourcePosition?: string } | { op: 'tombstone' };
+
 /** The version of a record's row: what decides, against another row of its entity, which one wins. */
 export function rowVersion(row: ViewRow, record: Pick<LogRecord, 'partition' | 'offset'>): RowVersion {
   return {
@@ -31,6 +39,8 @@ export function rowVersion(row: ViewRow, record: Pick<LogRecord, 'partition' | '
     position: { partition: record.partition, offset: record.offset },
   };
 }
+
+const TOMBSTONE: ViewChange = Object.freeze({ op: 'tombstone' });
 
 /** Codes of the row problems (validateRow) a record of an app's own schema is refused with. */
 const SOURCE_PROBLEM_CODES: Record<string, string> = {
@@ -45,8 +55,11 @@ const SOURCE_PROBLEM_CODES: Record<string, string> = {
  * subscriptions, backfills, the DLQ's redrive check), so that they all take and refuse the same records
  * for the same reasons:
  *
- * - the record's bytes are decoded by the format of the view's data source (recordFormatFor);
- * - a tombstone (no value) is RECORD_VALUE_MISSING;
+ * - the record's bytes are decoded by the format of the view's data source (recordFormatFor): Confluent
+ *   Avro, Kafka Connect JSON with or without schemas, Debezium change events or unwrapped rows;
+ * - a record of a change-data-capture format may delete an entity (decodeChange; `decode`, for readers
+ *   that do not apply deletes, refuses it as DELETE_NOT_APPLIED);
+ * - a tombstone (no value) is RECORD_VALUE_MISSING, except after a Debezium delete (decodeChange);
  * - a row of the view's own schema was typed by schema resolution: only its timestamps' range is checked
  *   (INVALID_TIMESTAMP);
  * - a row of an app's own schema is checked against the view (validateRow): a join key missing is
@@ -103,24 +116,60 @@ export class ViewRowDecoder {
     }
   }
 
-  /** The row of a prepared record, or a non-retriable FeaturelogError saying why the record is poison. */
+  /**
+   * The row of a prepared record that upserts, or a non-retriable FeaturelogError saying why the record is
+   * poison. For the readers that do not apply deletes: a delete (change data capture) is
+   * DELETE_NOT_APPLIED, so that it is dead-lettered or reported rather than taken for an upsert of nulls,
+   * and a tombstone is RECORD_VALUE_MISSING.
+   */
   decode(value: Uint8Array | null): ViewRow {
-    if (value === null) {
-      throw new FeaturelogError('RECORD_VALUE_MISSING', `record has no value (a tombstone on a feature topic)`);
+    return this.upsertOf(this.decodeChange(value));
+  }
+
+  /** The row of an upsert; a delete or a tombstone refused as `decode` refuses them. */
+  upsertOf(change: ViewChange): ViewRow {
+    if (change.op === 'upsert') return change.row;
+    if (change.op === 'tombstone') {
+      throw new FeaturelogError(
+        'RECORD_VALUE_MISSING',
+        `record has no value (the tombstone after a delete on ${this.topic}, which this reader does not apply)`,
+      );
     }
-    const row = this.format.decode(value);
+    throw new FeaturelogError(
+      'DELETE_NOT_APPLIED',
+      `record deletes ${this.entityKey(change.row)} of view "${this.view.definition.name}" at ` +
+        `${new Date(change.row.eventTimestamp / 1000).toISOString()}, and this reader does not apply deletes yet`,
+    );
+  }
+
+  /**
+   * What a prepared record says (see ViewChange), or a non-retriable FeaturelogError saying why the record
+   * is poison: a tombstone on a topic whose format has none (a feature topic) is RECORD_VALUE_MISSING.
+   */
+  decodeChange(value: Uint8Array | null): ViewChange {
+    if (value === null) {
+      if (this.format.tombstonesFollowDeletes) return TOMBSTONE;
+      throw new FeaturelogError(
+        'RECORD_VALUE_MISSING',
+        this.format.tombstoneRefusal ?? `record has no value (a tombstone on a feature topic)`,
+      );
+    }
+    const change = this.format.decode(value);
+    const row = change.row;
     if (this.format.typed) this.checkTimestamps(row);
     else this.checkRow(row);
     const joinKeys: Record<string, FeatureValue> = {};
     for (const key of this.view.joinKeys) joinKeys[key.name] = row[key.name] ?? null;
     const features: Record<string, FeatureValue> = {};
     for (const name of this.featureNames) features[name] = row[name] ?? null;
-    return {
+    const viewRow: ViewRow = {
       joinKeys,
       eventTimestamp: row.event_timestamp as number,
       createdTimestamp: (row.created_timestamp as number | null | undefined) ?? null,
       features,
     };
+    if (change.sourcePosition === undefined) return { op: change.op, row: viewRow };
+    return { op: change.op, row: viewRow, sourcePosition: change.sourcePosition };
   }
 
   /** The entity key of a decoded row, as the log and the online store encode it. */

@@ -56,6 +56,7 @@ function describeEntry(entry: DeadLetterDetail): string {
   } else {
     const id = entry.body.schemaId === undefined ? '' : `schema id ${entry.body.schemaId}, `;
     lines.push(`  body           ${id}not decodable: ${entry.body.undecodable}`);
+    if (entry.body.text !== undefined) lines.push(`    text: ${entry.body.text}`);
   }
   if (entry.redrive !== undefined) {
     const to = entry.redrive.to === undefined ? ' (not completed)' : ` to ${positionText(entry.redrive.to)}`;
