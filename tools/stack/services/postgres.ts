@@ -1,0 +1,194 @@
+import { execFile, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { requirePostgres } from '../preflight';
+import { StackError } from '../stack-error';
+import { PORT_ENV, POSTGRES_DATABASE, STACK_HOST } from '../stack-env';
+import type { StackContext, StackService } from '../service';
+
+/**
+ * Our own PostgreSQL cluster (Debian's binaries, not the packaged `main` cluster nor its systemd unit),
+ * with `wal_level=logical` for Debezium's pgoutput plugin. Data lives in <stack dir>/postgres/data and
+ * goes with `down` like the other services' data.
+ *
+ * PostgreSQL refuses to run as root. When the stack runs as root, initdb and the server run as the
+ * `postgres` system user that Debian's package creates (FEATURELOG_POSTGRES_OS_USER names another),
+ * so the stack dir must be reachable by that user. Otherwise they run as whoever runs `up`.
+ */
+export const postgres: StackService = {
+  name: 'postgres',
+  dependsOn: [],
+  needsJava: false,
+  readyTimeoutMs: 30_000,
+  stopGraceMs: 15_000,
+  // SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client (a Debezium task, a test's
+  // psql) to leave; SIGINT is the "fast" one that ends them. Its children are process-group leaders of
+  // their own (they call setsid), so the postmaster must be the one to stop them.
+  stopSignal: 'SIGINT',
+  ports: (ports) => [{ port: ports.postgres, envVar: PORT_ENV.postgres, service: 'postgres' }],
+  endpoint: (ports) => `postgresql://${STACK_HOST}:${ports.postgres}/${POSTGRES_DATABASE}`,
+
+  async prepare(ctx) {
+    const bin = requirePostgres();
+    const owner = osUser();
+    const home = path.join(ctx.stackDir, 'postgres');
+    const data = path.join(home, 'data');
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    if (owner) {
+      fs.chownSync(home, owner.uid, owner.gid);
+      const reach = spawnSync('/bin/sh', ['-c', 'test -w "$1"', 'sh', home], { uid: owner.uid, gid: owner.gid });
+      if (reach.status !== 0) {
+        throw new StackError(
+          'POSTGRES_DIR_UNREACHABLE',
+          `PostgreSQL runs as the OS user ${owner.name} (it refuses root), who cannot write ${home}`,
+          {
+            hint:
+              'a directory above it is closed to that user: point FEATURELOG_STACK_DIR at a path it can reach ' +
+              '(or name another user in FEATURELOG_POSTGRES_OS_USER); nothing of PostgreSQL was started',
+          },
+        );
+      }
+    }
+    const { postgresUsername: user, postgresPassword: password } = ctx.secure().credentials;
+    if (user === undefined || password === undefined) throw new Error('stack credentials lack PostgreSQL');
+    if (!fs.existsSync(path.join(data, 'PG_VERSION'))) {
+      initialise(bin, home, data, user, password, owner);
+    }
+    return {
+      command: path.join(bin, 'postgres'),
+      args: [
+        '-D',
+        data,
+        ...settings({
+          listen_addresses: STACK_HOST,
+          port: String(ctx.ports.postgres),
+          // TCP only: a socket path would have to fit 107 bytes and be writable by the server's user
+          unix_socket_directories: '',
+          wal_level: 'logical',
+          max_replication_slots: '20',
+          max_wal_senders: '20',
+          max_connections: '60',
+          shared_buffers: '32MB',
+          // a slot left behind by a killed test must not keep WAL until the disk fills
+          max_slot_wal_keep_size: '1GB',
+          log_min_messages: 'warning',
+          log_connections: 'off',
+        }),
+      ],
+      cwd: home,
+      env: { ...process.env, LC_ALL: 'C' },
+      ...(owner && { uid: owner.uid, gid: owner.gid }),
+    };
+  },
+
+  async probe(ctx) {
+    // A real login with the stack's user and password, not only pg_isready's "accepting connections".
+    const { postgresUsername: user, postgresPassword: password } = ctx.secure().credentials;
+    if (user === undefined || password === undefined) return undefined;
+    const walLevel = await psql(ctx, user, password, 'SHOW wal_level');
+    return walLevel === undefined ? undefined : `SHOW wal_level -> ${walLevel} (as ${user}, password)`;
+  },
+};
+
+function settings(values: Record<string, string>): string[] {
+  return Object.entries(values).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+}
+
+interface OsUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** The user PostgreSQL runs as when `up` runs as root; undefined when no switch is needed. */
+function osUser(): OsUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const name = process.env.FEATURELOG_POSTGRES_OS_USER ?? 'postgres';
+  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0 || String(uid) === '') {
+    throw new StackError(
+      'POSTGRES_USER_MISSING',
+      `the stack runs as root and PostgreSQL refuses root, but there is no OS user ${name} to run it as`,
+      {
+        hint: "Debian's postgresql package creates `postgres` (`bash tools/stack/install-system.sh`); or name a user in FEATURELOG_POSTGRES_OS_USER",
+      },
+    );
+  }
+  return { name, uid, gid };
+}
+
+/** initdb with the stack's superuser and password, then the test database, in single-user mode (no port yet). */
+function initialise(bin: string, home: string, data: string, user: string, password: string, owner?: OsUser): void {
+  const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  const pwfile = path.join(home, '.pwfile');
+  fs.writeFileSync(pwfile, password + '\n', { mode: 0o600 });
+  if (owner) fs.chownSync(pwfile, owner.uid, owner.gid);
+  try {
+    const init = spawnSync(
+      path.join(bin, 'initdb'),
+      ['-D', data, '-U', user, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=peer'].concat([
+        '-E',
+        'UTF8',
+        '--no-locale',
+        '--no-sync',
+      ]),
+      { ...as, cwd: home, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+    );
+    if (init.status !== 0) {
+      fs.rmSync(data, { recursive: true, force: true });
+      throw new StackError('POSTGRES_INITDB_FAILED', `initdb failed (exit ${init.status})`, {
+        hint: `${init.stderr}${init.error?.message ?? ''}`.trim(),
+      });
+    }
+  } finally {
+    fs.rmSync(pwfile, { force: true });
+  }
+  const create = spawnSync(
+    path.join(bin, 'postgres'),
+    ['--single', '-D', data, '-c', 'unix_socket_directories=', 'postgres'],
+    {
+      ...as,
+      cwd: home,
+      encoding: 'utf8',
+      input: `CREATE DATABASE ${POSTGRES_DATABASE} OWNER ${user};\n`,
+    },
+  );
+  if (create.status !== 0 || /ERROR/.test(create.stderr)) {
+    fs.rmSync(data, { recursive: true, force: true });
+    throw new StackError('POSTGRES_INITDB_FAILED', `creating database ${POSTGRES_DATABASE} failed`, {
+      hint: create.stderr.trim(),
+    });
+  }
+}
+
+/** One query through psql; resolves its single value, or undefined when the server does not answer (yet). */
+function psql(ctx: StackContext, user: string, password: string, sql: string): Promise<string | undefined> {
+  let client: string;
+  try {
+    client = path.join(requirePostgres(), 'psql');
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    execFile(
+      client,
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        STACK_HOST,
+        '-p',
+        String(ctx.ports.postgres),
+        '-U',
+        user,
+        '-d',
+        POSTGRES_DATABASE,
+      ].concat(['-c', sql]),
+      // the password through the environment: never on a command line that ps shows
+      { env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '2' }, timeout: 5000, encoding: 'utf8' },
+      (error, stdout) => resolve(error ? undefined : stdout.trim()),
+    );
+  });
+}
