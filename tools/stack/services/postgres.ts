@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requirePostgres } from '../preflight';
@@ -52,7 +52,7 @@ export const postgres: StackService = {
     const { postgresUsername: user, postgresPassword: password } = ctx.secure().credentials;
     if (user === undefined || password === undefined) throw new Error('stack credentials lack PostgreSQL');
     if (!fs.existsSync(path.join(data, 'PG_VERSION'))) {
-      initialise(bin, home, data, user, password, owner);
+      await initialise(bin, home, data, user, password, owner);
     }
     return {
       command: path.join(bin, 'postgres'),
@@ -118,14 +118,39 @@ function osUser(): OsUser | undefined {
   return { name, uid, gid };
 }
 
+interface Ran {
+  status: number | null;
+  stderr: string;
+  error?: Error;
+}
+
+/** Like spawnSync, without blocking `up`'s event loop: Kafka's and Apicurio's start-up go on meanwhile. */
+function runAsync(command: string, args: string[], options: SpawnOptions & { input?: string }): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { ...options, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', (error) => resolve({ status: null, stderr, error }));
+    child.on('close', (status) => resolve({ status, stderr }));
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
 /** initdb with the stack's superuser and password, then the test database, in single-user mode (no port yet). */
-function initialise(bin: string, home: string, data: string, user: string, password: string, owner?: OsUser): void {
+async function initialise(
+  bin: string,
+  home: string,
+  data: string,
+  user: string,
+  password: string,
+  owner?: OsUser,
+): Promise<void> {
   const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
   const pwfile = path.join(home, '.pwfile');
   fs.writeFileSync(pwfile, password + '\n', { mode: 0o600 });
   if (owner) fs.chownSync(pwfile, owner.uid, owner.gid);
   try {
-    const init = spawnSync(
+    const init = await runAsync(
       path.join(bin, 'initdb'),
       ['-D', data, '-U', user, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=peer'].concat([
         '-E',
@@ -133,7 +158,7 @@ function initialise(bin: string, home: string, data: string, user: string, passw
         '--no-locale',
         '--no-sync',
       ]),
-      { ...as, cwd: home, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+      { ...as, cwd: home, env: { ...process.env, LC_ALL: 'C' } },
     );
     if (init.status !== 0) {
       fs.rmSync(data, { recursive: true, force: true });
@@ -144,13 +169,12 @@ function initialise(bin: string, home: string, data: string, user: string, passw
   } finally {
     fs.rmSync(pwfile, { force: true });
   }
-  const create = spawnSync(
+  const create = await runAsync(
     path.join(bin, 'postgres'),
     ['--single', '-D', data, '-c', 'unix_socket_directories=', 'postgres'],
     {
       ...as,
       cwd: home,
-      encoding: 'utf8',
       input: `CREATE DATABASE ${POSTGRES_DATABASE} OWNER ${user};\n`,
     },
   );
