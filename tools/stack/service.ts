@@ -44,6 +44,8 @@ export interface StackService {
   endpoint(ports: StackPorts): string;
   /** writes config and initialises data dirs; returns the command to run */
   prepare(ctx: StackContext): Promise<LaunchSpec>;
+  /** `down` (without --keep-data) deletes <stack dir>/<name>; this deletes what the service keeps elsewhere */
+  purge?(stackDir: string): void;
   /** resolves a short detail when the service answers for real, undefined when not yet */
   probe(ctx: StackContext): Promise<string | undefined>;
 }

@@ -230,7 +230,10 @@ async function down(purge: boolean): Promise<number> {
     // Apicurio runs on in-memory storage, so its schemas die with it while Kafka's log would survive:
     // records would then carry schema ids that a restarted registry hands out again for other schemas.
     // The stack's data is therefore disposable by default, and kept only on request.
-    for (const service of SERVICES) fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
+    for (const service of SERVICES) {
+      service.purge?.(dir);
+      fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
+    }
     // The SCRAM users live in Kafka's storage: its passwords and certificates go with it.
     fs.rmSync(secureDirectory(), { recursive: true, force: true });
     progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);

@@ -1,5 +1,7 @@
 import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { requirePostgres } from '../preflight';
 import { StackError } from '../stack-error';
@@ -12,8 +14,9 @@ import type { StackContext, StackService } from '../service';
  * goes with `down` like the other services' data.
  *
  * PostgreSQL refuses to run as root. When the stack runs as root, initdb and the server run as the
- * `postgres` system user that Debian's package creates (FEATURELOG_POSTGRES_OS_USER names another),
- * so the stack dir must be reachable by that user. Otherwise they run as whoever runs `up`.
+ * `postgres` system user that Debian's package creates (FEATURELOG_POSTGRES_OS_USER names another);
+ * its data goes to the temp dir when that user cannot reach the stack dir. Otherwise they run as
+ * whoever runs `up`.
  */
 export const postgres: StackService = {
   name: 'postgres',
@@ -31,24 +34,8 @@ export const postgres: StackService = {
   async prepare(ctx) {
     const bin = requirePostgres();
     const owner = osUser();
-    const home = path.join(ctx.stackDir, 'postgres');
+    const home = postgresHome(ctx.stackDir, owner);
     const data = path.join(home, 'data');
-    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-    if (owner) {
-      fs.chownSync(home, owner.uid, owner.gid);
-      const reach = spawnSync('/bin/sh', ['-c', 'test -w "$1"', 'sh', home], { uid: owner.uid, gid: owner.gid });
-      if (reach.status !== 0) {
-        throw new StackError(
-          'POSTGRES_DIR_UNREACHABLE',
-          `PostgreSQL runs as the OS user ${owner.name} (it refuses root), who cannot write ${home}`,
-          {
-            hint:
-              'a directory above it is closed to that user: point FEATURELOG_STACK_DIR at a path it can reach ' +
-              '(or name another user in FEATURELOG_POSTGRES_OS_USER); nothing of PostgreSQL was started',
-          },
-        );
-      }
-    }
     const { postgresUsername: user, postgresPassword: password } = ctx.secure().credentials;
     if (user === undefined || password === undefined) throw new Error('stack credentials lack PostgreSQL');
     if (!fs.existsSync(path.join(data, 'PG_VERSION'))) {
@@ -81,6 +68,14 @@ export const postgres: StackService = {
     };
   },
 
+  purge(stackDir) {
+    const pointer = path.join(stackDir, 'postgres', OUTSIDE_POINTER);
+    if (!fs.existsSync(pointer)) return;
+    const outside = fs.readFileSync(pointer, 'utf8').trim();
+    // only what postgresHome makes: never a path someone edited into the file
+    if (/\/featurelog-postgres-[0-9a-f]{12}$/.test(outside)) fs.rmSync(outside, { recursive: true, force: true });
+  },
+
   async probe(ctx) {
     // A real login with the stack's user and password, not only pg_isready's "accepting connections".
     const { postgresUsername: user, postgresPassword: password } = ctx.secure().credentials;
@@ -89,6 +84,43 @@ export const postgres: StackService = {
     return walLevel === undefined ? undefined : `SHOW wal_level -> ${walLevel} (as ${user}, password)`;
   },
 };
+
+/** Where `up` recorded a data directory outside the stack dir (see postgresHome). */
+const OUTSIDE_POINTER = 'data-outside';
+
+/**
+ * <stack dir>/postgres, unless the server's OS user cannot reach it (a checkout under /root, mode 0700,
+ * run as root): then a directory of the system's temp dir keyed by the stack dir, recorded in
+ * <stack dir>/postgres/data-outside so that `down` deletes it with the rest of the data.
+ */
+function postgresHome(stackDir: string, owner: OsUser | undefined): string {
+  const inside = path.join(stackDir, 'postgres');
+  fs.mkdirSync(inside, { recursive: true, mode: 0o700 });
+  if (owner === undefined) return inside;
+  fs.chownSync(inside, owner.uid, owner.gid);
+  if (writableBy(owner, inside)) return inside;
+  const key = createHash('sha256').update(path.resolve(stackDir)).digest('hex').slice(0, 12);
+  const outside = path.join(os.tmpdir(), `featurelog-postgres-${key}`);
+  fs.mkdirSync(outside, { recursive: true, mode: 0o700 });
+  fs.chownSync(outside, owner.uid, owner.gid);
+  if (!writableBy(owner, outside)) {
+    throw new StackError(
+      'POSTGRES_DIR_UNREACHABLE',
+      `PostgreSQL runs as the OS user ${owner.name} (it refuses root), who can write neither ${inside} nor ${outside}`,
+      {
+        hint:
+          'a directory above them is closed to that user: point FEATURELOG_STACK_DIR (or TMPDIR) at a path it can ' +
+          'reach, or name another user in FEATURELOG_POSTGRES_OS_USER; nothing of PostgreSQL was started',
+      },
+    );
+  }
+  fs.writeFileSync(path.join(inside, OUTSIDE_POINTER), outside + '\n');
+  return outside;
+}
+
+function writableBy(owner: OsUser, dir: string): boolean {
+  return spawnSync('/bin/sh', ['-c', 'test -w "$1"', 'sh', dir], { uid: owner.uid, gid: owner.gid }).status === 0;
+}
 
 function settings(values: Record<string, string>): string[] {
   return Object.entries(values).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
