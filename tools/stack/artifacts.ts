@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { requireMaven } from './preflight';
 import { tailFile } from './processes';
 import { StackError } from './stack-error';
@@ -11,7 +12,7 @@ export interface StackArtifacts {
   root: string;
   /** Kafka broker + Connect worker classpath directory */
   kafkaLibs: string;
-  /** connect-file and any other plugin folders fetched by Maven */
+  /** plugin folders fetched by Maven: connect-file, debezium-connector-postgres, apicurio-converter */
   connectPlugins: string;
   /** Apicurio Registry Quarkus fast-jar directory (contains quarkus-run.jar) */
   apicurio: string;
@@ -43,7 +44,72 @@ const GOALS = [
   'dependency:copy-dependencies@kafka-libs',
   'dependency:copy@connect-plugins',
   'dependency:unpack@apicurio',
+  'dependency:unpack@debezium',
 ];
+/** The converter's dependency tree is resolved on its own (see the pom), so a second Maven run. */
+const CONVERTER_POM = path.join(__dirname, 'apicurio-converter.pom.xml');
+const CONVERTER_GOALS = ['dependency:copy-dependencies@apicurio-converter'];
+
+/**
+ * The Connect worker finds plugins by their ServiceLoader manifests only (services/connect.ts), and
+ * Apicurio's converter jar has none: without one the worker cannot load `AvroConverter` by name.
+ * A manifest jar in the plugin folder (what Kafka's `connect-plugin-path sync-manifests` would write)
+ * costs nothing at start-up, where the reflective scan (`plugin.discovery=hybrid_warn`) costs ~25 s.
+ */
+const CONVERTER_MANIFEST = {
+  folder: 'apicurio-converter',
+  jar: 'featurelog-connect-manifests.jar',
+  entries: {
+    'META-INF/services/org.apache.kafka.connect.storage.Converter':
+      'io.apicurio.registry.utils.converter.AvroConverter\nio.apicurio.registry.utils.converter.ExtJsonConverter\n',
+  },
+};
+
+/** A zip with stored (uncompressed) entries: enough for a jar of text manifests, and no dependency. */
+export function storedZip(entries: Record<string, string>): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, text] of Object.entries(entries)) {
+    const nameBytes = Buffer.from(name, 'utf8');
+    const data = Buffer.from(text, 'utf8');
+    const crc = zlib.crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(0x0800, 6); // UTF-8 names
+    local.writeUInt16LE(0, 8); // stored
+    local.writeUInt32LE(0x00210000, 10); // 1980-01-01 00:00: a fixed time keeps the jar reproducible
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    local.writeUInt16LE(0, 28);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt16LE(0, 10);
+    central.writeUInt32LE(0x00210000, 12);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBytes, data);
+    centrals.push(central, nameBytes);
+    offset += local.length + nameBytes.length + data.length;
+  }
+  const centralSize = centrals.reduce((sum, part) => sum + part.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(Object.keys(entries).length, 8);
+  end.writeUInt16LE(Object.keys(entries).length, 10);
+  end.writeUInt32LE(centralSize, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, ...centrals, end]);
+}
 
 function runMaven(mvn: string, args: string[], logFile: string, onTick: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -67,7 +133,7 @@ const UNREACHABLE =
   /Could not transfer|Unknown host|UnknownHostException|Connection refused|Network is unreachable|Connect timed out|Read timed out|No route to host|Temporary failure in name resolution|PKIX path/i;
 
 /**
- * Fetches the jars and the Apicurio tarball with Maven into the version-keyed
+ * Fetches the jars and the Apicurio and Debezium tarballs with Maven into the version-keyed
  * cache, once. A later `up` finds the marker and runs no Maven at all; if the
  * marker is missing but ~/.m2 is complete, the offline attempt succeeds without
  * touching the network.
@@ -85,16 +151,28 @@ export async function ensureArtifacts(logDir: string, progress: (message: string
   fs.mkdirSync(staging, { recursive: true });
   fs.mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, 'maven.log');
-  const base = ['-B', '-f', POM, `-Dstack.cache=${staging}`, ...GOALS];
+  const runs = [
+    ['-B', '-f', POM, `-Dstack.cache=${staging}`, ...GOALS],
+    ['-B', '-f', CONVERTER_POM, `-Dstack.cache=${staging}`, ...CONVERTER_GOALS],
+  ];
   progress(
-    `fetching Kafka ${STACK_VERSIONS.kafka} and Apicurio ${STACK_VERSIONS.apicurio} with Maven (log: ${logFile})`,
+    `fetching Kafka ${STACK_VERSIONS.kafka}, Apicurio ${STACK_VERSIONS.apicurio} and its Connect converter, ` +
+      `Debezium ${STACK_VERSIONS.debezium} (PostgreSQL connector) with Maven (log: ${logFile})`,
   );
-  let code = await runMaven(mvn, ['-o', '-q', ...base], logFile, () => progress('maven (offline) still running'));
+  const fetchedAt = Date.now();
+  const runAll = async (extra: string[], note: string): Promise<number> => {
+    for (const args of runs) {
+      const code = await runMaven(mvn, [...extra, ...args], logFile, () => progress(note));
+      if (code !== 0) return code;
+    }
+    return 0;
+  };
+  let code = await runAll(['-o', '-q'], 'maven (offline) still running');
   if (code !== 0) {
-    progress('not all artifacts in ~/.m2; downloading from Maven Central (about 230 MB the first time)');
+    progress('not all artifacts in ~/.m2; downloading from Maven Central (about 280 MB the first time)');
     fs.rmSync(staging, { recursive: true, force: true });
     fs.mkdirSync(staging, { recursive: true });
-    code = await runMaven(mvn, ['--no-transfer-progress', ...base], logFile, () => progress('maven still downloading'));
+    code = await runAll(['--no-transfer-progress'], 'maven still downloading');
   }
   if (code !== 0) {
     fs.rmSync(staging, { recursive: true, force: true });
@@ -123,6 +201,11 @@ export async function ensureArtifacts(logDir: string, progress: (message: string
       },
     );
   }
+  fs.writeFileSync(
+    path.join(staging, 'connect-plugins', CONVERTER_MANIFEST.folder, CONVERTER_MANIFEST.jar),
+    storedZip(CONVERTER_MANIFEST.entries),
+  );
+  progress(`artifacts fetched in ${((Date.now() - fetchedAt) / 1000).toFixed(1)} s`);
   fs.writeFileSync(
     path.join(staging, MARKER),
     JSON.stringify({ ...STACK_VERSIONS, at: new Date().toISOString() }) + '\n',

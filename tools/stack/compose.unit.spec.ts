@@ -18,7 +18,10 @@ const repo = resolve(__dirname, '..', '..');
 type PortEntry = string | { published: string | number; target: number; host_ip?: string };
 
 interface ComposeModel {
-  services: Record<string, { ports?: PortEntry[] }>;
+  services: Record<
+    string,
+    { ports?: PortEntry[]; command?: string | string[]; depends_on?: Record<string, { condition: string }> | string[] }
+  >;
 }
 
 function composeCommand(): [string, string[]] {
@@ -60,6 +63,7 @@ const SERVICES = {
   kafka: 'kafka',
   'schema-registry': 'schemaRegistry',
   redis: 'redis',
+  postgres: 'postgres',
   connect: 'connect',
 } as const;
 
@@ -82,7 +86,7 @@ describe('docker-compose.kafka.yml', () => {
   });
 
   it('takes the same FEATURELOG_* port overrides as npm run stack', () => {
-    const overrides = { kafka: 19192, schemaRegistry: 18181, redis: 16479, connect: 18183 };
+    const overrides = { kafka: 19192, schemaRegistry: 18181, redis: 16479, postgres: 15532, connect: 18183 };
     const env = Object.fromEntries(
       Object.entries(overrides).map(([key, port]) => [PORT_ENV[key as keyof typeof overrides], String(port)]),
     );
@@ -90,6 +94,19 @@ describe('docker-compose.kafka.yml', () => {
     for (const [service, key] of Object.entries(SERVICES)) {
       assert.equal(ports[service], overrides[key as keyof typeof overrides], `${service} follows ${PORT_ENV[key]}`);
     }
+  });
+
+  it('runs PostgreSQL with logical WAL and Connect with the plugins fetched through the stack poms', () => {
+    const { services } = composeConfig();
+    const postgresCommand = [services.postgres?.command ?? []].flat().join(' ');
+    assert.match(postgresCommand, /wal_level=logical/);
+    const fetchCommand = [services['connect-plugins']?.command ?? []].flat().join(' ');
+    assert.match(fetchCommand, /dependency:unpack@debezium/);
+    assert.match(fetchCommand, /apicurio-converter\.pom\.xml/);
+    const dependsOn = services.connect?.depends_on;
+    assert.ok(dependsOn && !Array.isArray(dependsOn), 'connect waits on conditions');
+    assert.equal(dependsOn['connect-plugins']?.condition, 'service_completed_successfully');
+    assert.match([services.connect?.command ?? []].flat().join(' '), /plugin\.path=\/opt\/connect-plugins/);
   });
 
   it('is refused when it breaks the Compose file schema', () => {

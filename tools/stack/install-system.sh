@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the Parquet-reading tests need on a Debian 12
 # machine, skipping anything already present (safe to run on every CI start):
-#   - Debian packages: redis-server, openjdk-17-jdk-headless (if no Java 17+ JDK), maven, openssl, chromium,
-#     golang-go (only where no Go is installed)
+#   - Debian packages: redis-server, postgresql, openjdk-17-jdk-headless (if no Java 17+ JDK), maven, openssl,
+#     chromium, golang-go (only where no Go is installed)
 #   - <repo>/.venv with tools/python-requirements.txt (pyarrow, duckdb, pandas, pytest, …) and the
 #     Python SDK (sdk/python)
 #   - Debian's docker-compose, whose `config` parses docker-compose.kafka.yml against the
@@ -32,6 +32,9 @@ python_bin() {
 # --- Debian packages --------------------------------------------------------
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The stack runs its own PostgreSQL cluster (wal_level=logical, for Debezium) from the server binaries,
+# which Debian keeps off PATH under /usr/lib/postgresql/<major>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # A JDK, not only a runtime: the Java client (clients/java) is compiled by its `mvn test`.
 { java_ok && command -v javac >/dev/null 2>&1; } || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
@@ -60,10 +63,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root chmod +x /usr/sbin/policy-rc.d
     policy_created=1
   fi
+  # Nor a packaged PostgreSQL cluster: no `main` cluster is created (it would claim port 5432 at the
+  # next boot). A drop-in of postgresql-common's createcluster.d, so its own conffile stays untouched.
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    printf 'create_main_cluster = false\n' | as_root tee /etc/postgresql-common/createcluster.d/featurelog.conf >/dev/null
+  fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ "$policy_created" -eq 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
 else
-  step "Debian packages present (redis-server, java 17+, maven, openssl, docker-compose, chromium, python3-venv)"
+  step "Debian packages present (redis-server, postgresql, java 17+, maven, openssl, docker-compose, chromium, python3-venv)"
 fi
 
 # --- Python venv for the Parquet readers ------------------------------------

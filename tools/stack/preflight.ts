@@ -66,6 +66,35 @@ export function requireRedisServer(): string {
   return redis;
 }
 
+/**
+ * The directory of PostgreSQL's server binaries: FEATURELOG_POSTGRES_BIN, else Debian's newest
+ * /usr/lib/postgresql/<major>/bin (the package puts only wrappers on PATH).
+ */
+export function requirePostgres(): string {
+  const override = process.env.FEATURELOG_POSTGRES_BIN;
+  const candidates = override
+    ? [override]
+    : (fs.existsSync('/usr/lib/postgresql') ? fs.readdirSync('/usr/lib/postgresql') : [])
+        .filter((major) => /^\d+$/.test(major))
+        .sort((a, b) => Number(b) - Number(a))
+        .map((major) => path.join('/usr/lib/postgresql', major, 'bin'));
+  const found = candidates.find(
+    (dir) => fs.existsSync(path.join(dir, 'postgres')) && fs.existsSync(path.join(dir, 'initdb')),
+  );
+  if (found === undefined) {
+    throw new StackError(
+      'POSTGRES_MISSING',
+      override
+        ? `FEATURELOG_POSTGRES_BIN=${override} holds no postgres and initdb`
+        : 'PostgreSQL not found (no /usr/lib/postgresql/<major>/bin/postgres)',
+      {
+        hint: `install it with \`apt-get install postgresql\` (${INSTALL_HINT}); the stack runs its own cluster, not the packaged one`,
+      },
+    );
+  }
+  return found;
+}
+
 export interface PortClaim {
   port: number;
   envVar: string;

@@ -68,6 +68,8 @@ export function launch(options: {
   env: NodeJS.ProcessEnv;
   logFile: string;
   pidFile: string;
+  uid?: number;
+  gid?: number;
 }): Launched {
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const out = fs.openSync(options.logFile, 'a');
@@ -77,6 +79,9 @@ export function launch(options: {
     env: options.env,
     detached: true,
     stdio: ['ignore', out, out],
+    // libuv drops root's supplementary groups when it switches user
+    ...(options.uid !== undefined && { uid: options.uid }),
+    ...(options.gid !== undefined && { gid: options.gid }),
   });
   fs.closeSync(out);
   if (child.pid === undefined) {
@@ -139,16 +144,20 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, int
 }
 
 /**
- * SIGTERM to the process group, wait up to graceMs for every member to exit,
- * then SIGKILL. Returns how it ended.
+ * SIGTERM (or the service's own stop signal) to the process group, wait up to
+ * graceMs for every member to exit, then SIGKILL. Returns how it ended.
  */
-export async function stopGroup(record: PidRecord, graceMs: number): Promise<'stopped' | 'killed' | 'gone'> {
+export async function stopGroup(
+  record: PidRecord,
+  graceMs: number,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<'stopped' | 'killed' | 'gone'> {
   if (!isAlive(record.pid, record.startTicks)) {
     // leader gone; members of its group may still linger
     if (groupAlive(record.pid)) signalGroup(record.pid, 'SIGKILL');
     return 'gone';
   }
-  signalGroup(record.pid, 'SIGTERM');
+  signalGroup(record.pid, signal);
   if (await waitUntil(() => !groupAlive(record.pid), graceMs)) return 'stopped';
   signalGroup(record.pid, 'SIGKILL');
   await waitUntil(() => !groupAlive(record.pid), 10_000);

@@ -68,6 +68,12 @@ export function ensureSecureMaterial(
     fs.writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
   }
   const credentials = JSON.parse(fs.readFileSync(credentialsFile, 'utf8')) as StackCredentials;
+  if (create && (credentials.postgresUsername === undefined || credentials.postgresPassword === undefined)) {
+    // a stack made before PostgreSQL joined it: its other passwords stay as they are
+    credentials.postgresUsername = 'featurelog';
+    credentials.postgresPassword = randomBytes(16).toString('hex');
+    fs.writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
+  }
   if (![material.caFile, material.certFile, material.keyFile, material.keystoreFile].every((f) => fs.existsSync(f))) {
     if (which('openssl') === undefined) {
       throw new StackError('OPENSSL_MISSING', 'openssl not found on PATH: the secured listeners need a certificate', {

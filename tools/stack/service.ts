@@ -24,6 +24,9 @@ export interface LaunchSpec {
   args: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** run as this user (PostgreSQL refuses to run as root); the log file is still opened by `up` */
+  uid?: number;
+  gid?: number;
 }
 
 /** One local service: what it listens on, how to start it, how to tell it is ready. */
@@ -33,13 +36,16 @@ export interface StackService {
   dependsOn: string[];
   needsJava: boolean;
   readyTimeoutMs: number;
-  /** SIGTERM first; SIGKILL after this */
+  /** SIGTERM (or stopSignal) first; SIGKILL after this */
   stopGraceMs: number;
+  stopSignal?: NodeJS.Signals;
   ports(ports: StackPorts): PortClaim[];
   /** the URL/address clients use, for messages */
   endpoint(ports: StackPorts): string;
   /** writes config and initialises data dirs; returns the command to run */
   prepare(ctx: StackContext): Promise<LaunchSpec>;
+  /** `down` (without --keep-data) deletes <stack dir>/<name>; this deletes what the service keeps elsewhere */
+  purge?(stackDir: string): void;
   /** resolves a short detail when the service answers for real, undefined when not yet */
   probe(ctx: StackContext): Promise<string | undefined>;
 }

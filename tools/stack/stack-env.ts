@@ -22,6 +22,8 @@ export interface StackPorts {
   schemaRegistryTls: number;
   /** Redis' tls-port, beside its plain one. */
   redisTls: number;
+  /** PostgreSQL with wal_level=logical, for Debezium. */
+  postgres: number;
 }
 
 export interface StackEnv {
@@ -44,6 +46,7 @@ export const PORT_ENV = {
   kafkaSecure: 'FEATURELOG_KAFKA_SECURE_PORT',
   schemaRegistryTls: 'FEATURELOG_SCHEMA_REGISTRY_TLS_PORT',
   redisTls: 'FEATURELOG_REDIS_TLS_PORT',
+  postgres: 'FEATURELOG_POSTGRES_PORT',
 } as const;
 
 export const DEFAULT_PORTS: StackPorts = {
@@ -55,6 +58,7 @@ export const DEFAULT_PORTS: StackPorts = {
   kafkaSecure: 9094,
   schemaRegistryTls: 8443,
   redisTls: 6380,
+  postgres: 5432,
 };
 
 /** Apicurio serves the Confluent Schema Registry v7 API under this path. */
@@ -82,6 +86,7 @@ export function stackPorts(env: Env = process.env): StackPorts {
     kafkaSecure: portFrom(env, PORT_ENV.kafkaSecure, DEFAULT_PORTS.kafkaSecure),
     schemaRegistryTls: portFrom(env, PORT_ENV.schemaRegistryTls, DEFAULT_PORTS.schemaRegistryTls),
     redisTls: portFrom(env, PORT_ENV.redisTls, DEFAULT_PORTS.redisTls),
+    postgres: portFrom(env, PORT_ENV.postgres, DEFAULT_PORTS.postgres),
   };
 }
 
@@ -101,6 +106,9 @@ export interface StackCredentials {
   kafkaPassword: string;
   redisUsername: string;
   redisPassword: string;
+  /** PostgreSQL's superuser (also the owner of the test database); absent in files written before it existed */
+  postgresUsername?: string;
+  postgresPassword?: string;
 }
 
 export const CREDENTIALS_FILE = 'credentials.json';
@@ -163,6 +171,35 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+/** The stack's PostgreSQL as clients (psql, Debezium's connector config) should see it. */
+export interface StackPostgresEnv {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** undefined when the stack has not made it yet (`up` writes it to secure/credentials.json) */
+  password: string | undefined;
+}
+
+export const POSTGRES_DATABASE = 'featurelog';
+
+/** FEATURELOG_POSTGRES_{HOST,DATABASE,USER,PASSWORD} win over the stack's own, as for the other services. */
+export function stackPostgresEnv(env: Env = process.env): StackPostgresEnv {
+  let stored: Partial<StackCredentials> = {};
+  try {
+    stored = JSON.parse(fs.readFileSync(path.join(secureDirectory(env), CREDENTIALS_FILE), 'utf8')) as StackCredentials;
+  } catch {
+    // no file: only variables can name the password
+  }
+  return {
+    host: nonEmpty(env.FEATURELOG_POSTGRES_HOST) ?? STACK_HOST,
+    port: stackPorts(env).postgres,
+    database: nonEmpty(env.FEATURELOG_POSTGRES_DATABASE) ?? POSTGRES_DATABASE,
+    user: nonEmpty(env.FEATURELOG_POSTGRES_USER) ?? stored.postgresUsername ?? 'featurelog',
+    password: nonEmpty(env.FEATURELOG_POSTGRES_PASSWORD) ?? stored.postgresPassword,
+  };
+}
+
 export function stackEnv(env: Env = process.env): StackEnv {
   const ports = stackPorts(env);
   return {
@@ -179,13 +216,19 @@ export function stackEnv(env: Env = process.env): StackEnv {
 
 /**
  * The same values under the FEATURELOG_* names, for handing to a child process. The secured
- * listeners' passwords are left out (this is printed by `up`): they stay in secure/credentials.json.
+ * listeners' and PostgreSQL's passwords are left out (this is printed by `up`): they stay in
+ * secure/credentials.json.
  */
 export function stackEnvVars(env: Env = process.env): Record<string, string> {
   const s = stackEnv(env);
   const secure = stackSecureEnv(env);
+  const postgres = stackPostgresEnv(env);
   return {
     FEATURELOG_KAFKA_BROKERS: s.kafkaBrokers.join(','),
+    FEATURELOG_POSTGRES_HOST: postgres.host,
+    FEATURELOG_POSTGRES_PORT: String(postgres.port),
+    FEATURELOG_POSTGRES_DATABASE: postgres.database,
+    FEATURELOG_POSTGRES_USER: postgres.user,
     FEATURELOG_SCHEMA_REGISTRY_URL: s.schemaRegistryUrl,
     FEATURELOG_REDIS_URL: s.redisUrl,
     FEATURELOG_CONNECT_URL: s.connectUrl,

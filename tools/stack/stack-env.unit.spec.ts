@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stackEnvVars, stackPorts, stackSecureEnv } from './stack-env';
+import { stackEnvVars, stackPorts, stackPostgresEnv, stackSecureEnv } from './stack-env';
 
 const dir = mkdtempSync(join(tmpdir(), 'featurelog-stack-env-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,5 +43,55 @@ describe('the secured listeners as clients see them', () => {
   it('take the default ports beside the plain ones', () => {
     const ports = stackPorts({});
     assert.deepEqual([ports.kafkaSecure, ports.schemaRegistryTls, ports.redisTls], [9094, 8443, 6380]);
+  });
+});
+
+describe('the stack PostgreSQL as clients see it', () => {
+  it('has no password until up has written one, on 127.0.0.1:5432 by default', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'featurelog-stack-env-pg-'));
+    try {
+      assert.deepEqual(stackPostgresEnv({ FEATURELOG_STACK_DIR: empty }), {
+        host: '127.0.0.1',
+        port: 5432,
+        database: 'featurelog',
+        user: 'featurelog',
+        password: undefined,
+      });
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('reads user and password from secure/credentials.json; up prints the rest without the password', () => {
+    const pgDir = mkdtempSync(join(tmpdir(), 'featurelog-stack-env-pg-'));
+    try {
+      mkdirSync(join(pgDir, 'secure'));
+      writeFileSync(
+        join(pgDir, 'secure', 'credentials.json'),
+        JSON.stringify({ postgresUsername: 'owner', postgresPassword: 'pg-pw' }),
+      );
+      const env = { FEATURELOG_STACK_DIR: pgDir, FEATURELOG_POSTGRES_PORT: '15432' };
+      assert.deepEqual(stackPostgresEnv(env), {
+        host: '127.0.0.1',
+        port: 15432,
+        database: 'featurelog',
+        user: 'owner',
+        password: 'pg-pw',
+      });
+      assert.equal(stackPostgresEnv({ ...env, FEATURELOG_POSTGRES_PASSWORD: 'other' }).password, 'other');
+      const printed = stackEnvVars(env);
+      assert.equal(printed.FEATURELOG_POSTGRES_PORT, '15432');
+      assert.equal(printed.FEATURELOG_POSTGRES_USER, 'owner');
+      assert.ok(!JSON.stringify(printed).includes('pg-pw'));
+    } finally {
+      rmSync(pgDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a port variable that is not a port', () => {
+    assert.throws(
+      () => stackPorts({ FEATURELOG_POSTGRES_PORT: 'x' }),
+      /FEATURELOG_POSTGRES_PORT="x" is not a TCP port/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The local stack without Docker: Kafka (KRaft), Apicurio Registry (Confluent
- * API), Redis and a Kafka Connect worker as processes on loopback.
+ * API), Redis, PostgreSQL (wal_level=logical) and a Kafka Connect worker with
+ * Debezium's PostgreSQL connector and Apicurio's converter, as processes on loopback.
  *
  *   npm run stack -- up | down [--keep-data] | status [--json] | env | fetch
  *
@@ -11,12 +12,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureArtifacts, type StackArtifacts } from './artifacts';
-import { requireFreePorts, requireJava, requireRedisServer, type PortClaim } from './preflight';
+import { requireFreePorts, requireJava, requirePostgres, requireRedisServer, type PortClaim } from './preflight';
 import { launch, pidFileState, stopGroup, tailFile, type Launched } from './processes';
 import { ensureSecureMaterial, type SecureMaterial } from './secure-material';
 import type { StackContext, StackService } from './service';
 import { connect } from './services/connect';
 import { kafka } from './services/kafka';
+import { postgres } from './services/postgres';
 import { redis } from './services/redis';
 import { schemaRegistry } from './services/schema-registry';
 import { StackError } from './stack-error';
@@ -24,7 +26,7 @@ import { secureDirectory, stackDirectory, stackEnvVars, stackPorts } from './sta
 import { STACK_VERSIONS } from './versions';
 
 /** In start order; `down` goes in reverse. */
-const SERVICES: StackService[] = [kafka, schemaRegistry, redis, connect];
+const SERVICES: StackService[] = [kafka, schemaRegistry, redis, postgres, connect];
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const PROBE_INTERVAL_MS = 500;
@@ -123,7 +125,7 @@ async function stopLaunched(ctx: StackContext, launched: Map<StackService, Launc
   for (const service of [...launched.keys()].reverse()) {
     const entry = launched.get(service);
     if (entry === undefined) continue;
-    const how = await stopGroup(entry.record, service.stopGraceMs);
+    const how = await stopGroup(entry.record, service.stopGraceMs, service.stopSignal);
     fs.rmSync(pidFile(ctx.stackDir, service), { force: true });
     progress(`${service.name} ${how} (pid ${entry.record.pid})`);
   }
@@ -155,6 +157,7 @@ async function up(): Promise<number> {
   const needsJava = toStart.some((service) => service.needsJava);
   if (needsJava) progress(`java: ${ctx.java()}`);
   if (toStart.includes(redis)) progress(`redis-server: ${requireRedisServer()}`);
+  if (toStart.includes(postgres)) progress(`postgres: ${requirePostgres()}`);
   const claims: PortClaim[] = toStart.flatMap((service) => service.ports(ctx.ports));
   await requireFreePorts(claims);
   progress(`ports free: ${claims.map((claim) => `${claim.service}=${claim.port}`).join(', ')}`);
@@ -199,7 +202,9 @@ async function up(): Promise<number> {
     process.removeListener('SIGINT', interrupt);
     process.removeListener('SIGTERM', interrupt);
   }
-  progress(`stack up (Kafka ${STACK_VERSIONS.kafka}, Apicurio ${STACK_VERSIONS.apicurio}); data in ${ctx.stackDir}`);
+  progress(
+    `stack up (Kafka ${STACK_VERSIONS.kafka}, Apicurio ${STACK_VERSIONS.apicurio}, Debezium ${STACK_VERSIONS.debezium}); data in ${ctx.stackDir}`,
+  );
   printEnv();
   return 0;
 }
@@ -217,7 +222,7 @@ async function down(purge: boolean): Promise<number> {
       progress(`${service.name} not started`);
       continue;
     }
-    const how = await stopGroup(record, service.stopGraceMs);
+    const how = await stopGroup(record, service.stopGraceMs, service.stopSignal);
     fs.rmSync(file, { force: true });
     progress(`${service.name} ${state === 'dead' ? 'was already dead' : how} (pid ${record.pid})`);
   }
@@ -225,7 +230,10 @@ async function down(purge: boolean): Promise<number> {
     // Apicurio runs on in-memory storage, so its schemas die with it while Kafka's log would survive:
     // records would then carry schema ids that a restarted registry hands out again for other schemas.
     // The stack's data is therefore disposable by default, and kept only on request.
-    for (const service of SERVICES) fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
+    for (const service of SERVICES) {
+      service.purge?.(dir);
+      fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
+    }
     // The SCRAM users live in Kafka's storage: its passwords and certificates go with it.
     fs.rmSync(secureDirectory(), { recursive: true, force: true });
     progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);
@@ -274,7 +282,7 @@ async function status(json: boolean): Promise<number> {
 }
 
 const USAGE = `usage: npm run stack -- <command>
-  up        start Kafka, schema registry, Redis and Connect (fetches jars with Maven once)
+  up        start Kafka, schema registry, Redis, PostgreSQL and Connect (fetches jars with Maven once)
   fetch     only fetch the jars and tarballs with Maven (or find them cached)
   down      stop what up started and delete its data (the in-memory schema registry cannot keep
             its schemas, so Kafka must not keep records that name them); --keep-data keeps it

@@ -12,10 +12,15 @@
  * not package, and 3.0.9 cannot be resolved (its parent pom is missing from
  * the registry); 2.6.x is the newest line that Maven resolves and that runs
  * on openjdk-17, and it serves the Confluent v7 API at /apis/ccompat/v7.
+ *
+ * Debezium 3.6.1.Final (PostgreSQL connector, plugin tarball): built against Kafka 4.3.0's Connect API
+ * and Java 17; its jars carry ServiceLoader manifests. Apicurio's Kafka Connect converter is taken at
+ * the registry's own version.
  */
 export const STACK_VERSIONS = {
   kafka: '4.3.1',
   apicurio: '2.6.13.Final',
+  debezium: '3.6.1.Final',
 } as const;
 
-export const STACK_CACHE_KEY = `kafka-${STACK_VERSIONS.kafka}_apicurio-${STACK_VERSIONS.apicurio}`;
+export const STACK_CACHE_KEY = `kafka-${STACK_VERSIONS.kafka}_apicurio-${STACK_VERSIONS.apicurio}_debezium-${STACK_VERSIONS.debezium}`;

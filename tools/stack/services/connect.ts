@@ -4,11 +4,17 @@ import { StackError } from '../stack-error';
 import { PORT_ENV, STACK_HOST } from '../stack-env';
 import { heap, httpGet, JVM_FLAGS, LOG4J2_PROPERTIES, type StackService } from '../service';
 
-const REQUIRED_PLUGIN = 'org.apache.kafka.connect.file.FileStreamSourceConnector';
+/** One per plugin folder the stack installs: the worker must have discovered each. */
+const REQUIRED_PLUGINS = [
+  'org.apache.kafka.connect.file.FileStreamSourceConnector',
+  'io.debezium.connector.postgresql.PostgresConnector',
+  'io.apicurio.registry.utils.converter.AvroConverter',
+];
 
 /**
  * A distributed Connect worker. plugin.path is <stack dir>/connect/plugins
- * (refreshed from the Maven cache with connect-file on every up) plus any
+ * (refreshed from the Maven cache on every up: connect-file, Debezium's
+ * PostgreSQL connector, Apicurio's converter) plus any
  * directories listed in FEATURELOG_CONNECT_PLUGIN_PATH. Plugins are found by
  * their ServiceLoader manifests only: the reflective scan of the classpath
  * costs ~25 s per start on 2 cores. A plugin without manifests needs
@@ -77,12 +83,14 @@ plugin.discovery=${process.env.FEATURELOG_CONNECT_PLUGIN_DISCOVERY ?? 'service_l
   },
 
   async probe(ctx) {
-    const response = await httpGet(`http://${STACK_HOST}:${ctx.ports.connect}/connector-plugins`);
+    // connectorsOnly=false lists converters too (Apicurio's is one)
+    const response = await httpGet(`http://${STACK_HOST}:${ctx.ports.connect}/connector-plugins?connectorsOnly=false`);
     if (response?.status !== 200) return undefined;
     const plugins = JSON.parse(response.body) as { class: string }[];
-    if (!plugins.some((plugin) => plugin.class === REQUIRED_PLUGIN)) {
-      throw new StackError('CONNECT_PLUGIN_MISSING', `Connect answers but does not list ${REQUIRED_PLUGIN}`, {
-        hint: `check plugin.path in ${path.join(ctx.stackDir, 'connect', 'worker.properties')}`,
+    const missing = REQUIRED_PLUGINS.filter((required) => !plugins.some((plugin) => plugin.class === required));
+    if (missing.length > 0) {
+      throw new StackError('CONNECT_PLUGIN_MISSING', `Connect answers but does not list ${missing.join(', ')}`, {
+        hint: `check plugin.path in ${path.join(ctx.stackDir, 'connect', 'worker.properties')} and the plugin folders there`,
       });
     }
     return `GET /connector-plugins -> 200 (${plugins.length} plugins)`;
