@@ -27,7 +27,7 @@ export interface RegistryAppSettings extends AppSettings {
 export const registryApp = featurelogApp<RegistryAppSettings>({
   name: 'registry',
   defaultPort: DEFAULT_REGISTRY_PORT,
-  async start({ runtime: project, config, settings, nest }) {
+  async start({ runtime: project, config, settings, nest, logger }) {
     const { foldBatch = 5_000, retryDelayMs = 1_000 } = settings;
     const store = await RegistryStateStore.open(settings.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
     const loaded = await store.load();
@@ -43,7 +43,7 @@ export const registryApp = featurelogApp<RegistryAppSettings>({
     const connectors = config.connect
       ? new ConnectorReconciler(project.connectWorkers(), {
           ...(settings.connectorIntervalMs !== undefined && { intervalMs: settings.connectorIntervalMs }),
-          log: (message) => console.log(`[registry] ${message}`),
+          log: (message) => logger.log(message),
         })
       : undefined;
     if (connectors) follower.onChange((state) => connectors.update(state));

@@ -168,8 +168,9 @@ export class ConnectClient {
     throw new FeaturelogError(
       'CONNECT_REQUEST_FAILED',
       `the Kafka Connect worker at ${this.url} refused ${method} ${path.split('?')[0]} (${response.status}): ${message}`,
-      // A 5xx may be a worker starting up or a transient fault; a 4xx will fail again.
-      { retriable: response.status >= 500 },
+      // A 5xx may be a worker starting up or a transient fault; a 4xx will fail again, and so will a 500
+      // that wraps a BadRequestException (Connect answers an unknown connector class so).
+      { retriable: response.status >= 500 && !message.includes('BadRequestException') },
     );
   }
 }
