@@ -7,8 +7,19 @@ import {
 } from '@featurelog/domain';
 import { ConnectWorkers, traceSummary, type ConnectConnectorStatus } from '@featurelog/registry';
 import { consoleOutput, isoMicros, table } from '../output';
-import { loadConfig } from '../repo';
-import { registryState, type CommonOptions } from './registry.actions';
+import { loadConfig, withRuntime } from '../repo';
+import type { ApiKeyOptions } from '../api-key';
+
+/** The global options (as registry.actions has them; not imported, as registry.actions loads this file). */
+export interface CommonOptions extends ApiKeyOptions {
+  repo: string;
+  json: boolean;
+}
+
+async function registryState(options: CommonOptions) {
+  const config = await loadConfig(options);
+  return withRuntime(config, options, async (runtime) => runtime.registry().follower.caughtUpState());
+}
 
 /** A connector as the registry defines it and as its worker runs it, read now. */
 interface ConnectorView {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CommonOptions } from './registry.actions';
+import type { CommonOptions } from './connector.actions';
 
 /** `featurelog connector …`: acts on a connector's worker; the definition itself changes only through apply. */
 export function registerConnectorCommands(program: Command): void {

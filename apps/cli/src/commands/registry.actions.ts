@@ -232,7 +232,7 @@ function stripLocation({ kind, definition }: TaggedDefinition): TaggedDefinition
   return { kind, definition } as TaggedDefinition;
 }
 
-export async function registryState(options: CommonOptions) {
+async function registryState(options: CommonOptions) {
   const config = await loadConfig(options);
   return withRuntime(config, options, async (runtime) => {
     const { follower } = runtime.registry();
