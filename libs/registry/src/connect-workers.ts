@@ -100,7 +100,8 @@ export class ConnectWorkers {
     return this.validate(changed);
   }
 
-  private redact(message: string, connector: ConnectorDefinition): string {
+  /** The message with every resolved secret of the connector put back as its reference. */
+  redact(message: string, connector: Pick<ConnectorDefinition, 'config'>): string {
     let out = message;
     for (const value of Object.values(connector.config)) {
       for (const match of value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {

@@ -115,7 +115,8 @@ export class ConnectorReconciler {
         entry.status = await this.reconcileOne(connector);
         entry.checkedAt = Date.now();
       } catch (error) {
-        entry.error = error instanceof Error ? error.message : String(error);
+        // A worker may echo a value it refused: a resolved secret must not reach logs or /health.
+        entry.error = this.workers.redact(error instanceof Error ? error.message : String(error), connector);
         this.log(`connector ${connector.name}: ${entry.error}`);
       }
       this.seen.set(connector.name, entry);
