@@ -43,6 +43,11 @@ export class ConnectorReconciler {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /**
+   * Passes run only once started: the registry app starts the reconciler after its first fold, so
+   * the states a cold start folds through (a connector created and later deleted) never reach a worker.
+   */
+  private started = false;
 
   constructor(
     private readonly workers: ConnectWorkers,
@@ -55,6 +60,7 @@ export class ConnectorReconciler {
   /** Starts periodic passes; call `update` with each new registry state. */
   start(): void {
     this.stopped = false;
+    this.started = true;
     this.timer = setInterval(() => void this.trigger(), this.intervalMs);
     this.timer.unref();
   }
@@ -78,12 +84,12 @@ export class ConnectorReconciler {
 
   /** Runs a pass now (after the one running, if any) and resolves when it is done. */
   async reconcileNow(): Promise<void> {
-    await this.trigger();
+    await this.trigger(true);
     await this.running;
   }
 
-  private trigger(): Promise<void> {
-    if (this.stopped || this.state === undefined) return Promise.resolve();
+  private trigger(now = false): Promise<void> {
+    if (this.stopped || this.state === undefined || (!this.started && !now)) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
