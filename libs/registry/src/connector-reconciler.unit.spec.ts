@@ -158,6 +158,18 @@ describe('ConnectorReconciler', () => {
     assert.deepEqual(reconciler.connectors(), []);
   });
 
+  it('sends nothing before it is started: the states of a cold start’s fold never reach a worker', async () => {
+    const { worker, reconciler } = await setup();
+    reconciler.update(applied(initialRegistryState(), [connector()]));
+    // stop() waits for a pass in progress: had update started one, its requests would be recorded by now.
+    await reconciler.stop();
+    assert.deepEqual(worker.requests, []);
+    reconciler.start();
+    reconciler.update(applied(initialRegistryState(), [connector()]));
+    await reconciler.reconcileNow();
+    assert.ok(worker.connectors.has('orders_cdc'));
+  });
+
   it('reports a worker that is down, and catches up when it returns', async () => {
     const { worker, reconciler, port } = await setup();
     await worker.close();
