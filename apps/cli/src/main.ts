@@ -6,6 +6,7 @@ import { registerJobControlCommands } from './commands/job-control.commands';
 import { registerDlqCommands } from './commands/dlq.commands';
 import { registerDevCommands } from './commands/dev.commands';
 import { registerOnlineCommands } from './commands/online.commands';
+import { registerConnectorCommands } from './commands/connector.commands';
 import { packageVersion } from './package-files';
 import { API_KEY_ENV, API_KEY_FILE_ENV } from './api-key-env';
 
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerDlqCommands(program);
   registerDevCommands(program);
   registerOnlineCommands(program);
+  registerConnectorCommands(program);
   // Global options reach every command's action as part of its options object.
   for (const command of program.commands) {
     command.hook('preAction', (_this, action) => {

@@ -53,6 +53,7 @@ function itemNote(item: PlanItem): string {
 export function renderPlan(plan: Plan, project: string): string {
   const lines = [`Plan for project ${project} against registry version ${plan.basedOnVersion}:`, ''];
   const breaking = new Set((plan.breaking ?? []).map((change) => `${change.kind}/${change.name}`));
+  for (const refusal of plan.refusedConnectors ?? []) breaking.add(`connector/${refusal.name}`);
   for (const item of plan.items) {
     const note = breaking.has(`${item.kind}/${item.name}`) ? `${itemNote(item)}, BREAKING` : itemNote(item);
     lines.push(`  ${SYMBOL[item.action]} ${`${item.kind} ${item.name}`.padEnd(44)} ${note}`);
@@ -70,6 +71,13 @@ export function renderPlan(plan: Plan, project: string): string {
   if (plan.breaking !== undefined && plan.breaking.length > 0) {
     lines.push('', 'apply would refuse these changes:');
     for (const change of plan.breaking) lines.push(`  breaking: ${describeBreakingChange(change)}`);
+  }
+  if (plan.refusedConnectors !== undefined && plan.refusedConnectors.length > 0) {
+    lines.push('', 'apply would refuse these connectors: their Connect worker refused the config:');
+    for (const refusal of plan.refusedConnectors) {
+      lines.push(`  connector ${refusal.name} (${refusal.connectorClass} on worker ${refusal.worker}):`);
+      for (const error of refusal.errors) lines.push(`    ${error.field}: ${error.messages.join(' / ')}`);
+    }
   }
   return lines.join('\n');
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RegistryFollower, RegistryStateStore } from '@featurelog/registry';
+import { ConnectorReconciler, RegistryFollower, RegistryStateStore } from '@featurelog/registry';
 import { featurelogApp, type AppSettings } from '@featurelog/runtime';
 import { RegistryAppModule } from './registry.module';
 import { RegistryFoldProgress, type RegistryRuntime } from './registry.runtime';
@@ -15,6 +15,8 @@ export interface RegistryAppSettings extends AppSettings {
   foldBatch?: number;
   /** Wait between attempts when the log cannot be read at start. */
   retryDelayMs?: number;
+  /** How often the connector reconciler compares the Connect workers with the registry, besides on every change. */
+  connectorIntervalMs?: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface RegistryAppSettings extends AppSettings {
 export const registryApp = featurelogApp<RegistryAppSettings>({
   name: 'registry',
   defaultPort: DEFAULT_REGISTRY_PORT,
-  async start({ runtime: project, config, settings, nest }) {
+  async start({ runtime: project, config, settings, nest, logger }) {
     const { foldBatch = 5_000, retryDelayMs = 1_000 } = settings;
     const store = await RegistryStateStore.open(settings.statePath ?? join(config.repoDir, '.featurelog', 'registry'));
     const loaded = await store.load();
@@ -36,6 +38,15 @@ export const registryApp = featurelogApp<RegistryAppSettings>({
     );
     store.attach(follower);
     const fold = new RegistryFoldProgress(follower);
+    // Connectors are registry-owned infrastructure, like topics and schemas: kept here, from the state
+    // this app already folds, rather than by another follower of the same log.
+    const connectors = config.connect
+      ? new ConnectorReconciler(project.connectWorkers(), {
+          ...(settings.connectorIntervalMs !== undefined && { intervalMs: settings.connectorIntervalMs }),
+          log: (message) => logger.log(message),
+        })
+      : undefined;
+    if (connectors) follower.onChange((state) => connectors.update(state));
     let closing = false;
     let following: Promise<void> = Promise.resolve();
 
@@ -43,6 +54,7 @@ export const registryApp = featurelogApp<RegistryAppSettings>({
       follower,
       applier: project.registry(follower).applier,
       fold,
+      ...(connectors && { connectors }),
       checkLog: async () => {
         if (follower.followError) throw follower.followError;
         await project.log.describeTopic(follower.topic);
@@ -50,6 +62,7 @@ export const registryApp = featurelogApp<RegistryAppSettings>({
       close: async () => {
         closing = true;
         await following;
+        await connectors?.stop();
         await follower.stop();
         await store.close();
       },
@@ -69,6 +82,10 @@ export const registryApp = featurelogApp<RegistryAppSettings>({
           fold.target((await project.log.endOffsets(follower.topic)).get(0) ?? 0);
           await follower.catchUp();
           fold.done();
+          if (connectors) {
+            connectors.start();
+            connectors.update(follower.state);
+          }
           await follower.start(`${config.project}.registry-app`);
           return;
         } catch (error) {

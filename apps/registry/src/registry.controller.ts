@@ -22,6 +22,7 @@ const KIND_BY_SEGMENT: ReadonlyMap<string, DefinitionKind> = new Map([
   ['data-sources', 'data_source'],
   ['feature-views', 'feature_view'],
   ['feature-services', 'feature_service'],
+  ['connectors', 'connector'],
 ]);
 
 /** How long a read with `minVersion` waits for the fold to reach it. */

@@ -1,11 +1,13 @@
 import { FeaturelogError } from '@featurelog/domain';
-import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
+import type { ConnectorReconciler, RegistryApplier, RegistryFollower } from '@featurelog/registry';
 
 /** What the registry app runs on: built from featurelog.yaml by main.ts, closed on shutdown. */
 export interface RegistryRuntime {
   follower: RegistryFollower;
   applier: RegistryApplier;
   fold: RegistryFoldProgress;
+  /** Present when featurelog.yaml names Connect workers: keeps the registry's connectors on them. */
+  connectors?: ConnectorReconciler;
   /** Whether the log answers (health). */
   checkLog(): Promise<void>;
   close(): Promise<void>;

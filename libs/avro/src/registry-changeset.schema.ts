@@ -33,7 +33,7 @@ export const REGISTRY_CHANGESET_SCHEMA = {
               type: {
                 type: 'enum',
                 name: 'DefinitionKind',
-                symbols: ['ENTITY', 'DATA_SOURCE', 'FEATURE_VIEW', 'FEATURE_SERVICE'],
+                symbols: ['ENTITY', 'DATA_SOURCE', 'FEATURE_VIEW', 'FEATURE_SERVICE', 'CONNECTOR'],
               },
             },
             { name: 'name', type: 'string' },
@@ -156,6 +156,22 @@ export const REGISTRY_CHANGESET_SCHEMA = {
                   fields: [
                     { name: 'name', type: 'string' },
                     { name: 'features', type: { type: 'array', items: 'string' } },
+                    ...described,
+                  ],
+                },
+                {
+                  type: 'record',
+                  name: 'ConnectorDefinition',
+                  doc: 'A Kafka Connect connector. Secrets in config are ${ENV_VAR} references, resolved only by the reconciler.',
+                  fields: [
+                    { name: 'name', type: 'string' },
+                    { name: 'worker', type: 'string' },
+                    { name: 'connectorClass', type: 'string' },
+                    { name: 'config', type: { type: 'map', values: 'string' } },
+                    {
+                      name: 'state',
+                      type: { type: 'enum', name: 'ConnectorState', symbols: ['running', 'paused'] },
+                    },
                     ...described,
                   ],
                 },

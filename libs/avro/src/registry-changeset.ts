@@ -3,6 +3,7 @@ import {
   topicNames,
   valueSubject,
   type AnyDefinition,
+  type ConnectorDefinition,
   type DataSourceDefinition,
   type DefinitionKind,
   type EntityDefinition,
@@ -28,6 +29,7 @@ const BRANCH = {
   file: `${NS}FileDataSource`,
   feature_view: `${NS}FeatureViewDefinition`,
   feature_service: `${NS}FeatureServiceDefinition`,
+  connector: `${NS}ConnectorDefinition`,
 } as const;
 const KIND_OF_BRANCH: Record<string, DefinitionKind> = {
   [BRANCH.entity]: 'entity',
@@ -36,6 +38,7 @@ const KIND_OF_BRANCH: Record<string, DefinitionKind> = {
   [BRANCH.file]: 'data_source',
   [BRANCH.feature_view]: 'feature_view',
   [BRANCH.feature_service]: 'feature_service',
+  [BRANCH.connector]: 'connector',
 };
 
 /** The subject the changeset schema is registered under: `<project>.registry-value`. */
@@ -91,7 +94,7 @@ type AvroDefinition = { [branch: string]: Record<string, unknown> } | null;
 
 interface AvroChange {
   op: 'UPSERT' | 'DELETE';
-  kind: 'ENTITY' | 'DATA_SOURCE' | 'FEATURE_VIEW' | 'FEATURE_SERVICE';
+  kind: 'ENTITY' | 'DATA_SOURCE' | 'FEATURE_VIEW' | 'FEATURE_SERVICE' | 'CONNECTOR';
   name: string;
   definition: AvroDefinition;
 }
@@ -185,6 +188,19 @@ function definitionToAvro(kind: DefinitionKind, definition: AnyDefinition): Avro
       const service = definition as FeatureServiceDefinition;
       return { [BRANCH.feature_service]: { name: service.name, features: service.features, ...described(service) } };
     }
+    case 'connector': {
+      const connector = definition as ConnectorDefinition;
+      return {
+        [BRANCH.connector]: {
+          name: connector.name,
+          worker: connector.worker,
+          connectorClass: connector.connectorClass,
+          config: connector.config,
+          state: connector.state,
+          ...described(connector),
+        },
+      };
+    }
   }
 }
 
@@ -241,6 +257,8 @@ function definitionFromAvro(branch: string, avro: Record<string, unknown>): AnyD
         ),
       };
     }
+    case BRANCH.connector:
+      return withoutNulls<ConnectorDefinition>(avro);
     default:
       return withoutNulls<FeatureServiceDefinition>(avro);
   }

@@ -192,3 +192,53 @@ describe('registry changeset serde', () => {
     assert.deepEqual(JSON.parse(file), REGISTRY_CHANGESET_SCHEMA);
   });
 });
+
+describe('registry changeset serde: connectors', () => {
+  const secret = 'pg-secret-value-1234';
+  const withConnector: RegistryChangeset = {
+    applyId: 'c0ffee00-0000-4000-8000-000000000001',
+    basedOnVersion: 3,
+    appliedAt: 1_700_000_000_000_000,
+    changes: [
+      {
+        op: 'upsert',
+        kind: 'connector',
+        name: 'orders_cdc',
+        definition: {
+          name: 'orders_cdc',
+          worker: 'default',
+          connectorClass: 'io.debezium.connector.postgresql.PostgresConnector',
+          config: { 'database.password': '${PG_PASSWORD}', 'tasks.max': '1' },
+          state: 'paused',
+          owner: 'data',
+        },
+      },
+      { op: 'delete', kind: 'connector', name: 'old_cdc' },
+    ],
+  };
+
+  it('round-trips a connector, and its stored bytes hold the reference, never the secret', async () => {
+    const previous = process.env.PG_PASSWORD;
+    process.env.PG_PASSWORD = secret;
+    try {
+      const framed = encodeRegistryChangeset(7, withConnector);
+      assert.deepEqual(await decodeRegistryChangeset(framed, decoderFor(7)), withConnector);
+      assert.ok(framed.includes(Buffer.from('${PG_PASSWORD}')), 'the reference is stored');
+      assert.ok(!framed.includes(Buffer.from(secret)), 'the secret is not');
+    } finally {
+      if (previous === undefined) delete process.env.PG_PASSWORD;
+      else process.env.PG_PASSWORD = previous;
+    }
+  });
+
+  it('reads the registry logs written before connectors existed', () => {
+    type Schema = { fields: Array<{ name: string; type: unknown }> };
+    const older = structuredClone(REGISTRY_CHANGESET_SCHEMA) as unknown as Schema;
+    const change = (older.fields.find((f) => f.name === 'changes')!.type as { items: Schema }).items;
+    const kind = change.fields.find((f) => f.name === 'kind')!.type as { symbols: string[] };
+    kind.symbols = kind.symbols.filter((s) => s !== 'CONNECTOR');
+    const definition = change.fields.find((f) => f.name === 'definition')!;
+    definition.type = (definition.type as Array<{ name?: string }>).filter((b) => b.name !== 'ConnectorDefinition');
+    assert.deepEqual(checkBackwardCompatible(older, REGISTRY_CHANGESET_SCHEMA), []);
+  });
+});

@@ -3,10 +3,12 @@ import { join, relative } from 'node:path';
 import {
   DEBEZIUM_SOURCE_TIMESTAMP,
   DEBEZIUM_UNWRAPPED_TIMESTAMP,
+  DEFAULT_CONNECT_WORKER,
   DEFINITION_KINDS,
   DefinitionsInvalidError,
   fieldPathText,
   validateDefinitions,
+  type ConnectorDefinition,
   type DataSourceDefinition,
   type DefinitionKind,
   type DefinitionProblem,
@@ -247,13 +249,35 @@ function toDomain(doc: YamlDefinition): TaggedDefinition {
       };
       return { kind: 'feature_service', definition: defined(definition) };
     }
+    case 'connector': {
+      const definition: ConnectorDefinition = {
+        name: doc.name,
+        worker: (doc.worker as string | undefined) ?? DEFAULT_CONNECT_WORKER,
+        connectorClass: doc.class as string,
+        config: connectorConfig(doc.config),
+        state: (doc.state as ConnectorDefinition['state'] | undefined) ?? 'running',
+        ...metadata(doc),
+      };
+      return { kind: 'connector', definition: defined(definition) };
+    }
   }
 }
 
+/** Connect takes every setting as a string: `tasks.max: 1` and `schemas.enable: true` are written as YAML scalars. */
+function connectorConfig(config: unknown): Record<string, string> {
+  if (!isRecord(config)) return config as Record<string, string>;
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [
+      key,
+      typeof value === 'number' || typeof value === 'boolean' ? String(value) : value,
+    ]),
+  ) as Record<string, string>;
+}
+
 /** Domain field names that are not simply the snake_case of the YAML field. */
-const YAML_FIELD_NAMES: Record<string, string> = { ttlSeconds: 'ttl', kind: 'type' };
+const YAML_FIELD_NAMES: Record<string, string> = { ttlSeconds: 'ttl', kind: 'type', connectorClass: 'class' };
 /** Keys below these are the user's own names, kept as written. */
-const USER_KEYED = new Set(['fieldMapping', 'tags']);
+const USER_KEYED = new Set(['fieldMapping', 'tags', 'config']);
 
 /** A domain problem path (camelCase) → the YAML path of the same value, e.g. `joinKeys.0.type` → `join_keys.0.type`. */
 function toYamlPath(path: ReadonlyArray<string | number>): Array<string | number> {

@@ -68,6 +68,13 @@ export interface ProjectConfig {
   serving?: ServingSettings;
   /** Present when featurelog.yaml has an `apps` section: where each app listens (see appListenAddress). */
   apps?: AppsSettings;
+  /** Present when featurelog.yaml names Kafka Connect workers: where connectors (kind: connector) run. */
+  connect?: ConnectSettings;
+}
+
+/** Kafka Connect workers by name; `connect: { url }` is the worker named `default`. */
+export interface ConnectSettings {
+  workers: Record<string, { url: string }>;
 }
 
 /** Everything embedded, under `.featurelog/` in the repo: the single-machine default. */
@@ -232,6 +239,7 @@ interface RawProjectConfig {
   offlineStore?: { type: 'local'; path?: string };
   serving?: { apiKeys?: ApiKeySetting[]; maxEntityRows?: number };
   apps?: AppsSettings;
+  connect?: { url?: string; workers?: Record<string, { url: string }> };
 }
 
 function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
@@ -266,6 +274,15 @@ function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
     if (raw.serving.maxEntityRows !== undefined) config.serving.maxEntityRows = raw.serving.maxEntityRows;
   }
   if (raw.apps !== undefined) config.apps = raw.apps;
+  if (raw.connect !== undefined) {
+    const workers = raw.connect.url !== undefined ? { default: { url: raw.connect.url } } : (raw.connect.workers ?? {});
+    config.connect = {
+      // A trailing slash would double in `${url}/connectors`.
+      workers: Object.fromEntries(
+        Object.entries(workers).map(([name, w]) => [name, { url: w.url.replace(/\/+$/, '') }]),
+      ),
+    };
+  }
   return config;
 }
 

@@ -80,7 +80,7 @@ describe('parseProjectConfig', () => {
       '6 onlineStore.type: must be one of embedded, redis, got "memcached"',
       '7 schemaRegistry.url: is required in schemaRegistry',
       '9 offlineStore.path: environment variable SEGMENTS is not set and ${SEGMENTS} has no default (${SEGMENTS:-default})',
-      '10 metrics: unknown field "metrics"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore, serving, apps',
+      '10 metrics: unknown field "metrics"; allowed here: project, log, schemaRegistry, onlineStore, offlineStore, serving, apps, connect',
     ]);
   });
 

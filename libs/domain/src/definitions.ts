@@ -102,14 +102,44 @@ export interface FeatureServiceDefinition extends Described {
   features: string[];
 }
 
-export type DefinitionKind = 'entity' | 'data_source' | 'feature_view' | 'feature_service';
-export const DEFINITION_KINDS: readonly DefinitionKind[] = ['entity', 'data_source', 'feature_view', 'feature_service'];
+export type ConnectorState = 'running' | 'paused';
+export const CONNECTOR_STATES: readonly ConnectorState[] = ['running', 'paused'];
+
+/** The Connect worker a connector runs on when its definition names none (`connect.workers.default`). */
+export const DEFAULT_CONNECT_WORKER = 'default';
+
+/**
+ * A Kafka Connect connector, run on a Connect worker named in featurelog.yaml (`connect.workers`).
+ * `config` is the connector's own configuration (without `name` and `connector.class`, which come
+ * from `name` and `connectorClass`). Secrets are written as references to environment variables
+ * (`${PG_PASSWORD}`): the registry stores the reference, and only the reconciler resolves it, in the
+ * request that sends the config to the worker.
+ */
+export interface ConnectorDefinition extends Described {
+  name: string;
+  /** Name of the Connect worker in featurelog.yaml. */
+  worker: string;
+  connectorClass: string;
+  config: Record<string, string>;
+  /** What the reconciler keeps the connector at. */
+  state: ConnectorState;
+}
+
+export type DefinitionKind = 'entity' | 'data_source' | 'feature_view' | 'feature_service' | 'connector';
+export const DEFINITION_KINDS: readonly DefinitionKind[] = [
+  'entity',
+  'data_source',
+  'feature_view',
+  'feature_service',
+  'connector',
+];
 
 export interface DefinitionByKind {
   entity: EntityDefinition;
   data_source: DataSourceDefinition;
   feature_view: FeatureViewDefinition;
   feature_service: FeatureServiceDefinition;
+  connector: ConnectorDefinition;
 }
 
 export type AnyDefinition = DefinitionByKind[DefinitionKind];

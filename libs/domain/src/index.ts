@@ -1,6 +1,7 @@
 export * from './errors';
 export * from './value-types';
 export * from './definitions';
+export * from './connector-config';
 export * from './row-version';
 export * from './canonical-json';
 export * from './validation';

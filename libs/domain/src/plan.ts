@@ -41,6 +41,26 @@ export interface Plan {
    * at plan time. Absent or empty when there are none.
    */
   breaking?: BreakingChange[];
+  /**
+   * New or changed connectors whose config the Connect worker refused (`config/validate`), with the
+   * worker's own messages per field. Apply refuses a plan that has any. Absent or empty when none.
+   */
+  refusedConnectors?: ConnectorRefusal[];
+}
+
+/** A connector config the Connect worker refused, in the worker's words. */
+export interface ConnectorRefusal {
+  name: string;
+  worker: string;
+  connectorClass: string;
+  /** Per config key (`connector.class` / `name` for the connector itself), the worker's messages. */
+  errors: Array<{ field: string; messages: string[] }>;
+}
+
+/** How a refused connector reads: `connector orders_cdc: topic: Missing required configuration …; file: …`. */
+export function describeConnectorRefusal(refusal: ConnectorRefusal): string {
+  const fields = refusal.errors.map((e) => `${e.field}: ${e.messages.join(' / ')}`);
+  return `connector ${refusal.name} (${refusal.connectorClass} on worker ${refusal.worker}): ${fields.join('; ')}`;
 }
 
 /** One change apply would refuse, in featurelog's words, with the way forward. */
@@ -67,7 +87,7 @@ export interface PlanOptions {
 
 const METADATA_FIELDS = new Set(['description', 'tags', 'owner']);
 /** Keys below these are user data (source column names), never metadata field names. */
-const USER_KEYED_FIELDS = new Set(['fieldMapping']);
+const USER_KEYED_FIELDS = new Set(['fieldMapping', 'config']);
 
 /**
  * Compares desired definitions with the registry. Objects the registry holds but `desired` lacks

@@ -1,7 +1,10 @@
+import { isReference, malformedPlaceholders, SECRET_CONFIG_KEY } from './connector-config';
 import {
+  CONNECTOR_STATES,
   DEBEZIUM_SOURCE_TIMESTAMP,
   DEFINITION_KINDS,
   KAFKA_SOURCE_FORMATS,
+  type ConnectorDefinition,
   type DataSourceDefinition,
   type DefinitionKind,
   type EntityDefinition,
@@ -36,6 +39,7 @@ export type DefinitionProblemCode =
   | 'UNKNOWN_REFERENCE'
   | 'INVALID_FEATURE_REFERENCE'
   | 'INVALID_FIELD_MAPPING'
+  | 'SECRET_IN_CLEAR'
   // Produced by loaders (libs/config), never by validateDefinitions:
   | 'YAML_SYNTAX'
   | 'UNKNOWN_FIELD'
@@ -115,6 +119,7 @@ export function validateDefinitions(definitions: readonly TaggedDefinition[]): D
     data_source: new Map<string, DataSourceDefinition>(),
     feature_view: new Map<string, FeatureViewDefinition>(),
     feature_service: new Map<string, FeatureServiceDefinition>(),
+    connector: new Map<string, ConnectorDefinition>(),
   };
   const indexOf = new Map<unknown, number>();
 
@@ -151,6 +156,7 @@ export function validateDefinitions(definitions: readonly TaggedDefinition[]): D
   for (const [name, service] of byKind.feature_service) {
     checkService(service, byKind, at('feature_service', name, service));
   }
+  for (const [name, connector] of byKind.connector) checkConnector(connector, at('connector', name, connector));
   return problems;
 }
 
@@ -172,6 +178,7 @@ interface Catalog {
   data_source: Map<string, DataSourceDefinition>;
   feature_view: Map<string, FeatureViewDefinition>;
   feature_service: Map<string, FeatureServiceDefinition>;
+  connector: Map<string, ConnectorDefinition>;
 }
 
 function reporter(
@@ -465,4 +472,76 @@ function checkService(service: FeatureServiceDefinition, catalog: Catalog, repor
       });
     }
   });
+}
+
+/** Java class names as Connect takes them (`io.debezium.connector.postgresql.PostgresConnector`, or a short alias). */
+const CONNECTOR_CLASS_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$/;
+/** Set from the definition's own fields, so they may not also appear in its config. */
+const CONNECTOR_OWN_KEYS: Record<string, string> = { name: 'name', 'connector.class': 'class' };
+
+function checkConnector(connector: ConnectorDefinition, report: Report): void {
+  if (typeof connector.worker !== 'string' || !NAME_PATTERN.test(connector.worker)) {
+    report(
+      'INVALID_VALUE',
+      ['worker'],
+      `worker "${String(connector.worker)}" must name a Connect worker of featurelog.yaml (${NAME_PATTERN})`,
+    );
+  }
+  if (typeof connector.connectorClass !== 'string' || !CONNECTOR_CLASS_PATTERN.test(connector.connectorClass)) {
+    report(
+      'INVALID_VALUE',
+      ['connectorClass'],
+      `connector class "${String(connector.connectorClass)}" must be a Java class name or alias`,
+    );
+  }
+  if (!(CONNECTOR_STATES as readonly unknown[]).includes(connector.state)) {
+    report(
+      'INVALID_VALUE',
+      ['state'],
+      `state "${String(connector.state)}" must be one of ${CONNECTOR_STATES.join(', ')}`,
+    );
+  }
+  const config: unknown = connector.config;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    report('MISSING_FIELD', ['config'], "a connector needs its config: a map of Connect's settings to values");
+    return;
+  }
+  for (const [key, value] of Object.entries(config)) {
+    const path = ['config', key];
+    if (Object.hasOwn(CONNECTOR_OWN_KEYS, key)) {
+      report(
+        'INVALID_VALUE',
+        path,
+        `"${key}" is set from the connector's \`${CONNECTOR_OWN_KEYS[key]}\`; leave it out of config`,
+      );
+      continue;
+    }
+    if (typeof value !== 'string') {
+      report(
+        'INVALID_VALUE',
+        path,
+        `"${key}" must be a string, number or boolean, got ${value === null ? 'null' : typeof value}`,
+      );
+      continue;
+    }
+    for (const placeholder of malformedPlaceholders(value)) {
+      report(
+        'INVALID_VALUE',
+        path,
+        `"${placeholder}" is not a reference: write \${ENV_VAR} (letters, digits, _) or a Connect provider reference \${provider:path:key}`,
+      );
+    }
+    // The value itself is never repeated in the message: it may be the secret.
+    if (SECRET_CONFIG_KEY.test(key) && value !== '' && !isReference(value)) {
+      report(
+        'SECRET_IN_CLEAR',
+        path,
+        `"${key}" holds a secret: write a reference to an environment variable, e.g. \${${envNameFor(key)}}, so the secret never enters the registry log`,
+      );
+    }
+  }
+}
+
+function envNameFor(key: string): string {
+  return key.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
 }

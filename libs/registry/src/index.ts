@@ -4,3 +4,6 @@ export * from './registry-follower';
 export * from './registry-applier';
 export * from './registry-state-store';
 export * from './log-provisioner.adapter';
+export * from './connect-client';
+export * from './connect-workers';
+export * from './connector-reconciler';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   applyOutcome,
   describeBreakingChange,
+  describeConnectorRefusal,
   FeaturelogError,
   getDataSource,
   getEntity,
@@ -21,6 +22,7 @@ import {
 } from '@featurelog/domain';
 import { describeRowProblem } from '@featurelog/avro';
 import type { EventLog } from '@featurelog/log';
+import { ConnectWorkers } from './connect-workers';
 import type { Provisioner, ViewCompatibilityProblem, ViewProvisioning } from './provisioner.port';
 import type { RegistryCodec } from './registry-codec.port';
 import type { RegistryFollower } from './registry-follower';
@@ -53,6 +55,8 @@ export class RegistryApplier {
     private readonly codec: RegistryCodec,
     private readonly follower: RegistryFollower,
     private readonly provisioner: Provisioner,
+    /** The Connect workers of featurelog.yaml: connector configs are validated by them before they are applied. */
+    private readonly connect: ConnectWorkers = new ConnectWorkers({}),
   ) {}
 
   /**
@@ -63,7 +67,12 @@ export class RegistryApplier {
   async plan(desired: readonly TaggedDefinition[], options: PlanOptions = {}): Promise<Plan> {
     const plan = await this.compare(desired, options);
     const breaking = (await this.compatibilityProblems(plan)).map(breakingChange);
-    return breaking.length > 0 ? { ...plan, breaking } : plan;
+    const refusedConnectors = await this.connect.check(plan);
+    return {
+      ...plan,
+      ...(breaking.length > 0 && { breaking }),
+      ...(refusedConnectors.length > 0 && { refusedConnectors }),
+    };
   }
 
   /** Plans against the registry as it is now and applies that plan. */
@@ -124,6 +133,14 @@ export class RegistryApplier {
       throw new FeaturelogError(
         'SCHEMA_INCOMPATIBLE',
         `the change is not backward compatible, so nothing was applied:\n  ${refusals.map(describeBreakingChange).join('\n  ')}`,
+      );
+    }
+    // Before anything is provisioned or written: a worker that is down or refuses a config stops the apply.
+    const refusedConnectors = await this.connect.check(plan);
+    if (refusedConnectors.length > 0) {
+      throw new FeaturelogError(
+        'CONNECTOR_CONFIG_REFUSED',
+        `the Connect worker refused connector config(s), so nothing was applied:\n  ${refusedConnectors.map(describeConnectorRefusal).join('\n  ')}`,
       );
     }
     await this.provisioner.ensureProjectTopics();

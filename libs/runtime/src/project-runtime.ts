@@ -9,7 +9,13 @@ import {
   type SchemaRegistryPort,
 } from '@featurelog/avro';
 import { LevelOnlineStore, RedisOnlineStore, type OnlineStore } from '@featurelog/online-store';
-import { LogProvisioner, RegistryApplier, RegistryFollower, type ProjectTopicSpecs } from '@featurelog/registry';
+import {
+  ConnectWorkers,
+  LogProvisioner,
+  RegistryApplier,
+  RegistryFollower,
+  type ProjectTopicSpecs,
+} from '@featurelog/registry';
 import { secretValue, tlsConnectionOptions } from './connection-options';
 import { openKafkaEventLog, projectTopicSpecs } from './kafka-and-topics';
 import {
@@ -176,7 +182,13 @@ export class ProjectRuntime {
     const codec = this.registryCodec;
     const follower = existing ?? new RegistryFollower({ log: this.log, codec, project: this.project });
     const provisioner = new LogProvisioner(this.project, this.log, this.schemas, this.topics);
-    return { follower, applier: new RegistryApplier(this.log, codec, follower, provisioner), codec };
+    const applier = new RegistryApplier(this.log, codec, follower, provisioner, this.connectWorkers());
+    return { follower, applier, codec };
+  }
+
+  /** The Kafka Connect workers featurelog.yaml names (none when it has no `connect` section). */
+  connectWorkers(): ConnectWorkers {
+    return new ConnectWorkers(this.config.connect?.workers ?? {});
   }
 
   /** Ends this lease; the ports close with the last lease of the process. Idempotent. */

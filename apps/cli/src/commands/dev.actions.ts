@@ -335,6 +335,10 @@ function describeStores(config: ProjectConfig): string {
     `  schema registry: ${where(config.schemaRegistry)}`,
     `  online store:    ${where(config.onlineStore)}`,
     `  offline store:   ${where(config.offlineStore)}`,
+    // The registry app reconciles the repo's connectors on these workers.
+    ...Object.entries(config.connect?.workers ?? {}).map(
+      ([name, worker]) => `  connect worker:  ${name} (${worker.url}), connectors kept by the registry app`,
+    ),
     '',
   ].join('\n');
 }

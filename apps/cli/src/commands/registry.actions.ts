@@ -40,6 +40,8 @@ const KIND_ALIASES: Record<string, DefinitionKind> = {
   feature_services: 'feature_service',
   services: 'feature_service',
   service: 'feature_service',
+  connector: 'connector',
+  connectors: 'connector',
 };
 
 function parseKind(text: string): DefinitionKind {
@@ -91,7 +93,7 @@ export async function plan(options: PlanOptions): Promise<void> {
   const plan = await withRuntime(repo.config, options, async (runtime) =>
     runtime.registry().applier.plan(repo.definitions.map(stripLocation), { prune: options.prune }),
   );
-  const breaking = (plan.breaking ?? []).length > 0;
+  const breaking = (plan.breaking ?? []).length > 0 || (plan.refusedConnectors ?? []).length > 0;
   // A plan apply would refuse is not worth keeping for a later apply.
   if (options.out !== undefined && !breaking) {
     const saved: SavedPlan = { format: SAVED_PLAN_FORMAT, project: repo.config.project, plan };
@@ -138,6 +140,7 @@ export async function apply(planFile: string | undefined, options: ApplyOptions)
 
 export async function ls(kindText: string, options: CommonOptions): Promise<void> {
   const kind = parseKind(kindText);
+  if (kind === 'connector') return (await import('./connector.actions')).lsConnectors(options);
   const out = consoleOutput(options.json);
   const state = await registryState(options);
   const objects = listDefinitions(state, kind).map(
@@ -174,6 +177,7 @@ export async function describe(kindText: string, name: string, options: CommonOp
   const ttl = document.get('ttl', true);
   if (isScalar(ttl) && ttl.value === 0) ttl.comment = UNBOUNDED_TTL_NOTE;
   out.print(document.toString().trimEnd());
+  if (kind === 'connector') await (await import('./connector.actions')).printConnectorStatus(object, options);
 }
 
 export async function history(kindText: string, name: string, options: CommonOptions): Promise<void> {

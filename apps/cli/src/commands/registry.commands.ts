@@ -38,7 +38,7 @@ export function registerRegistryCommands(program: Command): void {
   program
     .command('ls')
     .description('list the objects of one kind')
-    .argument('<kind>', 'entities | data-sources | feature-views | feature-services')
+    .argument('<kind>', 'entities | data-sources | feature-views | feature-services | connectors')
     .action(async (kind: string, options: CommonOptions) => (await import('./registry.actions')).ls(kind, options));
 
   program
