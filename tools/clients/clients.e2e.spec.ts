@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FeaturelogClient, type OnlineFeaturesRequest } from '@featurelog/client';
 import { REPO_ROOT } from '../quickstart/demo';
 import { startClientFixture, type ClientFixture, type FixtureMode } from './client-fixture.test-kit';
 
@@ -57,6 +58,27 @@ for (const mode of MODES) {
         ),
       );
       for (const status of ['PRESENT', 'NOT_FOUND', 'NULL_VALUE']) assert.ok(statuses.has(status), `no ${status} case`);
+    });
+
+    it('TypeScript client: every case equals the raw HTTP answer', async () => {
+      const client = new FeaturelogClient({
+        url: fixture.env.FEATURELOG_SERVING_URL!,
+        apiKey: fixture.env.FEATURELOG_API_KEY!,
+      });
+      for (const { name, request, response } of fixture.cases) {
+        const { features, feature_service, entities, full_feature_names } = request as {
+          features?: string[];
+          feature_service?: string;
+          entities: Record<string, unknown[]>;
+          full_feature_names?: boolean;
+        };
+        const asked: OnlineFeaturesRequest = {
+          ...(features !== undefined ? { features } : { featureService: feature_service! }),
+          entities,
+          ...(full_feature_names !== undefined ? { fullFeatureNames: full_feature_names } : {}),
+        };
+        assert.deepEqual(await client.getOnlineFeatures(asked), response, name);
+      }
     });
 
     it('Python SDK: pytest sdk/python/tests', async () => {
