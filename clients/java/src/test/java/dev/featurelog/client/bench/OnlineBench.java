@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -135,8 +134,7 @@ public final class OnlineBench {
     body.path("features").forEach(feature -> features.add(feature.asText()));
     if (features.isEmpty()) throw new IllegalArgumentException("the bench asks by feature list; the body has none");
     Map<String, List<Object>> entities = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = body.path("entities").fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> entry = it.next();
+    for (Map.Entry<String, JsonNode> entry : body.path("entities").properties()) {
       List<Object> values = new ArrayList<>();
       for (JsonNode value : entry.getValue()) {
         // Integral keys as Long (exact), the rest as their text: the client's join key types.
