@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/clients/online_bench.py                       # Python and TypeScript
     .venv/bin/python bench/clients/online_bench.py --scale 0.2           # a short run
-    .venv/bin/python bench/clients/online_bench.py --go 'go run ./clients/go/cmd/bench' \\
-        --java 'java -cp clients/java/target/bench.jar dev.featurelog.Bench'   # when those exist
+    .venv/bin/python bench/clients/online_bench.py --go 'go -C clients/go run ./cmd/bench' \\
+        --java 'mvn -q -B -f clients/java test-compile exec:exec'           # all four languages
 
 Against the apps of FEATURELOG_SERVING_URL / FEATURELOG_REGISTRY_URL / FEATURELOG_API_KEY (scopes read and
 push; the drivers example applied) or, when FEATURELOG_SERVING_URL is unset, a `featurelog dev` of a copy of
@@ -18,8 +18,8 @@ request (same machine, same moment), after a warm-up; it prints one JSON line pe
      "p50_ms": 0.9, "p99_ms": 3.1, "mean_ms": 1.1, "rps": 900.0}
 
 Python and TypeScript (bench/clients/online-ts.bench.ts) are built in; any other language is a command
-(--go, --java, or --client NAME=COMMAND) run with BENCH_CASES_FILE (JSON: servingUrl, warmup, cases: [{name,
-batch, requests, body}], the body being the get-online-features request to send as is) and
+(--go, --java, or --client NAME=COMMAND) run with BENCH_CASES_FILE (JSON: servingUrl, registryUrl, warmup,
+cases: [{name, batch, requests, body}], the body being the get-online-features request to send as is) and
 FEATURELOG_API_KEY in its environment, which prints those lines. "client" is the language's featurelog
 client returning its typed answer; "raw" is that language's plain HTTP client posting the same body and
 parsing the JSON. The ratio client/raw is the client's own cost.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -109,7 +110,9 @@ def command_part(name: str, command: list[str], cases_file: Path, cwd: Path) -> 
     )
     if done.returncode != 0:
         raise RuntimeError(f"the {name} part failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    # A wrapper's terminal escapes (Maven prints colour resets even with -B -q) must not hide a line.
+    lines = (re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line) for line in done.stdout.splitlines())
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def seed(store, driver_ids: list[int]) -> None:
@@ -176,6 +179,8 @@ def main() -> None:
         store.close()
         spec = {
             "servingUrl": urls["serving"],
+            # Clients that read feature types from the registry (Python, Go, Java) decode typed values.
+            "registryUrl": urls["registry"],
             "warmup": args.warmup,
             "cases": [
                 {"name": "batch 1", "batch": 1, "requests": max(20, round(2000 * args.scale)),
