@@ -1,0 +1,433 @@
+/**
+ * PostgreSQL → Debezium → Connect → Kafka → featurelog, end to end with the real parts: a table with a
+ * text and an integer key, nulls, a numeric with scale and a timestamptz gets seeded random inserts,
+ * updates and deletes (the seed is printed; FEATURELOG_CDC_SEED replays one); the test keeps its own
+ * model of every commit, reads each commit's time (source.ts_ms) back from the topic, and checks
+ * `featurelog dev` on Kafka + Apicurio + Redis against it: online, row for row with the table's final
+ * state (deleted rows NOT_FOUND), and in a training set at instants between commits (deleted → nulls).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import { JsonHttpClient, type DevServerRecord } from '@featurelog/runtime';
+import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { readParquetRows, runCli, startDev, type RunningDev } from '../../../../tools/quickstart/demo';
+import {
+  JSON_CONVERTERS,
+  dropCapture,
+  literal,
+  newCapture,
+  readTopic,
+  sql,
+  startCapture,
+  type Capture,
+} from './cdc.test-kit';
+
+const cleanup: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+});
+
+const REGIONS = ['eu', 'us-east', "o'hare"];
+const ACCOUNT_IDS = [1, 2, 3, 7, 42, -5, 2147483647];
+const PLANS = ['free', 'pro', 'team', 'enterprise — annual'];
+const VIEW = 'accounts';
+/** Feature → the table's column; plan is mapped to another name through the data source's field_mapping. */
+const FEATURES = ['plan_name', 'balance', 'seats', 'renewed_at'] as const;
+type Feature = (typeof FEATURES)[number];
+
+interface Row {
+  plan_name: string | null;
+  /** numeric(12,3) as PostgreSQL writes it: its scale's digits always. */
+  balance: string | null;
+  seats: number | null;
+  /** timestamptz as RFC 3339 UTC with milliseconds, as featurelog serves timestamps. */
+  renewed_at: string | null;
+}
+type Key = { region: string; account_id: number };
+type State = Map<string, Row>;
+
+const keyOf = (key: Key) => `${key.region}|${key.account_id}`;
+const KEYS: Key[] = REGIONS.flatMap((region) => ACCOUNT_IDS.map((account_id) => ({ region, account_id })));
+
+/** Random rows and changes of the test's table, the SQL for them, and the table's state after each. */
+class Workload {
+  constructor(readonly random: () => number) {}
+
+  private pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.random() * items.length)]!;
+  }
+
+  private nullable<T>(make: () => T): T | null {
+    return this.random() < 0.2 ? null : make();
+  }
+
+  row(): Row {
+    return {
+      plan_name: this.nullable(() => this.pick(PLANS)),
+      balance: this.nullable(() => scaled(Math.floor((this.random() * 2 - 1) * 99_999_999), 3)),
+      seats: this.nullable(() => Math.floor(this.random() * 1000) - 10),
+      renewed_at: this.nullable(() => new Date(Date.UTC(2020, 0, 1) + Math.floor(this.random() * 3e11)).toISOString()),
+    };
+  }
+
+  /** One change of a random key in `state` (changed in place): an insert when absent, else an update or a delete. */
+  change(state: State, table: string): string {
+    const key = this.pick(KEYS);
+    const where = `region = ${literal(key.region)} AND account_id = ${key.account_id}`;
+    const current = state.get(keyOf(key));
+    if (current === undefined) {
+      const row = this.row();
+      state.set(keyOf(key), row);
+      return insertSql(table, key, row);
+    }
+    if (this.random() < 0.3) {
+      state.delete(keyOf(key));
+      return `DELETE FROM ${table} WHERE ${where};`;
+    }
+    const next = this.row();
+    const changed = FEATURES.filter(() => this.random() < 0.6);
+    if (changed.length === 0) changed.push('seats');
+    const updated: Row = { ...current };
+    for (const feature of changed) (updated as unknown as Record<Feature, unknown>)[feature] = next[feature];
+    state.set(keyOf(key), updated);
+    const sets = changed.map((feature) => `${COLUMN[feature]} = ${valueSql(feature, updated)}`);
+    return `UPDATE ${table} SET ${sets.join(', ')} WHERE ${where};`;
+  }
+}
+
+const COLUMN: Record<Feature, string> = {
+  plan_name: 'plan',
+  balance: 'balance',
+  seats: 'seats',
+  renewed_at: 'renewed_at',
+};
+
+function valueSql(feature: Feature, row: Row): string {
+  const value = row[feature];
+  if (value === null) return 'NULL';
+  if (feature === 'renewed_at') return `${literal(value as string)}::timestamptz`;
+  return literal(value);
+}
+
+function insertSql(table: string, key: Key, row: Row): string {
+  const values = [literal(key.region), String(key.account_id), ...FEATURES.map((feature) => valueSql(feature, row))];
+  return `INSERT INTO ${table} (region, account_id, ${FEATURES.map((f) => COLUMN[f]).join(', ')}) VALUES (${values.join(', ')});`;
+}
+
+/** unscaled × 10^-scale as exact text with all its scale's digits (PostgreSQL's numeric output). */
+function scaled(unscaled: number, scale: number): string {
+  const digits = String(Math.abs(unscaled)).padStart(scale + 1, '0');
+  return `${unscaled < 0 ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+interface ChangeEvent {
+  op: string;
+  source: { ts_ms: number; txId: number | null; lsn: number | null };
+}
+
+/** Debezium's change events (tombstones left out) from JsonConverter records with schemas. */
+function changeEvents(messages: readonly KafkaMessage[]): ChangeEvent[] {
+  return messages
+    .filter((message) => message.value !== null)
+    .map((message) => (JSON.parse(message.value!.toString('utf8')) as { payload: ChangeEvent }).payload);
+}
+
+interface FeastResponse {
+  metadata: { feature_names: string[] };
+  results: Array<{ values: unknown[]; statuses: string[] }>;
+}
+
+/** What serving answers for every key, as rows of the model (undefined: NOT_FOUND in every feature). */
+async function served(http: JsonHttpClient, dev: DevServerRecord): Promise<Map<string, Row | undefined>> {
+  const response = await http.request<FeastResponse>('POST', `${dev.urls.serving}/get-online-features`, {
+    features: FEATURES.map((feature) => `${VIEW}:${feature}`),
+    entities: { region: KEYS.map((key) => key.region), account_id: KEYS.map((key) => key.account_id) },
+  });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  const names = response.body.metadata.feature_names;
+  const column = (feature: Feature) => response.body.results[names.indexOf(feature)]!;
+  const rows = new Map<string, Row | undefined>();
+  KEYS.forEach((key, i) => {
+    const statuses = FEATURES.map((feature) => column(feature).statuses[i]);
+    if (statuses.every((status) => status === 'NOT_FOUND')) {
+      rows.set(keyOf(key), undefined);
+      return;
+    }
+    const row = Object.fromEntries(
+      FEATURES.map((feature) => {
+        const status = column(feature).statuses[i];
+        const value = column(feature).values[i] ?? null;
+        assert.equal(status, value === null ? 'NULL_VALUE' : 'PRESENT', `${keyOf(key)} ${feature}: ${status}`);
+        return [feature, value];
+      }),
+    ) as unknown as Row;
+    rows.set(keyOf(key), row);
+  });
+  return rows;
+}
+
+function expectedServed(state: State): Map<string, Row | undefined> {
+  return new Map(KEYS.map((key) => [keyOf(key), state.get(keyOf(key))]));
+}
+
+/** The table as PostgreSQL holds it, in the model's terms. */
+async function tableState(table: string): Promise<State> {
+  const text = await sql(
+    `COPY (SELECT region, account_id, plan, balance::text, seats, ` +
+      `to_char(renewed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM ${table}) TO STDOUT WITH (FORMAT csv)`,
+  );
+  const state: State = new Map();
+  for (const line of text.split('\n').filter((l) => l !== '')) {
+    const cells = parseCsvLine(line);
+    const [region, id, plan, balance, seats, renewed] = cells;
+    state.set(keyOf({ region: region!, account_id: Number(id) }), {
+      plan_name: plan ?? null,
+      balance: balance ?? null,
+      seats: seats === null || seats === undefined ? null : Number(seats),
+      renewed_at: renewed ?? null,
+    });
+  }
+  return state;
+}
+
+/** One line of PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one is text. */
+function parseCsvLine(line: string): Array<string | null> {
+  const cells: Array<string | null> = [];
+  let i = 0;
+  while (i <= line.length) {
+    if (line[i] === '"') {
+      let text = '';
+      i++;
+      for (;;) {
+        if (line[i] === '"' && line[i + 1] === '"') {
+          text += '"';
+          i += 2;
+        } else if (line[i] === '"') {
+          i++;
+          break;
+        } else text += line[i++];
+      }
+      cells.push(text);
+      i++;
+    } else {
+      const end = line.indexOf(',', i) === -1 ? line.length : line.indexOf(',', i);
+      const text = line.slice(i, end);
+      cells.push(text === '' ? null : text);
+      i = end + 1;
+    }
+  }
+  return cells;
+}
+
+function cell(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return Number(value);
+  return value;
+}
+
+async function writeRepo(repoDir: string, capture: Capture): Promise<void> {
+  const env = stackEnv();
+  const project = uniqueName('cdc').replace(/-/g, '_');
+  await writeFile(
+    join(repoDir, 'featurelog.yaml'),
+    [
+      `project: ${project}`,
+      'log:',
+      '  type: kafka',
+      `  brokers: ${env.kafkaBrokers.join(',')}`,
+      'schemaRegistry:',
+      '  type: confluent',
+      `  url: ${env.schemaRegistryUrl}`,
+      'onlineStore:',
+      '  type: redis',
+      `  url: ${env.redisUrl}`,
+      'offlineStore:',
+      '  type: local',
+      '  path: .featurelog/offline',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(repoDir, 'accounts.yaml'),
+    [
+      'kind: entity',
+      'name: account',
+      'join_keys:',
+      '  - { name: region, type: string }',
+      '  - { name: account_id, type: int64 }',
+      '---',
+      'kind: data_source',
+      'name: accounts_cdc',
+      'type: kafka',
+      `topic: ${capture.topic}`,
+      'format: debezium',
+      'field_mapping: { plan: plan_name }',
+      '---',
+      'kind: feature_view',
+      `name: ${VIEW}`,
+      'entities: [account]',
+      'source: accounts_cdc',
+      'features:',
+      '  - { name: plan_name, type: string }',
+      '  - { name: balance, type: string }',
+      '  - { name: seats, type: int64 }',
+      '  - { name: renewed_at, type: timestamp }',
+      '',
+    ].join('\n'),
+  );
+}
+
+describe('CDC: a PostgreSQL table through Debezium to featurelog, online and point in time', () => {
+  it('random inserts, updates and deletes: online equals the final table, a training set equals the table at instants', async (t) => {
+    const seed = Number(process.env.FEATURELOG_CDC_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    t.diagnostic(`seed ${seed} (FEATURELOG_CDC_SEED=${seed} replays it)`);
+    console.log(`cdc e2e: seed ${seed}`);
+    const workload = new Workload(seededRandom(seed));
+
+    const capture = newCapture('cdc_e2e');
+    cleanup.push(() => dropCapture(capture));
+    const repoDir = await mkdtemp(join(tmpdir(), 'featurelog-cdc-'));
+    cleanup.push(() => rm(repoDir, { recursive: true, force: true }));
+
+    // Rows before the connector: they reach the topic as snapshot rows (op=r).
+    const state: State = new Map();
+    const initial: string[] = [];
+    for (const key of KEYS.filter(() => workload.random() < 0.4)) {
+      const row = workload.row();
+      state.set(keyOf(key), row);
+      initial.push(insertSql(capture.table, key, row));
+    }
+    await sql(
+      `CREATE TABLE ${capture.table} (region text, account_id integer, plan text, balance numeric(12,3), ` +
+        `seats integer, renewed_at timestamptz, PRIMARY KEY (region, account_id));\n${initial.join('\n')}`,
+    );
+    const snapshotState: State = new Map(state);
+
+    await writeRepo(repoDir, capture);
+    let dev: RunningDev | undefined;
+    await Promise.all([
+      startCapture(capture, { ...JSON_CONVERTERS, 'snapshot.mode': 'initial' }),
+      startDev(repoDir).then((running) => {
+        dev = running;
+        cleanup.push(() => running.stop());
+      }),
+    ]);
+    const record = dev!.record;
+    const applied = await runCli(['apply'], repoDir);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+
+    // Transactions of 1–3 changes, paced a few ms apart so that commit times differ; each says its txid.
+    const TRANSACTIONS = 150;
+    const transactions: Array<{ state: State; changes: number; deletes: number }> = [];
+    const script: string[] = [];
+    for (let i = 0; i < TRANSACTIONS; i++) {
+      const statements = Array.from({ length: 1 + Math.floor(workload.random() * 3) }, () =>
+        workload.change(state, capture.table),
+      );
+      transactions.push({
+        state: new Map(state),
+        changes: statements.length,
+        deletes: statements.filter((s) => s.startsWith('DELETE')).length,
+      });
+      script.push('BEGIN;', ...statements, 'SELECT txid_current();', 'COMMIT;', 'SELECT pg_sleep(0.004);');
+    }
+    const txids = (await sql(script.join('\n')))
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line))
+      .map(Number);
+    assert.equal(txids.length, TRANSACTIONS);
+
+    // The model is the table: the test's bookkeeping is checked before anything is compared with it.
+    const final = await tableState(capture.table);
+    assert.deepEqual(final, state, 'the model of the table is the table');
+
+    // Each commit's time as Debezium wrote it (source.ts_ms), by transaction id; the snapshot's rows after none.
+    const expectedRecords = snapshotState.size + transactions.reduce((sum, tx) => sum + tx.changes + tx.deletes, 0);
+    const messages = await readTopic(capture.topic, (read) => read.length >= expectedRecords);
+    const events = changeEvents(messages);
+    const snapshotEvents = events.filter((event) => event.op === 'r');
+    assert.equal(snapshotEvents.length, snapshotState.size, 'one snapshot row per initial row');
+    const snapshotAt = Math.max(...snapshotEvents.map((event) => Number(event.source.ts_ms)));
+    const commitTimes = new Map<number, number>();
+    for (const event of events.filter((e) => e.op !== 'r')) {
+      const txId = Number(event.source.txId);
+      const at = Number(event.source.ts_ms);
+      assert.ok(!commitTimes.has(txId) || commitTimes.get(txId) === at, `one commit time per transaction ${txId}`);
+      commitTimes.set(txId, at);
+    }
+    const times = txids.map((txid) => {
+      const at = commitTimes.get(txid);
+      assert.ok(at !== undefined, `transaction ${txid} on the topic`);
+      return at;
+    });
+    assert.ok(times[0]! >= snapshotAt, 'streamed commits after the snapshot');
+    for (let i = 1; i < times.length; i++) assert.ok(times[i]! >= times[i - 1]!, 'commit times in commit order');
+
+    // (a) online: every key as the final table has it; deleted and never-inserted keys NOT_FOUND.
+    const http = new JsonHttpClient();
+    cleanup.push(async () => http.close());
+    let last: Map<string, Row | undefined> | undefined;
+    await waitFor(
+      async () => {
+        last = await served(http, record);
+        try {
+          assert.deepEqual(last, expectedServed(final));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 200, description: 'online features equal to the final table' },
+    ).catch(() => assert.deepEqual(last, expectedServed(final), `online ≠ the final table (seed ${seed})`));
+
+    // (b) a training set at instants between commits: the table as of then (deleted → nulls).
+    const history: Array<{ at: number; state: State }> = [
+      { at: snapshotAt, state: snapshotState },
+      ...transactions.map((tx, i) => ({ at: times[i]!, state: tx.state })),
+    ];
+    const gaps = history
+      .map((point, i) => ({ point, next: history[i + 1]?.at ?? point.at + 60_000 }))
+      .filter(({ point, next }) => next - point.at >= 2);
+    const pickRandom = seededRandom(seed + 1);
+    const instants: Array<{ at: number; state: State }> = [{ at: snapshotAt - 60_000, state: new Map() }];
+    for (let i = 0; i < 8 && gaps.length > 0; i++) {
+      const { point } = gaps.splice(Math.floor(pickRandom() * gaps.length), 1)[0]!;
+      instants.push({ at: point.at + 1, state: point.state });
+    }
+    instants.push({ at: times.at(-1)! + 1, state: final });
+    const entityRows = instants.flatMap((instant) =>
+      KEYS.map((key) => ({ ...key, event_timestamp: new Date(instant.at).toISOString(), state: instant.state })),
+    );
+    const csv = entityRows.map((row) => `"${row.region.replace(/"/g, '""')}",${row.account_id},${row.event_timestamp}`);
+    await writeFile(join(repoDir, 'entity_rows.csv'), `region,account_id,event_timestamp\n${csv.join('\n')}\n`);
+    const exported = await runCli(
+      ['export', '--entities', 'entity_rows.csv', '--features', `${VIEW}:*`, '--output', 'training.parquet'],
+      repoDir,
+    );
+    assert.equal(exported.code, 0, exported.stdout + exported.stderr);
+    const training = await readParquetRows(join(repoDir, 'training.parquet'));
+    assert.equal(training.length, entityRows.length);
+    const actual = training
+      .map((row) => ({
+        key: `${cell(row.region)}|${cell(row.account_id)}@${new Date(cell(row.event_timestamp) as string).toISOString()}`,
+        row: Object.fromEntries(FEATURES.map((feature) => [feature, cell(row[feature])])),
+      }))
+      .sort((a, b) => a.key.localeCompare(b.key));
+    const nulls = Object.fromEntries(FEATURES.map((feature) => [feature, null]));
+    const expected = entityRows
+      .map((row) => ({
+        key: `${keyOf(row)}@${row.event_timestamp}`,
+        row: { ...nulls, ...row.state.get(keyOf(row)) },
+      }))
+      .sort((a, b) => a.key.localeCompare(b.key));
+    assert.deepEqual(actual, expected, `training set ≠ the table at ${instants.length} instants (seed ${seed})`);
+    t.diagnostic(
+      `${TRANSACTIONS} transactions, ${expectedRecords} records, ${final.size} rows at the end; ${instants.length} instants`,
+    );
+  });
+});
