@@ -6,17 +6,19 @@
  * `featurelog dev` on Kafka + Apicurio + Redis against it: online, row for row with the table's final
  * state (deleted rows NOT_FOUND), and in a training set at instants between commits (deleted → nulls).
  */
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
+import { ConfluentSchemaRegistry, RowDecoder, decodeEnvelope, readerSchema } from '@featurelog/avro';
 import { JsonHttpClient, type DevServerRecord } from '@featurelog/runtime';
 import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { readParquetRows, runCli, startDev, type RunningDev } from '../../../../tools/quickstart/demo';
 import {
   JSON_CONVERTERS,
+  avroConverters,
   dropCapture,
   literal,
   newCapture,
@@ -136,6 +138,50 @@ function changeEvents(messages: readonly KafkaMessage[]): ChangeEvent[] {
     .map((message) => (JSON.parse(message.value!.toString('utf8')) as { payload: ChangeEvent }).payload);
 }
 
+/** The schema with the named fields removed from every record in it. */
+function withoutFields(schema: unknown, names: Set<string>): unknown {
+  if (Array.isArray(schema)) return schema.map((branch) => withoutFields(branch, names));
+  if (schema === null || typeof schema !== 'object') return schema;
+  const node = schema as Record<string, unknown>;
+  const copy: Record<string, unknown> = { ...node };
+  if (node.type === 'record' && Array.isArray(node.fields)) {
+    copy.fields = (node.fields as { name: string; type: unknown }[])
+      .filter((field) => !names.has(field.name))
+      .map((field) => ({ ...field, type: withoutFields(field.type, names) }));
+  } else if (typeof node.type === 'object') {
+    copy.type = withoutFields(node.type, names);
+  }
+  return copy;
+}
+
+/**
+ * Debezium's change events from Avro records in the Confluent wire format, decoded by featurelog's own
+ * decoder with the writer schema from the registry (without Debezium 3's ts_us/ts_ns: nanoseconds
+ * since 1970 exceed 2^53, which the decoder refuses for a long it returns).
+ */
+async function avroChangeEvents(messages: readonly KafkaMessage[]): Promise<ChangeEvent[]> {
+  const registry = new ConfluentSchemaRegistry({ url: stackEnv().schemaRegistryUrl });
+  try {
+    const decoder = new RowDecoder(registry);
+    const readers = new Map<number, ReturnType<typeof readerSchema>>();
+    const events: ChangeEvent[] = [];
+    for (const message of messages) {
+      if (message.value === null) continue;
+      const id = decodeEnvelope(message.value).schemaId;
+      let reader = readers.get(id);
+      if (reader === undefined) {
+        const writer = await registry.getSchema(id);
+        reader = readerSchema(withoutFields(writer, new Set(['ts_us', 'ts_ns'])) as typeof writer);
+        readers.set(id, reader);
+      }
+      events.push((await decoder.decode(message.value, reader)) as unknown as ChangeEvent);
+    }
+    return events;
+  } finally {
+    await registry.close();
+  }
+}
+
 interface FeastResponse {
   metadata: { feature_names: string[] };
   results: Array<{ values: unknown[]; statuses: string[] }>;
@@ -230,7 +276,7 @@ function cell(value: unknown): unknown {
   return value;
 }
 
-async function writeRepo(repoDir: string, capture: Capture): Promise<void> {
+async function writeRepo(repoDir: string, capture: Capture, format: string): Promise<void> {
   const env = stackEnv();
   const project = uniqueName('cdc').replace(/-/g, '_');
   await writeFile(
@@ -265,7 +311,7 @@ async function writeRepo(repoDir: string, capture: Capture): Promise<void> {
       'name: accounts_cdc',
       'type: kafka',
       `topic: ${capture.topic}`,
-      'format: debezium',
+      `format: ${format}`,
       'field_mapping: { plan: plan_name }',
       '---',
       'kind: feature_view',
@@ -282,152 +328,221 @@ async function writeRepo(repoDir: string, capture: Capture): Promise<void> {
   );
 }
 
-describe('CDC: a PostgreSQL table through Debezium to featurelog, online and point in time', () => {
-  it('random inserts, updates and deletes: online equals the final table, a training set equals the table at instants', async (t) => {
-    const seed = Number(process.env.FEATURELOG_CDC_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    t.diagnostic(`seed ${seed} (FEATURELOG_CDC_SEED=${seed} replays it)`);
-    console.log(`cdc e2e: seed ${seed}`);
-    const workload = new Workload(seededRandom(seed));
+/** One way a table reaches a topic: the connector's converters and transforms, and the view's format. */
+interface Path {
+  label: string;
+  format: 'debezium' | 'debezium-unwrapped';
+  connector: Record<string, string>;
+  /** Each change record's op, commit time and transaction, decoded as its converter wrote it. */
+  events: (messages: readonly KafkaMessage[]) => Promise<ChangeEvent[]>;
+  transactions: number;
+}
 
-    const capture = newCapture('cdc_e2e');
-    cleanup.push(() => dropCapture(capture));
-    const repoDir = await mkdtemp(join(tmpdir(), 'featurelog-cdc-'));
-    cleanup.push(() => rm(repoDir, { recursive: true, force: true }));
+async function checkPath(path: Path, t: TestContext): Promise<void> {
+  const seed = Number(process.env.FEATURELOG_CDC_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  t.diagnostic(`seed ${seed} (FEATURELOG_CDC_SEED=${seed} replays it)`);
+  console.log(`cdc e2e: seed ${seed}`);
+  const workload = new Workload(seededRandom(seed));
 
-    // Rows before the connector: they reach the topic as snapshot rows (op=r).
-    const state: State = new Map();
-    const initial: string[] = [];
-    for (const key of KEYS.filter(() => workload.random() < 0.4)) {
-      const row = workload.row();
-      state.set(keyOf(key), row);
-      initial.push(insertSql(capture.table, key, row));
-    }
-    await sql(
-      `CREATE TABLE ${capture.table} (region text, account_id integer, plan text, balance numeric(12,3), ` +
-        `seats integer, renewed_at timestamptz, PRIMARY KEY (region, account_id));\n${initial.join('\n')}`,
+  const capture = newCapture(path.label);
+  cleanup.push(() => dropCapture(capture));
+  const repoDir = await mkdtemp(join(tmpdir(), 'featurelog-cdc-'));
+  cleanup.push(() => rm(repoDir, { recursive: true, force: true }));
+
+  // Rows before the connector: they reach the topic as snapshot rows (op=r).
+  const state: State = new Map();
+  const initial: string[] = [];
+  for (const key of KEYS.filter(() => workload.random() < 0.4)) {
+    const row = workload.row();
+    state.set(keyOf(key), row);
+    initial.push(insertSql(capture.table, key, row));
+  }
+  await sql(
+    `CREATE TABLE ${capture.table} (region text, account_id integer, plan text, balance numeric(12,3), ` +
+      `seats integer, renewed_at timestamptz, PRIMARY KEY (region, account_id));\n${initial.join('\n')}`,
+  );
+  const snapshotState: State = new Map(state);
+
+  await writeRepo(repoDir, capture, path.format);
+  let dev: RunningDev | undefined;
+  await Promise.all([
+    startCapture(capture, { ...path.connector, 'snapshot.mode': 'initial' }),
+    startDev(repoDir).then((running) => {
+      dev = running;
+      cleanup.push(() => running.stop());
+    }),
+  ]);
+  const record = dev!.record;
+  const applied = await runCli(['apply'], repoDir);
+  assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+
+  // Transactions of 1–3 changes, paced a few ms apart so that commit times differ; each says its txid.
+  const TRANSACTIONS = path.transactions;
+  const transactions: Array<{ state: State; changes: number }> = [];
+  const script: string[] = [];
+  for (let i = 0; i < TRANSACTIONS; i++) {
+    const statements = Array.from({ length: 1 + Math.floor(workload.random() * 3) }, () =>
+      workload.change(state, capture.table),
     );
-    const snapshotState: State = new Map(state);
-
-    await writeRepo(repoDir, capture);
-    let dev: RunningDev | undefined;
-    await Promise.all([
-      startCapture(capture, { ...JSON_CONVERTERS, 'snapshot.mode': 'initial' }),
-      startDev(repoDir).then((running) => {
-        dev = running;
-        cleanup.push(() => running.stop());
-      }),
-    ]);
-    const record = dev!.record;
-    const applied = await runCli(['apply'], repoDir);
-    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
-
-    // Transactions of 1–3 changes, paced a few ms apart so that commit times differ; each says its txid.
-    const TRANSACTIONS = 150;
-    const transactions: Array<{ state: State; changes: number; deletes: number }> = [];
-    const script: string[] = [];
-    for (let i = 0; i < TRANSACTIONS; i++) {
-      const statements = Array.from({ length: 1 + Math.floor(workload.random() * 3) }, () =>
-        workload.change(state, capture.table),
-      );
-      transactions.push({
-        state: new Map(state),
-        changes: statements.length,
-        deletes: statements.filter((s) => s.startsWith('DELETE')).length,
-      });
-      script.push('BEGIN;', ...statements, 'SELECT txid_current();', 'COMMIT;', 'SELECT pg_sleep(0.004);');
-    }
-    const txids = (await sql(script.join('\n')))
-      .split('\n')
-      .filter((line) => /^\d+$/.test(line))
-      .map(Number);
-    assert.equal(txids.length, TRANSACTIONS);
-
-    // The model is the table: the test's bookkeeping is checked before anything is compared with it.
-    const final = await tableState(capture.table);
-    assert.deepEqual(final, state, 'the model of the table is the table');
-
-    // Each commit's time as Debezium wrote it (source.ts_ms), by transaction id; the snapshot's rows after none.
-    const expectedRecords = snapshotState.size + transactions.reduce((sum, tx) => sum + tx.changes + tx.deletes, 0);
-    const messages = await readTopic(capture.topic, (read) => read.length >= expectedRecords);
-    const events = changeEvents(messages);
-    const snapshotEvents = events.filter((event) => event.op === 'r');
-    assert.equal(snapshotEvents.length, snapshotState.size, 'one snapshot row per initial row');
-    const snapshotAt = Math.max(...snapshotEvents.map((event) => Number(event.source.ts_ms)));
-    const commitTimes = new Map<number, number>();
-    for (const event of events.filter((e) => e.op !== 'r')) {
-      const txId = Number(event.source.txId);
-      const at = Number(event.source.ts_ms);
-      assert.ok(!commitTimes.has(txId) || commitTimes.get(txId) === at, `one commit time per transaction ${txId}`);
-      commitTimes.set(txId, at);
-    }
-    const times = txids.map((txid) => {
-      const at = commitTimes.get(txid);
-      assert.ok(at !== undefined, `transaction ${txid} on the topic`);
-      return at;
+    transactions.push({
+      state: new Map(state),
+      changes: statements.length,
     });
-    assert.ok(times[0]! >= snapshotAt, 'streamed commits after the snapshot');
-    for (let i = 1; i < times.length; i++) assert.ok(times[i]! >= times[i - 1]!, 'commit times in commit order');
+    script.push('BEGIN;', ...statements, 'SELECT txid_current();', 'COMMIT;', 'SELECT pg_sleep(0.004);');
+  }
+  const txids = (await sql(script.join('\n')))
+    .split('\n')
+    .filter((line) => /^\d+$/.test(line))
+    .map(Number);
+  assert.equal(txids.length, TRANSACTIONS);
 
-    // (a) online: every key as the final table has it; deleted and never-inserted keys NOT_FOUND.
-    const http = new JsonHttpClient();
-    cleanup.push(async () => http.close());
-    let last: Map<string, Row | undefined> | undefined;
-    await waitFor(
-      async () => {
-        last = await served(http, record);
-        try {
-          assert.deepEqual(last, expectedServed(final));
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 60_000, intervalMs: 200, description: 'online features equal to the final table' },
-    ).catch(() => assert.deepEqual(last, expectedServed(final), `online ≠ the final table (seed ${seed})`));
+  // The model is the table: the test's bookkeeping is checked before anything is compared with it.
+  const final = await tableState(capture.table);
+  assert.deepEqual(final, state, 'the model of the table is the table');
 
-    // (b) a training set at instants between commits: the table as of then (deleted → nulls).
-    const history: Array<{ at: number; state: State }> = [
-      { at: snapshotAt, state: snapshotState },
-      ...transactions.map((tx, i) => ({ at: times[i]!, state: tx.state })),
-    ];
-    const gaps = history
-      .map((point, i) => ({ point, next: history[i + 1]?.at ?? point.at + 60_000 }))
-      .filter(({ point, next }) => next - point.at >= 2);
-    const pickRandom = seededRandom(seed + 1);
-    const instants: Array<{ at: number; state: State }> = [{ at: snapshotAt - 60_000, state: new Map() }];
-    for (let i = 0; i < 8 && gaps.length > 0; i++) {
-      const { point } = gaps.splice(Math.floor(pickRandom() * gaps.length), 1)[0]!;
-      instants.push({ at: point.at + 1, state: point.state });
-    }
-    instants.push({ at: times.at(-1)! + 1, state: final });
-    const entityRows = instants.flatMap((instant) =>
-      KEYS.map((key) => ({ ...key, event_timestamp: new Date(instant.at).toISOString(), state: instant.state })),
-    );
-    const csv = entityRows.map((row) => `"${row.region.replace(/"/g, '""')}",${row.account_id},${row.event_timestamp}`);
-    await writeFile(join(repoDir, 'entity_rows.csv'), `region,account_id,event_timestamp\n${csv.join('\n')}\n`);
-    const exported = await runCli(
-      ['export', '--entities', 'entity_rows.csv', '--features', `${VIEW}:*`, '--output', 'training.parquet'],
-      repoDir,
-    );
-    assert.equal(exported.code, 0, exported.stdout + exported.stderr);
-    const training = await readParquetRows(join(repoDir, 'training.parquet'));
-    assert.equal(training.length, entityRows.length);
-    const actual = training
-      .map((row) => ({
-        key: `${cell(row.region)}|${cell(row.account_id)}@${new Date(cell(row.event_timestamp) as string).toISOString()}`,
-        row: Object.fromEntries(FEATURES.map((feature) => [feature, cell(row[feature])])),
-      }))
-      .sort((a, b) => a.key.localeCompare(b.key));
-    const nulls = Object.fromEntries(FEATURES.map((feature) => [feature, null]));
-    const expected = entityRows
-      .map((row) => ({
-        key: `${keyOf(row)}@${row.event_timestamp}`,
-        row: { ...nulls, ...row.state.get(keyOf(row)) },
-      }))
-      .sort((a, b) => a.key.localeCompare(b.key));
-    assert.deepEqual(actual, expected, `training set ≠ the table at ${instants.length} instants (seed ${seed})`);
-    t.diagnostic(
-      `${TRANSACTIONS} transactions, ${expectedRecords} records, ${final.size} rows at the end; ${instants.length} instants`,
-    );
+  // Each commit's time as Debezium wrote it (source.ts_ms), by transaction id; the snapshot's rows after none.
+  // one record per change whatever the path; a delete's tombstone (when there is one) is no change
+  const expectedRecords = snapshotState.size + transactions.reduce((sum, tx) => sum + tx.changes, 0);
+  const messages = await readTopic(
+    capture.topic,
+    (read) => read.filter((message) => message.value !== null).length >= expectedRecords,
+  );
+  const events = await path.events(messages);
+  assert.equal(events.length, expectedRecords, 'one change record per change');
+  const snapshotEvents = events.filter((event) => event.op === 'r');
+  assert.equal(snapshotEvents.length, snapshotState.size, 'one snapshot row per initial row');
+  const snapshotAt = Math.max(...snapshotEvents.map((event) => Number(event.source.ts_ms)));
+  const commitTimes = new Map<number, number>();
+  for (const event of events.filter((e) => e.op !== 'r')) {
+    const txId = Number(event.source.txId);
+    const at = Number(event.source.ts_ms);
+    assert.ok(!commitTimes.has(txId) || commitTimes.get(txId) === at, `one commit time per transaction ${txId}`);
+    commitTimes.set(txId, at);
+  }
+  const times = txids.map((txid) => {
+    const at = commitTimes.get(txid);
+    assert.ok(at !== undefined, `transaction ${txid} on the topic`);
+    return at;
   });
+  assert.ok(times[0]! >= snapshotAt, 'streamed commits after the snapshot');
+  for (let i = 1; i < times.length; i++) assert.ok(times[i]! >= times[i - 1]!, 'commit times in commit order');
+
+  // (a) online: every key as the final table has it; deleted and never-inserted keys NOT_FOUND.
+  const http = new JsonHttpClient();
+  cleanup.push(async () => http.close());
+  let last: Map<string, Row | undefined> | undefined;
+  await waitFor(
+    async () => {
+      last = await served(http, record);
+      try {
+        assert.deepEqual(last, expectedServed(final));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 60_000, intervalMs: 200, description: 'online features equal to the final table' },
+  ).catch(() => assert.deepEqual(last, expectedServed(final), `online ≠ the final table (seed ${seed})`));
+
+  // (b) a training set at instants between commits: the table as of then (deleted → nulls).
+  const history: Array<{ at: number; state: State }> = [
+    { at: snapshotAt, state: snapshotState },
+    ...transactions.map((tx, i) => ({ at: times[i]!, state: tx.state })),
+  ];
+  const gaps = history
+    .map((point, i) => ({ point, next: history[i + 1]?.at ?? point.at + 60_000 }))
+    .filter(({ point, next }) => next - point.at >= 2);
+  const pickRandom = seededRandom(seed + 1);
+  const instants: Array<{ at: number; state: State }> = [{ at: snapshotAt - 60_000, state: new Map() }];
+  for (let i = 0; i < 8 && gaps.length > 0; i++) {
+    const { point } = gaps.splice(Math.floor(pickRandom() * gaps.length), 1)[0]!;
+    instants.push({ at: point.at + 1, state: point.state });
+  }
+  instants.push({ at: times.at(-1)! + 1, state: final });
+  const entityRows = instants.flatMap((instant) =>
+    KEYS.map((key) => ({ ...key, event_timestamp: new Date(instant.at).toISOString(), state: instant.state })),
+  );
+  const csv = entityRows.map((row) => `"${row.region.replace(/"/g, '""')}",${row.account_id},${row.event_timestamp}`);
+  await writeFile(join(repoDir, 'entity_rows.csv'), `region,account_id,event_timestamp\n${csv.join('\n')}\n`);
+  const exported = await runCli(
+    ['export', '--entities', 'entity_rows.csv', '--features', `${VIEW}:*`, '--output', 'training.parquet'],
+    repoDir,
+  );
+  assert.equal(exported.code, 0, exported.stdout + exported.stderr);
+  const training = await readParquetRows(join(repoDir, 'training.parquet'));
+  assert.equal(training.length, entityRows.length);
+  const actual = training
+    .map((row) => ({
+      key: `${cell(row.region)}|${cell(row.account_id)}@${new Date(cell(row.event_timestamp) as string).toISOString()}`,
+      row: Object.fromEntries(FEATURES.map((feature) => [feature, cell(row[feature])])),
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+  const nulls = Object.fromEntries(FEATURES.map((feature) => [feature, null]));
+  const expected = entityRows
+    .map((row) => ({
+      key: `${keyOf(row)}@${row.event_timestamp}`,
+      row: { ...nulls, ...row.state.get(keyOf(row)) },
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+  assert.deepEqual(actual, expected, `training set ≠ the table at ${instants.length} instants (seed ${seed})`);
+  t.diagnostic(
+    `${TRANSACTIONS} transactions, ${expectedRecords} records, ${final.size} rows at the end; ${instants.length} instants`,
+  );
+}
+
+describe('CDC: a PostgreSQL table through Debezium to featurelog, online and point in time', () => {
+  it('Debezium envelope in JsonConverter: online equals the final table, a training set equals the table at instants', (t) =>
+    checkPath(
+      {
+        label: 'cdc_json',
+        format: 'debezium',
+        connector: JSON_CONVERTERS,
+        events: async (messages) => changeEvents(messages),
+        transactions: 150,
+      },
+      t,
+    ));
+
+  it("Debezium envelope in Avro through Apicurio's converter (Confluent wire format): the same", (t) =>
+    checkPath(
+      {
+        label: 'cdc_avro',
+        format: 'debezium',
+        connector: avroConverters(),
+        events: avroChangeEvents,
+        transactions: 60,
+      },
+      t,
+    ));
+
+  it('ExtractNewRecordState rows (debezium-unwrapped) in JsonConverter: the same', (t) =>
+    checkPath(
+      {
+        label: 'cdc_flat',
+        format: 'debezium-unwrapped',
+        connector: {
+          ...JSON_CONVERTERS,
+          transforms: 'unwrap',
+          'transforms.unwrap.type': 'io.debezium.transforms.ExtractNewRecordState',
+          'transforms.unwrap.add.fields': 'op,source.ts_ms,source.txId,source.lsn',
+          'transforms.unwrap.delete.tombstone.handling.mode': 'rewrite',
+        },
+        events: async (messages) =>
+          messages
+            .filter((message) => message.value !== null)
+            .map((message) => {
+              const { payload } = JSON.parse(message.value!.toString('utf8')) as { payload: Record<string, unknown> };
+              return {
+                op: String(payload.__op),
+                source: {
+                  ts_ms: Number(payload.__source_ts_ms),
+                  txId: Number(payload.__source_txId),
+                  lsn: Number(payload.__source_lsn),
+                },
+              };
+            }),
+        transactions: 60,
+      },
+      t,
+    ));
 });
