@@ -20,6 +20,8 @@ import {
   JSON_CONVERTERS,
   avroConverters,
   dropCapture,
+  killConnect,
+  restartConnect,
   literal,
   newCapture,
   readTopic,
@@ -335,7 +337,14 @@ interface Path {
   connector: Record<string, string>;
   /** Each change record's op, commit time and transaction, decoded as its converter wrote it. */
   events: (messages: readonly KafkaMessage[]) => Promise<ChangeEvent[]>;
-  transactions: number;
+  /** How many transactions (default 100) in one stream of commits … */
+  transactions?: number;
+  /** … or what to do meanwhile: `commit(n)` commits n transactions, `committed()` counts those so far. */
+  stream?: (
+    commit: (count: number, pacingMs?: number) => Promise<void>,
+    committed: () => Promise<number>,
+  ) => Promise<void>;
+  snapshot?: 'initial' | 'no_data';
 }
 
 async function checkPath(path: Path, t: TestContext): Promise<void> {
@@ -352,7 +361,7 @@ async function checkPath(path: Path, t: TestContext): Promise<void> {
   // Rows before the connector: they reach the topic as snapshot rows (op=r).
   const state: State = new Map();
   const initial: string[] = [];
-  for (const key of KEYS.filter(() => workload.random() < 0.4)) {
+  for (const key of path.snapshot === 'no_data' ? [] : KEYS.filter(() => workload.random() < 0.4)) {
     const row = workload.row();
     state.set(keyOf(key), row);
     initial.push(insertSql(capture.table, key, row));
@@ -366,7 +375,7 @@ async function checkPath(path: Path, t: TestContext): Promise<void> {
   await writeRepo(repoDir, capture, path.format);
   let dev: RunningDev | undefined;
   await Promise.all([
-    startCapture(capture, { ...path.connector, 'snapshot.mode': 'initial' }),
+    startCapture(capture, { ...path.connector, 'snapshot.mode': path.snapshot ?? 'initial' }),
     startDev(repoDir).then((running) => {
       dev = running;
       cleanup.push(() => running.stop());
@@ -376,25 +385,36 @@ async function checkPath(path: Path, t: TestContext): Promise<void> {
   const applied = await runCli(['apply'], repoDir);
   assert.equal(applied.code, 0, applied.stdout + applied.stderr);
 
-  // Transactions of 1–3 changes, paced a few ms apart so that commit times differ; each says its txid.
-  const TRANSACTIONS = path.transactions;
+  // Transactions of 1–3 changes, paced a few ms apart so that commit times differ; each says its txid
+  // and counts itself in a sequence (not captured), so a test can act in the middle of a stream.
   const transactions: Array<{ state: State; changes: number }> = [];
-  const script: string[] = [];
-  for (let i = 0; i < TRANSACTIONS; i++) {
-    const statements = Array.from({ length: 1 + Math.floor(workload.random() * 3) }, () =>
-      workload.change(state, capture.table),
-    );
-    transactions.push({
-      state: new Map(state),
-      changes: statements.length,
-    });
-    script.push('BEGIN;', ...statements, 'SELECT txid_current();', 'COMMIT;', 'SELECT pg_sleep(0.004);');
-  }
-  const txids = (await sql(script.join('\n')))
-    .split('\n')
-    .filter((line) => /^\d+$/.test(line))
-    .map(Number);
-  assert.equal(txids.length, TRANSACTIONS);
+  const txids: number[] = [];
+  await sql(`CREATE SEQUENCE ${capture.table}_commits`);
+  const commit = async (count: number, pacingMs = 4): Promise<void> => {
+    const script: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const statements = Array.from({ length: 1 + Math.floor(workload.random() * 3) }, () =>
+        workload.change(state, capture.table),
+      );
+      transactions.push({ state: new Map(state), changes: statements.length });
+      script.push(
+        'BEGIN;',
+        ...statements,
+        `SELECT txid_current() + 0 * nextval('${capture.table}_commits');`,
+        'COMMIT;',
+        `SELECT pg_sleep(${pacingMs / 1000});`,
+      );
+    }
+    const said = (await sql(script.join('\n')))
+      .split('\n')
+      .filter((line) => /^\d+$/.test(line))
+      .map(Number);
+    assert.equal(said.length, count);
+    txids.push(...said);
+  };
+  const committed = async () => Number(await sql(`SELECT last_value FROM ${capture.table}_commits`));
+  await (path.stream ?? ((run) => run(path.transactions ?? 100)))(commit, committed);
+  const TRANSACTIONS = transactions.length;
 
   // The model is the table: the test's bookkeeping is checked before anything is compared with it.
   const final = await tableState(capture.table);
@@ -403,15 +423,22 @@ async function checkPath(path: Path, t: TestContext): Promise<void> {
   // Each commit's time as Debezium wrote it (source.ts_ms), by transaction id; the snapshot's rows after none.
   // one record per change whatever the path; a delete's tombstone (when there is one) is no change
   const expectedRecords = snapshotState.size + transactions.reduce((sum, tx) => sum + tx.changes, 0);
-  const messages = await readTopic(
-    capture.topic,
-    (read) => read.filter((message) => message.value !== null).length >= expectedRecords,
-  );
+  // Every transaction on the topic (after a redelivery, some twice: duplicates are harmless).
+  const onTopic = async (read: readonly KafkaMessage[]) => {
+    if (read.filter((message) => message.value !== null).length < expectedRecords) return false;
+    const seen = new Set((await path.events(read)).map((event) => Number(event.source.txId)));
+    return txids.every((txid) => seen.has(txid));
+  };
+  const messages = await readTopic(capture.topic, onTopic, 120_000);
   const events = await path.events(messages);
-  assert.equal(events.length, expectedRecords, 'one change record per change');
+  if (path.stream === undefined) assert.equal(events.length, expectedRecords, 'one change record per change');
   const snapshotEvents = events.filter((event) => event.op === 'r');
   assert.equal(snapshotEvents.length, snapshotState.size, 'one snapshot row per initial row');
-  const snapshotAt = Math.max(...snapshotEvents.map((event) => Number(event.source.ts_ms)));
+  // without a snapshot, the first commit stands for it (the table was empty before it)
+  const snapshotAt =
+    snapshotEvents.length > 0
+      ? Math.max(...snapshotEvents.map((event) => Number(event.source.ts_ms)))
+      : Math.min(...events.map((event) => Number(event.source.ts_ms))) - 1;
   const commitTimes = new Map<number, number>();
   for (const event of events.filter((e) => e.op !== 'r')) {
     const txId = Number(event.source.txId);
@@ -486,7 +513,8 @@ async function checkPath(path: Path, t: TestContext): Promise<void> {
     .sort((a, b) => a.key.localeCompare(b.key));
   assert.deepEqual(actual, expected, `training set ≠ the table at ${instants.length} instants (seed ${seed})`);
   t.diagnostic(
-    `${TRANSACTIONS} transactions, ${expectedRecords} records, ${final.size} rows at the end; ${instants.length} instants`,
+    `${TRANSACTIONS} transactions, ${expectedRecords} changes, ${events.length - expectedRecords} redelivered; ` +
+      `${final.size} rows at the end; ${instants.length} instants`,
   );
 }
 
@@ -542,6 +570,39 @@ describe('CDC: a PostgreSQL table through Debezium to featurelog, online and poi
               };
             }),
         transactions: 60,
+      },
+      t,
+    ));
+});
+
+describe('CDC: the Connect worker killed with kill -9 during a stream of commits, and started again', () => {
+  it('no committed row is missing online or in a training set; redelivered records are harmless', (t) =>
+    checkPath(
+      {
+        label: 'cdc_kill',
+        format: 'debezium',
+        connector: JSON_CONVERTERS,
+        events: async (messages) => changeEvents(messages),
+        snapshot: 'no_data',
+        stream: async (commit, committed) => {
+          await commit(20);
+          // kill -9 once a slow stream is under way, while its commits go on
+          const before = await committed();
+          const stream = commit(60, 20);
+          await waitFor(async () => (await committed()) >= before + 10, {
+            timeoutMs: 30_000,
+            description: '10 commits of the stream',
+          });
+          const pid = await killConnect();
+          t.diagnostic(`Connect worker ${pid} killed after commit ${await committed()}`);
+          await stream;
+          // commits while the worker is down wait in the replication slot
+          await commit(20);
+          const at = performance.now();
+          await restartConnect();
+          t.diagnostic(`Connect started again in ${Math.round(performance.now() - at)} ms`);
+          await commit(20);
+        },
       },
       t,
     ));

@@ -4,10 +4,11 @@
  * Everything a capture creates (connector, slot, publication, table) is removed by `dropCapture`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { stackEnv, stackPostgresEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { runProcess } from '@featurelog/runtime';
+import { stackDirectory, stackEnv, stackPostgresEnv, uniqueName, waitFor } from '@featurelog/testing';
 
 const env = stackEnv();
 const pg = stackPostgresEnv();
@@ -164,13 +165,15 @@ export async function dropCapture(capture: Capture): Promise<void> {
     `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${capture.slot}'`,
   ).catch(() => undefined);
   await sql(`DROP PUBLICATION IF EXISTS ${capture.publication}`).catch(() => undefined);
-  await sql(`DROP TABLE IF EXISTS ${capture.table}`).catch(() => undefined);
+  await sql(`DROP TABLE IF EXISTS ${capture.table}; DROP SEQUENCE IF EXISTS ${capture.table}_commits`).catch(
+    () => undefined,
+  );
 }
 
 /** Reads a topic from its beginning until `done` says enough (the records so far), within the deadline. */
 export async function readTopic(
   topic: string,
-  done: (messages: readonly KafkaMessage[]) => boolean,
+  done: (messages: readonly KafkaMessage[]) => boolean | Promise<boolean>,
   timeoutMs = 60_000,
 ): Promise<KafkaMessage[]> {
   const kafka = new Kafka({ clientId: 'cdc-e2e', brokers: env.kafkaBrokers, logLevel: logLevel.NOTHING });
@@ -180,9 +183,48 @@ export async function readTopic(
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
-    await waitFor(() => done(messages), { timeoutMs, intervalMs: 100, description: `records on ${topic}` });
+    await waitFor(() => done(messages), { timeoutMs, intervalMs: 250, description: `records on ${topic}` });
   } finally {
     await consumer.disconnect();
   }
   return messages;
+}
+
+const REPO_ROOT = resolve(__dirname, '..', '..', '..', '..');
+
+/** The stack's Connect worker as its pid file records it (`npm run stack -- up` wrote it). */
+function connectPid(): { pid: number; startTicks: string } {
+  const file = join(stackDirectory(), 'run', 'connect.pid');
+  return JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startTicks: string };
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
+  } catch {
+    return false;
+  }
+}
+
+/** kill -9 of the stack's Connect worker (a JVM with no shutdown: no offsets flushed, no task stopped). */
+export async function killConnect(): Promise<number> {
+  const { pid } = connectPid();
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => !alive(pid), { timeoutMs: 10_000, description: `Connect worker ${pid} gone` });
+  return pid;
+}
+
+/**
+ * Starts the stack's Connect worker again the way an operator does: `npm run stack -- up` starts what
+ * has died and leaves the rest running; it returns once the worker answers on its REST port.
+ */
+export async function restartConnect(): Promise<void> {
+  const up = await runProcess(
+    join(REPO_ROOT, 'node_modules', '.bin', 'node'),
+    ['-r', '@swc-node/register', join(REPO_ROOT, 'tools', 'stack', 'stack.ts'), 'up'],
+    { cwd: REPO_ROOT, env: process.env },
+  );
+  if (up.code !== 0) throw new Error(`stack up exited with ${up.code}:\n${up.stdout}${up.stderr}`);
+  if (!/connect ready/.test(up.stdout)) throw new Error(`stack up did not start Connect again:\n${up.stdout}`);
 }
