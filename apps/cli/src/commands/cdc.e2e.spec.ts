@@ -8,13 +8,14 @@
  */
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { ConfluentSchemaRegistry, RowDecoder, decodeEnvelope, readerSchema } from '@featurelog/avro';
 import { JsonHttpClient, type DevServerRecord } from '@featurelog/runtime';
-import { seededRandom, stackEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { seededRandom, stackEnv, stackPostgresEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { PLAN_HAS_CHANGES_EXIT_CODE } from '../exit-codes';
 import { readParquetRows, runCli, startDev, type RunningDev } from '../../../../tools/quickstart/demo';
 import {
   JSON_CONVERTERS,
@@ -606,4 +607,120 @@ describe('CDC: the Connect worker killed with kill -9 during a stream of commits
       },
       t,
     ));
+});
+
+describe('featurelog init --example cdc: the scaffold, made live by its README', () => {
+  it('plans, and its five commands serve the table: a snapshot, then an update and a delete', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'featurelog-cdc-init-'));
+    cleanup.push(() => rm(parent, { recursive: true, force: true }));
+    const repoDir = join(parent, 'shop');
+    const unknown = await runCli(['init', '--example', 'kafka', join(parent, 'other')], parent);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /INIT_EXAMPLE_UNKNOWN.*"kafka".*drivers, cdc/);
+    const init = await runCli(['init', '--example', 'cdc', repoDir], parent);
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    assert.match(init.stdout, /README\.md/);
+    for (const file of ['README.md', 'schema.sql', 'connector.json', 'customers.yaml', 'featurelog.yaml']) {
+      await readFile(join(repoDir, file), 'utf8');
+    }
+
+    // The example's fixed names (table, slot, topic, project) made this run's own: the stack is shared.
+    const capture = newCapture('cdc_init');
+    cleanup.push(() => dropCapture(capture));
+    const rename = (text: string) =>
+      text
+        .replace(/shop_customers/g, capture.slot)
+        .replace(/\bcustomers\b/g, capture.table)
+        .replace(/\bshop\.public\./g, `${capture.name}.public.`)
+        .replace(/"topic\.prefix": "shop"/, `"topic.prefix": "${capture.name}"`)
+        .replace(/^project: shop$/m, `project: ${capture.name}`);
+    for (const file of ['schema.sql', 'connector.json', 'customers.yaml', 'featurelog.yaml']) {
+      await writeFile(join(repoDir, file), rename(await readFile(join(repoDir, file), 'utf8')));
+    }
+    capture.publication = capture.slot;
+    // featurelog.yaml reads the stack's addresses from these (its defaults are the default ports)
+    const env = stackEnv();
+    process.env.FEATURELOG_KAFKA_BROKERS = env.kafkaBrokers.join(',');
+    process.env.FEATURELOG_SCHEMA_REGISTRY_URL = env.schemaRegistryUrl;
+    process.env.FEATURELOG_REDIS_URL = env.redisUrl;
+
+    const planned = await runCli(['plan'], repoDir);
+    assert.equal(planned.code, PLAN_HAS_CHANGES_EXIT_CODE, planned.stdout + planned.stderr);
+    for (const name of ['customer', 'customers_cdc', 'customer_profile'])
+      assert.match(planned.stdout, new RegExp(name));
+
+    // 1. the table, 2. the connector (the README fills its ${…} with envsubst), 3. dev, 4. apply
+    await sql(await readFile(join(repoDir, 'schema.sql'), 'utf8'));
+    const pg = stackPostgresEnv();
+    const filled: Record<string, string> = {
+      POSTGRES_HOST: pg.host,
+      POSTGRES_PORT: String(pg.port),
+      POSTGRES_USER: pg.user,
+      POSTGRES_PASSWORD: pg.password ?? '',
+      POSTGRES_DB: pg.database,
+    };
+    const connector = JSON.parse(
+      (await readFile(join(repoDir, 'connector.json'), 'utf8')).replace(/\$\{(\w+)\}/g, (_, name: string) => {
+        assert.ok(name in filled, `connector.json names \${${name}}`);
+        return filled[name]!;
+      }),
+    ) as Record<string, string>;
+    assert.equal(connector['slot.name'], capture.slot);
+    const { 'snapshot.mode': snapshot, ...config } = connector;
+    assert.equal(snapshot, 'initial');
+    const dev = await startDev(repoDir);
+    cleanup.push(() => dev.stop());
+    await startCapture(capture, { ...config, 'snapshot.mode': snapshot! });
+    const applied = await runCli(['apply'], repoDir);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+
+    // 5. the three customers of schema.sql, served; then an update and a delete
+    const online = async () => {
+      const got = await runCli(
+        ['--json', 'get-online', '--features', 'customer_profile:*'].concat(
+          ...[1, 2, 3].map((id) => ['--entity', `customer_id=${id}`]),
+        ),
+        repoDir,
+      );
+      if (got.code !== 0) return undefined;
+      const body = JSON.parse(got.stdout) as FeastResponse;
+      const names = body.metadata.feature_names;
+      return [0, 1, 2].map((row) =>
+        Object.fromEntries(
+          names
+            .slice(1)
+            .map((name, i) => [
+              name,
+              body.results[i + 1]!.statuses[row] === 'NOT_FOUND' ? 'NOT_FOUND' : body.results[i + 1]!.values[row],
+            ]),
+        ),
+      );
+    };
+    const expectOnline = (expected: unknown[], description: string) =>
+      waitFor(
+        async () => {
+          const got = await online();
+          return JSON.stringify(got) === JSON.stringify(expected) || false;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, description },
+      ).catch(async (error: Error) => {
+        assert.deepEqual(await online(), expected, error.message);
+      });
+    const three = [
+      { plan: 'free', credit_limit_eur: 0, risk_flag: false, renewed_at: null },
+      { plan: 'pro', credit_limit_eur: 2500, risk_flag: false, renewed_at: '2026-03-01T00:00:00.000Z' },
+      { plan: 'team', credit_limit_eur: 12000.5, risk_flag: true, renewed_at: '2026-01-15T09:30:00.000Z' },
+    ];
+    await expectOnline(three, 'the snapshot of schema.sql served');
+    await sql(
+      `UPDATE ${capture.table} SET plan = 'pro' WHERE customer_id = 1; DELETE FROM ${capture.table} WHERE customer_id = 3;`,
+    );
+    const notFound = {
+      plan: 'NOT_FOUND',
+      credit_limit_eur: 'NOT_FOUND',
+      risk_flag: 'NOT_FOUND',
+      renewed_at: 'NOT_FOUND',
+    };
+    await expectOnline([{ ...three[0], plan: 'pro' }, three[1], notFound], 'the update and the delete served');
+  });
 });
