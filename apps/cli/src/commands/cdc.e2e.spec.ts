@@ -29,7 +29,7 @@ import {
   sql,
   startCapture,
   type Capture,
-} from './cdc.test-kit';
+} from '../../../../tools/stack/cdc.test-kit';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 after(async () => {

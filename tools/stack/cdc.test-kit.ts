@@ -1,5 +1,5 @@
 /**
- * The real change-data-capture path for e2e tests: SQL on the stack's PostgreSQL through psql, a
+ * The real change-data-capture path for e2e tests and benches: SQL on the stack's PostgreSQL through psql, a
  * Debezium PostgresConnector created through Connect's REST API, and the topic it writes read back.
  * Everything a capture creates (connector, slot, publication, table) is removed by `dropCapture`.
  */
@@ -14,7 +14,7 @@ const env = stackEnv();
 const pg = stackPostgresEnv();
 
 /** psql of the newest PostgreSQL on this machine (as the stack finds it), or FEATURELOG_POSTGRES_BIN's. */
-function psqlPath(): string {
+export function psqlPath(): string {
   const override = process.env.FEATURELOG_POSTGRES_BIN;
   const dirs = override
     ? [override]
@@ -190,7 +190,7 @@ export async function readTopic(
   return messages;
 }
 
-const REPO_ROOT = resolve(__dirname, '..', '..', '..', '..');
+const REPO_ROOT = resolve(__dirname, '..', '..');
 
 /** The stack's Connect worker as its pid file records it (`npm run stack -- up` wrote it). */
 function connectPid(): { pid: number; startTicks: string } {
