@@ -4,7 +4,7 @@
  * TypeScript at every call.
  *
  * dist/ mirrors the repository root: `apps/cli/src/main.ts` becomes `dist/apps/cli/src/main.js`, and the
- * data the code reads beside itself (schemas/, topics/, examples/drivers/) is copied to dist/ at the same place.
+ * data the code reads beside itself (schemas/, topics/, examples/drivers/ and examples/cdc/) is copied to dist/ at the same place.
  * Every relative path between files (imports, `import x from '../../../schemas/….json'`, the topic
  * declarations, the example repo of `init`) is therefore the same in dist/ as in the checkout, and no
  * source file needs to know whether it runs compiled.
@@ -43,7 +43,7 @@ const SOURCE_DIRS = ['apps', 'libs'];
  */
 const NOT_SHIPPED = /\.(spec|test-kit|contract|fixture)\.ts$|\.d\.ts$|^libs\/[^/]+\/src\/testing\.ts$|^libs\/testing\//;
 /** Read at run time beside the code, at the same relative place as in the checkout. */
-const DATA_DIRS = ['schemas', 'topics', join('examples', 'drivers')];
+const DATA_DIRS = ['schemas', 'topics', join('examples', 'drivers'), join('examples', 'cdc')];
 
 function sources(dir: string): string[] {
   const found: string[] = [];

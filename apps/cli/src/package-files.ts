@@ -10,6 +10,12 @@ const FILES_ROOT = resolve(__dirname, '..', '..', '..');
 
 /** The example repo that `featurelog init` copies. */
 export const EXAMPLE_REPO = join(FILES_ROOT, 'examples', 'drivers');
+/** The examples `featurelog init --example <name>` can copy, by name; `drivers` is the default. */
+export const EXAMPLE_REPOS = {
+  drivers: EXAMPLE_REPO,
+  /** A PostgreSQL table captured by Debezium through Kafka Connect (Kafka, registry and Redis). */
+  cdc: join(FILES_ROOT, 'examples', 'cdc'),
+} as const;
 /** The JSON schemas of featurelog.yaml and of the definition files. */
 export const SCHEMAS_DIR = join(FILES_ROOT, 'schemas');
 

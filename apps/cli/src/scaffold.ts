@@ -1,9 +1,9 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXAMPLE_REPO, SCHEMAS_DIR, packageRoot } from './package-files';
+import { EXAMPLE_REPO, EXAMPLE_REPOS, SCHEMAS_DIR, packageRoot } from './package-files';
 
-export { EXAMPLE_REPO };
+export { EXAMPLE_REPO, EXAMPLE_REPOS };
 
 const PROJECT_FILE = 'featurelog.yaml';
 /** The editor hint every YAML file of a repo starts with (yaml-language-server, used by VS Code and others). */

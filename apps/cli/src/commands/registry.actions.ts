@@ -1,7 +1,7 @@
 // First: the libs' NestJS decorators record their metadata through it as their classes are defined.
 import 'reflect-metadata';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { resolve, join } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { Document, isScalar } from 'yaml';
 import {
   DEFINITION_KINDS,
@@ -17,7 +17,7 @@ import {
 import { toYamlDefinition } from '@featurelog/config';
 import { consoleOutput, isoMicros, renderPlan, table } from '../output';
 import { loadConfig, loadRepo, withRuntime } from '../repo';
-import { EXAMPLE_REPO, writeEmptyRepo, writeSchemaReferences } from '../scaffold';
+import { EXAMPLE_REPOS, writeEmptyRepo, writeSchemaReferences } from '../scaffold';
 import { PLAN_BREAKING_EXIT_CODE, PLAN_HAS_CHANGES_EXIT_CODE } from '../exit-codes';
 import type { ApiKeyOptions } from '../api-key';
 
@@ -58,12 +58,20 @@ export interface CommonOptions extends ApiKeyOptions {
   json: boolean;
 }
 
-export type InitOptions = CommonOptions & { empty: boolean };
+export type InitOptions = CommonOptions & { empty: boolean; example?: string };
 export type PlanOptions = CommonOptions & { prune: boolean; out?: string };
 export type ApplyOptions = CommonOptions & { prune: boolean; author?: string };
 
 export async function init(dir: string, options: InitOptions): Promise<void> {
   const out = consoleOutput(options.json);
+  const name = options.example ?? 'drivers';
+  const example = Object.hasOwn(EXAMPLE_REPOS, name) ? EXAMPLE_REPOS[name as keyof typeof EXAMPLE_REPOS] : undefined;
+  if (example === undefined) {
+    throw new FeaturelogError(
+      'INIT_EXAMPLE_UNKNOWN',
+      `no example "${name}": choose one of ${Object.keys(EXAMPLE_REPOS).join(', ')}`,
+    );
+  }
   const target = resolve(dir);
   await mkdir(target, { recursive: true });
   if ((await readdir(target)).length > 0) {
@@ -72,9 +80,10 @@ export async function init(dir: string, options: InitOptions): Promise<void> {
   if (options.empty) {
     await writeEmptyRepo(target);
   } else {
-    await cp(EXAMPLE_REPO, target, {
+    await cp(example, target, {
       recursive: true,
-      filter: (source) => !source.includes(`${join('drivers', '.featurelog')}`),
+      // data a run of the example left in the checkout is not part of it
+      filter: (source) => !relative(example, source).split(sep).includes('.featurelog'),
     });
   }
   // The example's own `$schema` comments are relative to the example folder; point them at this install's schemas.
@@ -82,7 +91,9 @@ export async function init(dir: string, options: InitOptions): Promise<void> {
   out.print(
     options.empty
       ? `Created an empty feature repo in ${target}\nNext: add definition files (*.yaml), then cd ${dir} && featurelog plan`
-      : `Created a feature repo in ${target}\nNext: cd ${dir} && featurelog plan && featurelog apply`,
+      : name === 'cdc'
+        ? `Created a feature repo in ${target} (PostgreSQL → Debezium → featurelog)\nNext: cd ${dir} and follow README.md`
+        : `Created a feature repo in ${target}\nNext: cd ${dir} && featurelog plan && featurelog apply`,
   );
   out.data({ created: target });
 }

@@ -9,10 +9,16 @@ export function registerRegistryCommands(program: Command): void {
     .command('init')
     .description(
       'scaffold a feature repo: the example (drivers with hourly stats, a feature service, sample data), ' +
-        'or with --empty only featurelog.yaml on the embedded stores',
+        'with --example cdc a PostgreSQL table captured by Debezium, or with --empty only featurelog.yaml ' +
+        'on the embedded stores',
     )
     .argument('[dir]', 'folder to create', 'feature_repo')
     .option('--empty', 'write featurelog.yaml only, no example definitions or data', false)
+    .option(
+      '--example <name>',
+      'drivers (embedded stores, sample history) or cdc (PostgreSQL → Debezium → Kafka; see its README.md)',
+      'drivers',
+    )
     .action(async (dir: string, options: InitOptions) => (await import('./registry.actions')).init(dir, options));
 
   program
