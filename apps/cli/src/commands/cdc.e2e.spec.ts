@@ -620,7 +620,7 @@ describe('featurelog init --example cdc: the scaffold, made live by its README',
     const init = await runCli(['init', '--example', 'cdc', repoDir], parent);
     assert.equal(init.code, 0, init.stdout + init.stderr);
     assert.match(init.stdout, /README\.md/);
-    for (const file of ['README.md', 'schema.sql', 'connector.json', 'customers.yaml', 'featurelog.yaml']) {
+    for (const file of ['README.md', 'schema.sql', 'connector.yaml', 'customers.yaml', 'featurelog.yaml']) {
       await readFile(join(repoDir, file), 'utf8');
     }
 
@@ -632,47 +632,52 @@ describe('featurelog init --example cdc: the scaffold, made live by its README',
         .replace(/shop_customers/g, capture.slot)
         .replace(/\bcustomers\b/g, capture.table)
         .replace(/\bshop\.public\./g, `${capture.name}.public.`)
-        .replace(/"topic\.prefix": "shop"/, `"topic.prefix": "${capture.name}"`)
+        .replace(/^ {2}topic\.prefix: shop$/m, `  topic.prefix: ${capture.name}`)
         .replace(/^project: shop$/m, `project: ${capture.name}`);
-    for (const file of ['schema.sql', 'connector.json', 'customers.yaml', 'featurelog.yaml']) {
+    for (const file of ['schema.sql', 'connector.yaml', 'customers.yaml', 'featurelog.yaml']) {
       await writeFile(join(repoDir, file), rename(await readFile(join(repoDir, file), 'utf8')));
     }
     capture.publication = capture.slot;
-    // featurelog.yaml reads the stack's addresses from these (its defaults are the default ports)
+    // featurelog.yaml reads the stack's addresses from these (its defaults are the default ports), and
+    // connector.yaml's ${POSTGRES_*} references are filled from the environment of the CLI (plan's
+    // validation by the worker) and of dev's registry app (the config it sends), as the README says.
     const env = stackEnv();
-    process.env.FEATURELOG_KAFKA_BROKERS = env.kafkaBrokers.join(',');
-    process.env.FEATURELOG_SCHEMA_REGISTRY_URL = env.schemaRegistryUrl;
-    process.env.FEATURELOG_REDIS_URL = env.redisUrl;
-
-    const planned = await runCli(['plan'], repoDir);
-    assert.equal(planned.code, PLAN_HAS_CHANGES_EXIT_CODE, planned.stdout + planned.stderr);
-    for (const name of ['customer', 'customers_cdc', 'customer_profile'])
-      assert.match(planned.stdout, new RegExp(name));
-
-    // 1. the table, 2. the connector (the README fills its ${…} with envsubst), 3. dev, 4. apply
-    await sql(await readFile(join(repoDir, 'schema.sql'), 'utf8'));
     const pg = stackPostgresEnv();
-    const filled: Record<string, string> = {
+    Object.assign(process.env, {
+      FEATURELOG_KAFKA_BROKERS: env.kafkaBrokers.join(','),
+      FEATURELOG_SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
+      FEATURELOG_REDIS_URL: env.redisUrl,
+      FEATURELOG_CONNECT_URL: env.connectUrl,
       POSTGRES_HOST: pg.host,
       POSTGRES_PORT: String(pg.port),
       POSTGRES_USER: pg.user,
       POSTGRES_PASSWORD: pg.password ?? '',
       POSTGRES_DB: pg.database,
-    };
-    const connector = JSON.parse(
-      (await readFile(join(repoDir, 'connector.json'), 'utf8')).replace(/\$\{(\w+)\}/g, (_, name: string) => {
-        assert.ok(name in filled, `connector.json names \${${name}}`);
-        return filled[name]!;
-      }),
-    ) as Record<string, string>;
-    assert.equal(connector['slot.name'], capture.slot);
-    const { 'snapshot.mode': snapshot, ...config } = connector;
-    assert.equal(snapshot, 'initial');
+    });
+    const connectorYaml = await readFile(join(repoDir, 'connector.yaml'), 'utf8');
+    assert.match(connectorYaml, /database\.password: \$\{POSTGRES_PASSWORD\}/, 'the password is a reference');
+    assert.match(connectorYaml, new RegExp(`^name: ${capture.name}$`, 'm'));
+
+    // 1. the table
+    await sql(await readFile(join(repoDir, 'schema.sql'), 'utf8'));
+    const planned = await runCli(['plan'], repoDir);
+    assert.equal(planned.code, PLAN_HAS_CHANGES_EXIT_CODE, planned.stdout + planned.stderr);
+    for (const name of ['customer', 'customers_cdc', 'customer_profile', capture.name])
+      assert.match(planned.stdout, new RegExp(name));
+    // 2. dev, 3. apply: the registry app creates the connector on the worker
     const dev = await startDev(repoDir);
     cleanup.push(() => dev.stop());
-    await startCapture(capture, { ...config, 'snapshot.mode': snapshot! });
     const applied = await runCli(['apply'], repoDir);
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    // 4. the connector and its task RUNNING, as the worker reports them
+    await waitFor(
+      async () => {
+        const listed = await runCli(['ls', 'connectors'], repoDir);
+        return (listed.code === 0 && /RUNNING/.test(listed.stdout) && listed.stdout.includes(capture.name)) || false;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: `${capture.name} RUNNING in featurelog ls connectors` },
+    );
+    assert.doesNotMatch(applied.stdout + applied.stderr, new RegExp(pg.password ?? 'no password'));
 
     // 5. the three customers of schema.sql, served; then an update and a delete
     const online = async () => {

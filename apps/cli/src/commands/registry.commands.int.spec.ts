@@ -116,7 +116,8 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
 
   it('applies a compatible schema change; plan reports retyping or removing a feature as breaking, apply refuses it, writing nothing', async () => {
     const repo = await newRepo();
-    assert.equal((await repo.cli('apply')).code, 0);
+    const first = await repo.cli('apply');
+    assert.equal(first.code, 0, explain(first));
     const subject = valueSubject(viewTopic(repo));
     assert.equal((await schemas.latestVersion(subject))?.version, 1);
 
@@ -153,7 +154,8 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
 
   it('is not blocked by a schema that a lost apply race registered but no accepted definition has', async () => {
     const repo = await newRepo();
-    assert.equal((await repo.cli('apply')).code, 0);
+    const first = await repo.cli('apply');
+    assert.equal(first.code, 0, explain(first));
     const subject = valueSubject(viewTopic(repo));
     const latest = (await schemas.latestVersion(subject))!;
     const leaked = latest.schema as { fields: object[] };
@@ -169,7 +171,8 @@ describe('featurelog plan / apply against Kafka and the schema registry', { time
 
   it('applies a metadata-only change without touching a schema version or a topic', async () => {
     const repo = await newRepo();
-    assert.equal((await repo.cli('apply')).code, 0);
+    const first = await repo.cli('apply');
+    assert.equal(first.code, 0, explain(first));
     const subject = valueSubject(viewTopic(repo));
     const schemaBefore = await schemas.latestVersion(subject);
     const topicBefore = await log.describeTopic(viewTopic(repo));
