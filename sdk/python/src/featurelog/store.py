@@ -26,7 +26,7 @@ from .errors import (
     transport_error,
 )
 from .online import OnlineResponse
-from .stream import ArrowStream
+from .stream import ArrowStream, release_unused_memory
 from .registry import Entity, FeatureService, FeatureView, JoinKey, parse_feature_ref
 from .training import ARROW_STREAM, TrainingSetJob
 from .types import encode_json_value
@@ -455,7 +455,11 @@ class FeatureStore:
         if definitions is None:
             if (features is None) == (feature_service is None):
                 raise ValidationError("INVALID_REQUEST", "give exactly one of features=[...] and feature_service=...")
-            return self._submit(to_entity_table(entity_df, {}), features, feature_service, full_feature_names, as_served, progress)
+            table = to_entity_table(entity_df, {})
+            job = self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+            del table
+            release_unused_memory()
+            return job
         resolved = self._resolve(definitions, features, feature_service)
         if not full_feature_names:
             names = resolved.column_names(False)
@@ -474,7 +478,13 @@ class FeatureStore:
                     f"entity_df column(s) {', '.join(taken)} have the name of a requested feature: rename them "
                     "or pass full_feature_names=True",
                 )
-        return self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+        job = self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+        # Reading and checking the entity rows took several times their size from Arrow's pool,
+        # which keeps freed pages: give them back before the result arrives (it is read into
+        # Python bytes, which cannot reuse them), else they add to the process's peak.
+        del table
+        release_unused_memory()
+        return job
 
     def _submit(
         self,
