@@ -347,3 +347,75 @@ def test_a_cut_before_the_end_marker_is_caught_even_after_zero_padding() -> None
             job_on(url).to_arrow()
     with serve_result(body, send=len(body)) as url:
         assert job_on(url).to_arrow().equals(small)
+
+
+def _whole_ipc_stream(table: pa.Table, max_chunksize: int) -> bytes:
+    # The upload as it was built before it was streamed: one IPC buffer of the whole table.
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=max_chunksize)
+    return sink.getvalue().to_pybytes()
+
+
+def test_the_upload_is_streamed_batch_by_batch_with_the_bytes_of_one_whole_ipc_stream() -> None:
+    from featurelog.store import _arrow_stream_chunks
+
+    table = pa.table(
+        {
+            "driver_id": pa.array(range(10), pa.int64()),
+            "event_timestamp": pa.array([dt.datetime(2024, 5, 1, tzinfo=UTC)] * 10, pa.timestamp("us", tz="UTC")),
+            "note": pa.array(["x", None] * 5),
+        }
+    )
+    chunks = list(_arrow_stream_chunks(table, max_chunksize=4))
+    # The schema with the first batch, two more batches, then the end-of-stream marker: never the whole.
+    assert len(chunks) == 4
+    assert chunks[-1] == b"\xff\xff\xff\xff\x00\x00\x00\x00"
+    assert b"".join(chunks) == _whole_ipc_stream(table, 4)
+    assert pa.ipc.open_stream(b"".join(chunks)).read_all().equals(table)
+    empty = table.slice(0, 0)
+    assert b"".join(_arrow_stream_chunks(empty)) == _whole_ipc_stream(empty, 4)
+
+
+def test_the_submitted_body_is_chunked_and_equals_the_whole_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    import featurelog.store
+
+    monkeypatch.setattr(featurelog.store, "UPLOAD_BATCH_ROWS", 2)
+    streamed = featurelog.store._arrow_stream_chunks
+    tables: list[pa.Table] = []
+
+    def recording(table: pa.Table, *args: Any) -> Any:
+        tables.append(table)
+        return streamed(table, *args)
+
+    monkeypatch.setattr(featurelog.store, "_arrow_stream_chunks", recording)
+    recorder = accepting_jobs_app()
+    store_with(recorder).get_historical_features(entity_frame(), feature_service="driver_activity", progress=False)
+    post = next(r for r in recorder.requests if r.method == "POST")
+    assert post.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in post.headers
+    # What the old code sent: the checked entity table as one IPC buffer.
+    assert post.content == _whole_ipc_stream(tables[0], 2)
+    batches = list(pa.ipc.open_stream(post.content))
+    assert [b.num_rows for b in batches] == [2, 1]
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads RSS from /proc")
+def test_release_unused_memory_gives_freed_arrow_pages_back() -> None:
+    from featurelog.stream import release_unused_memory
+
+    # Freed Arrow arrays stay mapped by the pool (what the upload's entity rows left behind)...
+    arrays = [pa.array(range(i, i + 100_000), pa.int64()) for i in range(80)]  # 80 × 800 KB
+    del arrays
+    kept = _rss_bytes()
+    release_unused_memory()
+    # ...until released: most of the 64 MB leaves the process.
+    assert kept - _rss_bytes() > 32 * 2**20

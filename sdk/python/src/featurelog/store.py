@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import threading
 import time
@@ -25,7 +26,7 @@ from .errors import (
     transport_error,
 )
 from .online import OnlineResponse
-from .stream import ArrowStream
+from .stream import ArrowStream, release_unused_memory
 from .registry import Entity, FeatureService, FeatureView, JoinKey, parse_feature_ref
 from .training import ARROW_STREAM, TrainingSetJob
 from .types import encode_json_value
@@ -454,7 +455,11 @@ class FeatureStore:
         if definitions is None:
             if (features is None) == (feature_service is None):
                 raise ValidationError("INVALID_REQUEST", "give exactly one of features=[...] and feature_service=...")
-            return self._submit(to_entity_table(entity_df, {}), features, feature_service, full_feature_names, as_served, progress)
+            table = to_entity_table(entity_df, {})
+            job = self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+            del table
+            release_unused_memory()
+            return job
         resolved = self._resolve(definitions, features, feature_service)
         if not full_feature_names:
             names = resolved.column_names(False)
@@ -473,7 +478,13 @@ class FeatureStore:
                     f"entity_df column(s) {', '.join(taken)} have the name of a requested feature: rename them "
                     "or pass full_feature_names=True",
                 )
-        return self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+        job = self._submit(table, features, feature_service, full_feature_names, as_served, progress)
+        # Reading and checking the entity rows took several times their size from Arrow's pool,
+        # which keeps freed pages: give them back before the result arrives (it is read into
+        # Python bytes, which cannot reuse them), else they add to the process's peak.
+        del table
+        release_unused_memory()
+        return job
 
     def _submit(
         self,
@@ -497,7 +508,9 @@ class FeatureStore:
             self.jobs_url,
             "/training-sets",
             params=params,
-            content=_arrow_stream_bytes(table),
+            # Streamed batch by batch (chunked): the rows are held once, as the Arrow table, not
+            # also as a whole IPC buffer and a bytes copy of it. No retry, so a one-shot body is fine.
+            content=_arrow_stream_chunks(table),
             headers={"Content-Type": ARROW_STREAM},
             what="submit training set",
             retry=False,
@@ -532,11 +545,45 @@ def _api_key_from_env() -> Optional[str]:
     return None
 
 
-def _arrow_stream_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
+#: Rows per record batch of an uploaded entity table (a few MiB per chunk for typical entity rows).
+UPLOAD_BATCH_ROWS = 65536
+
+
+def _arrow_stream_chunks(table: pa.Table, max_chunksize: Optional[int] = None) -> Iterator[bytes]:
+    """The table as an Arrow IPC stream, yielded a message group at a time (the schema with the
+    first batch, each further batch, then the end-of-stream marker) so only one batch's bytes exist
+    at once beside the table."""
+    sink = _Collector()
     with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table, max_chunksize=65536)
-    return bytes(sink.getvalue().to_pybytes())
+        for batch in table.to_batches(max_chunksize=max_chunksize or UPLOAD_BATCH_ROWS):
+            writer.write_batch(batch)
+            yield sink.take()
+    yield sink.take()
+
+
+class _Collector(io.RawIOBase):
+    """A write-only file keeping what was written until taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        part = bytes(data)
+        self._parts.append(part)
+        return len(part)
+
+    def take(self) -> bytes:
+        parts, self._parts = self._parts, []
+        return b"".join(parts)
+
+
+def _arrow_stream_bytes(table: pa.Table) -> bytes:
+    """The whole IPC stream at once (tests compare the streamed upload with it)."""
+    return b"".join(_arrow_stream_chunks(table))
 
 
 def _entity_columns(

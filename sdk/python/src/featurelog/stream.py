@@ -12,12 +12,22 @@ import pyarrow as pa
 
 from .errors import TruncatedStreamError
 
-__all__ = ["ChunkReader", "ArrowStream", "END_OF_STREAM"]
+__all__ = ["ChunkReader", "ArrowStream", "END_OF_STREAM", "release_unused_memory"]
 
 #: The IPC end-of-stream marker: continuation token 0xFFFFFFFF and a zero metadata length.
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 #: The pre-0.15 end-of-stream marker (a bare zero length), still valid to readers.
 _LEGACY_END_OF_STREAM = b"\x00\x00\x00\x00"
+
+
+def release_unused_memory() -> None:
+    """Returns the pages Arrow's memory pool keeps after freeing (mimalloc and jemalloc hold them
+    for reuse) to the system. Harmless to other users of the pool: a later allocation maps pages
+    again."""
+    try:
+        pa.default_memory_pool().release_unused()
+    except (AttributeError, NotImplementedError, pa.ArrowNotImplementedError):
+        pass
 
 
 class ChunkReader(io.RawIOBase):
