@@ -17,6 +17,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 /** The columns of one Avro writer schema's rows: the type of each field of the row record. */
 type RowColumns = Map<string, ColumnType>;
+type AvroNames = ReturnType<typeof avroNames>;
 
 /**
  * Records of a CDC source written by a Connect Avro converter (Confluent's, or Apicurio's configured for
@@ -30,7 +31,7 @@ function avroChanges(
   decoder: RowDecoder,
   schemas: WriterSchemaSource,
   /** The row record of a writer schema, or a message saying why it has none. */
-  rowRecord: (schema: Record<string, unknown>, names: ReturnType<typeof avroNames>) => unknown,
+  rowRecord: (schema: Record<string, unknown>, names: AvroNames) => unknown,
 ): PreparedWriterSchemas<RowColumns> {
   return new PreparedWriterSchemas(topic, decoder, schemas, (id, schema) => {
     const parsed: unknown = typeof schema === 'string' ? JSON.parse(schema) : schema;
@@ -92,13 +93,15 @@ abstract class ConnectChangeFormat {
     entities: readonly EntityDefinition[],
     decoder: RowDecoder,
     schemas: WriterSchemaSource,
-    rowRecord: (schema: Record<string, unknown>, names: ReturnType<typeof avroNames>) => unknown,
   ) {
     this.json = new SourceColumns(source, view, entities, 'base64');
     this.avro = new SourceColumns(source, view, entities, 'binary');
     this.envelopes = new ConnectEnvelopeReader(source.topic);
-    this.avroChanges = avroChanges(source.topic, decoder, schemas, rowRecord);
+    this.avroChanges = avroChanges(source.topic, decoder, schemas, (schema, names) => this.rowRecord(schema, names));
   }
+
+  /** The row record of a writer schema (Debezium's `after`, or the flattened row itself), if it has one. */
+  protected abstract rowRecord(schema: Record<string, unknown>, names: AvroNames): unknown;
 
   prepare(values: readonly Uint8Array[]): Promise<void> {
     return this.avroChanges.prepare(values.filter(isAvro));
@@ -125,18 +128,10 @@ abstract class ConnectChangeFormat {
 export class DebeziumFormat extends ConnectChangeFormat implements ViewRecordFormat {
   readonly tombstonesFollowDeletes = true;
 
-  constructor(
-    source: KafkaDataSource,
-    view: FeatureViewDefinition,
-    entities: readonly EntityDefinition[],
-    decoder: RowDecoder,
-    schemas: WriterSchemaSource,
-  ) {
-    super(source, view, entities, decoder, schemas, (schema, names) => {
-      const fields = (schema.fields as { name: string; type: unknown }[] | undefined) ?? [];
-      const after = fields.find((field) => field.name === 'after') ?? fields.find((field) => field.name === 'before');
-      return after === undefined ? undefined : avroRecord(after.type, names);
-    });
+  protected rowRecord(schema: Record<string, unknown>, names: AvroNames): unknown {
+    const fields = (schema.fields as { name: string; type: unknown }[] | undefined) ?? [];
+    const after = fields.find((field) => field.name === 'after') ?? fields.find((field) => field.name === 'before');
+    return after === undefined ? undefined : avroRecord(after.type, names);
   }
 
   decode(value: Uint8Array): SourceChange {
@@ -240,14 +235,8 @@ export class DebeziumUnwrappedFormat extends ConnectChangeFormat implements View
     'record has no value: a tombstone on a debezium-unwrapped source, whose deletes featurelog reads only ' +
     'when ExtractNewRecordState rewrites them (delete.tombstone.handling.mode=rewrite, add.fields=op,source.ts_ms)';
 
-  constructor(
-    source: KafkaDataSource,
-    view: FeatureViewDefinition,
-    entities: readonly EntityDefinition[],
-    decoder: RowDecoder,
-    schemas: WriterSchemaSource,
-  ) {
-    super(source, view, entities, decoder, schemas, (schema) => schema);
+  protected rowRecord(schema: Record<string, unknown>): unknown {
+    return schema;
   }
 
   decode(value: Uint8Array): SourceChange {
