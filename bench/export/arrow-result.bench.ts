@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { zstdDecompressSync } from 'node:zlib';
-import { parquetMetadataAsync, parquetScan } from 'hyparquet';
+import { parquetMetadataAsync } from 'hyparquet';
 import type { ValueType } from '@featurelog/domain';
-import { encodeRowGroup, MICROS_PARSERS, TrainingSets, TrainingSetWriter } from '@featurelog/jobs';
+import { encodeRowGroup, scanTrainingSetFile, TrainingSets, TrainingSetWriter } from '@featurelog/jobs';
 import { parquetFileBuffer } from '@featurelog/offline-store';
 import { exitOnFailure } from '../bench-entry';
 
@@ -88,13 +87,7 @@ async function main(): Promise<void> {
       const handle = await open(path, 'r');
       const file = await parquetFileBuffer(handle);
       const metadata = await parquetMetadataAsync(file);
-      const scan = await parquetScan({
-        file,
-        metadata,
-        compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
-        parsers: MICROS_PARSERS,
-        utf8: false,
-      });
+      const scan = await scanTrainingSetFile(file, metadata);
       for (const { rowStart, rowEnd } of scan.ranges) {
         for (const column of COLUMNS) await scan.readColumn({ column: column.name, rowStart, rowEnd });
       }

@@ -25,20 +25,11 @@ func BenchmarkLiveOnline(b *testing.B) {
 	if serving == "" || path == "" {
 		b.Skip("FEATURELOG_SERVING_URL and FEATURELOG_CLIENT_CASES are not set: no serving app to measure")
 	}
-	text, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var file struct {
-		Cases []clientCase `json:"cases"`
-	}
-	if err := json.Unmarshal(text, &file); err != nil {
-		b.Fatal(err)
-	}
+	cases := readCases(b, path)
 	for _, batch := range []int{1, 100} {
 		var body json.RawMessage
 		var request Request
-		for _, tc := range file.Cases {
+		for _, tc := range cases {
 			var wire struct{ Entities map[string][]any }
 			if json.Unmarshal(tc.Request, &wire) != nil {
 				continue
@@ -46,7 +37,7 @@ func BenchmarkLiveOnline(b *testing.B) {
 			for _, values := range wire.Entities {
 				if len(values) == batch && body == nil {
 					body = tc.Request
-					request = requestOfBench(b, tc.Request)
+					request = requestOf(b, tc.Request)
 				}
 				break
 			}
@@ -95,20 +86,4 @@ func BenchmarkLiveOnline(b *testing.B) {
 			}
 		})
 	}
-}
-
-func requestOfBench(b *testing.B, body json.RawMessage) Request {
-	var wire struct {
-		Features         []string         `json:"features"`
-		FeatureService   string           `json:"feature_service"`
-		Entities         map[string][]any `json:"entities"`
-		FullFeatureNames bool             `json:"full_feature_names"`
-	}
-	decoder := json.NewDecoder(bytes.NewReader(body))
-	decoder.UseNumber()
-	if err := decoder.Decode(&wire); err != nil {
-		b.Fatal(err)
-	}
-	return Request{Features: wire.Features, FeatureService: wire.FeatureService, Entities: wire.Entities,
-		FullFeatureNames: wire.FullFeatureNames}
 }

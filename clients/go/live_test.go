@@ -51,25 +51,33 @@ func liveCases(t *testing.T) []clientCase {
 	if path == "" {
 		t.Fatal("FEATURELOG_SERVING_URL is set but FEATURELOG_CLIENT_CASES is not: the harness gives both")
 	}
+	cases := readCases(t, path)
+	if len(cases) == 0 {
+		t.Fatalf("%s has no cases", path)
+	}
+	return cases
+}
+
+// readCases reads the cases file the harness writes (FEATURELOG_CLIENT_CASES), for the live tests and
+// the benchmark alike.
+func readCases(tb testing.TB, path string) []clientCase {
+	tb.Helper()
 	text, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	var file struct {
 		Cases []clientCase `json:"cases"`
 	}
 	if err := json.Unmarshal(text, &file); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(file.Cases) == 0 {
-		t.Fatalf("%s has no cases", path)
+		tb.Fatalf("%s: %v", path, err)
 	}
 	return file.Cases
 }
 
 // requestOf turns a get-online-features body into a Request, numbers kept exact (json.Number).
-func requestOf(t *testing.T, body json.RawMessage) Request {
-	t.Helper()
+func requestOf(tb testing.TB, body json.RawMessage) Request {
+	tb.Helper()
 	var wire struct {
 		Features         []string         `json:"features"`
 		FeatureService   string           `json:"feature_service"`
@@ -79,7 +87,7 @@ func requestOf(t *testing.T, body json.RawMessage) Request {
 	decoder := json.NewDecoder(bytes.NewReader(body))
 	decoder.UseNumber()
 	if err := decoder.Decode(&wire); err != nil {
-		t.Fatalf("case request: %v", err)
+		tb.Fatalf("case request: %v", err)
 	}
 	return Request{Features: wire.Features, FeatureService: wire.FeatureService, Entities: wire.Entities,
 		FullFeatureNames: wire.FullFeatureNames}

@@ -1,16 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { RecordBatchReader, Table, tableFromIPC, tableToIPC, type RecordBatch } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { SILENT_LOGGER, type ValueType } from '@featurelog/domain';
 import { parquetRecordBatches } from '@featurelog/jobs';
 import { arrowRecordBatch, arrowValues } from '@featurelog/offline-store';
-import { TEST_DEFINITIONS } from '@featurelog/jobs/testing';
+import { pyarrowPython, TEST_DEFINITIONS } from '@featurelog/jobs/testing';
 import { FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime, startApp, type RunningApp } from '@featurelog/runtime';
@@ -57,15 +57,6 @@ const ENTITY_ROWS = Array.from({ length: 230 }, (_, i) => [
   i + 0.25,
   i % 5 === 0 ? null : `t${i}`,
 ]);
-
-function python(): string | undefined {
-  const venv = resolve(__dirname, '../../../.venv/bin/python');
-  for (const candidate of [venv, process.env.FEATURELOG_PYTHON, 'python3']) {
-    if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
-    if (spawnSync(candidate, ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  return undefined;
-}
 
 /** Columns of a table as names, types and values in the domain representation. */
 function contentOf(table: Table): { schema: string[]; columns: unknown[][] } {
@@ -234,7 +225,7 @@ describe('training sets over HTTP: the jobs app on Kafka, the schema registry an
     assert.deepEqual(contentOf(arrowResult), expected);
 
     // pyarrow, an independent reader, sees the same schema and values in the Arrow stream and the Parquet export.
-    const py = python();
+    const py = pyarrowPython();
     if (py !== undefined) {
       const stream = join(dir, 'result.arrows');
       writeFileSync(stream, tableToIPC(arrowResult, 'stream'));

@@ -8,4 +8,5 @@ export * from './local-schema-registry.adapter';
 export * from './confluent-schema-registry.adapter';
 export * from './registry-changeset';
 export * from './source-row-mapping';
+export * from './writer-schemas';
 export * from './subject-serde';

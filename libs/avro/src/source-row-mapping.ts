@@ -9,14 +9,8 @@ import {
   type FeatureViewDefinition,
 } from '@featurelog/domain';
 import type { AvroSchema } from './avro-type';
-import {
-  readerSchema,
-  type FeatureRow,
-  type ReaderSchema,
-  type RowDecoder,
-  type WriterSchemaSource,
-} from './row-serde';
-import { decodeEnvelope, WIRE_HEADER_LENGTH, WIRE_MAGIC_BYTE } from './wire-format';
+import { readerSchema, type FeatureRow, type RowDecoder, type WriterSchemaSource } from './row-serde';
+import { PreparedWriterSchemas } from './writer-schemas';
 
 /** How a source field's number is read as a timestamp, from its Avro logical type. */
 export type SourceTimestampUnit = 'millis' | 'micros' | 'nanos' | 'iso-string';
@@ -119,78 +113,35 @@ function toMicros(value: FeatureValue, unit: SourceTimestampUnit): FeatureValue 
  * non-retriable FeaturelogError for them, as for a malformed wire header or an undecodable body.
  */
 export class SourceRecordDecoder {
-  private readonly readers = new Map<number, { reader: ReaderSchema; map: (record: FeatureRow) => FeatureRow }>();
-  /** Schemas the mapping cannot use: for good, since an id never changes meaning. */
-  private readonly unusable = new Map<number, FeaturelogError>();
-  /** Ids of the batch being prepared that the registry did not know: asked again with the next batch. */
-  private unknown = new Map<number, FeaturelogError>();
+  private readonly records: PreparedWriterSchemas<(record: FeatureRow) => FeatureRow>;
 
   constructor(
     readonly source: KafkaDataSource,
-    private readonly view: FeatureViewDefinition,
-    private readonly entities: readonly EntityDefinition[],
-    private readonly decoder: RowDecoder,
-    private readonly schemas: WriterSchemaSource,
-  ) {}
-
-  async prepare(values: Iterable<Uint8Array>): Promise<void> {
-    const ids = new Set<number>();
-    for (const value of values) {
-      const id = writerSchemaId(value);
-      if (id !== undefined && !this.readers.has(id) && !this.unusable.has(id)) ids.add(id);
-    }
-    this.unknown = new Map();
-    await Promise.all([...ids].map((id) => this.prepareId(id)));
+    view: FeatureViewDefinition,
+    entities: readonly EntityDefinition[],
+    decoder: RowDecoder,
+    schemas: WriterSchemaSource,
+  ) {
+    this.records = new PreparedWriterSchemas(source.topic, decoder, schemas, (id, schema) => {
+      try {
+        return { reader: readerSchema(schema), use: sourceRowMapper(source, schema, view, entities) };
+      } catch (error) {
+        return new FeaturelogError(
+          'SOURCE_SCHEMA_UNUSABLE',
+          `writer schema ${id} of ${source.topic} cannot feed view "${view.name}": ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    });
   }
 
-  private async prepareId(id: number): Promise<void> {
-    let schema: AvroSchema;
-    try {
-      await this.decoder.load(id);
-      schema = await this.schemas.getSchema(id);
-    } catch (error) {
-      // An unknown id is poison for its records; anything else (an outage) fails the batch.
-      if (error instanceof FeaturelogError && !error.retriable) {
-        this.unknown.set(id, error);
-        return;
-      }
-      throw error;
-    }
-    try {
-      this.readers.set(id, {
-        reader: readerSchema(schema),
-        map: sourceRowMapper(this.source, schema, this.view, this.entities),
-      });
-    } catch (error) {
-      this.unusable.set(
-        id,
-        new FeaturelogError(
-          'SOURCE_SCHEMA_UNUSABLE',
-          `writer schema ${id} of ${this.source.topic} cannot feed view "${this.view.name}": ${(error as Error).message}`,
-          { cause: error },
-        ),
-      );
-    }
+  prepare(values: Iterable<Uint8Array>): Promise<void> {
+    return this.records.prepare(values);
   }
 
   /** The view row of a prepared record; throws a non-retriable FeaturelogError for a poison record. */
   decode(value: Uint8Array): FeatureRow {
-    const id = writerSchemaId(value);
-    if (id === undefined) decodeEnvelope(value); // throws the precise wire error
-    const poison = this.unusable.get(id!) ?? this.unknown.get(id!);
-    if (poison !== undefined) throw poison;
-    const prepared = this.readers.get(id!);
-    if (prepared === undefined) {
-      throw new FeaturelogError(
-        'AVRO_WRITER_SCHEMA_NOT_LOADED',
-        `writer schema ${id} of ${this.source.topic} was not prepared; call prepare first`,
-      );
-    }
-    return prepared.map(this.decoder.decodeLoaded(value, prepared.reader));
+    const { record, use: map } = this.records.decode(value);
+    return map(record);
   }
-}
-
-function writerSchemaId(value: Uint8Array): number | undefined {
-  if (value.length < WIRE_HEADER_LENGTH || value[0] !== WIRE_MAGIC_BYTE) return undefined;
-  return ((value[1]! << 24) >>> 0) + (value[2]! << 16) + (value[3]! << 8) + value[4]!;
 }

@@ -38,6 +38,12 @@ export function decodeEnvelope(message: Uint8Array): WireEnvelope {
   return { schemaId: buffer.readUInt32BE(1), body: buffer.subarray(WIRE_HEADER_LENGTH) };
 }
 
+/** The schema id of a framed message, or undefined when it is not one (decodeEnvelope says why). */
+export function wireSchemaId(message: Uint8Array): number | undefined {
+  if (message.length < WIRE_HEADER_LENGTH || message[0] !== WIRE_MAGIC_BYTE) return undefined;
+  return ((message[1]! << 24) >>> 0) + (message[2]! << 16) + (message[3]! << 8) + message[4]!;
+}
+
 export function assertSchemaId(schemaId: number): void {
   if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0xffffffff) {
     throw new FeaturelogError('WIRE_BAD_SCHEMA_ID', `schema id ${schemaId} is not an unsigned 32-bit integer`);

@@ -12,6 +12,14 @@ config:
   include.schema.changes: false
 `;
 
+/** CONNECTOR's config as read: every value a string, the ${...} reference as written. */
+const CONFIG = {
+  'database.hostname': 'db',
+  'database.password': '${PG_PASSWORD}',
+  'tasks.max': '1',
+  'include.schema.changes': 'false',
+};
+
 describe('connector definition files', () => {
   it('reads a connector: settings as strings, worker default, state running, the reference kept as written', () => {
     const { definitions, problems } = parseDefinitionTexts([{ file: 'orders.yaml', text: CONNECTOR }]);
@@ -20,12 +28,7 @@ describe('connector definition files', () => {
       name: 'orders_cdc',
       worker: 'default',
       connectorClass: 'io.debezium.connector.postgresql.PostgresConnector',
-      config: {
-        'database.hostname': 'db',
-        'database.password': '${PG_PASSWORD}',
-        'tasks.max': '1',
-        'include.schema.changes': 'false',
-      },
+      config: CONFIG,
       state: 'running',
     });
     assert.deepEqual(toYamlDefinition(definitions[0]!), {
@@ -33,12 +36,7 @@ describe('connector definition files', () => {
       name: 'orders_cdc',
       worker: 'default',
       class: 'io.debezium.connector.postgresql.PostgresConnector',
-      config: {
-        'database.hostname': 'db',
-        'database.password': '${PG_PASSWORD}',
-        'tasks.max': '1',
-        'include.schema.changes': 'false',
-      },
+      config: CONFIG,
       state: 'running',
     });
   });

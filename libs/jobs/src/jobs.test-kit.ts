@@ -19,6 +19,9 @@ import {
   type SegmentRow,
 } from '@featurelog/offline-store';
 import type { Type } from 'avsc';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 /** Test fixtures shared by the jobs specs: definitions, feature rows on a log, segments written from it. */
 
@@ -233,4 +236,14 @@ export async function compactPrefix(
     await Promise.all(events.map(async (event) => ({ key: Buffer.from(view.name), value: await serde.encode(event) }))),
   );
   return events;
+}
+
+/** The project venv's python, FEATURELOG_PYTHON's or python3: the first that can import pyarrow (or none). */
+export function pyarrowPython(): string | undefined {
+  const venv = resolve(__dirname, '../../../.venv/bin/python');
+  for (const candidate of [venv, process.env.FEATURELOG_PYTHON, 'python3']) {
+    if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
+    if (spawnSync(candidate, ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  return undefined;
 }

@@ -7,6 +7,23 @@ import { parquetFileBuffer, arrowRecordBatch } from '@featurelog/offline-store';
 import { MICROS_PARSERS, parquetColumnType, type SchemaNode } from './entity-file';
 
 /**
+ * The scan of a training set's Parquet file that its Arrow result reads (the export bench's floor reads
+ * the same): zstd pages, timestamps as epoch µs, and bytes kept as bytes (only STRING columns are text).
+ */
+export function scanTrainingSetFile(
+  file: Parameters<typeof parquetScan>[0]['file'],
+  metadata: Parameters<typeof parquetScan>[0]['metadata'],
+): ReturnType<typeof parquetScan> {
+  return parquetScan({
+    file,
+    metadata,
+    compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
+    parsers: MICROS_PARSERS,
+    utf8: false,
+  });
+}
+
+/**
  * A training set's Parquet file as Arrow record batches, one per row group, read from disk as they are
  * asked for: memory holds one row group (the export's rowGroupSize rows) however large the file is.
  * Column types are the Parquet file's, as pyarrow reads them (see arrowTypeOf).
@@ -26,14 +43,7 @@ export async function* parquetRecordBatches(path: string): AsyncGenerator<Record
       }
       return { name: node.element.name, type: type as ValueType };
     });
-    const scan = await parquetScan({
-      file,
-      metadata,
-      compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
-      parsers: MICROS_PARSERS,
-      // Bytes stay bytes: only STRING columns are text.
-      utf8: false,
-    });
+    const scan = await scanTrainingSetFile(file, metadata);
     if (scan.ranges.length === 0)
       yield arrowRecordBatch(
         columns.map((column) => ({ ...column, values: [] })),

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import {
@@ -33,6 +33,7 @@ import {
   TrainingSetWriter,
   type JobState,
 } from '@featurelog/jobs';
+import { pyarrowPython } from './jobs.test-kit';
 
 const COLUMNS: Array<{ name: string; type: ValueType }> = [
   { name: 'driver_id', type: 'int64' },
@@ -64,15 +65,6 @@ function row(i: number): unknown[] {
     none ? null : [i, 1.5],
     none ? null : [1_000_000 * i, 7],
   ];
-}
-
-function python(): string | undefined {
-  const venv = resolve(__dirname, '../../../.venv/bin/python');
-  for (const candidate of [venv, process.env.FEATURELOG_PYTHON, 'python3']) {
-    if (!candidate || (candidate.includes('/') && !existsSync(candidate))) continue;
-    if (spawnSync(candidate, ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  return undefined;
 }
 
 describe('training sets as Arrow', () => {
@@ -144,7 +136,7 @@ describe('training sets as Arrow', () => {
   });
 
   it('streams the same table as pyarrow reads from the Parquet file (schema and values)', async (t) => {
-    const py = python();
+    const py = pyarrowPython();
     if (py === undefined) return t.skip('no python with pyarrow (FEATURELOG_PYTHON or the project venv)');
     const { path } = writeTrainingSet('py.parquet', 2, 20);
     const sets = new TrainingSets({

@@ -32,26 +32,19 @@ export function arrowTypeOf(type: ValueType): DataType {
   return arrowScalarType(type as ScalarType);
 }
 
-function arrowScalarType(type: ScalarType): DataType {
-  switch (type) {
-    case 'bool':
-      return new Bool();
-    case 'int32':
-      return new Int32();
-    case 'int64':
-      return new Int64();
-    case 'float32':
-      return new Float32();
-    case 'float64':
-      return new Float64();
-    case 'string':
-      return new Utf8();
-    case 'bytes':
-      return new Binary();
-    case 'timestamp':
-      return new TimestampMicrosecond('UTC');
-  }
-}
+/** Built on each call, so that no two columns share a type object. */
+const ARROW_SCALAR_TYPES: Record<ScalarType, () => DataType> = {
+  bool: () => new Bool(),
+  int32: () => new Int32(),
+  int64: () => new Int64(),
+  float32: () => new Float32(),
+  float64: () => new Float64(),
+  string: () => new Utf8(),
+  bytes: () => new Binary(),
+  timestamp: () => new TimestampMicrosecond('UTC'),
+};
+
+const arrowScalarType = (type: ScalarType): DataType => ARROW_SCALAR_TYPES[type]();
 
 /**
  * The domain type an Arrow column's values take once read (see {@link arrowValues}); undefined for what

@@ -48,6 +48,28 @@ const accountView: FeatureViewDefinition = {
   offline: true,
 };
 
+/** The change to account 42 (of the recorded events) a decoder should give, at `eventMs`. */
+function accountChange(
+  op: 'upsert' | 'delete',
+  eventMs: number,
+  features: object,
+  sourcePosition?: string,
+): ViewChange {
+  return {
+    op,
+    row: {
+      joinKeys: { account_id: 42 },
+      eventTimestamp: eventMs * 1000,
+      createdTimestamp: null,
+      features: features as never,
+    },
+    ...(sourcePosition === undefined ? {} : { sourcePosition }),
+  };
+}
+
+/** The features of a deleted account row: all null. */
+const DELETED = { owner: null, plan: null, balance: null, opened_at: null };
+
 function accountsSource(format: KafkaSourceFormat, timestampField = 'updated_at'): KafkaDataSource {
   return {
     name: 'accounts',
@@ -110,22 +132,17 @@ describe('connect-json (JsonConverter, schemas.enable=true)', () => {
     });
 
   it("reads a recorded record by its schema: Connect's logical types and optional fields", () => {
-    assert.deepEqual(rows.decodeChange(fixture('connect-json-jdbc-accounts.json')), {
-      op: 'upsert',
-      row: {
-        joinKeys: { account_id: 42 },
-        eventTimestamp: 1_740_823_330_123_000,
-        createdTimestamp: null,
-        features: {
-          owner: null,
-          plan: 'pro',
-          balance: 510.93,
-          opened_at: 1_730_795_400_123_000,
-          opened_on: micros('2024-11-05T00:00:00Z'),
-          cutoff: 63_000_000,
-        },
-      },
-    });
+    assert.deepEqual(
+      rows.decodeChange(fixture('connect-json-jdbc-accounts.json')),
+      accountChange('upsert', 1_740_823_330_123, {
+        owner: null,
+        plan: 'pro',
+        balance: 510.93,
+        opened_at: 1_730_795_400_123_000,
+        opened_on: micros('2024-11-05T00:00:00Z'),
+        cutoff: 63_000_000,
+      }),
+    );
     // A Decimal is exact into a string feature.
     assert.equal(
       withFeature('balance', 'string').decode(fixture('connect-json-jdbc-accounts.json')).features.balance,
@@ -251,15 +268,15 @@ describe('json (no schemas, typed by the view)', () => {
       updated_at: 1_740_823_330_123,
       extra: [1],
     });
-    assert.deepEqual(rows.decodeChange(value), {
-      op: 'upsert',
-      row: {
-        joinKeys: { account_id: 42 },
-        eventTimestamp: 1_740_823_330_123_000,
-        createdTimestamp: null,
-        features: { owner: 'Ana', plan: 'pro', balance: 510.93, opened_at: micros('2024-11-05T07:30:00.123Z') + 456 },
-      },
-    });
+    assert.deepEqual(
+      rows.decodeChange(value),
+      accountChange('upsert', 1_740_823_330_123, {
+        owner: 'Ana',
+        plan: 'pro',
+        balance: 510.93,
+        opened_at: micros('2024-11-05T07:30:00.123Z') + 456,
+      }),
+    );
   });
 
   it('refuses a record that is no object, one with a schema envelope, and values of another type', () => {
@@ -283,16 +300,8 @@ describe('json (no schemas, typed by the view)', () => {
 
 describe('debezium (change events, PostgreSQL connector)', () => {
   const rows = decoderFor(accountsSource('debezium', 'source.ts_ms'));
-  const upsert = (eventMs: number, features: object, sourcePosition: string): ViewChange => ({
-    op: 'upsert',
-    row: {
-      joinKeys: { account_id: 42 },
-      eventTimestamp: eventMs * 1000,
-      createdTimestamp: null,
-      features: features as never,
-    },
-    sourcePosition,
-  });
+  const upsert = (eventMs: number, features: object, sourcePosition: string): ViewChange =>
+    accountChange('upsert', eventMs, features, sourcePosition);
 
   it("upserts snapshot reads and updates at the source's commit time, not the connector's", () => {
     assert.deepEqual(
@@ -315,16 +324,7 @@ describe('debezium (change events, PostgreSQL connector)', () => {
 
   it('deletes the entity `before` names at the commit time; the tombstone after it changes nothing', () => {
     const deleted = rows.decodeChange(fixture('debezium-pg-delete.json'));
-    assert.deepEqual(deleted, {
-      op: 'delete',
-      row: {
-        joinKeys: { account_id: 42 },
-        eventTimestamp: 1_740_823_450_250_000,
-        createdTimestamp: null,
-        features: { owner: null, plan: null, balance: null, opened_at: null },
-      },
-      sourcePosition: '24024096',
-    });
+    assert.deepEqual(deleted, accountChange('delete', 1_740_823_450_250, DELETED, '24024096'));
     assert.deepEqual(rows.decodeChange(null), { op: 'tombstone' });
     // Readers that do not apply deletes refuse them: a delete is never taken for an upsert of nulls.
     assert.throws(() => rows.decode(fixture('debezium-pg-delete.json')), {
@@ -391,29 +391,19 @@ describe('debezium-unwrapped (ExtractNewRecordState)', () => {
   const rows = decoderFor(accountsSource('debezium-unwrapped', '__source_ts_ms'));
 
   it('upserts a row and deletes on __deleted, at __source_ts_ms', () => {
-    assert.deepEqual(rows.decodeChange(fixture('debezium-unwrapped-pg-update.json')), {
-      op: 'upsert',
-      row: {
-        joinKeys: { account_id: 42 },
-        eventTimestamp: 1_740_823_390_000_000,
-        createdTimestamp: null,
-        features: {
-          owner: 'Ana Lima',
-          plan: 'team',
-          balance: -12.5,
-          opened_at: micros('2024-11-05T08:30:00.123Z') + 456,
-        },
-      },
-    });
-    assert.deepEqual(rows.decodeChange(fixture('debezium-unwrapped-pg-delete.json')), {
-      op: 'delete',
-      row: {
-        joinKeys: { account_id: 42 },
-        eventTimestamp: 1_740_823_450_250_000,
-        createdTimestamp: null,
-        features: { owner: null, plan: null, balance: null, opened_at: null },
-      },
-    });
+    assert.deepEqual(
+      rows.decodeChange(fixture('debezium-unwrapped-pg-update.json')),
+      accountChange('upsert', 1_740_823_390_000, {
+        owner: 'Ana Lima',
+        plan: 'team',
+        balance: -12.5,
+        opened_at: micros('2024-11-05T08:30:00.123Z') + 456,
+      }),
+    );
+    assert.deepEqual(
+      rows.decodeChange(fixture('debezium-unwrapped-pg-delete.json')),
+      accountChange('delete', 1_740_823_450_250, DELETED),
+    );
     // Without rewritten deletes a delete is only a tombstone: refused with the setting to change, never skipped.
     assert.throws(() => rows.decodeChange(null), {
       code: 'RECORD_VALUE_MISSING',

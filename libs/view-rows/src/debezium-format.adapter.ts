@@ -1,11 +1,8 @@
 import {
+  PreparedWriterSchemas,
   readerSchema,
-  WIRE_HEADER_LENGTH,
   WIRE_MAGIC_BYTE,
-  decodeEnvelope,
-  type AvroSchema,
   type KafkaDataSource,
-  type ReaderSchema,
   type RowDecoder,
   type WriterSchemaSource,
 } from '@featurelog/avro';
@@ -20,6 +17,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 /** The columns of one Avro writer schema's rows: the type of each field of the row record. */
 type RowColumns = Map<string, ColumnType>;
+type AvroNames = ReturnType<typeof avroNames>;
 
 /**
  * Records of a CDC source written by a Connect Avro converter (Confluent's, or Apicurio's configured for
@@ -28,87 +26,31 @@ type RowColumns = Map<string, ColumnType>;
  * `connect.name` / `logicalType`. An id the registry does not know, or a schema without the row record,
  * makes its records poison; a registry that does not answer fails `prepare` (retriable).
  */
-class AvroChanges {
-  private readonly prepared = new Map<number, { reader: ReaderSchema; columns: RowColumns }>();
-  /** Schemas that cannot feed the view: for good, since an id never changes meaning. */
-  private readonly unusable = new Map<number, FeaturelogError>();
-  private unknown = new Map<number, FeaturelogError>();
-
-  constructor(
-    private readonly topic: string,
-    private readonly decoder: RowDecoder,
-    private readonly schemas: WriterSchemaSource,
-    /** The row record of a writer schema, or a message saying why it has none. */
-    private readonly rowRecord: (schema: Record<string, unknown>, names: ReturnType<typeof avroNames>) => unknown,
-  ) {}
-
-  async prepare(values: readonly Uint8Array[]): Promise<void> {
-    const ids = new Set<number>();
-    for (const value of values) {
-      const id = avroSchemaId(value);
-      if (id !== undefined && !this.prepared.has(id) && !this.unusable.has(id)) ids.add(id);
-    }
-    this.unknown = new Map();
-    await Promise.all([...ids].map((id) => this.prepareId(id)));
-  }
-
-  private async prepareId(id: number): Promise<void> {
-    let schema: AvroSchema;
-    try {
-      await this.decoder.load(id);
-      schema = await this.schemas.getSchema(id);
-    } catch (error) {
-      if (error instanceof FeaturelogError && !error.retriable) {
-        this.unknown.set(id, error);
-        return;
-      }
-      throw error;
-    }
+function avroChanges(
+  topic: string,
+  decoder: RowDecoder,
+  schemas: WriterSchemaSource,
+  /** The row record of a writer schema, or a message saying why it has none. */
+  rowRecord: (schema: Record<string, unknown>, names: AvroNames) => unknown,
+): PreparedWriterSchemas<RowColumns> {
+  return new PreparedWriterSchemas(topic, decoder, schemas, (id, schema) => {
     const parsed: unknown = typeof schema === 'string' ? JSON.parse(schema) : schema;
     const names = avroNames(parsed);
-    const record = isObject(parsed) ? this.rowRecord(parsed, names) : undefined;
+    const record = isObject(parsed) ? rowRecord(parsed, names) : undefined;
     const row = avroRecord(record, names);
     if (row === undefined) {
-      this.unusable.set(
-        id,
-        new FeaturelogError(
-          'SOURCE_SCHEMA_UNUSABLE',
-          `writer schema ${id} of ${this.topic} has no row record where its format expects one`,
-        ),
+      return new FeaturelogError(
+        'SOURCE_SCHEMA_UNUSABLE',
+        `writer schema ${id} of ${topic} has no row record where its format expects one`,
       );
-      return;
     }
     const columns: RowColumns = new Map();
     for (const field of (row.fields as { name: string; type: unknown }[] | undefined) ?? []) {
       columns.set(field.name, avroColumnType(field.type, names));
     }
     // Debezium's envelope carries ts_ns, beyond the safe integers: such longs must not fail the record.
-    this.prepared.set(id, { reader: readerSchema(schema, { wideLongs: true }), columns });
-  }
-
-  /** The record as its writer wrote it, and the columns of its row record. */
-  decode(value: Uint8Array): { record: Record<string, unknown>; columns: RowColumns } {
-    const id = avroSchemaId(value);
-    if (id === undefined) decodeEnvelope(value); // throws the precise wire error
-    const poison = this.unusable.get(id!) ?? this.unknown.get(id!);
-    if (poison !== undefined) throw poison;
-    const prepared = this.prepared.get(id!);
-    if (prepared === undefined) {
-      throw new FeaturelogError(
-        'AVRO_WRITER_SCHEMA_NOT_LOADED',
-        `writer schema ${id} of ${this.topic} was not prepared; call prepare first`,
-      );
-    }
-    return {
-      record: this.decoder.decodeLoaded(value, prepared.reader) as Record<string, unknown>,
-      columns: prepared.columns,
-    };
-  }
-}
-
-function avroSchemaId(value: Uint8Array): number | undefined {
-  if (value.length < WIRE_HEADER_LENGTH || value[0] !== WIRE_MAGIC_BYTE) return undefined;
-  return ((value[1]! << 24) >>> 0) + (value[2]! << 16) + (value[3]! << 8) + value[4]!;
+    return { reader: readerSchema(schema, { wideLongs: true }), use: columns };
+  });
 }
 
 /** Whether a record is in the Confluent wire format (Avro) rather than JSON: JSON never starts with 0. */
@@ -134,6 +76,39 @@ export function debeziumPosition(source: Record<string, unknown>): string | unde
 const UPSERT_OPS = new Set(['c', 'u', 'r']);
 
 /**
+ * What both Debezium formats share: a record is in the Confluent wire format (Avro, its columns typed by
+ * its writer schema, see avroChanges) or in JsonConverter with schemas (bytes as base64 text), and its row
+ * maps to the view by the source's field mapping either way.
+ */
+abstract class ConnectChangeFormat {
+  readonly typed = false;
+  protected readonly json: SourceColumns;
+  protected readonly avro: SourceColumns;
+  protected readonly avroChanges: PreparedWriterSchemas<RowColumns>;
+  protected readonly envelopes: ConnectEnvelopeReader;
+
+  constructor(
+    protected readonly source: KafkaDataSource,
+    view: FeatureViewDefinition,
+    entities: readonly EntityDefinition[],
+    decoder: RowDecoder,
+    schemas: WriterSchemaSource,
+  ) {
+    this.json = new SourceColumns(source, view, entities, 'base64');
+    this.avro = new SourceColumns(source, view, entities, 'binary');
+    this.envelopes = new ConnectEnvelopeReader(source.topic);
+    this.avroChanges = avroChanges(source.topic, decoder, schemas, (schema, names) => this.rowRecord(schema, names));
+  }
+
+  /** The row record of a writer schema (Debezium's `after`, or the flattened row itself), if it has one. */
+  protected abstract rowRecord(schema: Record<string, unknown>, names: AvroNames): unknown;
+
+  prepare(values: readonly Uint8Array[]): Promise<void> {
+    return this.avroChanges.prepare(values.filter(isAvro));
+  }
+}
+
+/**
  * A `debezium` source: Debezium's change-event envelope (`before`, `after`, `source`, `op`, `ts_ms`),
  * in JsonConverter with schemas or in Avro through the schema registry (each record says which: the
  * Confluent wire format starts with byte 0, JSON never does).
@@ -150,39 +125,19 @@ const UPSERT_OPS = new Set(['c', 'u', 'r']);
  *   envelope's `ts_ms` (when the connector read it); the source position (`source.lsn`, or MySQL's
  *   binlog file, pos and row) is the change's sourcePosition.
  */
-export class DebeziumFormat implements ViewRecordFormat {
-  readonly typed = false;
+export class DebeziumFormat extends ConnectChangeFormat implements ViewRecordFormat {
   readonly tombstonesFollowDeletes = true;
-  private readonly json: SourceColumns;
-  private readonly avro: SourceColumns;
-  private readonly avroChanges: AvroChanges;
-  private readonly envelopes: ConnectEnvelopeReader;
 
-  constructor(
-    private readonly source: KafkaDataSource,
-    view: FeatureViewDefinition,
-    entities: readonly EntityDefinition[],
-    decoder: RowDecoder,
-    schemas: WriterSchemaSource,
-  ) {
-    this.json = new SourceColumns(source, view, entities, 'base64');
-    this.avro = new SourceColumns(source, view, entities, 'binary');
-    this.envelopes = new ConnectEnvelopeReader(source.topic);
-    this.avroChanges = new AvroChanges(source.topic, decoder, schemas, (schema, names) => {
-      const fields = (schema.fields as { name: string; type: unknown }[] | undefined) ?? [];
-      const after = fields.find((field) => field.name === 'after') ?? fields.find((field) => field.name === 'before');
-      return after === undefined ? undefined : avroRecord(after.type, names);
-    });
-  }
-
-  prepare(values: readonly Uint8Array[]): Promise<void> {
-    return this.avroChanges.prepare(values.filter(isAvro));
+  protected rowRecord(schema: Record<string, unknown>, names: AvroNames): unknown {
+    const fields = (schema.fields as { name: string; type: unknown }[] | undefined) ?? [];
+    const after = fields.find((field) => field.name === 'after') ?? fields.find((field) => field.name === 'before');
+    return after === undefined ? undefined : avroRecord(after.type, names);
   }
 
   decode(value: Uint8Array): SourceChange {
     if (isAvro(value)) {
-      const { record, columns } = this.avroChanges.decode(value);
-      return this.change(record, this.avro, (row) => avroLookup(row, columns));
+      const { record, use: columns } = this.avroChanges.decode(value);
+      return this.change(record as Record<string, unknown>, this.avro, (row) => avroLookup(row, columns));
     }
     const { schema, payload } = this.envelopes.read(value);
     if (!isObject(payload)) {
@@ -274,38 +229,20 @@ export class DebeziumFormat implements ViewRecordFormat {
  * default mode a delete is ONLY a tombstone, which names no entity to the decoder and has no time of its
  * own, so skipping it would serve the deleted row's values on, silently.
  */
-export class DebeziumUnwrappedFormat implements ViewRecordFormat {
-  readonly typed = false;
+export class DebeziumUnwrappedFormat extends ConnectChangeFormat implements ViewRecordFormat {
   readonly tombstonesFollowDeletes = false;
   readonly tombstoneRefusal =
     'record has no value: a tombstone on a debezium-unwrapped source, whose deletes featurelog reads only ' +
     'when ExtractNewRecordState rewrites them (delete.tombstone.handling.mode=rewrite, add.fields=op,source.ts_ms)';
-  private readonly json: SourceColumns;
-  private readonly avro: SourceColumns;
-  private readonly avroChanges: AvroChanges;
-  private readonly envelopes: ConnectEnvelopeReader;
 
-  constructor(
-    private readonly source: KafkaDataSource,
-    view: FeatureViewDefinition,
-    entities: readonly EntityDefinition[],
-    decoder: RowDecoder,
-    schemas: WriterSchemaSource,
-  ) {
-    this.json = new SourceColumns(source, view, entities, 'base64');
-    this.avro = new SourceColumns(source, view, entities, 'binary');
-    this.envelopes = new ConnectEnvelopeReader(source.topic);
-    this.avroChanges = new AvroChanges(source.topic, decoder, schemas, (schema) => schema);
-  }
-
-  prepare(values: readonly Uint8Array[]): Promise<void> {
-    return this.avroChanges.prepare(values.filter(isAvro));
+  protected rowRecord(schema: Record<string, unknown>): unknown {
+    return schema;
   }
 
   decode(value: Uint8Array): SourceChange {
     if (isAvro(value)) {
-      const { record, columns } = this.avroChanges.decode(value);
-      return this.change(record, this.avro, avroLookup(record, columns));
+      const { record, use: columns } = this.avroChanges.decode(value);
+      return this.change(record as Record<string, unknown>, this.avro, avroLookup(record, columns));
     }
     const { schema, payload } = this.envelopes.read(value);
     return this.change(

@@ -240,16 +240,11 @@ public final class OnlineFeaturesResponse {
   }
 
   private static double nonFinite(String name, String text) {
-    switch (text) {
-      case "NaN":
-        return Double.NaN;
-      case "Infinity":
-        return Double.POSITIVE_INFINITY;
-      case "-Infinity":
-        return Double.NEGATIVE_INFINITY;
-      default:
-        throw new IllegalStateException("column \"" + name + "\" holds the string \"" + text + "\", not a number");
+    Double value = ValueType.nonFiniteOf(text);
+    if (value == null) {
+      throw new IllegalStateException("column \"" + name + "\" holds the string \"" + text + "\", not a number");
     }
+    return value;
   }
 
   private static IllegalStateException wrongType(String name, Object value, String wanted) {

@@ -152,7 +152,17 @@ public final class ValueType {
   }
 
   private static double nonFinite(Scalar type, JsonNode json) {
-    switch (json.textValue()) {
+    Double value = nonFiniteOf(json.textValue());
+    if (value == null) throw mismatch(type, json);
+    return value;
+  }
+
+  /**
+   * The non-finite double JSON carries as a string ("NaN", "Infinity", "-Infinity"), or null for any
+   * other string: the answer and the registry's types spell them alike.
+   */
+  static Double nonFiniteOf(String text) {
+    switch (text) {
       case "NaN":
         return Double.NaN;
       case "Infinity":
@@ -160,7 +170,7 @@ public final class ValueType {
       case "-Infinity":
         return Double.NEGATIVE_INFINITY;
       default:
-        throw mismatch(type, json);
+        return null;
     }
   }
 
