@@ -189,6 +189,21 @@ export interface TrainingSetsOptions {
 }
 
 /**
+ * The export's checks name the entity file by its path; for rows sent over HTTP that path is the server's
+ * upload spool, which means nothing to the caller (and is not theirs to know): they are "the uploaded
+ * entity rows".
+ */
+function asUploaded(error: unknown, path: string): unknown {
+  if (!(error instanceof FeaturelogError) || !error.message.includes(path)) return error;
+  const message = error.message
+    .split(`entity file ${path}`)
+    .join('the uploaded entity rows')
+    .split(path)
+    .join('the upload');
+  return new FeaturelogError(error.code, message, { retriable: error.retriable, cause: error });
+}
+
+/**
  * Training sets over HTTP, as export jobs: the entity rows (streamed to a file under `directory`, never held
  * whole), checked as the export's plan checks them (features or service, `event_timestamp`, join keys) so
  * that bad input is refused before a job exists, then submitted on `<project>.jobs` like
@@ -224,7 +239,7 @@ export class TrainingSets {
       return await this.submit(jobId, request, requestedBy);
     } catch (error) {
       await rm(request.entities, { force: true });
-      throw error;
+      throw asUploaded(error, request.entities);
     }
   }
 
@@ -240,7 +255,7 @@ export class TrainingSets {
       return await this.submit(jobId, request, requestedBy);
     } catch (error) {
       await rm(request.entities, { force: true });
-      throw error;
+      throw asUploaded(error, request.entities);
     }
   }
 
