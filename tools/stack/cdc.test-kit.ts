@@ -178,10 +178,30 @@ export async function readTopic(
 ): Promise<KafkaMessage[]> {
   const kafka = new Kafka({ clientId: 'cdc-e2e', brokers: env.kafkaBrokers, logLevel: logLevel.NOTHING });
   const messages: KafkaMessage[] = [];
+  // Connect creates the topic with its first record: after a restart (or a slow start) that may be later
+  // than the commits the test waits for, and subscribing to a topic that is not there yet fails.
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(async () => (await admin.listTopics()).includes(topic), {
+      timeoutMs,
+      intervalMs: 250,
+      description: `topic ${topic} created by Connect`,
+    });
+  } finally {
+    await admin.disconnect();
+  }
   const consumer = kafka.consumer({ groupId: uniqueName('cdc-e2e-reader') });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
+    // A topic just created may not have its leader in every metadata answer yet: retried within the deadline.
+    await waitFor(
+      async () => {
+        await consumer.subscribe({ topic, fromBeginning: true });
+        return true;
+      },
+      { timeoutMs, intervalMs: 250, description: `a subscription to ${topic}` },
+    );
     await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
     await waitFor(() => done(messages), { timeoutMs, intervalMs: 250, description: `records on ${topic}` });
   } finally {
