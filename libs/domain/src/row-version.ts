@@ -5,19 +5,33 @@ export interface LogPosition {
 }
 
 /**
- * The triple that decides which of two rows for the same entity and view wins:
- * greatest event timestamp, then greatest created timestamp (absent ranks lowest),
- * then greatest log position. Timestamps are epoch microseconds, UTC.
+ * What decides which of two rows for the same entity and view wins: greatest event timestamp, then
+ * greatest created timestamp (absent ranks lowest), then greatest source position (absent ranks
+ * lowest), then greatest log position. Timestamps are epoch microseconds, UTC.
  */
 export interface RowVersion {
   eventTimestamp: number;
   createdTimestamp: number | null;
+  /**
+   * Where the row's change sits in its source database's own log (change data capture: the
+   * PostgreSQL LSN, the MySQL binlog file and position), as a string whose byte order is the
+   * source's commit order (see `SOURCE_POSITION_PATTERN`). It breaks ties that the timestamps leave
+   * between changes of one source that reached different partitions. Absent for rows produced to
+   * featurelog directly.
+   */
+  sourcePosition?: string;
   position: LogPosition;
 }
 
 /**
+ * A source position: at most 40 characters of digits, letters, `.`, `:` and `-`, fixed width per
+ * source so that plain byte comparison orders it (the CDC decoders pad numbers with zeros).
+ */
+export const SOURCE_POSITION_PATTERN = /^[0-9A-Za-z.:-]{1,40}$/;
+
+/**
  * Total order on row versions: negative when `a` loses to `b`, positive when it wins,
- * zero only for the same row. Ties on both timestamps fall to the log position
+ * zero only for the same row. Ties on both timestamps fall to the source position, then the log position
  * (offset, then partition, which only matters for rows replayed from different topics).
  */
 export function compareRowVersions(a: RowVersion, b: RowVersion): number {
@@ -25,6 +39,13 @@ export function compareRowVersions(a: RowVersion, b: RowVersion): number {
   const ac = a.createdTimestamp ?? Number.NEGATIVE_INFINITY;
   const bc = b.createdTimestamp ?? Number.NEGATIVE_INFINITY;
   if (ac !== bc) return ac < bc ? -1 : 1;
+  const as = a.sourcePosition;
+  const bs = b.sourcePosition;
+  if (as !== bs) {
+    if (as === undefined) return -1;
+    if (bs === undefined) return 1;
+    return as < bs ? -1 : 1;
+  }
   if (a.position.offset !== b.position.offset) return a.position.offset < b.position.offset ? -1 : 1;
   return a.position.partition - b.position.partition;
 }
