@@ -15,7 +15,7 @@ export interface RowVersion {
   /**
    * Where the row's change sits in its source database's own log (change data capture: the
    * PostgreSQL LSN, the MySQL binlog file and position), as a string whose byte order is the
-   * source's commit order (see `SOURCE_POSITION_PATTERN`). It breaks ties that the timestamps leave
+   * source's commit order: digits only, fixed width per source (see `SOURCE_POSITION_PATTERN`). It breaks ties that the timestamps leave
    * between changes of one source that reached different partitions. Absent for rows produced to
    * featurelog directly.
    */
@@ -24,10 +24,11 @@ export interface RowVersion {
 }
 
 /**
- * A source position: at most 40 characters of digits, letters, `.`, `:` and `-`, fixed width per
- * source so that plain byte comparison orders it (the CDC decoders pad numbers with zeros).
+ * A source position: 1 to 60 digits, fixed width per source so that plain byte comparison orders it
+ * (the CDC decoders pad each number of the source's position with zeros). Digits only, so that every
+ * store can compare it as text (Redis' Lua compares strings with strcoll, and no locale reorders digits).
  */
-export const SOURCE_POSITION_PATTERN = /^[0-9A-Za-z.:-]{1,40}$/;
+export const SOURCE_POSITION_PATTERN = /^[0-9]{1,60}$/;
 
 /**
  * Total order on row versions: negative when `a` loses to `b`, positive when it wins,
