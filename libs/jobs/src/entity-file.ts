@@ -201,10 +201,16 @@ async function openParquet(path: string): Promise<EntityFile> {
     );
   }
   await handle.close();
-  const columns = parquetSchema(metadata).children.map((node): EntityFileColumn => ({
+  const nodes = parquetSchema(metadata).children;
+  const columns = nodes.map((node): EntityFileColumn => ({
     name: node.element.name,
     type: parquetColumnType(node),
   }));
+  // Read with utf8 off (a BYTE_ARRAY without annotation is bytes), text the reader leaves as bytes
+  // (ENUM) is decoded here.
+  const textIndexes = nodes.flatMap((node, i) => (isUndecodedText(node) ? [i] : []));
+  const decodeText = (values: ArrayLike<unknown>): unknown[] =>
+    Array.from(values, (value) => (value instanceof Uint8Array ? UTF8.decode(value) : value));
   return {
     path,
     format: 'parquet',
@@ -217,14 +223,18 @@ async function openParquet(path: string): Promise<EntityFile> {
           metadata,
           compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
           parsers: MICROS_PARSERS,
+          // A BYTE_ARRAY without a STRING annotation is bytes (parquetColumnType says so): read it as such.
+          utf8: false,
         });
         for (const { rowStart, rowEnd } of scan.ranges) {
-          yield await Promise.all(
+          const batch = await Promise.all(
             columns.map(
               async (column) =>
                 (await scan.readColumn({ column: column.name, rowStart, rowEnd })) as ArrayLike<unknown>,
             ),
           );
+          for (const i of textIndexes) batch[i] = decodeText(batch[i]!);
+          yield batch;
         }
       } catch (error) {
         if (error instanceof FeaturelogError) throw error;
@@ -253,11 +263,13 @@ async function openParquet(path: string): Promise<EntityFile> {
             columns: columns.map((column) => column.name),
             compressors: { ZSTD: (bytes: Uint8Array) => new Uint8Array(zstdDecompressSync(bytes)) },
             parsers: MICROS_PARSERS,
+            utf8: false,
             onComplete: (decoded: unknown[][]) => {
               rows = decoded;
             },
           });
           rowStart = rowEnd;
+          for (const row of rows) for (const i of textIndexes) row[i] = decodeText([row[i]])[0];
           if (rows.length > 0) yield rows;
         }
       } catch (error) {
@@ -274,6 +286,15 @@ async function openParquet(path: string): Promise<EntityFile> {
       }
     },
   };
+}
+
+const UTF8 = new TextDecoder();
+
+/** A column parquetColumnType calls text that hyparquet, with utf8 off, reads as bytes (ENUM). */
+function isUndecodedText({ element, children }: SchemaNode): boolean {
+  if (children.length > 0 || (element.type !== 'BYTE_ARRAY' && element.type !== 'FIXED_LEN_BYTE_ARRAY')) return false;
+  const logical = element.logical_type?.type;
+  return logical === 'ENUM' || (element.converted_type === 'ENUM' && logical === undefined);
 }
 
 /** Every Parquet time type becomes epoch microseconds, the domain's unit. */
