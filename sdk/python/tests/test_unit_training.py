@@ -9,7 +9,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import httpx
 import pandas as pd
@@ -239,16 +239,19 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def serve_result(body: bytes, *, send: int, length: str = "exact", chunked: bool = False):  # type: ignore[no-untyped-def]
+def serve_result(body: bytes, *, send: int, length: str = "exact", chunked: bool = False, rows: Optional[int] = None):  # type: ignore[no-untyped-def]
     """A jobs app whose job is finished and whose result sends the first ``send`` bytes of ``body``,
     then closes the connection. ``length``: Content-Length of the whole body ("exact"), of what is
-    sent ("sent": a clean end, only the data says it is short), or none with ``chunked``."""
+    sent ("sent": a clean end, only the data says it is short), or none with ``chunked``. ``rows``:
+    the X-Featurelog-Rows header, as the jobs app sends it."""
 
     def handle(handler: http.server.BaseHTTPRequestHandler) -> None:
         if handler.path.startswith("/training-sets/job-1/result"):
             accept = handler.headers.get("Accept", "")
             handler.send_response(200)
             handler.send_header("Content-Type", accept or "application/vnd.apache.arrow.stream")
+            if rows is not None:
+                handler.send_header("X-Featurelog-Rows", str(rows))
             payload = body[:send]
             if chunked:
                 handler.send_header("Transfer-Encoding", "chunked")
@@ -305,6 +308,20 @@ def test_a_stream_cut_short_raises_and_never_returns_a_shorter_table(cut: str, l
         with pytest.raises(featurelog.TruncatedStreamError) as raised:
             job.to_df()
         assert raised.value.code == "STREAM_TRUNCATED" and raised.value.retriable
+        with pytest.raises(featurelog.TruncatedStreamError):
+            list(job.iter_batches())
+
+
+def test_a_whole_stream_with_fewer_rows_than_the_server_announced_raises() -> None:
+    """A stream can end cleanly, marker and all, and still be short (a server that stopped writing
+    batches early): the row count the server announced is what the SDK holds it to."""
+    body = arrow_bytes(RESULT)
+    with serve_result(body, send=len(body), rows=RESULT.num_rows) as url:
+        assert job_on(url).to_arrow().equals(RESULT)
+    with serve_result(body, send=len(body), rows=RESULT.num_rows + 1) as url:
+        job = job_on(url)
+        with pytest.raises(featurelog.TruncatedStreamError, match=f"{RESULT.num_rows} of {RESULT.num_rows + 1} rows"):
+            job.to_df()
         with pytest.raises(featurelog.TruncatedStreamError):
             list(job.iter_batches())
 

@@ -26,7 +26,7 @@ from .errors import (
     transport_error,
 )
 from .online import OnlineResponse
-from .stream import ArrowStream, release_unused_memory
+from .stream import ArrowStream, announced_rows, release_unused_memory
 from .registry import Entity, FeatureService, FeatureView, JoinKey, parse_feature_ref
 from .training import ARROW_STREAM, TrainingSetJob
 from .types import encode_json_value
@@ -364,7 +364,7 @@ class FeatureStore:
                 "POST", self.url, "/get-online-features", json=body, headers={"Accept": ARROW_STREAM},
                 what="get online features",
             ) as streamed:
-                table = ArrowStream(streamed.iter_bytes(), "online features").read_all()
+                table = ArrowStream(streamed.iter_bytes(), "online features", announced_rows(streamed)).read_all()
             return OnlineResponse.from_arrow(table)
         response = self._request("POST", self.url, "/get-online-features", json=body, what="get online features")
         answer = response.json()

@@ -12,12 +12,18 @@ import pyarrow as pa
 
 from .errors import TruncatedStreamError
 
-__all__ = ["ChunkReader", "ArrowStream", "END_OF_STREAM", "release_unused_memory"]
+__all__ = ["ChunkReader", "ArrowStream", "END_OF_STREAM", "announced_rows", "release_unused_memory"]
 
 #: The IPC end-of-stream marker: continuation token 0xFFFFFFFF and a zero metadata length.
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 #: The pre-0.15 end-of-stream marker (a bare zero length), still valid to readers.
 _LEGACY_END_OF_STREAM = b"\x00\x00\x00\x00"
+
+
+def announced_rows(response: httpx.Response) -> Optional[int]:
+    """The row count a featurelog server announces for an Arrow answer (X-Featurelog-Rows), if any."""
+    value = response.headers.get("x-featurelog-rows")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def release_unused_memory() -> None:
@@ -108,22 +114,34 @@ class ArrowStream:
     batches as they arrive (iterate once).
 
     Raises TruncatedStreamError when the body ends mid-message, ends without the end-of-stream
-    marker (pyarrow alone takes a clean end at a batch boundary for the end of the stream), or the
+    marker (pyarrow alone takes a clean end at a batch boundary for the end of the stream), holds
+    another number of rows than ``expected_rows`` (the server's X-Featurelog-Rows), or the
     connection fails: the caller never gets a shorter table as if it were whole.
     """
 
-    def __init__(self, chunks: Iterable[bytes], what: str) -> None:
+    def __init__(self, chunks: Iterable[bytes], what: str, expected_rows: Optional[int] = None) -> None:
         self._what = what
+        self._expected_rows = expected_rows
         self._source = ChunkReader(chunks)
         with self._errors():
             self._reader = pa.ipc.open_stream(self._source)
         self.schema: pa.Schema = self._reader.schema
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        rows = 0
         with self._errors():
             for batch in self._reader:
+                rows += batch.num_rows
                 yield batch
             complete = self._source.ended_with_marker() and self._source.at_end()
+        if complete and self._expected_rows is not None and rows != self._expected_rows:
+            raise TruncatedStreamError(
+                "STREAM_TRUNCATED",
+                f"{self._what}: the Arrow stream ended with {rows} of {self._expected_rows} rows the server "
+                "announced (X-Featurelog-Rows); no partial result is returned",
+                None,
+                True,
+            )
         if not complete:
             raise TruncatedStreamError(
                 "STREAM_TRUNCATED",

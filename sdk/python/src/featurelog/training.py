@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import FeaturelogError, JobCancelledError, JobFailedError, TruncatedStreamError
-from .stream import ArrowStream
+from .stream import ArrowStream, announced_rows
 
 if TYPE_CHECKING:
     from .store import FeatureStore
@@ -122,7 +122,7 @@ class TrainingSetJob:
         self.wait()
         with self._store._stream("GET", self._store.jobs_url, f"/training-sets/{self.id}/result",
                                  headers={"Accept": ARROW_STREAM}, what="training set result") as response:
-            yield from ArrowStream(response.iter_bytes(), f"training set {self.id}")
+            yield from ArrowStream(response.iter_bytes(), f"training set {self.id}", announced_rows(response))
 
     def to_arrow(self) -> pa.Table:
         """The training set as an Arrow table: the entity rows (every column kept, in their order)
@@ -130,7 +130,7 @@ class TrainingSetJob:
         self.wait()
         with self._store._stream("GET", self._store.jobs_url, f"/training-sets/{self.id}/result",
                                  headers={"Accept": ARROW_STREAM}, what="training set result") as response:
-            return ArrowStream(response.iter_bytes(), f"training set {self.id}").read_all()
+            return ArrowStream(response.iter_bytes(), f"training set {self.id}", announced_rows(response)).read_all()
 
     def to_df(self) -> pd.DataFrame:
         """The training set as a pandas DataFrame (``to_arrow().to_pandas()``)."""
