@@ -35,9 +35,7 @@ class Entity:
         return cls(
             name=data["name"],
             join_keys=[JoinKey(k["name"], k["type"]) for k in data.get("joinKeys", [])],
-            description=data.get("description"),
-            tags=dict(data.get("tags") or {}),
-            owner=data.get("owner"),
+            **_about(data),
         )
 
 
@@ -88,9 +86,7 @@ class FeatureView:
             online=bool(data.get("online", True)),
             offline=bool(data.get("offline", True)),
             source=data.get("source"),
-            description=data.get("description"),
-            tags=dict(data.get("tags") or {}),
-            owner=data.get("owner"),
+            **_about(data),
         )
 
 
@@ -109,10 +105,13 @@ class FeatureService:
         return cls(
             name=data["name"],
             features=list(data.get("features", [])),
-            description=data.get("description"),
-            tags=dict(data.get("tags") or {}),
-            owner=data.get("owner"),
+            **_about(data),
         )
+
+
+def _about(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What every definition says about itself: description, tags and owner."""
+    return {"description": data.get("description"), "tags": dict(data.get("tags") or {}), "owner": data.get("owner")}
 
 
 def parse_feature_ref(ref: str) -> tuple[str, str]:
