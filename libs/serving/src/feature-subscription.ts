@@ -344,7 +344,11 @@ export class FeatureSubscription {
       return;
     }
     this.queue.push(
-      `event: update\ndata: ${rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())}\n${this.idLine()}\n`,
+      `event: update\ndata: ${
+        row.deleted === true
+          ? deletedRowJson(interest, row.entityKey, this.request, row.version)
+          : rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())
+      }\n${this.idLine()}\n`,
     );
     this.pump();
   }
@@ -515,7 +519,8 @@ function samePlan(a: RetrievalPlan, b: RetrievalPlan): boolean {
 /**
  * One (entity, view) of a subscription:
  * `{"view","entity_key","entity":{join keys},"status","event_timestamp","version":{event_timestamp,
- * created_timestamp,partition,offset},"values":{feature: value}}`; NOT_FOUND has null version and values.
+ * created_timestamp,partition,offset[,source_position]},"values":{feature: value}}`; NOT_FOUND has null
+ * version and values (see deletedRowJson for a delete's).
  */
 function rowJson(
   interest: Interest,
@@ -525,10 +530,7 @@ function rowJson(
   features: Record<string, FeatureValue> | null,
   nowMicros: number,
 ): string {
-  const row = interest.rows.get(entityKey)!;
-  const entity: Record<string, unknown> = {};
-  for (const key of interest.view.joinKeys) entity[key.name] = request.entities[key.name]?.[row];
-  const head = `{"view":${JSON.stringify(interest.view.name)},"entity_key":${JSON.stringify(entityKey)},"entity":${JSON.stringify(entity)}`;
+  const head = rowHead(interest, entityKey, request);
   if (version === null || features === null) {
     return `${head},"status":"NOT_FOUND","event_timestamp":null,"version":null,"values":null}`;
   }
@@ -537,8 +539,35 @@ function rowJson(
   for (const column of interest.columns) {
     values += `${values === '' ? '' : ','}${JSON.stringify(column.name)}:${column.encode(features[column.feature.name])}`;
   }
-  const versionJson = `{"event_timestamp":${version.eventTimestamp},"created_timestamp":${version.createdTimestamp ?? 'null'},"partition":${version.position.partition},"offset":${version.position.offset}}`;
-  return `${head},"status":"${status}","event_timestamp":${timestampJson(version.eventTimestamp)},"version":${versionJson},"values":{${values}}}`;
+  return `${head},"status":"${status}","event_timestamp":${timestampJson(version.eventTimestamp)},"version":${versionJson(version)},"values":{${values}}}`;
+}
+
+/**
+ * The update of an entity whose values of the view a delete (change data capture) removed: NOT_FOUND with
+ * null values and event timestamp, as POST /get-online-features answers for it from then on, and
+ * `"deleted":true`. It keeps the delete's version, so that a subscriber keeping the newest version per
+ * (view, entity) lets no older row bring the values back, and takes the next upsert.
+ */
+function deletedRowJson(
+  interest: Interest,
+  entityKey: string,
+  request: OnlineFeaturesRequest,
+  version: RowVersion,
+): string {
+  return `${rowHead(interest, entityKey, request)},"status":"NOT_FOUND","event_timestamp":null,"version":${versionJson(version)},"values":null,"deleted":true}`;
+}
+
+function rowHead(interest: Interest, entityKey: string, request: OnlineFeaturesRequest): string {
+  const row = interest.rows.get(entityKey)!;
+  const entity: Record<string, unknown> = {};
+  for (const key of interest.view.joinKeys) entity[key.name] = request.entities[key.name]?.[row];
+  return `{"view":${JSON.stringify(interest.view.name)},"entity_key":${JSON.stringify(entityKey)},"entity":${JSON.stringify(entity)}`;
+}
+
+function versionJson(version: RowVersion): string {
+  const source =
+    version.sourcePosition === undefined ? '' : `,"source_position":${JSON.stringify(version.sourcePosition)}`;
+  return `{"event_timestamp":${version.eventTimestamp},"created_timestamp":${version.createdTimestamp ?? 'null'},"partition":${version.position.partition},"offset":${version.position.offset}${source}}`;
 }
 
 /** GET /subscribe query: `feature_service` or `features` (repeated or comma-separated), `entities` (JSON), `full_feature_names`. */
