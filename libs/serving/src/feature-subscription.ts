@@ -301,7 +301,7 @@ export class FeatureSubscription {
       if (!interest.rows.has(row.entityKey)) continue;
       const key = `${row.view}\u0000${row.entityKey}`;
       const known = this.latest.get(key);
-      if (known !== undefined && compareRowVersions(row.version, known.version) <= 0) continue;
+      if (known !== undefined && compareHeldVersions(row.version, known.version) <= 0) continue;
       this.latest.set(key, row);
       if (!this.buffering) this.consider(interest, row);
     }
@@ -335,7 +335,7 @@ export class FeatureSubscription {
   private consider(interest: Interest, row: FeedRow): void {
     const key = `${row.view}\u0000${row.entityKey}`;
     const sent = this.delivered.get(key);
-    if (sent !== undefined && compareRowVersions(row.version, sent) <= 0) return;
+    if (sent !== undefined && compareHeldVersions(row.version, sent) <= 0) return;
     this.delivered.set(key, row.version);
     if (this.queue.length >= this.maxQueued) {
       this.overflow(
@@ -419,7 +419,7 @@ export class FeatureSubscription {
       // until the last of them, the subscriber does not hold the stream's position yet.
       const completing = [...this.latest.values()].filter((row) => {
         const sent = this.delivered.get(`${row.view}\u0000${row.entityKey}`);
-        return this.interests.has(row.view) && (sent === undefined || compareRowVersions(row.version, sent) > 0);
+        return this.interests.has(row.view) && (sent === undefined || compareHeldVersions(row.version, sent) > 0);
       });
       this.queue.push(
         `event: snapshot\ndata: {"registry_version":${this.plan.registryVersion},"feature_names":${featureNames},"rows":[${rows.join(',')}]}\n${completing.length > 0 ? 'id:\n' : this.idLine()}\n`,
@@ -447,6 +447,19 @@ export class FeatureSubscription {
     this.close();
     this.sink.end();
   }
+}
+
+/**
+ * compareRowVersions, except that source positions decide only between two versions that both have one.
+ * Versions read from the online store may lack it (a store whose version encoding keeps none, or a row
+ * stored before it had one), and the very row the store holds, seen again on the feed with its source
+ * position, must compare equal to it rather than newer (it would be sent again after every snapshot).
+ */
+function compareHeldVersions(a: RowVersion, b: RowVersion): number {
+  if ((a.sourcePosition === undefined) === (b.sourcePosition === undefined)) return compareRowVersions(a, b);
+  const { sourcePosition: _a, ...withoutA } = a;
+  const { sourcePosition: _b, ...withoutB } = b;
+  return compareRowVersions(withoutA, withoutB);
 }
 
 /**

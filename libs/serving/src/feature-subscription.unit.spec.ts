@@ -271,6 +271,29 @@ describe('FeatureSubscription', () => {
     fresh.close();
   });
 
+  it('takes the row the store holds, seen on the feed with its source position, for the same row (no update)', async () => {
+    const { feed, store, sink, open } = setup();
+    // The store keeps no source position; the feed gives the very same row with one.
+    store.values.set('driver_id=1/driver_stats', {
+      version: version(5),
+      features: { conv_rate: 1, acc_rate: 1, trips: 5 },
+    });
+    let release!: () => void;
+    store.hold = new Promise((resolve) => (release = resolve));
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    const started = subscription.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    const same = row(1, 5, 5);
+    feed.emit({ ...same, version: { ...same.version, sourcePosition: '00000000000000000500' } });
+    release();
+    await started;
+    assert.deepEqual(
+      sink.events().map((e) => e.event),
+      ['snapshot'],
+    );
+    subscription.close();
+  });
+
   it('ranks rows of equal timestamps by their source position before their log position', async () => {
     const { feed, sink, open } = setup();
     const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
