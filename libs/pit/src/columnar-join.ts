@@ -381,9 +381,8 @@ export interface JoinHistorySourceOptions {
  * and a view with TTL s: candidates are the view's rows with key k, `event_timestamp <= t` and, when
  * s > 0, `event_timestamp >= t - s` (both bounds inclusive, s in seconds, timestamps in microseconds). The
  * winner is the greatest (event timestamp, created timestamp with null lowest, source position with none
- * lowest, log position). No
- * candidate: every feature is null. As served, a row is a candidate only once known at t: appended at or
- * before t, and created (when stated) at or before t.
+ * lowest, log position). No candidate: every feature is null. As served, a row is a candidate only once
+ * known at t: appended at or before t, and created (when stated) at or before t.
  *
  * Why one pass suffices: within one key, t only grows, so the set of rows with event_timestamp <= t (and,
  * as served, known at t) only grows, and so does its greatest element. The TTL needs no buffer: if the
