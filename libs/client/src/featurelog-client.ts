@@ -34,8 +34,17 @@ export interface SubscribedRow {
   entity: Record<string, unknown>;
   status: OnlineStatus;
   event_timestamp: string | null;
-  version: { event_timestamp: number; created_timestamp: number | null; partition: number; offset: number } | null;
+  version: {
+    event_timestamp: number;
+    created_timestamp: number | null;
+    partition: number;
+    offset: number;
+    /** Where a change-data-capture row sits in its database's log (digits); ranks between created_timestamp and the log position. */
+    source_position?: string;
+  } | null;
   values: Record<string, FeatureJson> | null;
+  /** A delete (change data capture): the view is absent for the entity from this version on (status NOT_FOUND). */
+  deleted?: boolean;
 }
 
 /** Server errors keep their code and status; `retriable` says whether trying again can help. */
@@ -306,6 +315,7 @@ function asVersion(version: NonNullable<SubscribedRow['version']>): RowVersion {
     eventTimestamp: version.event_timestamp,
     createdTimestamp: version.created_timestamp,
     position: { partition: version.partition, offset: version.offset },
+    ...(version.source_position === undefined ? {} : { sourcePosition: version.source_position }),
   };
 }
 

@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeaturelogError, PUSH_TO_HEADER, topicNames, type TaggedDefinition } from '@featurelog/domain';
-import { uniqueName, waitFor } from '@featurelog/testing';
+import { seededRandom, uniqueName, waitFor } from '@featurelog/testing';
+import {
+  customer,
+  customersSource,
+  customerView,
+  debeziumJsonRecord,
+  randomCustomerRow,
+} from '@featurelog/view-rows/testing';
 import type { ProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
 import {
@@ -12,11 +19,13 @@ import {
   liveSegments,
   offlineViews,
   PartitionBuffer,
+  readSegment,
   segmentCoverage,
   SegmentEventSerde,
   SegmentLog,
   SegmentRowReader,
   writeDatedSegments,
+  type SegmentRow,
   type SegmentWritten,
 } from '@featurelog/offline-store';
 import { Compactor, type CompactorOptions } from '@featurelog/compactor';
@@ -531,6 +540,57 @@ describe('compactor and the push destination', () => {
       // check(): every offset covered, and the segment rows equal the log's rows not pushed to=online.
       const result = await h.check();
       assert.equal(result.rows, 50 + 20 + 10 + 40);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("writes a Debezium source's changes with their source positions, a delete marked deleted, no row for its tombstone", async () => {
+    const h = await harness(join(dir, 'debezium'), 1);
+    try {
+      const topic = `${h.project}.cdc.customers`;
+      await h.runtime.log.ensureTopic({ name: topic, partitions: 1, config: {} });
+      await h.registry.applier.apply(
+        [
+          ...h.definitions,
+          { kind: 'entity', definition: customer },
+          { kind: 'data_source', definition: { ...customersSource('debezium'), topic } },
+          { kind: 'feature_view', definition: customerView },
+        ],
+        { prune: false },
+      );
+      const row = { ...randomCustomerRow(seededRandom(12), 4), updatedMs: 1_740_823_300_000 };
+      await h.runtime.log.append(
+        topic,
+        [
+          debeziumJsonRecord('c', row, 100),
+          debeziumJsonRecord('u', { ...row, plan: 'pro', updatedMs: row.updatedMs + 1 }, 200),
+          debeziumJsonRecord('d', { ...row, updatedMs: row.updatedMs + 2 }, 300),
+          null,
+        ].map((value) => ({ key: Buffer.from('{"id":4}'), value })),
+      );
+      const compactor = await h.start();
+      await waitFor(
+        async () => {
+          await compactor.flushAll();
+          return compactor.counters.rowsWritten === 3 || undefined;
+        },
+        { description: 'the three changes written' },
+      );
+      await compactor.stop();
+      const segmentLog = await h.segmentLog();
+      const rows: SegmentRow[] = [];
+      for (const segment of liveSegments(segmentLog.catalog, customerView.name)) {
+        for await (const batch of readSegment(new HyparquetSegmentCodec(), h.root, segment)) rows.push(...batch);
+      }
+      assert.deepEqual(
+        rows.map((r) => [r.offset, r.sourcePosition, r.deleted ?? false, r.features.plan]),
+        [
+          [0, '00000000000000000100', false, row.plan],
+          [1, '00000000000000000200', false, 'pro'],
+          [2, '00000000000000000300', true, null],
+        ],
+      );
     } finally {
       await h.close();
     }

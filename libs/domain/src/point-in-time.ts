@@ -7,6 +7,8 @@ export interface PitCandidate<V = unknown> {
   entityKey: string;
   eventTimestamp: number;
   createdTimestamp: number | null;
+  /** Where a change-data-capture row's change sits in its source database's log (RowVersion.sourcePosition). */
+  sourcePosition?: string;
   position: LogPosition;
   /** When the log appended the row (micros); needed only with `asServed`. */
   appendTime?: number;
@@ -34,7 +36,7 @@ export interface PointInTimeOptions {
  * - eventTimestamp <= t,
  * - eventTimestamp >= t - ttlSeconds * 1e6 when ttlSeconds > 0 (both bounds inclusive),
  * - with `asServed`, additionally appendTime <= t and (createdTimestamp null or createdTimestamp <= t).
- * The winner is the greatest (eventTimestamp, createdTimestamp, log position) by compareRowVersions;
+ * The winner is the greatest (eventTimestamp, createdTimestamp, sourcePosition, log position) by compareRowVersions;
  * null when there is no candidate (the entity row is kept, with null features). A delete is a candidate
  * like any row (its values saying so); when it is the winner, the features are null as if there were none.
  */

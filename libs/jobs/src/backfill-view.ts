@@ -1,10 +1,12 @@
 import {
+  compareRowVersions,
   encodeEntityKey,
   FeaturelogError,
   requireDefinition,
   viewJoinKeys,
   type DefinitionSource,
   type FeatureValue,
+  type RowVersion,
 } from '@featurelog/domain';
 import type { OnlineRow, OnlineStore } from '@featurelog/online-store';
 import {
@@ -54,7 +56,10 @@ export interface BackfillResult {
   source: 'segments' | 'log';
   watermark: Record<number, number>;
   rowsRead: number;
-  /** Rows that won last-write-wins; the rest were older than what the store held. */
+  /**
+   * Rows that won last-write-wins; the rest were older than a later row of their entity in the history
+   * (never written) or than what the store held.
+   */
   rowsWon: number;
   /**
    * Log-tail records skipped because they cannot be decoded (poison). They are not dead-lettered again:
@@ -68,6 +73,11 @@ export interface BackfillResult {
  * Replays a view's history, as of the log's high watermark when it starts, into the online store. Every
  * write goes through last-write-wins (OnlineStore.writeBatch), so running it while live ingestion writes
  * newer rows is safe: a replayed row never replaces a greater (event, created, position) version.
+ *
+ * Only each entity's greatest row (compareRowVersions, source position included) in the time range is
+ * written: the history comes sorted by entity. A delete (change data capture, `deleted` in segments and
+ * the log tail) that is an entity's greatest row is written as a delete, so the entity reads NOT_FOUND
+ * as it does after the materializer applied it.
  */
 export async function backfillView(
   sources: HistorySources,
@@ -95,15 +105,6 @@ export async function backfillView(
   const joinKeys = viewJoinKeys(definitions, view);
   // The view's data source's existing topic, if it reads one, else its managed topic.
   const { topic, source: dataSource } = resolveOfflineView(definitions, sources.project, view);
-  if (dataSource?.format === 'debezium' || dataSource?.format === 'debezium-unwrapped') {
-    // Segments keep a delete as a row without values (right for exports), which a backfill would write as
-    // a present row of nulls; and the online rows of a delete do not go through the history's spill yet.
-    throw new FeaturelogError(
-      'BACKFILL_DELETES_UNSUPPORTED',
-      `feature view "${view.name}" reads a ${dataSource.format} source, whose deletes a backfill does not replay ` +
-        `yet: the materializer rebuilds its online values from ${topic}`,
-    );
-  }
   if (source === 'segments') assertOneTopicFiledUnder(definitions, sources.project, view);
   const catalog =
     source === 'segments'
@@ -146,6 +147,34 @@ export async function backfillView(
       rowsWon += await store.writeBatch({ rows: batch });
       batch = [];
     };
+    /** The greatest row so far of the entity being read (rows come sorted by entity). */
+    let pending: { entityKey: string; row: KeyedHistoryRow } | undefined;
+    const take = async () => {
+      if (pending === undefined) return;
+      batch.push(onlineRowOf(pending.row));
+      pending = undefined;
+      if (batch.length >= batchSize) await flush();
+    };
+    const onlineRowOf = (row: KeyedHistoryRow): OnlineRow => {
+      const values: Record<string, FeatureValue> = {};
+      if (row.deleted !== true) for (const name of features) values[name] = row.features[name] ?? null;
+      const version: RowVersion = {
+        eventTimestamp: row.eventTimestamp,
+        createdTimestamp: row.createdTimestamp,
+        position: row.position,
+      };
+      if (row.sourcePosition !== undefined) version.sourcePosition = row.sourcePosition;
+      const online: OnlineRow = {
+        project: sources.project,
+        entityKey: encodeEntityKey(joinKeys, row.joinKeys),
+        view: view.name,
+        version,
+        features: values,
+      };
+      if (row.deleted === true) online.deleted = true;
+      if (ttlSeconds !== undefined) online.ttlSeconds = ttlSeconds;
+      return online;
+    };
     progress({ phase: `writing ${view.name} to the online store`, done: 0, total });
     for await (const rows of history.rows) {
       throwIfCancelled(options.signal);
@@ -153,25 +182,16 @@ export async function backfillView(
       for (const row of rows as KeyedHistoryRow[]) {
         if (row.eventTimestamp < from || row.eventTimestamp > to) continue;
         rowsRead += 1;
-        const values: Record<string, FeatureValue> = {};
-        for (const name of features) values[name] = row.features[name] ?? null;
-        const online: OnlineRow = {
-          project: sources.project,
-          entityKey: encodeEntityKey(joinKeys, row.joinKeys),
-          view: view.name,
-          version: {
-            eventTimestamp: row.eventTimestamp,
-            createdTimestamp: row.createdTimestamp,
-            position: row.position,
-          },
-          features: values,
-        };
-        if (ttlSeconds !== undefined) online.ttlSeconds = ttlSeconds;
-        batch.push(online);
-        if (batch.length >= batchSize) await flush();
+        if (pending !== undefined && pending.entityKey === row.entityKey) {
+          if (compareRowVersions(row, pending.row) > 0) pending.row = row;
+          continue;
+        }
+        await take();
+        pending = { entityKey: row.entityKey, row };
       }
       progress({ phase: `writing ${view.name} to the online store`, done: rowsSeen, total });
     }
+    await take();
     await flush();
     progress({ phase: `writing ${view.name} to the online store`, done: total, total });
   } finally {

@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEntityKey, FeaturelogError, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
+import { encodeEntityKey, FeaturelogError, type FeatureValue } from '@featurelog/domain';
 import { LocalSchemaRegistry } from '@featurelog/avro';
 import { FileEventLog } from '@featurelog/log';
 import { LevelOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import { HyparquetSegmentCodec } from '@featurelog/offline-store';
 import { backfillView, type HistorySources } from '@featurelog/jobs';
-import { customer, customersSource, customerView } from '@featurelog/view-rows/testing';
 import {
   appendFeatureRows,
   compactPrefix,
@@ -185,17 +184,6 @@ describe('backfillView (embedded log, segments + tail, classic-level online stor
         backfillView(sources, TEST_DEFINITIONS, store, { view: 'driver_stats', source: 'x' as 'log' }),
         fails('BACKFILL_SOURCE_INVALID'),
       );
-      const cdc: TaggedDefinition[] = [
-        { kind: 'entity', definition: customer },
-        { kind: 'data_source', definition: customersSource('debezium') },
-        { kind: 'feature_view', definition: customerView },
-      ];
-      for (const source of ['segments', 'log'] as const) {
-        await assert.rejects(backfillView(sources, cdc, store, { view: customerView.name, source }), {
-          code: 'BACKFILL_DELETES_UNSUPPORTED',
-          message: /reads a debezium source, whose deletes a backfill does not replay yet/,
-        });
-      }
     } finally {
       await store.close();
     }

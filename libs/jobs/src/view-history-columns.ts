@@ -143,6 +143,8 @@ class TailSlice {
   private readonly partitions: number[] = [];
   private readonly offsets: number[] = [];
   private readonly appended: number[] = [];
+  private readonly sourcePositions: (string | null)[] = [];
+  private withSourcePositions = false;
   private readonly features: FeatureValue[][];
 
   constructor(width: number) {
@@ -156,6 +158,8 @@ class TailSlice {
     this.partitions.push(row.partition);
     this.offsets.push(row.offset);
     this.appended.push(row.appendTime);
+    this.sourcePositions.push(row.sourcePosition ?? null);
+    if (row.sourcePosition !== undefined) this.withSourcePositions = true;
     for (let f = 0; f < names.length; f++) this.features[f]!.push(row.features[names[f]!] ?? null);
     this.length += 1;
   }
@@ -183,6 +187,7 @@ class TailSlice {
       partitions: numbers(partitions),
       offsets: numbers(offsets),
       appendedAt: numbers(this.appended),
+      sourcePositions: this.withSourcePositions ? gather(this.sourcePositions) : null,
       features: this.features.map(gather),
       featureValue: null,
     };

@@ -220,9 +220,11 @@ async function readTail(
         entityKey: sortableEntityKey(joinKeys, row.joinKeys),
         eventTimestamp: row.eventTimestamp,
         createdTimestamp: row.createdTimestamp,
+        ...(row.sourcePosition === undefined ? {} : { sourcePosition: row.sourcePosition }),
         position: { partition: row.partition, offset: row.offset },
         appendedAt: row.appendTime,
         features: row.features,
+        ...(row.deleted === true ? { deleted: true } : {}),
         ...(options.withJoinKeys ? { joinKeys: pick(row.joinKeys, joinKeys) } : {}),
       } as HistoryRow);
     }

@@ -106,7 +106,7 @@ export class ViewProjection {
       project,
       entityKey: this.rows.entityKey(row),
       view: this.view.name,
-      version: rowVersion(row, record),
+      version: rowVersion(row, record, change.sourcePosition),
       features: change.op === 'delete' ? {} : row.features,
     };
     if (change.op === 'delete') online.deleted = true;

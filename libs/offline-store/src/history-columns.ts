@@ -87,8 +87,11 @@ export async function* readSegmentColumns(
       partitions,
       offsets,
       appended,
+      sourcePositions,
       features: values,
-    } = await readHistoryColumns(group, keyNames, features, withAppendTime);
+    } = await readHistoryColumns(group, keyNames, features, withAppendTime, {
+      sourcePositions: schema.changes === true,
+    });
     let kept: number[] | undefined;
     if (keep !== undefined) {
       kept = [];
@@ -104,6 +107,7 @@ export async function* readSegmentColumns(
       partitions: numbers(partitions, length, at, 0),
       offsets: numbers(offsets, length, at, 0),
       appendedAt: appended === undefined ? null : numbers(appended, length, at, 0),
+      sourcePositions: sourcePositions === undefined ? null : texts(sourcePositions, length, at),
       features: kept === undefined ? values : values.map((column) => kept.map((i) => column[i])),
       featureValue,
     };
@@ -131,6 +135,19 @@ function numbers(column: ArrayLike<unknown>, length: number, at: (i: number) => 
     out[i] = value === null || value === undefined ? ifNull : Number(value);
   }
   return out;
+}
+
+/** A nullable string column (source positions), null for a row without one; null when no row has one. */
+function texts(column: ArrayLike<unknown>, length: number, at: (i: number) => number): (string | null)[] | null {
+  let any = false;
+  const out = new Array<string | null>(length);
+  for (let i = 0; i < length; i++) {
+    const value = column[at(i)];
+    const text = typeof value === 'string' ? value : value instanceof Uint8Array ? Buffer.from(value).toString() : null;
+    out[i] = text;
+    if (text !== null) any = true;
+  }
+  return any ? out : null;
 }
 
 function keyColumn(

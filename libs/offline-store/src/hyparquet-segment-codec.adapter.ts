@@ -165,6 +165,7 @@ function fileColumns(schema: SegmentSchema): FileColumn[] {
     system(SYS.partition, 'int32', false, 'partition'),
     system(SYS.offset, 'int64', false, 'offset'),
     system(SYS.appendTime, 'timestamp', false, 'appendTime'),
+    ...(schema.changes === true ? changeColumns() : []),
     ...schema.features.map((feature: SegmentColumn): FileColumn => ({
       name: feature.name,
       element: parquetColumnElements(feature.name, feature.type, true),
@@ -173,6 +174,29 @@ function fileColumns(schema: SegmentSchema): FileColumn[] {
         row.features[feature.name] = fromParquetValue(feature.type, value);
       },
     })),
+  ];
+}
+
+/** __source_position and __deleted (SegmentSchema.changes): a row reads them back only when set, as written. */
+function changeColumns(): FileColumn[] {
+  return [
+    {
+      name: SYS.sourcePosition,
+      element: parquetColumnElements(SYS.sourcePosition, 'string', true),
+      toParquet: (row) => row.sourcePosition ?? null,
+      fromParquet: (row, value) => {
+        if (typeof value === 'string') row.sourcePosition = value;
+        else if (value instanceof Uint8Array) row.sourcePosition = new TextDecoder().decode(value);
+      },
+    },
+    {
+      name: SYS.deleted,
+      element: parquetColumnElements(SYS.deleted, 'bool', false),
+      toParquet: (row) => row.deleted === true,
+      fromParquet: (row, value) => {
+        if (value === true) row.deleted = true;
+      },
+    },
   ];
 }
 

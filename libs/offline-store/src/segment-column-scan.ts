@@ -20,26 +20,35 @@ export interface HistoryColumnsRead {
   partitions: ArrayLike<unknown>;
   offsets: ArrayLike<unknown>;
   appended: ArrayLike<unknown> | undefined;
+  /** Absent when the segment has no change-data-capture columns (SegmentSchema.changes), or they were not asked for. */
+  sourcePositions: ArrayLike<unknown> | undefined;
+  deleted: ArrayLike<unknown> | undefined;
   features: Array<ArrayLike<unknown>>;
 }
 
-/** Reads the join keys, the system columns (append time if asked) and these features of a row group. */
+/**
+ * Reads the join keys, the system columns (append time if asked, the change-data-capture columns if asked
+ * and the segment has them) and these features of a row group.
+ */
 export async function readHistoryColumns(
   { read }: SegmentRowGroup,
   keyNames: readonly string[],
   featureNames: readonly string[],
   withAppendTime: boolean,
+  { sourcePositions: withSourcePositions = false, deleted: withDeleted = false } = {},
 ): Promise<HistoryColumnsRead> {
-  const [keys, events, created, partitions, offsets, appended, features] = await Promise.all([
+  const [keys, events, created, partitions, offsets, appended, sourcePositions, deleted, features] = await Promise.all([
     Promise.all(keyNames.map(read)),
     read(SYS.eventTimestamp),
     read(SYS.createdTimestamp),
     read(SYS.partition),
     read(SYS.offset),
     withAppendTime ? read(SYS.appendTime) : undefined,
+    withSourcePositions ? read(SYS.sourcePosition) : undefined,
+    withDeleted ? read(SYS.deleted) : undefined,
     Promise.all(featureNames.map(read)),
   ]);
-  return { keys, events, created, partitions, offsets, appended, features };
+  return { keys, events, created, partitions, offsets, appended, sourcePositions, deleted, features };
 }
 
 export interface SegmentScanOptions {

@@ -175,6 +175,7 @@ describe('segment files', () => {
         { name: 'conv_rate', type: 'float64' },
         { name: 'trips', type: 'list<int64>' },
       ],
+      changes: true,
     });
     const clash = { ...view, features: [{ name: '__offset', type: 'int64' as const }] };
     assert.throws(() => segmentSchemaFor(clash, entities), rejectsWith('SEGMENT_SCHEMA_INVALID', /reserved/));

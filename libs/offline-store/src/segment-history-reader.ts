@@ -39,8 +39,12 @@ export async function* readSegmentHistory(
   );
   for await (const group of scanSegmentRowGroups(path)) {
     const { rows } = group;
-    const columns = await readHistoryColumns(group, keyNames, featureNames, true);
-    const { keys, events, created, partitions, offsets, features } = columns;
+    const changes = schema.changes === true;
+    const columns = await readHistoryColumns(group, keyNames, featureNames, true, {
+      sourcePositions: changes,
+      deleted: changes,
+    });
+    const { keys, events, created, partitions, offsets, sourcePositions, deleted, features } = columns;
     const appended = columns.appended!;
     for (let start = 0; start < rows; start += batchSize) {
       const end = Math.min(rows, start + batchSize);
@@ -59,7 +63,7 @@ export async function* readSegmentHistory(
             : plain(value);
         }
         const createdAt = created[i];
-        batch.push({
+        const row: KeyedHistoryRow = {
           entityKey: sortableEntityKey(schema.joinKeys, joinKeys),
           eventTimestamp: events[i] as number,
           createdTimestamp: createdAt === null || createdAt === undefined ? null : (createdAt as number),
@@ -67,7 +71,11 @@ export async function* readSegmentHistory(
           appendedAt: appended[i] as number,
           features: values,
           joinKeys: withJoinKeys ? joinKeys : NO_JOIN_KEYS,
-        });
+        };
+        const sourcePosition = sourcePositions?.[i];
+        if (typeof sourcePosition === 'string') row.sourcePosition = sourcePosition;
+        if (deleted?.[i] === true) row.deleted = true;
+        batch.push(row);
       }
       if (batch.length > 0) yield batch;
     }

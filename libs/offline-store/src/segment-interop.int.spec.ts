@@ -28,14 +28,23 @@ describe('segments are read by other engines with real timestamp columns', () =>
   let root: string;
   let segment: SegmentWritten;
   let file: string;
-  const rows = sortSegmentRows(EVERY_TYPE_SCHEMA, everyTypeRows(50));
+  // With the change-data-capture columns: a source position on every other row, a few deletes.
+  const schema = { ...EVERY_TYPE_SCHEMA, changes: true };
+  const rows = sortSegmentRows(
+    schema,
+    everyTypeRows(50).map((row, i) => ({
+      ...row,
+      ...(i % 2 === 0 ? { sourcePosition: String(1000 + i).padStart(20, '0') } : {}),
+      ...(i % 7 === 3 ? { deleted: true } : {}),
+    })),
+  );
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'featurelog-interop-'));
     segment = await writeSegment(new HyparquetSegmentCodec(), {
       root,
       project: 'demo',
-      schema: EVERY_TYPE_SCHEMA,
+      schema,
       date: '2025-01-01',
       ranges: [0, 1, 2].map((partition) => ({ partition, fromOffset: 2 ** 40, untilOffset: 2 ** 40 + 50 })),
       rows: [rows],
@@ -55,12 +64,16 @@ print(json.dumps({
   "rows": t.num_rows,
   "event_us": t["event_timestamp"].cast("int64").to_pylist(),
   "fare": t["f_float64"].to_pylist(),
+  "source_position": t["__source_position"].to_pylist(),
+  "deleted": t["__deleted"].to_pylist(),
 }))`;
     const out = JSON.parse(execFileSync(python!, ['-c', script, file], { encoding: 'utf8' })) as {
       types: Record<string, string>;
       rows: number;
       event_us: number[];
       fare: (number | null)[];
+      source_position: (string | null)[];
+      deleted: boolean[];
     };
     for (const column of TIMESTAMP_COLUMNS) assert.equal(out.types[column], 'timestamp[us, tz=UTC]', column);
     assert.equal(out.types.driver_id, 'int64');
@@ -76,6 +89,16 @@ print(json.dumps({
     assert.deepEqual(
       out.fare,
       rows.map((r) => r.features.f_float64),
+    );
+    assert.equal(out.types.__source_position, 'string');
+    assert.equal(out.types.__deleted, 'bool');
+    assert.deepEqual(
+      out.source_position,
+      rows.map((r) => r.sourcePosition ?? null),
+    );
+    assert.deepEqual(
+      out.deleted,
+      rows.map((r) => r.deleted === true),
     );
   });
 

@@ -105,7 +105,11 @@ export async function mergeSegments(codec: SegmentCodec, input: MergeSegmentsInp
       );
     }
   }
-  const schemas = await Promise.all(plan.segments.map((segment) => readSegmentSchema(codec, root, segment)));
+  // Segments written before the change-data-capture columns merge with newer ones: they read as rows
+  // without a source position, not deleted, and the merged segment has the columns.
+  const schemas = (await Promise.all(plan.segments.map((segment) => readSegmentSchema(codec, root, segment)))).map(
+    (read) => ({ ...read, changes: true }),
+  );
   const schema = schemas[0]!;
   schemas.forEach((other, i) => {
     if (JSON.stringify(other) !== JSON.stringify(schema)) {

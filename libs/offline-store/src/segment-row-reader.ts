@@ -38,11 +38,11 @@ export class SegmentRowReader {
   }
 
   /**
-   * The rows of `records`, in order — a delete (change data capture) as a row without values, except for
-   * the online store (refused as unreadable, DELETE_NOT_APPLIED); null for a tombstone (the history has no use for it, unlike the
-   * online store's consumer, which dead-letters it), a row pushed for the other store only (see `open`),
-   * or an unreadable record (then listed in `unreadable`). Loads the writer schemas first, so a registry
-   * outage fails the whole batch (retriable).
+   * The rows of `records`, in order — a delete (change data capture) as a row without values marked
+   * `deleted`, with the change's source position when its format knows it; null for a tombstone (the
+   * history has no use for it, unlike the online store's consumer, which dead-letters it), a row pushed
+   * for the other store only (see `open`), or an unreadable record (then listed in `unreadable`). Loads
+   * the writer schemas first, so a registry outage fails the whole batch (retriable).
    */
   async read(
     decoder: RowDecoder,
@@ -63,11 +63,11 @@ export class SegmentRowReader {
         const change = rows.decodeChange(record.value);
         if (change.op === 'tombstone') return null;
         // A delete is a row of the history with no values (ARCHITECTURE.md, Deletes): the winner at t is
-        // then read with null features, as if the entity had no row. An online backfill cannot replay it
-        // as a row of nulls (served PRESENT, not NOT_FOUND), so it refuses it as DELETE_NOT_APPLIED.
-        if (change.op === 'delete' && this.skipPushedFor === 'offline')
-          return this.toSegmentRow(rows.upsertOf(change), record);
-        return this.toSegmentRow(change.row, record);
+        // then read with null features, as if the entity had no row; a backfill writes it as a delete.
+        const row = this.toSegmentRow(change.row, record);
+        if (change.sourcePosition !== undefined) row.sourcePosition = change.sourcePosition;
+        if (change.op === 'delete') row.deleted = true;
+        return row;
       } catch (error) {
         if (error instanceof FeaturelogError && error.retriable) throw error;
         unreadable.push(unreadableRecord(record, error));

@@ -39,7 +39,7 @@ describe('SegmentRowReader on a Debezium source', () => {
   }));
   const view = buildOfflineView('shop', customerView, [customer], customersSource('debezium'));
 
-  it('writes a delete into the history as a row without values, at its commit time, and skips its tombstone', async () => {
+  it('writes a delete into the history as a deleted row without values, at its commit time and source position, and skips its tombstone', async () => {
     const unreadable: UnreadableRecord[] = [];
     const rows = await SegmentRowReader.open(view, registry, 'shop').read(
       new RowDecoder(registry),
@@ -49,6 +49,8 @@ describe('SegmentRowReader on a Debezium source', () => {
     assert.deepEqual(unreadable, []);
     assert.equal(rows.length, 3);
     assert.equal(rows[0]!.features.plan, upserted.plan);
+    assert.equal(rows[0]!.sourcePosition, '00000000000000000100');
+    assert.equal(rows[0]!.deleted, undefined);
     assert.deepEqual(rows[1], {
       joinKeys: { customer_id: 7 },
       eventTimestamp: deleted.updatedMs * 1000,
@@ -56,25 +58,24 @@ describe('SegmentRowReader on a Debezium source', () => {
       partition: 0,
       offset: 1,
       appendTime: 1_740_823_500_000_000,
+      sourcePosition: '00000000000000000101',
+      deleted: true,
       features: Object.fromEntries(customerView.features.map((feature) => [feature.name, null])),
     });
     assert.equal(rows[2], null);
   });
 
-  it('refuses the delete for an online backfill, which cannot write it as a row of nulls', async () => {
+  it('gives an online backfill the delete too, marked deleted, for it to write as a delete', async () => {
     const unreadable: UnreadableRecord[] = [];
     const rows = await SegmentRowReader.open(view, registry, 'shop', { forStore: 'online' }).read(
       new RowDecoder(registry),
       records,
       unreadable,
     );
+    assert.deepEqual(unreadable, []);
     assert.deepEqual(
-      rows.map((row) => row === null),
-      [false, true, true],
-    );
-    assert.deepEqual(
-      unreadable.map(({ offset, code }) => [offset, code]),
-      [[1, 'DELETE_NOT_APPLIED']],
+      rows.map((row) => row?.deleted ?? null),
+      [null, true, null],
     );
   });
 });

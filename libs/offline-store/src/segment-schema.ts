@@ -15,6 +15,8 @@ export const SEGMENT_SYSTEM_COLUMNS = {
   partition: '__partition',
   offset: '__offset',
   appendTime: '__append_time',
+  sourcePosition: '__source_position',
+  deleted: '__deleted',
 } as const;
 
 export interface SegmentColumn {
@@ -25,13 +27,21 @@ export interface SegmentColumn {
 /**
  * The columns of a view's segments, in file order: join keys (non-null), event_timestamp (non-null),
  * created_timestamp (nullable), __partition (int32), __offset (int64), __append_time (the log's append time,
- * non-null), then each feature (nullable). All timestamps are epoch microseconds, UTC.
+ * non-null), with `changes` __source_position (string of digits, nullable) and __deleted (bool, non-null),
+ * then each feature (nullable). All timestamps are epoch microseconds, UTC.
  */
 export interface SegmentSchema {
   view: string;
   viewVersion: number;
   joinKeys: SegmentColumn[];
   features: SegmentColumn[];
+  /**
+   * The file has the change-data-capture columns __source_position (where the row's change sits in its
+   * source database's log, see RowVersion.sourcePosition) and __deleted (the row is the delete of its
+   * entity: its features are null, and a backfill writes it as a delete). Every segment written now has
+   * them; segments written before lack them and read as rows without a source position, not deleted.
+   */
+  changes?: boolean;
 }
 
 /**
@@ -46,6 +56,10 @@ export interface SegmentRow {
   offset: number;
   /** When the log appended the row (epoch µs), so exports can ask "was it known at t?". */
   appendTime: number;
+  /** Where the row's change sits in its source database's log (RowVersion.sourcePosition); absent: none. */
+  sourcePosition?: string;
+  /** The row deletes its entity of the view (change data capture): every feature is null. Absent: false. */
+  deleted?: boolean;
   features: Record<string, FeatureValue>;
 }
 
@@ -82,7 +96,7 @@ export function segmentSchemaFor(view: FeatureViewDefinition, entities: readonly
     claim(feature.name, `feature '${feature.name}'`);
     return { name: feature.name, type };
   });
-  return { view: view.name, viewVersion: view.version, joinKeys, features };
+  return { view: view.name, viewVersion: view.version, joinKeys, features, changes: true };
 }
 
 function invalid(view: FeatureViewDefinition, why: string): FeaturelogError {

@@ -7,9 +7,9 @@ import { FeaturelogError, MinHeap, type FeatureValue } from '@featurelog/domain'
 export type ColumnKey = number | string;
 
 /**
- * A run of history rows of one view, as columns, in history order: (key, event timestamp, created
- * timestamp with null lowest, partition, offset). A source is a stream of such chunks that together are
- * sorted (one Parquet segment's row groups, one sorted slice of the log tail).
+ * A run of history rows of one view, as columns, sorted by key then event timestamp (ties in any order).
+ * A source is a stream of such chunks that together are sorted (one Parquet segment's row groups, one
+ * sorted slice of the log tail).
  */
 export interface HistoryColumns {
   length: number;
@@ -21,6 +21,11 @@ export interface HistoryColumns {
   offsets: ArrayLike<number>;
   /** Needed only as served: when the log appended the row (epoch µs); null when not read. */
   appendedAt: ArrayLike<number> | null;
+  /**
+   * Each row's source position (RowVersion.sourcePosition: fixed-width digits, null for none), which
+   * ranks between the created timestamp and the log position; absent or null when no row has one.
+   */
+  sourcePositions?: ArrayLike<string | null> | null;
   /** One column per feature of the {@link ViewWinners} it is joined into, in that order. */
   features: ArrayLike<unknown>[];
   /** Turns a stored feature value into the domain's (e.g. bigint → number); null: stored as the domain's. */
@@ -47,6 +52,8 @@ export interface ViewWinnersData {
   createdTimestamps: Float64Array;
   offsets: Float64Array;
   partitions: Float64Array;
+  /** Each winner's source position (null: none); absent until a winner has one. */
+  sourcePositions?: (string | null)[];
   numbers: (Float64Array | null)[];
   present: (Uint8Array | null)[];
   values: (FeatureValue[] | null)[];
@@ -219,18 +226,31 @@ export class ViewWinners {
     });
   }
 
+  private setSourcePosition(i: number, sourcePosition: string | null): void {
+    const data = this.data;
+    if (data.sourcePositions === undefined) {
+      if (sourcePosition === null) return;
+      data.sourcePositions = new Array<string | null>(data.size).fill(null);
+    }
+    data.sourcePositions[i] = sourcePosition;
+  }
+
   /** Offers row `j` of `chunk` as a candidate for entity row `i`; it wins when its version is greater. */
   offer(i: number, chunk: HistoryColumns, j: number): void {
     const data = this.data;
     const event = chunk.eventTimestamps[j]!;
     const best = data.eventTimestamps[i]!;
+    const sourcePosition = chunk.sourcePositions?.[j] ?? null;
     if (!Number.isNaN(best)) {
       if (event < best) return;
       if (event === best) {
         const created = chunk.createdTimestamps[j]!;
         const bestCreated = data.createdTimestamps[i]!;
         if (created < bestCreated) return;
-        if (created === bestCreated) {
+        const sourceOrder =
+          created === bestCreated ? compareSourcePositions(sourcePosition, data.sourcePositions?.[i] ?? null) : 1;
+        if (sourceOrder < 0) return;
+        if (sourceOrder === 0) {
           const offset = chunk.offsets[j]!;
           if (
             offset < data.offsets[i]! ||
@@ -245,6 +265,7 @@ export class ViewWinners {
     data.createdTimestamps[i] = chunk.createdTimestamps[j]!;
     data.offsets[i] = chunk.offsets[j]!;
     data.partitions[i] = chunk.partitions[j]!;
+    this.setSourcePosition(i, sourcePosition);
     const convert = chunk.featureValue;
     for (let f = 0; f < data.numeric.length; f++) {
       const raw = chunk.features[f]![j];
@@ -267,13 +288,17 @@ export class ViewWinners {
       const event = other.eventTimestamps[i]!;
       if (Number.isNaN(event)) continue;
       const best = data.eventTimestamps[i]!;
+      const sourcePosition = other.sourcePositions?.[i] ?? null;
       if (!Number.isNaN(best)) {
         if (event < best) continue;
         if (event === best) {
           const created = other.createdTimestamps[i]!;
           const bestCreated = data.createdTimestamps[i]!;
           if (created < bestCreated) continue;
-          if (created === bestCreated) {
+          const sourceOrder =
+            created === bestCreated ? compareSourcePositions(sourcePosition, data.sourcePositions?.[i] ?? null) : 1;
+          if (sourceOrder < 0) continue;
+          if (sourceOrder === 0) {
             const offset = other.offsets[i]!;
             if (
               offset < data.offsets[i]! ||
@@ -288,6 +313,7 @@ export class ViewWinners {
       data.createdTimestamps[i] = other.createdTimestamps[i]!;
       data.offsets[i] = other.offsets[i]!;
       data.partitions[i] = other.partitions[i]!;
+      this.setSourcePosition(i, sourcePosition);
       for (let f = 0; f < data.numeric.length; f++) {
         const numbers = data.numbers[f];
         if (numbers) {
@@ -297,6 +323,14 @@ export class ViewWinners {
       }
     }
   }
+}
+
+/** Source positions in the order of RowVersion.sourcePosition: absent (null) lowest, then as text (fixed-width digits). */
+function compareSourcePositions(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return a < b ? -1 : 1;
 }
 
 /** A history row held by reference: its chunk and index. */
@@ -314,6 +348,8 @@ function greaterVersion(ca: HistoryColumns, a: number, cb: HistoryColumns, b: nu
   const xa = ca.createdTimestamps[a]!;
   const xb = cb.createdTimestamps[b]!;
   if (xa !== xb) return xa > xb;
+  const sourceOrder = compareSourcePositions(ca.sourcePositions?.[a] ?? null, cb.sourcePositions?.[b] ?? null);
+  if (sourceOrder !== 0) return sourceOrder > 0;
   const oa = ca.offsets[a]!;
   const ob = cb.offsets[b]!;
   if (oa !== ob) return oa > ob;
@@ -344,9 +380,9 @@ export interface JoinHistorySourceOptions {
  * The rule (the domain's pointInTimeLookup is its oracle), for an entity row with key k and timestamp t
  * and a view with TTL s: candidates are the view's rows with key k, `event_timestamp <= t` and, when
  * s > 0, `event_timestamp >= t - s` (both bounds inclusive, s in seconds, timestamps in microseconds). The
- * winner is the greatest (event timestamp, created timestamp with null lowest, log position). No
- * candidate: every feature is null. As served, a row is a candidate only once known at t: appended at or
- * before t, and created (when stated) at or before t.
+ * winner is the greatest (event timestamp, created timestamp with null lowest, source position with none
+ * lowest, log position). No candidate: every feature is null. As served, a row is a candidate only once
+ * known at t: appended at or before t, and created (when stated) at or before t.
  *
  * Why one pass suffices: within one key, t only grows, so the set of rows with event_timestamp <= t (and,
  * as served, known at t) only grows, and so does its greatest element. The TTL needs no buffer: if the

@@ -12,6 +12,8 @@ interface Row {
   created: number | null;
   partition: number;
   offset: number;
+  /** Fixed-width digits, or null for none. */
+  source: string | null;
   appended: number;
   value: FeatureValue;
   label: FeatureValue;
@@ -24,6 +26,7 @@ function candidatesOf(rows: readonly Row[]): PitCandidate<Row>[] {
     eventTimestamp: row.event,
     createdTimestamp: row.created,
     position: { partition: row.partition, offset: row.offset },
+    ...(row.source === null ? {} : { sourcePosition: row.source }),
     appendTime: row.appended,
     values: row,
   }));
@@ -54,6 +57,7 @@ function chunksOf(rows: Row[], random: () => number): HistoryColumns[] {
       partitions: Float64Array.from(part, (row) => row.partition),
       offsets: Float64Array.from(part, (row) => row.offset),
       appendedAt: Float64Array.from(part, (row) => row.appended),
+      sourcePositions: part.some((row) => row.source !== null) ? part.map((row) => row.source) : null,
       features: [part.map((row) => row.value), part.map((row) => row.label)],
       featureValue: null,
     });
@@ -77,6 +81,8 @@ function scenario(seed: number, numeric: boolean) {
       // A log position is unique; equal offsets on two partitions exercise the last tie-break.
       partition: i % 2,
       offset: Math.floor(i / 2),
+      // Few distinct positions, so that they tie too and the log position decides.
+      source: random() < 0.3 ? null : String(Math.floor(random() * 4)).padStart(20, '0'),
       appended: event + Math.floor(random() * 5) * 60 * SECOND,
       value: random() < 0.1 ? null : Math.round(random() * 1000) / 10,
       label: random() < 0.1 ? null : `r${i}`,
@@ -208,14 +214,15 @@ describe('columnar point-in-time join (per sorted source, merged winners) agains
 function history(
   event: number,
   value: FeatureValue,
-  extra: Partial<Pick<Row, 'created' | 'appended' | 'key' | 'offset'>> = {},
+  extra: Partial<Pick<Row, 'created' | 'appended' | 'key' | 'offset' | 'partition' | 'source'>> = {},
 ): Row {
   return {
     key: extra.key ?? 'd1',
     event,
     created: extra.created ?? null,
-    partition: 0,
+    partition: extra.partition ?? 0,
     offset: extra.offset ?? 0,
+    source: extra.source ?? null,
     appended: extra.appended ?? event,
     value,
     label: null,
@@ -261,6 +268,36 @@ describe('columnar point-in-time join boundaries', () => {
     assert.deepEqual(await joinOne([{ t: 5 }], rows), ['created-7']);
     const noCreated = [history(5, 'offset-2', { offset: 2 }), history(5, 'offset-4', { offset: 4 })];
     assert.deepEqual(await joinOne([{ t: 5 }], noCreated), ['offset-4']);
+  });
+
+  it('breaks a tie of both timestamps by source position (none lowest) before the log position, as the oracle does', async () => {
+    const lsn = (n: number) => String(n).padStart(20, '0');
+    // Two changes of one PostgreSQL row committed in the same millisecond, which reached two partitions:
+    // the later change (greater LSN) has the smaller offset.
+    const rows = [
+      history(5, 'lsn-200', { created: 5, partition: 1, offset: 3, source: lsn(200) }),
+      history(5, 'lsn-100', { created: 5, partition: 0, offset: 9, source: lsn(100) }),
+      history(5, 'no-position', { created: 5, partition: 0, offset: 12 }),
+    ];
+    assert.deepEqual(await joinOne([{ t: 5 }, { t: 4 }], rows), ['lsn-200', null]);
+    assert.equal(
+      pointInTimeLookup(candidatesOf(rows), { entityKey: 'd1', timestamp: 5 }, { ttlSeconds: 0 })?.values.value,
+      'lsn-200',
+    );
+    // Each in a source of its own, joined into two winners and merged: the same winner whatever the order.
+    for (const sources of [rows, [...rows].reverse()]) {
+      const order = sortEntities(['d1'], Float64Array.from([5]));
+      const here = new ViewWinners(1, ['v'], 0);
+      const there = new ViewWinners(1, ['v'], 0);
+      for (const [i, row] of sources.entries()) {
+        await joinHistorySource(order, chunksOf([row], seededRandom(i)), i === 1 ? there : here, { source: `s${i}` });
+      }
+      here.merge(there.data);
+      assert.deepEqual(here.columnsInRowOrder(order, 1)[0], { values: ['lsn-200'] });
+    }
+    // A later created timestamp still beats any source position.
+    const created = [...rows, history(5, 'created-6', { created: 6, offset: 1 })];
+    assert.deepEqual(await joinOne([{ t: 5 }], created), ['created-6']);
   });
 
   it('keeps duplicate entity rows and rows whose key has no history, with nulls', async () => {

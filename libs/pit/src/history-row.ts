@@ -10,6 +10,8 @@ export interface HistoryRow extends RowVersion {
   /** When the log appended the row, epoch microseconds. */
   appendedAt: number;
   features: Readonly<Record<string, FeatureValue>>;
+  /** The row deletes its entity of the view (change data capture): its features are all null. */
+  deleted?: boolean;
 }
 
 /**

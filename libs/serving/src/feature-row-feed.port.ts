@@ -10,6 +10,11 @@ export interface FeedRow {
   version: RowVersion;
   /** Every feature of the view, in the domain representation (null when absent). */
   row: Record<string, FeatureValue>;
+  /**
+   * The row deletes the entity's values of the view (change data capture): if it wins, the view is
+   * absent for the entity (NOT_FOUND, as the online store then reads it), its values all null.
+   */
+  deleted?: boolean;
 }
 
 /** Where a listener stands in one partition: every record before `nextOffset` was handed to it. */

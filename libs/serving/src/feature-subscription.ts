@@ -301,7 +301,7 @@ export class FeatureSubscription {
       if (!interest.rows.has(row.entityKey)) continue;
       const key = `${row.view}\u0000${row.entityKey}`;
       const known = this.latest.get(key);
-      if (known !== undefined && compareRowVersions(row.version, known.version) <= 0) continue;
+      if (known !== undefined && compareHeldVersions(row.version, known.version) <= 0) continue;
       this.latest.set(key, row);
       if (!this.buffering) this.consider(interest, row);
     }
@@ -335,7 +335,7 @@ export class FeatureSubscription {
   private consider(interest: Interest, row: FeedRow): void {
     const key = `${row.view}\u0000${row.entityKey}`;
     const sent = this.delivered.get(key);
-    if (sent !== undefined && compareRowVersions(row.version, sent) <= 0) return;
+    if (sent !== undefined && compareHeldVersions(row.version, sent) <= 0) return;
     this.delivered.set(key, row.version);
     if (this.queue.length >= this.maxQueued) {
       this.overflow(
@@ -344,7 +344,11 @@ export class FeatureSubscription {
       return;
     }
     this.queue.push(
-      `event: update\ndata: ${rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())}\n${this.idLine()}\n`,
+      `event: update\ndata: ${
+        row.deleted === true
+          ? deletedRowJson(interest, row.entityKey, this.request, row.version)
+          : rowJson(interest, row.entityKey, this.request, row.version, row.row, this.deps.nowMicros())
+      }\n${this.idLine()}\n`,
     );
     this.pump();
   }
@@ -415,7 +419,7 @@ export class FeatureSubscription {
       // until the last of them, the subscriber does not hold the stream's position yet.
       const completing = [...this.latest.values()].filter((row) => {
         const sent = this.delivered.get(`${row.view}\u0000${row.entityKey}`);
-        return this.interests.has(row.view) && (sent === undefined || compareRowVersions(row.version, sent) > 0);
+        return this.interests.has(row.view) && (sent === undefined || compareHeldVersions(row.version, sent) > 0);
       });
       this.queue.push(
         `event: snapshot\ndata: {"registry_version":${this.plan.registryVersion},"feature_names":${featureNames},"rows":[${rows.join(',')}]}\n${completing.length > 0 ? 'id:\n' : this.idLine()}\n`,
@@ -443,6 +447,19 @@ export class FeatureSubscription {
     this.close();
     this.sink.end();
   }
+}
+
+/**
+ * compareRowVersions, except that source positions decide only between two versions that both have one.
+ * Versions read from the online store may lack it (a store whose version encoding keeps none, or a row
+ * stored before it had one), and the very row the store holds, seen again on the feed with its source
+ * position, must compare equal to it rather than newer (it would be sent again after every snapshot).
+ */
+function compareHeldVersions(a: RowVersion, b: RowVersion): number {
+  if ((a.sourcePosition === undefined) === (b.sourcePosition === undefined)) return compareRowVersions(a, b);
+  const { sourcePosition: _a, ...withoutA } = a;
+  const { sourcePosition: _b, ...withoutB } = b;
+  return compareRowVersions(withoutA, withoutB);
 }
 
 /**
@@ -515,7 +532,8 @@ function samePlan(a: RetrievalPlan, b: RetrievalPlan): boolean {
 /**
  * One (entity, view) of a subscription:
  * `{"view","entity_key","entity":{join keys},"status","event_timestamp","version":{event_timestamp,
- * created_timestamp,partition,offset},"values":{feature: value}}`; NOT_FOUND has null version and values.
+ * created_timestamp,partition,offset[,source_position]},"values":{feature: value}}`; NOT_FOUND has null
+ * version and values (see deletedRowJson for a delete's).
  */
 function rowJson(
   interest: Interest,
@@ -525,10 +543,7 @@ function rowJson(
   features: Record<string, FeatureValue> | null,
   nowMicros: number,
 ): string {
-  const row = interest.rows.get(entityKey)!;
-  const entity: Record<string, unknown> = {};
-  for (const key of interest.view.joinKeys) entity[key.name] = request.entities[key.name]?.[row];
-  const head = `{"view":${JSON.stringify(interest.view.name)},"entity_key":${JSON.stringify(entityKey)},"entity":${JSON.stringify(entity)}`;
+  const head = rowHead(interest, entityKey, request);
   if (version === null || features === null) {
     return `${head},"status":"NOT_FOUND","event_timestamp":null,"version":null,"values":null}`;
   }
@@ -537,8 +552,35 @@ function rowJson(
   for (const column of interest.columns) {
     values += `${values === '' ? '' : ','}${JSON.stringify(column.name)}:${column.encode(features[column.feature.name])}`;
   }
-  const versionJson = `{"event_timestamp":${version.eventTimestamp},"created_timestamp":${version.createdTimestamp ?? 'null'},"partition":${version.position.partition},"offset":${version.position.offset}}`;
-  return `${head},"status":"${status}","event_timestamp":${timestampJson(version.eventTimestamp)},"version":${versionJson},"values":{${values}}}`;
+  return `${head},"status":"${status}","event_timestamp":${timestampJson(version.eventTimestamp)},"version":${versionJson(version)},"values":{${values}}}`;
+}
+
+/**
+ * The update of an entity whose values of the view a delete (change data capture) removed: NOT_FOUND with
+ * null values and event timestamp, as POST /get-online-features answers for it from then on, and
+ * `"deleted":true`. It keeps the delete's version, so that a subscriber keeping the newest version per
+ * (view, entity) lets no older row bring the values back, and takes the next upsert.
+ */
+function deletedRowJson(
+  interest: Interest,
+  entityKey: string,
+  request: OnlineFeaturesRequest,
+  version: RowVersion,
+): string {
+  return `${rowHead(interest, entityKey, request)},"status":"NOT_FOUND","event_timestamp":null,"version":${versionJson(version)},"values":null,"deleted":true}`;
+}
+
+function rowHead(interest: Interest, entityKey: string, request: OnlineFeaturesRequest): string {
+  const row = interest.rows.get(entityKey)!;
+  const entity: Record<string, unknown> = {};
+  for (const key of interest.view.joinKeys) entity[key.name] = request.entities[key.name]?.[row];
+  return `{"view":${JSON.stringify(interest.view.name)},"entity_key":${JSON.stringify(entityKey)},"entity":${JSON.stringify(entity)}`;
+}
+
+function versionJson(version: RowVersion): string {
+  const source =
+    version.sourcePosition === undefined ? '' : `,"source_position":${JSON.stringify(version.sourcePosition)}`;
+  return `{"event_timestamp":${version.eventTimestamp},"created_timestamp":${version.createdTimestamp ?? 'null'},"partition":${version.position.partition},"offset":${version.position.offset}${source}}`;
 }
 
 /** GET /subscribe query: `feature_service` or `features` (repeated or comma-separated), `entities` (JSON), `full_feature_names`. */

@@ -230,6 +230,89 @@ describe('FeatureSubscription', () => {
     assert.equal(feed.listeners.size, 0, 'closing stops following');
   });
 
+  it('sends a delete as the view becoming absent (NOT_FOUND, deleted, its version), as a fresh snapshot reads it', async () => {
+    const { feed, store, sink, open } = setup();
+    store.values.set('driver_id=1/driver_stats', {
+      version: version(5),
+      features: { conv_rate: 1, acc_rate: 1, trips: 5 },
+    });
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    await subscription.start();
+    const deletion: FeedRow = { ...row(1, 6, 0, NOW + 10), row: { trips: null }, deleted: true };
+    // The delete; then an older row (a redelivery) that must not bring the values back; then a newer upsert.
+    feed.emit(deletion, row(1, 4, 4, NOW + 5), row(1, 9, 9, NOW + 20));
+    const events = sink.events();
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['snapshot', 'update', 'update'],
+    );
+    const deleted = events[1]!.data as unknown as Record<string, unknown>;
+    assert.deepEqual(
+      [
+        deleted.status,
+        deleted.values,
+        deleted.event_timestamp,
+        deleted.deleted,
+        (deleted.version as { offset: number }).offset,
+      ],
+      ['NOT_FOUND', null, null, true, 6],
+    );
+    assert.deepEqual([events[2]!.data.status, events[2]!.data.values.trips], ['PRESENT', 9]);
+    assert.equal((events[2]!.data as unknown as Record<string, unknown>).deleted, undefined);
+    subscription.close();
+
+    // What a subscriber reads of a deleted entity is what a snapshot (the online store) says of it then.
+    store.values.delete('driver_id=1/driver_stats');
+    const later = setup();
+    const fresh = later.open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    await fresh.start();
+    const snapshotRow = later.sink.events()[0]!.data.rows[0]!;
+    assert.deepEqual([snapshotRow.status, snapshotRow.values], [deleted.status, deleted.values]);
+    fresh.close();
+  });
+
+  it('takes the row the store holds, seen on the feed with its source position, for the same row (no update)', async () => {
+    const { feed, store, sink, open } = setup();
+    // The store keeps no source position; the feed gives the very same row with one.
+    store.values.set('driver_id=1/driver_stats', {
+      version: version(5),
+      features: { conv_rate: 1, acc_rate: 1, trips: 5 },
+    });
+    let release!: () => void;
+    store.hold = new Promise((resolve) => (release = resolve));
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    const started = subscription.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    const same = row(1, 5, 5);
+    feed.emit({ ...same, version: { ...same.version, sourcePosition: '00000000000000000500' } });
+    release();
+    await started;
+    assert.deepEqual(
+      sink.events().map((e) => e.event),
+      ['snapshot'],
+    );
+    subscription.close();
+  });
+
+  it('ranks rows of equal timestamps by their source position before their log position', async () => {
+    const { feed, sink, open } = setup();
+    const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });
+    await subscription.start();
+    const at = (partition: number, offset: number, sourcePosition: string, trips: number): FeedRow => {
+      const base = row(1, offset, trips, NOW + 10);
+      return { ...base, version: { ...base.version, position: { partition, offset }, sourcePosition } };
+    };
+    // Two changes of one source row, committed in the same millisecond, on two partitions: the later
+    // change (greater source position) has the smaller offset.
+    feed.emit(at(1, 3, '00000000000000000200', 2), at(0, 9, '00000000000000000100', 1));
+    const updates = sink.events().filter((e) => e.event === 'update');
+    assert.deepEqual(
+      updates.map((e) => [e.data.values.trips, (e.data.version as unknown as Record<string, unknown>).source_position]),
+      [[2, '00000000000000000200']],
+    );
+    subscription.close();
+  });
+
   it('tells a subscriber that falls behind (resync with the reason) and sends a fresh snapshot when it reads again', async () => {
     const { feed, store, sink, open } = setup(3);
     const subscription = open({ features: 'driver_stats:trips', entities: '{"driver_id":[1]}' });

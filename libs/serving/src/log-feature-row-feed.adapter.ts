@@ -264,15 +264,18 @@ export class LogFeatureRowFeed implements FeatureRowFeed {
           const change = decoder.decodeChange(record.value);
           // The tombstone after a Debezium delete says nothing of its own.
           if (change.op === 'tombstone') continue;
-          // A delete goes out as a row without values with the delete's version, so that a subscriber drops
-          // the deleted values rather than keeping them (the online store then reads the view as absent).
+          // A delete goes out as a deleted row with the delete's version, so that a subscriber learns the
+          // view is absent for the entity (as the online store then reads it) and an older row cannot
+          // bring the values back.
           const { row } = change;
-          rows.push({
+          const feedRow: FeedRow = {
             view: decoder.view.definition.name,
             entityKey: decoder.entityKey(row),
-            version: rowVersion(row, record),
+            version: rowVersion(row, record, change.sourcePosition),
             row: row.features,
-          });
+          };
+          if (change.op === 'delete') feedRow.deleted = true;
+          rows.push(feedRow);
         } catch (error) {
           if (!(error instanceof FeaturelogError) || error.retriable) throw error;
           // The materializer sends such a record to the DLQ; subscribers never see it either.

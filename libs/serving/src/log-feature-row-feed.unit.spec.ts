@@ -207,7 +207,7 @@ describe('LogFeatureRowFeed over the file log', () => {
     unfollow();
   });
 
-  it('sends a Debezium delete as a row without values at its version, and nothing for its tombstone', async () => {
+  it('sends a Debezium delete as a deleted row without values at its version (source position included), and nothing for its tombstone', async () => {
     checkpoint = [];
     const feed = newFeed();
     const seen = collector();
@@ -220,10 +220,16 @@ describe('LogFeatureRowFeed over the file log', () => {
     ]);
     await waitFor(() => seen.rows.length === 2, { description: 'the create and the delete' });
     assert.deepEqual(
-      seen.rows.map((row) => [row.entityKey, row.row.plan, row.version.eventTimestamp]),
+      seen.rows.map((row) => [
+        row.entityKey,
+        row.row.plan,
+        row.version.eventTimestamp,
+        row.version.sourcePosition,
+        row.deleted ?? false,
+      ]),
       [
-        ['customer_id=5', created.plan, MS * 1_000],
-        ['customer_id=5', null, (MS + 1) * 1_000],
+        ['customer_id=5', created.plan, MS * 1_000, '00000000000000000001', false],
+        ['customer_id=5', null, (MS + 1) * 1_000, '00000000000000000002', true],
       ],
     );
     assert.ok(Object.values(seen.rows[1]!.row).every((value) => value === null));

@@ -110,7 +110,10 @@ export const SUBSCRIBE_SCHEMA = {
     '`feature_names`), `error` {code, message, retriable} after which the stream ends (retriable false: a view, ' +
     'feature or service it reads was deleted; do not reconnect). A row is {view, entity_key, entity, status, ' +
     "event_timestamp, version, values}, values in the units of /get-online-features; status is the row's " +
-    '(PRESENT, OUTSIDE_MAX_AGE, NOT_FOUND). Keep the newest version per (view, entity_key).\n\n' +
+    '(PRESENT, OUTSIDE_MAX_AGE, NOT_FOUND). A delete (change data capture) is an `update` with status NOT_FOUND, ' +
+    "null event_timestamp and values, `deleted: true` and the delete's version (a version may carry " +
+    '`source_position`, digits that rank between created_timestamp and the log position). Keep the newest ' +
+    'version per (view, entity_key).\n\n' +
     'Resuming: each event has an `id:`, where the stream stands in the log (per topic it reads, ' +
     '`topic:partition=nextOffset,…`, topics joined by `;`), or an empty `id:` while it is not exact yet (a ' +
     'snapshot the updates after it complete). Reconnect with the last id as the `Last-Event-ID` header ' +

@@ -10,7 +10,7 @@ import {
   type KafkaSourceFormat,
 } from '@featurelog/domain';
 import { seededRandom } from '@featurelog/testing';
-import { resolvedView, ViewRowDecoder, type ViewChange } from '@featurelog/view-rows';
+import { debeziumSourcePosition, resolvedView, ViewRowDecoder, type ViewChange } from '@featurelog/view-rows';
 import {
   connectJsonRecord,
   customer,
@@ -66,6 +66,9 @@ function accountChange(
     ...(sourcePosition === undefined ? {} : { sourcePosition }),
   };
 }
+
+/** A PostgreSQL LSN as a source position: 20 digits. */
+const lsn = (value: number): string => String(value).padStart(20, '0');
 
 /** The features of a deleted account row: all null. */
 const DELETED = { owner: null, plan: null, balance: null, opened_at: null };
@@ -309,7 +312,7 @@ describe('debezium (change events, PostgreSQL connector)', () => {
       upsert(
         1_740_823_300_000,
         { owner: 'Ana Lima', plan: 'pro', balance: 510.93, opened_at: micros('2024-11-05T08:30:00.123Z') + 456 },
-        '24023800',
+        lsn(24023800),
       ),
     );
     assert.deepEqual(
@@ -317,14 +320,14 @@ describe('debezium (change events, PostgreSQL connector)', () => {
       upsert(
         1_740_823_390_000,
         { owner: 'Ana Lima', plan: 'team', balance: -12.5, opened_at: micros('2024-11-05T08:30:00.123Z') + 456 },
-        '24023928',
+        lsn(24023928),
       ),
     );
   });
 
   it('deletes the entity `before` names at the commit time; the tombstone after it changes nothing', () => {
     const deleted = rows.decodeChange(fixture('debezium-pg-delete.json'));
-    assert.deepEqual(deleted, accountChange('delete', 1_740_823_450_250, DELETED, '24024096'));
+    assert.deepEqual(deleted, accountChange('delete', 1_740_823_450_250, DELETED, lsn(24024096)));
     assert.deepEqual(rows.decodeChange(null), { op: 'tombstone' });
     // Readers that do not apply deletes refuse them: a delete is never taken for an upsert of nulls.
     assert.throws(() => rows.decode(fixture('debezium-pg-delete.json')), {
@@ -413,6 +416,88 @@ describe('debezium-unwrapped (ExtractNewRecordState)', () => {
   });
 });
 
+describe("source positions: fixed-width digits per connector, in the log's order", () => {
+  it('normalises PostgreSQL, MySQL, SQL Server and Oracle positions; others have none', () => {
+    assert.equal(debeziumSourcePosition({ connector: 'postgresql', lsn: 24023928 }), '00000000000024023928');
+    assert.equal(
+      debeziumSourcePosition({ connector: 'postgresql', lsn: 18446744073709551615n }),
+      '18446744073709551615',
+    );
+    // PostgreSQL's own text form: two 32-bit hex halves.
+    assert.equal(debeziumSourcePosition({ connector: 'postgresql', lsn: '1/16B3748' }), lsn(2 ** 32 + 0x16b3748));
+    assert.equal(
+      debeziumSourcePosition({ connector: 'mysql', file: 'mysql-bin.000003', pos: 154, row: 2 }),
+      '0000000003' + '00000000000000000154' + '0000000002',
+    );
+    assert.equal(
+      debeziumSourcePosition({ connector: 'mysql', file: 'binlog.000012', pos: 9 }),
+      '0000000012' + '00000000000000000009' + '0000000000',
+    );
+    assert.equal(
+      debeziumSourcePosition({
+        connector: 'sqlserver',
+        commit_lsn: '00000027:00000758:0005',
+        change_lsn: '00000027:00000758:0003',
+      }),
+      '0000000039' + '0000001880' + '00005' + '0000000039' + '0000001880' + '00003',
+    );
+    // A snapshot row has no change_lsn: zeros, below every change of the same commit.
+    assert.equal(
+      debeziumSourcePosition({ connector: 'sqlserver', commit_lsn: '00000027:00000758:0005', change_lsn: null }),
+      '0000000039' + '0000001880' + '00005' + '0'.repeat(25),
+    );
+    assert.equal(debeziumSourcePosition({ connector: 'oracle', scn: '2887395' }), lsn(2887395));
+    // Guessed from the fields when the connector is not named (ExtractNewRecordState's added fields).
+    assert.equal(debeziumSourcePosition({ lsn: 7 }), lsn(7));
+    assert.equal(debeziumSourcePosition({ scn: '7' }), lsn(7));
+    for (const source of [
+      { connector: 'mongodb', ord: 1 },
+      {},
+      { connector: 'postgresql', lsn: -1 },
+      { connector: 'postgresql', lsn: 1.5 },
+      { connector: 'postgresql', lsn: '123456789012345678901' },
+      { connector: 'mysql', file: 'no-suffix', pos: 1 },
+      { connector: 'sqlserver', commit_lsn: '27:758' },
+      { connector: 'oracle', scn: 'abc' },
+    ]) {
+      assert.equal(debeziumSourcePosition(source), undefined, JSON.stringify(source));
+    }
+  });
+
+  it('orders as the numbers do: wider numbers never sort before narrower ones', () => {
+    const random = seededRandom(4242);
+    for (let i = 0; i < 500; i++) {
+      const [a, b] = [Math.floor(random() * 2 ** 40), Math.floor(random() * 2 ** 40)];
+      const [pa, pb] = [debeziumSourcePosition({ lsn: a })!, debeziumSourcePosition({ lsn: b })!];
+      assert.equal(Math.sign(pa.localeCompare(pb, 'en')), Math.sign(a - b));
+      assert.equal(pa < pb, a < b);
+      const [ma, mb] = [
+        debeziumSourcePosition({ connector: 'mysql', file: `b.${String(a % 7)}`, pos: a, row: 0 })!,
+        debeziumSourcePosition({ connector: 'mysql', file: `b.${String(b % 7)}`, pos: b, row: 0 })!,
+      ];
+      const order = a % 7 !== b % 7 ? (a % 7) - (b % 7) : a - b;
+      assert.equal(ma < mb, order < 0);
+    }
+  });
+
+  it('reads the position ExtractNewRecordState added to an unwrapped row (`__source_lsn`, `__lsn`)', () => {
+    const rows = decoderFor(accountsSource('debezium-unwrapped', '__source_ts_ms'));
+    const withPosition = (field: string, value: unknown): Buffer => {
+      const record = JSON.parse(fixture('debezium-unwrapped-pg-update.json').toString()) as {
+        schema: { fields: object[] };
+        payload: Record<string, unknown>;
+      };
+      record.schema.fields.push({ type: 'int64', optional: true, field });
+      record.payload[field] = value;
+      return Buffer.from(JSON.stringify(record));
+    };
+    const position = (value: Buffer) => (rows.decodeChange(value) as { sourcePosition?: string }).sourcePosition;
+    assert.equal(position(withPosition('__source_lsn', 24023928)), lsn(24023928));
+    assert.equal(position(withPosition('__lsn', 24023928)), lsn(24023928));
+    assert.equal(position(fixture('debezium-unwrapped-pg-update.json')), undefined);
+  });
+});
+
 describe('Debezium in Avro (a Connect Avro converter, Confluent wire format)', () => {
   const schemas = registry(
     new Map<number, unknown>([
@@ -451,11 +536,11 @@ describe('Debezium in Avro (a Connect Avro converter, Confluent wire format)', (
       debeziumAvroRecord(11, 'c', row, 1),
     ];
     await cdc.prepare(records.map((value) => ({ value })));
-    assert.deepEqual(cdc.decodeChange(records[0]!), { op: 'upsert', row: expected, sourcePosition: '99' });
+    assert.deepEqual(cdc.decodeChange(records[0]!), { op: 'upsert', row: expected, sourcePosition: lsn(99) });
     assert.deepEqual(cdc.decodeChange(records[1]!), {
       op: 'delete',
       row: { ...expected, features: Object.fromEntries(Object.keys(expected.features).map((name) => [name, null])) },
-      sourcePosition: '100',
+      sourcePosition: lsn(100),
     });
     assert.equal(expected.features.credit, '-123456789012345.6789');
     assert.throws(() => cdc.decodeChange(records[2]!), { code: 'SOURCE_SCHEMA_UNUSABLE', message: /writer schema 9/ });
@@ -473,7 +558,7 @@ describe('Debezium in Avro (a Connect Avro converter, Confluent wire format)', (
     });
     const flatRecords = [unwrappedAvroRecord(8, 'c', row, 5), unwrappedAvroRecord(8, 'd', row, 6)];
     await flat.prepare(flatRecords.map((value) => ({ value })));
-    assert.deepEqual(flat.decodeChange(flatRecords[0]!), { op: 'upsert', row: expected, sourcePosition: '5' });
+    assert.deepEqual(flat.decodeChange(flatRecords[0]!), { op: 'upsert', row: expected, sourcePosition: lsn(5) });
     assert.equal(flat.decodeChange(flatRecords[1]!).op, 'delete');
   });
 });
@@ -557,7 +642,7 @@ describe('every CDC format, encode → decode (property, seeded)', () => {
             createdTimestamp: null,
             features: op === 'd' ? Object.fromEntries(Object.keys(features).map((f) => [f, null])) : features,
           },
-          ...(position ? { sourcePosition: String(lsn) } : {}),
+          ...(position ? { sourcePosition: String(lsn).padStart(20, '0') } : {}),
         };
         assert.deepEqual(
           rows.decodeChange(value),

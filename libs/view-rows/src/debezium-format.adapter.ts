@@ -11,6 +11,7 @@ import { ConnectEnvelopeReader, connectStructLookup } from './connect-json-forma
 import { avroColumnType, avroNames, avroRecord, type ColumnType } from './connect-types';
 import type { SourceChange, ViewRecordFormat } from './record-format.port';
 import { SourceColumns, type ColumnLookup } from './source-columns';
+import { debeziumSourcePosition, type DebeziumSourceFields } from './source-position';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -64,14 +65,25 @@ function avroLookup(row: unknown, columns: RowColumns): ColumnLookup {
   };
 }
 
-/** Where a change sits in the source database's log, as Debezium's `source` block says it. */
+/**
+ * Where a change sits in the source database's log, as Debezium's `source` block says it, normalised to
+ * a fixed-width digit string per connector (see debeziumSourcePosition).
+ */
 export function debeziumPosition(source: Record<string, unknown>): string | undefined {
-  const { lsn, file, pos, row, change_lsn: changeLsn, commit_lsn: commitLsn, scn } = source;
-  if (typeof lsn === 'number' || typeof lsn === 'string') return String(lsn);
-  if (typeof file === 'string' && typeof pos === 'number') return `${file}:${pos}:${typeof row === 'number' ? row : 0}`;
-  for (const position of [changeLsn, commitLsn, scn]) if (typeof position === 'string') return position;
-  return undefined;
+  return debeziumSourcePosition(source);
 }
+
+/** The `source` fields ExtractNewRecordState added to a row (`add.fields=source.lsn` is `__source_lsn`, `lsn` is `__lsn`). */
+function unwrappedSourceFields(record: Record<string, unknown>): DebeziumSourceFields {
+  const fields: Record<string, unknown> = {};
+  for (const name of UNWRAPPED_SOURCE_FIELDS) {
+    const value = record[`__source_${name}`] ?? record[`__${name}`];
+    if (value !== undefined && value !== null) fields[name] = value;
+  }
+  return fields;
+}
+
+const UNWRAPPED_SOURCE_FIELDS = ['connector', 'lsn', 'file', 'pos', 'row', 'change_lsn', 'commit_lsn', 'scn'] as const;
 
 const UPSERT_OPS = new Set(['c', 'u', 'r']);
 
@@ -122,8 +134,9 @@ abstract class ConnectChangeFormat {
  *   its own): tombstonesFollowDeletes;
  * - other ops (t truncate, m message) are DEBEZIUM_OP_UNSUPPORTED;
  * - the event time is `source.ts_ms`, when the change was committed in the source database, not the
- *   envelope's `ts_ms` (when the connector read it); the source position (`source.lsn`, or MySQL's
- *   binlog file, pos and row) is the change's sourcePosition.
+ *   envelope's `ts_ms` (when the connector read it); the source position (`source.lsn`, MySQL's binlog
+ *   file, pos and row, SQL Server's LSNs, Oracle's SCN), as fixed-width digits, is the change's
+ *   sourcePosition (debeziumSourcePosition).
  */
 export class DebeziumFormat extends ConnectChangeFormat implements ViewRecordFormat {
   readonly tombstonesFollowDeletes = true;
@@ -223,7 +236,9 @@ export class DebeziumFormat extends ConnectChangeFormat implements ViewRecordFor
  * with schemas or in Avro (see DebeziumFormat). The transform must add the operation and the commit
  * time (`add.fields=op,source.ts_ms`, so `__op` and `__source_ts_ms`) and rewrite deletes
  * (`delete.tombstone.handling.mode=rewrite`, so `__deleted`): a row with `__deleted` "true" (or `__op`
- * d) deletes its entity, at its event time (`timestampField`, by default `__source_ts_ms`).
+ * d) deletes its entity, at its event time (`timestampField`, by default `__source_ts_ms`). Source fields
+ * added too (`add.fields=…,source.lsn`, or MySQL's `source.file,source.pos,source.row`, …) give the
+ * change's source position, as in DebeziumFormat.
  *
  * A tombstone is refused (RECORD_VALUE_MISSING, dead-lettered with the reason): in the transform's
  * default mode a delete is ONLY a tombstone, which names no entity to the decoder and has no time of its
@@ -254,8 +269,8 @@ export class DebeziumUnwrappedFormat extends ConnectChangeFormat implements View
 
   private change(record: Record<string, unknown>, columns: SourceColumns, lookup: ColumnLookup): SourceChange {
     const deleted = record.__deleted === 'true' || record.__deleted === true || record.__op === 'd';
-    const lsn = record.__source_lsn;
-    const position = typeof lsn === 'number' || typeof lsn === 'string' ? { sourcePosition: String(lsn) } : {};
+    const sourcePosition = debeziumSourcePosition(unwrappedSourceFields(record));
+    const position = sourcePosition === undefined ? {} : { sourcePosition };
     if (!deleted) return { op: 'upsert', row: columns.row(lookup), ...position };
     return { op: 'delete', row: columns.deleteRow(lookup, columns.eventTime(lookup)), ...position };
   }

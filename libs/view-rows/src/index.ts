@@ -4,3 +4,4 @@ export * from './confluent-avro-format.adapter';
 export * from './connect-json-format.adapter';
 export * from './debezium-format.adapter';
 export * from './view-row-decoder';
+export * from './source-position';

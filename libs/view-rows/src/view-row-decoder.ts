@@ -31,13 +31,22 @@ export interface ViewRow {
  */
 export type ViewChange = { op: 'upsert' | 'delete'; row: ViewRow; sourcePosition?: string } | { op: 'tombstone' };
 
-/** The version of a record's row: what decides, against another row of its entity, which one wins. */
-export function rowVersion(row: ViewRow, record: Pick<LogRecord, 'partition' | 'offset'>): RowVersion {
-  return {
+/**
+ * The version of a record's row: what decides, against another row of its entity, which one wins.
+ * `sourcePosition` is the change's (ViewChange), when its format knows it.
+ */
+export function rowVersion(
+  row: ViewRow,
+  record: Pick<LogRecord, 'partition' | 'offset'>,
+  sourcePosition?: string,
+): RowVersion {
+  const version: RowVersion = {
     eventTimestamp: row.eventTimestamp,
     createdTimestamp: row.createdTimestamp,
     position: { partition: record.partition, offset: record.offset },
   };
+  if (sourcePosition !== undefined) version.sourcePosition = sourcePosition;
+  return version;
 }
 
 const TOMBSTONE: ViewChange = Object.freeze({ op: 'tombstone' });

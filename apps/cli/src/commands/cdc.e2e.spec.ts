@@ -513,6 +513,14 @@ async function checkPath(path: Path, t: TestContext): Promise<void> {
     }))
     .sort((a, b) => a.key.localeCompare(b.key));
   assert.deepEqual(actual, expected, `training set ≠ the table at ${instants.length} instants (seed ${seed})`);
+
+  // (c) backfills of the view, from segments plus the log tail and from the whole log, replay its deletes
+  // as deletes: the online store still equals the final table (deleted keys NOT_FOUND).
+  for (const source of ['segments', 'log']) {
+    const backfill = await runCli(['backfill', VIEW, '--source', source], repoDir);
+    assert.equal(backfill.code, 0, backfill.stdout + backfill.stderr);
+    assert.deepEqual(await served(http, record), expectedServed(final), `online after a backfill from ${source}`);
+  }
   t.diagnostic(
     `${TRANSACTIONS} transactions, ${expectedRecords} changes, ${events.length - expectedRecords} redelivered; ` +
       `${final.size} rows at the end; ${instants.length} instants`,
