@@ -52,8 +52,8 @@ class Workload {
   start(): void {
     this.producing = (async () => {
       while (!this.stopped) {
-        await this.produce(150);
-        await new Promise((done) => setTimeout(done, 60));
+        await this.produce(120);
+        await new Promise((done) => setTimeout(done, 80));
       }
     })();
   }
@@ -140,6 +140,14 @@ class CheckpointWatch {
     this.stopped = true;
     await this.sampling;
   }
+}
+
+/** With FEATURELOG_TEST_VERBOSE: when each step of a scenario ended, from its start. */
+function stepClock(): (step: string) => void {
+  const started = Date.now();
+  return (step) => {
+    if (process.env.FEATURELOG_TEST_VERBOSE) process.stderr.write(`${Date.now() - started} ms: ${step}\n`);
+  };
 }
 
 /** The seed of this run: FEATURELOG_TEST_SEED replays one. */
@@ -229,126 +237,132 @@ async function assertEndState(scenario: Scenario, workload: Workload, watch: Che
   assert.ok(workload.expected.size > ENTITIES / 2, `many entities (${workload.expected.size})`);
 }
 
-describe('materializer scale-out: processes join, leave and crash in one group while rows stream in', () => {
+/**
+ * One group, one stream of rows, steps in order (each builds on the one before, as in production):
+ * 1 → 3 members, a frozen member coming back as a zombie, a kill -9, back to 3, then 3 → 1 gracefully.
+ */
+describe('materializer scale-out: app processes join, freeze, crash and leave one group while rows stream in', () => {
+  const seed = runSeed();
+  const step = stepClock();
   let scenario: Scenario;
+  let workload: Workload;
+  let watch: CheckpointWatch;
   const processes: MaterializerProcess[] = [];
+  let first: MaterializerProcess;
+  let second: MaterializerProcess;
+  let third: MaterializerProcess;
+  /** Each step says the seed that replays the run when it fails, and the processes' last words. */
+  const seeded = (body: () => Promise<void>) => () => withSeed(seed, processes, body);
 
   before(async () => {
     scenario = await openScenario();
     for (let i = 0; i < 3; i++) processes.push(new MaterializerProcess(scenario.test.repoDir));
+    [first, second, third] = processes as [MaterializerProcess, MaterializerProcess, MaterializerProcess];
+    workload = new Workload(scenario.test, seed);
+    watch = new CheckpointWatch(scenario.store, scenario.consumer, scenario.topic);
+    step('project ready');
   });
 
   after(async () => {
+    await workload?.stop();
+    await watch?.stop();
     await Promise.all(processes.map((member) => member.stop()));
     await scenario?.test.close();
   });
 
-  it('scales 1 → 3 → 1 with a kill -9 among them, and ends with the store equal to the fold of the log', async () => {
-    const seed = runSeed();
-    const [first, second, third] = processes as [MaterializerProcess, MaterializerProcess, MaterializerProcess];
-    await withSeed(seed, processes, async () => {
-      const workload = new Workload(scenario.test, seed);
-      const watch = new CheckpointWatch(scenario.store, scenario.consumer, scenario.topic);
+  it(
+    'scales 1 → 3: the newcomers get partitions and write, and the first keeps writing its share',
+    seeded(async () => {
       await first.start();
+      step('first process listening');
       workload.start();
-      try {
-        await waitFor(async () => (await rowsJudged(first)) > 0, {
-          description: 'the first process to write',
-          timeoutMs: 30_000,
-          intervalMs: 100,
-        });
+      await waitFor(async () => (await rowsJudged(first)) > 0, {
+        description: 'the first process to write',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      await Promise.all([second.start(), third.start()]);
+      step('two more listening');
+      await waitFor(async () => (await rowsJudged(second)) > 0 && (await rowsJudged(third)) > 0, {
+        description: 'both newcomers to get partitions and write',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      const firstBefore = await rowsJudged(first);
+      await waitFor(async () => (await rowsJudged(first)) > firstBefore, {
+        description: 'the first process to keep writing its share',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+    }),
+  );
 
-        // 1 → 3: the group shares the partitions; each newcomer writes, and so does the first one still.
-        await Promise.all([second.start(), third.start()]);
-        await waitFor(async () => (await rowsJudged(second)) > 0 && (await rowsJudged(third)) > 0, {
-          description: 'both newcomers to get partitions and write',
-          timeoutMs: 30_000,
-          intervalMs: 100,
-        });
-        const firstBefore = await rowsJudged(first);
-        await waitFor(async () => (await rowsJudged(first)) > firstBefore, {
-          description: 'the first process to keep writing its share',
-          timeoutMs: 30_000,
-          intervalMs: 100,
-        });
+  it(
+    'a frozen member (SIGSTOP) whose partitions moved on comes back (SIGCONT) and writes as a zombie',
+    seeded(async () => {
+      // Frozen mid-work, a batch fetched or being written, its partitions still its own for the group
+      // until its session times out.
+      const [zombie, ...others] = [third, first, second];
+      zombie.pause();
+      step('paused one');
+      const judgedBefore = await Promise.all(others.map(rowsJudged));
+      await consumedToNow(scenario, watch, "the frozen process' partitions to move to the others and advance");
+      step('its partitions moved on');
+      const judgedAfter = await Promise.all(others.map(rowsJudged));
+      assert.ok(
+        judgedAfter.some((rows, i) => rows > judgedBefore[i]!),
+        'the others consumed while it was frozen',
+      );
+      // Back: whatever it held in flight is written now, after the others got further. The checkpoint
+      // watch and the end state (last step) judge what it did.
+      zombie.resume();
+      const zombieBefore = await rowsJudged(zombie);
+      await waitFor(async () => (await rowsJudged(zombie)) > zombieBefore, {
+        description: 'the zombie to write again (its old batch, or partitions it got back)',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      step('the zombie wrote again');
+    }),
+  );
 
-        // kill -9 while rows stream in: its partitions move to the others once its session times out.
-        await third.kill9();
-        await consumedToNow(scenario, watch, "the killed process' partitions to be taken over");
+  it(
+    'kill -9 of a member while rows stream in: its partitions are taken over',
+    seeded(async () => {
+      await second.kill9();
+      await consumedToNow(scenario, watch, "the killed process' partitions to be taken over");
+      step('killed one, its partitions taken over');
+    }),
+  );
 
-        // Back to 3, then 3 → 1 gracefully: the first process ends up with every partition.
-        await third.start();
-        await waitFor(async () => (await rowsJudged(third)) > 0, {
-          description: 'the restarted process to get partitions and write',
-          timeoutMs: 30_000,
-          intervalMs: 100,
-        });
-        await Promise.all([second.stop(), third.stop()]);
-        await consumedToNow(scenario, watch, 'the first process to take every partition over');
-      } finally {
-        await workload.stop();
-      }
+  it(
+    'back to 3, then 3 → 1 gracefully (SIGTERM): the last member takes every partition over',
+    seeded(async () => {
+      await second.start();
+      step('restarted it');
+      await waitFor(async () => (await rowsJudged(second)) > 0, {
+        description: 'the restarted process to get partitions and write',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      await Promise.all([second.stop(), third.stop()]);
+      step('stopped two');
+      await consumedToNow(scenario, watch, 'the first process to take every partition over');
+      step('the first took every partition over');
+    }),
+  );
+
+  it(
+    'ends with the store equal to the fold of what was produced, and no checkpoint offset ever moved back',
+    seeded(async () => {
+      await workload.stop();
+      step('production stopped');
       assert.ok(first.running, 'the first process ran throughout');
       await assertEndState(scenario, workload, watch);
+      step('end state checked');
       if (process.env.FEATURELOG_TEST_VERBOSE) {
         process.stderr.write(`seed ${seed}: ${workload.produced} rows, ${watch.samples} checkpoint samples\n`);
       }
-    });
-  });
-});
-
-describe('materializer zombies: a frozen member comes back after its partitions moved on', () => {
-  let scenario: Scenario;
-  const processes: MaterializerProcess[] = [];
-
-  before(async () => {
-    scenario = await openScenario();
-    for (let i = 0; i < 3; i++) processes.push(new MaterializerProcess(scenario.test.repoDir));
-  });
-
-  after(async () => {
-    await Promise.all(processes.map((member) => member.stop()));
-    await scenario?.test.close();
-  });
-
-  it('never moves a checkpoint backwards nor lets an older row win, after SIGSTOP … rebalance … SIGCONT', async () => {
-    const seed = runSeed();
-    const [zombie, ...others] = processes as [MaterializerProcess, MaterializerProcess, MaterializerProcess];
-    await withSeed(seed, processes, async () => {
-      const workload = new Workload(scenario.test, seed);
-      const watch = new CheckpointWatch(scenario.store, scenario.consumer, scenario.topic);
-      await Promise.all(processes.map((member) => member.start()));
-      workload.start();
-      try {
-        await waitFor(async () => (await Promise.all(processes.map(rowsJudged))).every((rows) => rows > 0), {
-          description: 'all three processes to get partitions and write',
-          timeoutMs: 30_000,
-          intervalMs: 100,
-        });
-        // Frozen mid-work: a batch fetched or being written, its partitions still its own for the group.
-        zombie.pause();
-        const judgedBefore = await Promise.all(others.map(rowsJudged));
-        await consumedToNow(scenario, watch, "the frozen process' partitions to move to the others and advance");
-        const judgedAfter = await Promise.all(others.map(rowsJudged));
-        assert.ok(
-          judgedAfter.some((rows, i) => rows > judgedBefore[i]!),
-          'the others consumed while it was frozen',
-        );
-        // Back: whatever it held in flight is written now, after the others got further.
-        zombie.resume();
-        const zombieBefore = await rowsJudged(zombie);
-        await waitFor(async () => (await rowsJudged(zombie)) > zombieBefore, {
-          description: 'the zombie to write again (its old batch, or partitions it got back)',
-          timeoutMs: 30_000,
-          intervalMs: 100,
-        });
-      } finally {
-        await workload.stop();
-      }
-      await assertEndState(scenario, workload, watch);
-      if (process.env.FEATURELOG_TEST_VERBOSE) {
-        process.stderr.write(`seed ${seed}: ${workload.produced} rows, ${watch.samples} checkpoint samples\n`);
-      }
-    });
-  });
+    }),
+  );
 });
