@@ -76,7 +76,25 @@ export class OnlineRun implements StreamRun<OnlineViews> {
   }
 
   checkpoint(topic: string, partition: number): number {
-    return this.written.get(topic)?.get(partition) ?? this.startOffset(topic, partition);
+    return Math.max(this.written.get(topic)?.get(partition) ?? 0, this.startOffset(topic, partition));
+  }
+
+  /**
+   * The stored checkpoint as a later read found it (the wipe check, every second). Other members of
+   * the group write it too: a partition this member is given later starts from there, rather than
+   * from what was stored when this run began (replaying all the others consumed since), and the lag
+   * of partitions that other members consume follows their progress.
+   */
+  observeStored(stored: readonly TopicPartitionOffset[]): void {
+    for (const { topic, partition, nextOffset } of stored) {
+      if (!this.views.has(topic)) continue;
+      let partitions = this.startOffsets.get(topic);
+      if (partitions === undefined) {
+        partitions = new Map();
+        this.startOffsets.set(topic, partitions);
+      }
+      if (nextOffset > (partitions.get(partition) ?? 0)) partitions.set(partition, nextOffset);
+    }
   }
 
   async update({ spec, added, removed }: SpecChange<OnlineViews>): Promise<void> {
