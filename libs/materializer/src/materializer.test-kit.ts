@@ -301,7 +301,8 @@ export class MaterializerProcess {
 
   /** Its /metrics text. */
   async metrics(): Promise<string> {
-    const response = await fetch(`${this.url}/metrics`);
+    // Bounded: a frozen process (pause) never answers.
+    const response = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5_000) });
     return await response.text();
   }
 
