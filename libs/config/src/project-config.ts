@@ -23,7 +23,16 @@ import { locate, parseYamlDocuments } from './yaml-source';
 
 export type LogSettings =
   | { type: 'embedded'; path: string }
-  | { type: 'kafka'; brokers: string[]; clientId: string; tls?: TlsSettings; sasl?: SaslSettings };
+  | {
+      type: 'kafka';
+      brokers: string[];
+      clientId: string;
+      tls?: TlsSettings;
+      sasl?: SaslSettings;
+      /** Consumer group liveness; absent: the Kafka adapter's defaults. */
+      sessionTimeoutMs?: number;
+      heartbeatIntervalMs?: number;
+    };
 export type SchemaRegistrySettings =
   | { type: 'embedded'; path: string }
   | { type: 'confluent'; url: string; tls?: TlsSettings; basicAuth?: BasicAuthSettings };
@@ -229,7 +238,15 @@ interface RawProjectConfig {
   project: string;
   log?:
     | { type: 'embedded'; path?: string }
-    | { type: 'kafka'; brokers: string | string[]; clientId?: string; tls?: RawTls; sasl?: RawSasl };
+    | {
+        type: 'kafka';
+        brokers: string | string[];
+        clientId?: string;
+        tls?: RawTls;
+        sasl?: RawSasl;
+        sessionTimeoutMs?: number;
+        heartbeatIntervalMs?: number;
+      };
   schemaRegistry?:
     | { type: 'embedded'; path?: string }
     | { type: 'confluent'; url: string; tls?: RawTls; basicAuth?: { username: string; password: string } };
@@ -253,6 +270,8 @@ function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
           type: 'kafka',
           brokers: (Array.isArray(raw.log.brokers) ? raw.log.brokers : raw.log.brokers.split(',')).map((b) => b.trim()),
           clientId: raw.log.clientId ?? DEFAULT_KAFKA_CLIENT_ID,
+          ...(raw.log.sessionTimeoutMs !== undefined && { sessionTimeoutMs: raw.log.sessionTimeoutMs }),
+          ...(raw.log.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: raw.log.heartbeatIntervalMs }),
           ...secureKafka(raw.log, repoDir),
         }
       : { type: 'embedded', path: path(raw.log?.path, DEFAULT_PATHS.log) };

@@ -58,6 +58,16 @@ describe('parseProjectConfig', () => {
     assert.deepEqual(many.log.type === 'kafka' && many.log.brokers, ['a:1', 'b:2']);
     const listed = parse('project: p\nlog:\n  type: kafka\n  brokers: [a:1, b:2]\n  clientId: me\n');
     assert.deepEqual(listed.log, { type: 'kafka', brokers: ['a:1', 'b:2'], clientId: 'me' });
+    const tuned = parse(
+      'project: p\nlog: { type: kafka, brokers: a:1, sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 }\n',
+    );
+    assert.deepEqual(tuned.log, {
+      type: 'kafka',
+      brokers: ['a:1'],
+      clientId: 'featurelog',
+      sessionTimeoutMs: 6000,
+      heartbeatIntervalMs: 1000,
+    });
   });
 
   it('names every wrong setting, its line and the expected form', () => {
@@ -76,7 +86,7 @@ describe('parseProjectConfig', () => {
     assert.deepEqual(problemsOf(text), [
       '1 project: must be lower-case letters, digits, _ and -, starting with a letter (^[a-z][a-z0-9_-]*$); prefixes every topic: <project>.registry, <project>.features.<view>, got "My Project"',
       '2 log.brokers: is required in log',
-      '4 log.path: unknown field "path"; allowed here: type, brokers, clientId, tls, sasl',
+      '4 log.path: unknown field "path"; allowed here: type, brokers, clientId, sessionTimeoutMs, heartbeatIntervalMs, tls, sasl',
       '6 onlineStore.type: must be one of embedded, redis, got "memcached"',
       '7 schemaRegistry.url: is required in schemaRegistry',
       '9 offlineStore.path: environment variable SEGMENTS is not set and ${SEGMENTS} has no default (${SEGMENTS:-default})',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,12 +7,13 @@ import { Registry } from 'prom-client';
 import { compareRowVersions, FeaturelogError, SILENT_LOGGER } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
-import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   foldTopic,
+  MaterializerProcess,
   openTestProject,
   readRows,
   storedValues,
@@ -20,7 +21,6 @@ import {
 } from './materializer.test-kit';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-const APP_MAIN = join(REPO_ROOT, 'apps', 'materializer', 'src', 'main.ts');
 const base = Date.now() * 1_000;
 
 /** Random rows over `entities` entities, with event and created timestamps out of order on purpose. */
@@ -52,60 +52,6 @@ async function assertStoreEqualsFold(test: TestProject, expectedEntities: number
   );
 }
 
-/** The materializer app as its own process, on the test's featurelog.yaml. */
-class MaterializerProcess {
-  private child: ChildProcess | undefined;
-  private output = '';
-  launches = 0;
-
-  constructor(private readonly repoDir: string) {}
-
-  async start(): Promise<void> {
-    this.launches++;
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', APP_MAIN], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ...stackEnvVars(),
-        FEATURELOG_REPO: this.repoDir,
-        FEATURELOG_MATERIALIZER_PORT: '0',
-        // The killed process stays in its group until its session times out; the next one does not wait.
-        FEATURELOG_MATERIALIZER_GROUP_ID: uniqueName('materializer-crash'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    let ready = false;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-      if (this.output.includes('listening on')) ready = true;
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-20_000)));
-    await waitFor(() => ready || child.exitCode !== null, {
-      description: 'the materializer process to listen',
-      timeoutMs: 60_000,
-    });
-    if (!ready) throw new Error(`the materializer process exited: ${this.output}`);
-    this.output = '';
-  }
-
-  async kill9(): Promise<void> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
-
 describe('materializer crashes (kill -9) while rows stream in', () => {
   let test: TestProject;
   let materializer: MaterializerProcess;
@@ -113,7 +59,8 @@ describe('materializer crashes (kill -9) while rows stream in', () => {
   before(async () => {
     test = await openTestProject('stack');
     await test.apply(baseDefinitions());
-    materializer = new MaterializerProcess(test.repoDir);
+    // The killed process stays in its group until its session times out; the next one does not wait.
+    materializer = new MaterializerProcess(test.repoDir, () => uniqueName('materializer-crash'));
   });
 
   after(async () => {

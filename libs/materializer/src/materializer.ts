@@ -164,7 +164,10 @@ export class Materializer implements Projection<OnlineViews> {
     const run = this.runtime.run(STREAM) as OnlineRun | undefined;
     if (run === undefined) return;
     const stored = await this.options.store.readCheckpoint(this.settings.checkpointName);
-    if (stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC)) return;
+    if (stored.some((entry) => entry.topic === CHECKPOINT_MARKER_TOPIC)) {
+      run.observeStored(stored);
+      return;
+    }
     this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-vanished' });
     this.rebuildingAfterWipe = true;
     await run.context.restart(

@@ -15,7 +15,7 @@ import {
   randomCustomerRow,
   type CustomerRow,
 } from '@featurelog/view-rows/testing';
-import { CHECKPOINT_MARKER_TOPIC, Materializer } from './materializer';
+import { Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
@@ -162,14 +162,7 @@ describe('Materializer on the embedded ports', () => {
     const folded = await foldTopic(test, 'driver_stats');
     const before = await storedValues(store, test.project, 'driver_stats', folded.keys());
     // Rewind every partition to 0 but keep the store whole: everything is delivered again.
-    const stored = await store.readCheckpoint(checkpointName);
-    await store.writeBatch({
-      rows: [],
-      checkpoint: {
-        consumer: checkpointName,
-        offsets: stored.filter((e) => e.topic !== CHECKPOINT_MARKER_TOPIC).map((e) => ({ ...e, nextOffset: 0 })),
-      },
-    });
+    await store.deleteCheckpoint(checkpointName, [test.topic('driver_stats')]);
     const running = await startMaterializer(test);
     try {
       await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
@@ -179,6 +172,47 @@ describe('Materializer on the embedded ports', () => {
       assert.doesNotMatch(text, /outcome="won"\} [1-9]/, 'no redelivered row wins');
       assert.match(text, /outcome="lost"\} [1-9]/);
       assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), before);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('rebuilds a view whose checkpoint is past the end of its topic (the topic was created again)', async () => {
+    const store = await test.store();
+    const checkpointName = `${test.project}.materializer`;
+    const topic = test.topic('driver_stats');
+    const ends = await test.runtime.log.endOffsets(topic);
+    // What the topic's previous life left: offsets past the end, and a row newer than any in the log.
+    await store.writeBatch({
+      rows: [
+        {
+          project: test.project,
+          entityKey: 'driver_id=1',
+          view: 'driver_stats',
+          version: {
+            eventTimestamp: now + 10 ** 12,
+            createdTimestamp: null,
+            position: { partition: 0, offset: 10 ** 6 },
+          },
+          features: { conv_rate: 0, trips: -1, city: 'gone' },
+        },
+      ],
+      checkpoint: {
+        consumer: checkpointName,
+        offsets: [...ends].map(([partition, end]) => ({ topic, partition, nextOffset: end + 1_000 })),
+      },
+    });
+    const running = await startMaterializer(test);
+    try {
+      await assertStoreEqualsFold(test, 'driver_stats', 'the rebuilt view to equal the fold of the new topic');
+      const checkpoint = await store.readCheckpoint(checkpointName);
+      for (const { partition, nextOffset } of checkpoint.filter((entry) => entry.topic === topic)) {
+        assert.ok(nextOffset <= ends.get(partition)!, `partition ${partition}: ${nextOffset} is within the topic`);
+      }
+      assert.match(
+        await running.registry.metrics(),
+        /featurelog_materializer_rebuilds_total\{reason="topic-recreated"\} 1/,
+      );
     } finally {
       await running.stop();
     }

@@ -55,6 +55,9 @@ export class OnlineRun implements StreamRun<OnlineViews> {
         this.options.metrics?.rebuilds.inc({ reason: 'checkpoint-incomplete' });
       }
       offsets = new Map();
+      // Offsets that batches wrote since the wipe cover rows written since, not the rows it lost:
+      // forgotten, or (checkpoints only move forward) they would outlive a crash during the rebuild.
+      await store.deleteCheckpoint(checkpointName);
       await store.writeBatch({
         rows: [],
         checkpoint: {
@@ -64,6 +67,7 @@ export class OnlineRun implements StreamRun<OnlineViews> {
       });
     }
     await this.retireStaleTopics(offsets, state);
+    await this.rebuildRecreatedTopics(offsets);
     this.startOffsets = offsets;
   }
 
@@ -72,7 +76,25 @@ export class OnlineRun implements StreamRun<OnlineViews> {
   }
 
   checkpoint(topic: string, partition: number): number {
-    return this.written.get(topic)?.get(partition) ?? this.startOffset(topic, partition);
+    return Math.max(this.written.get(topic)?.get(partition) ?? 0, this.startOffset(topic, partition));
+  }
+
+  /**
+   * The stored checkpoint as a later read found it (the wipe check, every second). Other members of
+   * the group write it too: a partition this member is given later starts from there, rather than
+   * from what was stored when this run began (replaying all the others consumed since), and the lag
+   * of partitions that other members consume follows their progress.
+   */
+  observeStored(stored: readonly TopicPartitionOffset[]): void {
+    for (const { topic, partition, nextOffset } of stored) {
+      if (!this.views.has(topic)) continue;
+      let partitions = this.startOffsets.get(topic);
+      if (partitions === undefined) {
+        partitions = new Map();
+        this.startOffsets.set(topic, partitions);
+      }
+      if (nextOffset > (partitions.get(partition) ?? 0)) partitions.set(partition, nextOffset);
+    }
   }
 
   async update({ spec, added, removed }: SpecChange<OnlineViews>): Promise<void> {
@@ -109,21 +131,46 @@ export class OnlineRun implements StreamRun<OnlineViews> {
         const current = [...this.views.values()].find((projection) => projection.view.name === name);
         if (current !== undefined) reset.push(current.topic);
       }
-      await this.resetOffsets(reset, offsets);
+      await this.resetOffsets(reset);
       reset.forEach((resetTopic) => offsets.delete(resetTopic));
     }
   }
 
-  private async resetOffsets(topics: string[], known: OffsetsByTopic = this.startOffsets): Promise<void> {
-    const offsets: TopicPartitionOffset[] = [];
+  /** Deleted, not written as 0: checkpoints only move forward (see OnlineCheckpoint). */
+  /**
+   * A stored offset past its partition's end: the topic was deleted and created again (or the log
+   * replaced) since it was written, so its offsets and its view's values belong to records that are
+   * gone. The view's values are removed and the topic is consumed from offset 0 again. The offsets
+   * are deleted: a checkpoint only moves forward, so the rebuild's lower offsets would not replace
+   * them, and after a crash it would resume past rows never written.
+   */
+  private async rebuildRecreatedTopics(offsets: OffsetsByTopic): Promise<void> {
+    for (const [topic, partitions] of [...offsets]) {
+      const projection = this.views.get(topic);
+      if (projection === undefined) continue;
+      const ends = await this.options.log.endOffsets(topic);
+      const past = [...partitions].find(([partition, next]) => next > (ends.get(partition) ?? 0));
+      if (past === undefined) continue;
+      const [partition, next] = past;
+      const name = projection.view.name;
+      this.context.logger.warn(
+        `checkpoint ${this.settings.checkpointName} is past the end of ${topic} (partition ${partition}: ` +
+          `${next} > ${ends.get(partition) ?? 0}): the topic was created again; rebuilding view "${name}" from offset 0`,
+      );
+      this.options.metrics?.rebuilds.inc({ reason: 'topic-recreated' });
+      await this.options.store.deleteView(this.options.project, name);
+      await this.resetOffsets([topic]);
+      offsets.delete(topic);
+    }
+  }
+
+  private async resetOffsets(topics: string[]): Promise<void> {
     for (const topic of topics) {
-      const partitions = new Set([...(known.get(topic)?.keys() ?? []), ...(this.written.get(topic)?.keys() ?? [])]);
-      for (const partition of partitions) offsets.push({ topic, partition, nextOffset: 0 });
       this.written.delete(topic);
       this.startOffsets.delete(topic);
     }
-    if (offsets.length === 0) return;
-    await this.options.store.writeBatch({ rows: [], checkpoint: { consumer: this.settings.checkpointName, offsets } });
+    if (topics.length === 0) return;
+    await this.options.store.deleteCheckpoint(this.settings.checkpointName, topics);
   }
 
   // ---- the hot path -------------------------------------------------------------------------

@@ -83,13 +83,17 @@ export class LevelOnlineStore implements OnlineStore {
 
       const operations: Array<{ type: 'put'; key: string; value: string }> = [];
       for (const [key, value] of winners) operations.push({ type: 'put', key, value });
-      for (const { topic, partition, nextOffset } of batch.checkpoint?.offsets ?? []) {
-        operations.push({
-          type: 'put',
-          key: checkpointKey(batch.checkpoint!.consumer, topic, partition),
-          value: String(nextOffset),
-        });
-      }
+      const offsets = batch.checkpoint?.offsets ?? [];
+      const offsetKeys = offsets.map(({ topic, partition }) =>
+        checkpointKey(batch.checkpoint!.consumer, topic, partition),
+      );
+      const storedOffsets = offsetKeys.length === 0 ? [] : await this.db.getMany(offsetKeys);
+      offsets.forEach(({ nextOffset }, i) => {
+        // Forward only (see OnlineCheckpoint): an older writer never moves an offset back.
+        const before = storedOffsets[i];
+        if (before !== undefined && nextOffset <= Number(before)) return;
+        operations.push({ type: 'put', key: offsetKeys[i]!, value: String(nextOffset) });
+      });
       if (operations.length > 0) await this.db.batch(operations);
       return won;
     });
@@ -104,6 +108,19 @@ export class LevelOnlineStore implements OnlineStore {
       offsets.push({ topic, partition: Number(partition), nextOffset: Number(value) });
     }
     return offsets.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  }
+
+  async deleteCheckpoint(consumer: string, topics?: readonly string[]): Promise<void> {
+    this.assertOpen();
+    await this.serialized(async () => {
+      if (topics === undefined) {
+        await this.db.clear({ gte: `c\0${consumer}\0`, lt: `c\0${consumer}\x01` });
+        return;
+      }
+      for (const topic of topics) {
+        await this.db.clear({ gte: `c\0${consumer}\0${topic}\0`, lt: `c\0${consumer}\0${topic}\x01` });
+      }
+    });
   }
 
   async read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {

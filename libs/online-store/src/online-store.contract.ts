@@ -133,6 +133,66 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
       ]);
     });
 
+    it('a checkpoint never moves backwards: a zombie batch keeps the stored offset, and its older rows lose', async () => {
+      const project = uniqueProject();
+      const consumer = uniqueProject();
+      const topic = 'p.features.v';
+      // The partition's new owner got further than the zombie before the zombie wrote.
+      const newer = row(project, 'e1', 'v', [20, null, 0, 40], { f: 'new owner' });
+      await store.writeBatch({
+        rows: [newer],
+        checkpoint: {
+          consumer,
+          offsets: [
+            { topic, partition: 0, nextOffset: 41 },
+            { topic, partition: 1, nextOffset: 3 },
+          ],
+        },
+      });
+      const won = await store.writeBatch({
+        rows: [row(project, 'e1', 'v', [10, null, 0, 30], { f: 'zombie' })],
+        checkpoint: {
+          consumer,
+          offsets: [
+            { topic, partition: 0, nextOffset: 31 },
+            { topic, partition: 1, nextOffset: 9 },
+          ],
+        },
+      });
+      assert.equal(won, 0);
+      assert.deepEqual(await readOne(store, project, 'e1', 'v'), valueOf(newer));
+      assert.deepEqual(await store.readCheckpoint(consumer), [
+        { topic, partition: 0, nextOffset: 41 },
+        { topic, partition: 1, nextOffset: 9 },
+      ]);
+      await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [{ topic, partition: 0, nextOffset: 0 }] } });
+      assert.deepEqual((await store.readCheckpoint(consumer))[0], { topic, partition: 0, nextOffset: 41 });
+    });
+
+    it('deletes the checkpoint of some topics, or all of it: the way to start over from offset 0', async () => {
+      const consumer = uniqueProject();
+      const offsets = [
+        { topic: 'p.features.a', partition: 0, nextOffset: 5 },
+        { topic: 'p.features.a', partition: 1, nextOffset: 6 },
+        { topic: 'p.features.ab', partition: 0, nextOffset: 8 },
+      ];
+      await store.writeBatch({ rows: [], checkpoint: { consumer, offsets } });
+      await store.deleteCheckpoint(consumer, ['p.features.a']);
+      assert.deepEqual(await store.readCheckpoint(consumer), offsets.slice(2));
+      await store.writeBatch({
+        rows: [],
+        checkpoint: { consumer, offsets: [{ topic: 'p.features.a', partition: 0, nextOffset: 1 }] },
+      });
+      assert.deepEqual((await store.readCheckpoint(consumer))[0], {
+        topic: 'p.features.a',
+        partition: 0,
+        nextOffset: 1,
+      });
+      await store.deleteCheckpoint(consumer);
+      assert.deepEqual(await store.readCheckpoint(consumer), []);
+      await store.deleteCheckpoint(uniqueProject(), ['nothing stored']);
+    });
+
     it('stores neither rows nor checkpoint of a batch it refuses', async () => {
       const project = uniqueProject();
       const consumer = uniqueProject();

@@ -41,7 +41,12 @@ export interface TopicPartitionOffset {
 /** Offsets stored together with a batch's rows, so a consumer resumes exactly where its writes stopped. */
 export interface OnlineCheckpoint {
   consumer: string;
-  /** Merged into the consumer's stored offsets: partitions not named here keep their stored offset. */
+  /**
+   * Merged into the consumer's stored offsets: partitions not named here keep their stored offset.
+   * Forward only: an offset lower than (or equal to) the stored one is ignored, so that a partition's
+   * previous owner finishing a batch after a rebalance (a zombie) cannot move it back. To start a
+   * partition over, delete its offsets (deleteCheckpoint).
+   */
   offsets: TopicPartitionOffset[];
 }
 
@@ -89,6 +94,7 @@ export interface OnlineViewValue {
  *   A deleted row that wins makes the view read as null for the entity, and keeps its version.
  * - A batch is atomic with its checkpoint: after a crash, either both rows and offsets are stored or
  *   neither (Redis: see the adapter for the cluster caveat). An invalid batch stores nothing.
+ * - A checkpoint offset never moves backwards through writeBatch; only deleteCheckpoint resets it.
  * - `read` answers a whole request in one round trip to the store.
  */
 export interface OnlineStore {
@@ -96,6 +102,11 @@ export interface OnlineStore {
   writeBatch(batch: OnlineWriteBatch): Promise<number>;
   /** The offsets stored by `writeBatch` for this consumer, ordered by topic then partition; [] if none. */
   readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]>;
+  /**
+   * Forgets this consumer's stored offsets of these topics, or all of them when `topics` is absent:
+   * the one way to move a checkpoint back (a rebuild from offset 0, a topic no longer consumed).
+   */
+  deleteCheckpoint(consumer: string, topics?: readonly string[]): Promise<void>;
   /** `result[i][j]` is the value of `requests[i].views[j]` for `requests[i].entityKey`, or null if absent. */
   read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>>;
   /**

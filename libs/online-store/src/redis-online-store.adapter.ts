@@ -221,6 +221,24 @@ export class RedisOnlineStore implements OnlineStore {
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
   }
 
+  async deleteCheckpoint(consumer: string, topics?: readonly string[]): Promise<void> {
+    this.assertOpen();
+    const key = this.checkpointKey(consumer);
+    try {
+      if (topics === undefined) {
+        await this.redis.del(key);
+        return;
+      }
+      const wanted = new Set(topics);
+      const fields = (await this.redis.hkeys(key)).filter((field) =>
+        wanted.has(field.slice(0, field.lastIndexOf(':'))),
+      );
+      if (fields.length > 0) await this.redis.hdel(key, ...fields);
+    } catch (error) {
+      throw toOnlineStoreError(error, `deleting the checkpoint of ${consumer}`);
+    }
+  }
+
   read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
     return this.readAs(project, requests, decodeSelectedFields);
   }

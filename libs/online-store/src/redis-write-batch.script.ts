@@ -29,6 +29,7 @@
  * Redis runs a script to the end or fails it midway without undoing earlier writes; everything that
  * could fail is validated before the call, and the checkpoint is written last, so a failure can lose
  * the checkpoint (rows are then replayed, harmlessly) but never record offsets for rows not written.
+ * A checkpoint offset only moves forward: one lower than the stored one is ignored (see OnlineCheckpoint).
  */
 export const WRITE_BATCH_SCRIPT = `
 local b = cmsgpack.unpack(ARGV[1])
@@ -87,7 +88,13 @@ end
 
 local offsetCount = b[a]
 if offsetCount > 0 then
-  redis.call('HSET', KEYS[rowCount + 1], unpack(b, a + 1, a + 2 * offsetCount))
+  -- Forward only: a zombie (a partition's previous owner finishing a batch after a rebalance) must not
+  -- move an offset back. Offsets are decimal strings below 2^53, exact as Lua numbers.
+  local checkpoint = KEYS[rowCount + 1]
+  for o = a + 1, a + 2 * offsetCount, 2 do
+    local stored = redis.call('HGET', checkpoint, b[o])
+    if not stored or tonumber(b[o + 1]) > tonumber(stored) then redis.call('HSET', checkpoint, b[o], b[o + 1]) end
+  end
 end
 return won
 `;

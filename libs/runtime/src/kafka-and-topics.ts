@@ -12,6 +12,8 @@ export async function openKafkaEventLog(settings: Extract<LogSettings, { type: '
   return KafkaEventLog.connect({
     brokers: settings.brokers,
     clientId: settings.clientId,
+    ...(settings.sessionTimeoutMs !== undefined && { sessionTimeoutMs: settings.sessionTimeoutMs }),
+    ...(settings.heartbeatIntervalMs !== undefined && { heartbeatIntervalMs: settings.heartbeatIntervalMs }),
     ...(tls !== undefined && { tls: await tlsConnectionOptions(tls, 'log') }),
     ...(sasl !== undefined && {
       sasl: { mechanism: sasl.mechanism, username: sasl.username, password: secretValue(sasl.password) },
