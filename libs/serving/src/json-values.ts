@@ -1,5 +1,6 @@
 import { listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { decodeStoredValue } from '@featurelog/online-store';
+import type { JsonWriter } from './json-writer';
 
 /** Writes one feature value as JSON text. */
 export type ValueEncoder = (value: FeatureValue | undefined) => string;
@@ -89,6 +90,47 @@ export function storedValueEncoderFor(type: ValueType): StoredValueEncoder {
         stored === '' ? 'null' : stored.charCodeAt(0) === 0x62 /* b */ ? `"${stored.slice(1)}"` : slow(stored);
     default:
       return slow;
+  }
+}
+
+/** Writes one feature value, given in its stored text form, as JSON into a writer. */
+export type StoredValueWriter = (out: JsonWriter, stored: string) => void;
+
+/**
+ * storedValueEncoderFor writing into a JsonWriter instead of returning text: the same bytes (a unit
+ * test holds it to that), without a string per value where the stored text already is the JSON
+ * (numbers, booleans, plain lists, bytes' base64) or can be escaped straight into the buffer
+ * (strings, timestamps).
+ */
+export function storedValueWriterFor(type: ValueType): StoredValueWriter {
+  const encode = storedValueEncoderFor(type);
+  const fallback: StoredValueWriter = (out, stored) => out.raw(encode(stored));
+  if (listElementType(type) !== undefined) return fallback;
+  switch (type) {
+    case 'int32':
+    case 'int64':
+    case 'float64':
+      return (out, stored) => (isPlainNumber(stored) ? out.raw(stored) : fallback(out, stored));
+    case 'timestamp':
+      return (out, stored) => {
+        if (!isPlainNumber(stored)) return fallback(out, stored);
+        const micros = Number(stored);
+        if (Number.isSafeInteger(micros)) writeTimestampJson(out, micros);
+        else fallback(out, stored);
+      };
+    case 'bool':
+      return (out, stored) => out.raw(stored === 't' ? 'true' : stored === 'f' ? 'false' : encode(stored));
+    case 'string':
+      return (out, stored) =>
+        stored !== '' && stored.charCodeAt(0) === 0x73 /* s */ ? out.string(stored, 1) : fallback(out, stored);
+    case 'bytes':
+      return (out, stored) => {
+        if (stored === '' || stored.charCodeAt(0) !== 0x62 /* b */) return fallback(out, stored);
+        // base64 needs no escaping.
+        out.string(stored, 1);
+      };
+    default:
+      return fallback;
   }
 }
 
@@ -284,15 +326,8 @@ export function timestampJson(micros: number): string {
   const millis = Math.floor(micros / 1_000);
   const rest = micros - millis * 1_000;
   const day = Math.floor(millis / MS_PER_DAY);
-  let prefix = dayPrefixes.get(day);
-  if (prefix === undefined) {
-    const date = new Date(day * MS_PER_DAY).toISOString();
-    // Years outside 0000-9999 are written with a sign by toISOString; keep them exact, uncached.
-    if (date.length !== 24) return legacyTimestampJson(millis, rest);
-    prefix = `"${date.slice(0, 11)}`;
-    if (dayPrefixes.size >= MAX_CACHED_DAYS) dayPrefixes.clear();
-    dayPrefixes.set(day, prefix);
-  }
+  const prefix = dayPrefix(day);
+  if (prefix === undefined) return legacyTimestampJson(millis, rest);
   let ofDay = millis - day * MS_PER_DAY;
   const ms = ofDay % 1_000;
   ofDay = (ofDay - ms) / 1_000;
@@ -302,6 +337,51 @@ export function timestampJson(micros: number): string {
   const hours = (ofDay - minutes) / 60;
   const time = `${prefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}`;
   return rest === 0 ? `${time}.${pad3(ms)}Z"` : `${time}.${pad3(ms)}${pad3(rest)}Z"`;
+}
+
+/**
+ * timestampJson written into a writer digit by digit: the same bytes, and no string made but the
+ * day's prefix (cached).
+ */
+export function writeTimestampJson(out: JsonWriter, micros: number): void {
+  const millis = Math.floor(micros / 1_000);
+  const rest = micros - millis * 1_000;
+  const day = Math.floor(millis / MS_PER_DAY);
+  const prefix = dayPrefix(day);
+  // Out of the years 0000-9999, or past where the division above is exact: as timestampJson writes it.
+  if (prefix === undefined || !(rest >= 0 && rest < 1_000)) return out.raw(timestampJson(micros));
+  let ofDay = millis - day * MS_PER_DAY;
+  const ms = ofDay % 1_000;
+  ofDay = (ofDay - ms) / 1_000;
+  const seconds = ofDay % 60;
+  ofDay = (ofDay - seconds) / 60;
+  const minutes = ofDay % 60;
+  const hours = (ofDay - minutes) / 60;
+  out.raw(prefix);
+  out.digits(hours, 2);
+  out.byte(0x3a /* : */);
+  out.digits(minutes, 2);
+  out.byte(0x3a);
+  out.digits(seconds, 2);
+  out.byte(0x2e /* . */);
+  out.digits(ms, 3);
+  if (rest !== 0) out.digits(rest, 3);
+  out.byte(0x5a /* Z */);
+  out.byte(0x22 /* " */);
+}
+
+/** `"YYYY-MM-DDT` of a day since the epoch (cached); undefined for years outside 0000-9999. */
+function dayPrefix(day: number): string | undefined {
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    const date = new Date(day * MS_PER_DAY).toISOString();
+    // Years outside 0000-9999 are written with a sign by toISOString; keep them exact, uncached.
+    if (date.length !== 24) return undefined;
+    prefix = `"${date.slice(0, 11)}`;
+    if (dayPrefixes.size >= MAX_CACHED_DAYS) dayPrefixes.clear();
+    dayPrefixes.set(day, prefix);
+  }
+  return prefix;
 }
 
 function legacyTimestampJson(millis: number, rest: number): string {
