@@ -3,9 +3,10 @@
  * app parses it (parseJsonExact), then OnlineFeatureRetriever.retrieve over a store that answers
  * stored texts made ahead (the bench's 10 driver features per view). Prints CPU µs per request and
  * the bytes the heap grew by per request (measured between collections, with a young generation
- * large enough that none happens in the window), for the online bench's three cases.
+ * large enough that none happens in the window: a figure with `*` had one, and reads low), for the
+ * online bench's three cases.
  *
- *   node_modules/.bin/node --expose-gc --max-semi-space-size=128 -r @swc-node/register bench/online/retrieve.bench.ts
+ *   node_modules/.bin/node --expose-gc --min-semi-space-size=128 --max-semi-space-size=128 -r @swc-node/register bench/online/retrieve.bench.ts
  *   BENCH_CASES=2 …   (a subset);   BENCH_PHASES=1 …   (heap growth of each step of a batch-100 request)
  */
 import { parseJsonExact, type TaggedDefinition } from '@featurelog/domain';
@@ -23,6 +24,7 @@ import {
   storeRequests,
 } from '@featurelog/serving';
 import { registryOf } from '@featurelog/serving/testing';
+import { GcPauses } from '@featurelog/observability';
 import { exitOnFailure } from '../bench-entry';
 import { driverFeatures } from '../driver-features';
 
@@ -133,14 +135,20 @@ async function main(): Promise<void> {
     // Heap growth per request between collections: a window short enough that none happens in it.
     const window = testCase.batch === 1 ? 2_000 : 100;
     gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const pauses = new GcPauses().start();
     const before = process.memoryUsage();
     for (let k = 0; k < window; k++) await once(k);
     const after = process.memoryUsage();
+    // gc entries arrive after the collection: give them a turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    const collected = pauses.window().count > 0 ? '*' : ' ';
+    pauses.stop();
     const grown = after.heapUsed - before.heapUsed;
     const external = after.arrayBuffers - before.arrayBuffers;
     console.log(
       `${testCase.name.padEnd(26)} ${((used.user + used.system) / iterations).toFixed(1).padStart(7)} µs/req CPU, ` +
-        `${(grown / window / 1024).toFixed(1).padStart(7)} kB/req heap + ${(external / window / 1024).toFixed(1).padStart(6)} kB/req buffers`,
+        `${(grown / window / 1024).toFixed(1).padStart(7)} kB/req heap${collected} + ${(external / window / 1024).toFixed(1).padStart(6)} kB/req buffers`,
     );
   }
 }
@@ -156,9 +164,15 @@ async function phases(): Promise<void> {
   const measure = async (name: string, fn: () => unknown) => {
     for (let k = 0; k < 200; k++) await fn();
     collect();
+    await new Promise((resolve) => setImmediate(resolve));
+    const pauses = new GcPauses().start();
     const before = process.memoryUsage().heapUsed;
     for (let k = 0; k < 100; k++) await fn();
-    console.log(name.padEnd(20), ((process.memoryUsage().heapUsed - before) / 100 / 1024).toFixed(1), 'kB');
+    const grown = process.memoryUsage().heapUsed - before;
+    await new Promise((resolve) => setImmediate(resolve));
+    const collected = pauses.window().count > 0 ? ' (* a collection ran: reads low)' : '';
+    pauses.stop();
+    console.log(name.padEnd(20), (grown / 100 / 1024).toFixed(1), `kB${collected}`);
   };
   const body = parseJsonExact(text);
   const request = parseOnlineFeaturesRequest(body);
