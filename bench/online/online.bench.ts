@@ -12,7 +12,10 @@
  * - serving: the app in a child process (the composition the lead will run), loaded from this
  *   process: first open-loop at a fixed rate (latency, counted from when each request was due), then
  *   by autocannon with 16 connections flat out (req/s). The serving process's CPU time per request
- *   is printed beside each: on a shared machine it moves less than latency does.
+ *   is printed beside each: on a shared machine it moves less than latency does. So are the serving
+ *   process's GC pauses (ms per 1,000 requests, the longest pause, minor / major collections, from
+ *   V8's `gc` performance entries) and redis-server's CPU per request (INFO cpu before and after;
+ *   Redis is shared, so it counts whatever else used it during the run).
  * - floor: ioredis sending the command RedisOnlineStore.read sends (one EVALSHA of READ_FIELDS_SCRIPT
  *   over the same keys and fields; HMGET for one entity), no HTTP and no decoding, one request in flight (latency) and 16
  *   in flight with auto-pipelining (req/s; the store batches concurrent reads the same way).
@@ -29,7 +32,7 @@ import * as hdr from 'hdr-histogram-js';
 import Redis from 'ioredis';
 import { SILENT_LOGGER, topicNames, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
-import { createMetricsRegistry } from '@featurelog/observability';
+import { createMetricsRegistry, GcPauses, type GcTotals } from '@featurelog/observability';
 import { READ_FIELDS_SCRIPT, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving/testing';
@@ -121,9 +124,11 @@ async function serve(): Promise<void> {
   });
   await app.listen(0, '127.0.0.1');
   process.send!({ url: await app.getUrl() });
-  // The load process asks for the serving process's CPU time around each run (CPU per request).
+  // The load process asks for the serving process's CPU time and GC pauses around each run (per
+  // request): each ask ends a GC window and opens the next.
+  const pauses = new GcPauses().start();
   process.on('message', (message) => {
-    if (message === 'cpu') process.send!({ cpu: process.cpuUsage() });
+    if (message === 'stats') process.send!({ cpu: process.cpuUsage(), gc: pauses.window() });
   });
   process.on('disconnect', () => {
     void (async () => {
@@ -241,10 +246,20 @@ interface Measured {
   errors?: number;
   /** CPU time (user + system) of the serving process per request, microseconds. */
   cpuPerRequest?: number;
+  /** The serving process's GC pauses over the run. */
+  gc?: GcTotals;
+  requests?: number;
+  /** redis-server's CPU time (used_cpu_user + used_cpu_sys) per request over the run, microseconds. */
+  redisCpuPerRequest?: number;
 }
 
-/** A row of the table: latency and rate, then errors and CPU where measured (`-` and blank where not). */
+/**
+ * A row of the table: latency and rate, then errors, serving CPU, serving GC (ms per 1,000 requests,
+ * longest pause, minor / major count) and redis-server CPU where measured (`-` and blank where not).
+ */
 function measuredRow(name: string, what: string, load: string, measured: Measured): string[] {
+  const gc = measured.gc;
+  const requests = measured.requests ?? 0;
   return [
     name,
     what,
@@ -254,21 +269,56 @@ function measuredRow(name: string, what: string, load: string, measured: Measure
     measured.rps.toFixed(0),
     measured.errors === undefined ? '-' : String(measured.errors),
     measured.cpuPerRequest === undefined ? '' : measured.cpuPerRequest.toFixed(0),
+    gc === undefined || requests === 0 ? '' : ((gc.ms * 1_000) / requests).toFixed(1),
+    gc === undefined ? '' : gc.maxMs.toFixed(1),
+    gc === undefined ? '' : `${gc.minor.count} / ${gc.major.count}`,
+    measured.redisCpuPerRequest === undefined ? '' : measured.redisCpuPerRequest.toFixed(0),
   ];
 }
 
-/** The serving child's CPU time so far, microseconds. */
-function childCpu(child: ChildProcess): Promise<number> {
+interface ChildStats {
+  /** CPU time so far, microseconds. */
+  cpu: number;
+  /** GC pauses since the previous ask. */
+  gc: GcTotals;
+}
+
+/** The serving child's CPU time so far, and its GC pauses since the previous ask. */
+function childStats(child: ChildProcess): Promise<ChildStats> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
-      const cpu = (message as { cpu?: NodeJS.CpuUsage }).cpu;
-      if (cpu === undefined) return;
+      const { cpu, gc } = message as { cpu?: NodeJS.CpuUsage; gc?: GcTotals };
+      if (cpu === undefined || gc === undefined) return;
       child.off('message', onMessage);
-      resolve(cpu.user + cpu.system);
+      resolve({ cpu: cpu.user + cpu.system, gc });
     };
     child.on('message', onMessage);
-    child.send('cpu');
+    child.send('stats');
   });
+}
+
+/** redis-server's CPU time so far (INFO cpu: used_cpu_user + used_cpu_sys), microseconds. */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1_000_000;
+}
+
+/**
+ * Serving CPU, serving GC and redis-server CPU around one run. Redis is shared: its CPU includes
+ * whatever else used it during the run (the floor's figures show what one read costs it alone).
+ */
+async function aroundRun(child: ChildProcess, redis: Redis) {
+  const [before, redisBefore] = await Promise.all([childStats(child), redisCpu(redis)]);
+  return async (requests: number) => {
+    const [after, redisAfter] = await Promise.all([childStats(child), redisCpu(redis)]);
+    return {
+      requests,
+      cpuPerRequest: (after.cpu - before.cpu) / Math.max(1, requests),
+      gc: after.gc,
+      redisCpuPerRequest: (redisAfter - redisBefore) / Math.max(1, requests),
+    };
+  };
 }
 
 function microsecondHistograms() {
@@ -296,12 +346,12 @@ function microsecondHistograms() {
  * back and then idles until the next second, i.e. bursts at full speed; and it back-fills a sample
  * per expected interval for each slow answer.)
  */
-async function paced(child: ChildProcess, base: string, testCase: Case, rate: number): Promise<Measured> {
+async function paced(child: ChildProcess, redis: Redis, base: string, testCase: Case, rate: number): Promise<Measured> {
   const url = new URL(`${base}/get-online-features`);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const { latencies } = microsecondHistograms();
   const total = Math.round(rate * DURATION_S);
-  const cpuBefore = await childCpu(child);
+  const finishRun = await aroundRun(child, redis);
   let sent = 0;
   let done = 0;
   let errors = 0;
@@ -340,7 +390,7 @@ async function paced(child: ChildProcess, base: string, testCase: Case, rate: nu
     tick();
   });
   const elapsed = (performance.now() - started) / 1_000;
-  const cpu = (await childCpu(child)) - cpuBefore;
+  const measured = await finishRun(total);
   agent.destroy();
   // microsecondHistograms records milliseconds as microseconds.
   return {
@@ -348,17 +398,18 @@ async function paced(child: ChildProcess, base: string, testCase: Case, rate: nu
     p99: latencies.getValueAtPercentile(99) / 1_000,
     rps: total / elapsed,
     errors,
-    cpuPerRequest: cpu / total,
+    ...measured,
   };
 }
 
 async function cannon(
   child: ChildProcess,
+  redis: Redis,
   base: string,
   testCase: Case,
   options: { connections: number },
 ): Promise<Measured> {
-  const cpuBefore = await childCpu(child);
+  const finishRun = await aroundRun(child, redis);
   const result = await autocannon({
     url: `${base}/get-online-features`,
     connections: options.connections,
@@ -375,14 +426,14 @@ async function cannon(
       },
     ],
   });
-  const cpu = (await childCpu(child)) - cpuBefore;
+  const measured = await finishRun(result.requests.total);
   const errors = result.errors + result.timeouts + result.non2xx;
   return {
     p50: result.latency.p50 / 1_000,
     p99: result.latency.p99 / 1_000,
     rps: result.requests.average,
     errors,
-    cpuPerRequest: cpu / Math.max(1, result.requests.total),
+    ...measured,
   };
 }
 
@@ -392,7 +443,10 @@ function caseFields(testCase: Case): string[] {
   return views.flatMap((view) => [`${view}:__v`, ...FEATURES.map(([feature]) => `${view}:${feature}`)]);
 }
 
-async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured; throughput: number }> {
+async function floor(
+  redis: Redis,
+  testCase: Case,
+): Promise<{ latency: Measured; throughput: number; redisCpuPerRequest: number }> {
   const sha = (await redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
   const fields = caseFields(testCase);
   // The command RedisOnlineStore.read sends for one selection: one EVALSHA with every entity's key and
@@ -403,15 +457,18 @@ async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured;
     else await redis.evalsha(sha, keys.length, ...keys, ...fields);
   };
   const samples: number[] = [];
+  const redisBefore = await redisCpu(redis);
   const deadline = performance.now() + (DURATION_S * 1_000) / 2;
   while (performance.now() < deadline) {
     const started = performance.now();
     await once();
     samples.push(performance.now() - started);
   }
+  const redisLatencyRun = (await redisCpu(redis)) - redisBefore;
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
   let done = 0;
+  const redisMid = await redisCpu(redis);
   const stopAt = performance.now() + (DURATION_S * 1_000) / 2;
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
@@ -421,9 +478,16 @@ async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured;
       }
     }),
   );
+  const redisThroughputRun = (await redisCpu(redis)) - redisMid;
   return {
-    latency: { p50: at(0.5), p99: at(0.99), rps: samples.length / (DURATION_S / 2) },
+    latency: {
+      p50: at(0.5),
+      p99: at(0.99),
+      rps: samples.length / (DURATION_S / 2),
+      redisCpuPerRequest: redisLatencyRun / samples.length,
+    },
     throughput: done / (DURATION_S / 2),
+    redisCpuPerRequest: redisThroughputRun / Math.max(1, done),
   };
 }
 
@@ -445,7 +509,20 @@ async function main(): Promise<void> {
   // Commands issued in the same tick go out in one write, as RedisOnlineStore.read batches concurrent reads.
   const redis = new Redis(url, { enableAutoPipelining: true });
   const table = new Table3({
-    head: ['case', 'what', 'rate', 'p50 ms', 'p99 ms', 'req/s', 'errors', 'serving CPU µs/req'],
+    head: [
+      'case',
+      'what',
+      'rate',
+      'p50 ms',
+      'p99 ms',
+      'req/s',
+      'errors',
+      'serving CPU µs/req',
+      'serving GC ms/1k req',
+      'GC max pause ms',
+      'GCs minor / major',
+      'redis CPU µs/req',
+    ],
   });
   try {
     for (const testCase of CASES) {
@@ -462,15 +539,28 @@ async function main(): Promise<void> {
           },
         ],
       });
-      const fixed = await paced(child, base, testCase, testCase.rate);
-      const flat = await cannon(child, base, testCase, { connections: CONNECTIONS });
+      const fixed = await paced(child, redis, base, testCase, testCase.rate);
+      const flat = await cannon(child, redis, base, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
       table.push(
         measuredRow(testCase.name, 'serving HTTP', `${testCase.rate}/s`, fixed),
         measuredRow('', 'serving HTTP', `${CONNECTIONS} conns`, flat),
         measuredRow('', 'floor ioredis', '1 in flight', bare.latency),
-        ['', 'floor ioredis', `${CONNECTIONS} in flight`, '', '', bare.throughput.toFixed(0), '-', ''],
-        ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), '', ''],
+        [
+          '',
+          'floor ioredis',
+          `${CONNECTIONS} in flight`,
+          '',
+          '',
+          bare.throughput.toFixed(0),
+          '-',
+          '',
+          '',
+          '',
+          '',
+          bare.redisCpuPerRequest.toFixed(0),
+        ],
+        ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), '', '', '', '', '', ''],
       );
     }
   } finally {

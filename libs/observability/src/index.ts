@@ -1,5 +1,6 @@
 export * from './health';
 export * from './metrics';
+export * from './gc-pauses';
 export * from './observability.controller';
 export * from './observability.module';
 export * from './featurelog-exception.filter';

@@ -1,4 +1,5 @@
 export * from './json-values';
+export * from './json-writer';
 export * from './serving-catalog';
 export * from './online-request';
 export * from './online-retrieval';

@@ -1,5 +1,6 @@
 import { listElementType, type FeatureValue, type ValueType } from '@featurelog/domain';
 import { decodeStoredValue } from '@featurelog/online-store';
+import type { JsonWriter } from './json-writer';
 
 /** Writes one feature value as JSON text. */
 export type ValueEncoder = (value: FeatureValue | undefined) => string;
@@ -92,6 +93,49 @@ export function storedValueEncoderFor(type: ValueType): StoredValueEncoder {
   }
 }
 
+/** Writes one feature value, given in its stored text form, as JSON into a writer. */
+export type StoredValueWriter = (out: JsonWriter, stored: string) => void;
+
+/**
+ * storedValueEncoderFor writing into a JsonWriter instead of returning text: the same bytes (a unit
+ * test holds it to that), without a string per value where the stored text already is the JSON
+ * (numbers, booleans, plain lists, bytes' base64) or can be escaped straight into the buffer
+ * (strings, timestamps).
+ */
+export function storedValueWriterFor(type: ValueType): StoredValueWriter {
+  const encode = storedValueEncoderFor(type);
+  const fallback: StoredValueWriter = (out, stored) => out.raw(encode(stored));
+  if (listElementType(type) !== undefined) return fallback;
+  switch (type) {
+    case 'int32':
+    case 'int64':
+    case 'float64':
+      return (out, stored) => (isPlainNumber(stored) ? out.raw(stored) : fallback(out, stored));
+    case 'float32':
+      return (out, stored) => (isPlainNumber(stored) ? writeFloat32Stored(out, stored) : fallback(out, stored));
+    case 'timestamp':
+      return (out, stored) => {
+        if (!isPlainNumber(stored)) return fallback(out, stored);
+        const micros = Number(stored);
+        if (Number.isSafeInteger(micros)) writeTimestampJson(out, micros);
+        else fallback(out, stored);
+      };
+    case 'bool':
+      return (out, stored) => out.raw(stored === 't' ? 'true' : stored === 'f' ? 'false' : encode(stored));
+    case 'string':
+      return (out, stored) =>
+        stored !== '' && stored.charCodeAt(0) === 0x73 /* s */ ? out.string(stored, 1) : fallback(out, stored);
+    case 'bytes':
+      return (out, stored) => {
+        if (stored === '' || stored.charCodeAt(0) !== 0x62 /* b */) return fallback(out, stored);
+        // base64 needs no escaping.
+        out.string(stored, 1);
+      };
+    default:
+      return fallback;
+  }
+}
+
 /** A stored number whose text is its JSON: a digit first, or `-` and a digit, and not `-0`. */
 function isPlainNumber(stored: string): boolean {
   const first = stored.charCodeAt(0);
@@ -128,28 +172,43 @@ export function float32Text(single: number, shortest = String(single)): string {
   float32Bits[0] = single;
   const powerOfTwo = (float32Word[0]! & 0x7f_ffff) === 0;
   for (let digits = magnitude >= FLOAT32_MIN_NORMAL ? 6 : 1; digits < 9; digits++) {
-    const found = nearestReadingBack(single, magnitude, digits, powerOfTwo);
-    if (found !== undefined) return found;
+    if (nearestReadingBack(single, magnitude, digits, powerOfTwo)) {
+      return found.text ?? decimalText(found.negative, found.mantissa, found.shift);
+    }
   }
   return String(Number(single.toExponential(8)));
 }
+
+/** float32Text written into a writer: the same bytes, with no string made on the common path. */
+function writeFloat32Text(out: JsonWriter, single: number, shortest: string): void {
+  const magnitude = Math.abs(single);
+  if (single === 0 || (magnitude >= FLOAT32_MIN_NORMAL && significantDigits(shortest) <= 6)) return out.raw(shortest);
+  float32Bits[0] = single;
+  const powerOfTwo = (float32Word[0]! & 0x7f_ffff) === 0;
+  for (let digits = magnitude >= FLOAT32_MIN_NORMAL ? 6 : 1; digits < 9; digits++) {
+    if (nearestReadingBack(single, magnitude, digits, powerOfTwo)) {
+      if (found.text !== undefined) out.raw(found.text);
+      else writeDecimal(out, found.negative, found.mantissa, found.shift);
+      return;
+    }
+  }
+  out.raw(String(Number(single.toExponential(8))));
+}
+
+/** What nearestReadingBack found: a text (its rare path), or `mantissa × 10^-shift` with a sign. */
+const found = { text: undefined as string | undefined, negative: false, mantissa: 0, shift: 0 };
 
 /** Exact powers of ten: 10^22 is the last a double holds exactly. */
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
- * The text of the nearest `digits`-digit decimal to `single` (or at a power of two, of the next one
- * away from zero) when it reads back as `single`, else undefined. Mostly arithmetic: the value times
+ * Whether the nearest `digits`-digit decimal to `single` (or at a power of two, the next one away
+ * from zero) reads back as `single`; if so it is left in `found` (no string made on the common path). Mostly arithmetic: the value times
  * an exact power of ten, rounded, divided again, which IEEE arithmetic rounds exactly as parsing the
  * decimal would. Where that product is too near a half to trust its rounding, or the power of ten is
  * not exact, the decimal comes from toExponential instead.
  */
-function nearestReadingBack(
-  single: number,
-  magnitude: number,
-  digits: number,
-  powerOfTwo: boolean,
-): string | undefined {
+function nearestReadingBack(single: number, magnitude: number, digits: number, powerOfTwo: boolean): boolean {
   let exponent = Math.floor(Math.log10(magnitude));
   let shift = digits - 1 - exponent;
   let scaled = NaN;
@@ -166,21 +225,85 @@ function nearestReadingBack(
   if (Number.isNaN(scaled) || Math.abs(scaled - Math.floor(scaled) - 0.5) < 1e-6) {
     const nearest = single.toExponential(digits - 1);
     const read = Number(nearest);
-    if (Math.fround(read) === single) return String(read);
-    if (!powerOfTwo) return undefined;
+    if (Math.fround(read) === single) return foundText(String(read));
+    if (!powerOfTwo) return false;
     const away = Number(nextAwayFromZero(nearest));
-    return Math.fround(away) === single ? String(away) : undefined;
+    return Math.fround(away) === single && foundText(String(away));
   }
   const negative = single < 0;
-  const unscale = (mantissa: number) => {
-    const read = shift >= 0 ? mantissa / POW10[shift]! : mantissa * POW10[-shift]!;
-    return negative ? -read : read;
-  };
   const mantissa = Math.round(scaled);
-  if (Math.fround(unscale(mantissa)) === single) return decimalText(negative, mantissa, shift);
+  if (Math.fround(unscale(mantissa, shift, negative)) === single) return foundDecimal(negative, mantissa, shift);
   // The nearest was below in magnitude (rounded down): at a power of two the one above may still read back.
-  if (!powerOfTwo || mantissa > scaled) return undefined;
-  return Math.fround(unscale(mantissa + 1)) === single ? decimalText(negative, mantissa + 1, shift) : undefined;
+  if (!powerOfTwo || mantissa > scaled) return false;
+  return Math.fround(unscale(mantissa + 1, shift, negative)) === single && foundDecimal(negative, mantissa + 1, shift);
+}
+
+function unscale(mantissa: number, shift: number, negative: boolean): number {
+  const read = shift >= 0 ? mantissa / POW10[shift]! : mantissa * POW10[-shift]!;
+  return negative ? -read : read;
+}
+
+function foundText(text: string): true {
+  found.text = text;
+  return true;
+}
+
+function foundDecimal(negative: boolean, mantissa: number, shift: number): true {
+  found.text = undefined;
+  found.negative = negative;
+  found.mantissa = mantissa;
+  found.shift = shift;
+  return true;
+}
+
+/** The decimal digits of a mantissa, most significant first (a float32's have at most 9). */
+const mantissaDigits = new Uint8Array(24);
+
+function writeMantissaDigits(out: JsonWriter, from: number, to: number): void {
+  for (let i = from; i < to; i++) out.byte(mantissaDigits[i]!);
+}
+
+/** decimalText written into a writer, byte by byte. */
+function writeDecimal(out: JsonWriter, negative: boolean, mantissa: number, shift: number): void {
+  while (mantissa % 10 === 0 && mantissa !== 0) {
+    mantissa /= 10;
+    shift--;
+  }
+  let k = 0;
+  for (let rest = mantissa; k === 0 || rest > 0; k++) {
+    const next = Math.floor(rest / 10);
+    mantissaDigits[23 - k] = 0x30 + rest - next * 10;
+    rest = next;
+  }
+  const first = 24 - k;
+  const n = k - shift; // the value is 0.digits × 10^n
+  if (negative) out.byte(0x2d);
+  if (k <= n && n <= 21) {
+    writeMantissaDigits(out, first + 0, first + k);
+    for (let i = k; i < n; i++) out.byte(0x30);
+  } else if (0 < n && n <= 21) {
+    writeMantissaDigits(out, first + 0, first + n);
+    out.byte(0x2e);
+    writeMantissaDigits(out, first + n, first + k);
+  } else if (-6 < n && n <= 0) {
+    out.byte(0x30);
+    out.byte(0x2e);
+    for (let i = 0; i < -n; i++) out.byte(0x30);
+    writeMantissaDigits(out, first + 0, first + k);
+  } else {
+    const e = n - 1;
+    writeMantissaDigits(out, first + 0, first + 1);
+    if (k > 1) {
+      out.byte(0x2e);
+      writeMantissaDigits(out, first + 1, first + k);
+    }
+    out.byte(0x65);
+    out.byte(e < 0 ? 0x2d : 0x2b);
+    const magnitude = Math.abs(e);
+    if (magnitude >= 100) out.byte(0x30 + Math.floor(magnitude / 100));
+    if (magnitude >= 10) out.byte(0x30 + (Math.floor(magnitude / 10) % 10));
+    out.byte(0x30 + (magnitude % 10));
+  }
 }
 
 /**
@@ -226,6 +349,18 @@ function float32StoredText(stored: string): string {
     if (magnitude >= FLOAT32_MIN_NORMAL && magnitude !== Infinity) return stored;
   }
   return float32Json(value);
+}
+
+/** float32StoredText written into a writer. */
+function writeFloat32Stored(out: JsonWriter, stored: string): void {
+  const value = Number(stored);
+  const single = Math.fround(value);
+  if (single === value) return writeFloat32Text(out, single, stored);
+  if (significantDigits(stored) <= 6) {
+    const magnitude = Math.abs(single);
+    if (magnitude >= FLOAT32_MIN_NORMAL && magnitude !== Infinity) return out.raw(stored);
+  }
+  out.raw(float32Json(value));
 }
 
 /** Significant digits of a number's JavaScript text (`-0.00120e5` has 3; the exponent is not counted). */
@@ -284,15 +419,8 @@ export function timestampJson(micros: number): string {
   const millis = Math.floor(micros / 1_000);
   const rest = micros - millis * 1_000;
   const day = Math.floor(millis / MS_PER_DAY);
-  let prefix = dayPrefixes.get(day);
-  if (prefix === undefined) {
-    const date = new Date(day * MS_PER_DAY).toISOString();
-    // Years outside 0000-9999 are written with a sign by toISOString; keep them exact, uncached.
-    if (date.length !== 24) return legacyTimestampJson(millis, rest);
-    prefix = `"${date.slice(0, 11)}`;
-    if (dayPrefixes.size >= MAX_CACHED_DAYS) dayPrefixes.clear();
-    dayPrefixes.set(day, prefix);
-  }
+  const prefix = dayPrefix(day);
+  if (prefix === undefined) return legacyTimestampJson(millis, rest);
   let ofDay = millis - day * MS_PER_DAY;
   const ms = ofDay % 1_000;
   ofDay = (ofDay - ms) / 1_000;
@@ -302,6 +430,51 @@ export function timestampJson(micros: number): string {
   const hours = (ofDay - minutes) / 60;
   const time = `${prefix}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}`;
   return rest === 0 ? `${time}.${pad3(ms)}Z"` : `${time}.${pad3(ms)}${pad3(rest)}Z"`;
+}
+
+/**
+ * timestampJson written into a writer digit by digit: the same bytes, and no string made but the
+ * day's prefix (cached).
+ */
+export function writeTimestampJson(out: JsonWriter, micros: number): void {
+  const millis = Math.floor(micros / 1_000);
+  const rest = micros - millis * 1_000;
+  const day = Math.floor(millis / MS_PER_DAY);
+  const prefix = dayPrefix(day);
+  // Out of the years 0000-9999, or past where the division above is exact: as timestampJson writes it.
+  if (prefix === undefined || !(rest >= 0 && rest < 1_000)) return out.raw(timestampJson(micros));
+  let ofDay = millis - day * MS_PER_DAY;
+  const ms = ofDay % 1_000;
+  ofDay = (ofDay - ms) / 1_000;
+  const seconds = ofDay % 60;
+  ofDay = (ofDay - seconds) / 60;
+  const minutes = ofDay % 60;
+  const hours = (ofDay - minutes) / 60;
+  out.raw(prefix);
+  out.digits(hours, 2);
+  out.byte(0x3a /* : */);
+  out.digits(minutes, 2);
+  out.byte(0x3a);
+  out.digits(seconds, 2);
+  out.byte(0x2e /* . */);
+  out.digits(ms, 3);
+  if (rest !== 0) out.digits(rest, 3);
+  out.byte(0x5a /* Z */);
+  out.byte(0x22 /* " */);
+}
+
+/** `"YYYY-MM-DDT` of a day since the epoch (cached); undefined for years outside 0000-9999. */
+function dayPrefix(day: number): string | undefined {
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    const date = new Date(day * MS_PER_DAY).toISOString();
+    // Years outside 0000-9999 are written with a sign by toISOString; keep them exact, uncached.
+    if (date.length !== 24) return undefined;
+    prefix = `"${date.slice(0, 11)}`;
+    if (dayPrefixes.size >= MAX_CACHED_DAYS) dayPrefixes.clear();
+    dayPrefixes.set(day, prefix);
+  }
+  return prefix;
 }
 
 function legacyTimestampJson(millis: number, rest: number): string {

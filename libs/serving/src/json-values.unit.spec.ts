@@ -2,7 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '@featurelog/testing';
 import { encodeStoredValue } from '@featurelog/online-store';
-import { float32Json, float32Text, storedValueEncoderFor, timestampJson, valueEncoderFor } from '@featurelog/serving';
+import {
+  float32Json,
+  float32Text,
+  JsonWriter,
+  storedValueEncoderFor,
+  storedValueWriterFor,
+  timestampJson,
+  valueEncoderFor,
+} from '@featurelog/serving';
 
 const bits = new Uint32Array(1);
 const single = new Float32Array(bits.buffer);
@@ -36,6 +44,8 @@ function shorterThatReadsBack(value: number, digits: number): number | undefined
 
 describe('float32 as JSON', () => {
   it('is the shortest decimal that reads back as the same float32, for random bit patterns and every power of two', () => {
+    const out = new JsonWriter(8);
+    const writeStored = storedValueWriterFor('float32');
     const random = seededRandom(12);
     const values: number[] = [];
     for (let i = 0; i < 60_000; i++) values.push(float32OfBits(Math.floor(random() * 2 ** 32)));
@@ -55,6 +65,10 @@ describe('float32 as JSON', () => {
       assert.equal(String(Number(text)), text, `${text} is written as JavaScript writes numbers`);
       const shorter = shorterThatReadsBack(value, digitsOf(text));
       assert.equal(shorter, undefined, `${value}: ${shorter} is shorter than ${text}`);
+      // Written into a buffer (from the stored text, the double's String) it is the same bytes.
+      out.reset();
+      writeStored(out, String(value));
+      assert.equal(out.toString(), text, `${value} written`);
       checked++;
     }
     assert.ok(checked > 50_000);

@@ -1,6 +1,7 @@
 import { encodeEntityKey, FeaturelogError, onlineStatus, type JoinKey, type OnlineStatus } from '@featurelog/domain';
 import type { OnlineStore, SelectedReadRequest, StoredViewValue } from '@featurelog/online-store';
-import { EPOCH_TEXT, timestampJson } from './json-values';
+import { EPOCH_TEXT, writeTimestampJson } from './json-values';
+import { JsonWriter } from './json-writer';
 import { shapeOnlineArrow } from './online-arrow';
 import { DEFAULT_MAX_ENTITY_ROWS, parseOnlineFeaturesRequest, type OnlineFeaturesRequest } from './online-request';
 import type { CatalogSource, EntityGroup, RetrievalPlan } from './serving-catalog';
@@ -93,6 +94,26 @@ export function storeRequests(plan: RetrievalPlan, request: OnlineFeaturesReques
 function entityKeyEncoder(group: EntityGroup, request: OnlineFeaturesRequest): (row: number) => string {
   const keys = group.joinKeys;
   const columns = keys.map((key) => request.entities[key.name]!);
+  const only = keys.length === 1 ? keys[0]! : undefined;
+  if (only !== undefined && (only.type === 'int64' || only.type === 'int32')) {
+    // The common shape, one integer join key: `name=<decimal>`, as encodeEntityKey writes it, without
+    // its sorted copy of the keys, its array of parts and their join. Anything else takes the general path.
+    const prefix = `${only.name}=`;
+    const column = columns[0]!;
+    const general = generalEncoder(keys, columns);
+    const [min, max] =
+      only.type === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+    return (row) => {
+      const value = column[row];
+      return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+        ? prefix + value
+        : general(row);
+    };
+  }
+  return generalEncoder(keys, columns);
+}
+
+function generalEncoder(keys: readonly JoinKey[], columns: ReadonlyArray<readonly unknown[]>): (row: number) => string {
   const values: Record<string, unknown> = {};
   return (row) => {
     for (let k = 0; k < keys.length; k++) values[keys[k]!.name] = joinKeyValue(keys[k]!, columns[k]![row], row);
@@ -122,14 +143,13 @@ const INTEGER_TEXT = /^-?[0-9]+$/;
  * no one string form).
  */
 function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
-  const where = `"entities"."${key.name}"[${row}]`;
   switch (key.type) {
     case 'bytes':
       if (typeof value !== 'string') return value;
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
         throw new FeaturelogError(
           'INVALID_JOIN_KEY_VALUE',
-          `${where} must be base64 (join key "${key.name}" is bytes), got ${JSON.stringify(value)}`,
+          `${where(key, row)} must be base64 (join key "${key.name}" is bytes), got ${JSON.stringify(value)}`,
         );
       }
       return new Uint8Array(Buffer.from(value, 'base64'));
@@ -143,7 +163,7 @@ function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
       ) {
         throw new FeaturelogError(
           'INVALID_JOIN_KEY_VALUE',
-          `${where} is ${value}, past 2^53 where a JSON number may already have lost digits: ` +
+          `${where(key, row)} is ${value}, past 2^53 where a JSON number may already have lost digits: ` +
             `send int64 join key "${key.name}" values that large as strings ("9007199254740993")`,
         );
       }
@@ -153,7 +173,7 @@ function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
       if (integer === undefined || integer < min || integer > max) {
         throw new FeaturelogError(
           'INVALID_JOIN_KEY_VALUE',
-          `${where} must be an integer in ${key.type} range, as a number or a string of digits ` +
+          `${where(key, row)} must be an integer in ${key.type} range, as a number or a string of digits ` +
             `(join key "${key.name}" is ${key.type}), got ${typeof value === 'bigint' ? value.toString() : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`,
         );
       }
@@ -165,7 +185,7 @@ function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
       if (typeof value === 'number' || typeof value === 'boolean') {
         throw new FeaturelogError(
           'INVALID_JOIN_KEY_VALUE',
-          `${where} must be a string (join key "${key.name}" is string): send ${JSON.stringify(String(value))}, not ${String(value)}`,
+          `${where(key, row)} must be a string (join key "${key.name}" is string): send ${JSON.stringify(String(value))}, not ${String(value)}`,
         );
       }
       return value;
@@ -174,12 +194,21 @@ function joinKeyValue(key: JoinKey, value: unknown, row: number): unknown {
   }
 }
 
+/** Where a join key value sits in the request, for an error (made only then: this runs for every value). */
+function where(key: JoinKey, row: number): string {
+  return `"entities"."${key.name}"[${row}]`;
+}
+
 /**
  * Feast's response: `metadata.feature_names` (join keys in request order, then features), and one
  * `results` entry per column with `values`, `statuses` and `event_timestamps` indexed by entity row.
  * Join key columns echo the request, PRESENT at the epoch. A view's status and timestamp are worked
  * out once per entity row, for all of its features; a null value of a PRESENT row is NULL_VALUE
  * (OUTSIDE_MAX_AGE stays: Feast's order), and only a column that has one gets statuses of its own.
+ *
+ * Written into reused buffers, from the stored texts as they come (no decoding, no string per
+ * value): a view's statuses and timestamps once into `pieces` (at batch 100 they are three quarters
+ * of the body), copied into every column of the view; the body into `body`, copied out once at the end.
  */
 export function shapeOnlineResponse(
   plan: RetrievalPlan,
@@ -189,129 +218,153 @@ export function shapeOnlineResponse(
 ): OnlineFeaturesResult {
   const rowCount = request.rowCount;
   const slots = plan.slots;
+  const slotCount = slots.length;
   const groupCount = plan.groups.length;
-  const cells = rowCount * slots.length;
-  const found = new Array<StoredViewValue | null>(cells);
-  // Statuses and timestamps are the same for every column of a view: written once per view, as
-  // bytes that every column of the view copies (at batch 100 they are three quarters of the body).
-  const slotStatuses = new Array<Buffer>(slots.length);
-  const slotStatusRows = new Array<string[]>(slots.length);
-  const slotTimes = new Array<Buffer>(slots.length);
-  const slotCounts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
-  const times = new Array<string>(rowCount);
-  let repeatedBytes = 0;
-  for (let s = 0; s < slots.length; s++) {
+  const counts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, OUTSIDE_MAX_AGE: 0, NOT_FOUND: 0 };
+  const codes = scratch.codes(slotCount * rowCount);
+  const bounds = scratch.bounds(slotCount * 3);
+  const pieces = scratch.pieces;
+  pieces.reset();
+  for (let s = 0; s < slotCount; s++) {
     const slot = slots[s]!;
-    const statuses = (slotStatusRows[s] = new Array<string>(rowCount));
+    const columns = plan.columnsPerSlot[s]!;
+    bounds[s * 3] = pieces.length;
+    pieces.raw(',"statuses":[');
     for (let i = 0; i < rowCount; i++) {
       const value = replies[i * groupCount + slot.group]?.[slot.index] ?? null;
       const status = onlineStatus(value?.version, slot.view.ttlSeconds, nowMicros);
-      found[i * slots.length + s] = value;
-      statuses[i] = STATUS_JSON[status];
-      times[i] = value === null ? EPOCH_TEXT : timestampJson(value.version.eventTimestamp);
-      slotCounts[status] += plan.columnsPerSlot[s]!;
+      const code = STATUS_CODES[status];
+      codes[s * rowCount + i] = code;
+      if (i > 0) pieces.byte(COMMA);
+      pieces.raw(STATUS_TEXTS[code]!);
+      counts[status] += columns;
     }
-    slotStatuses[s] = Buffer.from(`,"statuses":[${statuses.join(',')}],"event_timestamps":`, 'latin1');
-    slotTimes[s] = Buffer.from(`[${times.join(',')}]}`, 'latin1');
-    repeatedBytes += (slotStatuses[s]!.length + slotTimes[s]!.length) * plan.columnsPerSlot[s]!;
+    pieces.raw('],"event_timestamps":');
+    bounds[s * 3 + 1] = pieces.length;
+    pieces.byte(OPEN_LIST);
+    for (let i = 0; i < rowCount; i++) {
+      const value = replies[i * groupCount + slot.group]?.[slot.index] ?? null;
+      if (i > 0) pieces.byte(COMMA);
+      if (value === null) pieces.raw(EPOCH_TEXT);
+      else writeTimestampJson(pieces, value.version.eventTimestamp);
+    }
+    pieces.raw(']}');
+    bounds[s * 3 + 2] = pieces.length;
   }
 
-  const orderKey = request.joinKeyOrder.join('\u0000');
+  const out = scratch.body;
+  out.reset();
+  const order = request.joinKeyOrder;
+  const orderKey = order.length === 1 ? order[0]! : order.join('\u0000');
   let header = plan.headerCache.get(orderKey);
   if (header === undefined) {
-    header = `{"metadata":{"feature_names":${JSON.stringify([...request.joinKeyOrder, ...plan.columns.map((c) => c.name)])}},"results":[`;
+    header = Buffer.from(
+      `{"metadata":{"feature_names":${JSON.stringify([...order, ...plan.columns.map((c) => c.name)])}},"results":[`,
+    );
     plan.headerCache.set(orderKey, header);
   }
-  const out = new ResponseWriter(header.length * 3 + repeatedBytes + (plan.columns.length + 2) * (rowCount * 24 + 64));
-  out.text(header);
-  const presentRow = repeatJson('"PRESENT"', rowCount);
-  const epochRow = repeatJson(EPOCH_TEXT, rowCount);
+  out.bytes(header);
   let first = true;
-  for (const key of request.joinKeyOrder) {
+  for (const key of order) {
     const values = request.entities[key]!;
-    let text = '';
+    out.raw(first ? '{"values":[' : ',{"values":[');
     for (let i = 0; i < rowCount; i++) {
-      const value = values[i];
-      // An int64 past 2^53 read exactly from the request's JSON number echoes as that number, digit for digit.
-      text += (i === 0 ? '' : ',') + (typeof value === 'bigint' ? value.toString() : (JSON.stringify(value) ?? 'null'));
+      if (i > 0) out.byte(COMMA);
+      writeRequestValue(out, values[i]);
     }
-    out.text(`${first ? '' : ','}{"values":[${text}],"statuses":${presentRow},"event_timestamps":${epochRow}}`);
+    out.raw('],"statuses":[');
+    for (let i = 0; i < rowCount; i++) out.raw(i === 0 ? STATUS_JSON.PRESENT : PRESENT_AFTER_COMMA);
+    out.raw('],"event_timestamps":[');
+    for (let i = 0; i < rowCount; i++) out.raw(i === 0 ? EPOCH_TEXT : EPOCH_AFTER_COMMA);
+    out.raw(']}');
     first = false;
   }
-  // Joined from arrays, not concatenated: a rope of thousands of tiny strings is slow to flatten.
-  const values = new Array<string>(rowCount);
+  const nullRows = scratch.nullRows(rowCount);
   for (const column of plan.columns) {
     const at = column.storedIndex;
-    const encode = column.encodeStored;
+    const write = column.writeStored;
+    const s = column.slot;
+    const slot = slots[s]!;
     let nulls = false;
-    for (let i = 0, cell = column.slot; i < rowCount; i++, cell += slots.length) {
-      const value = found[cell];
-      if (value === null || value === undefined) values[i] = 'null';
-      else {
+    out.raw(first ? '{"values":[' : ',{"values":[');
+    for (let i = 0; i < rowCount; i++) {
+      if (i > 0) out.byte(COMMA);
+      const value = replies[i * groupCount + slot.group]?.[slot.index] ?? null;
+      if (value === null) {
+        out.raw('null');
+      } else {
         // '' is null: a null value, or a feature the winning row does not have.
         const stored = value.stored[at] ?? '';
-        nulls ||= stored === '';
-        values[i] = stored === '' ? 'null' : encode(stored);
+        if (stored === '') {
+          nulls = true;
+          out.raw('null');
+        } else write(out, stored);
       }
+      nullRows[i] = out.endsWithNull() ? 1 : 0;
     }
-    out.text(`${first ? '' : ','}{"values":[${values.join(',')}]`);
-    if (nulls) out.text(columnStatuses(slotStatusRows[column.slot]!, values, slotCounts));
-    else out.bytes(slotStatuses[column.slot]!);
-    out.bytes(slotTimes[column.slot]!);
+    out.byte(CLOSE_LIST);
+    if (nulls) {
+      // The view's statuses, with NULL_VALUE where a PRESENT row's value is null.
+      out.raw(',"statuses":[');
+      for (let i = 0; i < rowCount; i++) {
+        if (i > 0) out.byte(COMMA);
+        let code = codes[s * rowCount + i]!;
+        if (code === PRESENT_CODE && nullRows[i] === 1) {
+          code = NULL_VALUE_CODE;
+          counts.PRESENT--;
+          counts.NULL_VALUE++;
+        }
+        out.raw(STATUS_TEXTS[code]!);
+      }
+      out.raw('],"event_timestamps":');
+      out.copyFrom(pieces, bounds[s * 3 + 1]!, bounds[s * 3 + 2]!);
+    } else {
+      out.copyFrom(pieces, bounds[s * 3]!, bounds[s * 3 + 2]!);
+    }
     first = false;
   }
-  out.text(']}');
-  return { body: out.finish(), registryVersion: plan.registryVersion, statuses: slotCounts };
+  out.raw(']}');
+  return { body: out.finish(), registryVersion: plan.registryVersion, statuses: counts };
 }
 
-/**
- * A response body written straight into one buffer: no JSON string of the whole response (a 250 kB
- * string to flatten, then to encode again when written to the socket).
- */
-class ResponseWriter {
-  private buffer: Buffer;
-  private length = 0;
-
-  constructor(capacity: number) {
-    this.buffer = Buffer.allocUnsafe(capacity);
-  }
-
-  text(text: string): void {
-    const most = text.length * 3;
-    if (this.length + most > this.buffer.length) this.grow(most);
-    this.length += this.buffer.write(text, this.length);
-  }
-
-  bytes(bytes: Uint8Array): void {
-    if (this.length + bytes.length > this.buffer.length) this.grow(bytes.length);
-    this.buffer.set(bytes, this.length);
-    this.length += bytes.length;
-  }
-
-  /** The bytes written; every byte of it was written (allocUnsafe's old memory never leaves). */
-  finish(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-
-  private grow(needed: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + needed));
-    this.buffer.copy(next, 0, 0, this.length);
-    this.buffer = next;
-  }
+/** A join key value echoed from the request; an int64 past 2^53 read exactly from the request's JSON number echoes as that number, digit for digit. */
+function writeRequestValue(out: JsonWriter, value: unknown): void {
+  if (typeof value === 'string') out.string(value);
+  else if (typeof value === 'bigint') out.raw(value.toString());
+  else if (typeof value === 'number' && Number.isFinite(value)) out.raw(String(value));
+  else out.raw(JSON.stringify(value) ?? 'null');
 }
 
-/** The statuses of a column with null values: its view's, with NULL_VALUE where a PRESENT row's value is null. */
-function columnStatuses(rowStatuses: readonly string[], values: readonly string[], counts: StatusCounts): string {
-  const statuses = rowStatuses.slice();
-  for (let i = 0; i < statuses.length; i++) {
-    if (values[i] === 'null' && statuses[i] === STATUS_JSON.PRESENT) {
-      statuses[i] = STATUS_JSON.NULL_VALUE;
-      counts.PRESENT--;
-      counts.NULL_VALUE++;
-    }
+/** The answer path's reused memory (answers are written synchronously, one at a time). */
+const scratch = new (class {
+  readonly body = new JsonWriter();
+  readonly pieces = new JsonWriter();
+  private codeArray = new Uint8Array(1_024);
+  private boundArray = new Int32Array(64);
+  private nullArray = new Uint8Array(1_024);
+
+  /** A status code per (view, row). */
+  codes(size: number): Uint8Array {
+    if (this.codeArray.length < size) this.codeArray = new Uint8Array(size);
+    return this.codeArray;
   }
-  return `,"statuses":[${statuses.join(',')}],"event_timestamps":`;
-}
+
+  /** Per view: where its statuses, its timestamps and its end are in `pieces`. */
+  bounds(size: number): Int32Array {
+    if (this.boundArray.length < size) this.boundArray = new Int32Array(size);
+    return this.boundArray;
+  }
+
+  /** Per row of the column being written: 1 where its value was written as null. */
+  nullRows(size: number): Uint8Array {
+    if (this.nullArray.length < size) this.nullArray = new Uint8Array(size);
+    return this.nullArray;
+  }
+})();
+
+const COMMA = 0x2c;
+const OPEN_LIST = 0x5b;
+const CLOSE_LIST = 0x5d;
 
 const STATUS_JSON: Record<OnlineStatus, string> = {
   PRESENT: '"PRESENT"',
@@ -319,7 +372,9 @@ const STATUS_JSON: Record<OnlineStatus, string> = {
   OUTSIDE_MAX_AGE: '"OUTSIDE_MAX_AGE"',
   NOT_FOUND: '"NOT_FOUND"',
 };
-
-function repeatJson(item: string, count: number): string {
-  return count === 0 ? '[]' : `[${`${item},`.repeat(count - 1)}${item}]`;
-}
+const STATUS_CODES: Record<OnlineStatus, number> = { PRESENT: 0, NULL_VALUE: 1, OUTSIDE_MAX_AGE: 2, NOT_FOUND: 3 };
+const STATUS_TEXTS = [STATUS_JSON.PRESENT, STATUS_JSON.NULL_VALUE, STATUS_JSON.OUTSIDE_MAX_AGE, STATUS_JSON.NOT_FOUND];
+const PRESENT_CODE = STATUS_CODES.PRESENT;
+const NULL_VALUE_CODE = STATUS_CODES.NULL_VALUE;
+const PRESENT_AFTER_COMMA = `,${STATUS_JSON.PRESENT}`;
+const EPOCH_AFTER_COMMA = `,${EPOCH_TEXT}`;

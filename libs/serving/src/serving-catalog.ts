@@ -14,7 +14,14 @@ import {
   type ResolvedFeature,
 } from '@featurelog/domain';
 import type { KafkaDataSource } from '@featurelog/avro';
-import { storedValueEncoderFor, valueEncoderFor, type StoredValueEncoder, type ValueEncoder } from './json-values';
+import {
+  storedValueEncoderFor,
+  storedValueWriterFor,
+  valueEncoderFor,
+  type StoredValueEncoder,
+  type StoredValueWriter,
+  type ValueEncoder,
+} from './json-values';
 
 /** What serving needs of a view, computed once per registry version. */
 export interface ServingView {
@@ -51,6 +58,8 @@ export interface PlanColumn {
   /** Where the feature sits in its view's `EntityGroup.viewFeatures` list (and so in a stored read's values). */
   storedIndex: number;
   encodeStored: StoredValueEncoder;
+  /** encodeStored, written straight into the answer's buffer. */
+  writeStored: StoredValueWriter;
 }
 
 /** Where a view's values sit in the store reply of one entity row: request `group`, position `index`. */
@@ -70,8 +79,8 @@ export interface RetrievalPlan {
   columnsPerSlot: number[];
   /** Every join key the views need, by name. */
   joinKeys: Map<string, JoinKey>;
-  /** `metadata.feature_names` JSON per order of the request's join keys. */
-  readonly headerCache: Map<string, string>;
+  /** The answer's start up to its first column (`metadata.feature_names`), per order of the request's join keys. */
+  readonly headerCache: Map<string, Buffer>;
 }
 
 export type FeatureSelection = { featureService: string } | { features: readonly string[] };
@@ -221,6 +230,7 @@ export class ServingCatalog {
         encode: valueEncoderFor(feature.type),
         storedIndex,
         encodeStored: storedValueEncoderFor(feature.type),
+        writeStored: storedValueWriterFor(feature.type),
       });
     }
     for (const name of joinKeys.keys()) {
