@@ -114,16 +114,15 @@ export class OnlineRun implements StreamRun<OnlineViews> {
     }
   }
 
+  /** Forgets the stored offsets of these topics (offsets only move forward: starting again is deleting them). */
   private async resetOffsets(topics: string[], known: OffsetsByTopic = this.startOffsets): Promise<void> {
-    const offsets: TopicPartitionOffset[] = [];
+    const reset = topics.filter((topic) => known.has(topic) || this.written.has(topic));
     for (const topic of topics) {
-      const partitions = new Set([...(known.get(topic)?.keys() ?? []), ...(this.written.get(topic)?.keys() ?? [])]);
-      for (const partition of partitions) offsets.push({ topic, partition, nextOffset: 0 });
       this.written.delete(topic);
       this.startOffsets.delete(topic);
     }
-    if (offsets.length === 0) return;
-    await this.options.store.writeBatch({ rows: [], checkpoint: { consumer: this.settings.checkpointName, offsets } });
+    if (reset.length === 0) return;
+    await this.options.store.deleteCheckpoint(this.settings.checkpointName, reset);
   }
 
   // ---- the hot path -------------------------------------------------------------------------

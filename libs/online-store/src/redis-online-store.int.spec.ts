@@ -29,7 +29,7 @@ describe('RedisOnlineStore', () => {
     position: { partition: 0, offset },
   });
 
-  it('keeps one entity in one hash, fields view:feature plus view:__v', async () => {
+  it('keeps one entity in one hash, one field per view holding its whole row', async () => {
     const p = project();
     await store.writeBatch({
       rows: [
@@ -40,19 +40,52 @@ describe('RedisOnlineStore', () => {
           version: at(10, 3),
           features: { trips: 4, name: 'x', gone: null },
         },
-        { project: p, entityKey: 'driver:7', view: 'geo', version: at(11, 4), features: { lat: 1.5 } },
+        {
+          project: p,
+          entityKey: 'driver:7',
+          view: 'geo',
+          version: { ...at(11, 4), sourcePosition: '0042' },
+          features: { lat: 1.5 },
+        },
       ],
     });
     assert.deepEqual(await redis.keys(`fl:${p}:*`), [`fl:${p}:{driver:7}`]);
-    assert.deepEqual(await redis.hgetall(`fl:${p}:{driver:7}`), {
-      // event 10, created absent, offset 3, partition 0, persistent: see redis-version-field.ts
-      'stats:__v': `1${'10'.padStart(16, '0')}${'0'.repeat(17)}${'3'.padStart(16, '0')}${'0'.repeat(16)}p|trips,name,gone`,
-      'stats:trips': '4',
-      'stats:name': 'sx',
-      'stats:gone': '',
-      'geo:__v': `1${'11'.padStart(16, '0')}${'0'.repeat(17)}${'4'.padStart(16, '0')}${'0'.repeat(16)}p|lat`,
-      'geo:lat': '1.5',
+    const digits = (event: number, source: string, offset: number) =>
+      `1${String(event).padStart(16, '0')}${'0'.repeat(17)}${source}${String(offset).padStart(16, '0')}${'0'.repeat(16)}`;
+    // version digits, p (persistent), varint length + names, then varint length + text per value: see view-value.ts
+    assert.deepEqual(await redis.hgetallBuffer(`fl:${p}:{driver:7}`), {
+      stats: Buffer.concat([Buffer.from(`${digits(10, '00', 3)}p\x0ftrips,name,gone\x014\x02sx\x00`, 'latin1')]),
+      geo: Buffer.from(`${digits(11, '040042', 4)}p\x03lat\x031.5`, 'latin1'),
     });
+    assert.equal(await redis.get('fl:__layout'), '2', 'the store records its layout');
+  });
+
+  it('replaces a view whole when its schema changes, and removes the field of a deleted view', async () => {
+    const p = project();
+    const key = `fl:${p}:{e}`;
+    const write = (offset: number, features: Record<string, number>) =>
+      store.writeBatch({
+        rows: [{ project: p, entityKey: 'e', view: 'v', version: at(offset + 1, offset), features }],
+      });
+    await write(0, { a: 1, b: 2, c: 3 });
+    await write(1, { b: 5 });
+    assert.deepEqual(await redis.hkeys(key), ['v']);
+    assert.deepEqual(await store.read(p, [{ entityKey: 'e', views: ['v'], features: [['a', 'b']] }]), [
+      [{ version: at(2, 1), features: { a: null, b: 5 } }],
+    ]);
+    await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'w', version: at(1), features: { x: 1 } }] });
+    assert.equal(await store.deleteView(p, 'v'), 1);
+    assert.deepEqual(await redis.hkeys(key), ['w']);
+  });
+
+  it('moves checkpoint offsets forward only', async () => {
+    const consumer = project();
+    const offsets = (nextOffset: number, partition = 0) => [{ topic: 't', partition, nextOffset }];
+    await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [...offsets(10), ...offsets(3, 1)] } });
+    await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [...offsets(9), ...offsets(4, 1)] } });
+    assert.deepEqual(await store.readCheckpoint(consumer), [...offsets(10), ...offsets(4, 1)]);
+    await store.deleteCheckpoint(consumer, ['t']);
+    assert.deepEqual(await store.readCheckpoint(consumer), []);
   });
 
   it('expires a key only when every view on it may be forgotten', async () => {
