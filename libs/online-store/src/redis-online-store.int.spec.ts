@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FeaturelogError } from '@featurelog/domain';
 import { RedisOnlineStore } from '@featurelog/online-store';
-import { onlineStoreContract } from '@featurelog/online-store/testing';
+import { onlineStoreContract, writeLayout1Row } from '@featurelog/online-store/testing';
 import Redis from 'ioredis';
 
 const url = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -78,14 +78,62 @@ describe('RedisOnlineStore', () => {
     assert.deepEqual(await redis.hkeys(key), ['w']);
   });
 
-  it('moves checkpoint offsets forward only', async () => {
-    const consumer = project();
-    const offsets = (nextOffset: number, partition = 0) => [{ topic: 't', partition, nextOffset }];
-    await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [...offsets(10), ...offsets(3, 1)] } });
-    await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [...offsets(9), ...offsets(4, 1)] } });
-    assert.deepEqual(await store.readCheckpoint(consumer), [...offsets(10), ...offsets(4, 1)]);
-    await store.deleteCheckpoint(consumer, ['t']);
-    assert.deepEqual(await store.readCheckpoint(consumer), []);
+  it('refuses to read or write a store of the old layout until it is rebuilt, then marks it', async () => {
+    const prefix = `old${randomBytes(4).toString('hex')}`;
+    const p = project();
+    await writeLayout1Row(redis, {
+      prefix,
+      project: p,
+      entityKey: 'e',
+      view: 'v',
+      version: at(5, 1),
+      features: { f: 1 },
+    });
+    const old = await RedisOnlineStore.connect({ url, keyPrefix: prefix });
+    try {
+      const check = await old.checkLayout();
+      assert.equal(check.current, false);
+      assert.match((check as { found: string }).found, /v:__v.*layout 1/);
+      const rebuilding = (error: unknown) =>
+        error instanceof FeaturelogError && error.code === 'ONLINE_STORE_REBUILDING' && error.retriable;
+      await assert.rejects(old.read(p, [{ entityKey: 'e', views: ['v'] }]), rebuilding);
+      await assert.rejects(old.readStored(p, [{ entityKey: 'e', views: ['v'], features: [['f']] }]), rebuilding);
+      await assert.rejects(
+        old.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(6, 2), features: { f: 2 } }] }),
+        rebuilding,
+      );
+      await old.writeBatch({ rows: [], checkpoint: { consumer: 'c', offsets: [] } });
+      await old.rebuildLayout();
+      assert.deepEqual(await redis.keys(`${prefix}:*`), [`${prefix}:__layout`], 'the old keys are gone');
+      assert.deepEqual(await old.checkLayout(), { current: true });
+      assert.deepEqual(await old.read(p, [{ entityKey: 'e', views: ['v'] }]), [[null]]);
+
+      // A store marked with a layout this code does not know is not read either.
+      await redis.set(`${prefix}:__layout`, '3');
+      const newer = await RedisOnlineStore.connect({ url, keyPrefix: prefix });
+      try {
+        assert.match(((await newer.checkLayout()) as { found: string }).found, /says layout 3, not 2/);
+        await assert.rejects(newer.read(p, [{ entityKey: 'e', views: ['v'] }]), rebuilding);
+      } finally {
+        await newer.close();
+      }
+    } finally {
+      await old.close();
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
+
+  it('marks an empty store with its layout on first use', async () => {
+    const prefix = `new${randomBytes(4).toString('hex')}`;
+    const fresh = await RedisOnlineStore.connect({ url, keyPrefix: prefix });
+    try {
+      assert.deepEqual(await fresh.read(project(), [{ entityKey: 'e', views: ['v'] }]), [[null]]);
+      assert.equal(await redis.get(`${prefix}:__layout`), '2');
+    } finally {
+      await fresh.close();
+      await redis.del(`${prefix}:__layout`);
+    }
   });
 
   it('expires a key only when every view on it may be forgotten', async () => {
