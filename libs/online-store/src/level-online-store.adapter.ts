@@ -10,7 +10,6 @@ import {
   ONLINE_LAYOUT,
   type OnlineLayoutCheck,
   type OnlineReadRequest,
-  type OnlineRow,
   type OnlineStore,
   type OnlineViewValue,
   type OnlineWriteBatch,
@@ -18,17 +17,15 @@ import {
   type StoredViewValue,
   type TopicPartitionOffset,
 } from './online-store.port';
-import { MsgpackWriter } from './msgpack-writer';
-import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
+import { decodeStoredValue } from './stored-feature-value';
 import {
   allStoredTexts,
   decodeNames,
   decodeVersion,
-  DELETED_NAMES,
   encodeVersionDigits,
+  encodeViewValue,
   versionBytes,
   viewValueParts,
-  writeViewValue,
 } from './view-value';
 
 export interface LevelOnlineStoreConfig {
@@ -92,7 +89,7 @@ export class LevelOnlineStore implements OnlineStore {
         // The digits order like compareRowVersions (view-value.ts): byte order is last-write-wins.
         if (before && version.compare(before) <= 0) return;
         current.set(key, version);
-        winners.set(key, encodeValue(row));
+        winners.set(key, encodeViewValue(row));
         won++;
       });
 
@@ -273,23 +270,6 @@ function checkpointKey(consumer: string, topic: string, partition: number): stri
 }
 
 const LAYOUT_KEY = 'm\0layout';
-
-const writer = new MsgpackWriter(4 * 1024);
-
-/** The row's stored value (view-value.ts), a Buffer of its own. */
-function encodeValue(row: OnlineRow): Buffer {
-  writer.reset();
-  const version = encodeVersionDigits(row.version);
-  const expiring = row.ttlSeconds !== undefined && row.ttlSeconds > 0;
-  if (row.deleted === true) {
-    writeViewValue(writer, version, expiring, DELETED_NAMES, []);
-  } else {
-    const names = Object.keys(row.features);
-    const texts = names.map((name) => encodeStoredValue(row.features[name] ?? null));
-    writeViewValue(writer, version, expiring, names.join(','), texts);
-  }
-  return Buffer.from(writer.bytes());
-}
 
 /** Every stored text, or exactly those of `wanted` ('' where the row has none); null for absent or deleted. */
 function decodeValue(

@@ -33,6 +33,7 @@ import {
   writeViewValue,
 } from './view-value';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
+import { READ_VIEWS_SCRIPT } from './redis-read.script';
 
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
@@ -63,9 +64,8 @@ export interface RedisOnlineStoreConfig {
  *   key   `<prefix>:__layout` → ONLINE_LAYOUT. Layout 1 (field `<view>:<feature>` per feature plus
  *         `<view>:__v`) had no such key: a store with data and without it is not read (see checkLayout).
  *
- * A read is one HMGET of the views' fields per entity, Buffer replies, decoding only the wanted
- * features' texts (a script answering many entities at once did not pay any more: with 5 fields per
- * entity instead of 55 the commands are small, and a script call costs Redis ~4x an HMGET). The HMGETs
+ * A read is one HMGET of the views' fields per entity, or one READ_VIEWS_SCRIPT call for many
+ * entities of the same views, Buffer replies, decoding only the wanted features' texts. The commands
  * of one event-loop turn go out in one socket write.
  *
  * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument.
@@ -89,6 +89,7 @@ export class RedisOnlineStore implements OnlineStore {
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private writeScriptSha: string,
+    private readScriptSha: string,
   ) {}
 
   static async connect({
@@ -136,7 +137,8 @@ export class RedisOnlineStore implements OnlineStore {
     try {
       await redis.connect();
       const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      return new RedisOnlineStore(redis, keyPrefix, writeSha);
+      const readSha = (await redis.script('LOAD', READ_VIEWS_SCRIPT)) as string;
+      return new RedisOnlineStore(redis, keyPrefix, writeSha, readSha);
     } catch (error) {
       redis.disconnect();
       const endpoint = redactUrl(url);
@@ -311,7 +313,7 @@ export class RedisOnlineStore implements OnlineStore {
     for (let i = 0; i < requests.length; i++) selections[i] = this.selectionOf(requests[i]!);
     if (requests.length === 0) return [];
     if (!this.layoutReady) await this.ensureLayout();
-    let replies: unknown[];
+    let replies: Array<Array<Buffer | null>>;
     try {
       replies = await this.execRead(project, requests);
     } catch (error) {
@@ -319,7 +321,7 @@ export class RedisOnlineStore implements OnlineStore {
     }
     const out = new Array<Array<T | OnlineViewValue | null>>(requests.length);
     for (let i = 0; i < requests.length; i++) {
-      const values = replies[i] as Array<Buffer | null>;
+      const values = replies[i]!;
       const selection = selections[i];
       const views = requests[i]!.views;
       const row = new Array<T | OnlineViewValue | null>(views.length);
@@ -338,21 +340,62 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * One HMGET of the views' fields per request: one round trip. Reads issued in the same turn of the
-   * event loop (concurrent requests of a busy server) are sent together: one socket write and one
-   * reply read for all of them, instead of one each. A lone read waits only for the end of the loop's
-   * I/O phase (setImmediate).
+   * The views' fields of every request, in one round trip: one HMGET per entity, or one call of
+   * READ_VIEWS_SCRIPT for the entities of one views list when they are SCRIPT_MIN_ENTITIES or more.
+   * Reads issued in the same turn of the event loop (concurrent requests of a busy server) are sent
+   * together: one socket write and one reply read for all of them, instead of one each. A lone read
+   * waits only for the end of the loop's I/O phase (setImmediate).
    */
-  private execRead(project: string, requests: readonly OnlineReadRequest[]): Promise<unknown[]> {
-    const commands = new Array<ReadCommand>(requests.length);
+  private async execRead(
+    project: string,
+    requests: readonly OnlineReadRequest[],
+  ): Promise<Array<Array<Buffer | null>>> {
+    const commands: ReadCommand[] = [];
+    const targets: number[][] = [];
+    const byViews = new Map<readonly string[], number[]>();
     for (let i = 0; i < requests.length; i++) {
-      const { entityKey, views } = requests[i]!;
-      const key = this.entityHashKey(project, entityKey);
-      commands[i] = {
-        key,
-        run: (redis) => (views.length === 0 ? Promise.resolve([]) : redis.hmgetBuffer(key, ...views)),
-      };
+      const views = requests[i]!.views;
+      if (views.length === 0) continue;
+      const group = byViews.get(views);
+      if (group === undefined) byViews.set(views, [i]);
+      else group.push(i);
     }
+    for (const [views, rows] of byViews) {
+      if (rows.length < SCRIPT_MIN_ENTITIES) {
+        for (const i of rows) {
+          const key = this.entityHashKey(project, requests[i]!.entityKey);
+          commands.push({ keys: [key], script: false, run: (redis) => redis.hmgetBuffer(key, ...views) });
+          targets.push([i]);
+        }
+        continue;
+      }
+      const keys = rows.map((i) => this.entityHashKey(project, requests[i]!.entityKey));
+      commands.push({
+        keys,
+        script: true,
+        run: (redis) => redis.callBuffer('evalsha', [this.readScriptSha, String(keys.length), ...keys, ...views]),
+      });
+      targets.push(rows);
+    }
+    let replies: unknown[];
+    try {
+      replies = await this.sendReads(commands);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
+      this.readScriptSha = (await this.redis.script('LOAD', READ_VIEWS_SCRIPT)) as string;
+      replies = await this.sendReads(commands);
+    }
+    const out = new Array<Array<Buffer | null>>(requests.length).fill(NO_VALUES);
+    replies.forEach((reply, c) => {
+      const rows = targets[c]!;
+      if (commands[c]!.script) rows.forEach((i, r) => (out[i] = (reply as Array<Array<Buffer | null>>)[r]!));
+      else out[rows[0]!] = reply as Array<Buffer | null>;
+    });
+    return out;
+  }
+
+  private sendReads(commands: ReadCommand[]): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
       if (this.queuedReads.push({ commands, resolve, reject }) === 1) setImmediate(this.flushReads);
     });
@@ -526,6 +569,11 @@ export class RedisOnlineStore implements OnlineStore {
   }
 }
 
+/** Entities of one views list from which a read goes through READ_VIEWS_SCRIPT (measured: write.bench.ts). */
+const SCRIPT_MIN_ENTITIES = 4;
+
+const NO_VALUES: Array<Buffer | null> = [];
+
 function rebuilding(found: string): FeaturelogError {
   return new FeaturelogError(
     'ONLINE_STORE_REBUILDING',
@@ -565,9 +613,11 @@ function decodeSelected(value: Buffer, selection: ViewSelection, j: number): Onl
   return { version: stored.version, features };
 }
 
-/** A command of a read: its key (to split reads per cluster slot) and how to send it. */
+/** A command of a read: its keys (to split reads per cluster slot) and how to send it. */
 interface ReadCommand {
-  key: string;
+  keys: string[];
+  /** READ_VIEWS_SCRIPT (a reply per key) rather than HMGET (the reply of its one key). */
+  script: boolean;
   run: (redis: Redis) => Promise<unknown>;
 }
 

@@ -223,12 +223,22 @@ describe('RedisOnlineStore', () => {
     const p = project();
     await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(1), features: { f: 1 } }] });
     await redis.script('FLUSH');
-    // Two entities, so that the read goes through the script.
+    // Enough entities of one views list for the read to go through the script, and one other alone.
+    const views = ['v', 'w'];
     const read = await store.read(p, [
-      { entityKey: 'e', views: ['v'], features: [['f']] },
-      { entityKey: 'none', views: ['v'], features: [['f']] },
+      { entityKey: 'e', views, features: [['f'], ['x']] },
+      ...['none1', 'none2', 'none3'].map((entityKey) => ({ entityKey, views, features: [['f'], ['x']] })),
+      { entityKey: 'e', views: ['v'] },
+      { entityKey: 'e', views: [] },
     ]);
-    assert.deepEqual(read, [[{ version: at(1), features: { f: 1 } }], [null]]);
+    assert.deepEqual(read, [
+      [{ version: at(1), features: { f: 1 } }, null],
+      [null, null],
+      [null, null],
+      [null, null],
+      [{ version: at(1), features: { f: 1 } }],
+      [],
+    ]);
   });
 
   it('fails with a retriable ONLINE_STORE_UNAVAILABLE when redis is unreachable', async () => {
