@@ -3,5 +3,5 @@ export { RedisOnlineStore, type RedisOnlineStoreConfig } from './redis-online-st
 export { LevelOnlineStore, type LevelOnlineStoreConfig } from './level-online-store.adapter';
 export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';
 export { redisSettingError } from './redis-connection-error';
-export { encodeViewValue } from './view-value';
+export { encodeViewValue, storedTextsAt, viewValueParts } from './view-value';
 export { READ_VIEWS_SCRIPT } from './redis-read.script';
