@@ -4,4 +4,3 @@ export { LevelOnlineStore, type LevelOnlineStoreConfig } from './level-online-st
 export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';
 export { redisSettingError } from './redis-connection-error';
 export { encodeViewValue, storedTextsAt, viewValueParts } from './view-value';
-export { READ_VIEWS_SCRIPT } from './redis-read.script';

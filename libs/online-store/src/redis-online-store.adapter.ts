@@ -33,7 +33,6 @@ import {
   writeViewValue,
 } from './view-value';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
-import { READ_VIEWS_SCRIPT } from './redis-read.script';
 
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
@@ -64,9 +63,8 @@ export interface RedisOnlineStoreConfig {
  *   key   `<prefix>:__layout` → ONLINE_LAYOUT. Layout 1 (field `<view>:<feature>` per feature plus
  *         `<view>:__v`) had no such key: a store with data and without it is not read (see checkLayout).
  *
- * A read is one HMGET of the views' fields per entity, or one READ_VIEWS_SCRIPT call for many
- * entities of the same views, Buffer replies, decoding only the wanted features' texts. The commands
- * of one event-loop turn go out in one socket write.
+ * A read is one HMGET of the views' fields per entity (Buffer replies), decoding only the wanted
+ * features' texts. The commands of one event-loop turn go out in one socket write.
  *
  * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument.
  * On a single Redis node the rows and the checkpoint are atomic. In Redis Cluster a script may only
@@ -89,7 +87,6 @@ export class RedisOnlineStore implements OnlineStore {
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private writeScriptSha: string,
-    private readScriptSha: string,
   ) {}
 
   static async connect({
@@ -137,8 +134,7 @@ export class RedisOnlineStore implements OnlineStore {
     try {
       await redis.connect();
       const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      const readSha = (await redis.script('LOAD', READ_VIEWS_SCRIPT)) as string;
-      return new RedisOnlineStore(redis, keyPrefix, writeSha, readSha);
+      return new RedisOnlineStore(redis, keyPrefix, writeSha);
     } catch (error) {
       redis.disconnect();
       const endpoint = redactUrl(url);
@@ -340,8 +336,9 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * The views' fields of every request, in one round trip: one HMGET per entity, or one call of
-   * READ_VIEWS_SCRIPT for the entities of one views list when they are SCRIPT_MIN_ENTITIES or more.
+   * The views' fields of every request, in one round trip: one HMGET per entity. (One script call for
+   * many entities did not pay: 100 entities × 5 views read 15 % slower through it, wall time in the
+   * serving process, and cost Redis more; bench/online-store/write.bench.ts shows both floors.)
    * Reads issued in the same turn of the event loop (concurrent requests of a busy server) are sent
    * together: one socket write and one reply read for all of them, instead of one each. A lone read
    * waits only for the end of the loop's I/O phase (setImmediate).
@@ -351,47 +348,17 @@ export class RedisOnlineStore implements OnlineStore {
     requests: readonly OnlineReadRequest[],
   ): Promise<Array<Array<Buffer | null>>> {
     const commands: ReadCommand[] = [];
-    const targets: number[][] = [];
-    const byViews = new Map<readonly string[], number[]>();
+    const targets: number[] = [];
     for (let i = 0; i < requests.length; i++) {
-      const views = requests[i]!.views;
+      const { entityKey, views } = requests[i]!;
       if (views.length === 0) continue;
-      const group = byViews.get(views);
-      if (group === undefined) byViews.set(views, [i]);
-      else group.push(i);
+      const key = this.entityHashKey(project, entityKey);
+      commands.push({ keys: [key], run: (redis) => redis.hmgetBuffer(key, ...views) });
+      targets.push(i);
     }
-    for (const [views, rows] of byViews) {
-      if (rows.length < SCRIPT_MIN_ENTITIES) {
-        for (const i of rows) {
-          const key = this.entityHashKey(project, requests[i]!.entityKey);
-          commands.push({ keys: [key], script: false, run: (redis) => redis.hmgetBuffer(key, ...views) });
-          targets.push([i]);
-        }
-        continue;
-      }
-      const keys = rows.map((i) => this.entityHashKey(project, requests[i]!.entityKey));
-      commands.push({
-        keys,
-        script: true,
-        run: (redis) => redis.callBuffer('evalsha', [this.readScriptSha, String(keys.length), ...keys, ...views]),
-      });
-      targets.push(rows);
-    }
-    let replies: unknown[];
-    try {
-      replies = await this.sendReads(commands);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
-      this.readScriptSha = (await this.redis.script('LOAD', READ_VIEWS_SCRIPT)) as string;
-      replies = await this.sendReads(commands);
-    }
+    const replies = await this.sendReads(commands);
     const out = new Array<Array<Buffer | null>>(requests.length).fill(NO_VALUES);
-    replies.forEach((reply, c) => {
-      const rows = targets[c]!;
-      if (commands[c]!.script) rows.forEach((i, r) => (out[i] = (reply as Array<Array<Buffer | null>>)[r]!));
-      else out[rows[0]!] = reply as Array<Buffer | null>;
-    });
+    replies.forEach((reply, c) => (out[targets[c]!] = reply as Array<Buffer | null>));
     return out;
   }
 
@@ -569,9 +536,6 @@ export class RedisOnlineStore implements OnlineStore {
   }
 }
 
-/** Entities of one views list from which a read goes through READ_VIEWS_SCRIPT (measured: write.bench.ts). */
-const SCRIPT_MIN_ENTITIES = 4;
-
 const NO_VALUES: Array<Buffer | null> = [];
 
 function rebuilding(found: string): FeaturelogError {
@@ -616,8 +580,6 @@ function decodeSelected(value: Buffer, selection: ViewSelection, j: number): Onl
 /** A command of a read: its keys (to split reads per cluster slot) and how to send it. */
 interface ReadCommand {
   keys: string[];
-  /** READ_VIEWS_SCRIPT (a reply per key) rather than HMGET (the reply of its one key). */
-  script: boolean;
   run: (redis: Redis) => Promise<unknown>;
 }
 
