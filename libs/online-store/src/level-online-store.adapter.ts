@@ -166,7 +166,9 @@ export class LevelOnlineStore implements OnlineStore {
 
   async checkLayout(): Promise<OnlineLayoutCheck> {
     this.assertOpen();
-    return await this.serialized(() => this.layoutCheck());
+    const check = await this.serialized(() => this.layoutCheck());
+    if (check.current) this.layoutReady = true;
+    return check;
   }
 
   async rebuildLayout(): Promise<void> {

@@ -51,7 +51,10 @@ export interface TopicPartitionOffset {
 /** Offsets stored together with a batch's rows, so a consumer resumes exactly where its writes stopped. */
 export interface OnlineCheckpoint {
   consumer: string;
-  /** Merged into the consumer's stored offsets: partitions not named here keep their stored offset. */
+  /**
+   * Merged into the consumer's stored offsets, forward only: a partition's offset is replaced only by a
+   * greater one, and partitions not named here keep theirs.
+   */
   offsets: TopicPartitionOffset[];
 }
 
@@ -99,6 +102,8 @@ export interface OnlineViewValue {
  *   A deleted row that wins makes the view read as null for the entity, and keeps its version.
  * - A batch is atomic with its checkpoint: after a crash, either both rows and offsets are stored or
  *   neither (Redis: see the adapter for the cluster caveat). An invalid batch stores nothing.
+ * - Checkpoint offsets move forward only: an offset not greater than the stored one is ignored (a
+ *   zombie's late batch); `deleteCheckpoint` is the way back.
  * - `read` answers a whole request in one round trip to the store.
  */
 export interface OnlineStore {

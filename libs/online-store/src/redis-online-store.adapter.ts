@@ -245,6 +245,12 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async checkLayout(): Promise<OnlineLayoutCheck> {
+    const check = await this.findLayout();
+    if (check.current) this.layoutReady = true;
+    return check;
+  }
+
+  private async findLayout(): Promise<OnlineLayoutCheck> {
     this.assertOpen();
     const layoutKey = this.layoutKey();
     try {
