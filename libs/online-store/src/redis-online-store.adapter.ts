@@ -10,7 +10,9 @@ import {
 } from './online-batch-validation';
 import {
   ONLINE_LAYOUT,
+  type OnlineCheckpoint,
   type OnlineLayoutCheck,
+  type OnlineRow,
   type OnlineReadRequest,
   type OnlineStore,
   type OnlineViewValue,
@@ -152,8 +154,18 @@ export class RedisOnlineStore implements OnlineStore {
     const offsets = batch.checkpoint?.offsets ?? [];
     if (batch.rows.length === 0 && offsets.length === 0) return 0;
     if (!this.layoutReady) await this.ensureLayout();
-    // The layout is WRITE_BATCH_SCRIPT's: each view's field name once, at the end, and per row its
-    // whole stored value, built in place in the one packed argument.
+    const { keys, packed } = this.packWrite(batch.rows, batch.checkpoint);
+    return this.runWriteScript(keys, packed);
+  }
+
+  /**
+   * One WRITE_BATCH_SCRIPT call for a group of rows (and the checkpoint, if any): its keys (the rows'
+   * entity hashes in row order, then the checkpoint hash) and its packed argument. The layout is the
+   * script's: each view's field name once, at the end, and per row its whole stored value, built in
+   * place in the one packed argument.
+   */
+  private packWrite(rows: readonly OnlineRow[], checkpoint: OnlineCheckpoint | undefined): WriteCall {
+    const offsets = checkpoint?.offsets ?? [];
     const keys: string[] = [];
     const packed = this.packed;
     packed.reset();
@@ -161,9 +173,9 @@ export class RedisOnlineStore implements OnlineStore {
     const viewsAt = packed.placeholder();
     let items = 2;
     const views = new Map<string, number>();
-    packed.uint(batch.rows.length);
+    packed.uint(rows.length);
     const texts: string[] = [];
-    for (const row of batch.rows) {
+    for (const row of rows) {
       keys.push(this.entityHashKey(row.project, row.entityKey));
       let view = views.get(row.view);
       if (view === undefined) {
@@ -188,7 +200,7 @@ export class RedisOnlineStore implements OnlineStore {
     packed.uint(offsets.length);
     items++;
     if (offsets.length > 0) {
-      keys.push(this.checkpointKey(batch.checkpoint!.consumer));
+      keys.push(this.checkpointKey(checkpoint!.consumer));
       for (const { topic, partition, nextOffset } of offsets) {
         packed.string(`${topic}:${partition}`);
         packed.string(String(nextOffset));
@@ -203,7 +215,7 @@ export class RedisOnlineStore implements OnlineStore {
     items += views.size;
     packed.endArray(array, items);
     // A copy: the writer's buffer is reused by the next batch while this one may still be queued.
-    return this.runWriteScript(keys, Buffer.from(packed.bytes()));
+    return { keys, packed: Buffer.from(packed.bytes()) };
   }
 
   async readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]> {
@@ -581,6 +593,12 @@ function decodeSelected(value: Buffer, selection: ViewSelection, j: number): Onl
   const features: Record<string, FeatureValue> = {};
   for (let k = 0; k < names.length; k++) features[names[k]!] = decodeStoredValue(stored.stored[k]!);
   return { version: stored.version, features };
+}
+
+/** One call of WRITE_BATCH_SCRIPT: its keys and its one packed argument. */
+interface WriteCall {
+  keys: string[];
+  packed: Buffer;
 }
 
 /** A command of a read: its keys (to split reads per cluster slot) and how to send it. */
