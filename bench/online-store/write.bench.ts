@@ -6,19 +6,20 @@
  *
  * Writes: rows of one view with 10 features, in batches of 500, one batch in flight.
  * - writeBatch: RedisOnlineStore (validation, encoding, one EVALSHA per batch comparing versions in Lua).
- * - floor: the same fields as a raw ioredis pipeline of 500 HSET per batch, encoded beforehand, no
- *   comparison: what Redis costs for the bytes alone.
+ * - floor: the same field and value (the view's whole stored row, encodeViewValue) as a raw ioredis
+ *   pipeline of 500 HSET per batch, encoded beforehand, no comparison: what Redis costs for the bytes alone.
  *   Two passes each: new entities (no stored version), then the same entities again with newer rows
  *   (every row compared against a stored version, and wins).
- * Reads: 1 entity × 5 views × 10 features, one request at a time.
- * - read: RedisOnlineStore.read (one HGETALL, parse versions, decode 50 values).
- * - floor: a pipeline of 5 HMGET of the 11 fields of each view, replies left undecoded.
+ * Reads: 1 entity × 5 views × 10 features, one request at a time, and 100 entities × 5 views.
+ * - read: RedisOnlineStore.read of whole rows (decode 50 values).
+ * - readStored: what serving calls: the 10 features of each view named, stored texts undecoded.
+ * - floor: one HMGET of the 5 view fields per entity (Buffer replies), left undecoded.
  * Cases alternate in rounds, so drift in the machine hits both alike; the best round is reported.
  */
 import { randomBytes } from 'node:crypto';
 import Table3 from 'cli-table3';
 import type { FeatureValue } from '@featurelog/domain';
-import { encodeStoredValue, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
+import { encodeStoredValue, encodeViewValue, RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
 import Redis from 'ioredis';
 import { driverFeatures } from '../driver-features';
 
@@ -50,15 +51,9 @@ function rowsOf(project: string, view: string, pass: number): OnlineRow[] {
   }));
 }
 
-/** The floor's commands, encoded before timing: the same key, fields and values the script writes. */
-function hsetArgsOf(rows: OnlineRow[]): Array<[string, string[]]> {
-  return rows.map((row) => {
-    const names = Object.keys(row.features);
-    const { eventTimestamp, position } = row.version;
-    const args = [`${row.view}:__v`, `${eventTimestamp}||${position.partition}|${position.offset}|${names.join(',')}`];
-    for (const name of names) args.push(`${row.view}:${name}`, encodeStoredValue(row.features[name]!));
-    return [`flbench:${row.project}:{${row.entityKey}}`, args];
-  });
+/** The floor's commands, encoded before timing: the same key, field and value the script writes. */
+function hsetArgsOf(rows: OnlineRow[]): Array<[string, Array<string | Buffer>]> {
+  return rows.map((row) => [`flbench:${row.project}:{${row.entityKey}}`, [row.view, encodeViewValue(row)]]);
 }
 
 interface WriteFigures {
@@ -140,28 +135,50 @@ async function main(): Promise<void> {
       }
     }
 
-    // Reads: one entity holding 5 views of 10 features.
+    // Reads: entities holding 5 views of 10 features.
     const readProject = `r${tag}`;
-    await store.writeBatch({ rows: VIEWS.map((view) => rowsOf(readProject, view, 0)[42]!) });
+    for (const view of VIEWS) await store.writeBatch({ rows: rowsOf(readProject, view, 0).slice(0, 100) });
     const hashKey = `flbench:${readProject}:{driver:42}`;
-    const fieldsOfView = (view: string) => [
-      `${view}:__v`,
-      ...Object.keys(features(0, 0)).map((name) => `${view}:${name}`),
-    ];
+    const names = Object.keys(features(0, 0));
+    const selection = VIEWS.map(() => names);
     const request = [{ entityKey: 'driver:42', views: VIEWS }];
+    const selected = [{ entityKey: 'driver:42', views: VIEWS, features: selection }];
+    const hundred = Array.from({ length: 100 }, (_, i) => ({
+      entityKey: `driver:${i}`,
+      views: VIEWS,
+      features: selection,
+    }));
     const [decoded] = await store.read(readProject, request);
     if (decoded?.some((value) => value === null)) throw new Error('bench read found no value');
-    let bestRead = { p50: Infinity, p99: Infinity };
-    let bestFloorRead = { p50: Infinity, p99: Infinity };
-    for (let round = 0; round < ROUNDS; round++) {
-      const read = await timeReads(READS, () => store.read(readProject, request));
-      const floor = await timeReads(READS, async () => {
+    // The other way to read many entities, measured against it: one script call returning every HMGET.
+    const readSha = (await redis.script(
+      'LOAD',
+      "local out = {} for i = 1, #KEYS do out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV)) end return out",
+    )) as string;
+    const cases: Record<string, () => Promise<unknown>> = {
+      'read (whole rows, decoded)': () => store.read(readProject, request),
+      'readStored (10 named features per view)': () => store.readStored(readProject, selected),
+      'floor (HMGET of 5 fields, undecoded)': () => redis.hmgetBuffer(hashKey, ...VIEWS),
+      '100 entities: readStored': () => store.readStored(readProject, hundred),
+      '100 entities: floor (one EVALSHA, undecoded)': () =>
+        redis.callBuffer('evalsha', [
+          readSha,
+          100,
+          ...hundred.map(({ entityKey }) => `flbench:${readProject}:{${entityKey}}`),
+          ...VIEWS,
+        ]),
+      '100 entities: floor (100 HMGET pipelined)': async () => {
         const pipeline = redis.pipeline();
-        for (const view of VIEWS) pipeline.hmget(hashKey, ...fieldsOfView(view));
+        for (let i = 0; i < 100; i++) pipeline.hmgetBuffer(`flbench:${readProject}:{driver:${i}}`, ...VIEWS);
         await pipeline.exec();
-      });
-      if (read.p50 < bestRead.p50) bestRead = read;
-      if (floor.p50 < bestFloorRead.p50) bestFloorRead = floor;
+      },
+    };
+    const bestReads: Record<string, { p50: number; p99: number }> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [label, read] of Object.entries(cases)) {
+        const figures = await timeReads(label.startsWith('100') ? Math.ceil(READS / 20) : READS, read);
+        if (figures.p50 < (bestReads[label]?.p50 ?? Infinity)) bestReads[label] = figures;
+      }
     }
 
     // What the stored form costs in bytes, beside plain JSON of the same values.
@@ -203,12 +220,10 @@ async function main(): Promise<void> {
         ratio(script.redisCpuMicrosPerRow, floor.redisCpuMicrosPerRow),
       ]);
     }
-    const reads = new Table3({ head: ['read 1 entity × 5 views × 10 features', 'p50 µs', 'p99 µs'] });
-    reads.push(
-      ['read (HGETALL + decode)', bestRead.p50.toFixed(0), bestRead.p99.toFixed(0)],
-      ['floor (5 × HMGET, undecoded)', bestFloorRead.p50.toFixed(0), bestFloorRead.p99.toFixed(0)],
-      ['ratio', ratio(bestRead.p50, bestFloorRead.p50), ratio(bestRead.p99, bestFloorRead.p99)],
-    );
+    const reads = new Table3({ head: ['read, 5 views × 10 features', 'p50 µs', 'p99 µs'] });
+    for (const [label, figures] of Object.entries(bestReads)) {
+      reads.push([label, figures.p50.toFixed(0), figures.p99.toFixed(0)]);
+    }
     console.log(`redis ${url}, ${ENTITIES} entities per pass, best of ${ROUNDS} rounds, ${READS} reads per round`);
     console.log(writes.toString());
     console.log(reads.toString());

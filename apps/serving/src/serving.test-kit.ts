@@ -47,9 +47,10 @@ export interface ServingUnderTest {
  */
 export async function startServing(
   overrides: Partial<Omit<ServingAppOptions, 'project' | 'onlineStore' | 'follower' | 'metrics'>> = {},
+  { keyPrefix = uniqueName('serving') }: { keyPrefix?: string } = {},
 ): Promise<ServingUnderTest> {
   const project = uniqueName('srv').replace(/-/g, '_');
-  const store = await RedisOnlineStore.connect({ url: redisUrl, keyPrefix: uniqueName('serving') });
+  const store = await RedisOnlineStore.connect({ url: redisUrl, keyPrefix });
   let directory: string | undefined;
   let log = overrides.log;
   if (log === undefined) {

@@ -15,6 +15,7 @@ import {
 } from '@featurelog/projection';
 import { materializerSettings, type MaterializerOptions, type MaterializerSettings } from './materializer-options';
 import { CHECKPOINT_MARKER_TOPIC, OnlineRun, type OnlineViews } from './online-run';
+import { ONLINE_LAYOUT } from '@featurelog/online-store';
 import { ViewProjection } from './view-projection';
 
 export { CHECKPOINT_MARKER_TOPIC };
@@ -35,7 +36,8 @@ const STREAM = 'online';
  * version's topic) stops being consumed and its values are removed, without a restart.
  *
  * A wiped store (the checkpoint marker gone, see CHECKPOINT_MARKER_TOPIC) is noticed within
- * `wipeCheckIntervalMs`, or at start, and rebuilt by consuming every topic again from offset 0.
+ * `wipeCheckIntervalMs`, or at start, and rebuilt by consuming every topic again from offset 0. So is a
+ * store written in an older layout (OnlineStore.checkLayout), found at start: it is wiped first.
  */
 export class Materializer implements Projection<OnlineViews> {
   readonly name: string;
@@ -122,8 +124,21 @@ export class Materializer implements Projection<OnlineViews> {
   }
 
   async open(spec: StreamSpec<OnlineViews>, context: StreamContext): Promise<StreamRun<OnlineViews>> {
-    const afterWipe = this.rebuildingAfterWipe;
+    let afterWipe = this.rebuildingAfterWipe;
     this.rebuildingAfterWipe = false;
+    const { store } = this.options;
+    const layout = await store.checkLayout();
+    if (!layout.current) {
+      // Data of an older featurelog: never read (serving answers ONLINE_STORE_REBUILDING, 503, until
+      // the mark is set), and rebuilt from the log like a wiped store.
+      context.logger.warn(
+        `the online store is not in layout ${ONLINE_LAYOUT}: found ${layout.found}; wiping it (rows and ` +
+          `checkpoints of every project it holds) and rebuilding ${this.options.project} from the start of the log`,
+      );
+      this.options.metrics?.rebuilds.inc({ reason: 'layout-changed' });
+      await store.rebuildLayout();
+      afterWipe = true;
+    }
     const run = new OnlineRun(this.options, this.settings, context, spec.unit);
     await run.restoreCheckpoint(afterWipe, this.options.follower.state);
     return run;

@@ -136,7 +136,6 @@ export class OnlineRun implements StreamRun<OnlineViews> {
     }
   }
 
-  /** Deleted, not written as 0: checkpoints only move forward (see OnlineCheckpoint). */
   /**
    * A stored offset past its partition's end: the topic was deleted and created again (or the log
    * replaced) since it was written, so its offsets and its view's values belong to records that are
@@ -164,6 +163,7 @@ export class OnlineRun implements StreamRun<OnlineViews> {
     }
   }
 
+  /** Forgets the stored offsets of these topics: deleted, not written as 0, since checkpoints only move forward. */
   private async resetOffsets(topics: string[]): Promise<void> {
     for (const topic of topics) {
       this.written.delete(topic);

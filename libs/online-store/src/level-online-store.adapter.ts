@@ -1,4 +1,4 @@
-import { compareRowVersions, FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
+import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
 import { ClassicLevel } from 'classic-level';
 import {
   validateProjectName,
@@ -6,16 +6,27 @@ import {
   validateViewName,
   validateWriteBatch,
 } from './online-batch-validation';
-import type {
-  OnlineReadRequest,
-  OnlineStore,
-  OnlineViewValue,
-  OnlineWriteBatch,
-  SelectedReadRequest,
-  StoredViewValue,
-  TopicPartitionOffset,
+import {
+  ONLINE_LAYOUT,
+  type OnlineLayoutCheck,
+  type OnlineReadRequest,
+  type OnlineStore,
+  type OnlineViewValue,
+  type OnlineWriteBatch,
+  type SelectedReadRequest,
+  type StoredViewValue,
+  type TopicPartitionOffset,
 } from './online-store.port';
-import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
+import { decodeStoredValue } from './stored-feature-value';
+import {
+  allStoredTexts,
+  decodeNames,
+  decodeVersion,
+  encodeVersionDigits,
+  encodeViewValue,
+  versionBytes,
+  viewValueParts,
+} from './view-value';
 
 export interface LevelOnlineStoreConfig {
   /** Directory of the database; created if missing. One process at a time may open it. */
@@ -23,18 +34,14 @@ export interface LevelOnlineStoreConfig {
 }
 
 /**
- * `[eventTs, createdTs, partition, offset, { feature: stored form }]` — see encodeStoredValue; the values
- * are null for a deleted row (read as absent, its version kept for last-write-wins).
- */
-type StoredRow = [number, number | null, number, number, Record<string, string> | null];
-
-/**
- * The embedded online store, for a single machine. Same contract as the Redis adapter.
+ * The embedded online store, for a single machine. Same contract and same stored values as the Redis
+ * adapter (view-value.ts).
  *
- * Layout (utf8 keys; project and view hold no NUL, the entity key comes last so it may hold anything):
- *   `r\0<project>\0<view>\0<entityKey>` → JSON StoredRow    — a view's rows are one range, so
- *                                                              deleteView is a range delete
+ * Layout (keys in UTF-8; project and view hold no NUL, the entity key comes last so it may hold anything):
+ *   `r\0<project>\0<view>\0<entityKey>` → the view's stored value (binary) — a view's rows are one
+ *                                              range, so deleteView is a range delete
  *   `c\0<consumer>\0<topic>\0<partition>` → next offset
+ *   `m\0layout` → ONLINE_LAYOUT (layout 1 stored a JSON array per row, without this mark)
  *
  * A batch is read-compare-write: one getMany for the stored versions, then one atomic level batch with
  * the winners and the checkpoint. Batches are serialized within the process, and classic-level's lock
@@ -44,11 +51,12 @@ type StoredRow = [number, number | null, number, number, Record<string, string> 
 export class LevelOnlineStore implements OnlineStore {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private layoutReady = false;
 
-  private constructor(private readonly db: ClassicLevel<string, string>) {}
+  private constructor(private readonly db: ClassicLevel<string, Buffer>) {}
 
   static async open({ path }: LevelOnlineStoreConfig): Promise<LevelOnlineStore> {
-    const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const db = new ClassicLevel<string, Buffer>(path, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     try {
       await db.open();
     } catch (error) {
@@ -65,35 +73,40 @@ export class LevelOnlineStore implements OnlineStore {
     this.assertOpen();
     validateWriteBatch(batch);
     return await this.serialized(async () => {
+      if (!this.layoutReady) await this.ensureLayout();
       const keys = batch.rows.map((row) => rowKey(row.project, row.view, row.entityKey));
-      const stored = await this.db.getMany([...new Set(keys)]);
-      const current = new Map<string, RowVersion | null>();
-      [...new Set(keys)].forEach((key, i) => current.set(key, versionOf(stored[i])));
+      const distinct = [...new Set(keys)];
+      const stored = await this.db.getMany(distinct);
+      const current = new Map<string, Buffer | null>();
+      distinct.forEach((key, i) => current.set(key, stored[i] === undefined ? null : versionBytes(stored[i]!)));
 
-      const winners = new Map<string, string>();
+      const winners = new Map<string, Buffer>();
       let won = 0;
       batch.rows.forEach((row, i) => {
         const key = keys[i]!;
         const before = current.get(key);
-        if (before && compareRowVersions(row.version, before) <= 0) return;
-        current.set(key, row.version);
-        winners.set(key, encodeRow(row.version, row.deleted === true ? null : row.features));
+        const version = Buffer.from(encodeVersionDigits(row.version), 'latin1');
+        // The digits order like compareRowVersions (view-value.ts): byte order is last-write-wins.
+        if (before && version.compare(before) <= 0) return;
+        current.set(key, version);
+        winners.set(key, encodeViewValue(row));
         won++;
       });
 
-      const operations: Array<{ type: 'put'; key: string; value: string }> = [];
+      const operations: Array<{ type: 'put'; key: string; value: Buffer }> = [];
       for (const [key, value] of winners) operations.push({ type: 'put', key, value });
       const offsets = batch.checkpoint?.offsets ?? [];
-      const offsetKeys = offsets.map(({ topic, partition }) =>
-        checkpointKey(batch.checkpoint!.consumer, topic, partition),
-      );
-      const storedOffsets = offsetKeys.length === 0 ? [] : await this.db.getMany(offsetKeys);
-      offsets.forEach(({ nextOffset }, i) => {
-        // Forward only (see OnlineCheckpoint): an older writer never moves an offset back.
-        const before = storedOffsets[i];
-        if (before !== undefined && nextOffset <= Number(before)) return;
-        operations.push({ type: 'put', key: offsetKeys[i]!, value: String(nextOffset) });
-      });
+      if (offsets.length > 0) {
+        const { consumer } = batch.checkpoint!;
+        const offsetKeys = offsets.map(({ topic, partition }) => checkpointKey(consumer, topic, partition));
+        const storedOffsets = await this.db.getMany(offsetKeys);
+        offsets.forEach(({ nextOffset }, i) => {
+          // Forward only, as in Redis: a zombie's late batch never moves a checkpoint back.
+          const before = storedOffsets[i];
+          if (before !== undefined && Number(before.toString('latin1')) >= nextOffset) return;
+          operations.push({ type: 'put', key: offsetKeys[i]!, value: Buffer.from(String(nextOffset), 'latin1') });
+        });
+      }
       if (operations.length > 0) await this.db.batch(operations);
       return won;
     });
@@ -105,7 +118,7 @@ export class LevelOnlineStore implements OnlineStore {
     const offsets: TopicPartitionOffset[] = [];
     for await (const [key, value] of this.db.iterator({ gte: prefix, lt: `c\0${consumer}\x01` })) {
       const [topic, partition] = key.slice(prefix.length).split('\0') as [string, string];
-      offsets.push({ topic, partition: Number(partition), nextOffset: Number(value) });
+      offsets.push({ topic, partition: Number(partition), nextOffset: Number(value.toString('latin1')) });
     }
     return offsets.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
   }
@@ -126,7 +139,15 @@ export class LevelOnlineStore implements OnlineStore {
   async read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
     const stored = await this.getRows(project, requests);
     let next = 0;
-    return requests.map((request) => request.views.map((_, j) => decodeRow(stored[next++], request.features?.[j])));
+    return requests.map((request) =>
+      request.views.map((_, j) => {
+        const value = decodeValue(stored[next++], request.features?.[j]);
+        if (value === null) return null;
+        const features: Record<string, FeatureValue> = {};
+        value.names.forEach((name, k) => (features[name] = decodeStoredValue(value.stored[k]!)));
+        return { version: value.version, features };
+      }),
+    );
   }
 
   async readStored(
@@ -137,22 +158,64 @@ export class LevelOnlineStore implements OnlineStore {
     let next = 0;
     return requests.map((request) =>
       request.views.map((_, j) => {
-        const text = stored[next++];
-        if (text === undefined) return null;
-        const [eventTimestamp, createdTimestamp, partition, offset, values] = JSON.parse(text) as StoredRow;
-        if (values === null) return null;
-        return {
-          version: { eventTimestamp, createdTimestamp, position: { partition, offset } },
-          stored: request.features[j]!.map((name) => (Object.hasOwn(values, name) ? values[name]! : '')),
-        };
+        const value = decodeValue(stored[next++], request.features[j]);
+        return value === null ? null : { version: value.version, stored: value.stored };
       }),
     );
   }
 
+  async checkLayout(): Promise<OnlineLayoutCheck> {
+    this.assertOpen();
+    const check = await this.serialized(() => this.layoutCheck());
+    if (check.current) this.layoutReady = true;
+    return check;
+  }
+
+  async rebuildLayout(): Promise<void> {
+    this.assertOpen();
+    await this.serialized(async () => {
+      await this.db.clear();
+      await this.db.put(LAYOUT_KEY, Buffer.from(ONLINE_LAYOUT, 'latin1'));
+      this.layoutReady = true;
+    });
+  }
+
+  private async layoutCheck(): Promise<OnlineLayoutCheck> {
+    const marked = await this.db.get(LAYOUT_KEY);
+    if (marked !== undefined) {
+      const layout = marked.toString('latin1');
+      return layout === ONLINE_LAYOUT
+        ? { current: true }
+        : { current: false, found: `the layout mark says ${layout}, not ${ONLINE_LAYOUT}` };
+    }
+    for await (const key of this.db.keys({ limit: 1 })) {
+      return {
+        current: false,
+        found: `records without a layout mark (layout 1: JSON rows), e.g. ${JSON.stringify(key)}`,
+      };
+    }
+    await this.db.put(LAYOUT_KEY, Buffer.from(ONLINE_LAYOUT, 'latin1'));
+    return { current: true };
+  }
+
+  /** Refuses reads and writes (ONLINE_STORE_REBUILDING, retriable) while the store is in another layout. */
+  private async ensureLayout(): Promise<void> {
+    const check = await this.layoutCheck();
+    if (!check.current) {
+      throw new FeaturelogError(
+        'ONLINE_STORE_REBUILDING',
+        `the embedded online store is not in layout ${ONLINE_LAYOUT} (${check.found}): the materializer rebuilds it from the log`,
+        { retriable: true },
+      );
+    }
+    this.layoutReady = true;
+  }
+
   /** The stored rows of every (request, view), in order. */
-  private async getRows(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<string | undefined>> {
+  private async getRows(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Buffer | undefined>> {
     this.assertOpen();
     validateProjectName(project);
+    if (!this.layoutReady) await this.serialized(() => this.ensureLayout());
     const keys: string[] = [];
     for (const request of requests) {
       validateReadSelection(request.views, request.features);
@@ -208,38 +271,26 @@ function checkpointKey(consumer: string, topic: string, partition: number): stri
   return `c\0${consumer}\0${topic}\0${partition}`;
 }
 
-/** A deleted row (null features) is stored with its version and null values: read as absent. */
-function encodeRow(version: RowVersion, features: Record<string, FeatureValue> | null): string {
-  let values: Record<string, string> | null = null;
-  if (features !== null) {
-    values = {};
-    for (const name of Object.keys(features)) values[name] = encodeStoredValue(features[name] ?? null);
-  }
-  const row: StoredRow = [
-    version.eventTimestamp,
-    version.createdTimestamp,
-    version.position.partition,
-    version.position.offset,
-    values,
-  ];
-  return JSON.stringify(row);
-}
+const LAYOUT_KEY = 'm\0layout';
 
-function versionOf(text: string | undefined): RowVersion | null {
-  if (text === undefined) return null;
-  const [eventTimestamp, createdTimestamp, partition, offset] = JSON.parse(text) as StoredRow;
-  return { eventTimestamp, createdTimestamp, position: { partition, offset } };
-}
-
-/** Every stored feature, or exactly `wanted` (null where the row has none). */
-function decodeRow(text: string | undefined, wanted: readonly string[] | undefined): OnlineViewValue | null {
-  if (text === undefined) return null;
-  const [eventTimestamp, createdTimestamp, partition, offset, values] = JSON.parse(text) as StoredRow;
-  if (values === null) return null;
-  const features: Record<string, FeatureValue> = {};
-  for (const name of wanted ?? Object.keys(values)) {
-    const stored = Object.hasOwn(values, name) ? values[name] : undefined;
-    features[name] = stored === undefined ? null : decodeStoredValue(stored);
-  }
-  return { version: { eventTimestamp, createdTimestamp, position: { partition, offset } }, features };
+/** Every stored text, or exactly those of `wanted` ('' where the row has none); null for absent or deleted. */
+function decodeValue(
+  value: Buffer | undefined,
+  wanted: readonly string[] | undefined,
+): { version: ReturnType<typeof decodeVersion>; names: readonly string[]; stored: string[] } | null {
+  if (value === undefined) return null;
+  const parts = viewValueParts(value);
+  if (parts.deleted) return null;
+  const names = decodeNames(value, parts);
+  const texts = allStoredTexts(value, parts, names.length);
+  const version = decodeVersion(value, parts.versionEnd);
+  if (wanted === undefined) return { version, names, stored: texts };
+  return {
+    version,
+    names: wanted,
+    stored: wanted.map((name) => {
+      const i = names.indexOf(name);
+      return i < 0 ? '' : texts[i]!;
+    }),
+  };
 }

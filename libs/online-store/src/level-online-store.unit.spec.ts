@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FeaturelogError } from '@featurelog/domain';
 import { LevelOnlineStore } from '@featurelog/online-store';
+import { ClassicLevel } from 'classic-level';
 import { onlineStoreContract } from '@featurelog/online-store/testing';
 
 const directory = mkdtempSync(join(tmpdir(), 'featurelog-online-'));
@@ -28,6 +29,44 @@ describe('LevelOnlineStore', () => {
       { topic: 'p.features.v', partition: 0, nextOffset: 4 },
     ]);
     await second.close();
+  });
+
+  it('refuses a store of the old layout (JSON rows) until it is rebuilt', async () => {
+    const path = join(directory, 'layout-1');
+    // Layout 1: `[eventTs, createdTs, partition, offset, { feature: stored text }]` as JSON, no layout mark.
+    const raw = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    await raw.put('r\0p\0v\0e', JSON.stringify([5, null, 0, 3, { f: '1.5' }]));
+    await raw.put('c\0materializer\0p.features.v\x000', '4');
+    await raw.close();
+    const store = await LevelOnlineStore.open({ path });
+    try {
+      const check = await store.checkLayout();
+      assert.equal(check.current, false);
+      assert.match((check as { found: string }).found, /without a layout mark/);
+      const rebuilding = (error: unknown) =>
+        error instanceof FeaturelogError && error.code === 'ONLINE_STORE_REBUILDING' && error.retriable;
+      await assert.rejects(store.read('p', [{ entityKey: 'e', views: ['v'] }]), rebuilding);
+      await assert.rejects(
+        store.writeBatch({
+          rows: [
+            {
+              project: 'p',
+              entityKey: 'e',
+              view: 'v',
+              version: { eventTimestamp: 6, createdTimestamp: null, position: { partition: 0, offset: 4 } },
+              features: { f: 2 },
+            },
+          ],
+        }),
+        rebuilding,
+      );
+      await store.rebuildLayout();
+      assert.deepEqual(await store.checkLayout(), { current: true });
+      assert.deepEqual(await store.read('p', [{ entityKey: 'e', views: ['v'] }]), [[null]]);
+      assert.deepEqual(await store.readCheckpoint('materializer'), []);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a second opener with a retriable error', async () => {

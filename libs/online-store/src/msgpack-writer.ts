@@ -72,6 +72,54 @@ export class MsgpackWriter {
     this.length += 5 + bytes;
   }
 
+  /**
+   * Starts a string element whose bytes are written by the calls up to `endBytes(at)` (a view's stored
+   * value is built in place, without a Buffer of its own per row). cmsgpack hands it to Lua as is.
+   */
+  beginBytes(): number {
+    this.reserve(5);
+    const at = this.length;
+    this.buffer[at] = 0xdb; // str 32
+    this.length += 5;
+    return at;
+  }
+
+  endBytes(at: number): void {
+    this.buffer.writeUInt32BE(this.length - at - 5, at + 1);
+  }
+
+  /** Raw bytes of text that is ASCII (version digits, flags). */
+  latin1(text: string): void {
+    this.reserve(text.length);
+    this.length += this.buffer.write(text, this.length, 'latin1');
+  }
+
+  /** The text in UTF-8, after its byte length as a varint (7 bits a byte, low first). */
+  lengthPrefixedUtf8(text: string): void {
+    // Up to 42 UTF-16 units take at most 126 UTF-8 bytes: one varint byte, its value known once written.
+    if (text.length <= 42) {
+      this.reserve(1 + text.length * 3);
+      const written = text.length === 0 ? 0 : this.buffer.write(text, this.length + 1, 'utf8');
+      this.buffer[this.length] = written;
+      this.length += 1 + written;
+      return;
+    }
+    const bytes = Buffer.byteLength(text, 'utf8');
+    this.reserve(5 + bytes);
+    let n = bytes;
+    while (n >= 0x80) {
+      this.buffer[this.length++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    this.buffer[this.length++] = n;
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  /** Forgets what was written, keeping the buffer. */
+  reset(): void {
+    this.length = 0;
+  }
+
   /** The bytes written so far (a view of the writer's buffer, valid until the next write). */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);

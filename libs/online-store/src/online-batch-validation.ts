@@ -1,4 +1,4 @@
-import { FeaturelogError, type RowVersion } from '@featurelog/domain';
+import { FeaturelogError, SOURCE_POSITION_PATTERN, type RowVersion } from '@featurelog/domain';
 import type { OnlineRow, OnlineWriteBatch } from './online-store.port';
 
 /**
@@ -94,10 +94,16 @@ function validateRow(row: OnlineRow, index: number): void {
 const validNames = new Set<string>();
 
 function validateVersion(version: RowVersion, where: string): void {
-  const { eventTimestamp, createdTimestamp, position } = version ?? {};
+  const { eventTimestamp, createdTimestamp, sourcePosition, position } = version ?? {};
   if (!Number.isSafeInteger(eventTimestamp)) throw invalid(`${where}: eventTimestamp must be integer microseconds`);
   if (createdTimestamp !== null && !Number.isSafeInteger(createdTimestamp)) {
     throw invalid(`${where}: createdTimestamp must be integer microseconds or null`);
+  }
+  if (
+    sourcePosition !== undefined &&
+    (typeof sourcePosition !== 'string' || !SOURCE_POSITION_PATTERN.test(sourcePosition))
+  ) {
+    throw invalid(`${where}: sourcePosition must be 1 to 60 digits, got ${JSON.stringify(sourcePosition)}`);
   }
   if (!isNaturalNumber(position?.partition) || !isNaturalNumber(position?.offset)) {
     throw invalid(`${where}: position.partition and position.offset must be integers >= 0`);

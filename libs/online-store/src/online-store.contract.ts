@@ -68,6 +68,58 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
       assert.deepEqual(await readOne(store, project, 'e1', 'v'), valueOf(higherPartition));
     });
 
+    it('breaks timestamp ties by source position, absent lowest, before the log position', async () => {
+      const project = uniqueProject();
+      const at = (sourcePosition: string | undefined, offset: number, f: string): OnlineRow => {
+        const made = row(project, 'e1', 'v', [100, 1, offset % 3, offset], { f });
+        if (sourcePosition !== undefined) made.version.sourcePosition = sourcePosition;
+        return made;
+      };
+      await store.writeBatch({ rows: [at(undefined, 50, 'no position')] });
+      const first = at('0000000005', 10, 'position 5');
+      assert.equal(await store.writeBatch({ rows: [first] }), 1, 'a present position beats an absent one');
+      assert.equal(await store.writeBatch({ rows: [at('0000000004', 90, 'position 4')] }), 0, 'whatever the offset');
+      assert.equal(await store.writeBatch({ rows: [at(undefined, 99, 'no position again')] }), 0);
+      assert.deepEqual(await readOne(store, project, 'e1', 'v'), valueOf(first), 'read back with its position');
+      const tie = at('0000000005', 11, 'same position, later offset');
+      assert.equal(await store.writeBatch({ rows: [tie, at('0000000005', 10, 'position 5')] }), 1);
+      assert.deepEqual(await readOne(store, project, 'e1', 'v'), valueOf(tie));
+      const newer = row(project, 'e1', 'v', [101, null, 0, 0], { f: 'newer event' });
+      assert.equal(await store.writeBatch({ rows: [newer] }), 1, 'the event timestamp still comes first');
+      await assert.rejects(store.writeBatch({ rows: [at('12ab', 1, 'x')] }), {
+        code: 'INVALID_ONLINE_ROW',
+        message: /sourcePosition must be 1 to 60 digits/,
+      });
+    });
+
+    it('moves checkpoint offsets forward only; deleting them starts a topic again', async () => {
+      const consumer = uniqueProject();
+      const offset = (topic: string, partition: number, nextOffset: number) => ({ topic, partition, nextOffset });
+      await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [offset('a', 0, 10), offset('a', 1, 3)] } });
+      // A zombie (the partition's previous owner) finishing a batch late: it must not move offsets back.
+      await store.writeBatch({
+        rows: [],
+        checkpoint: { consumer, offsets: [offset('a', 0, 9), offset('a', 1, 4), offset('b', 0, 1)] },
+      });
+      assert.deepEqual(await store.readCheckpoint(consumer), [
+        offset('a', 0, 10),
+        offset('a', 1, 4),
+        offset('b', 0, 1),
+      ]);
+      await store.deleteCheckpoint(consumer, ['a']);
+      assert.deepEqual(await store.readCheckpoint(consumer), [offset('b', 0, 1)]);
+      await store.writeBatch({ rows: [], checkpoint: { consumer, offsets: [offset('a', 0, 2)] } });
+      assert.deepEqual(await store.readCheckpoint(consumer), [offset('a', 0, 2), offset('b', 0, 1)]);
+      await store.deleteCheckpoint(consumer);
+      assert.deepEqual(await store.readCheckpoint(consumer), []);
+    });
+
+    it('is in the current layout once it holds rows this code wrote', async () => {
+      const project = uniqueProject();
+      await store.writeBatch({ rows: [row(project, 'e1', 'v', [1, null, 0, 0], { f: 1 })] });
+      assert.deepEqual(await store.checkLayout(), { current: true });
+    });
+
     it('changes nothing when a batch is delivered again', async () => {
       const project = uniqueProject();
       const rows = [

@@ -3,18 +3,28 @@ import type { FeatureValue, RowVersion } from '@featurelog/domain';
 /** Injection token an app binds to one adapter (Redis in production, classic-level embedded). */
 export const ONLINE_STORE = Symbol.for('featurelog.OnlineStore');
 
+/**
+ * The layout of the stored values this code reads and writes (one value per entity and view, see
+ * view-value.ts), recorded in the store. Layout 1 had one Redis hash field per feature.
+ */
+export const ONLINE_LAYOUT = '2';
+
+/** What `checkLayout` found: the current layout, or what else the store holds. */
+export type OnlineLayoutCheck = { current: true } | { current: false; found: string };
+
 /** One feature row as the materializer hands it to the online store. */
 export interface OnlineRow {
   project: string;
   /** The entity key, already encoded (as on the feature topic's message key). */
   entityKey: string;
-  /** The view's name; must not contain `:` (it separates view and feature in stored field names). */
+  /** The view's name; must not contain `:` (the stores' keys use it as a separator). */
   view: string;
   version: RowVersion;
   /**
    * Every feature of the view, in the domain representation; null means absent. A feature missing
    * from a winning row is gone afterwards (the winner replaces the whole view, so a dropped column
-   * never lingers). Names must not contain `,` or `|` and must not be `__v`.
+   * never lingers). Names must not contain `,` or `|` (the stored names are joined by `,`, and `|` marks
+   * a delete) and must not be `__v`.
    */
   features: Record<string, FeatureValue>;
   /**
@@ -114,6 +124,15 @@ export interface OnlineStore {
    * JSON: most stored forms are already their JSON). Same round trip and rules as `read`.
    */
   readStored(project: string, requests: readonly SelectedReadRequest[]): Promise<Array<Array<StoredViewValue | null>>>;
+  /**
+   * Whether the store is in ONLINE_LAYOUT. An empty store is marked with it and is current. A store
+   * that holds data without the mark (written by an older featurelog) is not: reads and writes fail
+   * with ONLINE_STORE_REBUILDING (retriable) until `rebuildLayout` — the materializer's, which then
+   * consumes the log again from its start.
+   */
+  checkLayout(): Promise<OnlineLayoutCheck>;
+  /** Removes everything the store holds (rows and checkpoints of every project) and marks ONLINE_LAYOUT. */
+  rebuildLayout(): Promise<void>;
   /** Forgets every entity's value of one view (after the view is deleted); returns how many were removed. */
   deleteView(project: string, view: string): Promise<number>;
   /** Resolves when the store answers; rejects with ONLINE_STORE_UNAVAILABLE otherwise. */

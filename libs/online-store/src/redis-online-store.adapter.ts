@@ -8,28 +8,33 @@ import {
   validateViewName,
   validateWriteBatch,
 } from './online-batch-validation';
-import type {
-  OnlineReadRequest,
-  OnlineStore,
-  OnlineViewValue,
-  OnlineWriteBatch,
-  SelectedReadRequest,
-  StoredViewValue,
-  TopicPartitionOffset,
+import {
+  ONLINE_LAYOUT,
+  type OnlineCheckpoint,
+  type OnlineLayoutCheck,
+  type OnlineRow,
+  type OnlineReadRequest,
+  type OnlineStore,
+  type OnlineViewValue,
+  type OnlineWriteBatch,
+  type SelectedReadRequest,
+  type StoredViewValue,
+  type TopicPartitionOffset,
 } from './online-store.port';
 import { redisSettingError } from './redis-connection-error';
 import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
 import {
+  allStoredTexts,
+  decodeNames,
   decodeVersion,
-  decodeVersionField,
-  encodeVersion,
   DELETED_NAMES,
-  featureNamesOf,
-  isDeletedVersionField,
-} from './redis-version-field';
+  encodeVersionDigits,
+  storedTextsAt,
+  viewValueParts,
+  writeViewValue,
+} from './view-value';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
-import { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';
 
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
@@ -53,37 +58,37 @@ export interface RedisOnlineStoreConfig {
  *
  *   key   `<prefix>:<project>:{<entityKey>}`   — the braces are the Redis Cluster hash tag: every key
  *         of one entity lands in one slot, whatever helper keys are added beside the hash later.
- *   field `<view>:<feature>`  → the value in the form of encodeStoredValue (null is the empty string)
- *   field `<view>:__v`        → `<version, 66 digits><e|p>|<feature,feature,…>` (redis-version-field.ts):
- *                                the winning version, fixed-width so that last-write-wins is one string
- *                                comparison, whether it set an expiry, and the winner's feature names
- *                                (to read without knowing the view's schema, and to drop fields of
- *                                removed features).
+ *   field `<view>`  → the view's whole row as one binary value (view-value.ts): version digits
+ *                     (last-write-wins is one string comparison), expiry flag, feature names, values.
  *
  *   key   `<prefix>:__checkpoint:{<consumer>}` — field `<topic>:<partition>` → next offset.
+ *   key   `<prefix>:__layout` → ONLINE_LAYOUT. Layout 1 (field `<view>:<feature>` per feature plus
+ *         `<view>:__v`) had no such key: a store with data and without it is not read (see checkLayout).
  *
- * Reads that name their features (serving) fetch exactly those fields and each view's version field,
- * for all entities of one selection in one EVALSHA of READ_FIELDS_SCRIPT; reads that do not, one
- * HGETALL per entity; all in one pipeline. Both scripts take keys of many entities, hence of many
- * cluster slots: like the write batch below, a read must be split per slot before this runs on
- * Redis Cluster.
+ * A read is one HMGET of the views' fields per entity (Buffer replies), decoding only the wanted
+ * features' texts. The commands of one event-loop turn go out in one socket write.
  *
- * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument. On a single Redis node the rows and the
- * checkpoint are atomic. In Redis Cluster a script may only touch keys of one slot, so a batch must
- * first be split per slot, and rows + checkpoint are then atomic only when the checkpoint key shares
- * the rows' slot; that splitting is not done yet: this adapter is correct on a single node.
+ * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument.
+ * On a single Redis node the rows and the checkpoint are atomic. In Redis Cluster a script may only
+ * touch keys of one slot, so a batch must first be split per slot (runWriteScript is the one place
+ * that sends a batch; execRead's commands each name their key).
  */
 export class RedisOnlineStore implements OnlineStore {
   private closed = false;
-  private readonly viewFields = new ViewFieldNames();
-  private readonly fieldSelections = new WeakMap<ReadonlyArray<readonly string[]>, FieldSelection>();
+  private readonly viewNames = new ViewNames();
+  private readonly selections = new WeakMap<ReadonlyArray<readonly string[]>, ViewSelection>();
   private queuedReads: QueuedRead[] = [];
+  private readonly packed = new MsgpackWriter(64 * 1024);
+  /** Set once the store was found in ONLINE_LAYOUT; until then every read and write checks. */
+  private layoutReady = false;
+  /** When the store was last found in another layout (checks are then spaced, see ensureLayout). */
+  private outdatedAt = 0;
+  private outdatedFound = '';
 
   private constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private writeScriptSha: string,
-    private readScriptSha: string,
   ) {}
 
   static async connect({
@@ -131,8 +136,7 @@ export class RedisOnlineStore implements OnlineStore {
     try {
       await redis.connect();
       const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      const readSha = (await redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
-      return new RedisOnlineStore(redis, keyPrefix, writeSha, readSha);
+      return new RedisOnlineStore(redis, keyPrefix, writeSha);
     } catch (error) {
       redis.disconnect();
       const endpoint = redactUrl(url);
@@ -149,37 +153,54 @@ export class RedisOnlineStore implements OnlineStore {
     validateWriteBatch(batch);
     const offsets = batch.checkpoint?.offsets ?? [];
     if (batch.rows.length === 0 && offsets.length === 0) return 0;
-    // The layout is WRITE_BATCH_SCRIPT's: the field names of each view once, at the end, and per row
-    // only what differs from row to row.
+    if (!this.layoutReady) await this.ensureLayout();
+    const { keys, packed } = this.packWrite(batch.rows, batch.checkpoint);
+    return this.runWriteScript(keys, packed);
+  }
+
+  /**
+   * One WRITE_BATCH_SCRIPT call for a group of rows (and the checkpoint, if any): its keys (the rows'
+   * entity hashes in row order, then the checkpoint hash) and its packed argument. The layout is the
+   * script's: each view's field name once, at the end, and per row its whole stored value, built in
+   * place in the one packed argument.
+   */
+  private packWrite(rows: readonly OnlineRow[], checkpoint: OnlineCheckpoint | undefined): WriteCall {
+    const offsets = checkpoint?.offsets ?? [];
     const keys: string[] = [];
-    const packed = new MsgpackWriter(1_024 + batch.rows.length * 256);
+    const packed = this.packed;
+    packed.reset();
     const array = packed.beginArray();
-    const specStart = packed.placeholder();
+    const viewsAt = packed.placeholder();
     let items = 2;
-    const specs = new Map<ViewFields, number>();
-    packed.uint(batch.rows.length);
-    for (const row of batch.rows) {
+    const views = new Map<string, number>();
+    packed.uint(rows.length);
+    const texts: string[] = [];
+    for (const row of rows) {
       keys.push(this.entityHashKey(row.project, row.entityKey));
-      // A delete writes its version alone, with names no row has: the script drops every field of the view.
-      const fields =
-        row.deleted === true ? this.viewFields.deleted(row.view) : this.viewFields.of(row.view, row.features);
-      let spec = specs.get(fields);
-      if (spec === undefined) {
-        spec = specs.size + 1;
-        specs.set(fields, spec);
+      let view = views.get(row.view);
+      if (view === undefined) {
+        view = views.size + 1;
+        views.set(row.view, view);
       }
       const expiring = row.ttlSeconds !== undefined && row.ttlSeconds > 0;
-      packed.uint(spec);
-      packed.string(encodeVersion(row.version, expiring));
+      packed.uint(view);
+      const value = packed.beginBytes();
+      if (row.deleted === true) {
+        writeViewValue(packed, encodeVersionDigits(row.version), expiring, DELETED_NAMES, []);
+      } else {
+        const { names, joined } = this.viewNames.of(row.view, row.features);
+        texts.length = names.length;
+        for (let i = 0; i < names.length; i++) texts[i] = encodeStoredValue(row.features[names[i]!] ?? null);
+        writeViewValue(packed, encodeVersionDigits(row.version), expiring, joined, texts);
+      }
+      packed.endBytes(value);
       packed.string(expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '');
-      const { names } = fields;
-      for (let i = 0; i < names.length; i++) packed.string(encodeStoredValue(row.features[names[i]!] ?? null));
-      items += 3 + names.length;
+      items += 3;
     }
     packed.uint(offsets.length);
     items++;
     if (offsets.length > 0) {
-      keys.push(this.checkpointKey(batch.checkpoint!.consumer));
+      keys.push(this.checkpointKey(checkpoint!.consumer));
       for (const { topic, partition, nextOffset } of offsets) {
         packed.string(`${topic}:${partition}`);
         packed.string(String(nextOffset));
@@ -187,18 +208,14 @@ export class RedisOnlineStore implements OnlineStore {
       items += 2 * offsets.length;
     }
     // Where the views start, as a Lua index (from 1): right after the `items` elements written so far.
-    packed.fillPlaceholder(specStart, items + 1);
-    packed.uint(specs.size);
+    packed.fillPlaceholder(viewsAt, items + 1);
+    packed.uint(views.size);
     items++;
-    for (const fields of specs.keys()) {
-      packed.string(fields.versionField);
-      packed.string(fields.joinedNames);
-      packed.uint(fields.names.length);
-      for (const field of fields.fields) packed.string(field);
-      items += 3 + fields.fields.length;
-    }
+    for (const view of views.keys()) packed.string(view);
+    items += views.size;
     packed.endArray(array, items);
-    return this.runWriteScript([String(keys.length), ...keys, packed.bytes()]);
+    // A copy: the writer's buffer is reused by the next batch while this one may still be queued.
+    return { keys, packed: Buffer.from(packed.bytes()) };
   }
 
   async readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]> {
@@ -239,8 +256,49 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
+  async checkLayout(): Promise<OnlineLayoutCheck> {
+    const check = await this.findLayout();
+    if (check.current) this.layoutReady = true;
+    return check;
+  }
+
+  private async findLayout(): Promise<OnlineLayoutCheck> {
+    this.assertOpen();
+    const layoutKey = this.layoutKey();
+    try {
+      for (;;) {
+        const marked = await this.redis.get(layoutKey);
+        if (marked === ONLINE_LAYOUT) return { current: true };
+        if (marked !== null)
+          return { current: false, found: `${layoutKey} says layout ${marked}, not ${ONLINE_LAYOUT}` };
+        const found = await this.someKey();
+        if (found !== undefined) return { current: false, found: await this.describeOldKey(found) };
+        // An empty store is in every layout: mark it (NX: someone else may be marking it too).
+        if ((await this.redis.set(layoutKey, ONLINE_LAYOUT, 'NX')) === 'OK') return { current: true };
+      }
+    } catch (error) {
+      throw toOnlineStoreError(error, 'checking the online store layout');
+    }
+  }
+
+  async rebuildLayout(): Promise<void> {
+    this.assertOpen();
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${escapeGlob(this.keyPrefix)}:*`, 'COUNT', 1_000);
+        cursor = next;
+        if (keys.length > 0) await this.redis.unlink(...keys);
+      } while (cursor !== '0');
+      await this.redis.set(this.layoutKey(), ONLINE_LAYOUT);
+    } catch (error) {
+      throw toOnlineStoreError(error, 'rebuilding the online store layout');
+    }
+    this.layoutReady = true;
+  }
+
   read(project: string, requests: readonly OnlineReadRequest[]): Promise<Array<Array<OnlineViewValue | null>>> {
-    return this.readAs(project, requests, decodeSelectedFields);
+    return this.readAs(project, requests, decodeSelected);
   }
 
   readStored(project: string, requests: readonly SelectedReadRequest[]): Promise<Array<Array<StoredViewValue | null>>> {
@@ -252,130 +310,77 @@ export class RedisOnlineStore implements OnlineStore {
         );
       }
     }
-    return this.readAs(project, requests as readonly OnlineReadRequest[], storedSelectedFields) as Promise<
+    return this.readAs(project, requests as readonly OnlineReadRequest[], storedSelected) as Promise<
       Array<Array<StoredViewValue | null>>
     >;
   }
 
-  /** Selected features are turned into values by `fromFields`; whole rows (no features named) are always decoded. */
+  /** Selected features are turned into values by `fromValue`; whole rows (no features named) are always decoded. */
   private async readAs<T>(
     project: string,
     requests: readonly OnlineReadRequest[],
-    fromFields: (values: readonly string[], selection: FieldSelection) => Array<T | null>,
+    fromValue: (value: Buffer, selection: ViewSelection, j: number) => T | null,
   ): Promise<Array<Array<T | OnlineViewValue | null>>> {
     this.assertOpen();
     validateProjectName(project);
-    // Requests of one selection are read by one script call; the others by HGETALL.
-    const batches = new Map<FieldSelection, number[]>();
-    const whole: number[] = [];
-    for (let i = 0; i < requests.length; i++) {
-      const selection = this.fieldSelectionOf(requests[i]!);
-      if (selection === undefined) {
-        whole.push(i);
-        continue;
-      }
-      const rows = batches.get(selection);
-      if (rows === undefined) batches.set(selection, [i]);
-      else rows.push(i);
-    }
+    const selections = new Array<ViewSelection | undefined>(requests.length);
+    for (let i = 0; i < requests.length; i++) selections[i] = this.selectionOf(requests[i]!);
     if (requests.length === 0) return [];
-    const doing = () => `reading ${requests.length} entities of ${project}`;
-    let replies: unknown[];
+    if (!this.layoutReady) await this.ensureLayout();
+    let replies: Array<Array<Buffer | null>>;
     try {
-      replies = await this.execRead(project, requests, batches, whole);
+      replies = await this.execRead(project, requests);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw toOnlineStoreError(error, doing());
-      // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
-      try {
-        this.readScriptSha = (await this.redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
-        replies = await this.execRead(project, requests, batches, whole);
-      } catch (again) {
-        throw toOnlineStoreError(again, doing());
-      }
+      throw toOnlineStoreError(error, `reading ${requests.length} entities of ${project}`);
     }
     const out = new Array<Array<T | OnlineViewValue | null>>(requests.length);
-    let next = 0;
-    const ambiguous: Array<{ row: number; selection: FieldSelection }> = [];
-    for (const [selection, rows] of batches) {
-      if (rows.length === 1) {
-        // One entity: read by plain HMGET (see execRead).
-        const values = (replies[next++] as Array<string | null>).map((value) => value ?? '');
-        out[rows[0]!] = fromFields(values, selection);
-        continue;
+    for (let i = 0; i < requests.length; i++) {
+      const values = replies[i]!;
+      const selection = selections[i];
+      const views = requests[i]!.views;
+      const row = new Array<T | OnlineViewValue | null>(views.length);
+      for (let j = 0; j < views.length; j++) {
+        const value = values[j];
+        row[j] =
+          value === null || value === undefined
+            ? null
+            : selection === undefined
+              ? decodeWhole(value)
+              : fromValue(value, selection, j);
       }
-      const perKey = replies[next++] as string[];
-      for (let r = 0; r < rows.length; r++) {
-        const values = perKey[r]!.split(READ_FIELDS_SEPARATOR);
-        if (values.length === selection.fields.length) out[rows[r]!] = fromFields(values, selection);
-        else ambiguous.push({ row: rows[r]!, selection });
-      }
+      out[i] = row;
     }
-    for (const i of whole) {
-      const hash = replies[next++] as Record<string, string>;
-      out[i] = requests[i]!.views.map((view) => decodeView(hash, view));
-    }
-    if (ambiguous.length > 0) await this.readAgain(project, requests, ambiguous, out, fromFields);
     return out;
   }
 
-  /** Entities whose joined reply was ambiguous (a value holds the separator), read field by field. */
-  private async readAgain<T>(
+  /**
+   * The views' fields of every request, in one round trip: one HMGET per entity. (One script call for
+   * many entities did not pay: 100 entities × 5 views read 15 % slower through it, wall time in the
+   * serving process, and cost Redis more; bench/online-store/write.bench.ts shows both floors.)
+   * Reads issued in the same turn of the event loop (concurrent requests of a busy server) are sent
+   * together: one socket write and one reply read for all of them, instead of one each. A lone read
+   * waits only for the end of the loop's I/O phase (setImmediate).
+   */
+  private async execRead(
     project: string,
     requests: readonly OnlineReadRequest[],
-    rows: Array<{ row: number; selection: FieldSelection }>,
-    out: Array<Array<T | OnlineViewValue | null>>,
-    fromFields: (values: readonly string[], selection: FieldSelection) => Array<T | null>,
-  ): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const { row, selection } of rows) {
-      pipeline.hmget(this.entityHashKey(project, requests[row]!.entityKey), ...selection.fields);
+  ): Promise<Array<Array<Buffer | null>>> {
+    const commands: ReadCommand[] = [];
+    const targets: number[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const { entityKey, views } = requests[i]!;
+      if (views.length === 0) continue;
+      const key = this.entityHashKey(project, entityKey);
+      commands.push({ keys: [key], run: (redis) => redis.hmgetBuffer(key, ...views) });
+      targets.push(i);
     }
-    let replies: Array<[Error | null, unknown]>;
-    try {
-      replies = (await pipeline.exec()) ?? [];
-    } catch (error) {
-      throw toOnlineStoreError(error, `reading ${rows.length} entities of ${project}`);
-    }
-    rows.forEach(({ row, selection }, i) => {
-      const [error, values] = replies[i] ?? [new Error('no reply'), null];
-      if (error) throw toOnlineStoreError(error, `reading ${project}/${requests[row]!.entityKey}`);
-      out[row] = fromFields(
-        (values as Array<string | null>).map((value) => value ?? ''),
-        selection,
-      );
-    });
+    const replies = await this.sendReads(commands);
+    const out = new Array<Array<Buffer | null>>(requests.length).fill(NO_VALUES);
+    replies.forEach((reply, c) => (out[targets[c]!] = reply as Array<Buffer | null>));
+    return out;
   }
 
-  /**
-   * A script call per selection, then an HGETALL per other request: one round trip. Reads issued in
-   * the same turn of the event loop (concurrent requests of a busy server) are sent together: one
-   * socket write and one reply read for all of them, instead of one each. A lone read waits only for
-   * the end of the loop's I/O phase (setImmediate).
-   */
-  private execRead(
-    project: string,
-    requests: readonly OnlineReadRequest[],
-    batches: Map<FieldSelection, number[]>,
-    whole: number[],
-  ): Promise<unknown[]> {
-    const commands: Array<(redis: Redis) => Promise<unknown>> = [];
-    for (const [selection, rows] of batches) {
-      if (rows.length === 1) {
-        // A script call has a fixed cost in Redis (~48 µs against ~12 µs for the HMGET it runs), which
-        // only the field names sent once and the joined replies of many entities pay back.
-        const args = [this.entityHashKey(project, requests[rows[0]!]!.entityKey), ...selection.fields];
-        commands.push((redis) => redis.call('hmget', args));
-        continue;
-      }
-      const args: string[] = [this.readScriptSha, String(rows.length)];
-      for (const i of rows) args.push(this.entityHashKey(project, requests[i]!.entityKey));
-      for (const field of selection.fields) args.push(field);
-      commands.push((redis) => redis.call('evalsha', args));
-    }
-    for (const i of whole) {
-      const key = this.entityHashKey(project, requests[i]!.entityKey);
-      commands.push((redis) => redis.hgetall(key));
-    }
+  private sendReads(commands: ReadCommand[]): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
       if (this.queuedReads.push({ commands, resolve, reject }) === 1) setImmediate(this.flushReads);
     });
@@ -394,7 +399,7 @@ export class RedisOnlineStore implements OnlineStore {
     if (several) socket?.cork?.();
     try {
       for (const read of reads) {
-        Promise.all(read.commands.map((command) => command(this.redis))).then(read.resolve, read.reject);
+        Promise.all(read.commands.map((command) => command.run(this.redis))).then(read.resolve, read.reject);
       }
     } finally {
       if (several) socket?.uncork?.();
@@ -402,30 +407,75 @@ export class RedisOnlineStore implements OnlineStore {
   };
 
   /**
-   * The HMGET fields of a request that names its features; undefined when it does not (HGETALL).
+   * The name → index caches of a request that names its features; undefined when it does not.
    * Prepared once per selection: serving passes the same `features` array for every entity row.
    */
-  private fieldSelectionOf(request: OnlineReadRequest): FieldSelection | undefined {
+  private selectionOf(request: OnlineReadRequest): ViewSelection | undefined {
     const { views, features } = request;
     if (features === undefined) {
       validateReadSelection(views, undefined);
       return undefined;
     }
-    const cached = this.fieldSelections.get(features);
+    const cached = this.selections.get(features);
     if (cached !== undefined && cached.views === views) return cached;
-    const selection = fieldSelection(views, features);
-    this.fieldSelections.set(features, selection);
+    validateReadSelection(views, features);
+    const selection = new ViewSelection(views, features);
+    this.selections.set(features, selection);
     return selection;
+  }
+
+  /**
+   * Fails reads and writes of a store not (yet) in ONLINE_LAYOUT with ONLINE_STORE_REBUILDING. Once
+   * found current it is not asked again; while it is not, at most once a second (serving's requests
+   * must not each scan Redis).
+   */
+  private async ensureLayout(): Promise<void> {
+    if (Date.now() - this.outdatedAt >= 1_000) {
+      const check = await this.checkLayout();
+      if (check.current) {
+        this.layoutReady = true;
+        return;
+      }
+      this.outdatedAt = Date.now();
+      this.outdatedFound = check.found;
+    }
+    throw rebuilding(this.outdatedFound);
+  }
+
+  /** A key of this store other than the layout mark, if there is any. */
+  private async someKey(): Promise<string | undefined> {
+    const layoutKey = this.layoutKey();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${escapeGlob(this.keyPrefix)}:*`, 'COUNT', 1_000);
+      cursor = next;
+      const found = keys.find((key) => key !== layoutKey);
+      if (found !== undefined) return found;
+    } while (cursor !== '0');
+    return undefined;
+  }
+
+  private async describeOldKey(key: string): Promise<string> {
+    let fields: string[] = [];
+    if ((await this.redis.type(key)) === 'hash') {
+      const [, page] = await this.redis.hscan(key, '0', 'COUNT', 10);
+      fields = page.filter((_, i) => i % 2 === 0).slice(0, 3);
+    }
+    const oldStyle = fields.some((field) => field.endsWith(':__v') || field.includes(':'));
+    return (
+      `data without the layout mark ${this.layoutKey()}, e.g. ${key}` +
+      (fields.length > 0 ? ` with fields ${fields.join(', ')}` : '') +
+      (oldStyle ? ' (layout 1: one field per feature)' : '')
+    );
   }
 
   async deleteView(project: string, view: string): Promise<number> {
     this.assertOpen();
     validateProjectName(project);
     validateViewName(view);
-    const versionField = `${view}:__v`;
     let removed = 0;
     try {
-      // SCAN visits each key that exists throughout at least once; HDEL of absent fields is harmless.
+      // SCAN visits each key that exists throughout at least once; HDEL of an absent field is harmless.
       let cursor = '0';
       do {
         const [next, keys] = await this.redis.scan(
@@ -438,17 +488,11 @@ export class RedisOnlineStore implements OnlineStore {
         cursor = next;
         if (keys.length === 0) continue;
         const pipeline = this.redis.pipeline();
-        for (const key of keys) pipeline.hget(key, versionField);
-        const versions = (await pipeline.exec()) ?? [];
-        const deletes = this.redis.pipeline();
-        keys.forEach((key, i) => {
-          const stored = versions[i]?.[1];
-          if (typeof stored !== 'string') return;
-          const names = featureNamesOf(stored);
-          deletes.hdel(key, versionField, ...names.map((name) => `${view}:${name}`));
-          removed++;
-        });
-        await deletes.exec();
+        for (const key of keys) pipeline.hdel(key, view);
+        for (const [error, count] of (await pipeline.exec()) ?? []) {
+          if (error) throw error;
+          removed += count as number;
+        }
       } while (cursor !== '0');
     } catch (error) {
       throw toOnlineStoreError(error, `deleting view ${project}/${view}`);
@@ -475,7 +519,9 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  private async runWriteScript(args: Array<string | Buffer>): Promise<number> {
+  /** Sends one batch: the script over its keys (entity hashes, then the checkpoint) and its packed argument. */
+  private async runWriteScript(keys: readonly string[], packed: Buffer): Promise<number> {
+    const args = [String(keys.length), ...keys, packed];
     try {
       return (await this.redis.call('evalsha', [this.writeScriptSha, ...args])) as number;
     } catch (error) {
@@ -499,85 +545,121 @@ export class RedisOnlineStore implements OnlineStore {
     return `${this.keyPrefix}:__checkpoint:{${consumer}}`;
   }
 
+  private layoutKey(): string {
+    return `${this.keyPrefix}:__layout`;
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new FeaturelogError('ONLINE_STORE_CLOSED', 'the redis online store was closed');
   }
 }
 
-function decodeView(hash: Record<string, string>, view: string): OnlineViewValue | null {
-  const stored = hash[`${view}:__v`];
-  if (stored === undefined || isDeletedVersionField(stored)) return null;
-  const { version, names } = decodeVersionField(stored);
+const NO_VALUES: Array<Buffer | null> = [];
+
+function rebuilding(found: string): FeaturelogError {
+  return new FeaturelogError(
+    'ONLINE_STORE_REBUILDING',
+    `the online store is not in layout ${ONLINE_LAYOUT} (${found}): the materializer rebuilds it from the log`,
+    { retriable: true },
+  );
+}
+
+/** Every feature of a stored value; null for a deleted row. */
+function decodeWhole(value: Buffer): OnlineViewValue | null {
+  const parts = viewValueParts(value);
+  if (parts.deleted) return null;
+  const names = decodeNames(value, parts);
+  const texts = allStoredTexts(value, parts, names.length);
   const features: Record<string, FeatureValue> = {};
-  for (const name of names) {
-    const text = hash[`${view}:${name}`];
-    features[name] = text === undefined ? null : decodeStoredValue(text);
-  }
-  return { version, features };
+  for (let i = 0; i < names.length; i++) features[names[i]!] = decodeStoredValue(texts[i]!);
+  return { version: decodeVersion(value, parts.versionEnd), features };
 }
 
-/** The values of `selection.fields` ('' when missing), as stored: per view, null if it has no version field. */
-function storedSelectedFields(reply: readonly string[], selection: FieldSelection): Array<StoredViewValue | null> {
-  const { views, features } = selection;
-  const out = new Array<StoredViewValue | null>(views.length);
-  let at = 0;
-  for (let j = 0; j < views.length; j++) {
-    const count = features[j]!.length;
-    const stored = reply[at];
-    out[j] =
-      stored === '' || stored === undefined || isDeletedVersionField(stored)
-        ? null
-        : { version: decodeVersion(stored), stored: reply.slice(at + 1, at + 1 + count) };
-    at += count + 1;
-  }
-  return out;
+/** The wanted features' texts of view `j` of a selection; null for a deleted row. */
+function storedSelected(value: Buffer, selection: ViewSelection, j: number): StoredViewValue | null {
+  const parts = viewValueParts(value);
+  if (parts.deleted) return null;
+  const index = selection.indexOf(j, value, parts);
+  return {
+    version: decodeVersion(value, parts.versionEnd),
+    stored: storedTextsAt(value, parts, index.indices, index.last),
+  };
 }
 
-/** A read's commands, waiting for the pipeline of its turn of the event loop. */
+function decodeSelected(value: Buffer, selection: ViewSelection, j: number): OnlineViewValue | null {
+  const stored = storedSelected(value, selection, j);
+  if (stored === null) return null;
+  const names = selection.features[j]!;
+  const features: Record<string, FeatureValue> = {};
+  for (let k = 0; k < names.length; k++) features[names[k]!] = decodeStoredValue(stored.stored[k]!);
+  return { version: stored.version, features };
+}
+
+/** One call of WRITE_BATCH_SCRIPT: its keys and its one packed argument. */
+interface WriteCall {
+  keys: string[];
+  packed: Buffer;
+}
+
+/** A command of a read: its keys (to split reads per cluster slot) and how to send it. */
+interface ReadCommand {
+  keys: string[];
+  run: (redis: Redis) => Promise<unknown>;
+}
+
+/** A read's commands, waiting for the socket write of its turn of the event loop. */
 interface QueuedRead {
-  commands: Array<(redis: Redis) => Promise<unknown>>;
+  commands: ReadCommand[];
   resolve: (replies: unknown[]) => void;
   reject: (error: unknown) => void;
 }
 
-/** The fields a read of selected features asks for: per view its version field, then its wanted features' fields. */
-interface FieldSelection {
-  views: readonly string[];
-  features: ReadonlyArray<readonly string[]>;
-  fields: string[];
+/** Where the wanted features of one view sit in stored values with some names (-1: not in them). */
+interface NamesIndex {
+  /** The stored names' bytes this index is for (a copy). */
+  names: Buffer;
+  indices: Int32Array;
+  /** The greatest index wanted, -1 when none. */
+  last: number;
 }
 
-function fieldSelection(views: readonly string[], features: ReadonlyArray<readonly string[]>): FieldSelection {
-  validateReadSelection(views, features);
-  const fields: string[] = [];
-  views.forEach((view, j) => {
-    fields.push(`${view}:__v`);
-    for (const name of features[j]!) fields.push(`${view}:${name}`);
-  });
-  return { views, features, fields };
-}
+/**
+ * A read selection (views and the features wanted of each) with, per view, the index of the wanted
+ * features among the names of the values last read: a read compares the stored names' bytes with
+ * the cached ones and decodes names only when the view's schema changed.
+ */
+class ViewSelection {
+  private readonly indexes: Array<NamesIndex | undefined>;
 
-/** The values of `selection.fields` ('' when missing): per view, null if it has no version field (never written). */
-function decodeSelectedFields(reply: readonly string[], selection: FieldSelection): Array<OnlineViewValue | null> {
-  const { views, features } = selection;
-  const out = new Array<OnlineViewValue | null>(views.length);
-  let at = 0;
-  for (let j = 0; j < views.length; j++) {
-    const names = features[j]!;
-    const stored = reply[at];
-    if (stored === '' || stored === undefined || isDeletedVersionField(stored)) {
-      out[j] = null;
-    } else {
-      const values: Record<string, FeatureValue> = {};
-      for (let k = 0; k < names.length; k++) {
-        const text = reply[at + 1 + k];
-        values[names[k]!] = text === undefined ? null : decodeStoredValue(text);
-      }
-      out[j] = { version: decodeVersion(stored), features: values };
-    }
-    at += names.length + 1;
+  constructor(
+    readonly views: readonly string[],
+    readonly features: ReadonlyArray<readonly string[]>,
+  ) {
+    this.indexes = new Array<NamesIndex | undefined>(views.length);
   }
-  return out;
+
+  indexOf(j: number, value: Buffer, parts: ReturnType<typeof viewValueParts>): NamesIndex {
+    const cached = this.indexes[j];
+    if (
+      cached !== undefined &&
+      value.compare(cached.names, 0, cached.names.length, parts.namesStart, parts.namesEnd) === 0
+    ) {
+      return cached;
+    }
+    const names = decodeNames(value, parts);
+    const at = new Map<string, number>();
+    names.forEach((name, i) => at.set(name, i));
+    const wanted = this.features[j]!;
+    const indices = new Int32Array(wanted.length);
+    let last = -1;
+    for (let k = 0; k < wanted.length; k++) {
+      indices[k] = at.get(wanted[k]!) ?? -1;
+      last = Math.max(last, indices[k]!);
+    }
+    const made = { names: Buffer.from(value.subarray(parts.namesStart, parts.namesEnd)), indices, last };
+    this.indexes[j] = made;
+    return made;
+  }
 }
 
 /** Replies that mean "the server cannot take this now" rather than "this request is wrong". */
@@ -604,43 +686,18 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-interface ViewFields {
-  names: readonly string[];
-  /** `<view>:<name>` for each name. */
-  fields: readonly string[];
-  joinedNames: string;
-  versionField: string;
-}
-
 /**
- * The hash field names of a view's rows, built once per view and feature list rather than per row:
- * consecutive rows of one view nearly always carry the same features in the same order.
+ * A view's feature names and their joined form, built once per view and feature list rather than per
+ * row: consecutive rows of one view nearly always carry the same features in the same order.
  */
-class ViewFieldNames {
-  private readonly byView = new Map<string, ViewFields>();
-  private readonly deletes = new Map<string, ViewFields>();
+class ViewNames {
+  private readonly byView = new Map<string, { names: readonly string[]; joined: string }>();
 
-  /** The fields of a deleted row: none, and the names DELETED_NAMES. */
-  deleted(view: string): ViewFields {
-    let made = this.deletes.get(view);
-    if (made === undefined) {
-      made = { names: [], fields: [], joinedNames: DELETED_NAMES, versionField: `${view}:__v` };
-      if (this.deletes.size > 10_000) this.deletes.clear();
-      this.deletes.set(view, made);
-    }
-    return made;
-  }
-
-  of(view: string, features: Record<string, FeatureValue>): ViewFields {
+  of(view: string, features: Record<string, FeatureValue>): { names: readonly string[]; joined: string } {
     const names = Object.keys(features);
     const known = this.byView.get(view);
     if (known !== undefined && sameNames(known.names, names)) return known;
-    const made: ViewFields = {
-      names,
-      fields: names.map((name) => `${view}:${name}`),
-      joinedNames: names.join(','),
-      versionField: `${view}:__v`,
-    };
+    const made = { names, joined: names.join(',') };
     if (this.byView.size > 10_000) this.byView.clear();
     this.byView.set(view, made);
     return made;

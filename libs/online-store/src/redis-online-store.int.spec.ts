@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FeaturelogError } from '@featurelog/domain';
 import { RedisOnlineStore } from '@featurelog/online-store';
-import { onlineStoreContract } from '@featurelog/online-store/testing';
+import { onlineStoreContract, writeLayout1Row } from '@featurelog/online-store/testing';
 import Redis from 'ioredis';
 
 const url = process.env.FEATURELOG_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,7 +29,7 @@ describe('RedisOnlineStore', () => {
     position: { partition: 0, offset },
   });
 
-  it('keeps one entity in one hash, fields view:feature plus view:__v', async () => {
+  it('keeps one entity in one hash, one field per view holding its whole row', async () => {
     const p = project();
     await store.writeBatch({
       rows: [
@@ -40,19 +40,100 @@ describe('RedisOnlineStore', () => {
           version: at(10, 3),
           features: { trips: 4, name: 'x', gone: null },
         },
-        { project: p, entityKey: 'driver:7', view: 'geo', version: at(11, 4), features: { lat: 1.5 } },
+        {
+          project: p,
+          entityKey: 'driver:7',
+          view: 'geo',
+          version: { ...at(11, 4), sourcePosition: '0042' },
+          features: { lat: 1.5 },
+        },
       ],
     });
     assert.deepEqual(await redis.keys(`fl:${p}:*`), [`fl:${p}:{driver:7}`]);
-    assert.deepEqual(await redis.hgetall(`fl:${p}:{driver:7}`), {
-      // event 10, created absent, offset 3, partition 0, persistent: see redis-version-field.ts
-      'stats:__v': `1${'10'.padStart(16, '0')}${'0'.repeat(17)}${'3'.padStart(16, '0')}${'0'.repeat(16)}p|trips,name,gone`,
-      'stats:trips': '4',
-      'stats:name': 'sx',
-      'stats:gone': '',
-      'geo:__v': `1${'11'.padStart(16, '0')}${'0'.repeat(17)}${'4'.padStart(16, '0')}${'0'.repeat(16)}p|lat`,
-      'geo:lat': '1.5',
+    const digits = (event: number, source: string, offset: number) =>
+      `1${String(event).padStart(16, '0')}${'0'.repeat(17)}${source}${String(offset).padStart(16, '0')}${'0'.repeat(16)}`;
+    // version digits, p (persistent), varint length + names, then varint length + text per value: see view-value.ts
+    assert.deepEqual(await redis.hgetallBuffer(`fl:${p}:{driver:7}`), {
+      stats: Buffer.concat([Buffer.from(`${digits(10, '00', 3)}p\x0ftrips,name,gone\x014\x02sx\x00`, 'latin1')]),
+      geo: Buffer.from(`${digits(11, '040042', 4)}p\x03lat\x031.5`, 'latin1'),
     });
+    assert.equal(await redis.get('fl:__layout'), '2', 'the store records its layout');
+  });
+
+  it('replaces a view whole when its schema changes, and removes the field of a deleted view', async () => {
+    const p = project();
+    const key = `fl:${p}:{e}`;
+    const write = (offset: number, features: Record<string, number>) =>
+      store.writeBatch({
+        rows: [{ project: p, entityKey: 'e', view: 'v', version: at(offset + 1, offset), features }],
+      });
+    await write(0, { a: 1, b: 2, c: 3 });
+    await write(1, { b: 5 });
+    assert.deepEqual(await redis.hkeys(key), ['v']);
+    assert.deepEqual(await store.read(p, [{ entityKey: 'e', views: ['v'], features: [['a', 'b']] }]), [
+      [{ version: at(2, 1), features: { a: null, b: 5 } }],
+    ]);
+    await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'w', version: at(1), features: { x: 1 } }] });
+    assert.equal(await store.deleteView(p, 'v'), 1);
+    assert.deepEqual(await redis.hkeys(key), ['w']);
+  });
+
+  it('refuses to read or write a store of the old layout until it is rebuilt, then marks it', async () => {
+    const prefix = `old${randomBytes(4).toString('hex')}`;
+    const p = project();
+    await writeLayout1Row(redis, {
+      prefix,
+      project: p,
+      entityKey: 'e',
+      view: 'v',
+      version: at(5, 1),
+      features: { f: 1 },
+    });
+    const old = await RedisOnlineStore.connect({ url, keyPrefix: prefix });
+    try {
+      const check = await old.checkLayout();
+      assert.equal(check.current, false);
+      assert.match((check as { found: string }).found, /v:__v.*layout 1/);
+      const rebuilding = (error: unknown) =>
+        error instanceof FeaturelogError && error.code === 'ONLINE_STORE_REBUILDING' && error.retriable;
+      await assert.rejects(old.read(p, [{ entityKey: 'e', views: ['v'] }]), rebuilding);
+      await assert.rejects(old.readStored(p, [{ entityKey: 'e', views: ['v'], features: [['f']] }]), rebuilding);
+      await assert.rejects(
+        old.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(6, 2), features: { f: 2 } }] }),
+        rebuilding,
+      );
+      await old.writeBatch({ rows: [], checkpoint: { consumer: 'c', offsets: [] } });
+      await old.rebuildLayout();
+      assert.deepEqual(await redis.keys(`${prefix}:*`), [`${prefix}:__layout`], 'the old keys are gone');
+      assert.deepEqual(await old.checkLayout(), { current: true });
+      assert.deepEqual(await old.read(p, [{ entityKey: 'e', views: ['v'] }]), [[null]]);
+
+      // A store marked with a layout this code does not know is not read either.
+      await redis.set(`${prefix}:__layout`, '3');
+      const newer = await RedisOnlineStore.connect({ url, keyPrefix: prefix });
+      try {
+        assert.match(((await newer.checkLayout()) as { found: string }).found, /says layout 3, not 2/);
+        await assert.rejects(newer.read(p, [{ entityKey: 'e', views: ['v'] }]), rebuilding);
+      } finally {
+        await newer.close();
+      }
+    } finally {
+      await old.close();
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
+
+  it('marks an empty store with its layout on first use', async () => {
+    const prefix = `new${randomBytes(4).toString('hex')}`;
+    const fresh = await RedisOnlineStore.connect({ url, keyPrefix: prefix });
+    try {
+      assert.deepEqual(await fresh.read(project(), [{ entityKey: 'e', views: ['v'] }]), [[null]]);
+      assert.equal(await redis.get(`${prefix}:__layout`), '2');
+    } finally {
+      await fresh.close();
+      await redis.del(`${prefix}:__layout`);
+    }
   });
 
   it('expires a key only when every view on it may be forgotten', async () => {
@@ -92,7 +173,7 @@ describe('RedisOnlineStore', () => {
     await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'wide', version: at(1), features }] });
     assert.deepEqual((await store.read(p, [{ entityKey: 'e', views: ['wide'] }]))[0]?.[0]?.features, features);
     const names = Object.keys(features).reverse();
-    // Two entities of one selection: the read script, which HMGETs in chunks (one entity is a plain HMGET).
+    // Two entities of one selection: a value far wider than a Lua unpack, read whole.
     const selected = await store.read(p, [
       { entityKey: 'e', views: ['wide'], features: [names] },
       { entityKey: 'absent', views: ['wide'], features: [names] },
@@ -138,16 +219,24 @@ describe('RedisOnlineStore', () => {
     });
   });
 
-  it('reloads the read script after the script cache is flushed', async () => {
+  it('reads many entities of several selections in one call, each with its own values', async () => {
     const p = project();
     await store.writeBatch({ rows: [{ project: p, entityKey: 'e', view: 'v', version: at(1), features: { f: 1 } }] });
-    await redis.script('FLUSH');
-    // Two entities, so that the read goes through the script.
+    const views = ['v', 'w'];
     const read = await store.read(p, [
-      { entityKey: 'e', views: ['v'], features: [['f']] },
-      { entityKey: 'none', views: ['v'], features: [['f']] },
+      { entityKey: 'e', views, features: [['f'], ['x']] },
+      ...['none1', 'none2', 'none3'].map((entityKey) => ({ entityKey, views, features: [['f'], ['x']] })),
+      { entityKey: 'e', views: ['v'] },
+      { entityKey: 'e', views: [] },
     ]);
-    assert.deepEqual(read, [[{ version: at(1), features: { f: 1 } }], [null]]);
+    assert.deepEqual(read, [
+      [{ version: at(1), features: { f: 1 } }, null],
+      [null, null],
+      [null, null],
+      [null, null],
+      [{ version: at(1), features: { f: 1 } }],
+      [],
+    ]);
   });
 
   it('fails with a retriable ONLINE_STORE_UNAVAILABLE when redis is unreachable', async () => {

@@ -3,3 +3,4 @@
  * of the production barrel (index.ts) so that loading the lib never loads node:test.
  */
 export { onlineStoreContract } from './online-store.contract';
+export { writeLayout1Row, type Layout1Row } from './layout-1.test-kit';
