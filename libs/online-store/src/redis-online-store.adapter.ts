@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
 import {
   validateProjectName,
   validateReadSelection,
@@ -30,6 +31,13 @@ import {
 } from './redis-version-field';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
 import { READ_FIELDS_SCRIPT, READ_FIELDS_SEPARATOR } from './redis-read.script';
+import {
+  clusterTopology,
+  singleNodeTopology,
+  writeRowsThenCheckpoint,
+  type RedisClusterOptions,
+  type RedisTopology,
+} from './redis-topology';
 
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
@@ -46,6 +54,11 @@ export interface RedisOnlineStoreConfig {
   /** A command unanswered this long fails as ONLINE_STORE_UNAVAILABLE (the serving path must not hang). */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * A Redis Cluster behind the URL (one seed node; `nodes` adds more): keys spread over its slots,
+   * each write batch and read split per slot (redis-topology.ts). `true` takes the defaults.
+   */
+  cluster?: boolean | RedisClusterOptions;
 }
 
 /**
@@ -69,9 +82,17 @@ export interface RedisOnlineStoreConfig {
  * Redis Cluster.
  *
  * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument. On a single Redis node the rows and the
- * checkpoint are atomic. In Redis Cluster a script may only touch keys of one slot, so a batch must
- * first be split per slot, and rows + checkpoint are then atomic only when the checkpoint key shares
- * the rows' slot; that splitting is not done yet: this adapter is correct on a single node.
+ * checkpoint are atomic.
+ *
+ * Redis Cluster (`cluster`): a script may only touch keys of one slot, so each write batch is split
+ * per slot (one script call per slot, in parallel) and each read too (its answers put back in
+ * request order). The checkpoint cannot share a slot with every row of a batch: the rows of every
+ * slot are written first, each slot's write acknowledged by its replica (WAIT) so that a failover
+ * cannot lose rows the checkpoint has passed, and then the checkpoint (its own key and slot) moves
+ * forward only. A crash in between replays rows, which is harmless: every row write is
+ * last-write-wins on a version that includes the log position (writeRowsThenCheckpoint in
+ * redis-topology.ts). A master down: reads and writes of its slots fail as ONLINE_STORE_UNAVAILABLE
+ * (retriable) until its replica is promoted, while the other slots keep serving.
  */
 export class RedisOnlineStore implements OnlineStore {
   private closed = false;
@@ -79,12 +100,16 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly fieldSelections = new WeakMap<ReadonlyArray<readonly string[]>, FieldSelection>();
   private queuedReads: QueuedRead[] = [];
 
+  private readonly redis: Redis | Cluster;
+
   private constructor(
-    private readonly redis: Redis,
+    private readonly topology: RedisTopology,
     private readonly keyPrefix: string,
     private writeScriptSha: string,
     private readScriptSha: string,
-  ) {}
+  ) {
+    this.redis = topology.client;
+  }
 
   static async connect({
     url,
@@ -95,6 +120,7 @@ export class RedisOnlineStore implements OnlineStore {
     password,
     tls,
     settingsSection = 'onlineStore',
+    cluster,
   }: RedisOnlineStoreConfig): Promise<RedisOnlineStore> {
     if (!/^rediss?:\/\/[^/]+/.test(url ?? '')) {
       throw new FeaturelogError(
@@ -106,23 +132,20 @@ export class RedisOnlineStore implements OnlineStore {
       throw new FeaturelogError('INVALID_CONFIG', `online store key prefix must not contain : { }, got ${keyPrefix}`);
     }
     let everReady = false;
-    const redis = new Redis(url, {
+    const connection = {
+      url,
       ...(username !== undefined && { username }),
       ...(password !== undefined && { password }),
       ...(tls !== undefined && { tls }),
-      lazyConnect: true,
-      connectTimeout: connectTimeoutMs,
-      commandTimeout: commandTimeoutMs,
-      // Fail fast while disconnected instead of queueing: callers (serving, the materializer's retry
-      // loop) decide what to do with a retriable error, and reconnection continues in the background.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // How long disconnect() lets a socket drain before destroying it; ioredis' 2 s keeps processes alive.
-      disconnectTimeout: 200,
-      // The first connection fails fast (the caller decides how to retry start-up); later drops
-      // reconnect in the background for as long as the store is open.
-      retryStrategy: (attempt) => (everReady ? Math.min(attempt * 100, 2_000) : null),
-    });
+      connectTimeoutMs,
+      commandTimeoutMs,
+      everReady: () => everReady,
+    };
+    const topology =
+      cluster === undefined || cluster === false
+        ? singleNodeTopology(connection)
+        : clusterTopology(connection, cluster === true ? {} : cluster);
+    const redis = topology.client;
     redis.once('ready', () => (everReady = true));
     // Connection errors reach callers as rejected commands; without a listener ioredis also prints them.
     // The first one is kept: a refused AUTH or a failed handshake reaches connect() only as "Connection is closed".
@@ -130,9 +153,9 @@ export class RedisOnlineStore implements OnlineStore {
     redis.on('error', (error) => (connectError ??= everReady ? undefined : error));
     try {
       await redis.connect();
-      const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      const readSha = (await redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
-      return new RedisOnlineStore(redis, keyPrefix, writeSha, readSha);
+      const writeSha = await topology.loadScript(WRITE_BATCH_SCRIPT);
+      const readSha = await topology.loadScript(READ_FIELDS_SCRIPT);
+      return new RedisOnlineStore(topology, keyPrefix, writeSha, readSha);
     } catch (error) {
       redis.disconnect();
       const endpoint = redactUrl(url);
@@ -147,8 +170,24 @@ export class RedisOnlineStore implements OnlineStore {
   async writeBatch(batch: OnlineWriteBatch): Promise<number> {
     this.assertOpen();
     validateWriteBatch(batch);
-    const offsets = batch.checkpoint?.offsets ?? [];
-    if (batch.rows.length === 0 && offsets.length === 0) return 0;
+    if (batch.rows.length === 0 && (batch.checkpoint?.offsets ?? []).length === 0) return 0;
+    // The one dispatch point of writes: per slot on a cluster, rows before checkpoint (see the class comment).
+    return writeRowsThenCheckpoint(
+      this.topology,
+      batch.rows,
+      batch.checkpoint?.offsets.length ? batch.checkpoint : undefined,
+      (row) => this.entityHashKey(row.project, row.entityKey),
+      (rows, checkpoint, replicated) => this.runWriteScript(this.writeScriptArgs(rows, checkpoint), replicated),
+    );
+  }
+
+  /** The write script's arguments for these rows and checkpoint (either may be empty). */
+  private writeScriptArgs(
+    rows: OnlineWriteBatch['rows'],
+    checkpoint: OnlineWriteBatch['checkpoint'],
+  ): Array<string | Buffer> {
+    const batch = { rows, checkpoint };
+    const offsets = checkpoint?.offsets ?? [];
     // The layout is WRITE_BATCH_SCRIPT's: the field names of each view once, at the end, and per row
     // only what differs from row to row.
     const keys: string[] = [];
@@ -198,7 +237,7 @@ export class RedisOnlineStore implements OnlineStore {
       items += 3 + fields.fields.length;
     }
     packed.endArray(array, items);
-    return this.runWriteScript([String(keys.length), ...keys, packed.bytes()]);
+    return [String(keys.length), ...keys, packed.bytes()];
   }
 
   async readCheckpoint(consumer: string): Promise<TopicPartitionOffset[]> {
@@ -248,7 +287,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.assertOpen();
     validateProjectName(project);
     // Requests of one selection are read by one script call; the others by HGETALL.
-    const batches = new Map<FieldSelection, number[]>();
+    const bySelection = new Map<FieldSelection, number[]>();
     const whole: number[] = [];
     for (let i = 0; i < requests.length; i++) {
       const selection = this.fieldSelectionOf(requests[i]!);
@@ -256,11 +295,18 @@ export class RedisOnlineStore implements OnlineStore {
         whole.push(i);
         continue;
       }
-      const rows = batches.get(selection);
-      if (rows === undefined) batches.set(selection, [i]);
+      const rows = bySelection.get(selection);
+      if (rows === undefined) bySelection.set(selection, [i]);
       else rows.push(i);
     }
     if (requests.length === 0) return [];
+    // The one dispatch point of reads: a script call reads keys of one cluster slot, so each
+    // selection's rows are split per slot (one group on a single node); answers go back by row index.
+    const batches: Array<[FieldSelection, number[]]> = [];
+    for (const [selection, rows] of bySelection) {
+      for (const group of this.topology.groupBySlot(rows, (i) => this.entityHashKey(project, requests[i]!.entityKey)))
+        batches.push([selection, group]);
+    }
     const doing = () => `reading ${requests.length} entities of ${project}`;
     let replies: unknown[];
     try {
@@ -269,7 +315,7 @@ export class RedisOnlineStore implements OnlineStore {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw toOnlineStoreError(error, doing());
       // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
       try {
-        this.readScriptSha = (await this.redis.script('LOAD', READ_FIELDS_SCRIPT)) as string;
+        this.readScriptSha = await this.topology.loadScript(READ_FIELDS_SCRIPT);
         replies = await this.execRead(project, requests, batches, whole);
       } catch (again) {
         throw toOnlineStoreError(again, doing());
@@ -308,19 +354,19 @@ export class RedisOnlineStore implements OnlineStore {
     out: Array<Array<T | OnlineViewValue | null>>,
     fromFields: (values: readonly string[], selection: FieldSelection) => Array<T | null>,
   ): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const { row, selection } of rows) {
-      pipeline.hmget(this.entityHashKey(project, requests[row]!.entityKey), ...selection.fields);
-    }
-    let replies: Array<[Error | null, unknown]>;
+    // One command each rather than a pipeline: a cluster pipeline must stay within one slot.
+    let replies: Array<Array<string | null>>;
     try {
-      replies = (await pipeline.exec()) ?? [];
+      replies = await Promise.all(
+        rows.map(({ row, selection }) =>
+          this.redis.hmget(this.entityHashKey(project, requests[row]!.entityKey), ...selection.fields),
+        ),
+      );
     } catch (error) {
       throw toOnlineStoreError(error, `reading ${rows.length} entities of ${project}`);
     }
     rows.forEach(({ row, selection }, i) => {
-      const [error, values] = replies[i] ?? [new Error('no reply'), null];
-      if (error) throw toOnlineStoreError(error, `reading ${project}/${requests[row]!.entityKey}`);
+      const values = replies[i]!;
       out[row] = fromFields(
         (values as Array<string | null>).map((value) => value ?? ''),
         selection,
@@ -337,10 +383,10 @@ export class RedisOnlineStore implements OnlineStore {
   private execRead(
     project: string,
     requests: readonly OnlineReadRequest[],
-    batches: Map<FieldSelection, number[]>,
+    batches: ReadonlyArray<[FieldSelection, number[]]>,
     whole: number[],
   ): Promise<unknown[]> {
-    const commands: Array<(redis: Redis) => Promise<unknown>> = [];
+    const commands: Array<(redis: Redis | Cluster) => Promise<unknown>> = [];
     for (const [selection, rows] of batches) {
       if (rows.length === 1) {
         // A script call has a fixed cost in Redis (~48 µs against ~12 µs for the HMGET it runs), which
@@ -371,7 +417,8 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly flushReads = (): void => {
     const reads = this.queuedReads;
     this.queuedReads = [];
-    const socket = this.redis.stream as Partial<Pick<Socket, 'cork' | 'uncork'>> | undefined;
+    // A cluster client has no one socket: its commands go to their slots' nodes uncorked.
+    const socket = (this.redis as Partial<Redis>).stream as Partial<Pick<Socket, 'cork' | 'uncork'>> | undefined;
     const several = reads.length > 1 || reads[0]!.commands.length > 1;
     if (several) socket?.cork?.();
     try {
@@ -408,30 +455,33 @@ export class RedisOnlineStore implements OnlineStore {
     let removed = 0;
     try {
       // SCAN visits each key that exists throughout at least once; HDEL of absent fields is harmless.
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(
-          cursor,
-          'MATCH',
-          `${escapeGlob(`${this.keyPrefix}:${project}:{`)}*`,
-          'COUNT',
-          1_000,
-        );
-        cursor = next;
-        if (keys.length === 0) continue;
-        const pipeline = this.redis.pipeline();
-        for (const key of keys) pipeline.hget(key, versionField);
-        const versions = (await pipeline.exec()) ?? [];
-        const deletes = this.redis.pipeline();
-        keys.forEach((key, i) => {
-          const stored = versions[i]?.[1];
-          if (typeof stored !== 'string') return;
-          const names = featureNamesOf(stored);
-          deletes.hdel(key, versionField, ...names.map((name) => `${view}:${name}`));
-          removed++;
-        });
-        await deletes.exec();
-      } while (cursor !== '0');
+      // A cluster's SCAN sees one node: every master is scanned.
+      for (const node of this.topology.masters()) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(
+            cursor,
+            'MATCH',
+            `${escapeGlob(`${this.keyPrefix}:${project}:{`)}*`,
+            'COUNT',
+            1_000,
+          );
+          cursor = next;
+          if (keys.length === 0) continue;
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.hget(key, versionField);
+          const versions = (await pipeline.exec()) ?? [];
+          const deletes = node.pipeline();
+          keys.forEach((key, i) => {
+            const stored = versions[i]?.[1];
+            if (typeof stored !== 'string') return;
+            const names = featureNamesOf(stored);
+            deletes.hdel(key, versionField, ...names.map((name) => `${view}:${name}`));
+            removed++;
+          });
+          await deletes.exec();
+        } while (cursor !== '0');
+      }
     } catch (error) {
       throw toOnlineStoreError(error, `deleting view ${project}/${view}`);
     }
@@ -457,17 +507,17 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  private async runWriteScript(args: Array<string | Buffer>): Promise<number> {
+  private async runWriteScript(args: Array<string | Buffer>, replicated = false): Promise<number> {
     try {
-      return (await this.redis.call('evalsha', [this.writeScriptSha, ...args])) as number;
+      return (await this.topology.evalsha(this.writeScriptSha, args, replicated)) as number;
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
         throw toOnlineStoreError(error, 'writing a batch');
     }
     // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
     try {
-      this.writeScriptSha = (await this.redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      return (await this.redis.call('evalsha', [this.writeScriptSha, ...args])) as number;
+      this.writeScriptSha = await this.topology.loadScript(WRITE_BATCH_SCRIPT);
+      return (await this.topology.evalsha(this.writeScriptSha, args, replicated)) as number;
     } catch (error) {
       throw toOnlineStoreError(error, 'writing a batch');
     }
@@ -517,7 +567,7 @@ function storedSelectedFields(reply: readonly string[], selection: FieldSelectio
 
 /** A read's commands, waiting for the pipeline of its turn of the event loop. */
 interface QueuedRead {
-  commands: Array<(redis: Redis) => Promise<unknown>>;
+  commands: Array<(redis: Redis | Cluster) => Promise<unknown>>;
   resolve: (replies: unknown[]) => void;
   reject: (error: unknown) => void;
 }

@@ -3,3 +3,12 @@
  * of the production barrel (index.ts) so that loading the lib never loads node:test.
  */
 export { onlineStoreContract } from './online-store.contract';
+export {
+  clusterNodes,
+  killNode,
+  masterOfKey,
+  redisClusterUnderTest,
+  waitForClusterHealthy,
+  type ClusterNode,
+} from './redis-cluster.test-kit';
+export { keySlot } from './redis-topology';
