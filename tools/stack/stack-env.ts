@@ -76,6 +76,23 @@ export const DEFAULT_PORTS: StackPorts = {
 /** 3 masters with one replica each. */
 export const REDIS_CLUSTER_NODES = 6;
 
+/**
+ * From CLUSTER NODES: every node connected and not failing, and every master serving slots has a
+ * replica (so the cluster can survive the loss of any one node).
+ */
+export function clusterHealth(nodes: string): { healthy: boolean; masters: number; replicas: number } {
+  const lines = nodes
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => line.split(' '));
+  const masters = lines.filter((f) => f[2]!.includes('master') && f.length > 8);
+  const replicas = lines.filter((f) => f[2]!.includes('slave'));
+  const allUp = lines.every((f) => f[7] === 'connected' && !/fail/.test(f[2]!));
+  const covered = masters.every((m) => replicas.some((r) => r[3] === m[0]));
+  return { healthy: allUp && covered, masters: masters.length, replicas: replicas.length };
+}
+
 /** The pid file `up --redis-cluster` writes: its presence says this stack runs the cluster. */
 export const REDIS_CLUSTER_SERVICE = 'redis-cluster';
 

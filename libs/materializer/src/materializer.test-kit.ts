@@ -79,7 +79,13 @@ export interface TestProject {
  * A fresh project with a featurelog.yaml in a temp folder: `embedded` (file log, local schemas,
  * classic-level) or `stack` (the stack's Kafka, schema registry and Redis, see stackEnv).
  */
-export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestProject> {
+export async function openTestProject(
+  kind: 'embedded' | 'stack',
+  options: {
+    /** `stack` with this Redis Cluster as the online store instead of the stack's single Redis */
+    redisClusterUrl?: string;
+  } = {},
+): Promise<TestProject> {
   const project = uniqueName('mat').replace(/[^a-z0-9_]/gi, '_');
   const repoDir = await mkdtemp(join(tmpdir(), 'materializer-'));
   const env = stackEnv();
@@ -90,7 +96,9 @@ export async function openTestProject(kind: 'embedded' | 'stack'): Promise<TestP
           `project: ${project}`,
           `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}' }`,
           `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
-          `onlineStore: { type: redis, url: '${env.redisUrl}' }`,
+          options.redisClusterUrl === undefined
+            ? `onlineStore: { type: redis, url: '${env.redisUrl}' }`
+            : `onlineStore: { type: redis, cluster: true, url: '${options.redisClusterUrl}' }`,
           '',
         ].join('\n');
   await writeFile(join(repoDir, 'featurelog.yaml'), yaml);

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { requireRedisCli, requireRedisServer } from '../preflight';
-import { PORT_ENV, REDIS_CLUSTER_NODES, REDIS_CLUSTER_SERVICE, STACK_HOST, type StackPorts } from '../stack-env';
+import {
+  clusterHealth,
+  PORT_ENV,
+  REDIS_CLUSTER_NODES,
+  REDIS_CLUSTER_SERVICE,
+  STACK_HOST,
+  type StackPorts,
+} from '../stack-env';
 import type { StackService } from '../service';
 
 /**
@@ -127,23 +134,6 @@ wait
     return health?.healthy ? `${health.masters} masters, ${health.replicas} replicas, 16384 slots ok` : undefined;
   },
 };
-
-/**
- * From CLUSTER NODES: every node connected and not failing, and every master serving slots has a
- * replica (so the cluster can survive the loss of any one node).
- */
-export function clusterHealth(nodes: string): { healthy: boolean; masters: number; replicas: number } {
-  const lines = nodes
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line) => line.split(' '));
-  const masters = lines.filter((f) => f[2]!.includes('master') && f.length > 8);
-  const replicas = lines.filter((f) => f[2]!.includes('slave'));
-  const allUp = lines.every((f) => f[7] === 'connected' && !/fail/.test(f[2]!));
-  const covered = masters.every((m) => replicas.some((r) => r[3] === m[0]));
-  return { healthy: allUp && covered, masters: masters.length, replicas: replicas.length };
-}
 
 /** One RESP command on a fresh connection; resolves the bulk string reply, undefined on anything else. */
 function command(port: number, parts: string[]): Promise<string | undefined> {
