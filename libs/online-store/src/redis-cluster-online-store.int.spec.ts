@@ -59,12 +59,12 @@ describe('RedisOnlineStore on a Redis Cluster', { skip: cluster.skip }, () => {
     await store?.close();
   });
 
-  it('spreads a batch over every master, one script call per slot, and reads it back in request order', async () => {
+  it('spreads a batch over every master, one script call per master, and reads it back in request order', async () => {
     const project = `p${randomBytes(4).toString('hex')}`;
     assert.equal(await store.writeBatch({ rows: rows(project, 300, 1) }), 300);
     const read = await readAll(store, project, 300);
     read.forEach((views, i) => assert.deepEqual(views[0]?.features, { trips: 1_000 + i, name: `n${i}` }));
-    // Selected features go through the read script, one call per slot too.
+    // Selected features go through the read script, one call per master too.
     const selected = await store.readStored(
       project,
       Array.from({ length: 300 }, (_, i) => ({ entityKey: `driver:${i}`, views: ['stats'], features: [['trips']] })),

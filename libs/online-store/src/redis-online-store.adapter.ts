@@ -56,7 +56,7 @@ export interface RedisOnlineStoreConfig {
   connectTimeoutMs?: number;
   /**
    * A Redis Cluster behind the URL (one seed node; `nodes` adds more): keys spread over its slots,
-   * each write batch and read split per slot (redis-topology.ts). `true` takes the defaults.
+   * each write batch and read split per master (redis-topology.ts). `true` takes the defaults.
    */
   cluster?: boolean | RedisClusterOptions;
 }
@@ -78,18 +78,17 @@ export interface RedisOnlineStoreConfig {
  * Reads that name their features (serving) fetch exactly those fields and each view's version field,
  * for all entities of one selection in one EVALSHA of READ_FIELDS_SCRIPT; reads that do not, one
  * HGETALL per entity; all in one pipeline. Both scripts take keys of many entities, hence of many
- * cluster slots: like the write batch below, a read must be split per slot before this runs on
- * Redis Cluster.
+ * cluster slots: on Redis Cluster, reads and writes are split per master (see below).
  *
  * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument. On a single Redis node the rows and the
  * checkpoint are atomic.
  *
- * Redis Cluster (`cluster`): a script may only touch keys of one slot, so each write batch is split
- * per slot (one script call per slot, in parallel) and each read too (its answers put back in
- * request order). The checkpoint cannot share a slot with every row of a batch: the rows of every
- * slot are written first, each slot's write acknowledged by its replica (WAIT) so that a failover
- * cannot lose rows the checkpoint has passed, and then the checkpoint (its own key and slot) moves
- * forward only. A crash in between replays rows, which is harmless: every row write is
+ * Redis Cluster (`cluster`): a script runs on one node, so each write batch is split per master
+ * (one script call per master, in parallel, touching keys of many slots: redis-topology.ts) and
+ * each read too (its answers put back in request order). The checkpoint cannot share a slot with
+ * every row of a batch: the rows of every master are written first, each master's write
+ * acknowledged by its replica (WAIT) so that a failover cannot lose rows the checkpoint has passed,
+ * and then the checkpoint (its own key and slot) moves forward only. A crash in between replays rows, which is harmless: every row write is
  * last-write-wins on a version that includes the log position (writeRowsThenCheckpoint in
  * redis-topology.ts). A master down: reads and writes of its slots fail as ONLINE_STORE_UNAVAILABLE
  * (retriable) until its replica is promoted, while the other slots keep serving.
@@ -171,7 +170,7 @@ export class RedisOnlineStore implements OnlineStore {
     this.assertOpen();
     validateWriteBatch(batch);
     if (batch.rows.length === 0 && (batch.checkpoint?.offsets ?? []).length === 0) return 0;
-    // The one dispatch point of writes: per slot on a cluster, rows before checkpoint (see the class comment).
+    // The one dispatch point of writes: per master on a cluster, rows before checkpoint (see the class comment).
     return writeRowsThenCheckpoint(
       this.topology,
       batch.rows,
@@ -300,11 +299,11 @@ export class RedisOnlineStore implements OnlineStore {
       else rows.push(i);
     }
     if (requests.length === 0) return [];
-    // The one dispatch point of reads: a script call reads keys of one cluster slot, so each
-    // selection's rows are split per slot (one group on a single node); answers go back by row index.
+    // The one dispatch point of reads: a script call reads keys of one cluster node, so each
+    // selection's rows are split per master (one group on a single node); answers go back by row index.
     const batches: Array<[FieldSelection, number[]]> = [];
     for (const [selection, rows] of bySelection) {
-      for (const group of this.topology.groupBySlot(rows, (i) => this.entityHashKey(project, requests[i]!.entityKey)))
+      for (const group of this.topology.scriptGroups(rows, (i) => this.entityHashKey(project, requests[i]!.entityKey)))
         batches.push([selection, group]);
     }
     const doing = () => `reading ${requests.length} entities of ${project}`;
@@ -395,10 +394,11 @@ export class RedisOnlineStore implements OnlineStore {
         commands.push((redis) => redis.call('hmget', args));
         continue;
       }
-      const args: string[] = [this.readScriptSha, String(rows.length)];
+      const sha = this.readScriptSha;
+      const args: string[] = [String(rows.length)];
       for (const i of rows) args.push(this.entityHashKey(project, requests[i]!.entityKey));
       for (const field of selection.fields) args.push(field);
-      commands.push((redis) => redis.call('evalsha', args));
+      commands.push(() => this.topology.evalsha(sha, args, false));
     }
     for (const i of whole) {
       const key = this.entityHashKey(project, requests[i]!.entityKey);

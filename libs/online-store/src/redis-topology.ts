@@ -7,22 +7,36 @@ import Redis, { Cluster } from 'ioredis';
  * Where the online store's keys live: one Redis node, or a Redis Cluster. The adapter speaks to this
  * and never asks which one it is, except through the few places below that differ.
  *
- * On a cluster a Lua script may touch keys of one hash slot only, so
- * - a write batch is split per slot (`groupBySlot`), one script call per slot, in parallel; each call
- *   is followed on the same node by WAIT for `replicaAcks` replicas (`evalsha` with `replicated`),
- *   and a write a replica did not acknowledge fails as retriable: a failover may promote that replica;
- * - the checkpoint lives in its own slot, so it can no longer be written in the rows' script: see
+ * On a cluster a script runs on one node, and by default may touch keys of one hash slot only. One
+ * call per slot would cost a script call per row of a batch over many entities (2,000 rows over
+ * 5,000 entities: ~2,000 slots, a tenth of a single node's throughput, measured), so scripts run
+ * with Redis 7's `allow-cross-slot-keys` flag: a call declares one key (which routes it) and takes
+ * every key it touches from its arguments (CROSS_SLOT_PROLOGUE puts them back in KEYS), and Redis
+ * refuses one that is not on the node. Hence
+ * - a write batch is split per master (`scriptGroups`), one script call per master, in parallel; each
+ *   call is followed on the same node by WAIT for `replicaAcks` replicas (`evalsha` with
+ *   `replicated`), and a write a replica did not acknowledge fails as retriable: a failover may
+ *   promote that replica;
+ * - the checkpoint lives in its own slot, so it is not written in the rows' scripts: see
  *   `writeRowsThenCheckpoint`;
- * - a read is split per slot the same way and its answers put back in request order by the caller.
+ * - a read is split per master the same way and its answers put back in request order by the caller;
+ * - a call that reaches a node no longer serving a key (a failover or resharding the client has not
+ *   seen yet) fails as retriable, and the slot map is fetched again.
+ * Keys of a slot being resharded (MIGRATING) are not supported: the store expects a stable slot map
+ * apart from failovers.
  */
 export interface RedisTopology {
   readonly client: Redis | Cluster;
   readonly isCluster: boolean;
-  /** Items grouped by the hash slot of their key, each group in the items' order; one group on a single node. */
-  groupBySlot<T>(items: readonly T[], keyOf: (item: T) => string): T[][];
   /**
-   * EVALSHA; `replicated`: on a cluster, also waits for the replicas of the node that ran it (see
-   * above). Rejects with Redis' own error (NOSCRIPT included) so the caller can reload and retry.
+   * Items whose keys one script call may touch, each group in the items' order: all of them on a
+   * single node; on a cluster, those whose slots one master serves.
+   */
+  scriptGroups<T>(items: readonly T[], keyOf: (item: T) => string): T[][];
+  /**
+   * EVALSHA of a script loaded by loadScript, `args` as for EVALSHA (numkeys, keys, argv): keys of one
+   * group of scriptGroups. `replicated`: on a cluster, also waits for the replicas of the node that
+   * ran it (see above). Rejects with Redis' own error for NOSCRIPT, so the caller can reload and retry.
    */
   evalsha(sha: string, args: ReadonlyArray<string | Buffer>, replicated: boolean): Promise<unknown>;
   /** Loads a script on every node that may run it (all masters of a cluster); resolves its SHA1. */
@@ -35,11 +49,14 @@ export interface RedisClusterOptions {
   /** More seed nodes beside the URL (`redis://host:port`): any one that answers is enough. */
   nodes?: string[];
   /**
-   * Replicas that must hold a slot's rows before the checkpoint may pass them (WAIT after each
-   * slot's script). 0 turns the wait off: a failover may then lose rows behind a checkpoint.
+   * Replicas that must hold a master's rows before the checkpoint may pass them (WAIT after each
+   * master's script call). 0 turns the wait off: a failover may then lose rows behind a checkpoint.
+   * The price of 1 with one replica per master: after a failover the promoted master has no replica
+   * until the lost node comes back, and writes to its slots fail (retriably) until then; two
+   * replicas per master keep them going.
    */
   replicaAcks?: number;
-  /** How long each slot's write waits for those replicas; a write not acknowledged by then fails as retriable. */
+  /** How long each master's write waits for those replicas; a write not acknowledged by then fails as retriable. */
   replicaAckTimeoutMs?: number;
 }
 
@@ -80,7 +97,7 @@ export function singleNodeTopology(connection: TopologyConnection): RedisTopolog
   return {
     client: redis,
     isCluster: false,
-    groupBySlot: (items) => (items.length === 0 ? [] : [items.slice()]),
+    scriptGroups: (items) => (items.length === 0 ? [] : [items.slice()]),
     evalsha: (sha, args) => redis.call('evalsha', [sha, ...args]),
     loadScript: async (script) => (await redis.script('LOAD', script)) as string,
     masters: () => [redis],
@@ -128,44 +145,43 @@ export function clusterTopology(connection: TopologyConnection, options: RedisCl
   return {
     client: cluster,
     isCluster: true,
-    groupBySlot,
+    scriptGroups: (items, keyOf) => groupByMaster(cluster, items, keyOf),
     async evalsha(sha, args, replicated) {
-      if (!replicated || replicaAcks === 0) return cluster.call('evalsha', [sha, ...args]);
-      // The script, then WAIT on the same node, in one round trip: a pipeline on the node owning the
-      // keys' slot (by keySlot: ioredis' own slot function disagrees with Redis on keys like `{}}`).
-      const node = masterOfSlot(cluster, keySlot(String(args[1])));
-      if (node === undefined) {
-        void cluster.refreshSlotsCache();
-        throw new FeaturelogError('ONLINE_STORE_UNAVAILABLE', 'redis cluster: no known master serves the slot', {
-          retriable: true,
-        });
+      // The first key is the one declared (it routes the call); CROSS_SLOT_PROLOGUE reads all of them from ARGV.
+      const firstKey = args[1]!;
+      const crossSlotArgs = ['1', firstKey, ...args];
+      try {
+        if (!replicated || replicaAcks === 0) return await cluster.call('evalsha', [sha, ...crossSlotArgs]);
+        // The script, then WAIT on the same node, in one round trip: a pipeline on the node owning the
+        // first key's slot (by keySlot: ioredis' own slot function disagrees with Redis on keys like `{}}`).
+        const node = masterOfSlot(cluster, keySlot(String(firstKey)));
+        if (node === undefined) throw new Error('CLUSTERDOWN no known master serves the slot');
+        const replies = (await node
+          .pipeline()
+          .call('evalsha', [sha, ...crossSlotArgs])
+          .call('wait', String(replicaAcks), String(replicaAckTimeoutMs))
+          .exec())!;
+        const [scriptError, result] = replies[0]!;
+        if (scriptError) throw scriptError;
+        const [waitError, acknowledged] = replies[1]!;
+        if (waitError) throw waitError;
+        if ((acknowledged as number) < replicaAcks) {
+          throw new FeaturelogError(
+            'ONLINE_STORE_UNAVAILABLE',
+            `redis cluster: ${acknowledged as number} of ${replicaAcks} replica(s) acknowledged a write within ${replicaAckTimeoutMs} ms (a failover could lose it; the batch is retried)`,
+            { retriable: true },
+          );
+        }
+        return result;
+      } catch (error) {
+        throw slotMapError(cluster, error);
       }
-      const replies = (await node
-        .pipeline()
-        .call('evalsha', [sha, ...args])
-        .call('wait', String(replicaAcks), String(replicaAckTimeoutMs))
-        .exec())!;
-      const [scriptError, result] = replies[0]!;
-      if (scriptError) {
-        // A failover moved the slot: learn the new map; the caller's retry goes to the new master.
-        if (/^(MOVED|ASK) /.test(scriptError.message)) void cluster.refreshSlotsCache();
-        throw scriptError;
-      }
-      const [waitError, acknowledged] = replies[1]!;
-      if (waitError) throw waitError;
-      if ((acknowledged as number) < replicaAcks) {
-        throw new FeaturelogError(
-          'ONLINE_STORE_UNAVAILABLE',
-          `redis cluster: ${acknowledged as number} of ${replicaAcks} replica(s) acknowledged a write within ${replicaAckTimeoutMs} ms (a failover could lose it; the batch is retried)`,
-          { retriable: true },
-        );
-      }
-      return result;
     },
     async loadScript(script) {
+      const crossSlot = CROSS_SLOT_PROLOGUE + script;
       // Every master that exists now; a replica promoted later answers NOSCRIPT once, and the caller loads again.
-      await Promise.all(cluster.nodes('master').map((node) => node.script('LOAD', script)));
-      return createHash('sha1').update(script).digest('hex');
+      await Promise.all(cluster.nodes('master').map((node) => node.script('LOAD', crossSlot)));
+      return createHash('sha1').update(crossSlot).digest('hex');
     },
     masters: () => cluster.nodes('master'),
   };
@@ -174,7 +190,7 @@ export function clusterTopology(connection: TopologyConnection, options: RedisCl
 /**
  * Rows first, then the checkpoint — the order that makes a cluster safe without a transaction
  * spanning slots:
- * 1. every slot's rows, one script call per slot in parallel, each acknowledged by its replicas;
+ * 1. every master's rows, one script call per master in parallel, each acknowledged by its replicas;
  * 2. only when all of them succeeded, the checkpoint (its own key, its own slot), which the script
  *    moves forward only.
  * A crash or failure between 1 and 2 leaves rows written and the checkpoint where it was: the next
@@ -193,17 +209,47 @@ export async function writeRowsThenCheckpoint<Row, Checkpoint>(
   write: (rows: readonly Row[], checkpoint: Checkpoint | undefined, replicated: boolean) => Promise<number>,
 ): Promise<number> {
   if (!topology.isCluster) return write(rows, checkpoint, false);
-  const won = await Promise.all(topology.groupBySlot(rows, keyOf).map((group) => write(group, undefined, true)));
+  const won = await Promise.all(topology.scriptGroups(rows, keyOf).map((group) => write(group, undefined, true)));
   if (checkpoint !== undefined) await write([], checkpoint, true);
   return won.reduce((sum, n) => sum + n, 0);
 }
 
-function groupBySlot<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
-  const groups = new Map<number, T[]>();
+/**
+ * Put before a script on a cluster: the call declares one key and passes ARGV = numkeys, keys…,
+ * argv…; these locals give the script body its usual KEYS and ARGV (locals shadow the globals for
+ * the rest of the chunk). The flag lets it touch the undeclared keys, all on this node.
+ */
+export const CROSS_SLOT_PROLOGUE = `#!lua flags=allow-cross-slot-keys
+local KEYS, ARGV = (function(a)
+  local n = tonumber(a[1])
+  local keys, argv = {}, {}
+  for i = 1, n do keys[i] = a[i + 1] end
+  for i = n + 2, #a do argv[#argv + 1] = a[i] end
+  return keys, argv
+end)(ARGV)
+`;
+
+/** Replies that mean the client's slot map is stale: retriable, and the map is fetched again. */
+const STALE_SLOT_MAP = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|CROSSSLOT) |non local key/;
+
+function slotMapError(cluster: Cluster, error: unknown): unknown {
+  if (!(error instanceof Error) || !STALE_SLOT_MAP.test(error.message)) return error;
+  void cluster.refreshSlotsCache();
+  return new FeaturelogError(
+    'ONLINE_STORE_UNAVAILABLE',
+    `redis cluster: a node no longer serves these keys (${error.message}); the slot map is refreshed, retry`,
+    { retriable: true, cause: error },
+  );
+}
+
+function groupByMaster<T>(cluster: Cluster, items: readonly T[], keyOf: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
   for (const item of items) {
     const slot = keySlot(keyOf(item));
-    const group = groups.get(slot);
-    if (group === undefined) groups.set(slot, [item]);
+    // A slot without a known master goes alone: its call fails as retriable and the map is refreshed.
+    const owner = cluster.slots[slot]?.[0] ?? `slot ${slot}`;
+    const group = groups.get(owner);
+    if (group === undefined) groups.set(owner, [item]);
     else group.push(item);
   }
   return [...groups.values()];

@@ -29,7 +29,7 @@ describe('writeRowsThenCheckpoint', () => {
   const topology = (isCluster: boolean) =>
     ({
       isCluster,
-      groupBySlot: <T>(items: readonly T[], keyOf: (item: T) => string) => {
+      scriptGroups: <T>(items: readonly T[], keyOf: (item: T) => string) => {
         const groups = new Map<number, T[]>();
         for (const item of items) groups.set(keySlot(keyOf(item)), [...(groups.get(keySlot(keyOf(item))) ?? []), item]);
         return [...groups.values()];
@@ -48,11 +48,11 @@ describe('writeRowsThenCheckpoint', () => {
     assert.deepEqual(calls, [[rows, checkpoint, false]]);
   });
 
-  it('on a cluster: one replicated call per slot, then the checkpoint alone once every slot succeeded', async () => {
+  it('on a cluster: one replicated call per group, then the checkpoint alone once every slot succeeded', async () => {
     const calls: Array<[readonly string[], unknown, boolean]> = [];
     let rowCallsDone = 0;
     const won = await writeRowsThenCheckpoint(topology(true), rows, checkpoint, String, async (r, c, replicated) => {
-      if (c !== undefined) assert.equal(rowCallsDone, 3, 'the checkpoint waits for every slot');
+      if (c !== undefined) assert.equal(rowCallsDone, 3, 'the checkpoint waits for every group');
       calls.push([r, c, replicated]);
       await new Promise((done) => setImmediate(done));
       if (c === undefined) rowCallsDone++;
@@ -70,7 +70,7 @@ describe('writeRowsThenCheckpoint', () => {
     );
   });
 
-  it('on a cluster: a failed slot leaves the checkpoint unwritten', async () => {
+  it('on a cluster: a failed group leaves the checkpoint unwritten', async () => {
     const checkpoints: unknown[] = [];
     await assert.rejects(
       writeRowsThenCheckpoint(topology(true), rows, checkpoint, String, async (r, c) => {
