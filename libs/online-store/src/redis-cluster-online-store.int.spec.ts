@@ -12,7 +12,7 @@ import {
   redisClusterUnderTest,
   waitForClusterHealthy,
 } from '@featurelog/online-store/testing';
-import { waitFor } from '@featurelog/testing';
+import { stackSecureEnv, waitFor } from '@featurelog/testing';
 import Redis from 'ioredis';
 
 const cluster = redisClusterUnderTest();
@@ -70,12 +70,36 @@ describe('RedisOnlineStore on a Redis Cluster', { skip: cluster.skip }, () => {
       Array.from({ length: 300 }, (_, i) => ({ entityKey: `driver:${i}`, views: ['stats'], features: [['trips']] })),
     );
     selected.forEach((views, i) => assert.deepEqual(views[0]?.stored, [String(1_000 + i)]));
+    const nodes = (await clusterNodes(cluster.url!)).filter((node) => node.master && !node.failing);
     const masters = new Set<number>();
-    for (let i = 0; i < 300; i++)
-      masters.add((await masterOfKey(cluster.url!, `${keyPrefix}:${project}:{driver:${i}}`)).port);
+    for (let i = 0; i < 300; i++) {
+      const slot = keySlot(`${keyPrefix}:${project}:{driver:${i}}`);
+      masters.add(nodes.find((node) => node.slots.some(([from, to]) => slot >= from && slot <= to))!.port);
+    }
     assert.equal(masters.size, 3, 'the entities live on all three masters');
     assert.equal(await store.deleteView(project, 'stats'), 300, 'deleteView scans every master');
   });
+
+  const secure = stackSecureEnv();
+  it(
+    "authenticates as the stack's ACL user on every node, and names the settings when the password is wrong",
+    { skip: secure === undefined && 'the stack wrote no credentials (secure/credentials.json)' },
+    async () => {
+      const { redisUsername, redisPassword } = secure!;
+      const authenticated = await connect({ username: redisUsername, password: redisPassword });
+      try {
+        const project = `p${randomBytes(4).toString('hex')}`;
+        assert.equal(await authenticated.writeBatch({ rows: rows(project, 30, 1) }), 30);
+        assert.equal((await readAll(authenticated, project, 30)).filter(([value]) => value !== null).length, 30);
+      } finally {
+        await authenticated.close();
+      }
+      await assert.rejects(connect({ username: redisUsername, password: 'not-the-password' }), {
+        code: 'REDIS_AUTH_FAILED',
+        message: /onlineStore\.password/,
+      });
+    },
+  );
 
   it('a batch whose checkpoint write fails leaves its rows written and the checkpoint where it was; the replay changes nothing', async () => {
     const project = `p${randomBytes(4).toString('hex')}`;

@@ -150,6 +150,9 @@ export class RedisOnlineStore implements OnlineStore {
     // The first one is kept: a refused AUTH or a failed handshake reaches connect() only as "Connection is closed".
     let connectError: unknown;
     redis.on('error', (error) => (connectError ??= everReady ? undefined : error));
+    // A cluster reports each node's failure (a refused AUTH among them) as 'node error', then only
+    // "None of startup nodes is available".
+    redis.on('node error', (error: unknown) => (connectError ??= everReady ? undefined : error));
     try {
       await redis.connect();
       const writeSha = await topology.loadScript(WRITE_BATCH_SCRIPT);
