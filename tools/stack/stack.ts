@@ -265,9 +265,14 @@ async function down(chosen: StackService[], purge: boolean): Promise<number> {
       service.purge?.(dir);
       fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
     }
-    // The SCRAM users live in Kafka's storage: its passwords and certificates go with it.
-    fs.rmSync(secureDirectory(), { recursive: true, force: true });
-    progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);
+    // The SCRAM users live in Kafka's storage: its passwords and certificates go with it (and stay
+    // while Kafka's data stays, e.g. `down --only redis-cluster`).
+    if (chosen.includes(kafka)) {
+      fs.rmSync(secureDirectory(), { recursive: true, force: true });
+      progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);
+    } else {
+      progress(`purged the data of ${chosen.map((service) => service.name).join(', ')} under ${dir} (logs kept)`);
+    }
   }
   return 0;
 }
