@@ -32,6 +32,8 @@ python_bin() {
 # --- Debian packages --------------------------------------------------------
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli creates the stack's Redis Cluster (Debian's redis-server depends on it).
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # The stack runs its own PostgreSQL cluster (wal_level=logical, for Debezium) from the server binaries,
 # which Debian keeps off PATH under /usr/lib/postgresql/<major>/bin.
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)

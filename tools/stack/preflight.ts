@@ -66,6 +66,17 @@ export function requireRedisServer(): string {
   return redis;
 }
 
+/** redis-cli creates the Redis Cluster (`up --redis-cluster`); Debian's redis-server package brings it. */
+export function requireRedisCli(): string {
+  const cli = which(process.env.FEATURELOG_REDIS_CLI ?? 'redis-cli');
+  if (cli === undefined) {
+    throw new StackError('REDIS_MISSING', 'redis-cli not found on PATH (it creates the Redis Cluster)', {
+      hint: `install it with \`apt-get install redis-tools\` (${INSTALL_HINT})`,
+    });
+  }
+  return cli;
+}
+
 /**
  * The directory of PostgreSQL's server binaries: FEATURELOG_POSTGRES_BIN, else Debian's newest
  * /usr/lib/postgresql/<major>/bin (the package puts only wrappers on PATH).

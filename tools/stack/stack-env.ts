@@ -24,6 +24,11 @@ export interface StackPorts {
   redisTls: number;
   /** PostgreSQL with wal_level=logical, for Debezium. */
   postgres: number;
+  /**
+   * The first node of the Redis Cluster (`up --redis-cluster`): its REDIS_CLUSTER_NODES nodes listen
+   * on this port and the next ones, and each one's cluster bus on its port + 10000.
+   */
+  redisCluster: number;
 }
 
 export interface StackEnv {
@@ -33,6 +38,11 @@ export interface StackEnv {
   schemaRegistryUrl: string;
   redisUrl: string;
   connectUrl: string;
+  /**
+   * Seed URL of the Redis Cluster (3 masters, one replica each), or undefined when no cluster runs:
+   * FEATURELOG_REDIS_CLUSTER_URL, else the stack's own when `up --redis-cluster` started it.
+   */
+  redisClusterUrl: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -47,6 +57,7 @@ export const PORT_ENV = {
   schemaRegistryTls: 'FEATURELOG_SCHEMA_REGISTRY_TLS_PORT',
   redisTls: 'FEATURELOG_REDIS_TLS_PORT',
   postgres: 'FEATURELOG_POSTGRES_PORT',
+  redisCluster: 'FEATURELOG_REDIS_CLUSTER_PORT',
 } as const;
 
 export const DEFAULT_PORTS: StackPorts = {
@@ -59,7 +70,31 @@ export const DEFAULT_PORTS: StackPorts = {
   schemaRegistryTls: 8443,
   redisTls: 6380,
   postgres: 5432,
+  redisCluster: 7000,
 };
+
+/** 3 masters with one replica each. */
+export const REDIS_CLUSTER_NODES = 6;
+
+/**
+ * From CLUSTER NODES: every node connected and not failing, and every master serving slots has a
+ * replica (so the cluster can survive the loss of any one node).
+ */
+export function clusterHealth(nodes: string): { healthy: boolean; masters: number; replicas: number } {
+  const lines = nodes
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => line.split(' '));
+  const masters = lines.filter((f) => f[2]!.includes('master') && f.length > 8);
+  const replicas = lines.filter((f) => f[2]!.includes('slave'));
+  const allUp = lines.every((f) => f[7] === 'connected' && !/fail/.test(f[2]!));
+  const covered = masters.every((m) => replicas.some((r) => r[3] === m[0]));
+  return { healthy: allUp && covered, masters: masters.length, replicas: replicas.length };
+}
+
+/** The pid file `up --redis-cluster` writes: its presence says this stack runs the cluster. */
+export const REDIS_CLUSTER_SERVICE = 'redis-cluster';
 
 /** Apicurio serves the Confluent Schema Registry v7 API under this path. */
 export const CCOMPAT_PATH = '/apis/ccompat/v7';
@@ -87,6 +122,7 @@ export function stackPorts(env: Env = process.env): StackPorts {
     schemaRegistryTls: portFrom(env, PORT_ENV.schemaRegistryTls, DEFAULT_PORTS.schemaRegistryTls),
     redisTls: portFrom(env, PORT_ENV.redisTls, DEFAULT_PORTS.redisTls),
     postgres: portFrom(env, PORT_ENV.postgres, DEFAULT_PORTS.postgres),
+    redisCluster: portFrom(env, PORT_ENV.redisCluster, DEFAULT_PORTS.redisCluster),
   };
 }
 
@@ -211,6 +247,11 @@ export function stackEnv(env: Env = process.env): StackEnv {
       nonEmpty(env.FEATURELOG_SCHEMA_REGISTRY_URL) ?? `http://${STACK_HOST}:${ports.schemaRegistry}${CCOMPAT_PATH}`,
     redisUrl: nonEmpty(env.FEATURELOG_REDIS_URL) ?? `redis://${STACK_HOST}:${ports.redis}`,
     connectUrl: nonEmpty(env.FEATURELOG_CONNECT_URL) ?? `http://${STACK_HOST}:${ports.connect}`,
+    redisClusterUrl:
+      nonEmpty(env.FEATURELOG_REDIS_CLUSTER_URL) ??
+      (fs.existsSync(path.join(stackDirectory(env), 'run', `${REDIS_CLUSTER_SERVICE}.pid`))
+        ? `redis://${STACK_HOST}:${ports.redisCluster}`
+        : undefined),
   };
 }
 
@@ -232,6 +273,7 @@ export function stackEnvVars(env: Env = process.env): Record<string, string> {
     FEATURELOG_SCHEMA_REGISTRY_URL: s.schemaRegistryUrl,
     FEATURELOG_REDIS_URL: s.redisUrl,
     FEATURELOG_CONNECT_URL: s.connectUrl,
+    ...(s.redisClusterUrl !== undefined && { FEATURELOG_REDIS_CLUSTER_URL: s.redisClusterUrl }),
     ...(secure && {
       FEATURELOG_STACK_CA_FILE: secure.caFile,
       FEATURELOG_KAFKA_SECURE_BROKERS: secure.kafkaBrokers.join(','),

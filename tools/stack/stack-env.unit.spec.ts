@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stackEnvVars, stackPorts, stackPostgresEnv, stackSecureEnv } from './stack-env';
+import { clusterHealth, stackEnv, stackEnvVars, stackPorts, stackPostgresEnv, stackSecureEnv } from './stack-env';
 
 const dir = mkdtempSync(join(tmpdir(), 'featurelog-stack-env-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,5 +93,41 @@ describe('the stack PostgreSQL as clients see it', () => {
       () => stackPorts({ FEATURELOG_POSTGRES_PORT: 'x' }),
       /FEATURELOG_POSTGRES_PORT="x" is not a TCP port/,
     );
+  });
+});
+
+describe('the Redis Cluster as clients see it', () => {
+  it('is absent until up --redis-cluster wrote its pid file, unless FEATURELOG_REDIS_CLUSTER_URL names one', () => {
+    const clusterDir = mkdtempSync(join(tmpdir(), 'featurelog-stack-cluster-'));
+    try {
+      const env = { FEATURELOG_STACK_DIR: clusterDir, FEATURELOG_REDIS_CLUSTER_PORT: '17000' };
+      assert.equal(stackEnv(env).redisClusterUrl, undefined);
+      assert.equal(stackEnvVars(env).FEATURELOG_REDIS_CLUSTER_URL, undefined);
+      mkdirSync(join(clusterDir, 'run'));
+      writeFileSync(join(clusterDir, 'run', 'redis-cluster.pid'), '{}');
+      assert.equal(stackEnv(env).redisClusterUrl, 'redis://127.0.0.1:17000');
+      assert.equal(stackEnvVars(env).FEATURELOG_REDIS_CLUSTER_URL, 'redis://127.0.0.1:17000');
+      assert.equal(
+        stackEnv({ FEATURELOG_REDIS_CLUSTER_URL: 'redis://elsewhere:7000' }).redisClusterUrl,
+        'redis://elsewhere:7000',
+      );
+    } finally {
+      rmSync(clusterDir, { recursive: true, force: true });
+    }
+  });
+
+  it('is healthy when every node is connected and every master serving slots has a replica', () => {
+    const nodes = (lines: string[]) => lines.join('\n') + '\n';
+    const m1 = 'a 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191';
+    const m2 = 'b 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383';
+    const r1 = 'c 127.0.0.1:7002@17002 slave a 0 0 1 connected';
+    const r2 = 'd 127.0.0.1:7003@17003 slave b 0 0 2 connected';
+    assert.deepEqual(clusterHealth(nodes([m1, m2, r1, r2])), { healthy: true, masters: 2, replicas: 2 });
+    // A failed-over master not yet back: its old entry fails and the promoted replica has none.
+    const promoted = 'd 127.0.0.1:7003@17003 master - 0 0 3 connected 8192-16383';
+    const gone = 'b 127.0.0.1:7001@17001 master,fail - 0 0 2 disconnected';
+    assert.equal(clusterHealth(nodes([m1, gone, r1, promoted])).healthy, false);
+    const rejoined = 'b 127.0.0.1:7001@17001 slave d 0 0 3 connected';
+    assert.equal(clusterHealth(nodes([m1, rejoined, r1, promoted])).healthy, true);
   });
 });

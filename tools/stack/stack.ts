@@ -3,7 +3,7 @@
  * API), Redis, PostgreSQL (wal_level=logical) and a Kafka Connect worker with
  * Debezium's PostgreSQL connector and Apicurio's converter, as processes on loopback.
  *
- *   npm run stack -- up | down [--keep-data] | status [--json] | env | fetch
+ *   npm run stack -- up [--redis-cluster] | down [--keep-data] | status [--json] | env | fetch
  *
  * Jars come from Maven Central through Maven (tools/stack/pom.xml), cached
  * outside the repo; state, logs and pid files live in FEATURELOG_STACK_DIR
@@ -12,7 +12,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureArtifacts, type StackArtifacts } from './artifacts';
-import { requireFreePorts, requireJava, requirePostgres, requireRedisServer, type PortClaim } from './preflight';
+import {
+  requireFreePorts,
+  requireJava,
+  requirePostgres,
+  requireRedisCli,
+  requireRedisServer,
+  type PortClaim,
+} from './preflight';
 import { launch, pidFileState, stopGroup, tailFile, type Launched } from './processes';
 import { ensureSecureMaterial, type SecureMaterial } from './secure-material';
 import type { StackContext, StackService } from './service';
@@ -20,13 +27,36 @@ import { connect } from './services/connect';
 import { kafka } from './services/kafka';
 import { postgres } from './services/postgres';
 import { redis } from './services/redis';
+import { redisCluster } from './services/redis-cluster';
 import { schemaRegistry } from './services/schema-registry';
 import { StackError } from './stack-error';
 import { secureDirectory, stackDirectory, stackEnvVars, stackPorts } from './stack-env';
 import { STACK_VERSIONS } from './versions';
 
 /** In start order; `down` goes in reverse. */
-const SERVICES: StackService[] = [kafka, schemaRegistry, redis, postgres, connect];
+const BASE_SERVICES: StackService[] = [kafka, schemaRegistry, redis, postgres, connect];
+
+/**
+ * The Redis Cluster is started only on request (`up --redis-cluster` or FEATURELOG_REDIS_CLUSTER=1);
+ * once started, status and down see it by its pid file.
+ */
+function services(argv: readonly string[]): StackService[] {
+  const requested = argv.includes('--redis-cluster') || process.env.FEATURELOG_REDIS_CLUSTER === '1';
+  const running = pidFileState(pidFile(stackDir(), redisCluster)).state !== 'not-started';
+  const all = requested || running ? [...BASE_SERVICES, redisCluster] : BASE_SERVICES;
+  // `--only redis-cluster`: a second stack on other ports for one service, beside a running one.
+  const only = argv.indexOf('--only');
+  if (only < 0) return all;
+  const names = (argv[only + 1] ?? '').split(',');
+  const every = [...BASE_SERVICES, redisCluster];
+  const unknown = names.filter((name) => !every.some((service) => service.name === name));
+  if (unknown.length > 0) {
+    throw new StackError('BAD_ARGUMENT', `--only names no service: ${unknown.join(', ')}`, {
+      hint: `services: ${every.map((service) => service.name).join(', ')}`,
+    });
+  }
+  return every.filter((service) => names.includes(service.name));
+}
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const PROBE_INTERVAL_MS = 500;
@@ -131,14 +161,14 @@ async function stopLaunched(ctx: StackContext, launched: Map<StackService, Launc
   }
 }
 
-async function up(): Promise<number> {
+async function up(chosen: StackService[]): Promise<number> {
   const { ctx, provideArtifacts } = createContext();
   fs.mkdirSync(path.join(ctx.stackDir, 'run'), { recursive: true });
   fs.mkdirSync(ctx.logDir, { recursive: true });
 
   const toStart: StackService[] = [];
   const ready = new Set<string>();
-  for (const service of SERVICES) {
+  for (const service of chosen) {
     const { state, record } = pidFileState(pidFile(ctx.stackDir, service));
     if (state === 'running') {
       progress(`${service.name} already running (pid ${record?.pid}); leaving it`);
@@ -156,7 +186,8 @@ async function up(): Promise<number> {
   // Everything that can fail without side effects is checked before anything starts.
   const needsJava = toStart.some((service) => service.needsJava);
   if (needsJava) progress(`java: ${ctx.java()}`);
-  if (toStart.includes(redis)) progress(`redis-server: ${requireRedisServer()}`);
+  if (toStart.includes(redis) || toStart.includes(redisCluster)) progress(`redis-server: ${requireRedisServer()}`);
+  if (toStart.includes(redisCluster)) progress(`redis-cli: ${requireRedisCli()}`);
   if (toStart.includes(postgres)) progress(`postgres: ${requirePostgres()}`);
   const claims: PortClaim[] = toStart.flatMap((service) => service.ports(ctx.ports));
   await requireFreePorts(claims);
@@ -213,9 +244,9 @@ function printEnv(): void {
   for (const [name, value] of Object.entries(stackEnvVars())) process.stdout.write(`${name}=${value}\n`);
 }
 
-async function down(purge: boolean): Promise<number> {
+async function down(chosen: StackService[], purge: boolean): Promise<number> {
   const dir = stackDir();
-  for (const service of [...SERVICES].reverse()) {
+  for (const service of [...chosen].reverse()) {
     const file = pidFile(dir, service);
     const { state, record } = pidFileState(file);
     if (record === undefined) {
@@ -230,13 +261,18 @@ async function down(purge: boolean): Promise<number> {
     // Apicurio runs on in-memory storage, so its schemas die with it while Kafka's log would survive:
     // records would then carry schema ids that a restarted registry hands out again for other schemas.
     // The stack's data is therefore disposable by default, and kept only on request.
-    for (const service of SERVICES) {
+    for (const service of chosen) {
       service.purge?.(dir);
       fs.rmSync(path.join(dir, service.name), { recursive: true, force: true });
     }
-    // The SCRAM users live in Kafka's storage: its passwords and certificates go with it.
-    fs.rmSync(secureDirectory(), { recursive: true, force: true });
-    progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);
+    // The SCRAM users live in Kafka's storage: its passwords and certificates go with it (and stay
+    // while Kafka's data stays, e.g. `down --only redis-cluster`).
+    if (chosen.includes(kafka)) {
+      fs.rmSync(secureDirectory(), { recursive: true, force: true });
+      progress(`purged service data and the secured listeners' certificates and passwords under ${dir} (logs kept)`);
+    } else {
+      progress(`purged the data of ${chosen.map((service) => service.name).join(', ')} under ${dir} (logs kept)`);
+    }
   }
   return 0;
 }
@@ -249,10 +285,10 @@ async function fetchOnly(): Promise<number> {
   return 0;
 }
 
-async function status(json: boolean): Promise<number> {
+async function status(chosen: StackService[], json: boolean): Promise<number> {
   const { ctx } = createContext({ makeSecure: false });
   const rows = [];
-  for (const service of SERVICES) {
+  for (const service of chosen) {
     const { state, record } = pidFileState(pidFile(ctx.stackDir, service));
     let answering: boolean | undefined;
     if (state === 'running') answering = (await service.probe(ctx).catch(() => undefined)) !== undefined;
@@ -282,23 +318,26 @@ async function status(json: boolean): Promise<number> {
 }
 
 const USAGE = `usage: npm run stack -- <command>
-  up        start Kafka, schema registry, Redis, PostgreSQL and Connect (fetches jars with Maven once)
+  up        start Kafka, schema registry, Redis, PostgreSQL and Connect (fetches jars with Maven once);
+            --redis-cluster (or FEATURELOG_REDIS_CLUSTER=1) also a Redis Cluster: 3 masters with a
+            replica each, on FEATURELOG_REDIS_CLUSTER_PORT (default 7000) and the 5 ports after it
   fetch     only fetch the jars and tarballs with Maven (or find them cached)
   down      stop what up started and delete its data (the in-memory schema registry cannot keep
             its schemas, so Kafka must not keep records that name them); --keep-data keeps it
   status    running / dead / not-started per service (exit 1 if one died); --json for machines
   env       print the FEATURELOG_* client variables
+  --only <service,...>  with up, down or status: only these services (e.g. --only redis-cluster)
 `;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
   switch (command) {
     case 'up':
-      return up();
+      return up(services(argv));
     case 'down':
-      return down(!argv.includes('--keep-data'));
+      return down(services(argv), !argv.includes('--keep-data'));
     case 'status':
-      return status(argv.includes('--json'));
+      return status(services(argv), argv.includes('--json'));
     case 'fetch':
       return fetchOnly();
     case 'env':

@@ -31,6 +31,8 @@ export interface ServingUnderTest {
   url: string;
   project: string;
   store: RedisOnlineStore;
+  /** The store's key prefix (unique per test). */
+  keyPrefix: string;
   /** Holds the registry topic (and feature topics unless a Kafka log is given). */
   log: EventLog;
   follower: RegistryFollower;
@@ -47,10 +49,15 @@ export interface ServingUnderTest {
  */
 export async function startServing(
   overrides: Partial<Omit<ServingAppOptions, 'project' | 'onlineStore' | 'follower' | 'metrics'>> = {},
-  { keyPrefix = uniqueName('serving') }: { keyPrefix?: string } = {},
+  /** `redisClusterUrl`: the online store on this Redis Cluster instead of the stack's single Redis */
+  { keyPrefix = uniqueName('serving'), redisClusterUrl }: { keyPrefix?: string; redisClusterUrl?: string } = {},
 ): Promise<ServingUnderTest> {
   const project = uniqueName('srv').replace(/-/g, '_');
-  const store = await RedisOnlineStore.connect({ url: redisUrl, keyPrefix });
+  const store = await RedisOnlineStore.connect({
+    url: redisClusterUrl ?? redisUrl,
+    keyPrefix,
+    ...(redisClusterUrl !== undefined && { cluster: true }),
+  });
   let directory: string | undefined;
   let log = overrides.log;
   if (log === undefined) {
@@ -101,6 +108,7 @@ export async function startServing(
     url,
     project,
     store,
+    keyPrefix,
     log,
     follower,
     apply,

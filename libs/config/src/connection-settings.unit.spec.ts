@@ -54,6 +54,32 @@ describe('secure connection settings', () => {
     });
   });
 
+  it('reads a Redis Cluster: cluster true, url one seed node and nodes more; nodes alone is refused', () => {
+    const config = parse(
+      'project: p\nonlineStore: { type: redis, cluster: true, url: "redis://a:7000", nodes: ["redis://b:7001"], username: u }\n',
+    );
+    assert.deepEqual(config.onlineStore, {
+      type: 'redis',
+      url: 'redis://a:7000',
+      username: 'u',
+      cluster: { nodes: ['redis://b:7001'] },
+    });
+    assert.deepEqual(
+      parse('project: p\nonlineStore: { type: redis, cluster: true, url: "redis://a:7000" }\n').onlineStore,
+      {
+        type: 'redis',
+        url: 'redis://a:7000',
+        cluster: { nodes: [] },
+      },
+    );
+    assert.match(
+      problemsOf('project: p\nonlineStore: { type: redis, url: "redis://a:7000", nodes: ["redis://b:7001"] }\n').join(
+        '\n',
+      ),
+      /cluster/,
+    );
+  });
+
   it('loads while the secrets are unset, and names setting and variable only when one is resolved', () => {
     const config = parse(SECURE, {});
     assert.ok(config.log.type === 'kafka' && config.log.sasl);

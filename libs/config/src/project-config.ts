@@ -38,7 +38,15 @@ export type SchemaRegistrySettings =
   | { type: 'confluent'; url: string; tls?: TlsSettings; basicAuth?: BasicAuthSettings };
 export type OnlineStoreSettings =
   | { type: 'embedded'; path: string }
-  | { type: 'redis'; url: string; username?: string; password?: SecretSetting; tls?: TlsSettings };
+  | {
+      type: 'redis';
+      url: string;
+      username?: string;
+      password?: SecretSetting;
+      tls?: TlsSettings;
+      /** A Redis Cluster: `url` is one seed node, `nodes` more of them. */
+      cluster?: { nodes: string[] };
+    };
 export type OfflineStoreSettings = { type: 'local'; path: string };
 
 export type ApiKeyScopeSetting = 'read' | 'push' | 'apply' | 'jobs' | 'admin';
@@ -252,7 +260,15 @@ interface RawProjectConfig {
     | { type: 'confluent'; url: string; tls?: RawTls; basicAuth?: { username: string; password: string } };
   onlineStore?:
     | { type: 'embedded'; path?: string }
-    | { type: 'redis'; url: string; username?: string; password?: string; tls?: RawTls };
+    | {
+        type: 'redis';
+        url: string;
+        username?: string;
+        password?: string;
+        tls?: RawTls;
+        cluster?: boolean;
+        nodes?: string[];
+      };
   offlineStore?: { type: 'local'; path?: string };
   serving?: { apiKeys?: ApiKeySetting[]; maxEntityRows?: number };
   apps?: AppsSettings;
@@ -281,7 +297,12 @@ function withDefaults(raw: RawProjectConfig, repoDir: string): ProjectConfig {
       : { type: 'embedded', path: path(raw.schemaRegistry?.path, DEFAULT_PATHS.schemaRegistry) };
   const onlineStore: OnlineStoreSettings =
     raw.onlineStore?.type === 'redis'
-      ? { type: 'redis', url: raw.onlineStore.url, ...secureRedis(raw.onlineStore, repoDir) }
+      ? {
+          type: 'redis',
+          url: raw.onlineStore.url,
+          ...secureRedis(raw.onlineStore, repoDir),
+          ...(raw.onlineStore.cluster === true && { cluster: { nodes: raw.onlineStore.nodes ?? [] } }),
+        }
       : { type: 'embedded', path: path(raw.onlineStore?.path, DEFAULT_PATHS.onlineStore) };
   const offlineStore: OfflineStoreSettings = {
     type: 'local',

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { compareRowVersions, FeaturelogError, SILENT_LOGGER } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
+import { redisClusterUnderTest } from '@featurelog/online-store/testing';
 import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
 import { Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
@@ -52,59 +53,68 @@ async function assertStoreEqualsFold(test: TestProject, expectedEntities: number
   );
 }
 
-describe('materializer crashes (kill -9) while rows stream in', () => {
-  let test: TestProject;
-  let materializer: MaterializerProcess;
+const redisCluster = redisClusterUnderTest();
 
-  before(async () => {
-    test = await openTestProject('stack');
-    await test.apply(baseDefinitions());
-    // The killed process stays in its group until its session times out; the next one does not wait.
-    materializer = new MaterializerProcess(test.repoDir, () => uniqueName('materializer-crash'));
-  });
+// Once on the stack's Redis, once on its Redis Cluster (the app then reads `cluster: true` from featurelog.yaml).
+for (const onCluster of [false, true]) {
+  describe(
+    `materializer crashes (kill -9) while rows stream in${onCluster ? ', on a Redis Cluster' : ''}`,
+    { skip: onCluster && redisCluster.skip },
+    () => {
+      let test: TestProject;
+      let materializer: MaterializerProcess;
 
-  after(async () => {
-    await materializer?.stop();
-    await test?.close();
-  });
+      before(async () => {
+        test = await openTestProject('stack', onCluster ? { redisClusterUrl: redisCluster.url! } : {});
+        await test.apply(baseDefinitions());
+        // The killed process stays in its group until its session times out; the next one does not wait.
+        materializer = new MaterializerProcess(test.repoDir, () => uniqueName('materializer-crash'));
+      });
 
-  it('ends with the store equal to the fold of the log, after 8 kills at random moments', async () => {
-    const seed = { value: 42 };
-    const entities = 400;
-    const total = 24_000;
-    let produced = 0;
-    let producing = true;
-    // Paced so that the rows keep streaming in across the kills.
-    const producer = (async () => {
-      while (producing && produced < total) {
-        await test.produce('driver_stats', randomRows(400, entities, seed));
-        produced += 400;
-        await new Promise((done) => setTimeout(done, 700));
-      }
-    })();
-    const producedAtKills: number[] = [];
-    for (let kill = 0; kill < 8; kill++) {
-      const started = Date.now();
-      await materializer.start();
-      // Somewhere between just joined and busy writing.
-      await new Promise((done) => setTimeout(done, 200 + Math.random() * 1_500));
-      await materializer.kill9();
-      producedAtKills.push(produced);
-      if (process.env.FEATURELOG_TEST_VERBOSE) {
-        process.stderr.write(`kill ${kill + 1}: ${produced} rows produced, up after ${Date.now() - started} ms\n`);
-      }
-    }
-    producing = false;
-    await producer;
-    await materializer.start();
-    await assertStoreEqualsFold(test, entities, 120_000);
-    assert.ok(
-      new Set(producedAtKills).size >= 5,
-      `rows streamed in during the kills (produced at each kill: ${producedAtKills.join(', ')})`,
-    );
-    assert.equal(materializer.launches, 9);
-  });
-});
+      after(async () => {
+        await materializer?.stop();
+        await test?.close();
+      });
+
+      it('ends with the store equal to the fold of the log, after 8 kills at random moments', async () => {
+        const seed = { value: 42 };
+        const entities = 400;
+        const total = 24_000;
+        let produced = 0;
+        let producing = true;
+        // Paced so that the rows keep streaming in across the kills.
+        const producer = (async () => {
+          while (producing && produced < total) {
+            await test.produce('driver_stats', randomRows(400, entities, seed));
+            produced += 400;
+            await new Promise((done) => setTimeout(done, 700));
+          }
+        })();
+        const producedAtKills: number[] = [];
+        for (let kill = 0; kill < 8; kill++) {
+          const started = Date.now();
+          await materializer.start();
+          // Somewhere between just joined and busy writing.
+          await new Promise((done) => setTimeout(done, 200 + Math.random() * 1_500));
+          await materializer.kill9();
+          producedAtKills.push(produced);
+          if (process.env.FEATURELOG_TEST_VERBOSE) {
+            process.stderr.write(`kill ${kill + 1}: ${produced} rows produced, up after ${Date.now() - started} ms\n`);
+          }
+        }
+        producing = false;
+        await producer;
+        await materializer.start();
+        await assertStoreEqualsFold(test, entities, 120_000);
+        assert.ok(
+          new Set(producedAtKills).size >= 5,
+          `rows streamed in during the kills (produced at each kill: ${producedAtKills.join(', ')})`,
+        );
+        assert.equal(materializer.launches, 9);
+      });
+    },
+  );
+}
 
 /**
  * The broker of the stack these tests run against (FEATURELOG_STACK_DIR, else <repo>/.stack), when it

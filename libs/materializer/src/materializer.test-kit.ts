@@ -82,8 +82,13 @@ export interface TestProject {
  */
 export async function openTestProject(
   kind: 'embedded' | 'stack',
-  /** Consumer group liveness on the stack (featurelog.yaml `log`), for tests that stop a member. */
-  kafka: { sessionTimeoutMs?: number; heartbeatIntervalMs?: number } = {},
+  options: {
+    /** `stack` with this Redis Cluster as the online store instead of the stack's single Redis */
+    redisClusterUrl?: string;
+    /** Consumer group liveness on the stack (featurelog.yaml `log`), for tests that stop a member. */
+    sessionTimeoutMs?: number;
+    heartbeatIntervalMs?: number;
+  } = {},
 ): Promise<TestProject> {
   const project = uniqueName('mat').replace(/[^a-z0-9_]/gi, '_');
   const repoDir = await mkdtemp(join(tmpdir(), 'materializer-'));
@@ -93,11 +98,16 @@ export async function openTestProject(
       ? `project: ${project}\n`
       : [
           `project: ${project}`,
-          `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}'${Object.entries(kafka)
-            .map(([name, value]) => `, ${name}: ${value}`)
+          `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}'${(
+            ['sessionTimeoutMs', 'heartbeatIntervalMs'] as const
+          )
+            .filter((name) => options[name] !== undefined)
+            .map((name) => `, ${name}: ${options[name]}`)
             .join('')} }`,
           `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
-          `onlineStore: { type: redis, url: '${env.redisUrl}' }`,
+          options.redisClusterUrl === undefined
+            ? `onlineStore: { type: redis, url: '${env.redisUrl}' }`
+            : `onlineStore: { type: redis, cluster: true, url: '${options.redisClusterUrl}' }`,
           '',
         ].join('\n');
   await writeFile(join(repoDir, 'featurelog.yaml'), yaml);

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
 import {
   validateProjectName,
   validateReadSelection,
@@ -35,6 +36,13 @@ import {
   writeViewValue,
 } from './view-value';
 import { WRITE_BATCH_SCRIPT } from './redis-write-batch.script';
+import {
+  clusterTopology,
+  singleNodeTopology,
+  writeRowsThenCheckpoint,
+  type RedisClusterOptions,
+  type RedisTopology,
+} from './redis-topology';
 
 export interface RedisOnlineStoreConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
@@ -51,6 +59,11 @@ export interface RedisOnlineStoreConfig {
   /** A command unanswered this long fails as ONLINE_STORE_UNAVAILABLE (the serving path must not hang). */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * A Redis Cluster behind the URL (one seed node; `nodes` adds more): keys spread over its slots,
+   * each write batch and read split per master (redis-topology.ts). `true` takes the defaults.
+   */
+  cluster?: boolean | RedisClusterOptions;
 }
 
 /**
@@ -69,9 +82,18 @@ export interface RedisOnlineStoreConfig {
  * features' texts. The commands of one event-loop turn go out in one socket write.
  *
  * Writes are one EVALSHA of WRITE_BATCH_SCRIPT per batch, the batch packed as one MessagePack argument.
- * On a single Redis node the rows and the checkpoint are atomic. In Redis Cluster a script may only
- * touch keys of one slot, so a batch must first be split per slot (runWriteScript is the one place
- * that sends a batch; execRead's commands each name their key).
+ * On a single Redis node the rows and the checkpoint are atomic.
+ *
+ * Redis Cluster (`cluster`): a script runs on one node, so each write batch is split per master
+ * (one script call per master, in parallel, touching keys of many slots: redis-topology.ts); reads
+ * are one HMGET per entity, which the cluster client routes by the key's slot. The checkpoint cannot
+ * share a slot with every row of a batch: the rows of every master are written first, each master's
+ * write acknowledged by its replica (WAIT) so that a failover cannot lose rows the checkpoint has
+ * passed, and then the checkpoint (its own key and slot) moves forward only. A crash in between
+ * replays rows, which is harmless: every row write is last-write-wins on a version that includes the
+ * log position (writeRowsThenCheckpoint in redis-topology.ts). A master down: reads and writes of its
+ * slots fail as ONLINE_STORE_UNAVAILABLE (retriable) until its replica is promoted, while the other
+ * slots keep serving. The layout mark is its own key, read and written by its own commands.
  */
 export class RedisOnlineStore implements OnlineStore {
   private closed = false;
@@ -85,11 +107,15 @@ export class RedisOnlineStore implements OnlineStore {
   private outdatedAt = 0;
   private outdatedFound = '';
 
+  private readonly redis: Redis | Cluster;
+
   private constructor(
-    private readonly redis: Redis,
+    private readonly topology: RedisTopology,
     private readonly keyPrefix: string,
     private writeScriptSha: string,
-  ) {}
+  ) {
+    this.redis = topology.client;
+  }
 
   static async connect({
     url,
@@ -100,6 +126,7 @@ export class RedisOnlineStore implements OnlineStore {
     password,
     tls,
     settingsSection = 'onlineStore',
+    cluster,
   }: RedisOnlineStoreConfig): Promise<RedisOnlineStore> {
     if (!/^rediss?:\/\/[^/]+/.test(url ?? '')) {
       throw new FeaturelogError(
@@ -111,32 +138,32 @@ export class RedisOnlineStore implements OnlineStore {
       throw new FeaturelogError('INVALID_CONFIG', `online store key prefix must not contain : { }, got ${keyPrefix}`);
     }
     let everReady = false;
-    const redis = new Redis(url, {
+    const connection = {
+      url,
       ...(username !== undefined && { username }),
       ...(password !== undefined && { password }),
       ...(tls !== undefined && { tls }),
-      lazyConnect: true,
-      connectTimeout: connectTimeoutMs,
-      commandTimeout: commandTimeoutMs,
-      // Fail fast while disconnected instead of queueing: callers (serving, the materializer's retry
-      // loop) decide what to do with a retriable error, and reconnection continues in the background.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // How long disconnect() lets a socket drain before destroying it; ioredis' 2 s keeps processes alive.
-      disconnectTimeout: 200,
-      // The first connection fails fast (the caller decides how to retry start-up); later drops
-      // reconnect in the background for as long as the store is open.
-      retryStrategy: (attempt) => (everReady ? Math.min(attempt * 100, 2_000) : null),
-    });
+      connectTimeoutMs,
+      commandTimeoutMs,
+      everReady: () => everReady,
+    };
+    const topology =
+      cluster === undefined || cluster === false
+        ? singleNodeTopology(connection)
+        : clusterTopology(connection, cluster === true ? {} : cluster);
+    const redis = topology.client;
     redis.once('ready', () => (everReady = true));
     // Connection errors reach callers as rejected commands; without a listener ioredis also prints them.
     // The first one is kept: a refused AUTH or a failed handshake reaches connect() only as "Connection is closed".
     let connectError: unknown;
     redis.on('error', (error) => (connectError ??= everReady ? undefined : error));
+    // A cluster reports each node's failure (a refused AUTH among them) as 'node error', then only
+    // "None of startup nodes is available".
+    redis.on('node error', (error: unknown) => (connectError ??= everReady ? undefined : error));
     try {
       await redis.connect();
-      const writeSha = (await redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      return new RedisOnlineStore(redis, keyPrefix, writeSha);
+      const writeSha = await topology.loadScript(WRITE_BATCH_SCRIPT);
+      return new RedisOnlineStore(topology, keyPrefix, writeSha);
     } catch (error) {
       redis.disconnect();
       const endpoint = redactUrl(url);
@@ -154,8 +181,17 @@ export class RedisOnlineStore implements OnlineStore {
     const offsets = batch.checkpoint?.offsets ?? [];
     if (batch.rows.length === 0 && offsets.length === 0) return 0;
     if (!this.layoutReady) await this.ensureLayout();
-    const { keys, packed } = this.packWrite(batch.rows, batch.checkpoint);
-    return this.runWriteScript(keys, packed);
+    // The one dispatch point of writes: per master on a cluster, rows before checkpoint (see the class comment).
+    return writeRowsThenCheckpoint(
+      this.topology,
+      batch.rows,
+      offsets.length > 0 ? batch.checkpoint : undefined,
+      (row) => this.entityHashKey(row.project, row.entityKey),
+      (rows, checkpoint, replicated) => {
+        const { keys, packed } = this.packWrite(rows, checkpoint);
+        return this.runWriteScript(keys, packed, replicated);
+      },
+    );
   }
 
   /**
@@ -284,12 +320,23 @@ export class RedisOnlineStore implements OnlineStore {
   async rebuildLayout(): Promise<void> {
     this.assertOpen();
     try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${escapeGlob(this.keyPrefix)}:*`, 'COUNT', 1_000);
-        cursor = next;
-        if (keys.length > 0) await this.redis.unlink(...keys);
-      } while (cursor !== '0');
+      // A cluster's SCAN sees one node: every master is scanned. One UNLINK per key: keys of
+      // several slots may not share a command on a cluster.
+      for (const node of this.topology.masters()) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(this.keyPrefix)}:*`, 'COUNT', 1_000);
+          cursor = next;
+          if (keys.length === 0) continue;
+          if (!this.topology.isCluster) {
+            await node.unlink(...keys);
+            continue;
+          }
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.unlink(key);
+          for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+        } while (cursor !== '0');
+      }
       await this.redis.set(this.layoutKey(), ONLINE_LAYOUT);
     } catch (error) {
       throw toOnlineStoreError(error, 'rebuilding the online store layout');
@@ -394,7 +441,8 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly flushReads = (): void => {
     const reads = this.queuedReads;
     this.queuedReads = [];
-    const socket = this.redis.stream as Partial<Pick<Socket, 'cork' | 'uncork'>> | undefined;
+    // A cluster client has no one socket: its commands go to their slots' nodes uncorked.
+    const socket = (this.redis as Partial<Redis>).stream as Partial<Pick<Socket, 'cork' | 'uncork'>> | undefined;
     const several = reads.length > 1 || reads[0]!.commands.length > 1;
     if (several) socket?.cork?.();
     try {
@@ -445,13 +493,15 @@ export class RedisOnlineStore implements OnlineStore {
   /** A key of this store other than the layout mark, if there is any. */
   private async someKey(): Promise<string | undefined> {
     const layoutKey = this.layoutKey();
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${escapeGlob(this.keyPrefix)}:*`, 'COUNT', 1_000);
-      cursor = next;
-      const found = keys.find((key) => key !== layoutKey);
-      if (found !== undefined) return found;
-    } while (cursor !== '0');
+    for (const node of this.topology.masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(this.keyPrefix)}:*`, 'COUNT', 1_000);
+        cursor = next;
+        const found = keys.find((key) => key !== layoutKey);
+        if (found !== undefined) return found;
+      } while (cursor !== '0');
+    }
     return undefined;
   }
 
@@ -476,24 +526,27 @@ export class RedisOnlineStore implements OnlineStore {
     let removed = 0;
     try {
       // SCAN visits each key that exists throughout at least once; HDEL of an absent field is harmless.
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(
-          cursor,
-          'MATCH',
-          `${escapeGlob(`${this.keyPrefix}:${project}:{`)}*`,
-          'COUNT',
-          1_000,
-        );
-        cursor = next;
-        if (keys.length === 0) continue;
-        const pipeline = this.redis.pipeline();
-        for (const key of keys) pipeline.hdel(key, view);
-        for (const [error, count] of (await pipeline.exec()) ?? []) {
-          if (error) throw error;
-          removed += count as number;
-        }
-      } while (cursor !== '0');
+      // A cluster's SCAN sees one node: every master is scanned.
+      for (const node of this.topology.masters()) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(
+            cursor,
+            'MATCH',
+            `${escapeGlob(`${this.keyPrefix}:${project}:{`)}*`,
+            'COUNT',
+            1_000,
+          );
+          cursor = next;
+          if (keys.length === 0) continue;
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.hdel(key, view);
+          for (const [error, count] of (await pipeline.exec()) ?? []) {
+            if (error) throw error;
+            removed += count as number;
+          }
+        } while (cursor !== '0');
+      }
     } catch (error) {
       throw toOnlineStoreError(error, `deleting view ${project}/${view}`);
     }
@@ -520,18 +573,18 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /** Sends one batch: the script over its keys (entity hashes, then the checkpoint) and its packed argument. */
-  private async runWriteScript(keys: readonly string[], packed: Buffer): Promise<number> {
+  private async runWriteScript(keys: readonly string[], packed: Buffer, replicated = false): Promise<number> {
     const args = [String(keys.length), ...keys, packed];
     try {
-      return (await this.redis.call('evalsha', [this.writeScriptSha, ...args])) as number;
+      return (await this.topology.evalsha(this.writeScriptSha, args, replicated)) as number;
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT'))
         throw toOnlineStoreError(error, 'writing a batch');
     }
     // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
     try {
-      this.writeScriptSha = (await this.redis.script('LOAD', WRITE_BATCH_SCRIPT)) as string;
-      return (await this.redis.call('evalsha', [this.writeScriptSha, ...args])) as number;
+      this.writeScriptSha = await this.topology.loadScript(WRITE_BATCH_SCRIPT);
+      return (await this.topology.evalsha(this.writeScriptSha, args, replicated)) as number;
     } catch (error) {
       throw toOnlineStoreError(error, 'writing a batch');
     }
@@ -604,7 +657,7 @@ interface WriteCall {
 /** A command of a read: its keys (to split reads per cluster slot) and how to send it. */
 interface ReadCommand {
   keys: string[];
-  run: (redis: Redis) => Promise<unknown>;
+  run: (redis: Redis | Cluster) => Promise<unknown>;
 }
 
 /** A read's commands, waiting for the socket write of its turn of the event loop. */

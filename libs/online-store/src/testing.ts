@@ -4,3 +4,12 @@
  */
 export { onlineStoreContract } from './online-store.contract';
 export { writeLayout1Row, type Layout1Row } from './layout-1.test-kit';
+export {
+  clusterNodes,
+  killNode,
+  masterOfKey,
+  redisClusterUnderTest,
+  waitForClusterHealthy,
+  type ClusterNode,
+} from './redis-cluster.test-kit';
+export { keySlot } from './redis-topology';

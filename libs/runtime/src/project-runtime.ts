@@ -338,6 +338,7 @@ export async function openOnlineStore(settings: OnlineStoreSettings): Promise<On
         ...(username !== undefined && { username }),
         ...(password !== undefined && { password: secretValue(password) }),
         ...(tls !== undefined && { tls: await tlsConnectionOptions(tls, 'onlineStore') }),
+        ...(settings.cluster !== undefined && { cluster: { nodes: settings.cluster.nodes } }),
       });
     }
   }
