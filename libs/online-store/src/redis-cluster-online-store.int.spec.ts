@@ -128,6 +128,8 @@ describe('RedisOnlineStore on a Redis Cluster', { skip: cluster.skip }, () => {
       '+@all',
       `~${keyPrefix}:${project}:*`,
       `%R~${keyPrefix}:__checkpoint:*`,
+      // Reads the layout mark the store checks before its first write.
+      `%R~${keyPrefix}:__layout`,
     ]);
     const limited = await connect({ keyPrefix, username: user, password: 'pw-of-the-test' });
     try {
