@@ -16,6 +16,9 @@
  * - floor: ioredis sending the command RedisOnlineStore.read sends (one EVALSHA of READ_FIELDS_SCRIPT
  *   over the same keys and fields; HMGET for one entity), no HTTP and no decoding, one request in flight (latency) and 16
  *   in flight with auto-pipelining (req/s; the store batches concurrent reads the same way).
+ * - Feast (unless BENCH_FEAST=0): Feast's Python feature server (`feast serve`) on the same Redis,
+ *   loaded with the same rows (bench/online/feast), checked to answer what featurelog answers, then
+ *   loaded by the same generator and autocannon runs; CPU per request over its gunicorn processes.
  * Latencies are recorded in microseconds (autocannon's own histograms count whole milliseconds).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -36,6 +39,8 @@ import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
 import { exitOnFailure } from '../bench-entry';
 import { driverFeatures } from '../driver-features';
+import { compareAnswers, FEAST_PRECISION_NOTE } from './feast/feast-compare';
+import { startFeast, type FeastPeer } from './feast/feast-peer';
 
 /** autocannon ships no types: the slice of it used here. */
 interface CannonResult {
@@ -55,6 +60,8 @@ const PROJECT = 'bench';
 const KEY_PREFIX = 'bench_online';
 const VIEWS = ['v0', 'v1', 'v2', 'v3', 'v4'];
 const DURATION_S = Math.max(2, Math.round(10 * SCALE));
+/** BENCH_FEAST=0 leaves Feast out (it installs into .venv/feast on first use and loads Redis anew each run). */
+const WITH_FEAST = process.env.BENCH_FEAST !== '0';
 const CONNECTIONS = 16;
 const START = Date.now() * 1_000 - 60_000_000;
 
@@ -199,6 +206,8 @@ interface Case {
   /** The views the request reads, every feature of each. */
   views: string[];
   body: (ids: number[]) => string;
+  /** The same request to Feast's feature server (it has no `view:*`: the features are named). */
+  feastBody: (ids: number[]) => string;
   /** Fixed request rate of the latency run. */
   rate: number;
 }
@@ -212,6 +221,8 @@ const ALL_CASES: Case[] = [
     views: ['v0'],
     rate: 1_000,
     body: (ids) => JSON.stringify({ features: ['v0:*'], entities: { driver_id: ids } }),
+    feastBody: (ids) =>
+      JSON.stringify({ features: FEATURES.map(([feature]) => `v0:${feature}`), entities: { driver_id: ids } }),
   },
   {
     name: 'service 5 x 10 features, batch 1',
@@ -219,6 +230,8 @@ const ALL_CASES: Case[] = [
     views: VIEWS,
     rate: 1_000,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
+    feastBody: (ids) =>
+      JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
   },
   {
     name: 'service 5 x 10 features, batch 100',
@@ -226,6 +239,8 @@ const ALL_CASES: Case[] = [
     views: VIEWS,
     rate: 200,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
+    feastBody: (ids) =>
+      JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
   },
 ];
 
@@ -239,7 +254,7 @@ interface Measured {
   p99: number;
   rps: number;
   errors?: number;
-  /** CPU time (user + system) of the serving process per request, microseconds. */
+  /** CPU time (user + system) of the server's processes per request, microseconds. */
   cpuPerRequest?: number;
 }
 
@@ -255,6 +270,13 @@ function measuredRow(name: string, what: string, load: string, measured: Measure
     measured.errors === undefined ? '-' : String(measured.errors),
     measured.cpuPerRequest === undefined ? '' : measured.cpuPerRequest.toFixed(0),
   ];
+}
+
+/** A server under load: where it listens, its request for a case, and its processes' CPU time so far (µs). */
+interface Target {
+  base: string;
+  body: (testCase: Case, ids: number[]) => string;
+  cpu: () => Promise<number>;
 }
 
 /** The serving child's CPU time so far, microseconds. */
@@ -296,12 +318,12 @@ function microsecondHistograms() {
  * back and then idles until the next second, i.e. bursts at full speed; and it back-fills a sample
  * per expected interval for each slow answer.)
  */
-async function paced(child: ChildProcess, base: string, testCase: Case, rate: number): Promise<Measured> {
-  const url = new URL(`${base}/get-online-features`);
+async function paced(target: Target, testCase: Case, rate: number): Promise<Measured> {
+  const url = new URL(`${target.base}/get-online-features`);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const { latencies } = microsecondHistograms();
   const total = Math.round(rate * DURATION_S);
-  const cpuBefore = await childCpu(child);
+  const cpuBefore = await target.cpu();
   let sent = 0;
   let done = 0;
   let errors = 0;
@@ -317,7 +339,7 @@ async function paced(child: ChildProcess, base: string, testCase: Case, rate: nu
       while (sent < due) {
         const scheduled = started + (sent * 1_000) / rate;
         sent++;
-        const body = testCase.body(randomIds(testCase.batch));
+        const body = target.body(testCase, randomIds(testCase.batch));
         const outgoing = httpRequest(
           {
             agent,
@@ -340,7 +362,7 @@ async function paced(child: ChildProcess, base: string, testCase: Case, rate: nu
     tick();
   });
   const elapsed = (performance.now() - started) / 1_000;
-  const cpu = (await childCpu(child)) - cpuBefore;
+  const cpu = (await target.cpu()) - cpuBefore;
   agent.destroy();
   // microsecondHistograms records milliseconds as microseconds.
   return {
@@ -352,15 +374,10 @@ async function paced(child: ChildProcess, base: string, testCase: Case, rate: nu
   };
 }
 
-async function cannon(
-  child: ChildProcess,
-  base: string,
-  testCase: Case,
-  options: { connections: number },
-): Promise<Measured> {
-  const cpuBefore = await childCpu(child);
+async function cannon(target: Target, testCase: Case, options: { connections: number }): Promise<Measured> {
+  const cpuBefore = await target.cpu();
   const result = await autocannon({
-    url: `${base}/get-online-features`,
+    url: `${target.base}/get-online-features`,
     connections: options.connections,
     duration: DURATION_S,
     histograms: microsecondHistograms(),
@@ -370,12 +387,12 @@ async function cannon(
         headers: { 'content-type': 'application/json' },
         setupRequest: (request: Record<string, unknown>) => ({
           ...request,
-          body: testCase.body(randomIds(testCase.batch)),
+          body: target.body(testCase, randomIds(testCase.batch)),
         }),
       },
     ],
   });
-  const cpu = (await childCpu(child)) - cpuBefore;
+  const cpu = (await target.cpu()) - cpuBefore;
   const errors = result.errors + result.timeouts + result.non2xx;
   return {
     p50: result.latency.p50 / 1_000,
@@ -427,8 +444,94 @@ async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured;
   };
 }
 
+async function warmUp(target: Target, testCase: Case): Promise<void> {
+  // JIT, plan cache, connections.
+  await autocannon({
+    url: `${target.base}/get-online-features`,
+    connections: 4,
+    amount: 2_000,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: target.body(testCase, randomIds(testCase.batch)),
+      },
+    ],
+  });
+}
+
+async function post(target: Target, body: string): Promise<unknown> {
+  const response = await fetch(`${target.base}/get-online-features`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${target.base} answered ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as unknown;
+}
+
+/**
+ * Before any timing: Feast answers each case's request with the values featurelog answers, for a
+ * sample of entities (the first and last driver among them), else the bench stops here.
+ */
+async function checkFeastServesTheSame(featurelog: Target, feast: Target): Promise<void> {
+  const types = new Map<string, string>(FEATURES);
+  const typeOf = (column: string) => types.get(column.slice(column.indexOf('__') + 2)) as never;
+  let entities = 0;
+  for (const testCase of CASES) {
+    for (let k = 0; k < (testCase.batch === 1 ? 20 : 3); k++) {
+      const ids =
+        k === 0 ? [0, ENTITIES - 1, ...randomIds(testCase.batch)].slice(0, testCase.batch) : randomIds(testCase.batch);
+      const differences = compareAnswers(
+        await post(featurelog, featurelog.body(testCase, ids)),
+        await post(feast, feast.body(testCase, ids)),
+        ['driver_id'],
+        typeOf,
+      );
+      if (differences.length > 0) {
+        throw new Error(
+          `Feast does not serve what featurelog serves (${testCase.name}, drivers ${ids.slice(0, 10).join(',')}…):\n  ` +
+            `${differences.slice(0, 20).join('\n  ')}${differences.length > 20 ? `\n  … ${differences.length - 20} more` : ''}`,
+        );
+      }
+      entities += ids.length;
+    }
+  }
+  console.log(
+    `feast: answers equal featurelog's for ${entities} sampled entity rows over ${CASES.length} cases (${FEAST_PRECISION_NOTE})`,
+  );
+}
+
+async function startFeastPeer(): Promise<FeastPeer> {
+  const store = await RedisOnlineStore.connect({ url, keyPrefix: KEY_PREFIX });
+  try {
+    return await startFeast({
+      redisUrl: url,
+      store,
+      project: PROJECT,
+      entities: ENTITIES,
+      entityKey: (id) => `driver_id=${id}`,
+      entityName: 'driver',
+      joinKey: 'driver_id',
+      views: VIEWS,
+      features: FEATURES,
+      ttlSeconds: 86_400,
+      service: 'svc50',
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/** featurelog / Feast, to two places; blank where either is missing. */
+function ratio(ours: number | undefined, theirs: number | undefined): string {
+  return ours === undefined || theirs === undefined || theirs === 0 ? '' : (ours / theirs).toFixed(2);
+}
+
 async function main(): Promise<void> {
   await load();
+  const feast = WITH_FEAST ? await startFeastPeer() : undefined;
   const child: ChildProcess = fork(__filename, ['serve'], {
     execArgv: [
       '-r',
@@ -442,28 +545,23 @@ async function main(): Promise<void> {
     child.once('message', (message) => resolve((message as { url: string }).url));
     child.once('exit', (code) => reject(new Error(`serving child exited with ${code}`)));
   });
+  const serving: Target = { base, body: (testCase, ids) => testCase.body(ids), cpu: () => childCpu(child) };
+  const feastTarget: Target | undefined = feast && {
+    base: feast.base,
+    body: (testCase, ids) => testCase.feastBody(ids),
+    cpu: () => feast.cpu(),
+  };
   // Commands issued in the same tick go out in one write, as RedisOnlineStore.read batches concurrent reads.
   const redis = new Redis(url, { enableAutoPipelining: true });
   const table = new Table3({
-    head: ['case', 'what', 'rate', 'p50 ms', 'p99 ms', 'req/s', 'errors', 'serving CPU µs/req'],
+    head: ['case', 'what', 'rate', 'p50 ms', 'p99 ms', 'req/s', 'errors', 'server CPU µs/req'],
   });
   try {
+    if (feastTarget) await checkFeastServesTheSame(serving, feastTarget);
     for (const testCase of CASES) {
-      // Warm-up: JIT, plan cache, connections.
-      await autocannon({
-        url: `${base}/get-online-features`,
-        connections: 4,
-        amount: 2_000,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: testCase.body(randomIds(testCase.batch)),
-          },
-        ],
-      });
-      const fixed = await paced(child, base, testCase, testCase.rate);
-      const flat = await cannon(child, base, testCase, { connections: CONNECTIONS });
+      await warmUp(serving, testCase);
+      const fixed = await paced(serving, testCase, testCase.rate);
+      const flat = await cannon(serving, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
       table.push(
         measuredRow(testCase.name, 'serving HTTP', `${testCase.rate}/s`, fixed),
@@ -472,10 +570,40 @@ async function main(): Promise<void> {
         ['', 'floor ioredis', `${CONNECTIONS} in flight`, '', '', bare.throughput.toFixed(0), '-', ''],
         ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), '', ''],
       );
+      if (feastTarget) {
+        await warmUp(feastTarget, testCase);
+        const feastFixed = await paced(feastTarget, testCase, testCase.rate);
+        const feastFlat = await cannon(feastTarget, testCase, { connections: CONNECTIONS });
+        table.push(
+          measuredRow('', 'Feast HTTP', `${testCase.rate}/s`, feastFixed),
+          measuredRow('', 'Feast HTTP', `${CONNECTIONS} conns`, feastFlat),
+          [
+            '',
+            'featurelog / Feast',
+            `at ${testCase.rate}/s`,
+            ratio(fixed.p50, feastFixed.p50),
+            ratio(fixed.p99, feastFixed.p99),
+            '',
+            '',
+            ratio(fixed.cpuPerRequest, feastFixed.cpuPerRequest),
+          ],
+          [
+            '',
+            'featurelog / Feast',
+            `${CONNECTIONS} conns`,
+            '',
+            '',
+            ratio(flat.rps, feastFlat.rps),
+            '',
+            ratio(flat.cpuPerRequest, feastFlat.cpuPerRequest),
+          ],
+        );
+      }
     }
   } finally {
     redis.disconnect();
     child.disconnect();
+    await feast?.stop();
   }
   // Serving, Redis and the load generator share the machine: its load says how far to trust the figures.
   console.log(
@@ -484,6 +612,7 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(' ')} at the end`,
   );
+  if (feast) console.log(`Feast: ${feast.settings}`);
   console.log(table.toString());
 }
 
