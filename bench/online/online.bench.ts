@@ -477,7 +477,9 @@ async function post(target: Target, body: string): Promise<unknown> {
  */
 async function checkFeastServesTheSame(featurelog: Target, feast: Target): Promise<void> {
   const types = new Map<string, string>(FEATURES);
-  const typeOf = (column: string) => types.get(column.slice(column.indexOf('__') + 2)) as never;
+  // `view__feature` with full feature names, else `feature`.
+  const typeOf = (column: string) =>
+    types.get(column.includes('__') ? column.slice(column.indexOf('__') + 2) : column) as never;
   let entities = 0;
   for (const testCase of CASES) {
     for (let k = 0; k < (testCase.batch === 1 ? 20 : 3); k++) {

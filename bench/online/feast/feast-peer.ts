@@ -16,10 +16,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Redis from 'ioredis';
 import type { FeatureValue } from '@featurelog/domain';
 import type { OnlineStore } from '@featurelog/online-store';
 
@@ -55,8 +56,10 @@ export interface FeastPeer {
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 const REQUIREMENTS = join(__dirname, 'requirements.txt');
 const FEAST_PROJECT = 'featurelog_bench';
-/** Feast's keys expire by themselves an hour after a run materialized them (the bench loads them anew each run). */
-const FEAST_KEY_TTL_SECONDS = 3_600;
+/** Feast's keys expire by themselves a week after a run materialized them; a later run reuses them meanwhile. */
+const FEAST_KEY_TTL_SECONDS = 7 * 86_400;
+/** Which of featurelog's data Feast's keys hold (see fingerprint); in a key space of its own. */
+const LOADED_MARKER = 'featurelog_bench_feast:__loaded';
 
 /** The venv Feast runs from: BENCH_FEAST_VENV, else <repo>/.venv/feast (inside the project's venv folder, so it goes with it). */
 function venvDirectory(): string {
@@ -304,22 +307,56 @@ function isoSeconds(epochMicros: number): string {
   return new Date(Math.floor(epochMicros / 1_000)).toISOString().replace(/\.\d{3}Z$/, '');
 }
 
-export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> {
-  const venv = await ensureVenv();
+/**
+ * The feature repo, its Parquet files and registry: BENCH_FEAST_DIR, else <tmp>/featurelog-bench-feast.
+ * Kept between runs with Feast's keys in Redis, so that a run whose data Feast already holds skips
+ * the export and `feast materialize` (minutes on 2 CPUs).
+ */
+function feastDirectory(): string {
+  return resolve(process.env.BENCH_FEAST_DIR ?? join(tmpdir(), 'featurelog-bench-feast'));
+}
+
+/**
+ * What Feast's keys were loaded from: the requirements, the repo's definitions, and a sample of
+ * featurelog's rows with their versions (the bench reloads its data whole, with new timestamps, or not at all).
+ */
+async function fingerprint(options: FeastPeerOptions, directory: string): Promise<string> {
+  const sample = [0, 1, Math.floor(options.entities / 2), options.entities - 1];
+  const rows = await options.store.read(
+    options.project,
+    sample.map((id) => ({ entityKey: options.entityKey(id), views: options.views })),
+  );
+  return createHash('sha256')
+    .update(readFileSync(REQUIREMENTS))
+    .update(feastStoreYaml(options.redisUrl))
+    .update(feastDefinitions(options, join(directory, 'data')))
+    .update(JSON.stringify({ entities: options.entities, rows }))
+    .digest('hex');
+}
+
+/**
+ * Loads Feast with featurelog's rows unless its keys hold them already (the marker names the
+ * fingerprint they were loaded from): Parquet from featurelog's store, `feast apply`, `feast materialize`.
+ */
+async function load(options: FeastPeerOptions, venv: string, directory: string, version: string): Promise<void> {
   const feast = join(venv, 'bin', 'feast');
-  const version = (
-    await run(join(venv, 'bin', 'python'), ['-c', 'import feast; print("feast " + feast.__version__)'], {
-      what: 'import feast',
-    })
-  ).trim();
-  const directory = await mkdtemp(join(tmpdir(), 'bench-feast-'));
   const data = join(directory, 'data');
-  await mkdir(data);
-  let server: ChildProcess | undefined;
-  // A bench that dies must not leave the feature server running: it is this process's child.
-  const killServer = () => server?.kill('SIGKILL');
-  process.once('exit', killServer);
+  const redis = new Redis(options.redisUrl);
   try {
+    const want = await fingerprint(options, directory);
+    if (
+      (await redis.get(LOADED_MARKER)) === want &&
+      existsSync(join(directory, 'data', 'registry.db')) &&
+      options.views.every((view) => existsSync(join(data, `${view}.parquet`)))
+    ) {
+      console.log(
+        `feast: ${version}; data already materialized from featurelog's rows (marker ${LOADED_MARKER}, repo ${directory})`,
+      );
+      return;
+    }
+    await redis.del(LOADED_MARKER);
+    await rm(directory, { recursive: true, force: true });
+    await mkdir(data, { recursive: true });
     let started = performance.now();
     const columnsFile = join(directory, 'columns.json');
     const { first, last } = await exportColumns(options, columnsFile);
@@ -334,16 +371,39 @@ export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> 
     await writeFile(join(directory, 'feature_store.yaml'), feastStoreYaml(options.redisUrl));
     await writeFile(join(directory, 'repo.py'), feastDefinitions(options, data));
     await run(feast, ['apply'], { what: 'feast apply', cwd: directory });
+    console.log(
+      `feast: feast apply done; feast materialize into ${new URL(options.redisUrl).host} (minutes on 2 CPUs)`,
+    );
     started = performance.now();
     // The window holds every row's event timestamp (whole seconds, end exclusive).
     await run(feast, ['materialize', isoSeconds(first - 1_000_000), isoSeconds(last + 2_000_000)], {
       what: 'feast materialize',
       cwd: directory,
     });
-    console.log(
-      `feast: apply, then materialize into ${new URL(options.redisUrl).host} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    );
+    const elapsed = (performance.now() - started) / 1000;
+    // The marker must not outlive the keys (each expires FEAST_KEY_TTL_SECONDS after its write).
+    await redis.set(LOADED_MARKER, want, 'EX', Math.max(60, FEAST_KEY_TTL_SECONDS - Math.ceil(elapsed) - 60));
+    console.log(`feast: materialized in ${elapsed.toFixed(1)} s`);
+  } finally {
+    redis.disconnect();
+  }
+}
 
+export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> {
+  const venv = await ensureVenv();
+  const feast = join(venv, 'bin', 'feast');
+  const version = (
+    await run(join(venv, 'bin', 'python'), ['-c', 'import feast; print("feast " + feast.__version__)'], {
+      what: 'import feast',
+    })
+  ).trim();
+  const directory = feastDirectory();
+  let server: ChildProcess | undefined;
+  // A bench that dies must not leave the feature server running: it is this process's child.
+  const killServer = () => server?.kill('SIGKILL');
+  process.once('exit', killServer);
+  try {
+    await load(options, venv, directory, version);
     const port = await freePort();
     // Feast's production settings (its Python feature server docs): --workers -1 is 2 x CPUs + 1.
     const workers = Number(process.env.BENCH_FEAST_WORKERS ?? -1);
@@ -392,13 +452,11 @@ export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> 
         await exited;
         clearTimeout(timer);
         process.off('exit', killServer);
-        await rm(directory, { recursive: true, force: true });
       },
     };
   } catch (error) {
     killServer();
     process.off('exit', killServer);
-    await rm(directory, { recursive: true, force: true });
     throw error;
   }
 }
