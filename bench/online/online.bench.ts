@@ -445,11 +445,12 @@ async function floor(redis: Redis, testCase: Case): Promise<{ latency: Measured;
 }
 
 async function warmUp(target: Target, testCase: Case): Promise<void> {
-  // JIT, plan cache, connections.
+  // JIT, plan cache, connections: 2,000 requests, or 20 s for a server that answers fewer than 100/s.
   await autocannon({
     url: `${target.base}/get-online-features`,
     connections: 4,
-    amount: 2_000,
+    maxOverallRequests: 2_000,
+    duration: 20,
     requests: [
       {
         method: 'POST',
@@ -526,6 +527,14 @@ async function startFeastPeer(): Promise<FeastPeer> {
   }
 }
 
+/** A progress line: the table comes at the end. */
+function summary(fixed: Measured, flat: Measured): string {
+  return (
+    `p50/p99 ${fixed.p50.toFixed(2)}/${fixed.p99.toFixed(2)} ms at ${fixed.rps.toFixed(0)}/s, ` +
+    `${flat.rps.toFixed(0)} req/s flat out, errors ${fixed.errors ?? 0}+${flat.errors ?? 0}`
+  );
+}
+
 /** featurelog / Feast, to two places; blank where either is missing. */
 function ratio(ours: number | undefined, theirs: number | undefined): string {
   return ours === undefined || theirs === undefined || theirs === 0 ? '' : (ours / theirs).toFixed(2);
@@ -565,6 +574,7 @@ async function main(): Promise<void> {
       const fixed = await paced(serving, testCase, testCase.rate);
       const flat = await cannon(serving, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
+      console.log(`${testCase.name}: featurelog ${summary(fixed, flat)}`);
       table.push(
         measuredRow(testCase.name, 'serving HTTP', `${testCase.rate}/s`, fixed),
         measuredRow('', 'serving HTTP', `${CONNECTIONS} conns`, flat),
@@ -576,6 +586,7 @@ async function main(): Promise<void> {
         await warmUp(feastTarget, testCase);
         const feastFixed = await paced(feastTarget, testCase, testCase.rate);
         const feastFlat = await cannon(feastTarget, testCase, { connections: CONNECTIONS });
+        console.log(`${testCase.name}: Feast ${summary(feastFixed, feastFlat)}`);
         table.push(
           measuredRow('', 'Feast HTTP', `${testCase.rate}/s`, feastFixed),
           measuredRow('', 'Feast HTTP', `${CONNECTIONS} conns`, feastFlat),

@@ -399,9 +399,20 @@ export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> 
   ).trim();
   const directory = feastDirectory();
   let server: ChildProcess | undefined;
-  // A bench that dies must not leave the feature server running: it is this process's child.
+  // A bench that dies or is stopped must not leave the feature server running: it is this process's child.
   const killServer = () => server?.kill('SIGKILL');
+  const onSignal = (signal: NodeJS.Signals) => {
+    killServer();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const forget = () => {
+    process.off('exit', killServer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
   process.once('exit', killServer);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await load(options, venv, directory, version);
     const port = await freePort();
@@ -451,12 +462,12 @@ export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> 
         const timer = setTimeout(() => running.kill('SIGKILL'), 20_000);
         await exited;
         clearTimeout(timer);
-        process.off('exit', killServer);
+        forget();
       },
     };
   } catch (error) {
     killServer();
-    process.off('exit', killServer);
+    forget();
     throw error;
   }
 }
