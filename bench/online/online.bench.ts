@@ -254,6 +254,8 @@ interface Measured {
   p99: number;
   rps: number;
   errors?: number;
+  /** What the errors were, e.g. `3 HTTP 503, 2 ECONNRESET` (the fixed-rate run). */
+  errorKinds?: string;
   /** CPU time (user + system) of the server's processes per request, microseconds. */
   cpuPerRequest?: number;
 }
@@ -327,11 +329,15 @@ async function paced(target: Target, testCase: Case, rate: number): Promise<Meas
   let sent = 0;
   let done = 0;
   let errors = 0;
+  const errorKinds = new Map<string, number>();
   const started = performance.now();
   await new Promise<void>((resolve) => {
-    const finish = (scheduled: number, ok: boolean) => {
+    const finish = (scheduled: number, error: string | undefined) => {
       latencies.recordValue(performance.now() - scheduled);
-      if (!ok) errors++;
+      if (error !== undefined) {
+        errors++;
+        errorKinds.set(error, (errorKinds.get(error) ?? 0) + 1);
+      }
       if (++done === total) resolve();
     };
     const tick = () => {
@@ -351,10 +357,12 @@ async function paced(target: Target, testCase: Case, rate: number): Promise<Meas
           },
           (response) => {
             response.resume();
-            response.on('end', () => finish(scheduled, response.statusCode === 200));
+            response.on('end', () =>
+              finish(scheduled, response.statusCode === 200 ? undefined : `HTTP ${response.statusCode}`),
+            );
           },
         );
-        outgoing.on('error', () => finish(scheduled, false));
+        outgoing.on('error', (error: NodeJS.ErrnoException) => finish(scheduled, error.code ?? error.message));
         outgoing.end(body);
       }
       if (sent < total) setTimeout(tick, Math.max(0, started + (sent * 1_000) / rate - performance.now()));
@@ -370,6 +378,7 @@ async function paced(target: Target, testCase: Case, rate: number): Promise<Meas
     p99: latencies.getValueAtPercentile(99) / 1_000,
     rps: total / elapsed,
     errors,
+    errorKinds: [...errorKinds].map(([kind, count]) => `${count} ${kind}`).join(', '),
     cpuPerRequest: cpu / total,
   };
 }
@@ -393,12 +402,21 @@ async function cannon(target: Target, testCase: Case, options: { connections: nu
     ],
   });
   const cpu = (await target.cpu()) - cpuBefore;
-  const errors = result.errors + result.timeouts + result.non2xx;
+  // autocannon counts a timeout among its errors too.
+  const errors = result.errors + result.non2xx;
+  const errorKinds = [
+    result.timeouts > 0 ? `${result.timeouts} timeouts` : '',
+    result.non2xx > 0 ? `${result.non2xx} non-2xx` : '',
+    result.errors - result.timeouts > 0 ? `${result.errors - result.timeouts} socket errors` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return {
     p50: result.latency.p50 / 1_000,
     p99: result.latency.p99 / 1_000,
     rps: result.requests.average,
     errors,
+    errorKinds,
     cpuPerRequest: cpu / Math.max(1, result.requests.total),
   };
 }
@@ -531,7 +549,9 @@ async function startFeastPeer(): Promise<FeastPeer> {
 function summary(fixed: Measured, flat: Measured): string {
   return (
     `p50/p99 ${fixed.p50.toFixed(2)}/${fixed.p99.toFixed(2)} ms at ${fixed.rps.toFixed(0)}/s, ` +
-    `${flat.rps.toFixed(0)} req/s flat out, errors ${fixed.errors ?? 0}+${flat.errors ?? 0}`
+    `${flat.rps.toFixed(0)} req/s flat out` +
+    (fixed.errorKinds ? `; errors at rate: ${fixed.errorKinds}` : '') +
+    (flat.errorKinds ? `; errors flat out: ${flat.errorKinds}` : '')
   );
 }
 

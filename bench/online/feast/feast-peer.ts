@@ -450,7 +450,7 @@ export async function startFeast(options: FeastPeerOptions): Promise<FeastPeer> 
     return {
       base,
       settings:
-        `feast serve ${args.join(' ')} (${resolvedWorkers} uvicorn workers under gunicorn, ` +
+        `feast ${args.join(' ')} (${resolvedWorkers} uvicorn workers under gunicorn, ` +
         `Redis online store ${feastConnectionString(options.redisUrl).split(',')[0]}, project ${FEAST_PROJECT})`,
       cpu: () => serverCpuMicros(masterPid),
       stop: async () => {
