@@ -19,6 +19,9 @@
  * - floor: ioredis sending the commands RedisOnlineStore.read sends (one HMGET of the views' fields
  *   per entity, Buffer replies), no HTTP and no decoding, one request in flight (latency) and 16
  *   in flight with auto-pipelining (req/s; the store batches concurrent reads the same way).
+ * - Feast (unless BENCH_FEAST=0): Feast's Python feature server (`feast serve`) on the same Redis,
+ *   loaded with the same rows (bench/online/feast), checked to answer what featurelog answers, then
+ *   loaded by the same generator and autocannon runs; CPU per request over its gunicorn processes.
  * Latencies are recorded in microseconds (autocannon's own histograms count whole milliseconds).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -39,6 +42,8 @@ import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
 import { exitOnFailure } from '../bench-entry';
 import { driverFeatures } from '../driver-features';
+import { compareAnswers, FEAST_PRECISION_NOTE } from './feast/feast-compare';
+import { startFeast, type FeastPeer } from './feast/feast-peer';
 
 /** autocannon ships no types: the slice of it used here. */
 interface CannonResult {
@@ -58,6 +63,8 @@ const PROJECT = 'bench';
 const KEY_PREFIX = 'bench_online';
 const VIEWS = ['v0', 'v1', 'v2', 'v3', 'v4'];
 const DURATION_S = Math.max(2, Math.round(10 * SCALE));
+/** BENCH_FEAST=0 leaves Feast out (it installs into .venv/feast on first use and loads Redis anew each run). */
+const WITH_FEAST = process.env.BENCH_FEAST !== '0';
 const CONNECTIONS = 16;
 const START = Date.now() * 1_000 - 60_000_000;
 
@@ -206,6 +213,8 @@ interface Case {
   /** The views the request reads, every feature of each. */
   views: string[];
   body: (ids: number[]) => string;
+  /** The same request to Feast's feature server (it has no `view:*`: the features are named). */
+  feastBody: (ids: number[]) => string;
   /** Fixed request rate of the latency run. */
   rate: number;
 }
@@ -219,6 +228,8 @@ const ALL_CASES: Case[] = [
     views: ['v0'],
     rate: 1_000,
     body: (ids) => JSON.stringify({ features: ['v0:*'], entities: { driver_id: ids } }),
+    feastBody: (ids) =>
+      JSON.stringify({ features: FEATURES.map(([feature]) => `v0:${feature}`), entities: { driver_id: ids } }),
   },
   {
     name: 'service 5 x 10 features, batch 1',
@@ -226,6 +237,8 @@ const ALL_CASES: Case[] = [
     views: VIEWS,
     rate: 1_000,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
+    feastBody: (ids) =>
+      JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
   },
   {
     name: 'service 5 x 10 features, batch 100',
@@ -233,6 +246,8 @@ const ALL_CASES: Case[] = [
     views: VIEWS,
     rate: 200,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
+    feastBody: (ids) =>
+      JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
   },
 ];
 
@@ -246,7 +261,9 @@ interface Measured {
   p99: number;
   rps: number;
   errors?: number;
-  /** CPU time (user + system) of the serving process per request, microseconds. */
+  /** What the errors were, e.g. `3 HTTP 503, 2 ECONNRESET` (the fixed-rate run). */
+  errorKinds?: string;
+  /** CPU time (user + system) of the server's processes per request, microseconds. */
   cpuPerRequest?: number;
   /** The serving process's GC pauses over the run. */
   gc?: GcTotals;
@@ -278,15 +295,21 @@ function measuredRow(name: string, what: string, load: string, measured: Measure
   ];
 }
 
-interface ChildStats {
-  /** CPU time so far, microseconds. */
+/** A server's CPU time so far (µs, all its processes) and, for featurelog's, its GC pauses since the previous ask. */
+interface ServerStats {
   cpu: number;
-  /** GC pauses since the previous ask. */
-  gc: GcTotals;
+  gc?: GcTotals;
+}
+
+/** A server under load: where it listens, its request for a case, and its processes' stats so far. */
+interface Target {
+  base: string;
+  body: (testCase: Case, ids: number[]) => string;
+  stats: () => Promise<ServerStats>;
 }
 
 /** The serving child's CPU time so far, and its GC pauses since the previous ask. */
-function childStats(child: ChildProcess): Promise<ChildStats> {
+function childStats(child: ChildProcess): Promise<Required<ServerStats>> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
       const { cpu, gc } = message as { cpu?: NodeJS.CpuUsage; gc?: GcTotals };
@@ -310,10 +333,10 @@ async function redisCpu(redis: Redis): Promise<number> {
  * Serving CPU, serving GC and redis-server CPU around one run. Redis is shared: its CPU includes
  * whatever else used it during the run (the floor's figures show what one read costs it alone).
  */
-async function aroundRun(child: ChildProcess, redis: Redis) {
-  const [before, redisBefore] = await Promise.all([childStats(child), redisCpu(redis)]);
+async function aroundRun(target: Target, redis: Redis) {
+  const [before, redisBefore] = await Promise.all([target.stats(), redisCpu(redis)]);
   return async (requests: number) => {
-    const [after, redisAfter] = await Promise.all([childStats(child), redisCpu(redis)]);
+    const [after, redisAfter] = await Promise.all([target.stats(), redisCpu(redis)]);
     return {
       requests,
       cpuPerRequest: (after.cpu - before.cpu) / Math.max(1, requests),
@@ -348,20 +371,24 @@ function microsecondHistograms() {
  * back and then idles until the next second, i.e. bursts at full speed; and it back-fills a sample
  * per expected interval for each slow answer.)
  */
-async function paced(child: ChildProcess, redis: Redis, base: string, testCase: Case, rate: number): Promise<Measured> {
-  const url = new URL(`${base}/get-online-features`);
+async function paced(target: Target, redis: Redis, testCase: Case, rate: number): Promise<Measured> {
+  const url = new URL(`${target.base}/get-online-features`);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const { latencies } = microsecondHistograms();
   const total = Math.round(rate * DURATION_S);
-  const finishRun = await aroundRun(child, redis);
+  const finishRun = await aroundRun(target, redis);
   let sent = 0;
   let done = 0;
   let errors = 0;
+  const errorKinds = new Map<string, number>();
   const started = performance.now();
   await new Promise<void>((resolve) => {
-    const finish = (scheduled: number, ok: boolean) => {
+    const finish = (scheduled: number, error: string | undefined) => {
       latencies.recordValue(performance.now() - scheduled);
-      if (!ok) errors++;
+      if (error !== undefined) {
+        errors++;
+        errorKinds.set(error, (errorKinds.get(error) ?? 0) + 1);
+      }
       if (++done === total) resolve();
     };
     const tick = () => {
@@ -369,7 +396,7 @@ async function paced(child: ChildProcess, redis: Redis, base: string, testCase: 
       while (sent < due) {
         const scheduled = started + (sent * 1_000) / rate;
         sent++;
-        const body = testCase.body(randomIds(testCase.batch));
+        const body = target.body(testCase, randomIds(testCase.batch));
         const outgoing = httpRequest(
           {
             agent,
@@ -381,10 +408,12 @@ async function paced(child: ChildProcess, redis: Redis, base: string, testCase: 
           },
           (response) => {
             response.resume();
-            response.on('end', () => finish(scheduled, response.statusCode === 200));
+            response.on('end', () =>
+              finish(scheduled, response.statusCode === 200 ? undefined : `HTTP ${response.statusCode}`),
+            );
           },
         );
-        outgoing.on('error', () => finish(scheduled, false));
+        outgoing.on('error', (error: NodeJS.ErrnoException) => finish(scheduled, error.code ?? error.message));
         outgoing.end(body);
       }
       if (sent < total) setTimeout(tick, Math.max(0, started + (sent * 1_000) / rate - performance.now()));
@@ -400,20 +429,20 @@ async function paced(child: ChildProcess, redis: Redis, base: string, testCase: 
     p99: latencies.getValueAtPercentile(99) / 1_000,
     rps: total / elapsed,
     errors,
+    errorKinds: [...errorKinds].map(([kind, count]) => `${count} ${kind}`).join(', '),
     ...measured,
   };
 }
 
 async function cannon(
-  child: ChildProcess,
+  target: Target,
   redis: Redis,
-  base: string,
   testCase: Case,
   options: { connections: number },
 ): Promise<Measured> {
-  const finishRun = await aroundRun(child, redis);
+  const finishRun = await aroundRun(target, redis);
   const result = await autocannon({
-    url: `${base}/get-online-features`,
+    url: `${target.base}/get-online-features`,
     connections: options.connections,
     duration: DURATION_S,
     histograms: microsecondHistograms(),
@@ -423,18 +452,27 @@ async function cannon(
         headers: { 'content-type': 'application/json' },
         setupRequest: (request: Record<string, unknown>) => ({
           ...request,
-          body: testCase.body(randomIds(testCase.batch)),
+          body: target.body(testCase, randomIds(testCase.batch)),
         }),
       },
     ],
   });
   const measured = await finishRun(result.requests.total);
-  const errors = result.errors + result.timeouts + result.non2xx;
+  // autocannon counts a timeout among its errors too.
+  const errors = result.errors + result.non2xx;
+  const errorKinds = [
+    result.timeouts > 0 ? `${result.timeouts} timeouts` : '',
+    result.non2xx > 0 ? `${result.non2xx} non-2xx` : '',
+    result.errors - result.timeouts > 0 ? `${result.errors - result.timeouts} socket errors` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return {
     p50: result.latency.p50 / 1_000,
     p99: result.latency.p99 / 1_000,
     rps: result.requests.average,
     errors,
+    errorKinds,
     ...measured,
   };
 }
@@ -489,8 +527,107 @@ async function floor(
   };
 }
 
+async function warmUp(target: Target, testCase: Case): Promise<void> {
+  // JIT, plan cache, connections: 2,000 requests, or 20 s for a server that answers fewer than 100/s.
+  await autocannon({
+    url: `${target.base}/get-online-features`,
+    connections: 4,
+    maxOverallRequests: 2_000,
+    duration: 20,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: target.body(testCase, randomIds(testCase.batch)),
+      },
+    ],
+  });
+}
+
+async function post(target: Target, body: string): Promise<unknown> {
+  const response = await fetch(`${target.base}/get-online-features`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${target.base} answered ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as unknown;
+}
+
+/**
+ * Before any timing: Feast answers each case's request with the values featurelog answers, for a
+ * sample of entities (the first and last driver among them), else the bench stops here.
+ */
+async function checkFeastServesTheSame(featurelog: Target, feast: Target): Promise<void> {
+  const types = new Map<string, string>(FEATURES);
+  // `view__feature` with full feature names, else `feature`.
+  const typeOf = (column: string) =>
+    types.get(column.includes('__') ? column.slice(column.indexOf('__') + 2) : column) as never;
+  let entities = 0;
+  for (const testCase of CASES) {
+    for (let k = 0; k < (testCase.batch === 1 ? 20 : 3); k++) {
+      const ids =
+        k === 0 ? [0, ENTITIES - 1, ...randomIds(testCase.batch)].slice(0, testCase.batch) : randomIds(testCase.batch);
+      const differences = compareAnswers(
+        await post(featurelog, featurelog.body(testCase, ids)),
+        await post(feast, feast.body(testCase, ids)),
+        ['driver_id'],
+        typeOf,
+      );
+      if (differences.length > 0) {
+        throw new Error(
+          `Feast does not serve what featurelog serves (${testCase.name}, drivers ${ids.slice(0, 10).join(',')}…):\n  ` +
+            `${differences.slice(0, 20).join('\n  ')}${differences.length > 20 ? `\n  … ${differences.length - 20} more` : ''}`,
+        );
+      }
+      entities += ids.length;
+    }
+  }
+  console.log(
+    `feast: answers equal featurelog's for ${entities} sampled entity rows over ${CASES.length} cases (${FEAST_PRECISION_NOTE})`,
+  );
+}
+
+async function startFeastPeer(): Promise<FeastPeer> {
+  const store = await RedisOnlineStore.connect({ url, keyPrefix: KEY_PREFIX });
+  try {
+    return await startFeast({
+      redisUrl: url,
+      store,
+      project: PROJECT,
+      entities: ENTITIES,
+      entityKey: (id) => `driver_id=${id}`,
+      entityName: 'driver',
+      joinKey: 'driver_id',
+      views: VIEWS,
+      features: FEATURES,
+      ttlSeconds: 86_400,
+      service: 'svc50',
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/** A progress line: the table comes at the end. */
+function summary(fixed: Measured, flat: Measured): string {
+  return (
+    `p50/p99 ${fixed.p50.toFixed(2)}/${fixed.p99.toFixed(2)} ms at ${fixed.rps.toFixed(0)}/s, ` +
+    `${flat.rps.toFixed(0)} req/s flat out` +
+    (fixed.errorKinds ? `; errors at rate: ${fixed.errorKinds}` : '') +
+    (flat.errorKinds ? `; errors flat out: ${flat.errorKinds}` : '')
+  );
+}
+
+/** featurelog / Feast, to two places; blank where either is missing. */
+function ratio(ours: number | undefined, theirs: number | undefined): string {
+  return ours === undefined || theirs === undefined || theirs === 0 ? '' : (ours / theirs).toFixed(2);
+}
+
 async function main(): Promise<void> {
   await load();
+  const feast = WITH_FEAST ? await startFeastPeer() : undefined;
   const child: ChildProcess = fork(__filename, ['serve'], {
     execArgv: [
       '-r',
@@ -504,6 +641,12 @@ async function main(): Promise<void> {
     child.once('message', (message) => resolve((message as { url: string }).url));
     child.once('exit', (code) => reject(new Error(`serving child exited with ${code}`)));
   });
+  const serving: Target = { base, body: (testCase, ids) => testCase.body(ids), stats: () => childStats(child) };
+  const feastTarget: Target | undefined = feast && {
+    base: feast.base,
+    body: (testCase, ids) => testCase.feastBody(ids),
+    stats: async () => ({ cpu: await feast.cpu() }),
+  };
   // Commands issued in the same tick go out in one write, as RedisOnlineStore.read batches concurrent reads.
   const redis = new Redis(url, { enableAutoPipelining: true });
   const table = new Table3({
@@ -515,31 +658,21 @@ async function main(): Promise<void> {
       'p99 ms',
       'req/s',
       'errors',
-      'serving CPU µs/req',
-      'serving GC ms/1k req',
+      'server CPU µs/req',
+      'server GC ms/1k req',
       'GC max pause ms',
       'GCs minor / major',
       'redis CPU µs/req',
     ],
   });
   try {
+    if (feastTarget) await checkFeastServesTheSame(serving, feastTarget);
     for (const testCase of CASES) {
-      // Warm-up: JIT, plan cache, connections.
-      await autocannon({
-        url: `${base}/get-online-features`,
-        connections: 4,
-        amount: 2_000,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: testCase.body(randomIds(testCase.batch)),
-          },
-        ],
-      });
-      const fixed = await paced(child, redis, base, testCase, testCase.rate);
-      const flat = await cannon(child, redis, base, testCase, { connections: CONNECTIONS });
+      await warmUp(serving, testCase);
+      const fixed = await paced(serving, redis, testCase, testCase.rate);
+      const flat = await cannon(serving, redis, testCase, { connections: CONNECTIONS });
       const bare = await floor(redis, testCase);
+      console.log(`${testCase.name}: featurelog ${summary(fixed, flat)}`);
       table.push(
         measuredRow(testCase.name, 'serving HTTP', `${testCase.rate}/s`, fixed),
         measuredRow('', 'serving HTTP', `${CONNECTIONS} conns`, flat),
@@ -560,10 +693,49 @@ async function main(): Promise<void> {
         ],
         ['', 'ratio req/s', 'serving / floor', '', '', (flat.rps / bare.throughput).toFixed(2), '', '', '', '', '', ''],
       );
+      if (feastTarget) {
+        await warmUp(feastTarget, testCase);
+        const feastFixed = await paced(feastTarget, redis, testCase, testCase.rate);
+        const feastFlat = await cannon(feastTarget, redis, testCase, { connections: CONNECTIONS });
+        console.log(`${testCase.name}: Feast ${summary(feastFixed, feastFlat)}`);
+        table.push(
+          measuredRow('', 'Feast HTTP', `${testCase.rate}/s`, feastFixed),
+          measuredRow('', 'Feast HTTP', `${CONNECTIONS} conns`, feastFlat),
+          [
+            '',
+            'featurelog / Feast',
+            `at ${testCase.rate}/s`,
+            ratio(fixed.p50, feastFixed.p50),
+            ratio(fixed.p99, feastFixed.p99),
+            '',
+            '',
+            ratio(fixed.cpuPerRequest, feastFixed.cpuPerRequest),
+            '',
+            '',
+            '',
+            ratio(fixed.redisCpuPerRequest, feastFixed.redisCpuPerRequest),
+          ],
+          [
+            '',
+            'featurelog / Feast',
+            `${CONNECTIONS} conns`,
+            '',
+            '',
+            ratio(flat.rps, feastFlat.rps),
+            '',
+            ratio(flat.cpuPerRequest, feastFlat.cpuPerRequest),
+            '',
+            '',
+            '',
+            ratio(flat.redisCpuPerRequest, feastFlat.redisCpuPerRequest),
+          ],
+        );
+      }
     }
   } finally {
     redis.disconnect();
     child.disconnect();
+    await feast?.stop();
   }
   // Serving, Redis and the load generator share the machine: its load says how far to trust the figures.
   console.log(
@@ -572,6 +744,7 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(' ')} at the end`,
   );
+  if (feast) console.log(`Feast: ${feast.settings}`);
   console.log(table.toString());
 }
 
