@@ -163,22 +163,15 @@ async function load(): Promise<void> {
   const redis = new Redis(url);
   const marker = `${KEY_PREFIX}:__bench_loaded`;
   const store = await RedisOnlineStore.connect({ url, keyPrefix: KEY_PREFIX });
-  // Data of an older layout is dropped (the materializer would rebuild it from the log).
-  if (!(await store.checkLayout()).current) await store.rebuildLayout();
-  if (Number(await redis.get(marker)) === ENTITIES && (await readsBack(store))) {
+  if ((await store.checkLayout()).current && Number(await redis.get(marker)) === ENTITIES && (await readsBack(store))) {
     console.log(`data: ${ENTITIES} entities already loaded (marker ${marker})`);
     await store.close();
     redis.disconnect();
     return;
   }
-  // Absent, partial, or written in another layout than this store reads (an older version field):
-  // start from nothing, since rows of another layout would not compare with new ones.
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${KEY_PREFIX}:*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  // Absent or partial: start from nothing (rebuildLayout removes every key of the prefix and marks
+  // the layout, so that other connections, Feast's loader among them, read the store).
+  await store.rebuildLayout();
   const started = performance.now();
   for (let first = 0; first < ENTITIES; first += 200) {
     const rows: OnlineRow[] = [];
