@@ -13,45 +13,16 @@ import { Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
-  foldTopic,
   MaterializerProcess,
   openTestProject,
+  randomRows,
   readRows,
-  storedValues,
+  waitForStoreToEqualFold,
   type TestProject,
 } from './materializer.test-kit';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 const base = Date.now() * 1_000;
-
-/** Random rows over `entities` entities, with event and created timestamps out of order on purpose. */
-function randomRows(count: number, entities: number, seed: { value: number }): FeatureRow[] {
-  const next = () => (seed.value = (seed.value * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-  return Array.from({ length: count }, () => {
-    const trips = Math.floor(next() * 1_000_000);
-    return {
-      driver_id: Math.floor(next() * entities),
-      event_timestamp: base + Math.floor(next() * 50) * 1_000,
-      created_timestamp: next() < 0.3 ? null : base + Math.floor(next() * 3),
-      conv_rate: trips / 7,
-      trips,
-      city: `c${trips % 97}`,
-    };
-  });
-}
-
-async function assertStoreEqualsFold(test: TestProject, expectedEntities: number, timeoutMs: number): Promise<void> {
-  const store = await test.store();
-  await waitFor(
-    async () => {
-      const folded = await foldTopic(test, 'driver_stats');
-      assert.equal(folded.size, expectedEntities);
-      assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), folded);
-      return true;
-    },
-    { description: 'the store to equal the fold of the log', timeoutMs, intervalMs: 500 },
-  );
-}
 
 const redisCluster = redisClusterUnderTest();
 
@@ -85,7 +56,7 @@ for (const onCluster of [false, true]) {
         // Paced so that the rows keep streaming in across the kills.
         const producer = (async () => {
           while (producing && produced < total) {
-            await test.produce('driver_stats', randomRows(400, entities, seed));
+            await test.produce('driver_stats', randomRows(400, entities, seed, base));
             produced += 400;
             await new Promise((done) => setTimeout(done, 700));
           }
@@ -105,7 +76,11 @@ for (const onCluster of [false, true]) {
         producing = false;
         await producer;
         await materializer.start();
-        await assertStoreEqualsFold(test, entities, 120_000);
+        await waitForStoreToEqualFold(test, {
+          entities,
+          timeoutMs: 120_000,
+          intervalMs: 500,
+        });
         assert.ok(
           new Set(producedAtKills).size >= 5,
           `rows streamed in during the kills (produced at each kill: ${producedAtKills.join(', ')})`,
@@ -178,7 +153,7 @@ describe('the broker restarted while rows are produced', () => {
       // producer when the broker lost its sequence), failing appends only as retriable meanwhile.
       const producer = (async () => {
         while (producing) {
-          const rows = randomRows(200, 300, seed);
+          const rows = randomRows(200, 300, seed, base);
           try {
             const positions = await test.produce('driver_stats', rows);
             rows.forEach((row, i) => acknowledged.push({ row, position: positions[i]! }));
@@ -232,15 +207,7 @@ describe('the broker restarted while rows are produced', () => {
       );
 
       // Every acknowledged row is in the log at the position append() returned, and the store is the fold of the log.
-      const folded = await waitFor(
-        async () => {
-          const fold = await foldTopic(test, 'driver_stats');
-          const stored = await storedValues(await test.store(), test.project, 'driver_stats', fold.keys());
-          assert.deepEqual(stored, fold);
-          return fold;
-        },
-        { description: 'the store to equal the fold of the log', timeoutMs: 120_000, intervalMs: 500 },
-      );
+      const folded = await waitForStoreToEqualFold(test, { timeoutMs: 120_000, intervalMs: 500 });
       const logRows = (await readRows(test, 'driver_stats')).rows;
       const inLog = new Map(logRows.map(({ position, row }) => [`${position.partition}/${position.offset}`, row]));
       const identity = (row: FeatureRow | undefined) =>

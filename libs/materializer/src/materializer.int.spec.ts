@@ -14,14 +14,16 @@ import { Materializer } from './materializer';
 import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
-  foldTopic,
   openTestProject,
   statsView,
   storedValues,
+  waitForStoreToEqualFold,
   type TestProject,
 } from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
+/** How long the int specs wait for the store to equal the fold of the log, and how often they look. */
+const FOLD_WAIT = { timeoutMs: 60_000, intervalMs: 200 };
 const PYTHON = join(__dirname, '..', '..', '..', '.venv', 'bin', 'python');
 const CONFLUENT_APP = join(__dirname, '..', '..', 'producer', 'test-fixtures', 'confluent_interop.py');
 
@@ -44,18 +46,6 @@ function row(driverId: number, offsetMicros: number, trips: number): FeatureRow 
     trips,
     city: `c${trips}`,
   };
-}
-
-async function waitForFold(test: TestProject, view = 'driver_stats', timeoutMs = 60_000): Promise<number> {
-  const store = await test.store();
-  return waitFor(
-    async () => {
-      const folded = await foldTopic(test, view);
-      assert.deepEqual(await storedValues(store, test.project, view, folded.keys()), folded);
-      return folded.size;
-    },
-    { description: `the store to equal the fold of ${view}`, timeoutMs, intervalMs: 200 },
-  );
 }
 
 /**
@@ -117,7 +107,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     const rows: FeatureRow[] = [];
     for (let i = 0; i < 2_000; i++) rows.push(row(i % 300, (i * 7919) % 1_000, i));
     await test.produce('driver_stats', rows);
-    assert.equal(await waitForFold(test), 300);
+    assert.equal((await waitForStoreToEqualFold(test, FOLD_WAIT)).size, 300);
     const text = await metrics.metrics();
     assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="won"\} \d+/);
     assert.match(text, /featurelog_materializer_lag_records\{topic="[^"]+",partition="2"\} 0/);
@@ -127,7 +117,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     const removed = await wipeProject(test.project);
     assert.ok(removed > 300, `wiped ${removed} keys`);
     await test.produce('driver_stats', [row(5_000, 1, 1)]);
-    assert.equal(await waitForFold(test), 301);
+    assert.equal((await waitForStoreToEqualFold(test, FOLD_WAIT)).size, 301);
     assert.match(await metrics.metrics(), /featurelog_materializer_rebuilds_total\{reason="checkpoint-vanished"\} 1/);
   });
 
@@ -135,7 +125,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     const live = statsView({ name: 'driver_live', features: [{ name: 'speed', type: 'float64' }] });
     await test.apply(baseDefinitions(statsView(), live));
     await test.produce('driver_live', [{ driver_id: 7, event_timestamp: now, created_timestamp: null, speed: 88 }]);
-    assert.equal(await waitForFold(test, 'driver_live'), 1);
+    assert.equal((await waitForStoreToEqualFold(test, { view: 'driver_live', ...FOLD_WAIT })).size, 1);
     await test.apply(baseDefinitions(statsView()));
     await waitFor(
       async () =>
@@ -143,7 +133,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
         (await storedValues(await test.store(), test.project, 'driver_live', ['driver_id=7'])).size === 0,
       { description: 'the deleted view to be forgotten', timeoutMs: 30_000 },
     );
-    assert.equal(await waitForFold(test), 301, 'the other view is untouched');
+    assert.equal((await waitForStoreToEqualFold(test, FOLD_WAIT)).size, 301, 'the other view is untouched');
   });
 
   it('reads an existing topic with its own schema, field mapping and timestamp field; dead-letters its bad records', async () => {
@@ -227,7 +217,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
 
   it('never lets an older row overwrite a newer one, whatever the arrival order', async () => {
     await test.produce('driver_stats', [row(9_000, 500, 3), row(9_000, 100, 1), row(9_000, 500, 2)]);
-    await waitForFold(test);
+    await waitForStoreToEqualFold(test, FOLD_WAIT);
     const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=9000']);
     assert.equal(stored.get('driver_id=9000')?.features.trips, 2, 'the tie goes to the later offset');
   });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import type { EventLog, RecordPosition } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnv, stackEnvVars, uniqueName, waitFor, type WaitOptions } from '@featurelog/testing';
 
 /** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
 
@@ -54,6 +55,26 @@ export function baseDefinitions(...views: FeatureViewDefinition[]): TaggedDefini
       (definition) => ({ kind: 'feature_view', definition }) as TaggedDefinition,
     ),
   ];
+}
+
+/**
+ * `count` random driver_stats rows over `entities` drivers (driver_id 0 to entities - 1), with event and
+ * created timestamps out of order on purpose: events within 50 s of `base` (µs), created times within
+ * 3 µs of it or null. `seed` advances with every draw, so that successive calls continue one sequence.
+ */
+export function randomRows(count: number, entities: number, seed: { value: number }, base: number): FeatureRow[] {
+  const next = () => (seed.value = (seed.value * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  return Array.from({ length: count }, () => {
+    const trips = Math.floor(next() * 1_000_000);
+    return {
+      driver_id: Math.floor(next() * entities),
+      event_timestamp: base + Math.floor(next() * 50) * 1_000,
+      created_timestamp: next() < 0.3 ? null : base + Math.floor(next() * 3),
+      conv_rate: trips / 7,
+      trips,
+      city: `c${trips % 97}`,
+    };
+  });
 }
 
 export interface TestProject {
@@ -187,6 +208,31 @@ export async function foldTopic(test: TestProject, viewName: string): Promise<Ma
     });
   }
   return folded;
+}
+
+/**
+ * Waits until the store holds exactly the oracle's fold of the view's log (read again at each try), the
+ * fold not empty, and returns that fold. With `entities`, the fold must also hold that many entities.
+ */
+export async function waitForStoreToEqualFold(
+  test: TestProject,
+  {
+    view = 'driver_stats',
+    entities,
+    description = `the store to equal the fold of ${view}'s log`,
+    ...wait
+  }: { view?: string; entities?: number } & WaitOptions = {},
+): Promise<Map<string, FoldedValue>> {
+  const store = await test.store();
+  return waitFor(
+    async () => {
+      const folded = await foldTopic(test, view);
+      if (entities !== undefined) assert.equal(folded.size, entities);
+      assert.deepEqual(await storedValues(store, test.project, view, folded.keys()), folded);
+      return folded.size > 0 && folded;
+    },
+    { description, ...wait },
+  );
 }
 
 /** Every decodable row of a view's topic with its position, read from the start without a group. */

@@ -24,6 +24,7 @@ import {
   openTestProject,
   statsView,
   storedValues,
+  waitForStoreToEqualFold,
   type TestProject,
 } from './materializer.test-kit';
 
@@ -67,23 +68,6 @@ async function startMaterializer(test: TestProject, registry = new Registry()) {
   };
 }
 
-async function assertStoreEqualsFold(
-  test: TestProject,
-  view = 'driver_stats',
-  description = 'the store to equal the fold',
-) {
-  const store = await test.store();
-  await waitFor(
-    async () => {
-      const folded = await foldTopic(test, view);
-      const stored = await storedValues(store, test.project, view, folded.keys());
-      assert.deepEqual(stored, folded);
-      return folded.size > 0;
-    },
-    { description, timeoutMs: 10_000 },
-  );
-}
-
 /** The view's newest event time online, as the materializer's gauge reports it (epoch seconds). */
 function newestEventSeconds(metrics: string, view = 'driver_stats'): number | undefined {
   const line = new RegExp(`^featurelog_materializer_newest_event_timestamp_seconds\\{view="${view}"\\} (\\S+)$`, 'm');
@@ -114,7 +98,7 @@ describe('Materializer on the embedded ports', () => {
     await test.produce('driver_stats', [row(1, 10, 1), row(2, 10, 2), row(1, 30, 3), row(1, 20, 4)]);
     const running = await startMaterializer(test);
     try {
-      await assertStoreEqualsFold(test);
+      await waitForStoreToEqualFold(test, { timeoutMs: 10_000 });
       const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=1']);
       assert.equal(stored.get('driver_id=1')?.features.trips, 3, 'the row with the greatest event time wins');
       const text = await running.registry.metrics();
@@ -150,7 +134,7 @@ describe('Materializer on the embedded ports', () => {
         },
         { description: 'created timestamp, then offset, to decide ties' },
       );
-      await assertStoreEqualsFold(test);
+      await waitForStoreToEqualFold(test, { timeoutMs: 10_000 });
     } finally {
       await running.stop();
     }
@@ -204,7 +188,10 @@ describe('Materializer on the embedded ports', () => {
     });
     const running = await startMaterializer(test);
     try {
-      await assertStoreEqualsFold(test, 'driver_stats', 'the rebuilt view to equal the fold of the new topic');
+      await waitForStoreToEqualFold(test, {
+        description: 'the rebuilt view to equal the fold of the new topic',
+        timeoutMs: 10_000,
+      });
       const checkpoint = await store.readCheckpoint(checkpointName);
       for (const { partition, nextOffset } of checkpoint.filter((entry) => entry.topic === topic)) {
         assert.ok(nextOffset <= ends.get(partition)!, `partition ${partition}: ${nextOffset} is within the topic`);
@@ -248,7 +235,7 @@ describe('Materializer on the embedded ports', () => {
         /featurelog_materializer_rows_total\{view="driver_stats",outcome="offline_only"\} 3/,
       );
       assert.equal(newestEventSeconds(await running.registry.metrics()), (now + 30) / 1e6);
-      await assertStoreEqualsFold(test);
+      await waitForStoreToEqualFold(test, { timeoutMs: 10_000 });
     } finally {
       await running.stop();
     }
