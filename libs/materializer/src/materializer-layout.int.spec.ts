@@ -5,24 +5,22 @@ import Redis from 'ioredis';
 import { FeaturelogError, type FeaturelogLogger } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import { RedisOnlineStore } from '@featurelog/online-store';
-import { writeLayout1Row } from '@featurelog/online-store/testing';
+import { writeLayout1Checkpoint, writeLayout1Row } from '@featurelog/online-store/testing';
 import { stackEnv, waitFor } from '@featurelog/testing';
 import { Materializer } from './materializer';
-import { CHECKPOINT_MARKER_TOPIC } from './online-run';
-import { baseDefinitions, foldTopic, openTestProject, storedValues, type TestProject } from './materializer.test-kit';
+import {
+  baseDefinitions,
+  foldTopic,
+  openTestProject,
+  statsRowsAround,
+  storedValues,
+  waitForStoreToEqualFold,
+  wholeCheckpointAtEnd,
+  type TestProject,
+} from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
-
-function row(driverId: number, offsetMicros: number, trips: number): FeatureRow {
-  return {
-    driver_id: driverId,
-    event_timestamp: now + offsetMicros,
-    created_timestamp: null,
-    conv_rate: trips / 100,
-    trips,
-    city: `c${trips}`,
-  };
-}
+const row = statsRowsAround(now);
 
 /**
  * A Redis left by an older featurelog (layout 1: one hash field per feature, `<view>:__v`, no layout
@@ -90,13 +88,7 @@ describe('Materializer over a store of the old layout', () => {
         features,
       });
     }
-    const ends = await test.runtime.log.endOffsets(test.topic('driver_stats'));
-    await redis.hset(
-      `${prefix}:__checkpoint:{${test.project}.materializer}`,
-      `${CHECKPOINT_MARKER_TOPIC}:0`,
-      '1',
-      ...[...ends].flatMap(([partition, end]) => [`${test.topic('driver_stats')}:${partition}`, String(end)]),
-    );
+    await writeLayout1Checkpoint(redis, { prefix, ...(await wholeCheckpointAtEnd(test, 'driver_stats')) });
 
     store = await RedisOnlineStore.connect({ url: stackEnv().redisUrl, keyPrefix: prefix });
     // Serving's view of it until the materializer has marked the new layout: retriable, never values.
@@ -122,13 +114,12 @@ describe('Materializer over a store of the old layout', () => {
     });
     await materializer.start();
     try {
-      await waitFor(
-        async () => {
-          assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), folded);
-          return true;
-        },
-        { description: 'the rebuilt store to equal the fold of the log', timeoutMs: 60_000, intervalMs: 200 },
-      );
+      await waitForStoreToEqualFold(test, {
+        store,
+        description: 'the rebuilt store to equal the fold of the log',
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
       const found = lines.filter((line) => /not in layout 2/.test(line));
       assert.equal(found.length, 1, `one line about the layout, got: ${lines.join(' | ')}`);
       assert.match(found[0]!, /driver_stats:__v|layout 1/);

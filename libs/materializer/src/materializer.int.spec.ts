@@ -15,6 +15,7 @@ import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   openTestProject,
+  statsRowsAround,
   statsView,
   storedValues,
   waitForStoreToEqualFold,
@@ -36,17 +37,7 @@ function pythonProblem(): string | undefined {
   });
   return check.status === 0 ? undefined : `Python lacks confluent-kafka/fastavro: ${check.stderr}`;
 }
-
-function row(driverId: number, offsetMicros: number, trips: number): FeatureRow {
-  return {
-    driver_id: driverId,
-    event_timestamp: now + offsetMicros,
-    created_timestamp: null,
-    conv_rate: trips / 100,
-    trips,
-    city: `c${trips}`,
-  };
-}
+const row = statsRowsAround(now);
 
 /**
  * Removes every key of the project and the materializer's checkpoint: to the materializer this is

@@ -25,6 +25,7 @@ import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { stackEnv, stackEnvVars, uniqueName, waitFor, type WaitOptions } from '@featurelog/testing';
+import { CHECKPOINT_MARKER_TOPIC } from './online-run';
 
 /** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
 
@@ -55,6 +56,24 @@ export function baseDefinitions(...views: FeatureViewDefinition[]): TaggedDefini
       (definition) => ({ kind: 'feature_view', definition }) as TaggedDefinition,
     ),
   ];
+}
+
+/**
+ * Makes driver_stats rows around `base` (µs): `row(driverId, offsetMicros, trips, extra)` has the event
+ * time base + offsetMicros, no created time, and features derived from `trips`; `extra` overrides fields.
+ */
+export function statsRowsAround(
+  base: number,
+): (driverId: number, offsetMicros: number, trips: number, extra?: Partial<FeatureRow>) => FeatureRow {
+  return (driverId, offsetMicros, trips, extra = {}) => ({
+    driver_id: driverId,
+    event_timestamp: base + offsetMicros,
+    created_timestamp: null,
+    conv_rate: trips / 100,
+    trips,
+    city: `city-${trips}`,
+    ...extra,
+  });
 }
 
 /**
@@ -211,19 +230,21 @@ export async function foldTopic(test: TestProject, viewName: string): Promise<Ma
 }
 
 /**
- * Waits until the store holds exactly the oracle's fold of the view's log (read again at each try), the
- * fold not empty, and returns that fold. With `entities`, the fold must also hold that many entities.
+ * Waits until the store (the project's, or `store`) holds exactly the oracle's fold of the view's log
+ * (read again at each try), the fold not empty, and returns that fold. With `entities`, the fold must
+ * also hold that many entities.
  */
 export async function waitForStoreToEqualFold(
   test: TestProject,
   {
     view = 'driver_stats',
     entities,
+    store: given,
     description = `the store to equal the fold of ${view}'s log`,
     ...wait
-  }: { view?: string; entities?: number } & WaitOptions = {},
+  }: { view?: string; entities?: number; store?: OnlineStore } & WaitOptions = {},
 ): Promise<Map<string, FoldedValue>> {
-  const store = await test.store();
+  const store = given ?? (await test.store());
   return waitFor(
     async () => {
       const folded = await foldTopic(test, view);
@@ -273,6 +294,24 @@ export async function readRows(
     }
   }
   return { view, joinKeys, rows };
+}
+
+/**
+ * The materializer's whole checkpoint at the end of the view's topic, as a store of an old layout may
+ * hold it: trusted, it would make a new materializer consume nothing, so a rebuild must drop it.
+ */
+export async function wholeCheckpointAtEnd(
+  test: TestProject,
+  view: string,
+): Promise<{ consumer: string; offsets: Array<{ topic: string; partition: number; offset: number }> }> {
+  const ends = await test.runtime.log.endOffsets(test.topic(view));
+  return {
+    consumer: `${test.project}.materializer`,
+    offsets: [
+      { topic: CHECKPOINT_MARKER_TOPIC, partition: 0, offset: 1 },
+      ...[...ends].map(([partition, end]) => ({ topic: test.topic(view), partition, offset: end })),
+    ],
+  };
 }
 
 /** What the store holds for these entities of one view, in the oracle's shape (absent ones left out). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition, SILENT_LOGGER } from '@featurelog/domain';
-import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
+import { avroType, encodeRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { seededRandom, waitFor } from '@featurelog/testing';
 import {
@@ -22,6 +22,7 @@ import {
   driver,
   foldTopic,
   openTestProject,
+  statsRowsAround,
   statsView,
   storedValues,
   waitForStoreToEqualFold,
@@ -29,18 +30,7 @@ import {
 } from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
-
-function row(driverId: number, offsetMicros: number, trips: number, extra: Partial<FeatureRow> = {}): FeatureRow {
-  return {
-    driver_id: driverId,
-    event_timestamp: now + offsetMicros,
-    created_timestamp: null,
-    conv_rate: trips / 100,
-    trips,
-    city: `city-${trips}`,
-    ...extra,
-  };
-}
+const row = statsRowsAround(now);
 
 async function startMaterializer(test: TestProject, registry = new Registry()) {
   const { follower } = test.runtime.registry();
