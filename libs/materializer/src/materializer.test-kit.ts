@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadProjectConfig } from '@featurelog/config';
 import {
   compareRowVersions,
@@ -24,7 +23,7 @@ import type { EventLog, RecordPosition } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv, stackEnvVars, uniqueName, waitFor, type WaitOptions } from '@featurelog/testing';
+import { AppProcess, stackEnv, uniqueName, waitFor, type WaitOptions } from '@featurelog/testing';
 import { CHECKPOINT_MARKER_TOPIC } from './online-run';
 
 /** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
@@ -337,61 +336,18 @@ export async function storedValues(
   return values;
 }
 
-const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-const APP_MAIN = join(REPO_ROOT, 'apps', 'materializer', 'src', 'main.ts');
-
 /** The materializer app as its own process, on the test's featurelog.yaml. */
-export class MaterializerProcess {
-  private child: ChildProcess | undefined;
-  private output = '';
-  launches = 0;
-  /** Where its /health and /metrics answer, once started. */
-  url = '';
-
+export class MaterializerProcess extends AppProcess {
   constructor(
-    private readonly repoDir: string,
+    repoDir: string,
     /** Its consumer group for each launch; absent: the materializer's default (shared by every process). */
-    private readonly groupId?: () => string,
-  ) {}
-
-  get running(): boolean {
-    const child = this.child;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
-  }
-
-  /** The last lines it wrote (stdout and stderr), for failure messages. */
-  get lastOutput(): string {
-    return this.output.slice(-4_000);
-  }
-
-  async start(): Promise<void> {
-    this.launches++;
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', APP_MAIN], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ...stackEnvVars(),
-        FEATURELOG_REPO: this.repoDir,
-        FEATURELOG_MATERIALIZER_PORT: '0',
-        ...(this.groupId === undefined ? {} : { FEATURELOG_MATERIALIZER_GROUP_ID: this.groupId() }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.output = '';
-    let url: string | undefined;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-      url ??= /listening on (http:\/\/\S+)/.exec(this.output)?.[1];
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    await waitFor(() => url !== undefined || child.exitCode !== null, {
-      description: 'the materializer process to listen',
-      timeoutMs: 60_000,
-    });
-    if (url === undefined) throw new Error(`the materializer process exited: ${this.output}`);
-    this.url = url;
+    groupId?: () => string,
+  ) {
+    super('materializer', () => ({
+      FEATURELOG_REPO: repoDir,
+      FEATURELOG_MATERIALIZER_PORT: '0',
+      ...(groupId === undefined ? {} : { FEATURELOG_MATERIALIZER_GROUP_ID: groupId() }),
+    }));
   }
 
   /** Its /metrics text. */
@@ -399,33 +355,5 @@ export class MaterializerProcess {
     // Bounded: a frozen process (pause) never answers.
     const response = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5_000) });
     return await response.text();
-  }
-
-  kill9(): Promise<void> {
-    return this.signalAndWait('SIGKILL');
-  }
-
-  /** SIGTERM: a graceful stop (the batch in flight finishes, the group is left). */
-  stop(): Promise<void> {
-    return this.signalAndWait('SIGTERM');
-  }
-
-  /** SIGSTOP: frozen mid-work, its group membership left to time out. */
-  pause(): void {
-    this.child?.kill('SIGSTOP');
-  }
-
-  resume(): void {
-    this.child?.kill('SIGCONT');
-  }
-
-  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (child === undefined || !this.running) return;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill(signal);
-    // A paused process must run again to handle SIGTERM.
-    if (signal === 'SIGTERM') child.kill('SIGCONT');
-    await exited;
   }
 }

@@ -1,3 +1,4 @@
 export * from './wait-for';
 export * from './seeded-random';
 export * from './stack-env';
+export * from './app-process';
