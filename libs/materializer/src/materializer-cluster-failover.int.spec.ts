@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { SILENT_LOGGER } from '@featurelog/domain';
 import { killNode, masterOfKey, redisClusterUnderTest, waitForClusterHealthy } from '@featurelog/online-store/testing';
 import { waitFor } from '@featurelog/testing';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   openTestProject,
   randomRows,
+  startMaterializer,
   storedValues,
   waitForStoreToEqualFold,
+  type RunningMaterializer,
   type TestProject,
 } from './materializer.test-kit';
 
@@ -20,32 +18,16 @@ const base = Date.now() * 1_000;
 
 describe('the materializer on a Redis Cluster whose master is killed midway', { skip: cluster.skip }, () => {
   let test: TestProject;
-  let materializer: Materializer;
-  let stopFollower: () => Promise<void>;
-  let metrics: MaterializerMetrics;
+  let materializer: RunningMaterializer;
 
   before(async () => {
     test = await openTestProject('stack', { redisClusterUrl: cluster.url! });
     await test.apply(baseDefinitions());
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
-    metrics = new MaterializerMetrics(new Registry());
-    materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store: await test.store(),
-      follower,
-      metrics,
-      logger: SILENT_LOGGER,
-    });
-    await materializer.start();
+    materializer = await startMaterializer(test);
   });
 
   after(async () => {
     await materializer?.stop();
-    await stopFollower?.();
     await test?.close();
   });
 

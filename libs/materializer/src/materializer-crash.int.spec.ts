@@ -3,21 +3,20 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { compareRowVersions, FeaturelogError, SILENT_LOGGER } from '@featurelog/domain';
+import { compareRowVersions, FeaturelogError } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
 import { redisClusterUnderTest } from '@featurelog/online-store/testing';
 import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   MaterializerProcess,
   openTestProject,
   randomRows,
   readRows,
+  startMaterializer,
   waitForStoreToEqualFold,
+  type RunningMaterializer,
   type TestProject,
 } from './materializer.test-kit';
 
@@ -113,30 +112,16 @@ function ownStackBroker(): { pidFile: string } | string {
 describe('the broker restarted while rows are produced', () => {
   const broker = ownStackBroker();
   let test: TestProject;
-  let materializer: Materializer;
-  let stopFollower: () => Promise<void>;
+  let materializer: RunningMaterializer;
 
   before(async () => {
     test = await openTestProject('stack');
     await test.apply(baseDefinitions());
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
-    materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store: await test.store(),
-      follower,
-      metrics: new MaterializerMetrics(new Registry()),
-      logger: SILENT_LOGGER,
-    });
-    await materializer.start();
+    materializer = await startMaterializer(test);
   });
 
   after(async () => {
     await materializer?.stop();
-    await stopFollower?.();
     await test?.close();
   });
 

@@ -7,11 +7,11 @@ import type { FeatureRow } from '@featurelog/avro';
 import { RedisOnlineStore } from '@featurelog/online-store';
 import { writeLayout1Checkpoint, writeLayout1Row } from '@featurelog/online-store/testing';
 import { stackEnv, waitFor } from '@featurelog/testing';
-import { Materializer } from './materializer';
 import {
   baseDefinitions,
   foldTopic,
   openTestProject,
+  startMaterializer,
   statsRowsAround,
   storedValues,
   waitForStoreToEqualFold,
@@ -32,7 +32,6 @@ describe('Materializer over a store of the old layout', () => {
   let redis: Redis;
   let prefix: string;
   let store: RedisOnlineStore;
-  let stopFollower: () => Promise<void> = async () => {};
   const lines: string[] = [];
   const logger: FeaturelogLogger = {
     log: (line) => lines.push(line),
@@ -48,7 +47,6 @@ describe('Materializer over a store of the old layout', () => {
   });
 
   after(async () => {
-    await stopFollower();
     await store?.close();
     if (redis !== undefined) {
       const keys = await redis.keys(`${prefix}:*`);
@@ -98,21 +96,13 @@ describe('Materializer over a store of the old layout', () => {
         error instanceof FeaturelogError && error.code === 'ONLINE_STORE_REBUILDING' && error.retriable,
     );
 
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
     const materializerStore = await RedisOnlineStore.connect({ url: stackEnv().redisUrl, keyPrefix: prefix });
-    const materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
+    const running = await startMaterializer(test, {
       store: materializerStore,
-      follower,
       wipeCheckIntervalMs: 200,
       registryPollMs: 1_000,
       logger,
     });
-    await materializer.start();
     try {
       await waitForStoreToEqualFold(test, {
         store,
@@ -135,7 +125,7 @@ describe('Materializer over a store of the old layout', () => {
       const driverId = Number(/\d+/.exec(someKey!)![0]);
       const winner = folded.get(someKey!)!;
       await test.produce('driver_stats', [row(driverId, winner.version.eventTimestamp - now - 1, 99_999)]);
-      await waitFor(async () => (await materializer.lag()).every((partition) => partition.lag === 0), {
+      await waitFor(async () => (await running.materializer.lag()).every((partition) => partition.lag === 0), {
         description: 'the new rows to be consumed',
         timeoutMs: 30_000,
       });
@@ -149,7 +139,7 @@ describe('Materializer over a store of the old layout', () => {
         { description: 'a newer row to win', timeoutMs: 30_000 },
       );
     } finally {
-      await materializer.stop();
+      await running.stop();
       await materializerStore.close();
     }
   });

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { SILENT_LOGGER } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import { writeEmbeddedLayout1 } from '@featurelog/online-store/testing';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   foldTopic,
   openTestProject,
+  startMaterializer,
   statsRowsAround,
   waitForStoreToEqualFold,
   wholeCheckpointAtEnd,
@@ -55,31 +52,23 @@ describe('Materializer over an embedded store of the old layout', () => {
     await assert.rejects(store.read(test.project, [{ entityKey: someKey!, views: ['driver_stats'] }]), {
       code: 'ONLINE_STORE_REBUILDING',
     });
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.mat-registry`);
-    const registry = new Registry();
-    const materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store,
-      follower,
-      metrics: new MaterializerMetrics(registry),
+    const running = await startMaterializer(test, {
+      registryGroup: `${test.project}.mat-registry`,
       wipeCheckIntervalMs: 50,
       registryPollMs: 200,
-      logger: SILENT_LOGGER,
     });
-    await materializer.start();
     try {
       await waitForStoreToEqualFold(test, {
         description: 'the rebuilt store to equal the fold of the log',
         timeoutMs: 30_000,
         intervalMs: 50,
       });
-      assert.match(await registry.metrics(), /featurelog_materializer_rebuilds_total\{reason="layout-changed"\} 1/);
+      assert.match(
+        await running.registry.metrics(),
+        /featurelog_materializer_rebuilds_total\{reason="layout-changed"\} 1/,
+      );
     } finally {
-      await materializer.stop();
-      await follower.stop();
+      await running.stop();
     }
   });
 });

@@ -10,15 +10,15 @@ import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { stackEnv, waitFor } from '@featurelog/testing';
 import { Registry } from 'prom-client';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   openTestProject,
+  startMaterializer,
   statsRowsAround,
   statsView,
   storedValues,
   waitForStoreToEqualFold,
+  type RunningMaterializer,
   type TestProject,
 } from './materializer.test-kit';
 
@@ -63,34 +63,22 @@ async function wipeProject(project: string): Promise<number> {
 
 describe('Materializer on Kafka, the schema registry and Redis', () => {
   let test: TestProject;
-  let materializer: Materializer;
+  let running: RunningMaterializer;
   const metrics = new Registry();
-  let stopFollower: () => Promise<void>;
 
   before(async () => {
     test = await openTestProject('stack');
     await test.apply(baseDefinitions());
-    // A follower and ports of its own, as in its own process.
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
-    materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store: await test.store(),
-      follower,
-      metrics: new MaterializerMetrics(metrics),
+    running = await startMaterializer(test, {
+      registry: metrics,
       wipeCheckIntervalMs: 200,
       registryPollMs: 1_000,
       logger: process.env.FEATURELOG_TEST_VERBOSE ? consoleLogger() : SILENT_LOGGER,
     });
-    await materializer.start();
   });
 
   after(async () => {
-    await materializer?.stop();
-    await stopFollower?.();
+    await running?.stop();
     await test?.close();
   });
 
@@ -120,7 +108,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     await test.apply(baseDefinitions(statsView()));
     await waitFor(
       async () =>
-        !materializer.topics().includes(topicNames.features(test.project, live)) &&
+        !running.materializer.topics().includes(topicNames.features(test.project, live)) &&
         (await storedValues(await test.store(), test.project, 'driver_live', ['driver_id=7'])).size === 0,
       { description: 'the deleted view to be forgotten', timeoutMs: 30_000 },
     );

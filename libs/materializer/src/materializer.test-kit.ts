@@ -2,15 +2,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { loadProjectConfig } from '@featurelog/config';
 import {
   compareRowVersions,
   encodeEntityKey,
   pushDestinationOf,
   PUSH_TO_HEADER,
+  SILENT_LOGGER,
   topicNames,
   valueSubject,
   type EntityDefinition,
+  type FeaturelogLogger,
   type FeatureValue,
   type FeatureViewDefinition,
   type JoinKey,
@@ -24,6 +27,9 @@ import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { AppProcess, stackEnv, uniqueName, waitFor, type WaitOptions } from '@featurelog/testing';
+import { Materializer } from './materializer';
+import { MaterializerMetrics } from './materializer-metrics';
+import type { MaterializerOptions } from './materializer-options';
 import { CHECKPOINT_MARKER_TOPIC } from './online-run';
 
 /** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
@@ -192,6 +198,57 @@ export async function openTestProject(
     close: async () => {
       await runtime.close();
       await rm(repoDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningMaterializer {
+  materializer: Materializer;
+  /** Its metrics. */
+  registry: Registry;
+  /** Stops the materializer, then its registry follower. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Materializer in this process on the test's log and schemas, with a registry follower of its own (as
+ * in its own process, consumer `registryGroup`), on the project's store unless `store` is given, its
+ * metrics in `registry`, silent unless `logger` is given.
+ */
+export async function startMaterializer(
+  test: TestProject,
+  {
+    registry = new Registry(),
+    registryGroup = `${test.project}.materializer.registry`,
+    store,
+    logger = SILENT_LOGGER,
+    ...tuning
+  }: {
+    registry?: Registry;
+    registryGroup?: string;
+    store?: OnlineStore;
+    logger?: FeaturelogLogger;
+  } & Pick<MaterializerOptions, 'wipeCheckIntervalMs' | 'registryPollMs'> = {},
+): Promise<RunningMaterializer> {
+  const { follower } = test.runtime.registry();
+  await follower.start(registryGroup);
+  const materializer = new Materializer({
+    project: test.project,
+    log: test.runtime.log,
+    schemas: test.runtime.schemas,
+    store: store ?? (await test.store()),
+    follower,
+    metrics: new MaterializerMetrics(registry),
+    logger,
+    ...tuning,
+  });
+  await materializer.start();
+  return {
+    materializer,
+    registry,
+    stop: async () => {
+      await materializer.stop();
+      await follower.stop();
     },
   };
 }
