@@ -8,7 +8,7 @@ import type { RowVersion } from '@featurelog/domain';
 import type { OnlineRow } from '@featurelog/online-store';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
-import { AppProcess, seededRandom, stackEnv, uniqueName } from '@featurelog/testing';
+import { AppProcess, seededRandom, stackProjectYaml, uniqueName } from '@featurelog/testing';
 
 /**
  * Two serving app processes over the same Redis and the same registry: a load balancer may send a
@@ -48,17 +48,7 @@ describe('two serving processes behind the same Redis and registry', () => {
   before(async () => {
     const project = uniqueName('srv2').replace(/-/g, '_');
     repoDir = await mkdtemp(join(tmpdir(), 'two-serving-'));
-    const env = stackEnv();
-    await writeFile(
-      join(repoDir, 'featurelog.yaml'),
-      [
-        `project: ${project}`,
-        `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}' }`,
-        `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
-        `onlineStore: { type: redis, url: '${env.redisUrl}' }`,
-        '',
-      ].join('\n'),
-    );
+    await writeFile(join(repoDir, 'featurelog.yaml'), stackProjectYaml(project));
     runtime = await ProjectRuntime.open(await loadProjectConfig(repoDir, { env: {} }));
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
     await runtime.registry().applier.apply(servingTestDefinitions());
