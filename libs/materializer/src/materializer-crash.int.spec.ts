@@ -7,7 +7,7 @@ import { compareRowVersions, FeaturelogError } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
 import { redisClusterUnderTest } from '@featurelog/online-store/testing';
-import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnv, uniqueName, waitFor, waitForProcessGone } from '@featurelog/testing';
 import {
   baseDefinitions,
   MaterializerProcess,
@@ -154,17 +154,7 @@ describe('the broker restarted while rows are produced', () => {
       const { pid } = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number };
       // An abrupt stop (the broker is the group leader of its own process group, see tools/stack).
       process.kill(-pid, 'SIGKILL');
-      await waitFor(
-        () => {
-          try {
-            process.kill(pid, 0);
-            return false;
-          } catch {
-            return true;
-          }
-        },
-        { description: 'Kafka to stop', timeoutMs: 60_000 },
-      );
+      await waitForProcessGone(pid, { description: 'Kafka to stop', timeoutMs: 60_000 });
       const before = acknowledged.length;
       const up = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/stack/stack.ts', 'up'], {
         cwd: REPO_ROOT,
