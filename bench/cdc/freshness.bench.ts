@@ -25,7 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { JsonHttpClient } from '@featurelog/runtime';
-import { stackEnv, stackPostgresEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnv, stackPostgresEnv, stackProjectYaml, uniqueName, waitFor } from '@featurelog/testing';
 import { exitOnFailure } from '../bench-entry';
 import { runCli, startDev } from '../../tools/quickstart/demo';
 import { JSON_CONVERTERS, dropCapture, newCapture, psqlPath, sql, startCapture } from '../../tools/stack/cdc.test-kit';
@@ -73,14 +73,9 @@ async function main(): Promise<void> {
     );
     await writeFile(
       join(repoDir, 'featurelog.yaml'),
-      [
-        `project: ${uniqueName('bench_cdc').replace(/-/g, '_')}`,
-        `log: { type: kafka, brokers: "${env.kafkaBrokers.join(',')}" }`,
-        `schemaRegistry: { type: confluent, url: "${env.schemaRegistryUrl}" }`,
-        `onlineStore: { type: redis, url: "${env.redisUrl}" }`,
-        'offlineStore: { type: local, path: data/offline }',
-        '',
-      ].join('\n'),
+      stackProjectYaml(uniqueName('bench_cdc').replace(/-/g, '_'), {
+        more: ['offlineStore: { type: local, path: data/offline }'],
+      }),
     );
     await writeFile(
       join(repoDir, 'fresh.yaml'),

@@ -42,7 +42,7 @@ import {
 import { avroType, encodeRow, readerSchema, RowDecoder, rowSchemaFor, type FeatureRow } from '@featurelog/avro';
 import { Materializer, MaterializerMetrics } from '@featurelog/materializer';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv } from '@featurelog/testing';
+import { stackEnv, stackProjectYaml } from '@featurelog/testing';
 import { exitOnFailure } from '../bench-entry';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -89,16 +89,7 @@ async function main(): Promise<void> {
   const env = stackEnv();
   const project = `matbench_${Date.now().toString(36)}`;
   const repoDir = await mkdtemp(join(tmpdir(), 'materialize-bench-'));
-  await writeFile(
-    join(repoDir, 'featurelog.yaml'),
-    [
-      `project: ${project}`,
-      `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}' }`,
-      `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
-      `onlineStore: { type: redis, url: '${env.redisUrl}' }`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(join(repoDir, 'featurelog.yaml'), stackProjectYaml(project));
   const runtime = await ProjectRuntime.open(await loadProjectConfig(repoDir, { env: {} }));
   const redis = new Redis(env.redisUrl);
   try {

@@ -33,7 +33,7 @@ import Table3 from 'cli-table3';
 // autocannon's own histogram library, so its results keep their shape with microsecond values.
 import * as hdr from 'hdr-histogram-js';
 import Redis from 'ioredis';
-import { SILENT_LOGGER, topicNames, type FeatureValue, type TaggedDefinition } from '@featurelog/domain';
+import { SILENT_LOGGER, topicNames, type FeatureValue } from '@featurelog/domain';
 import { FileEventLog } from '@featurelog/log';
 import { createMetricsRegistry, GcPauses, type GcTotals } from '@featurelog/observability';
 import { RedisOnlineStore, type OnlineRow } from '@featurelog/online-store';
@@ -41,7 +41,7 @@ import { RegistryFollower, type RegistryCodec } from '@featurelog/registry';
 import { upsertChangeset } from '@featurelog/serving/testing';
 import { createServingApp } from '@featurelog/app-serving';
 import { exitOnFailure } from '../bench-entry';
-import { driverFeatures } from '../driver-features';
+import { driverDefinitions, driverFeatures, DRIVER_FEATURE_TYPES, DRIVER_VIEWS } from '../driver-features';
 import { compareAnswers, FEAST_PRECISION_NOTE } from './feast/feast-compare';
 import { startFeast, type FeastPeer } from './feast/feast-peer';
 
@@ -61,44 +61,11 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ENTITIES = 100_000;
 const PROJECT = 'bench';
 const KEY_PREFIX = 'bench_online';
-const VIEWS = ['v0', 'v1', 'v2', 'v3', 'v4'];
 const DURATION_S = Math.max(2, Math.round(10 * SCALE));
 /** BENCH_FEAST=0 leaves Feast out (it installs into .venv/feast on first use and loads Redis anew each run). */
 const WITH_FEAST = process.env.BENCH_FEAST !== '0';
 const CONNECTIONS = 16;
 const START = Date.now() * 1_000 - 60_000_000;
-
-const FEATURES: Array<[string, 'int64' | 'float64' | 'float32' | 'timestamp' | 'bool' | 'string']> = [
-  ['trips_1h', 'int64'],
-  ['trips_24h', 'int64'],
-  ['revenue_24h', 'float64'],
-  ['avg_rating', 'float32'],
-  ['acceptance_rate', 'float64'],
-  ['distance_km', 'float64'],
-  ['last_trip_at', 'timestamp'],
-  ['is_active', 'bool'],
-  ['city', 'string'],
-  ['vehicle_id', 'int64'],
-];
-
-function definitions(): TaggedDefinition[] {
-  return [
-    { kind: 'entity', definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] } },
-    ...VIEWS.map((name): TaggedDefinition => ({
-      kind: 'feature_view',
-      definition: {
-        name,
-        version: 1,
-        entities: ['driver'],
-        features: FEATURES.map(([feature, type]) => ({ name: feature, type })),
-        ttlSeconds: 86_400,
-        online: true,
-        offline: true,
-      },
-    })),
-    { kind: 'feature_service', definition: { name: 'svc50', features: VIEWS.map((view) => `${view}:*`) } },
-  ];
-}
 
 function features(entity: number, view: number): Record<string, FeatureValue> {
   const x = entity * 7 + view;
@@ -116,7 +83,7 @@ async function serve(): Promise<void> {
   const log = await FileEventLog.open({ directory, fsync: 'never' });
   const topic = topicNames.registry(PROJECT);
   await log.ensureTopic({ name: topic, partitions: 1, config: {} });
-  await log.append(topic, [{ key: null, value: await jsonCodec.encode(upsertChangeset(definitions())) }]);
+  await log.append(topic, [{ key: null, value: await jsonCodec.encode(upsertChangeset(driverDefinitions())) }]);
   const follower = new RegistryFollower({ log, codec: jsonCodec, project: PROJECT });
   await follower.start('bench-registry');
   const onlineStore = await RedisOnlineStore.connect({ url, keyPrefix: KEY_PREFIX });
@@ -176,7 +143,7 @@ async function load(): Promise<void> {
   for (let first = 0; first < ENTITIES; first += 200) {
     const rows: OnlineRow[] = [];
     for (let entity = first; entity < Math.min(first + 200, ENTITIES); entity++) {
-      VIEWS.forEach((view, v) =>
+      DRIVER_VIEWS.forEach((view, v) =>
         rows.push({
           project: PROJECT,
           entityKey: `driver_id=${entity}`,
@@ -194,7 +161,7 @@ async function load(): Promise<void> {
   }
   await redis.set(marker, String(ENTITIES));
   console.log(
-    `data: loaded ${ENTITIES} entities x ${VIEWS.length} views in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `data: loaded ${ENTITIES} entities x ${DRIVER_VIEWS.length} views in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   await store.close();
   redis.disconnect();
@@ -222,12 +189,15 @@ const ALL_CASES: Case[] = [
     rate: 1_000,
     body: (ids) => JSON.stringify({ features: ['v0:*'], entities: { driver_id: ids } }),
     feastBody: (ids) =>
-      JSON.stringify({ features: FEATURES.map(([feature]) => `v0:${feature}`), entities: { driver_id: ids } }),
+      JSON.stringify({
+        features: DRIVER_FEATURE_TYPES.map(([feature]) => `v0:${feature}`),
+        entities: { driver_id: ids },
+      }),
   },
   {
     name: 'service 5 x 10 features, batch 1',
     batch: 1,
-    views: VIEWS,
+    views: DRIVER_VIEWS,
     rate: 1_000,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
     feastBody: (ids) =>
@@ -236,7 +206,7 @@ const ALL_CASES: Case[] = [
   {
     name: 'service 5 x 10 features, batch 100',
     batch: 100,
-    views: VIEWS,
+    views: DRIVER_VIEWS,
     rate: 200,
     body: (ids) => JSON.stringify({ feature_service: 'svc50', entities: { driver_id: ids }, full_feature_names: true }),
     feastBody: (ids) =>
@@ -553,7 +523,7 @@ async function post(target: Target, body: string): Promise<unknown> {
  * sample of entities (the first and last driver among them), else the bench stops here.
  */
 async function checkFeastServesTheSame(featurelog: Target, feast: Target): Promise<void> {
-  const types = new Map<string, string>(FEATURES);
+  const types = new Map<string, string>(DRIVER_FEATURE_TYPES);
   // `view__feature` with full feature names, else `feature`.
   const typeOf = (column: string) =>
     types.get(column.includes('__') ? column.slice(column.indexOf('__') + 2) : column) as never;
@@ -593,8 +563,8 @@ async function startFeastPeer(): Promise<FeastPeer> {
       entityKey: (id) => `driver_id=${id}`,
       entityName: 'driver',
       joinKey: 'driver_id',
-      views: VIEWS,
-      features: FEATURES,
+      views: DRIVER_VIEWS,
+      features: DRIVER_FEATURE_TYPES,
       ttlSeconds: 86_400,
       service: 'svc50',
     });

@@ -9,7 +9,7 @@
  *   node_modules/.bin/node --expose-gc --min-semi-space-size=128 --max-semi-space-size=128 -r @swc-node/register bench/online/retrieve.bench.ts
  *   BENCH_CASES=2 …   (a subset);   BENCH_PHASES=1 …   (heap growth of each step of a batch-100 request)
  */
-import { parseJsonExact, type TaggedDefinition } from '@featurelog/domain';
+import { parseJsonExact } from '@featurelog/domain';
 import {
   encodeStoredValue,
   type OnlineStore,
@@ -26,50 +26,18 @@ import {
 import { registryOf } from '@featurelog/serving/testing';
 import { GcPauses } from '@featurelog/observability';
 import { exitOnFailure } from '../bench-entry';
-import { driverFeatures } from '../driver-features';
+import { driverDefinitions, driverFeatures, DRIVER_FEATURE_TYPES, DRIVER_VIEWS } from '../driver-features';
 
-const VIEWS = ['v0', 'v1', 'v2', 'v3', 'v4'];
-const NAMES = Object.keys(driverFeatures(0, 0));
-const TYPES: Record<string, string> = {
-  trips_1h: 'int64',
-  trips_24h: 'int64',
-  revenue_24h: 'float64',
-  avg_rating: 'float32',
-  acceptance_rate: 'float64',
-  distance_km: 'float64',
-  last_trip_at: 'timestamp',
-  is_active: 'bool',
-  city: 'string',
-  vehicle_id: 'int64',
-};
+const NAMES = DRIVER_FEATURE_TYPES.map(([name]) => name);
 const NOW = Date.now() * 1_000;
 const ENTITIES = 1_000;
-
-function definitions(): TaggedDefinition[] {
-  return [
-    { kind: 'entity', definition: { name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] } },
-    ...VIEWS.map((name): TaggedDefinition => ({
-      kind: 'feature_view',
-      definition: {
-        name,
-        version: 1,
-        entities: ['driver'],
-        features: NAMES.map((feature) => ({ name: feature, type: TYPES[feature] as 'int64' })),
-        ttlSeconds: 86_400,
-        online: true,
-        offline: true,
-      },
-    })),
-    { kind: 'feature_service', definition: { name: 'svc50', features: VIEWS.map((view) => `${view}:*`) } },
-  ];
-}
 
 /** Stored texts per entity and view, made once: the store's own decoding is not serving's work. */
 const stored = new Map<string, Map<string, StoredViewValue>>();
 for (let entity = 0; entity < ENTITIES; entity++) {
   const views = new Map<string, StoredViewValue>();
   stored.set(`driver_id=${entity}`, views);
-  VIEWS.forEach((view, v) => {
+  DRIVER_VIEWS.forEach((view, v) => {
     const x = entity * 7 + v;
     const features = driverFeatures(x, NOW - 1_000_000 - x);
     views.set(view, {
@@ -88,7 +56,10 @@ const store = {
   },
 } as unknown as OnlineStore;
 
-const catalogs = new CatalogSource('bench', { state: registryOf(definitions()), assertComplete: () => undefined });
+const catalogs = new CatalogSource('bench', {
+  state: registryOf(driverDefinitions()),
+  assertComplete: () => undefined,
+});
 const retriever = new OnlineFeatureRetriever({
   project: 'bench',
   store,

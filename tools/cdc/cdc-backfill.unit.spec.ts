@@ -1,23 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEntityKey, topicNames, type TaggedDefinition } from '@featurelog/domain';
-import { LocalSchemaRegistry, RowDecoder } from '@featurelog/avro';
-import { FileEventLog, type LogRecord } from '@featurelog/log';
+import { encodeEntityKey } from '@featurelog/domain';
+import { RowDecoder } from '@featurelog/avro';
 import { LevelOnlineStore, type OnlineViewValue } from '@featurelog/online-store';
-import {
-  buildOfflineView,
-  HyparquetSegmentCodec,
-  SegmentEventSerde,
-  SegmentRowReader,
-  writeSegment,
-  type SegmentRow,
-} from '@featurelog/offline-store';
 import { ViewProjection } from '@featurelog/materializer';
-import { backfillView, type HistorySources } from '@featurelog/jobs';
-import type { UnreadableRecord } from '@featurelog/view-rows';
+import { backfillView } from '@featurelog/jobs';
 import {
   customer,
   customersSource,
@@ -29,40 +17,27 @@ import {
   type DebeziumOp,
 } from '@featurelog/view-rows/testing';
 import { seededRandom } from '@featurelog/testing';
+import { compactIntoSegment, DEFINITIONS, openCdcHistory, PROJECT, type CdcHistory } from './cdc-history.test-kit';
 
 /**
  * A backfill of a view over a Debezium source (segments + the log tail, or the whole log) must leave the
  * online store as the materializer leaves it: every entity the table still holds with its last values,
  * every deleted one absent (NOT_FOUND), whatever inserts, updates and deletes came before.
  */
-const PROJECT = 'shop';
 const PARTITIONS = 3;
 const IDS = Array.from({ length: 12 }, (_, i) => i + 1);
-const DEFINITIONS: TaggedDefinition[] = [
-  { kind: 'entity', definition: customer },
-  { kind: 'data_source', definition: customersSource('debezium') },
-  { kind: 'feature_view', definition: customerView },
-];
 const entityKey = (id: number) => encodeEntityKey(customer.joinKeys, { customer_id: id });
 
 describe('backfill of a view over a Debezium source (inserts, updates, deletes) equals the materializer', () => {
   const seed = Number(process.env.FEATURELOG_CDC_SEED ?? 20_261_202);
-  let dir: string;
-  let log: FileEventLog;
-  let schemas: LocalSchemaRegistry;
-  let sources: HistorySources;
+  let history: CdcHistory;
   /** The table's final state: id → row. */
   const table = new Map<number, CustomerRow>();
   let materialized: LevelOnlineStore;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'featurelog-cdc-backfill-'));
-    log = await FileEventLog.open({ directory: join(dir, 'log'), fsync: 'never' });
-    schemas = await LocalSchemaRegistry.open({ directory: join(dir, 'schemas') });
-    const codec = new HyparquetSegmentCodec();
-    sources = { log, schemas, codec, offlineRoot: join(dir, 'offline'), project: PROJECT };
-    await log.ensureTopic({ name: CUSTOMERS_TOPIC, partitions: PARTITIONS, config: {} });
-    await log.ensureTopic({ name: topicNames.segments(PROJECT), partitions: 1, config: {} });
+    history = await openCdcHistory('cdc-backfill', PARTITIONS);
+    const { dir, log, schemas } = history;
 
     // Commits of random changes, some in the same millisecond (then the LSN orders them), each keyed by
     // its row's id as Debezium keys them (one row's changes in one partition); a tombstone after each delete.
@@ -109,38 +84,15 @@ describe('backfill of a view over a Debezium source (inserts, updates, deletes) 
     }
 
     // The first half of each partition compacted into segments (as the compactor decodes and writes them).
-    const view = buildOfflineView(PROJECT, customerView, [customer], customersSource('debezium'));
-    const reader = SegmentRowReader.open(view, schemas, PROJECT);
-    const serde = new SegmentEventSerde(schemas, PROJECT);
     for (const [partition, end] of ends) {
       const until = Math.floor(end / 2);
-      if (until === 0) continue;
-      const records: LogRecord[] = [];
-      for await (const batch of log.read(CUSTOMERS_TOPIC, partition, 0, { untilOffset: until })) records.push(...batch);
-      const unreadable: UnreadableRecord[] = [];
-      const rows = (await reader.read(new RowDecoder(schemas), records, unreadable)).filter(
-        (row): row is SegmentRow => row !== null,
-      );
-      assert.deepEqual(unreadable, []);
-      const event = await writeSegment(codec, {
-        root: sources.offlineRoot,
-        project: PROJECT,
-        schema: reader.schema,
-        date: '2025-03-01',
-        ranges: [{ partition, fromOffset: 0, untilOffset: until }],
-        rows: [rows.sort((a, b) => (a.joinKeys.customer_id as number) - (b.joinKeys.customer_id as number))],
-      });
-      await log.append(topicNames.segments(PROJECT), [
-        { key: Buffer.from(view.key), value: await serde.encode(event) },
-      ]);
+      if (until > 0) await compactIntoSegment(history, partition, until, '2025-03-01');
     }
   });
 
   after(async () => {
     await materialized?.close();
-    await log?.close();
-    await schemas?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await history?.close();
   });
 
   async function readAll(store: LevelOnlineStore): Promise<(OnlineViewValue | null)[]> {
@@ -153,9 +105,9 @@ describe('backfill of a view over a Debezium source (inserts, updates, deletes) 
 
   for (const source of ['segments', 'log'] as const) {
     it(`from ${source}: the same entities present (with the same values and versions) and absent`, async () => {
-      const store = await LevelOnlineStore.open({ path: join(dir, `backfill-${source}`) });
+      const store = await LevelOnlineStore.open({ path: join(history.dir, `backfill-${source}`) });
       try {
-        const result = await backfillView(sources, DEFINITIONS, store, { view: customerView.name, source });
+        const result = await backfillView(history.sources, DEFINITIONS, store, { view: customerView.name, source });
         assert.equal(result.undecodableTailRecords, 0);
         const want = await readAll(materialized);
         const got = await readAll(store);
@@ -175,7 +127,7 @@ describe('backfill of a view over a Debezium source (inserts, updates, deletes) 
     const before = await readAll(materialized);
     // Not asserted: rowsWon. The same rows written again count as won while the embedded store keeps no
     // source position (its layout, which `layout` changes, drops it): the values and versions stay.
-    await backfillView(sources, DEFINITIONS, materialized, { view: customerView.name });
+    await backfillView(history.sources, DEFINITIONS, materialized, { view: customerView.name });
     assert.deepEqual(await readAll(materialized), before);
   });
 });

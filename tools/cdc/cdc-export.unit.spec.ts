@@ -1,29 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  encodeEntityKey,
-  pointInTimeLookup,
-  topicNames,
-  type FeatureValue,
-  type PitCandidate,
-  type TaggedDefinition,
-} from '@featurelog/domain';
-import { LocalSchemaRegistry, RowDecoder } from '@featurelog/avro';
-import { FileEventLog, type LogRecord } from '@featurelog/log';
-import {
-  buildOfflineView,
-  HyparquetSegmentCodec,
-  SegmentEventSerde,
-  SegmentRowReader,
-  writeSegment,
-  type SegmentRow,
-} from '@featurelog/offline-store';
-import { exportTrainingSet, type HistorySources } from '@featurelog/jobs';
+import { encodeEntityKey, pointInTimeLookup, type FeatureValue, type PitCandidate } from '@featurelog/domain';
+import { RowDecoder } from '@featurelog/avro';
+import type { LogRecord } from '@featurelog/log';
+import { exportTrainingSet } from '@featurelog/jobs';
 import { readParquet } from '@featurelog/jobs/testing';
-import { resolvedView, ViewRowDecoder, type UnreadableRecord } from '@featurelog/view-rows';
+import { resolvedView, ViewRowDecoder } from '@featurelog/view-rows';
 import {
   customer,
   customersSource,
@@ -35,6 +19,7 @@ import {
   type DebeziumOp,
 } from '@featurelog/view-rows/testing';
 import { seededRandom } from '@featurelog/testing';
+import { compactIntoSegment, DEFINITIONS, openCdcHistory, PROJECT, type CdcHistory } from './cdc-history.test-kit';
 
 /**
  * Point in time over a Debezium source, through the export (segments and the log tail): changes of one
@@ -42,12 +27,6 @@ import { seededRandom } from '@featurelog/testing';
  * partitions are ordered by their source position (the LSN), not by their offsets; a delete that wins
  * reads as nulls. The brute-force oracle (pointInTimeLookup) over the decoded changes agrees.
  */
-const PROJECT = 'shop';
-const DEFINITIONS: TaggedDefinition[] = [
-  { kind: 'entity', definition: customer },
-  { kind: 'data_source', definition: customersSource('debezium') },
-  { kind: 'feature_view', definition: customerView },
-];
 const T = 1_740_000_000_000; // ms
 
 interface Change {
@@ -78,19 +57,12 @@ const CHANGES: Change[] = [
 ];
 
 describe('export of a view over a Debezium source: source positions break ties, deletes read as nulls', () => {
-  let dir: string;
-  let log: FileEventLog;
-  let schemas: LocalSchemaRegistry;
-  let sources: HistorySources;
+  let history: CdcHistory;
   const records: LogRecord[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'featurelog-cdc-export-'));
-    log = await FileEventLog.open({ directory: join(dir, 'log'), fsync: 'never' });
-    schemas = await LocalSchemaRegistry.open({ directory: join(dir, 'schemas') });
-    sources = { log, schemas, codec: new HyparquetSegmentCodec(), offlineRoot: join(dir, 'offline'), project: PROJECT };
-    await log.ensureTopic({ name: CUSTOMERS_TOPIC, partitions: 2, config: {} });
-    await log.ensureTopic({ name: topicNames.segments(PROJECT), partitions: 1, config: {} });
+    history = await openCdcHistory('cdc-export', 2);
+    const { log } = history;
     const random = seededRandom(7);
     for (const change of CHANGES) {
       const row: CustomerRow = { ...randomCustomerRow(random, change.id), plan: change.plan, updatedMs: change.ms };
@@ -106,31 +78,12 @@ describe('export of a view over a Debezium source: source positions break ties, 
       for await (const batch of log.read(CUSTOMERS_TOPIC, partition, 0, { untilOffset: end })) records.push(...batch);
     }
     // Partition 0 in a segment (as the compactor writes it), partition 1 left in the log tail.
-    const view = buildOfflineView(PROJECT, customerView, [customer], customersSource('debezium'));
-    const reader = SegmentRowReader.open(view, schemas, PROJECT);
-    const unreadable: UnreadableRecord[] = [];
     const partition0 = records.filter((record) => record.partition === 0);
-    const rows = (await reader.read(new RowDecoder(schemas), partition0, unreadable)).filter(
-      (row): row is SegmentRow => row !== null,
-    );
-    assert.deepEqual(unreadable, []);
-    const event = await writeSegment(sources.codec, {
-      root: sources.offlineRoot,
-      project: PROJECT,
-      schema: reader.schema,
-      date: '2025-02-19',
-      ranges: [{ partition: 0, fromOffset: 0, untilOffset: partition0.length }],
-      rows: [rows.sort((a, b) => (a.joinKeys.customer_id as number) - (b.joinKeys.customer_id as number))],
-    });
-    await log.append(topicNames.segments(PROJECT), [
-      { key: Buffer.from(view.key), value: await new SegmentEventSerde(schemas, PROJECT).encode(event) },
-    ]);
+    await compactIntoSegment(history, 0, partition0.length, '2025-02-19');
   });
 
   after(async () => {
-    await log?.close();
-    await schemas?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await history?.close();
   });
 
   /** The oracle's plan for each entity row, from the changes as the one decoder reads them. */
@@ -138,8 +91,8 @@ describe('export of a view over a Debezium source: source positions break ties, 
     const decoder = new ViewRowDecoder(
       resolvedView(PROJECT, customerView, [customer], customersSource('debezium')),
       PROJECT,
-      new RowDecoder(schemas),
-      schemas,
+      new RowDecoder(history.schemas),
+      history.schemas,
     );
     await decoder.prepare(records);
     const candidates: PitCandidate<Record<string, FeatureValue>>[] = records.map((record) => {
@@ -174,7 +127,7 @@ describe('export of a view over a Debezium source: source positions break ties, 
       { id: 2, ms: T + 20 },
       { id: 3, ms: T + 50 },
     ];
-    const entitiesPath = join(dir, 'entities.csv');
+    const entitiesPath = join(history.dir, 'entities.csv');
     writeFileSync(
       entitiesPath,
       'customer_id,event_timestamp\n' +
@@ -184,9 +137,9 @@ describe('export of a view over a Debezium source: source positions break ties, 
     const want = ['first', 'later', 'later', 'kept', null, 'filler-c'];
     // Segments joined in this thread, and in a worker thread whose winners are merged back.
     for (const workers of [0, 1]) {
-      const output = join(dir, `out-${workers}.parquet`);
+      const output = join(history.dir, `out-${workers}.parquet`);
       const result = await exportTrainingSet(
-        sources,
+        history.sources,
         DEFINITIONS,
         { entities: entitiesPath, features: [`${customerView.name}:plan`], output },
         { workers },

@@ -14,7 +14,7 @@ import { pyarrowPython, TEST_DEFINITIONS } from '@featurelog/jobs/testing';
 import { FeatureProducer } from '@featurelog/producer';
 import type { RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime, startApp, type RunningApp } from '@featurelog/runtime';
-import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { stackProjectYaml, uniqueName, waitFor } from '@featurelog/testing';
 import { jobsApp } from './jobs-app';
 
 const JOBS_KEY = 'jobs-key-0123456789abcdef';
@@ -27,18 +27,15 @@ const ROW_GROUP = 50;
 const FEATURES = ['driver_stats:conv_rate', 'driver_stats:trips', 'driver_stats:note', 'customer_profile:*'];
 
 function stackConfig(project: string, dir: string): ProjectConfig {
-  const env = stackEnv();
-  const text = [
-    `project: ${project}`,
-    `log: { type: kafka, brokers: "${env.kafkaBrokers.join(',')}" }`,
-    `schemaRegistry: { type: confluent, url: "${env.schemaRegistryUrl}" }`,
-    `onlineStore: { type: redis, url: "${env.redisUrl}" }`,
-    `offlineStore: { type: local, path: "${join(dir, 'offline')}" }`,
-    'serving:',
-    '  apiKeys:',
-    `    - { name: trainer, key: "${JOBS_KEY}", scopes: [jobs] }`,
-    `    - { name: model, key: "${READ_KEY}", scopes: [read] }`,
-  ].join('\n');
+  const text = stackProjectYaml(project, {
+    more: [
+      `offlineStore: { type: local, path: "${join(dir, 'offline')}" }`,
+      'serving:',
+      '  apiKeys:',
+      `    - { name: trainer, key: "${JOBS_KEY}", scopes: [jobs] }`,
+      `    - { name: model, key: "${READ_KEY}", scopes: [read] }`,
+    ],
+  });
   return parseProjectConfig(text, { file: 'featurelog.yaml', repoDir: dir, env: {} });
 }
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { stackProjectYaml, uniqueName, waitFor } from '@featurelog/testing';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
@@ -14,17 +14,12 @@ const MAIN = join(REPO_ROOT, 'apps', 'registry', 'src', 'main.ts');
 export async function kafkaFeatureRepo(prefix = 'regapp'): Promise<{ dir: string; project: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'featurelog-regapp-'));
   const project = uniqueName(prefix).replace(/-/g, '_');
-  const env = stackEnv();
   await writeFile(
     join(dir, 'featurelog.yaml'),
-    [
-      `project: ${project}`,
-      'log: { type: kafka, brokers: "' + env.kafkaBrokers.join(',') + '" }',
-      `schemaRegistry: { type: confluent, url: "${env.schemaRegistryUrl}" }`,
-      'onlineStore: { type: embedded, path: .featurelog/online }',
-      'offlineStore: { type: local, path: .featurelog/offline }',
-      '',
-    ].join('\n'),
+    stackProjectYaml(project, {
+      onlineStore: '{ type: embedded, path: .featurelog/online }',
+      more: ['offlineStore: { type: local, path: .featurelog/offline }'],
+    }),
   );
   return { dir, project };
 }

@@ -6,7 +6,7 @@ import { parseProjectConfig, type ProjectConfig } from '@featurelog/config';
 import { SILENT_LOGGER } from '@featurelog/domain';
 import { ProjectRuntime, startApp, type RunningApp } from '@featurelog/runtime';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
-import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
+import { stackProjectYaml, uniqueName, waitFor } from '@featurelog/testing';
 import { servingApp } from './serving-app';
 
 const READ_KEY = 'reader-key-0123456789abcdef';
@@ -14,18 +14,15 @@ const PUSH_KEY = 'pusher-key-0123456789abcdef';
 
 /** featurelog.yaml over the stack, with one key from the environment and one as a digest. */
 function stackConfig(project: string): ProjectConfig {
-  const env = stackEnv();
-  const text = [
-    `project: ${project}`,
-    `log: { type: kafka, brokers: "${env.kafkaBrokers.join(',')}" }`,
-    `schemaRegistry: { type: confluent, url: "${env.schemaRegistryUrl}" }`,
-    `onlineStore: { type: redis, url: "${env.redisUrl}" }`,
-    'serving:',
-    '  maxEntityRows: 3',
-    '  apiKeys:',
-    '    - { name: model, key: "${SERVING_TEST_READ_KEY}", scopes: [read] }',
-    `    - { name: ingest, sha256: ${createHash('sha256').update(PUSH_KEY).digest('hex')}, scopes: [push] }`,
-  ].join('\n');
+  const text = stackProjectYaml(project, {
+    more: [
+      'serving:',
+      '  maxEntityRows: 3',
+      '  apiKeys:',
+      '    - { name: model, key: "${SERVING_TEST_READ_KEY}", scopes: [read] }',
+      `    - { name: ingest, sha256: ${createHash('sha256').update(PUSH_KEY).digest('hex')}, scopes: [push] }`,
+    ],
+  });
   return parseProjectConfig(text, {
     file: 'featurelog.yaml',
     repoDir: '/tmp',

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadProjectConfig } from '@featurelog/config';
 import type { RowVersion } from '@featurelog/domain';
 import type { OnlineRow } from '@featurelog/online-store';
 import { ProjectRuntime } from '@featurelog/runtime';
 import { servingTestDefinitions } from '@featurelog/serving/testing';
-import { seededRandom, stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
+import { AppProcess, seededRandom, stackProjectYaml, uniqueName } from '@featurelog/testing';
 
 /**
  * Two serving app processes over the same Redis and the same registry: a load balancer may send a
@@ -18,48 +17,7 @@ import { seededRandom, stackEnv, stackEnvVars, uniqueName, waitFor } from '@feat
  * differ only for a row that crosses its view's TTL between the two reads; the rows here are far from it.)
  */
 
-const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-const APP_MAIN = join(REPO_ROOT, 'apps', 'serving', 'src', 'main.ts');
 const ARROW = 'application/vnd.apache.arrow.stream';
-
-/** The serving app as its own process, on a featurelog.yaml. */
-class ServingProcess {
-  private child: ChildProcess | undefined;
-  private output = '';
-  url = '';
-
-  constructor(private readonly repoDir: string) {}
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', APP_MAIN], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...stackEnvVars(), FEATURELOG_REPO: this.repoDir, FEATURELOG_SERVING_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    let url: string | undefined;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-      url ??= /listening on (http:\/\/\S+)/.exec(this.output)?.[1];
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    await waitFor(() => url !== undefined || child.exitCode !== null, {
-      description: 'the serving process to listen',
-      timeoutMs: 60_000,
-    });
-    if (url === undefined) throw new Error(`the serving process exited: ${this.output}`);
-    this.url = url;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
 
 interface Answer {
   status: number;
@@ -85,22 +43,12 @@ describe('two serving processes behind the same Redis and registry', () => {
   const minute = 60 * 1_000_000;
   let runtime: ProjectRuntime;
   let repoDir: string;
-  const servers: ServingProcess[] = [];
+  const servers: AppProcess[] = [];
 
   before(async () => {
     const project = uniqueName('srv2').replace(/-/g, '_');
     repoDir = await mkdtemp(join(tmpdir(), 'two-serving-'));
-    const env = stackEnv();
-    await writeFile(
-      join(repoDir, 'featurelog.yaml'),
-      [
-        `project: ${project}`,
-        `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}' }`,
-        `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
-        `onlineStore: { type: redis, url: '${env.redisUrl}' }`,
-        '',
-      ].join('\n'),
-    );
+    await writeFile(join(repoDir, 'featurelog.yaml'), stackProjectYaml(project));
     runtime = await ProjectRuntime.open(await loadProjectConfig(repoDir, { env: {} }));
     for (const spec of runtime.topics.project) await runtime.log.ensureTopic(spec);
     await runtime.registry().applier.apply(servingTestDefinitions());
@@ -152,7 +100,9 @@ describe('two serving processes behind the same Redis and registry', () => {
     const store = await runtime.onlineStore();
     await store.writeBatch({ rows });
 
-    for (let i = 0; i < 2; i++) servers.push(new ServingProcess(repoDir));
+    for (let i = 0; i < 2; i++) {
+      servers.push(new AppProcess('serving', () => ({ FEATURELOG_REPO: repoDir, FEATURELOG_SERVING_PORT: '0' })));
+    }
     await Promise.all(servers.map((server) => server.start()));
   });
 

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { topicNames } from '@featurelog/domain';
 import { loadProjectConfig } from '@featurelog/config';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
+import { stackEnvVars, stackProjectYaml, uniqueName, waitFor } from '@featurelog/testing';
 import { liveSegments, segmentCoverage, SegmentEventSerde, SegmentLog } from '@featurelog/offline-store';
 import {
   assertExactlyOnce,
@@ -43,16 +43,12 @@ describe('compactor killed with SIGKILL at random moments on Kafka + schema regi
   before(async () => {
     project = uniqueName('cmpkill').replace(/[^a-z0-9_]/gi, '_');
     repoDir = await mkdtemp(join(tmpdir(), 'compactor-kill-'));
-    const env = stackEnv();
     await writeFile(
       join(repoDir, 'featurelog.yaml'),
-      [
-        `project: ${project}`,
-        `log: { type: kafka, brokers: '${env.kafkaBrokers.join(',')}' }`,
-        `schemaRegistry: { type: confluent, url: '${env.schemaRegistryUrl}' }`,
-        `offlineStore: { type: local, path: '${join(repoDir, 'offline')}' }`,
-        '',
-      ].join('\n'),
+      stackProjectYaml(project, {
+        onlineStore: null,
+        more: [`offlineStore: { type: local, path: '${join(repoDir, 'offline')}' }`],
+      }),
     );
     runtime = await ProjectRuntime.open(await loadProjectConfig(repoDir, { env: {} }));
     await runtime.registry().applier.apply(definitions);

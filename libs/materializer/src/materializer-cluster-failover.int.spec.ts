@@ -1,61 +1,33 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { SILENT_LOGGER } from '@featurelog/domain';
-import type { FeatureRow } from '@featurelog/avro';
 import { killNode, masterOfKey, redisClusterUnderTest, waitForClusterHealthy } from '@featurelog/online-store/testing';
 import { waitFor } from '@featurelog/testing';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
-import { baseDefinitions, foldTopic, openTestProject, storedValues, type TestProject } from './materializer.test-kit';
+import {
+  baseDefinitions,
+  openTestProject,
+  randomRows,
+  startMaterializer,
+  storedValues,
+  waitForStoreToEqualFold,
+  type RunningMaterializer,
+  type TestProject,
+} from './materializer.test-kit';
 
 const cluster = redisClusterUnderTest();
 const base = Date.now() * 1_000;
 
-/** Random rows over `entities` entities, event and created timestamps out of order on purpose. */
-function randomRows(count: number, entities: number, seed: { value: number }): FeatureRow[] {
-  const next = () => (seed.value = (seed.value * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-  return Array.from({ length: count }, () => {
-    const trips = Math.floor(next() * 1_000_000);
-    return {
-      driver_id: Math.floor(next() * entities),
-      event_timestamp: base + Math.floor(next() * 50) * 1_000,
-      created_timestamp: next() < 0.3 ? null : base + Math.floor(next() * 3),
-      conv_rate: trips / 7,
-      trips,
-      city: `c${trips % 97}`,
-    };
-  });
-}
-
 describe('the materializer on a Redis Cluster whose master is killed midway', { skip: cluster.skip }, () => {
   let test: TestProject;
-  let materializer: Materializer;
-  let stopFollower: () => Promise<void>;
-  let metrics: MaterializerMetrics;
+  let materializer: RunningMaterializer;
 
   before(async () => {
     test = await openTestProject('stack', { redisClusterUrl: cluster.url! });
     await test.apply(baseDefinitions());
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
-    metrics = new MaterializerMetrics(new Registry());
-    materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store: await test.store(),
-      follower,
-      metrics,
-      logger: SILENT_LOGGER,
-    });
-    await materializer.start();
+    materializer = await startMaterializer(test);
   });
 
   after(async () => {
     await materializer?.stop();
-    await stopFollower?.();
     await test?.close();
   });
 
@@ -66,7 +38,7 @@ describe('the materializer on a Redis Cluster whose master is killed midway', { 
     let producing = true;
     const producer = (async () => {
       while (producing) {
-        await test.produce('driver_stats', randomRows(300, entities, seed));
+        await test.produce('driver_stats', randomRows(300, entities, seed, base));
         produced += 300;
         await new Promise((done) => setTimeout(done, 150));
       }
@@ -91,14 +63,7 @@ describe('the materializer on a Redis Cluster whose master is killed midway', { 
     });
     producing = false;
     await producer;
-    await waitFor(
-      async () => {
-        const fold = await foldTopic(test, 'driver_stats');
-        assert.deepEqual(await storedValues(store, test.project, 'driver_stats', fold.keys()), fold);
-        return true;
-      },
-      { description: 'the store to equal the fold of the log', timeoutMs: 120_000, intervalMs: 500 },
-    );
+    await waitForStoreToEqualFold(test, { timeoutMs: 120_000, intervalMs: 500 });
     const promoted = await masterOfKey(cluster.url!, `fl:${test.project}:{driver_id=1}`);
     assert.notEqual(promoted.port, victim.port, 'the killed master was replaced by its replica');
     if (process.env.FEATURELOG_TEST_VERBOSE) {

@@ -3,55 +3,25 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { compareRowVersions, FeaturelogError, SILENT_LOGGER } from '@featurelog/domain';
+import { compareRowVersions, FeaturelogError } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import type { RecordPosition } from '@featurelog/log';
 import { redisClusterUnderTest } from '@featurelog/online-store/testing';
-import { stackEnv, uniqueName, waitFor } from '@featurelog/testing';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
+import { stackEnv, uniqueName, waitFor, waitForProcessGone } from '@featurelog/testing';
 import {
   baseDefinitions,
-  foldTopic,
   MaterializerProcess,
   openTestProject,
+  randomRows,
   readRows,
-  storedValues,
+  startMaterializer,
+  waitForStoreToEqualFold,
+  type RunningMaterializer,
   type TestProject,
 } from './materializer.test-kit';
 
 const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 const base = Date.now() * 1_000;
-
-/** Random rows over `entities` entities, with event and created timestamps out of order on purpose. */
-function randomRows(count: number, entities: number, seed: { value: number }): FeatureRow[] {
-  const next = () => (seed.value = (seed.value * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-  return Array.from({ length: count }, () => {
-    const trips = Math.floor(next() * 1_000_000);
-    return {
-      driver_id: Math.floor(next() * entities),
-      event_timestamp: base + Math.floor(next() * 50) * 1_000,
-      created_timestamp: next() < 0.3 ? null : base + Math.floor(next() * 3),
-      conv_rate: trips / 7,
-      trips,
-      city: `c${trips % 97}`,
-    };
-  });
-}
-
-async function assertStoreEqualsFold(test: TestProject, expectedEntities: number, timeoutMs: number): Promise<void> {
-  const store = await test.store();
-  await waitFor(
-    async () => {
-      const folded = await foldTopic(test, 'driver_stats');
-      assert.equal(folded.size, expectedEntities);
-      assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), folded);
-      return true;
-    },
-    { description: 'the store to equal the fold of the log', timeoutMs, intervalMs: 500 },
-  );
-}
 
 const redisCluster = redisClusterUnderTest();
 
@@ -85,7 +55,7 @@ for (const onCluster of [false, true]) {
         // Paced so that the rows keep streaming in across the kills.
         const producer = (async () => {
           while (producing && produced < total) {
-            await test.produce('driver_stats', randomRows(400, entities, seed));
+            await test.produce('driver_stats', randomRows(400, entities, seed, base));
             produced += 400;
             await new Promise((done) => setTimeout(done, 700));
           }
@@ -105,7 +75,11 @@ for (const onCluster of [false, true]) {
         producing = false;
         await producer;
         await materializer.start();
-        await assertStoreEqualsFold(test, entities, 120_000);
+        await waitForStoreToEqualFold(test, {
+          entities,
+          timeoutMs: 120_000,
+          intervalMs: 500,
+        });
         assert.ok(
           new Set(producedAtKills).size >= 5,
           `rows streamed in during the kills (produced at each kill: ${producedAtKills.join(', ')})`,
@@ -138,30 +112,16 @@ function ownStackBroker(): { pidFile: string } | string {
 describe('the broker restarted while rows are produced', () => {
   const broker = ownStackBroker();
   let test: TestProject;
-  let materializer: Materializer;
-  let stopFollower: () => Promise<void>;
+  let materializer: RunningMaterializer;
 
   before(async () => {
     test = await openTestProject('stack');
     await test.apply(baseDefinitions());
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
-    materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store: await test.store(),
-      follower,
-      metrics: new MaterializerMetrics(new Registry()),
-      logger: SILENT_LOGGER,
-    });
-    await materializer.start();
+    materializer = await startMaterializer(test);
   });
 
   after(async () => {
     await materializer?.stop();
-    await stopFollower?.();
     await test?.close();
   });
 
@@ -178,7 +138,7 @@ describe('the broker restarted while rows are produced', () => {
       // producer when the broker lost its sequence), failing appends only as retriable meanwhile.
       const producer = (async () => {
         while (producing) {
-          const rows = randomRows(200, 300, seed);
+          const rows = randomRows(200, 300, seed, base);
           try {
             const positions = await test.produce('driver_stats', rows);
             rows.forEach((row, i) => acknowledged.push({ row, position: positions[i]! }));
@@ -194,17 +154,7 @@ describe('the broker restarted while rows are produced', () => {
       const { pid } = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number };
       // An abrupt stop (the broker is the group leader of its own process group, see tools/stack).
       process.kill(-pid, 'SIGKILL');
-      await waitFor(
-        () => {
-          try {
-            process.kill(pid, 0);
-            return false;
-          } catch {
-            return true;
-          }
-        },
-        { description: 'Kafka to stop', timeoutMs: 60_000 },
-      );
+      await waitForProcessGone(pid, { description: 'Kafka to stop', timeoutMs: 60_000 });
       const before = acknowledged.length;
       const up = spawn(process.execPath, ['-r', '@swc-node/register', 'tools/stack/stack.ts', 'up'], {
         cwd: REPO_ROOT,
@@ -232,15 +182,7 @@ describe('the broker restarted while rows are produced', () => {
       );
 
       // Every acknowledged row is in the log at the position append() returned, and the store is the fold of the log.
-      const folded = await waitFor(
-        async () => {
-          const fold = await foldTopic(test, 'driver_stats');
-          const stored = await storedValues(await test.store(), test.project, 'driver_stats', fold.keys());
-          assert.deepEqual(stored, fold);
-          return fold;
-        },
-        { description: 'the store to equal the fold of the log', timeoutMs: 120_000, intervalMs: 500 },
-      );
+      const folded = await waitForStoreToEqualFold(test, { timeoutMs: 120_000, intervalMs: 500 });
       const logRows = (await readRows(test, 'driver_stats')).rows;
       const inLog = new Map(logRows.map(({ position, row }) => [`${position.partition}/${position.offset}`, row]));
       const identity = (row: FeatureRow | undefined) =>

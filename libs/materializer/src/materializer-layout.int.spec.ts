@@ -5,24 +5,22 @@ import Redis from 'ioredis';
 import { FeaturelogError, type FeaturelogLogger } from '@featurelog/domain';
 import type { FeatureRow } from '@featurelog/avro';
 import { RedisOnlineStore } from '@featurelog/online-store';
-import { writeLayout1Row } from '@featurelog/online-store/testing';
+import { writeLayout1Checkpoint, writeLayout1Row } from '@featurelog/online-store/testing';
 import { stackEnv, waitFor } from '@featurelog/testing';
-import { Materializer } from './materializer';
-import { CHECKPOINT_MARKER_TOPIC } from './online-run';
-import { baseDefinitions, foldTopic, openTestProject, storedValues, type TestProject } from './materializer.test-kit';
+import {
+  baseDefinitions,
+  foldTopic,
+  openTestProject,
+  startMaterializer,
+  statsRowsAround,
+  storedValues,
+  waitForStoreToEqualFold,
+  wholeCheckpointAtEnd,
+  type TestProject,
+} from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
-
-function row(driverId: number, offsetMicros: number, trips: number): FeatureRow {
-  return {
-    driver_id: driverId,
-    event_timestamp: now + offsetMicros,
-    created_timestamp: null,
-    conv_rate: trips / 100,
-    trips,
-    city: `c${trips}`,
-  };
-}
+const row = statsRowsAround(now);
 
 /**
  * A Redis left by an older featurelog (layout 1: one hash field per feature, `<view>:__v`, no layout
@@ -34,7 +32,6 @@ describe('Materializer over a store of the old layout', () => {
   let redis: Redis;
   let prefix: string;
   let store: RedisOnlineStore;
-  let stopFollower: () => Promise<void> = async () => {};
   const lines: string[] = [];
   const logger: FeaturelogLogger = {
     log: (line) => lines.push(line),
@@ -50,7 +47,6 @@ describe('Materializer over a store of the old layout', () => {
   });
 
   after(async () => {
-    await stopFollower();
     await store?.close();
     if (redis !== undefined) {
       const keys = await redis.keys(`${prefix}:*`);
@@ -90,13 +86,7 @@ describe('Materializer over a store of the old layout', () => {
         features,
       });
     }
-    const ends = await test.runtime.log.endOffsets(test.topic('driver_stats'));
-    await redis.hset(
-      `${prefix}:__checkpoint:{${test.project}.materializer}`,
-      `${CHECKPOINT_MARKER_TOPIC}:0`,
-      '1',
-      ...[...ends].flatMap(([partition, end]) => [`${test.topic('driver_stats')}:${partition}`, String(end)]),
-    );
+    await writeLayout1Checkpoint(redis, { prefix, ...(await wholeCheckpointAtEnd(test, 'driver_stats')) });
 
     store = await RedisOnlineStore.connect({ url: stackEnv().redisUrl, keyPrefix: prefix });
     // Serving's view of it until the materializer has marked the new layout: retriable, never values.
@@ -106,29 +96,20 @@ describe('Materializer over a store of the old layout', () => {
         error instanceof FeaturelogError && error.code === 'ONLINE_STORE_REBUILDING' && error.retriable,
     );
 
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
     const materializerStore = await RedisOnlineStore.connect({ url: stackEnv().redisUrl, keyPrefix: prefix });
-    const materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
+    const running = await startMaterializer(test, {
       store: materializerStore,
-      follower,
       wipeCheckIntervalMs: 200,
       registryPollMs: 1_000,
       logger,
     });
-    await materializer.start();
     try {
-      await waitFor(
-        async () => {
-          assert.deepEqual(await storedValues(store, test.project, 'driver_stats', folded.keys()), folded);
-          return true;
-        },
-        { description: 'the rebuilt store to equal the fold of the log', timeoutMs: 60_000, intervalMs: 200 },
-      );
+      await waitForStoreToEqualFold(test, {
+        store,
+        description: 'the rebuilt store to equal the fold of the log',
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
       const found = lines.filter((line) => /not in layout 2/.test(line));
       assert.equal(found.length, 1, `one line about the layout, got: ${lines.join(' | ')}`);
       assert.match(found[0]!, /driver_stats:__v|layout 1/);
@@ -144,7 +125,7 @@ describe('Materializer over a store of the old layout', () => {
       const driverId = Number(/\d+/.exec(someKey!)![0]);
       const winner = folded.get(someKey!)!;
       await test.produce('driver_stats', [row(driverId, winner.version.eventTimestamp - now - 1, 99_999)]);
-      await waitFor(async () => (await materializer.lag()).every((partition) => partition.lag === 0), {
+      await waitFor(async () => (await running.materializer.lag()).every((partition) => partition.lag === 0), {
         description: 'the new rows to be consumed',
         timeoutMs: 30_000,
       });
@@ -158,7 +139,7 @@ describe('Materializer over a store of the old layout', () => {
         { description: 'a newer row to win', timeoutMs: 30_000 },
       );
     } finally {
-      await materializer.stop();
+      await running.stop();
       await materializerStore.close();
     }
   });

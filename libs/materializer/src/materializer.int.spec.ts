@@ -10,18 +10,21 @@ import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { stackEnv, waitFor } from '@featurelog/testing';
 import { Registry } from 'prom-client';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
-  foldTopic,
   openTestProject,
+  startMaterializer,
+  statsRowsAround,
   statsView,
   storedValues,
+  waitForStoreToEqualFold,
+  type RunningMaterializer,
   type TestProject,
 } from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
+/** How long the int specs wait for the store to equal the fold of the log, and how often they look. */
+const FOLD_WAIT = { timeoutMs: 60_000, intervalMs: 200 };
 const PYTHON = join(__dirname, '..', '..', '..', '.venv', 'bin', 'python');
 const CONFLUENT_APP = join(__dirname, '..', '..', 'producer', 'test-fixtures', 'confluent_interop.py');
 
@@ -34,29 +37,7 @@ function pythonProblem(): string | undefined {
   });
   return check.status === 0 ? undefined : `Python lacks confluent-kafka/fastavro: ${check.stderr}`;
 }
-
-function row(driverId: number, offsetMicros: number, trips: number): FeatureRow {
-  return {
-    driver_id: driverId,
-    event_timestamp: now + offsetMicros,
-    created_timestamp: null,
-    conv_rate: trips / 100,
-    trips,
-    city: `c${trips}`,
-  };
-}
-
-async function waitForFold(test: TestProject, view = 'driver_stats', timeoutMs = 60_000): Promise<number> {
-  const store = await test.store();
-  return waitFor(
-    async () => {
-      const folded = await foldTopic(test, view);
-      assert.deepEqual(await storedValues(store, test.project, view, folded.keys()), folded);
-      return folded.size;
-    },
-    { description: `the store to equal the fold of ${view}`, timeoutMs, intervalMs: 200 },
-  );
-}
+const row = statsRowsAround(now);
 
 /**
  * Removes every key of the project and the materializer's checkpoint: to the materializer this is
@@ -82,34 +63,22 @@ async function wipeProject(project: string): Promise<number> {
 
 describe('Materializer on Kafka, the schema registry and Redis', () => {
   let test: TestProject;
-  let materializer: Materializer;
+  let running: RunningMaterializer;
   const metrics = new Registry();
-  let stopFollower: () => Promise<void>;
 
   before(async () => {
     test = await openTestProject('stack');
     await test.apply(baseDefinitions());
-    // A follower and ports of its own, as in its own process.
-    const { follower } = test.runtime.registry();
-    await follower.start(`${test.project}.materializer.registry`);
-    stopFollower = () => follower.stop();
-    materializer = new Materializer({
-      project: test.project,
-      log: test.runtime.log,
-      schemas: test.runtime.schemas,
-      store: await test.store(),
-      follower,
-      metrics: new MaterializerMetrics(metrics),
+    running = await startMaterializer(test, {
+      registry: metrics,
       wipeCheckIntervalMs: 200,
       registryPollMs: 1_000,
       logger: process.env.FEATURELOG_TEST_VERBOSE ? consoleLogger() : SILENT_LOGGER,
     });
-    await materializer.start();
   });
 
   after(async () => {
-    await materializer?.stop();
-    await stopFollower?.();
+    await running?.stop();
     await test?.close();
   });
 
@@ -117,7 +86,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     const rows: FeatureRow[] = [];
     for (let i = 0; i < 2_000; i++) rows.push(row(i % 300, (i * 7919) % 1_000, i));
     await test.produce('driver_stats', rows);
-    assert.equal(await waitForFold(test), 300);
+    assert.equal((await waitForStoreToEqualFold(test, FOLD_WAIT)).size, 300);
     const text = await metrics.metrics();
     assert.match(text, /featurelog_materializer_rows_total\{view="driver_stats",outcome="won"\} \d+/);
     assert.match(text, /featurelog_materializer_lag_records\{topic="[^"]+",partition="2"\} 0/);
@@ -127,7 +96,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     const removed = await wipeProject(test.project);
     assert.ok(removed > 300, `wiped ${removed} keys`);
     await test.produce('driver_stats', [row(5_000, 1, 1)]);
-    assert.equal(await waitForFold(test), 301);
+    assert.equal((await waitForStoreToEqualFold(test, FOLD_WAIT)).size, 301);
     assert.match(await metrics.metrics(), /featurelog_materializer_rebuilds_total\{reason="checkpoint-vanished"\} 1/);
   });
 
@@ -135,15 +104,15 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
     const live = statsView({ name: 'driver_live', features: [{ name: 'speed', type: 'float64' }] });
     await test.apply(baseDefinitions(statsView(), live));
     await test.produce('driver_live', [{ driver_id: 7, event_timestamp: now, created_timestamp: null, speed: 88 }]);
-    assert.equal(await waitForFold(test, 'driver_live'), 1);
+    assert.equal((await waitForStoreToEqualFold(test, { view: 'driver_live', ...FOLD_WAIT })).size, 1);
     await test.apply(baseDefinitions(statsView()));
     await waitFor(
       async () =>
-        !materializer.topics().includes(topicNames.features(test.project, live)) &&
+        !running.materializer.topics().includes(topicNames.features(test.project, live)) &&
         (await storedValues(await test.store(), test.project, 'driver_live', ['driver_id=7'])).size === 0,
       { description: 'the deleted view to be forgotten', timeoutMs: 30_000 },
     );
-    assert.equal(await waitForFold(test), 301, 'the other view is untouched');
+    assert.equal((await waitForStoreToEqualFold(test, FOLD_WAIT)).size, 301, 'the other view is untouched');
   });
 
   it('reads an existing topic with its own schema, field mapping and timestamp field; dead-letters its bad records', async () => {
@@ -227,7 +196,7 @@ describe('Materializer on Kafka, the schema registry and Redis', () => {
 
   it('never lets an older row overwrite a newer one, whatever the arrival order', async () => {
     await test.produce('driver_stats', [row(9_000, 500, 3), row(9_000, 100, 1), row(9_000, 500, 2)]);
-    await waitForFold(test);
+    await waitForStoreToEqualFold(test, FOLD_WAIT);
     const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=9000']);
     assert.equal(stored.get('driver_id=9000')?.features.trips, 2, 'the tie goes to the later offset');
   });

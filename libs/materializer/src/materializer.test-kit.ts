@@ -1,16 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { loadProjectConfig } from '@featurelog/config';
 import {
   compareRowVersions,
   encodeEntityKey,
   pushDestinationOf,
   PUSH_TO_HEADER,
+  SILENT_LOGGER,
   topicNames,
   valueSubject,
   type EntityDefinition,
+  type FeaturelogLogger,
   type FeatureValue,
   type FeatureViewDefinition,
   type JoinKey,
@@ -23,7 +26,11 @@ import type { EventLog, RecordPosition } from '@featurelog/log';
 import type { OnlineStore } from '@featurelog/online-store';
 import type { RegistryApplier, RegistryFollower } from '@featurelog/registry';
 import { ProjectRuntime } from '@featurelog/runtime';
-import { stackEnv, stackEnvVars, uniqueName, waitFor } from '@featurelog/testing';
+import { AppProcess, stackEnv, uniqueName, waitFor, type WaitOptions } from '@featurelog/testing';
+import { Materializer } from './materializer';
+import { MaterializerMetrics } from './materializer-metrics';
+import type { MaterializerOptions } from './materializer-options';
+import { CHECKPOINT_MARKER_TOPIC } from './online-run';
 
 /** Test-only helpers: a project on the embedded ports or the stack, rows produced the plain way, and the oracle. */
 
@@ -54,6 +61,44 @@ export function baseDefinitions(...views: FeatureViewDefinition[]): TaggedDefini
       (definition) => ({ kind: 'feature_view', definition }) as TaggedDefinition,
     ),
   ];
+}
+
+/**
+ * Makes driver_stats rows around `base` (µs): `row(driverId, offsetMicros, trips, extra)` has the event
+ * time base + offsetMicros, no created time, and features derived from `trips`; `extra` overrides fields.
+ */
+export function statsRowsAround(
+  base: number,
+): (driverId: number, offsetMicros: number, trips: number, extra?: Partial<FeatureRow>) => FeatureRow {
+  return (driverId, offsetMicros, trips, extra = {}) => ({
+    driver_id: driverId,
+    event_timestamp: base + offsetMicros,
+    created_timestamp: null,
+    conv_rate: trips / 100,
+    trips,
+    city: `city-${trips}`,
+    ...extra,
+  });
+}
+
+/**
+ * `count` random driver_stats rows over `entities` drivers (driver_id 0 to entities - 1), with event and
+ * created timestamps out of order on purpose: events within 50 s of `base` (µs), created times within
+ * 3 µs of it or null. `seed` advances with every draw, so that successive calls continue one sequence.
+ */
+export function randomRows(count: number, entities: number, seed: { value: number }, base: number): FeatureRow[] {
+  const next = () => (seed.value = (seed.value * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  return Array.from({ length: count }, () => {
+    const trips = Math.floor(next() * 1_000_000);
+    return {
+      driver_id: Math.floor(next() * entities),
+      event_timestamp: base + Math.floor(next() * 50) * 1_000,
+      created_timestamp: next() < 0.3 ? null : base + Math.floor(next() * 3),
+      conv_rate: trips / 7,
+      trips,
+      city: `c${trips % 97}`,
+    };
+  });
 }
 
 export interface TestProject {
@@ -157,6 +202,57 @@ export async function openTestProject(
   };
 }
 
+export interface RunningMaterializer {
+  materializer: Materializer;
+  /** Its metrics. */
+  registry: Registry;
+  /** Stops the materializer, then its registry follower. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Materializer in this process on the test's log and schemas, with a registry follower of its own (as
+ * in its own process, consumer `registryGroup`), on the project's store unless `store` is given, its
+ * metrics in `registry`, silent unless `logger` is given.
+ */
+export async function startMaterializer(
+  test: TestProject,
+  {
+    registry = new Registry(),
+    registryGroup = `${test.project}.materializer.registry`,
+    store,
+    logger = SILENT_LOGGER,
+    ...tuning
+  }: {
+    registry?: Registry;
+    registryGroup?: string;
+    store?: OnlineStore;
+    logger?: FeaturelogLogger;
+  } & Pick<MaterializerOptions, 'wipeCheckIntervalMs' | 'registryPollMs'> = {},
+): Promise<RunningMaterializer> {
+  const { follower } = test.runtime.registry();
+  await follower.start(registryGroup);
+  const materializer = new Materializer({
+    project: test.project,
+    log: test.runtime.log,
+    schemas: test.runtime.schemas,
+    store: store ?? (await test.store()),
+    follower,
+    metrics: new MaterializerMetrics(registry),
+    logger,
+    ...tuning,
+  });
+  await materializer.start();
+  return {
+    materializer,
+    registry,
+    stop: async () => {
+      await materializer.stop();
+      await follower.stop();
+    },
+  };
+}
+
 export interface FoldedValue {
   version: RowVersion;
   features: Record<string, FeatureValue>;
@@ -187,6 +283,33 @@ export async function foldTopic(test: TestProject, viewName: string): Promise<Ma
     });
   }
   return folded;
+}
+
+/**
+ * Waits until the store (the project's, or `store`) holds exactly the oracle's fold of the view's log
+ * (read again at each try), the fold not empty, and returns that fold. With `entities`, the fold must
+ * also hold that many entities.
+ */
+export async function waitForStoreToEqualFold(
+  test: TestProject,
+  {
+    view = 'driver_stats',
+    entities,
+    store: given,
+    description = `the store to equal the fold of ${view}'s log`,
+    ...wait
+  }: { view?: string; entities?: number; store?: OnlineStore } & WaitOptions = {},
+): Promise<Map<string, FoldedValue>> {
+  const store = given ?? (await test.store());
+  return waitFor(
+    async () => {
+      const folded = await foldTopic(test, view);
+      if (entities !== undefined) assert.equal(folded.size, entities);
+      assert.deepEqual(await storedValues(store, test.project, view, folded.keys()), folded);
+      return folded.size > 0 && folded;
+    },
+    { description, ...wait },
+  );
 }
 
 /** Every decodable row of a view's topic with its position, read from the start without a group. */
@@ -229,6 +352,24 @@ export async function readRows(
   return { view, joinKeys, rows };
 }
 
+/**
+ * The materializer's whole checkpoint at the end of the view's topic, as a store of an old layout may
+ * hold it: trusted, it would make a new materializer consume nothing, so a rebuild must drop it.
+ */
+export async function wholeCheckpointAtEnd(
+  test: TestProject,
+  view: string,
+): Promise<{ consumer: string; offsets: Array<{ topic: string; partition: number; offset: number }> }> {
+  const ends = await test.runtime.log.endOffsets(test.topic(view));
+  return {
+    consumer: `${test.project}.materializer`,
+    offsets: [
+      { topic: CHECKPOINT_MARKER_TOPIC, partition: 0, offset: 1 },
+      ...[...ends].map(([partition, end]) => ({ topic: test.topic(view), partition, offset: end })),
+    ],
+  };
+}
+
 /** What the store holds for these entities of one view, in the oracle's shape (absent ones left out). */
 export async function storedValues(
   store: OnlineStore,
@@ -252,61 +393,18 @@ export async function storedValues(
   return values;
 }
 
-const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-const APP_MAIN = join(REPO_ROOT, 'apps', 'materializer', 'src', 'main.ts');
-
 /** The materializer app as its own process, on the test's featurelog.yaml. */
-export class MaterializerProcess {
-  private child: ChildProcess | undefined;
-  private output = '';
-  launches = 0;
-  /** Where its /health and /metrics answer, once started. */
-  url = '';
-
+export class MaterializerProcess extends AppProcess {
   constructor(
-    private readonly repoDir: string,
+    repoDir: string,
     /** Its consumer group for each launch; absent: the materializer's default (shared by every process). */
-    private readonly groupId?: () => string,
-  ) {}
-
-  get running(): boolean {
-    const child = this.child;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
-  }
-
-  /** The last lines it wrote (stdout and stderr), for failure messages. */
-  get lastOutput(): string {
-    return this.output.slice(-4_000);
-  }
-
-  async start(): Promise<void> {
-    this.launches++;
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', APP_MAIN], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ...stackEnvVars(),
-        FEATURELOG_REPO: this.repoDir,
-        FEATURELOG_MATERIALIZER_PORT: '0',
-        ...(this.groupId === undefined ? {} : { FEATURELOG_MATERIALIZER_GROUP_ID: this.groupId() }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.output = '';
-    let url: string | undefined;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-20_000);
-      url ??= /listening on (http:\/\/\S+)/.exec(this.output)?.[1];
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    await waitFor(() => url !== undefined || child.exitCode !== null, {
-      description: 'the materializer process to listen',
-      timeoutMs: 60_000,
-    });
-    if (url === undefined) throw new Error(`the materializer process exited: ${this.output}`);
-    this.url = url;
+    groupId?: () => string,
+  ) {
+    super('materializer', () => ({
+      FEATURELOG_REPO: repoDir,
+      FEATURELOG_MATERIALIZER_PORT: '0',
+      ...(groupId === undefined ? {} : { FEATURELOG_MATERIALIZER_GROUP_ID: groupId() }),
+    }));
   }
 
   /** Its /metrics text. */
@@ -314,33 +412,5 @@ export class MaterializerProcess {
     // Bounded: a frozen process (pause) never answers.
     const response = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5_000) });
     return await response.text();
-  }
-
-  kill9(): Promise<void> {
-    return this.signalAndWait('SIGKILL');
-  }
-
-  /** SIGTERM: a graceful stop (the batch in flight finishes, the group is left). */
-  stop(): Promise<void> {
-    return this.signalAndWait('SIGTERM');
-  }
-
-  /** SIGSTOP: frozen mid-work, its group membership left to time out. */
-  pause(): void {
-    this.child?.kill('SIGSTOP');
-  }
-
-  resume(): void {
-    this.child?.kill('SIGCONT');
-  }
-
-  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (child === undefined || !this.running) return;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill(signal);
-    // A paused process must run again to handle SIGTERM.
-    if (signal === 'SIGTERM') child.kill('SIGCONT');
-    await exited;
   }
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
-import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition, SILENT_LOGGER } from '@featurelog/domain';
-import { avroType, encodeRow, type FeatureRow } from '@featurelog/avro';
+import { PUSH_TO_HEADER, topicNames, valueSubject, type TaggedDefinition } from '@featurelog/domain';
+import { avroType, encodeRow } from '@featurelog/avro';
 import { DLQ_HEADERS, type LogRecord } from '@featurelog/log';
 import { seededRandom, waitFor } from '@featurelog/testing';
 import {
@@ -15,73 +14,30 @@ import {
   randomCustomerRow,
   type CustomerRow,
 } from '@featurelog/view-rows/testing';
-import { Materializer } from './materializer';
-import { MaterializerMetrics } from './materializer-metrics';
 import {
   baseDefinitions,
   driver,
   foldTopic,
   openTestProject,
+  startMaterializer,
+  statsRowsAround,
   statsView,
   storedValues,
+  waitForStoreToEqualFold,
+  type RunningMaterializer,
   type TestProject,
 } from './materializer.test-kit';
 
 const now = Date.now() * 1_000;
+const row = statsRowsAround(now);
 
-function row(driverId: number, offsetMicros: number, trips: number, extra: Partial<FeatureRow> = {}): FeatureRow {
-  return {
-    driver_id: driverId,
-    event_timestamp: now + offsetMicros,
-    created_timestamp: null,
-    conv_rate: trips / 100,
-    trips,
-    city: `city-${trips}`,
-    ...extra,
-  };
-}
-
-async function startMaterializer(test: TestProject, registry = new Registry()) {
-  const { follower } = test.runtime.registry();
-  await follower.start(`${test.project}.mat-registry.${Math.random()}`);
-  const metrics = new MaterializerMetrics(registry);
-  const materializer = new Materializer({
-    project: test.project,
-    log: test.runtime.log,
-    schemas: test.runtime.schemas,
-    store: await test.store(),
-    follower,
-    metrics,
+/** In process, on the embedded ports; each with a registry follower group of its own. */
+function startEmbeddedMaterializer(test: TestProject): Promise<RunningMaterializer> {
+  return startMaterializer(test, {
+    registryGroup: `${test.project}.mat-registry.${Math.random()}`,
     wipeCheckIntervalMs: 50,
     registryPollMs: 200,
-    logger: SILENT_LOGGER,
   });
-  await materializer.start();
-  return {
-    materializer,
-    registry,
-    stop: async () => {
-      await materializer.stop();
-      await follower.stop();
-    },
-  };
-}
-
-async function assertStoreEqualsFold(
-  test: TestProject,
-  view = 'driver_stats',
-  description = 'the store to equal the fold',
-) {
-  const store = await test.store();
-  await waitFor(
-    async () => {
-      const folded = await foldTopic(test, view);
-      const stored = await storedValues(store, test.project, view, folded.keys());
-      assert.deepEqual(stored, folded);
-      return folded.size > 0;
-    },
-    { description, timeoutMs: 10_000 },
-  );
 }
 
 /** The view's newest event time online, as the materializer's gauge reports it (epoch seconds). */
@@ -112,9 +68,9 @@ describe('Materializer on the embedded ports', () => {
 
   it('keeps the latest row per entity, exactly the fold of the log, and counts rows won and lost', async () => {
     await test.produce('driver_stats', [row(1, 10, 1), row(2, 10, 2), row(1, 30, 3), row(1, 20, 4)]);
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
-      await assertStoreEqualsFold(test);
+      await waitForStoreToEqualFold(test, { timeoutMs: 10_000 });
       const stored = await storedValues(await test.store(), test.project, 'driver_stats', ['driver_id=1']);
       assert.equal(stored.get('driver_id=1')?.features.trips, 3, 'the row with the greatest event time wins');
       const text = await running.registry.metrics();
@@ -131,7 +87,7 @@ describe('Materializer on the embedded ports', () => {
   });
 
   it('breaks event-time ties by created timestamp (absent lowest), then by log position', async () => {
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       await test.produce('driver_stats', [
         row(10, 100, 1, { created_timestamp: now + 5 }),
@@ -150,7 +106,7 @@ describe('Materializer on the embedded ports', () => {
         },
         { description: 'created timestamp, then offset, to decide ties' },
       );
-      await assertStoreEqualsFold(test);
+      await waitForStoreToEqualFold(test, { timeoutMs: 10_000 });
     } finally {
       await running.stop();
     }
@@ -163,7 +119,7 @@ describe('Materializer on the embedded ports', () => {
     const before = await storedValues(store, test.project, 'driver_stats', folded.keys());
     // Rewind every partition to 0 but keep the store whole: everything is delivered again.
     await store.deleteCheckpoint(checkpointName, [test.topic('driver_stats')]);
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       await waitFor(async () => (await running.materializer.lag()).every((p) => p.lag === 0), {
         description: 'the rewound partitions to be consumed again',
@@ -202,9 +158,12 @@ describe('Materializer on the embedded ports', () => {
         offsets: [...ends].map(([partition, end]) => ({ topic, partition, nextOffset: end + 1_000 })),
       },
     });
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
-      await assertStoreEqualsFold(test, 'driver_stats', 'the rebuilt view to equal the fold of the new topic');
+      await waitForStoreToEqualFold(test, {
+        description: 'the rebuilt view to equal the fold of the new topic',
+        timeoutMs: 10_000,
+      });
       const checkpoint = await store.readCheckpoint(checkpointName);
       for (const { partition, nextOffset } of checkpoint.filter((entry) => entry.topic === topic)) {
         assert.ok(nextOffset <= ends.get(partition)!, `partition ${partition}: ${nextOffset} is within the topic`);
@@ -219,7 +178,7 @@ describe('Materializer on the embedded ports', () => {
   });
 
   it('skips rows pushed with to=offline, keeps rows pushed with to=online, and checkpoints past both', async () => {
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       const pushedTo = (to: string) => ({ [PUSH_TO_HEADER]: to });
       await test.produce('driver_stats', [row(40, 10, 1), row(41, 10, 1)]);
@@ -248,14 +207,14 @@ describe('Materializer on the embedded ports', () => {
         /featurelog_materializer_rows_total\{view="driver_stats",outcome="offline_only"\} 3/,
       );
       assert.equal(newestEventSeconds(await running.registry.metrics()), (now + 30) / 1e6);
-      await assertStoreEqualsFold(test);
+      await waitForStoreToEqualFold(test, { timeoutMs: 10_000 });
     } finally {
       await running.stop();
     }
   });
 
   it('sends each kind of poison record to the DLQ with its reason and goes on with the good ones', async () => {
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       const topic = test.topic('driver_stats');
       const latest = await test.runtime.schemas.latestVersion(valueSubject(topic));
@@ -345,7 +304,7 @@ describe('Materializer on the embedded ports', () => {
   });
 
   it('starts materializing a view applied while running, and removes a deleted one, without restart', async () => {
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       const added = statsView({ name: 'driver_live', features: [{ name: 'speed', type: 'float64' }] });
       await test.apply(baseDefinitions(statsView(), added));
@@ -381,7 +340,7 @@ describe('Materializer on the embedded ports', () => {
       { kind: 'entity', definition: driver },
       { kind: 'feature_view', definition: widened },
     ] as TaggedDefinition[]);
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       await test.runtime.log.append(test.topic('driver_stats'), [
         { key: Buffer.from('driver_id=30'), value: encodeRow(old!.id, avroType(old!.schema), row(30, 1, 9)) },
@@ -424,7 +383,7 @@ describe('Materializer on the embedded ports', () => {
       payload: { after: unknown };
     };
     noAfter.payload.after = null;
-    const running = await startMaterializer(test);
+    const running = await startEmbeddedMaterializer(test);
     try {
       const third = customerRow(3, 1_740_823_310_000);
       const values = [

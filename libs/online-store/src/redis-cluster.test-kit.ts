@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
-import { clusterHealth, stackEnv, waitFor } from '@featurelog/testing';
+import { clusterHealth, stackEnv, waitFor, waitForProcessGone } from '@featurelog/testing';
 import { keySlot } from './redis-topology';
 
 /**
@@ -110,17 +110,7 @@ export async function killNode(node: { host: string; port: number }): Promise<nu
     throw new Error(`pid ${pid} (${command}) is not a local redis-server on ${node.port}; not killing it`);
   }
   process.kill(pid, 'SIGKILL');
-  await waitFor(
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    { description: `redis-server ${node.port} (pid ${pid}) to die`, timeoutMs: 10_000 },
-  );
+  await waitForProcessGone(pid, { description: `redis-server ${node.port} (pid ${pid}) to die`, timeoutMs: 10_000 });
   return pid;
 }
 

@@ -3,7 +3,13 @@
  * of the production barrel (index.ts) so that loading the lib never loads node:test.
  */
 export { onlineStoreContract } from './online-store.contract';
-export { writeLayout1Row, type Layout1Row } from './layout-1.test-kit';
+export {
+  writeEmbeddedLayout1,
+  writeLayout1Checkpoint,
+  writeLayout1Row,
+  type Layout1Checkpoint,
+  type Layout1Row,
+} from './layout-1.test-kit';
 export {
   clusterNodes,
   killNode,

@@ -35,6 +35,18 @@ export async function waitFor<T>(
   }
 }
 
+/** Waits until no process has this pid any more (killed or exited, and reaped if it was a child). */
+export function waitForProcessGone(pid: number, options: WaitOptions = {}): Promise<true> {
+  return waitFor(() => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, options);
+}
+
 /** A name no other test run uses, so tests on a shared broker never see each other's data. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
