@@ -220,10 +220,9 @@ export class RedisOnlineStore implements OnlineStore {
       packed.uint(view);
       const value = packed.beginBytes();
       if (row.deleted === true) {
-        writeViewValue(packed, row, NO_NAMES, DELETED_NAMES);
+        writeViewValue(packed, row, DELETED_NAMES);
       } else {
-        const { names, joined } = this.viewNames.of(row.view, row.features);
-        writeViewValue(packed, row, names, joined);
+        writeViewValue(packed, row, this.viewNames.of(row.view, row.features).joined);
       }
       packed.endBytes(value);
       packed.string(expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '');
@@ -739,8 +738,6 @@ function redactUrl(url: string): string {
  * A view's feature names and their joined form, built once per view and feature list rather than per
  * row: consecutive rows of one view nearly always carry the same features in the same order.
  */
-const NO_NAMES: readonly string[] = [];
-
 class ViewNames {
   private readonly byView = new Map<string, { names: readonly string[]; joined: string }>();
 

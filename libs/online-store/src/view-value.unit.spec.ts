@@ -104,7 +104,7 @@ describe('stored view value', () => {
       const expected = encode(row.version, deleted ? DELETED_NAMES : names.join(','), texts, row.ttlSeconds === 60);
       assert.deepEqual(encodeViewValue(row), expected, JSON.stringify(row));
       writer.reset();
-      writeViewValue(writer, row, names, names.join(','));
+      writeViewValue(writer, row, deleted ? DELETED_NAMES : names.join(','));
       assert.deepEqual(Buffer.from(writer.bytes()), expected);
     }
   });
