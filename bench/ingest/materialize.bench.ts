@@ -6,6 +6,7 @@
  *
  *   BENCH_SCALE=0.1 …                       short mode
  *   BENCH_PROFILE=/tmp/m.cpuprofile …       CPU profile of this process while the materializer runs
+ *   BENCH_TTL_SECONDS=3600 …                a view with TTL (each write also moves the key's expiry)
  *
  * Prints: the bare consumer's rate, the materializer's rate, their ratio (target >= 0.5, and >= 50,000
  * rows/s), CPU µs per row of this process and of redis-server while materializing (what limits the
@@ -49,6 +50,8 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ROWS = Math.round(300_000 * SCALE);
 const ENTITIES = Math.round(100_000 * SCALE);
 const RATE = 1_000;
+/** BENCH_TTL_SECONDS=<n>: the view has a TTL, so that every write also sets the key's expiry. */
+const TTL_SECONDS = Number(process.env.BENCH_TTL_SECONDS ?? 0);
 const FRESHNESS_SECONDS = Math.max(3, Math.round(15 * SCALE));
 const START = Date.now() * 1_000;
 const FEATURES = Array.from({ length: 10 }, (_, i) => ({
@@ -61,7 +64,7 @@ const view: FeatureViewDefinition = {
   version: 1,
   entities: ['driver'],
   features: FEATURES,
-  ttlSeconds: 0,
+  ttlSeconds: TTL_SECONDS,
   online: true,
   offline: true,
   partitions: 3,

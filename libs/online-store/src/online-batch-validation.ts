@@ -70,20 +70,22 @@ function validateRow(row: OnlineRow, index: number): void {
     validateViewName(row.view);
     lastValidView = row.view;
   }
-  const where = `row ${index} (${row.project}/${row.view}/${row.entityKey})`;
-  if (typeof row.entityKey !== 'string') throw invalid(`${where}: entityKey must be a string`);
-  validateVersion(row.version, where);
+  if (typeof row.entityKey !== 'string') throw invalid(`${rowWhere(row, index)}: entityKey must be a string`);
+  validateVersion(row, index);
   if (row.ttlSeconds !== undefined && !isNaturalNumber(row.ttlSeconds)) {
-    throw invalid(`${where}: ttlSeconds must be an integer >= 0, got ${row.ttlSeconds}`);
+    throw invalid(`${rowWhere(row, index)}: ttlSeconds must be an integer >= 0, got ${row.ttlSeconds}`);
   }
-  if (typeof row.features !== 'object' || row.features === null) throw invalid(`${where}: features must be an object`);
+  if (typeof row.features !== 'object' || row.features === null)
+    throw invalid(`${rowWhere(row, index)}: features must be an object`);
   if (row.deleted === true && Object.keys(row.features).length > 0) {
-    throw invalid(`${where}: a deleted row carries no features`);
+    throw invalid(`${rowWhere(row, index)}: a deleted row carries no features`);
   }
   for (const name of Object.keys(row.features)) {
     if (validNames.has(name)) continue;
     if (name === '' || name === '__v' || name === '__proto__' || /[,|\0]/.test(name)) {
-      throw invalid(`${where}: feature name ${JSON.stringify(name)} is empty, reserved or contains , | or NUL`);
+      throw invalid(
+        `${rowWhere(row, index)}: feature name ${JSON.stringify(name)} is empty, reserved or contains , | or NUL`,
+      );
     }
     if (validNames.size >= 100_000) validNames.clear();
     validNames.add(name);
@@ -93,21 +95,29 @@ function validateRow(row: OnlineRow, index: number): void {
 /** Feature names already found valid: a batch repeats the same few names on every row. */
 const validNames = new Set<string>();
 
-function validateVersion(version: RowVersion, where: string): void {
-  const { eventTimestamp, createdTimestamp, sourcePosition, position } = version ?? {};
-  if (!Number.isSafeInteger(eventTimestamp)) throw invalid(`${where}: eventTimestamp must be integer microseconds`);
+function validateVersion(row: OnlineRow, index: number): void {
+  const { eventTimestamp, createdTimestamp, sourcePosition, position } = row.version ?? ({} as Partial<RowVersion>);
+  if (!Number.isSafeInteger(eventTimestamp))
+    throw invalid(`${rowWhere(row, index)}: eventTimestamp must be integer microseconds`);
   if (createdTimestamp !== null && !Number.isSafeInteger(createdTimestamp)) {
-    throw invalid(`${where}: createdTimestamp must be integer microseconds or null`);
+    throw invalid(`${rowWhere(row, index)}: createdTimestamp must be integer microseconds or null`);
   }
   if (
     sourcePosition !== undefined &&
     (typeof sourcePosition !== 'string' || !SOURCE_POSITION_PATTERN.test(sourcePosition))
   ) {
-    throw invalid(`${where}: sourcePosition must be 1 to 60 digits, got ${JSON.stringify(sourcePosition)}`);
+    throw invalid(
+      `${rowWhere(row, index)}: sourcePosition must be 1 to 60 digits, got ${JSON.stringify(sourcePosition)}`,
+    );
   }
   if (!isNaturalNumber(position?.partition) || !isNaturalNumber(position?.offset)) {
-    throw invalid(`${where}: position.partition and position.offset must be integers >= 0`);
+    throw invalid(`${rowWhere(row, index)}: position.partition and position.offset must be integers >= 0`);
   }
+}
+
+/** Which row a refusal is about (built only for a refusal: every row of every batch is checked). */
+function rowWhere(row: OnlineRow, index: number): string {
+  return `row ${index} (${row.project}/${row.view}/${row.entityKey})`;
 }
 
 function isNaturalNumber(value: unknown): value is number {

@@ -23,14 +23,13 @@ import {
   type TopicPartitionOffset,
 } from './online-store.port';
 import { redisSettingError } from './redis-connection-error';
-import { decodeStoredValue, encodeStoredValue } from './stored-feature-value';
+import { decodeStoredValue } from './stored-feature-value';
 import { MsgpackWriter } from './msgpack-writer';
 import {
   allStoredTexts,
   decodeNames,
   decodeVersion,
   DELETED_NAMES,
-  encodeVersionDigits,
   storedTextsAt,
   viewValueParts,
   writeViewValue,
@@ -210,7 +209,6 @@ export class RedisOnlineStore implements OnlineStore {
     let items = 2;
     const views = new Map<string, number>();
     packed.uint(rows.length);
-    const texts: string[] = [];
     for (const row of rows) {
       keys.push(this.entityHashKey(row.project, row.entityKey));
       let view = views.get(row.view);
@@ -222,12 +220,9 @@ export class RedisOnlineStore implements OnlineStore {
       packed.uint(view);
       const value = packed.beginBytes();
       if (row.deleted === true) {
-        writeViewValue(packed, encodeVersionDigits(row.version), expiring, DELETED_NAMES, []);
+        writeViewValue(packed, row, DELETED_NAMES);
       } else {
-        const { names, joined } = this.viewNames.of(row.view, row.features);
-        texts.length = names.length;
-        for (let i = 0; i < names.length; i++) texts[i] = encodeStoredValue(row.features[names[i]!] ?? null);
-        writeViewValue(packed, encodeVersionDigits(row.version), expiring, joined, texts);
+        writeViewValue(packed, row, this.viewNames.of(row.view, row.features).joined);
       }
       packed.endBytes(value);
       packed.string(expiring ? String(Math.ceil(row.version.eventTimestamp / 1_000) + row.ttlSeconds! * 1_000) : '');

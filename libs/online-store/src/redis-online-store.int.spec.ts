@@ -167,6 +167,40 @@ describe('RedisOnlineStore', () => {
     );
   });
 
+  it('keeps the expiry rules when a view that is already on the key is updated', async () => {
+    const p = project();
+    const key = (entity: string) => `fl:${p}:{${entity}}`;
+    const nowMs = Date.now();
+    const micros = nowMs * 1_000;
+    const row = (entityKey: string, view: string, eventTimestamp: number, offset: number, ttlSeconds?: number) => ({
+      project: p,
+      entityKey,
+      view,
+      version: at(eventTimestamp, offset),
+      features: { f: offset },
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    });
+    // A view with TTL replaced by a later row of itself: the key's expiry follows it, in later batches too.
+    await store.writeBatch({ rows: [row('a', 'v', micros, 0, 60)] });
+    assert.equal(await redis.pexpiretime(key('a')), nowMs + 60_000);
+    await store.writeBatch({ rows: [row('a', 'v', micros + 5_000_000, 1, 60)] });
+    assert.equal(await redis.pexpiretime(key('a')), nowMs + 65_000, 'a later row of the view moves the expiry later');
+    await store.writeBatch({ rows: [row('a', 'v', micros + 6_000_000, 2, 30)] });
+    assert.equal(await redis.pexpiretime(key('a')), nowMs + 65_000, 'a shorter TTL does not move it back');
+    // A view without TTL that takes one: the key holds it as persistent, and stays so.
+    await store.writeBatch({ rows: [row('b', 'v', micros, 3)] });
+    await store.writeBatch({ rows: [row('b', 'v', micros + 1_000_000, 4, 60)] });
+    assert.equal(await redis.pexpiretime(key('b')), -1, 'a persistent key stays persistent');
+    // A view with TTL on a key another view made persistent since: it stays persistent.
+    await store.writeBatch({ rows: [row('c', 'v', micros, 5, 60), row('c', 'w', micros, 6)] });
+    await store.writeBatch({ rows: [row('c', 'v', micros + 100_000_000, 7, 60)] });
+    assert.equal(await redis.pexpiretime(key('c')), -1);
+    // And back: a row without TTL makes the key persistent.
+    await store.writeBatch({ rows: [row('a', 'v', micros + 7_000_000, 8)] });
+    assert.equal(await redis.pexpiretime(key('a')), -1);
+    assert.deepEqual((await store.read(p, [{ entityKey: 'a', views: ['v'] }]))[0]?.[0]?.features, { f: 8 });
+  });
+
   it('writes a view wider than one Lua unpack can carry', async () => {
     const p = project();
     const features = Object.fromEntries(Array.from({ length: 4_000 }, (_, i) => [`f${i}`, i]));

@@ -26,6 +26,11 @@
  * without TTL stays persistent, and a TTL that shrinks does not shorten a key's life. A key that holds
  * a view whose stored value says `p` (persistent) is persistent already, so a row without TTL that
  * replaces it needs no PERSIST: that call is made only for a view new on the key or one that expired.
+ * Likewise a row with TTL that replaces a stored value of its view: flag `p`, the key is persistent and
+ * stays so (no call); flag `e`, the key exists and one `PEXPIREAT … GT` is exactly the rule (Redis 7:
+ * GT sets only a later expiry, and takes a persistent key's as infinite, leaving it persistent). Only
+ * a view new on the key asks PEXPIRETIME first: -2 there means a new key, which GT would leave
+ * persistent.
  *
  * Checkpoint offsets move forward only: an offset lower than (or equal to) the stored one is left
  * out, so a zombie — a partition's previous owner finishing a batch after a rebalance — never moves a
@@ -61,12 +66,16 @@ for r = 1, rowCount do
   end
   if wins then
     local expiryBefore = -1
-    if expireAt ~= '' then expiryBefore = redis.call('PEXPIRETIME', key) end
+    if expireAt ~= '' and storedFlag ~= 101 and storedFlag ~= 112 then expiryBefore = redis.call('PEXPIRETIME', key) end
     redis.call('HSET', key, field, value)
     if expireAt == '' then
       if storedFlag ~= 112 then redis.call('PERSIST', key) end
-    elseif expiryBefore == -2 or (expiryBefore >= 0 and tonumber(expireAt) > expiryBefore) then
-      redis.call('PEXPIREAT', key, expireAt)
+    elseif storedFlag == 101 then
+      redis.call('PEXPIREAT', key, expireAt, 'GT')
+    elseif storedFlag ~= 112 then
+      if expiryBefore == -2 or (expiryBefore >= 0 and tonumber(expireAt) > expiryBefore) then
+        redis.call('PEXPIREAT', key, expireAt)
+      end
     end
     won = won + 1
   end

@@ -1,4 +1,5 @@
 import { FeaturelogError, type FeatureValue } from '@featurelog/domain';
+import type { MsgpackWriter } from './msgpack-writer';
 
 /**
  * The text form of one feature value in the online store (a Redis hash field, a classic-level record).
@@ -33,6 +34,32 @@ export function encodeStoredValue(value: FeatureValue): string {
   if (Array.isArray(value))
     return isPlainJsonList(value) ? JSON.stringify(value) : 'l' + JSON.stringify(value.map(encodeStoredValue));
   throw new FeaturelogError('INVALID_FEATURE_VALUE', `not a feature value: ${describe(value)}`);
+}
+
+/**
+ * Writes encodeStoredValue(value), varint-length-prefixed as a view's stored value holds it
+ * (view-value.ts), byte for byte the same, without making the text of a safe integer, a boolean or
+ * null, nor the tagged copy of a string.
+ */
+export function writeStoredValue(out: MsgpackWriter, value: FeatureValue): void {
+  if (value === null) {
+    out.byte(0);
+    return;
+  }
+  switch (typeof value) {
+    case 'number':
+      if (Number.isSafeInteger(value) && !(value === 0 && 1 / value < 0)) out.lengthPrefixedInteger(value);
+      else out.lengthPrefixedUtf8(encodeStoredValue(value));
+      return;
+    case 'string':
+      out.taggedLengthPrefixedUtf8(0x73 /* s */, value);
+      return;
+    case 'boolean':
+      out.byte(1);
+      out.byte(value ? 0x74 /* t */ : 0x66 /* f */);
+      return;
+  }
+  out.lengthPrefixedUtf8(encodeStoredValue(value));
 }
 
 export function decodeStoredValue(text: string): FeatureValue {

@@ -1,7 +1,7 @@
 import { FeaturelogError, SOURCE_POSITION_PATTERN, type RowVersion } from '@featurelog/domain';
 import { MsgpackWriter } from './msgpack-writer';
 import type { OnlineRow } from './online-store.port';
-import { encodeStoredValue } from './stored-feature-value';
+import { writeStoredValue } from './stored-feature-value';
 
 /**
  * The stored form of one view's row for one entity: the value of hash field `<view>` in Redis, and of
@@ -55,40 +55,45 @@ export function encodeVersionDigits({
   sourcePosition,
   position,
 }: RowVersion): string {
-  let source = '00';
-  if (sourcePosition !== undefined) {
-    if (!SOURCE_POSITION_PATTERN.test(sourcePosition)) {
-      throw new FeaturelogError(
-        'INVALID_ONLINE_ROW',
-        `source position must be 1 to 60 digits, got ${JSON.stringify(sourcePosition).slice(0, 80)}`,
-      );
-    }
-    source = (sourcePosition.length < 10 ? '0' : '') + sourcePosition.length + sourcePosition;
-  }
   return (
     signed(eventTimestamp) +
     (createdTimestamp === null ? NULL_TIMESTAMP : signed(createdTimestamp)) +
-    source +
+    sourcePart(sourcePosition) +
     digits16(position.offset) +
     digits16(position.partition)
   );
 }
 
-/**
- * Writes a row's stored value into `out` (inside an element begun with `beginBytes`). `names` joined
- * is `joinedNames`; `texts[i]` is the stored text of `names[i]`.
- */
-export function writeViewValue(
+/** encodeVersionDigits, written straight into `out` (no string per part). */
+export function writeVersionDigits(
   out: MsgpackWriter,
-  versionDigits: string,
-  expiring: boolean,
-  joinedNames: string,
-  texts: readonly string[],
+  { eventTimestamp, createdTimestamp, sourcePosition, position }: RowVersion,
 ): void {
-  out.latin1(versionDigits);
-  out.latin1(expiring ? 'e' : 'p');
+  writeSigned(out, eventTimestamp);
+  if (createdTimestamp === null) out.latin1(NULL_TIMESTAMP);
+  else writeSigned(out, createdTimestamp);
+  if (sourcePosition === undefined) out.latin1('00');
+  else out.latin1(sourcePart(sourcePosition));
+  writeDigits16(out, position.offset);
+  writeDigits16(out, position.partition);
+}
+
+/**
+ * Writes a row's whole stored value into `out` (inside an element begun with `beginBytes`).
+ * `joinedNames` is Object.keys(row.features) joined by `,` (ignored for a deleted row): the values
+ * follow in that order, each as its encodeStoredValue text would be written. Object.values takes them
+ * in one pass, not one keyed lookup per name.
+ */
+export function writeViewValue(out: MsgpackWriter, row: OnlineRow, joinedNames: string): void {
+  writeVersionDigits(out, row.version);
+  out.byte(row.ttlSeconds !== undefined && row.ttlSeconds > 0 ? 0x65 /* e */ : 0x70 /* p */);
+  if (row.deleted === true) {
+    out.lengthPrefixedUtf8(DELETED_NAMES);
+    return;
+  }
   out.lengthPrefixedUtf8(joinedNames);
-  for (let i = 0; i < texts.length; i++) out.lengthPrefixedUtf8(texts[i]!);
+  const values = Object.values(row.features);
+  for (let i = 0; i < values.length; i++) writeStoredValue(out, values[i] ?? null);
 }
 
 const writer = new MsgpackWriter(4 * 1024);
@@ -96,15 +101,7 @@ const writer = new MsgpackWriter(4 * 1024);
 /** A row's stored value as a Buffer of its own (the Redis adapter builds it in place instead). */
 export function encodeViewValue(row: OnlineRow): Buffer {
   writer.reset();
-  const version = encodeVersionDigits(row.version);
-  const expiring = row.ttlSeconds !== undefined && row.ttlSeconds > 0;
-  if (row.deleted === true) {
-    writeViewValue(writer, version, expiring, DELETED_NAMES, []);
-  } else {
-    const names = Object.keys(row.features);
-    const texts = names.map((name) => encodeStoredValue(row.features[name] ?? null));
-    writeViewValue(writer, version, expiring, names.join(','), texts);
-  }
+  writeViewValue(writer, row, row.deleted === true ? '' : Object.keys(row.features).join(','));
   return Buffer.from(writer.bytes());
 }
 
@@ -259,6 +256,33 @@ function corrupt(value: Buffer): FeaturelogError {
     'ONLINE_STORE_CORRUPT',
     `stored view value is not <version digits><e|p><names><values>: ${JSON.stringify(head)}`,
   );
+}
+
+function sourcePart(sourcePosition: string | undefined): string {
+  if (sourcePosition === undefined) return '00';
+  if (!SOURCE_POSITION_PATTERN.test(sourcePosition)) {
+    throw new FeaturelogError(
+      'INVALID_ONLINE_ROW',
+      `source position must be 1 to 60 digits, got ${JSON.stringify(sourcePosition).slice(0, 80)}`,
+    );
+  }
+  return (sourcePosition.length < 10 ? '0' : '') + sourcePosition.length + sourcePosition;
+}
+
+function writeSigned(out: MsgpackWriter, n: number): void {
+  if (n >= 0) {
+    out.byte(0x31);
+    writeDigits16(out, n);
+  } else {
+    out.byte(0x30);
+    writeDigits16(out, n + TWO_53);
+  }
+}
+
+function writeDigits16(out: MsgpackWriter, n: number): void {
+  // Safe integers have at most 16 digits; anything else is written as digits16 writes it.
+  if (Number.isSafeInteger(n) && n >= 0 && n < 1e16) out.digits(n, 16);
+  else out.latin1(digits16(n));
 }
 
 function signed(n: number): string {

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareRowVersions, FeaturelogError, type RowVersion } from '@featurelog/domain';
+import { compareRowVersions, FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
 import { seededRandom } from '@featurelog/testing';
 import { MsgpackWriter } from './msgpack-writer';
+import type { OnlineRow } from './online-store.port';
+import { encodeStoredValue } from './stored-feature-value';
 import {
   allStoredTexts,
   decodeNames,
   decodeVersion,
   DELETED_NAMES,
   encodeVersionDigits,
+  encodeViewValue,
   storedTextsAt,
   viewValueParts,
   writeViewValue,
@@ -32,13 +35,80 @@ function randomVersion(random: () => number): RowVersion {
   return version;
 }
 
+/** The layout of view-value.ts restated from its parts: version digits, flag, names, texts. */
 function encode(version: RowVersion, names: string, texts: string[], expiring = false): Buffer {
   const writer = new MsgpackWriter(16);
-  writeViewValue(writer, encodeVersionDigits(version), expiring, names, texts);
+  writer.latin1(encodeVersionDigits(version));
+  writer.latin1(expiring ? 'e' : 'p');
+  writer.lengthPrefixedUtf8(names);
+  for (const text of texts) writer.lengthPrefixedUtf8(text);
   return Buffer.from(writer.bytes());
 }
 
+/** Values of every kind, and the edges of the shortcuts that write them without their text. */
+const featureValues: FeatureValue[] = [
+  null,
+  true,
+  false,
+  0,
+  -0,
+  1,
+  -1,
+  9,
+  10,
+  -10,
+  99_999_999,
+  100_000_000,
+  123_456_789_012,
+  -MAX,
+  MAX,
+  2 ** 53,
+  -(2 ** 53),
+  1e21,
+  1.5,
+  -0.0070210631895687,
+  1e-7,
+  NaN,
+  Infinity,
+  -Infinity,
+  '',
+  'v123',
+  'é🌍',
+  'x'.repeat(41),
+  'x'.repeat(42),
+  'x'.repeat(300),
+  'ascii then é'.repeat(4),
+  new Uint8Array([0, 7, 255]),
+  [1.5, 2, null, 'a'],
+  [NaN, -0, new Uint8Array([1])],
+];
+
 describe('stored view value', () => {
+  it('is written, version and values straight into the writer, byte for byte as its digits and texts say', () => {
+    const random = seededRandom(12);
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const writer = new MsgpackWriter(16);
+    for (let i = 0; i < 2_000; i++) {
+      const count = Math.floor(random() * 12);
+      const features: Record<string, FeatureValue> = {};
+      for (let f = 0; f < count; f++) features[`f${f}`] = pick(featureValues);
+      const row: OnlineRow = { project: 'p', entityKey: 'k', view: 'v', version: randomVersion(random), features };
+      if (random() < 0.5) row.ttlSeconds = 60;
+      const deleted = random() < 0.1;
+      if (deleted) {
+        row.deleted = true;
+        row.features = {};
+      }
+      const names = Object.keys(row.features);
+      const texts = names.map((name) => encodeStoredValue(row.features[name]!));
+      const expected = encode(row.version, deleted ? DELETED_NAMES : names.join(','), texts, row.ttlSeconds === 60);
+      assert.deepEqual(encodeViewValue(row), expected, JSON.stringify(row));
+      writer.reset();
+      writeViewValue(writer, row, deleted ? DELETED_NAMES : names.join(','));
+      assert.deepEqual(Buffer.from(writer.bytes()), expected);
+    }
+  });
+
   it('orders versions as compareRowVersions does, by plain comparison of the digits', () => {
     const random = seededRandom(4);
     for (let i = 0; i < 5_000; i++) {
