@@ -238,45 +238,50 @@ export function eventLogContract(
       }
     });
 
-    groupIt('resumes a consumer group from its committed offset after stop and restart', async () => {
-      const topic = await newTopic('group', 2);
-      const groupId = uniqueName('contract-group');
-      const keys = ['a', 'b', 'c', 'd', 'e'];
-      await log.append(
-        topic,
-        keys.map((key) => ({ key: text(key), value: text(`first-${key}`) })),
-      );
-      const first = await collect({ groupId, topics: [topic], fromBeginning: true });
-      await first.waitForCount(5, 'the first five records');
-      await first.subscription.stop();
-      await first.subscription.done;
+    for (const commitInBackground of [false, true]) {
+      groupIt(
+        `resumes a consumer group from its committed offset after stop and restart${commitInBackground ? ', commits in the background' : ''}`,
+        async () => {
+          const topic = await newTopic('group', 2);
+          const groupId = uniqueName('contract-group');
+          const keys = ['a', 'b', 'c', 'd', 'e'];
+          await log.append(
+            topic,
+            keys.map((key) => ({ key: text(key), value: text(`first-${key}`) })),
+          );
+          const first = await collect({ groupId, topics: [topic], fromBeginning: true, commitInBackground });
+          await first.waitForCount(5, 'the first five records');
+          await first.subscription.stop();
+          await first.subscription.done;
 
-      await log.append(
-        topic,
-        keys.slice(0, 3).map((key) => ({ key: text(key), value: text(`second-${key}`) })),
+          await log.append(
+            topic,
+            keys.slice(0, 3).map((key) => ({ key: text(key), value: text(`second-${key}`) })),
+          );
+          const second = await collect({ groupId, topics: [topic], fromBeginning: true, commitInBackground });
+          await second.waitForCount(3, 'the three records appended while stopped');
+          await log.append(topic, [{ key: text('a'), value: text('third-a') }]);
+          await second.waitForCount(4, 'a record appended while consuming');
+          await second.subscription.stop();
+          assert.deepEqual(second.received.map((r) => r.value?.toString()).sort(), [
+            'second-a',
+            'second-b',
+            'second-c',
+            'third-a',
+          ]);
+          // Within a partition, delivery is in offset order.
+          for (const partition of [0, 1]) {
+            const offsets = [...first.received, ...second.received]
+              .filter((r) => r.partition === partition)
+              .map((r) => r.offset);
+            assert.deepEqual(
+              offsets,
+              offsets.map((_, i) => i),
+            );
+          }
+        },
       );
-      const second = await collect({ groupId, topics: [topic], fromBeginning: true });
-      await second.waitForCount(3, 'the three records appended while stopped');
-      await log.append(topic, [{ key: text('a'), value: text('third-a') }]);
-      await second.waitForCount(4, 'a record appended while consuming');
-      await second.subscription.stop();
-      assert.deepEqual(second.received.map((r) => r.value?.toString()).sort(), [
-        'second-a',
-        'second-b',
-        'second-c',
-        'third-a',
-      ]);
-      // Within a partition, delivery is in offset order.
-      for (const partition of [0, 1]) {
-        const offsets = [...first.received, ...second.received]
-          .filter((r) => r.partition === partition)
-          .map((r) => r.offset);
-        assert.deepEqual(
-          offsets,
-          offsets.map((_, i) => i),
-        );
-      }
-    });
+    }
 
     groupIt('starts from externally stored offsets when startOffsets gives one', async () => {
       const topic = await newTopic('start-offsets');

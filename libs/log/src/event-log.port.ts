@@ -100,6 +100,16 @@ export interface SubscribeOptions {
    * policy belongs to the caller (see ConsumerRunner).
    */
   eachBatch: (batch: RecordBatch) => Promise<void>;
+  /**
+   * For a subscriber whose sink makes a batch written twice harmless (last-write-wins on the row's
+   * version) and keeps its own checkpoint (`startOffsets`): the group's offset is committed after each
+   * batch without holding up the next one (commits of batches that finish meanwhile are merged into
+   * one), so a commit's round trip is not on the way from append to sink (Kafka; the embedded log's
+   * commit is a local write and is always waited for). `stop` still waits for the
+   * last commit; a crash or a rebalance may deliver the last batches again. Default false: the next
+   * batch waits for the commit of the one before.
+   */
+  commitInBackground?: boolean;
 }
 
 export interface Subscription {

@@ -583,6 +583,9 @@ class KafkaSubscription implements Subscription {
   readonly done: Promise<void>;
   private readonly subscribed: Set<string>;
   private consumer?: Consumer;
+  /** commitInBackground: the next offset per partition not committed yet, and the commit loop running. */
+  private readonly pendingCommits = new Map<string, { topic: string; partition: number; offset: string }>();
+  private committing?: Promise<void>;
   /** Restarts run one after another. */
   private restarts: Promise<void> = Promise.resolve();
   /** Partitions whose start offset was already taken from `startOffsets`. */
@@ -649,7 +652,26 @@ class KafkaSubscription implements Subscription {
   private async disconnect(): Promise<void> {
     const consumer = this.consumer;
     this.consumer = undefined;
+    // The commits of batches already handled go out before the group is left (its partitions' next owner reads them).
+    await this.committing;
     await consumer?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Commits in order, without holding up the batches: what batches finished while a commit was in
+   * flight goes out in the next one, merged (the greatest offset per partition). A failed commit is
+   * left to the next one (a rebalance that failed it reaches kafkajs through the heartbeat too).
+   */
+  private commitLater(consumer: Consumer, topic: string, partition: number, offset: string): void {
+    this.pendingCommits.set(`${topic}/${partition}`, { topic, partition, offset });
+    this.committing ??= (async () => {
+      while (this.pendingCommits.size > 0) {
+        const offsets = [...this.pendingCommits.values()];
+        this.pendingCommits.clear();
+        await consumer.commitOffsets(offsets).catch(() => undefined);
+      }
+      this.committing = undefined;
+    })();
   }
 
   private async run(topics: string[]): Promise<void> {
@@ -711,9 +733,15 @@ class KafkaSubscription implements Subscription {
     if (isStale()) return;
     const last = batch.messages[batch.messages.length - 1]!;
     resolveOffset(last.offset);
-    await consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) },
-    ]);
+    const next = String(Number(last.offset) + 1);
+    if (this.options.commitInBackground === true && this.consumer === consumer) {
+      this.commitLater(consumer, batch.topic, batch.partition, next);
+    } else {
+      // Also a batch that ends while its consumer is leaving: committed before the group is left, after
+      // any earlier commit still in flight (so an offset never goes back).
+      await this.committing;
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    }
     await heartbeat();
   }
 

@@ -41,6 +41,8 @@ const STREAM = 'online';
  */
 export class Materializer implements Projection<OnlineViews> {
   readonly name: string;
+  /** Last-write-wins in the store, checkpoints forward only, dead letters once: a batch again changes nothing. */
+  readonly rewritesHarmless = true;
   private readonly settings: MaterializerSettings;
   private readonly decoder: RowDecoder;
   /** The runtime it runs on: status, lag and metrics of its streams. */

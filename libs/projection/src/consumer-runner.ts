@@ -42,6 +42,7 @@ export interface ConsumerRunnerOptions {
   handle: BatchHandler;
   fromBeginning?: boolean;
   startOffsets?: SubscribeOptions['startOffsets'];
+  commitInBackground?: SubscribeOptions['commitInBackground'];
   /** First pause after a retriable failure; doubles per attempt up to maxRetryMs. */
   initialRetryMs?: number;
   maxRetryMs?: number;
@@ -95,6 +96,7 @@ export class ConsumerRunner {
       topics: options.topics,
       fromBeginning: options.fromBeginning ?? true,
       startOffsets: options.startOffsets,
+      commitInBackground: options.commitInBackground,
       eachBatch: (batch) => runner.process(batch),
     });
     runner.subscription.done.then(

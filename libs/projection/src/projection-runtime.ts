@@ -349,6 +349,7 @@ class Stream<Unit> {
         fromBeginning: true,
         // Always a number: the sink's checkpoint, or 0. The group's own commits are never used.
         startOffsets: (topic, partition) => run.startOffset(topic, partition),
+        commitInBackground: projection.rewritesHarmless === true,
         handle: (batch) => run.handle(batch),
         initialRetryMs: settings.initialRetryMs,
         maxRetryMs: settings.maxRetryMs,

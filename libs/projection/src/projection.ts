@@ -77,6 +77,11 @@ export interface Projection<Unit> {
   streams(state: RegistryState | undefined): Promise<Array<StreamSpec<Unit>>> | Array<StreamSpec<Unit>>;
   /** The consumer group of a stream: it only shares partitions between instances. */
   groupId(spec: StreamSpec<Unit>): string;
+  /**
+   * The sink takes a batch written twice as harmlessly as once (e.g. last-write-wins on the row's
+   * version): the group's commit after each batch is then not waited for (SubscribeOptions.commitInBackground).
+   */
+  readonly rewritesHarmless?: boolean;
   /** Opens a run: reads the checkpoint from the sink and whatever state the run starts from. */
   open(spec: StreamSpec<Unit>, context: StreamContext): Promise<StreamRun<Unit>>;
   /** A stream the registry no longer asks for has been stopped (with a flush). */
