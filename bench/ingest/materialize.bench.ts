@@ -10,7 +10,7 @@
  *
  * Prints: the bare consumer's rate, the materializer's rate, their ratio (target >= 0.5, and >= 50,000
  * rows/s), CPU µs per row of this process and of redis-server while materializing (what limits the
- * rate), and freshness p50/p99 (targets 10 / 50 ms).
+ * rate), and freshness p50/p99 (target p99 < 20 ms, issue #15).
  *
  * Throughput: a topic of ROWS rows of a view of 10 features (3 partitions, ENTITIES entities) is
  * consumed, in the same run, by
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
     console.log(
-      `ratio materializer / bare: ${(materializerRate / bareRate).toFixed(2)} (target >= 0.5); >= 50,000 rows/s: ${materializerRate >= 50_000 ? 'yes' : 'no'}`,
+      `ratio materializer / bare: ${(materializerRate / bareRate).toFixed(2)} (target >= 0.5); >= 150,000 rows/s: ${materializerRate >= 150_000 ? 'yes' : 'no'}`,
     );
     const perRow = (seconds: number) => `${((seconds * 1e6) / total).toFixed(1)} µs/row`;
     console.log(
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       latencies.sort((a, b) => a - b);
       ackLatencies.sort((a, b) => a - b);
       console.log(
-        `freshness at ${RATE} rows/s for ${FRESHNESS_SECONDS} s: ${latencies.length} rows seen, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms (targets 10 / 50 ms); ${producedAt.size} never seen`,
+        `freshness at ${RATE} rows/s for ${FRESHNESS_SECONDS} s: ${latencies.length} rows seen, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms (target p99 < 20 ms); ${producedAt.size} never seen`,
       );
       console.log(
         `  of which append() until acknowledged (acks=all): p50 ${percentile(ackLatencies, 50).toFixed(1)} ms, p99 ${percentile(ackLatencies, 99).toFixed(1)} ms`,
