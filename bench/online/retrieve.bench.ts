@@ -12,6 +12,7 @@
 import { parseJsonExact, type TaggedDefinition } from '@featurelog/domain';
 import {
   encodeStoredValue,
+  storedViewValueOf,
   type OnlineStore,
   type SelectedReadRequest,
   type StoredViewValue,
@@ -72,10 +73,13 @@ for (let entity = 0; entity < ENTITIES; entity++) {
   VIEWS.forEach((view, v) => {
     const x = entity * 7 + v;
     const features = driverFeatures(x, NOW - 1_000_000 - x);
-    views.set(view, {
-      version: { eventTimestamp: NOW - 1_000_000 - x, createdTimestamp: null, position: { partition: 0, offset: x } },
-      stored: NAMES.map((name) => encodeStoredValue(features[name] ?? null)),
-    });
+    views.set(
+      view,
+      storedViewValueOf(
+        { eventTimestamp: NOW - 1_000_000 - x, createdTimestamp: null, position: { partition: 0, offset: x } },
+        NAMES.map((name) => encodeStoredValue(features[name] ?? null)),
+      ),
+    );
   });
 }
 
