@@ -620,9 +620,10 @@ const NO_VALUES: Array<Buffer | null> = [];
 
 /**
  * Span arrays handed out as slices of one large array, as Buffer's pool does for small buffers: a
- * typed array of its own per read (its memory outside the heap) cost a batch-1 read more than the
- * rest of its decoding. A slice is never handed out twice; a full slab is left to the reads that hold
- * slices of it, and to the garbage collector after them.
+ * typed array of its own per read would be memory outside the heap (an allocation and a finalizer per
+ * read). A slice is never handed out twice; a full slab is left to the reads that hold slices of it,
+ * and to the garbage collector after them (readStored's values are meant to be written out at once,
+ * not kept: one kept keeps its slab).
  */
 class SpanSlab {
   private slab = new Int32Array(SPAN_SLAB_SIZE);
