@@ -4,4 +4,11 @@ export type { RedisClusterOptions } from './redis-topology';
 export { LevelOnlineStore, type LevelOnlineStoreConfig } from './level-online-store.adapter';
 export { encodeStoredValue, decodeStoredValue } from './stored-feature-value';
 export { redisSettingError } from './redis-connection-error';
-export { encodeViewValue, storedTextsAt, viewValueParts } from './view-value';
+export {
+  encodeViewValue,
+  storedSpansAt,
+  storedText,
+  storedTextsAt,
+  storedViewValueOf,
+  viewValueParts,
+} from './view-value';

@@ -24,6 +24,7 @@ import {
   decodeVersion,
   encodeVersionDigits,
   encodeViewValue,
+  storedSpansAt,
   versionBytes,
   viewValueParts,
 } from './view-value';
@@ -156,12 +157,7 @@ export class LevelOnlineStore implements OnlineStore {
   ): Promise<Array<Array<StoredViewValue | null>>> {
     const stored = await this.getRows(project, requests);
     let next = 0;
-    return requests.map((request) =>
-      request.views.map((_, j) => {
-        const value = decodeValue(stored[next++], request.features[j]);
-        return value === null ? null : { version: value.version, stored: value.stored };
-      }),
-    );
+    return requests.map((request) => request.views.map((_, j) => selectedSpans(stored[next++], request.features[j]!)));
   }
 
   async checkLayout(): Promise<OnlineLayoutCheck> {
@@ -272,6 +268,18 @@ function checkpointKey(consumer: string, topic: string, partition: number): stri
 }
 
 const LAYOUT_KEY = 'm\0layout';
+
+/** readStored's form of one stored value: where the `wanted` features' texts are in it; null for absent or deleted. */
+function selectedSpans(value: Buffer | undefined, wanted: readonly string[]): StoredViewValue | null {
+  if (value === undefined) return null;
+  const parts = viewValueParts(value);
+  if (parts.deleted) return null;
+  const names = decodeNames(value, parts);
+  const indices = Int32Array.from(wanted, (name) => names.indexOf(name));
+  const spans = new Int32Array(2 * wanted.length);
+  storedSpansAt(value, parts, indices, Math.max(-1, ...indices), spans, 0);
+  return { version: decodeVersion(value, parts.versionEnd), bytes: value, spans, at: 0 };
+}
 
 /** Every stored text, or exactly those of `wanted` ('' where the row has none); null for absent or deleted. */
 function decodeValue(

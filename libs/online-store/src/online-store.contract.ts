@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { compareRowVersions, FeaturelogError, type FeatureValue, type RowVersion } from '@featurelog/domain';
-import type { OnlineRow, OnlineStore, OnlineViewValue } from './online-store.port';
+import type { OnlineRow, OnlineStore, OnlineViewValue, StoredViewValue } from './online-store.port';
 import { decodeStoredValue } from './stored-feature-value';
+import { storedText } from './view-value';
 import { seededRandom } from '@featurelog/testing';
 
 /**
@@ -331,16 +332,19 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
         { entityKey: 'e2', views: ['v'], features: [['n']] },
       ];
       const stored = await store.readStored(project, requests);
-      assert.deepEqual(stored, [
+      assert.deepEqual(
+        stored.map((views, i) => views.map((value, j) => texts(value, requests[i]!.features[j]!))),
         [
-          {
-            version: version([3, 1, 0, 2]),
-            stored: ['', 'NaN', '[1,null]', 'bAP8=', 'sa\u001fb', '-0', '1.5', ''],
-          },
-          null,
+          [
+            {
+              version: version([3, 1, 0, 2]),
+              stored: ['', 'NaN', '[1,null]', 'bAP8=', 'sa\u001fb', '-0', '1.5', ''],
+            },
+            null,
+          ],
+          [null],
         ],
-        [null],
-      ]);
+      );
       const read = await store.read(project, requests);
       assert.deepEqual(
         stored.map((views) =>
@@ -350,7 +354,7 @@ export function onlineStoreContract(adapterName: string, makeStore: () => Promis
               : {
                   version: value.version,
                   features: Object.fromEntries(
-                    value.stored.map((text, k) => [requests[0]!.features[j]![k]!, decodeStoredValue(text)]),
+                    requests[0]!.features[j]!.map((name, k) => [name, decodeStoredValue(storedText(value, k))]),
                   ),
                 },
           ),
@@ -636,4 +640,12 @@ function shuffle<T>(items: T[], random: () => number): T[] {
     [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy;
+}
+
+/** A readStored value as its version and the texts of the features asked for. */
+function texts(
+  value: StoredViewValue | null,
+  features: readonly string[],
+): { version: RowVersion; stored: string[] } | null {
+  return value === null ? null : { version: value.version, stored: features.map((_, k) => storedText(value, k)) };
 }

@@ -82,11 +82,16 @@ export type SelectedReadRequest = OnlineReadRequest & { features: ReadonlyArray<
 
 /**
  * The latest row of one view with the wanted features still in their stored text form (see
- * encodeStoredValue: '' is null, and a feature the row lacks): `stored[k]` is `features[j][k]`.
+ * encodeStoredValue: '' is null, and a feature the row lacks), left where they are in the stored
+ * value's bytes: the text of `features[j][k]` is the UTF-8 of `bytes` from `spans[at + 2k]` to
+ * `spans[at + 2k + 1]` (an empty range is ''). Spans of the values of one read may share an array.
+ * `storedText` makes the string of one; serving copies the bytes into its answer without one.
  */
 export interface StoredViewValue {
   version: RowVersion;
-  stored: readonly string[];
+  bytes: Buffer;
+  spans: Int32Array;
+  at: number;
 }
 
 /** The latest row of one view for one entity. */

@@ -1,6 +1,6 @@
 import { FeaturelogError, SOURCE_POSITION_PATTERN, type RowVersion } from '@featurelog/domain';
 import { MsgpackWriter } from './msgpack-writer';
-import type { OnlineRow } from './online-store.port';
+import type { OnlineRow, StoredViewValue } from './online-store.port';
 import { writeStoredValue } from './stored-feature-value';
 
 /**
@@ -202,6 +202,58 @@ export function storedTextsAt(value: Buffer, parts: ViewValueParts, indices: Int
           : utf8(value, starts[2 * i]!, starts[2 * i + 1]!);
   }
   return out;
+}
+
+/**
+ * Where the texts of the values at `indices` are in `value` (see StoredViewValue): the k-th into
+ * `spans[at + 2k]` and `spans[at + 2k + 1]`, an empty range for -1 (a feature the row lacks), walking
+ * the length prefixes once up to the greatest index wanted. No string is made: serving copies the
+ * bytes into its answer.
+ */
+export function storedSpansAt(
+  value: Buffer,
+  parts: ViewValueParts,
+  indices: Int32Array,
+  last: number,
+  spans: Int32Array,
+  at: number,
+): void {
+  const starts = scratch(last + 1);
+  let end = parts.namesEnd;
+  for (let i = 0; i <= last; i++) {
+    // The names promise more values than the row holds.
+    if (end >= value.length) throw corrupt(value);
+    const length = readVarint(value, end);
+    starts[2 * i] = varintEnd;
+    end = varintEnd + length;
+    starts[2 * i + 1] = end;
+  }
+  if (end > value.length) throw corrupt(value);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    spans[at + 2 * k] = i < 0 ? 0 : starts[2 * i]!;
+    spans[at + 2 * k + 1] = i < 0 ? 0 : starts[2 * i + 1]!;
+  }
+}
+
+/** The stored text of the k-th wanted feature of a value read by readStored ('' for null or a feature the row lacks). */
+export function storedText(value: StoredViewValue, k: number): string {
+  const start = value.spans[value.at + 2 * k]!;
+  const end = value.spans[value.at + 2 * k + 1]!;
+  return utf8(value.bytes, start, end);
+}
+
+/** A readStored value holding these stored texts (in-memory stores, tests and benches). */
+export function storedViewValueOf(version: RowVersion, texts: readonly string[]): StoredViewValue {
+  const parts = texts.map((text) => Buffer.from(text, 'utf8'));
+  const spans = new Int32Array(2 * texts.length);
+  let end = 0;
+  parts.forEach((part, k) => {
+    spans[2 * k] = end;
+    end += part.length;
+    spans[2 * k + 1] = end;
+  });
+  return { version, bytes: Buffer.concat(parts), spans, at: 0 };
 }
 
 /** Every stored text of a value, in the order of its names. */

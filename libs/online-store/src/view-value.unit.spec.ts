@@ -12,6 +12,8 @@ import {
   DELETED_NAMES,
   encodeVersionDigits,
   encodeViewValue,
+  storedSpansAt,
+  storedText,
   storedTextsAt,
   viewValueParts,
   writeViewValue,
@@ -143,6 +145,14 @@ describe('stored view value', () => {
       assert.deepEqual(decodeNames(value, parts), ['a', 'b', 'c', 'd']);
       assert.deepEqual(allStoredTexts(value, parts, 4), texts);
       assert.deepEqual(storedTextsAt(value, parts, Int32Array.from([3, -1, 0]), 3), [texts[3], '', texts[0]]);
+      const spans = new Int32Array(10).fill(-7);
+      storedSpansAt(value, parts, Int32Array.from([3, -1, 1]), 3, spans, 4);
+      const read = { version, bytes: value, spans, at: 4 };
+      assert.deepEqual(
+        [0, 1, 2].map((k) => storedText(read, k)),
+        [texts[3], '', texts[1]],
+      );
+      assert.deepEqual([...spans.subarray(0, 4)], [-7, -7, -7, -7], 'nothing written before `at`');
     }
   });
 

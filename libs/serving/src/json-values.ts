@@ -136,6 +136,118 @@ export function storedValueWriterFor(type: ValueType): StoredValueWriter {
   }
 }
 
+/** Writes one feature value, given as its stored text's UTF-8 bytes (`source` from `start` to `end`, not empty), as JSON into a writer. */
+export type StoredBytesWriter = (out: JsonWriter, source: Buffer, start: number, end: number) => void;
+
+/**
+ * storedValueWriterFor over the stored text's bytes, as the store's read left them: the same bytes
+ * out (a unit test holds it to that), without a string per value where the text's bytes already are
+ * the JSON (integers, doubles, float32 of at most 6 significant digits, booleans) or can be escaped
+ * straight into the buffer (strings, bytes' base64) or read as digits (timestamps). Anything else
+ * (lists, NaN, -0, exponents, a form of another kind than the type's) makes the text and takes
+ * storedValueWriterFor.
+ */
+export function storedBytesWriterFor(type: ValueType): StoredBytesWriter {
+  const writeText = storedValueWriterFor(type);
+  const fallback: StoredBytesWriter = (out, source, start, end) => writeText(out, source.toString('utf8', start, end));
+  if (listElementType(type) !== undefined) return fallback;
+  switch (type) {
+    case 'int32':
+    case 'int64':
+    case 'float64':
+      return (out, source, start, end) =>
+        isPlainNumberAt(source, start, end) ? out.utf8(source, start, end) : fallback(out, source, start, end);
+    case 'float32':
+      // A plain decimal of at most 6 significant digits is its own answer (float32StoredText), when its
+      // float32 is normal or zero: without an exponent and in 24 characters, it is. Longer ones need the number.
+      return (out, source, start, end) =>
+        end - start <= 24 && isPlainNumberAt(source, start, end) && decimalDigitsAt(source, start, end) <= 6
+          ? out.utf8(source, start, end)
+          : fallback(out, source, start, end);
+    case 'timestamp':
+      return (out, source, start, end) => {
+        const micros = integerAt(source, start, end);
+        if (micros === undefined) fallback(out, source, start, end);
+        else writeTimestampJson(out, micros);
+      };
+    case 'bool':
+      return (out, source, start, end) => {
+        const flag = end - start === 1 ? source[start] : undefined;
+        if (flag === 0x74 /* t */) out.raw('true');
+        else if (flag === 0x66 /* f */) out.raw('false');
+        else fallback(out, source, start, end);
+      };
+    case 'string':
+      return (out, source, start, end) =>
+        source[start] === 0x73 /* s */ ? out.stringOfUtf8(source, start + 1, end) : fallback(out, source, start, end);
+    case 'bytes':
+      return (out, source, start, end) =>
+        source[start] === 0x62 /* b */ ? out.stringOfUtf8(source, start + 1, end) : fallback(out, source, start, end);
+    default:
+      return fallback;
+  }
+}
+
+/** isPlainNumber of the text in `source` from `start` to `end`. */
+function isPlainNumberAt(source: Buffer, start: number, end: number): boolean {
+  const first = source[start]!;
+  if (first >= 0x30 && first <= 0x39) return true;
+  if (first !== 0x2d /* - */ || end - start < 2) return false;
+  const second = source[start + 1]!;
+  if (second < 0x30 || second > 0x39) return false;
+  return !(second === 0x30 && end - start === 2); // `-0`
+}
+
+/**
+ * Significant digits of a text that is `-?[0-9]+(.[0-9]*)?` (no exponent), which Number reads as a
+ * finite double; 99 for any other text.
+ */
+function decimalDigitsAt(source: Buffer, start: number, end: number): number {
+  let i = start;
+  if (source[i] === 0x2d /* - */) i++;
+  const first = source[i];
+  if (first === undefined || i >= end || first < 0x30 || first > 0x39) return 99;
+  let count = 0;
+  let leading = true;
+  let zeros = 0;
+  let point = false;
+  for (; i < end; i++) {
+    const code = source[i]!;
+    if (code === 0x2e /* . */ && !point) {
+      point = true;
+      continue;
+    }
+    if (code < 0x30 || code > 0x39) return 99;
+    if (code === 0x30) {
+      if (!leading) zeros++;
+      continue;
+    }
+    leading = false;
+    count += zeros + 1;
+    zeros = 0;
+  }
+  return count;
+}
+
+/**
+ * The safe integer a text `-?[0-9]{1,16}` holds, exactly; undefined for any other text or a larger
+ * integer. (Up to 15 digits every step is exact; a 16th that passes 2^53 rounds to 2^53 or more.)
+ */
+function integerAt(source: Buffer, start: number, end: number): number | undefined {
+  let i = start;
+  const negative = source[i] === 0x2d; /* - */
+  if (negative) i++;
+  if (i >= end || end - i > 16) return undefined;
+  let n = 0;
+  for (; i < end; i++) {
+    const digit = source[i]! - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  if (n > Number.MAX_SAFE_INTEGER) return undefined;
+  return negative ? -n : n;
+}
+
 /** A stored number whose text is its JSON: a digit first, or `-` and a digit, and not `-0`. */
 function isPlainNumber(stored: string): boolean {
   const first = stored.charCodeAt(0);

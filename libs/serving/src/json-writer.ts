@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 /** What a JsonWriter starts with, and shrinks back to after an answer that needed more. */
 const INITIAL_CAPACITY = 64 * 1024;
 /** A writer that grew past this (a batch of 1,000 rows) gives the memory back when reset. */
@@ -117,6 +118,62 @@ export class JsonWriter {
         buffer[at++] = 0x80 | (code & 0x3f);
       }
     }
+    buffer[at++] = QUOTE;
+    this.length = at;
+  }
+
+  /**
+   * The UTF-8 text in `source` from `start` to `end`, written as it is: the bytes `raw` writes for that
+   * text, without making it. Bytes that are not UTF-8 (a store written by something else) are
+   * written as their decoding (U+FFFD for each bad sequence), as `raw` of it would.
+   */
+  utf8(source: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.length + n > this.buffer.length) this.grow(n);
+    const buffer = this.buffer;
+    let at = this.length;
+    let high = 0;
+    if (n > SHORT_STRING) {
+      source.copy(buffer, at, start, end);
+      for (let i = start; i < end; i++) high |= source[i]!;
+      at += n;
+    } else {
+      for (let i = start; i < end; i++) {
+        const byte = source[i]!;
+        high |= byte;
+        buffer[at++] = byte;
+      }
+    }
+    if (high >= 0x80 && !isUtf8(source.subarray(start, end))) return this.raw(source.toString('utf8', start, end));
+    this.length = at;
+  }
+
+  /**
+   * The UTF-8 text in `source` from `start` to `end` as a JSON string: exactly what `string` writes
+   * for that text, escaped byte by byte without making it (UTF-8 holds no surrogate, and every byte of
+   * a multi-byte character is >= 0x80, so only ASCII needs escaping). Bytes that are not UTF-8 are
+   * written as `string` writes their decoding.
+   */
+  stringOfUtf8(source: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.length + n * 6 + 2 > this.buffer.length) this.grow(n * 6 + 2);
+    const buffer = this.buffer;
+    let at = this.length;
+    let high = false;
+    buffer[at++] = QUOTE;
+    for (let i = start; i < end; i++) {
+      const byte = source[i]!;
+      if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
+        if (byte >= 0x80) high = true;
+        buffer[at++] = byte;
+        continue;
+      }
+      buffer[at++] = BACKSLASH;
+      const short = SHORT_ESCAPES[byte];
+      if (short !== undefined) buffer[at++] = short;
+      else at = writeUnicodeEscape(buffer, at, byte);
+    }
+    if (high && !isUtf8(source.subarray(start, end))) return this.string(source.toString('utf8', start, end));
     buffer[at++] = QUOTE;
     this.length = at;
   }

@@ -40,6 +40,55 @@ describe('JsonWriter', () => {
     }
   });
 
+  it('writes UTF-8 bytes as raw and string write their text, bad UTF-8 as its decoding', () => {
+    const texts = [
+      '',
+      'plain',
+      'a"b\\c/d',
+      '\b\f\n\r\t\u0000\u0001\u001f\u007f',
+      'são paulo — 東京 🌍',
+      '\ufeffbom first',
+      '\u2028\u2029\uffff',
+      'é'.repeat(100),
+      'x'.repeat(60),
+    ];
+    const sources = texts.map((text) => Buffer.from(text));
+    // Lone surrogates (stored as U+FFFD), overlong forms, encoded surrogates, truncated sequences, stray continuation bytes.
+    sources.push(
+      Buffer.from('x\ud83cy'),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from([0x61, 0xe6, 0x9d]),
+      Buffer.from([0x80, 0x22, 0xbf]),
+      Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+    );
+    for (let k = 0; k < 300; k++) {
+      sources.push(
+        Buffer.from(
+          Array.from({ length: Math.floor(random() * 70) }, () =>
+            random() < 0.5 ? Math.floor(random() * 0x80) : Math.floor(random() * 0x100),
+          ),
+        ),
+      );
+    }
+    const out = new JsonWriter(8);
+    const expected = new JsonWriter(8);
+    for (const bytes of sources) {
+      // Somewhere inside a larger buffer, as a store's reply holds it.
+      const source = Buffer.concat([Buffer.from('\u00ff"'), bytes, Buffer.from('\\\u0000')]);
+      const [start, end] = [2, 2 + bytes.length];
+      const text = source.toString('utf8', start, end);
+      out.reset();
+      out.utf8(source, start, end);
+      expected.reset();
+      expected.raw(text);
+      assert.deepEqual(out.finish(), expected.finish(), `raw ${bytes.toString('hex')}`);
+      out.reset();
+      out.stringOfUtf8(source, start, end);
+      assert.deepEqual(out.finish(), Buffer.from(JSON.stringify(text)), `string ${bytes.toString('hex')}`);
+    }
+  });
+
   it('writes raw text as UTF-8 (ASCII by a loop, the rest by Buffer#write), growing as needed', () => {
     const out = new JsonWriter(4);
     const pieces = ['123', '-4.5e-7', 'ü', 'x'.repeat(100), '["a","東京"]', 'null'];

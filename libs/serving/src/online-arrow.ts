@@ -1,7 +1,7 @@
 import { Field, makeData, RecordBatch, RecordBatchStreamWriter, Schema, Struct, Table, Utf8 } from 'apache-arrow';
 import { onlineStatus, type JoinKey, type OnlineStatus } from '@featurelog/domain';
 import { arrowData, arrowTypeOf } from '@featurelog/offline-store';
-import { decodeStoredValue, type StoredViewValue } from '@featurelog/online-store';
+import { decodeStoredValue, storedText, type StoredViewValue } from '@featurelog/online-store';
 import type { OnlineFeaturesRequest } from './online-request';
 import type { RetrievalPlan } from './serving-catalog';
 
@@ -50,7 +50,7 @@ export function shapeOnlineArrow(
   );
   for (const column of plan.columns) {
     const values = found[column.slot]!.map((value) => {
-      const stored = value?.stored[column.storedIndex] ?? '';
+      const stored = value === null ? '' : storedText(value, column.storedIndex);
       // '' is null: a null value, or a feature the winning row does not have.
       return stored === '' ? null : decodeStoredValue(stored);
     });

@@ -206,9 +206,10 @@ function where(key: JoinKey, row: number): string {
  * out once per entity row, for all of its features; a null value of a PRESENT row is NULL_VALUE
  * (OUTSIDE_MAX_AGE stays: Feast's order), and only a column that has one gets statuses of its own.
  *
- * Written into reused buffers, from the stored texts as they come (no decoding, no string per
- * value): a view's statuses and timestamps once into `pieces` (at batch 100 they are three quarters
- * of the body), copied into every column of the view; the body into `body`, copied out once at the end.
+ * Written into reused buffers, from the stored texts' bytes where the store's read left them (no
+ * decoding, no string per value, see storedBytesWriterFor): a view's statuses and timestamps once
+ * into `pieces` (at batch 100 they are three quarters of the body), copied into every column of the
+ * view; the body into `body`, copied out once at the end.
  */
 export function shapeOnlineResponse(
   plan: RetrievalPlan,
@@ -293,12 +294,13 @@ export function shapeOnlineResponse(
       if (value === null) {
         out.raw('null');
       } else {
-        // '' is null: a null value, or a feature the winning row does not have.
-        const stored = value.stored[at] ?? '';
-        if (stored === '') {
+        // An empty text is null: a null value, or a feature the winning row does not have.
+        const start = value.spans[value.at + 2 * at]!;
+        const end = value.spans[value.at + 2 * at + 1]!;
+        if (start === end) {
           nulls = true;
           out.raw('null');
-        } else write(out, stored);
+        } else write(out, value.bytes, start, end);
       }
       nullRows[i] = out.endsWithNull() ? 1 : 0;
     }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { FeaturelogError, SCALAR_TYPES, type FeatureValue, type RowVersion, type ValueType } from '@featurelog/domain';
 import {
   encodeStoredValue,
+  storedViewValueOf,
   type OnlineReadRequest,
   type OnlineStore,
   type OnlineViewValue,
@@ -13,6 +14,7 @@ import {
   OnlineFeatureRetriever,
   parseOnlineFeaturesRequest,
   JsonWriter,
+  storedBytesWriterFor,
   storedValueEncoderFor,
   storedValueWriterFor,
   timestampJson,
@@ -43,7 +45,7 @@ class MapStore implements Pick<OnlineStore, 'readStored'> {
         const stored = r.features[j]!.map((name) =>
           name in value.features ? encodeStoredValue(value.features[name] ?? null) : '',
         );
-        return { version: value.version, stored };
+        return storedViewValueOf(value.version, stored);
       }),
     );
   }
@@ -452,10 +454,94 @@ describe('JSON of stored values', () => {
         out.reset();
         intoWriter(out, stored);
         assert.equal(out.toString(), fromValue(value), `${type} of stored ${JSON.stringify(stored)}, written`);
+        assertBytesWriteAsText(type, Buffer.from(stored));
       }
     }
   });
+
+  it('writes from the stored bytes exactly what it writes from the stored text, odd and foreign forms too', () => {
+    const texts = [
+      '-0',
+      '-0.0',
+      '0',
+      '00',
+      '007',
+      '-007',
+      '1.',
+      '.5',
+      '-',
+      '-.5',
+      '1e5',
+      '1.5e-7',
+      '1.2.3',
+      ' 1',
+      '4.900000095367432',
+      '4.9',
+      '123456',
+      '1234567',
+      '0.000001',
+      '0.0000000000000000000001',
+      '0.00000000000000000000000000000000000000001',
+      '340282356779733661637539395458142568448',
+      '999999999999999',
+      '1234567890123456',
+      '1764670000000000',
+      '9007199254740991',
+      '9007199254740992',
+      '9999999999999999',
+      '-9007199254740991',
+      '12345678901234567',
+      '-999999999999999',
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      't',
+      'f',
+      'tt',
+      'true',
+      's',
+      'sa"b\\c\n\u0000\u007f',
+      'sü🌍\u2028',
+      's\ufeff',
+      'b',
+      'bAAH/',
+      'b"x',
+      '[1,2]',
+      '["a","ü"]',
+      'l["bAAH/","NaN"]',
+      'x',
+    ];
+    const sources = texts.map((text) => Buffer.from(text));
+    sources.push(Buffer.from([0x73, 0xff, 0x41]), Buffer.from([0x73, 0xed, 0xa0, 0x80]), Buffer.from([0x31, 0xc0]));
+    for (const type of SCALAR_TYPES.flatMap((type): ValueType[] => [type, `list<${type}>`])) {
+      for (const source of sources) assertBytesWriteAsText(type, source);
+    }
+  });
 });
+
+/**
+ * storedBytesWriterFor(type) over `bytes` (inside a larger buffer, as in a store's reply) writes the
+ * bytes storedValueWriterFor(type) writes for their text.
+ */
+function assertBytesWriteAsText(type: ValueType, bytes: Buffer): void {
+  const source = Buffer.concat([Buffer.from('s"\\'), bytes, Buffer.from('\u0000b')]);
+  const text = source.toString('utf8', 3, 3 + bytes.length);
+  // A text in no stored form fails both ways alike (ONLINE_STORE_CORRUPT).
+  const outcome = (write: (out: JsonWriter) => void): Buffer | string => {
+    const out = new JsonWriter(8);
+    try {
+      write(out);
+    } catch (error) {
+      return error instanceof FeaturelogError ? `${error.code}: ${error.message}` : String(error);
+    }
+    return out.finish();
+  };
+  assert.deepEqual(
+    outcome((out) => storedBytesWriterFor(type)(out, source, 3, 3 + bytes.length)),
+    outcome((out) => storedValueWriterFor(type)(out, text)),
+    `${type} of stored bytes ${bytes.toString('hex')} (${text})`,
+  );
+}
 
 function fits(type: ValueType, value: FeatureValue): boolean {
   if (value === null) return true;

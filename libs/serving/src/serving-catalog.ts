@@ -15,11 +15,11 @@ import {
 } from '@featurelog/domain';
 import type { KafkaDataSource } from '@featurelog/avro';
 import {
+  storedBytesWriterFor,
   storedValueEncoderFor,
-  storedValueWriterFor,
   valueEncoderFor,
+  type StoredBytesWriter,
   type StoredValueEncoder,
-  type StoredValueWriter,
   type ValueEncoder,
 } from './json-values';
 
@@ -58,8 +58,8 @@ export interface PlanColumn {
   /** Where the feature sits in its view's `EntityGroup.viewFeatures` list (and so in a stored read's values). */
   storedIndex: number;
   encodeStored: StoredValueEncoder;
-  /** encodeStored, written straight into the answer's buffer. */
-  writeStored: StoredValueWriter;
+  /** encodeStored, from the stored text's bytes straight into the answer's buffer. */
+  writeStored: StoredBytesWriter;
 }
 
 /** Where a view's values sit in the store reply of one entity row: request `group`, position `index`. */
@@ -230,7 +230,7 @@ export class ServingCatalog {
         encode: valueEncoderFor(feature.type),
         storedIndex,
         encodeStored: storedValueEncoderFor(feature.type),
-        writeStored: storedValueWriterFor(feature.type),
+        writeStored: storedBytesWriterFor(feature.type),
       });
     }
     for (const name of joinKeys.keys()) {
