@@ -123,7 +123,7 @@ export const SUBSCRIBE_SCHEMA = {
     "log's end, or more than the server re-reads), the stream starts with `reset` {reason} (the id cleared) " +
     'and a fresh snapshot.',
   tags: ['serving'],
-  security: [{ apiKey: [] }, { bearer: [] }],
+  security: [{ apiKey: [] }, { bearer: [] }] as Array<Record<string, string[]>>,
   response: {
     200: { description: 'text/event-stream', type: 'string' },
     400: { description: 'Bad request', ...errorBody },
