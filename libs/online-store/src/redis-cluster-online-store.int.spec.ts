@@ -205,4 +205,34 @@ describe('RedisOnlineStore on a Redis Cluster', { skip: cluster.skip }, () => {
     }
     await waitForClusterHealthy(cluster.url!);
   });
+  it('every node down: reads and writes fail as retriable within the command timeout, and work again once the nodes are back', async () => {
+    const project = `down${randomBytes(3).toString('hex')}`;
+    const commandTimeoutMs = 1_000;
+    const bounded = await connect({ keyPrefix, commandTimeoutMs });
+    try {
+      await bounded.writeBatch({ rows: rows(project, 20, 1) });
+      const nodes = await clusterNodes(cluster.url!);
+      await Promise.all(nodes.map((node) => killNode(node)));
+      const unavailable = (error: FeaturelogError) => {
+        assert.equal(error.code, 'ONLINE_STORE_UNAVAILABLE');
+        assert.equal(error.retriable, true);
+        return true;
+      };
+      // The supervisor starts killed nodes again only after seconds (CLUSTER_RESTART_DELAY_MS): an
+      // answer before then is the store's own deadline, not the cluster coming back.
+      const started = Date.now();
+      await assert.rejects(readAll(bounded, project, 20), unavailable);
+      await assert.rejects(bounded.writeBatch({ rows: rows(project, 20, 2) }), unavailable);
+      assert.ok(Date.now() - started < 4 * commandTimeoutMs, `failed after ${Date.now() - started} ms`);
+      await waitForClusterHealthy(cluster.url!);
+      const back = await waitFor(() => readAll(bounded, project, 20), {
+        description: 'reads to answer once every node is back',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
+      back.forEach((views, i) => assert.equal(views[0]?.features.trips, 1_000 + i));
+    } finally {
+      await bounded.close();
+    }
+  });
 });
