@@ -136,19 +136,28 @@ describe('RedisOnlineStore', () => {
     }
   });
 
-  it('expires a key only when every view on it may be forgotten', async () => {
+  /** Rows of one fresh project (feature f = the row's offset), the key of an entity, and now. */
+  function expiryFixture() {
     const p = project();
-    const key = (entity: string) => `fl:${p}:{${entity}}`;
     const nowMs = Date.now();
-    const micros = nowMs * 1_000;
-    const row = (entityKey: string, view: string, eventTimestamp: number, offset: number, ttlSeconds?: number) => ({
-      project: p,
-      entityKey,
-      view,
-      version: at(eventTimestamp, offset),
-      features: { f: 1 },
-      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
-    });
+    return {
+      p,
+      nowMs,
+      micros: nowMs * 1_000,
+      key: (entity: string) => `fl:${p}:{${entity}}`,
+      row: (entityKey: string, view: string, eventTimestamp: number, offset: number, ttlSeconds?: number) => ({
+        project: p,
+        entityKey,
+        view,
+        version: at(eventTimestamp, offset),
+        features: { f: offset },
+        ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+      }),
+    };
+  }
+
+  it('expires a key only when every view on it may be forgotten', async () => {
+    const { key, nowMs, micros, row } = expiryFixture();
     await store.writeBatch({ rows: [row('a', 'short', micros, 0, 60), row('a', 'long', micros, 1, 600)] });
     assert.equal(await redis.pexpiretime(key('a')), nowMs + 600_000, 'the longest-lived view decides');
     await store.writeBatch({ rows: [row('a', 'short', micros + 1_000_000, 2, 60)] });
@@ -168,18 +177,7 @@ describe('RedisOnlineStore', () => {
   });
 
   it('keeps the expiry rules when a view that is already on the key is updated', async () => {
-    const p = project();
-    const key = (entity: string) => `fl:${p}:{${entity}}`;
-    const nowMs = Date.now();
-    const micros = nowMs * 1_000;
-    const row = (entityKey: string, view: string, eventTimestamp: number, offset: number, ttlSeconds?: number) => ({
-      project: p,
-      entityKey,
-      view,
-      version: at(eventTimestamp, offset),
-      features: { f: offset },
-      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
-    });
+    const { p, key, nowMs, micros, row } = expiryFixture();
     // A view with TTL replaced by a later row of itself: the key's expiry follows it, in later batches too.
     await store.writeBatch({ rows: [row('a', 'v', micros, 0, 60)] });
     assert.equal(await redis.pexpiretime(key('a')), nowMs + 60_000);
