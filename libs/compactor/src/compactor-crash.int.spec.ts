@@ -102,17 +102,29 @@ describe('compactor killed with SIGKILL at random moments on Kafka + schema regi
     { timeout: 600_000 },
     async () => {
       const rows = tripRows(ROWS, 42, 4, 200);
+      // Rows are produced while compactors run and die, released round by round: every round has rows
+      // to compact (a producer that finished early would leave a later round nothing to announce).
+      const chunks = Math.ceil(rows.length / 300);
+      let released = 0;
+      let wake = () => {};
+      const releaseUpTo = (count: number) => {
+        released = Math.max(released, Math.min(chunks, count));
+        wake();
+      };
       let produced = 0;
       const producing = (async () => {
-        for (let i = 0; i < rows.length; i += 300) {
-          await produceTrips(runtime.log, runtime.schemas, project, definitions, rows.slice(i, i + 300), 300);
-          produced = Math.min(rows.length, i + 300);
+        for (let chunk = 0; chunk < chunks; chunk++) {
+          while (chunk >= released) await new Promise<void>((resolveWake) => (wake = resolveWake));
+          const part = rows.slice(chunk * 300, chunk * 300 + 300);
+          await produceTrips(runtime.log, runtime.schemas, project, definitions, part, 300);
+          produced = Math.min(rows.length, chunk * 300 + 300);
         }
       })();
 
       let selfKilled = 0;
       for (let round = 0; round < KILLS; round++) {
         const startEnd = await segmentsEnd();
+        releaseUpTo(Math.ceil(((round + 1) * chunks) / KILLS));
         const selfKill = SELF_KILL[round % SELF_KILL.length];
         const { child, exited, output } = spawnCompactor(selfKill);
         let exitedBeforeKill = false;
@@ -120,7 +132,9 @@ describe('compactor killed with SIGKILL at random moments on Kafka + schema regi
         // Kill once this child has announced something (so each round makes progress), a random moment later.
         await waitFor(async () => exitedBeforeKill || (await segmentsEnd()) > startEnd, {
           timeoutMs: 60_000,
-          description: `round ${round}: the compactor announces a segment (output: ${output()})`,
+          description: `round ${round}: the compactor to announce a segment`,
+        }).catch((error: Error) => {
+          throw new Error(`${error.message}\ncompactor output:\n${output()}`);
         });
         if (!exitedBeforeKill) {
           await new Promise((resolveDelay) => setTimeout(resolveDelay, Math.floor(Math.random() * 700)));
