@@ -14,7 +14,7 @@
  */
 import avro from 'avsc';
 import type { FeatureValue } from '@featurelog/domain';
-import { encodeStoredValue, encodeViewValue, storedTextsAt, viewValueParts } from '@featurelog/online-store';
+import { encodeStoredValue, encodeViewValue, storedSpansAt, viewValueParts } from '@featurelog/online-store';
 import { driverFeatures } from '../driver-features';
 
 const ROWS = 2_000;
@@ -24,6 +24,7 @@ const START = 1_735_689_600_000_000;
 const rows = Array.from({ length: ROWS }, (_, i) => driverFeatures(i * 7, START + i * 1_000_003));
 const names = Object.keys(rows[0]!);
 const all = Int32Array.from(names.map((_, i) => i));
+const spans = new Int32Array(2 * names.length);
 
 const AVRO_TYPES: Record<string, string> = {
   trips_1h: 'long',
@@ -56,7 +57,11 @@ function viewValue(features: Record<string, FeatureValue>, i: number): Buffer {
 const cases = {
   texts: {
     encode: (features: Record<string, FeatureValue>, i: number) => viewValue(features, i),
-    readToJson: (value: Buffer) => storedTextsAt(value, viewValueParts(value), all, all.length - 1),
+    // Where each text is (what serving reads), then the texts themselves, as the other cases end with.
+    readToJson: (value: Buffer) => {
+      storedSpansAt(value, viewValueParts(value), all, all.length - 1, spans, 0);
+      return names.map((_, k) => value.toString('utf8', spans[2 * k]!, spans[2 * k + 1]!));
+    },
     valueBytes: (value: Buffer) => value.length - viewValueParts(value).namesEnd,
   },
   MessagePack: {

@@ -163,48 +163,6 @@ export function decodeNames(value: Buffer, parts: ViewValueParts): string[] {
 }
 
 /**
- * The stored texts of the values at `indices` (-1: a feature the row lacks, read as ''), walking the
- * length prefixes once up to the greatest index wanted.
- */
-export function storedTextsAt(value: Buffer, parts: ViewValueParts, indices: Int32Array, last: number): string[] {
-  const starts = scratch(last + 1);
-  let at = parts.namesEnd;
-  for (let i = 0; i <= last; i++) {
-    if (at >= value.length) {
-      // The names promise more values than the row holds.
-      throw corrupt(value);
-    }
-    const length = readVarint(value, at);
-    starts[2 * i] = varintEnd;
-    at = varintEnd + length;
-    starts[2 * i + 1] = at;
-  }
-  if (at > value.length) throw corrupt(value);
-  // Most rows are ASCII (numbers, flags, most strings): one decode of the whole values part, then
-  // substrings, costs a third of one Buffer decode per value.
-  const base = parts.namesEnd;
-  let ascii = true;
-  for (let i = base; i < at; i++) {
-    if (value[i]! >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  const text = ascii ? value.toString('latin1', base, at) : '';
-  const out = new Array<string>(indices.length);
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k]!;
-    out[k] =
-      i < 0
-        ? ''
-        : ascii
-          ? text.slice(starts[2 * i]! - base, starts[2 * i + 1]! - base)
-          : utf8(value, starts[2 * i]!, starts[2 * i + 1]!);
-  }
-  return out;
-}
-
-/**
  * Where the texts of the values at `indices` are in `value` (see StoredViewValue): the k-th into
  * `spans[at + 2k]` and `spans[at + 2k + 1]`, an empty range for -1 (a feature the row lacks), walking
  * the length prefixes once up to the greatest index wanted. No string is made: serving copies the

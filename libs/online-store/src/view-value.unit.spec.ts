@@ -14,7 +14,6 @@ import {
   encodeViewValue,
   storedSpansAt,
   storedText,
-  storedTextsAt,
   viewValueParts,
   writeViewValue,
 } from './view-value';
@@ -144,7 +143,6 @@ describe('stored view value', () => {
       assert.equal(parts.deleted, false);
       assert.deepEqual(decodeNames(value, parts), ['a', 'b', 'c', 'd']);
       assert.deepEqual(allStoredTexts(value, parts, 4), texts);
-      assert.deepEqual(storedTextsAt(value, parts, Int32Array.from([3, -1, 0]), 3), [texts[3], '', texts[0]]);
       const spans = new Int32Array(10).fill(-7);
       storedSpansAt(value, parts, Int32Array.from([3, -1, 1]), 3, spans, 4);
       const read = { version, bytes: value, spans, at: 4 };
